@@ -1,0 +1,17 @@
+//! statwatch watches official statistics releases (CBS StatLine, Destatis GENESIS-Online),
+//! stores every observation with its revisions in sled, diffs each release against what it
+//! holds, evaluates rules and delivers alerts through a durable outbox.
+//!
+//! # Layout
+//!
+//! - [`config`]: the TOML config, validated in one place.
+//! - [`model`]: plain data (periods, observations, releases, alerts).
+//! - [`sources`]: CBS and Destatis clients over one HTTP layer.
+//! - [`store`]: the only module that sees sled.
+//! - [`diff`]: pure, stored vs fetched -> release.
+
+pub mod config;
+pub mod diff;
+pub mod model;
+pub mod sources;
+pub mod store;

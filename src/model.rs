@@ -1,0 +1,356 @@
+//! Plain data shared by every stage: periods, observations, releases and alerts. No I/O.
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// How often a series is published. Ordered from finest to coarsest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Frequency {
+    Month,
+    Quarter,
+    Year,
+}
+
+impl fmt::Display for Frequency {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Frequency::Month => "month",
+            Frequency::Quarter => "quarter",
+            Frequency::Year => "year",
+        })
+    }
+}
+
+/// A reporting period. Displays as `YYYY-MM`, `YYYY-Qn` or `YYYY`.
+///
+/// The derived `Ord` sorts by year first and then by variant, which is only meaningful
+/// between periods of one frequency: a series never mixes frequencies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Period {
+    Year(i32),
+    Quarter(i32, u8),
+    Month(i32, u8),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("not a period: {0:?} (expected YYYY-MM, YYYY-Qn or YYYY)")]
+pub struct PeriodParseError(pub String);
+
+impl Period {
+    pub fn frequency(self) -> Frequency {
+        match self {
+            Period::Year(_) => Frequency::Year,
+            Period::Quarter(..) => Frequency::Quarter,
+            Period::Month(..) => Frequency::Month,
+        }
+    }
+
+    pub fn year(self) -> i32 {
+        match self {
+            Period::Year(y) | Period::Quarter(y, _) | Period::Month(y, _) => y,
+        }
+    }
+
+    /// The period immediately before this one, of the same frequency.
+    pub fn prev(self) -> Period {
+        match self {
+            Period::Year(y) => Period::Year(y - 1),
+            Period::Quarter(y, 1) => Period::Quarter(y - 1, 4),
+            Period::Quarter(y, q) => Period::Quarter(y, q - 1),
+            Period::Month(y, 1) => Period::Month(y - 1, 12),
+            Period::Month(y, m) => Period::Month(y, m - 1),
+        }
+    }
+
+    /// The same period one year earlier (for year-on-year growth).
+    pub fn year_ago(self) -> Period {
+        match self {
+            Period::Year(y) => Period::Year(y - 1),
+            Period::Quarter(y, q) => Period::Quarter(y - 1, q),
+            Period::Month(y, m) => Period::Month(y - 1, m),
+        }
+    }
+
+    /// A fixed-width key that sorts chronologically within one frequency
+    /// (used as the sled key suffix, so range scans come out in period order).
+    pub fn sort_key(self) -> String {
+        match self {
+            Period::Year(y) => format!("{y:04}"),
+            Period::Quarter(y, q) => format!("{y:04}-Q{q}"),
+            Period::Month(y, m) => format!("{y:04}-{m:02}"),
+        }
+    }
+
+    pub fn month(year: i32, month: u8) -> Option<Period> {
+        (1..=12)
+            .contains(&month)
+            .then_some(Period::Month(year, month))
+    }
+
+    pub fn quarter(year: i32, quarter: u8) -> Option<Period> {
+        (1..=4)
+            .contains(&quarter)
+            .then_some(Period::Quarter(year, quarter))
+    }
+}
+
+impl fmt::Display for Period {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.sort_key())
+    }
+}
+
+impl FromStr for Period {
+    type Err = PeriodParseError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let err = || PeriodParseError(s.to_string());
+        let year = |y: &str| -> Result<i32, PeriodParseError> {
+            if y.len() == 4 && y.bytes().all(|b| b.is_ascii_digit()) {
+                y.parse().map_err(|_| err())
+            } else {
+                Err(err())
+            }
+        };
+        match s.split_once('-') {
+            None => Ok(Period::Year(year(s)?)),
+            Some((y, rest)) => {
+                let y = year(y)?;
+                if let Some(q) = rest.strip_prefix('Q') {
+                    let q: u8 = q.parse().map_err(|_| err())?;
+                    Period::quarter(y, q).ok_or_else(err)
+                } else if rest.len() == 2 {
+                    let m: u8 = rest.parse().map_err(|_| err())?;
+                    Period::month(y, m).ok_or_else(err)
+                } else {
+                    Err(err())
+                }
+            }
+        }
+    }
+}
+
+impl Serialize for Period {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Period {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// One published value of a series as a source delivers it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Observation {
+    pub period: Period,
+    /// The source's own period code (`2025MM03`, `MONAT03 2025`), kept for people.
+    pub source_period: String,
+    pub value: f64,
+    /// The source's status word (`Voorlopig`, `Definitief`, a Destatis quality flag), or empty.
+    pub status: String,
+}
+
+/// An earlier value of a stored observation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Vintage {
+    pub value: f64,
+    pub status: String,
+    pub seen_at: DateTime<Utc>,
+}
+
+/// An observation as the store holds it: the latest value and every earlier one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredObservation {
+    pub period: Period,
+    pub source_period: String,
+    pub value: f64,
+    pub status: String,
+    pub first_seen: DateTime<Utc>,
+    /// When the current value was first seen (equals `first_seen` until a revision).
+    pub value_seen: DateTime<Utc>,
+    /// Earlier values, oldest first.
+    pub revisions: Vec<Vintage>,
+}
+
+/// A change of a published value.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Revision {
+    pub period: Period,
+    pub old: f64,
+    pub new: f64,
+}
+
+/// A change of status without a change of value (Voorlopig -> Definitief).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StatusChange {
+    pub period: Period,
+    pub old: String,
+    pub new: String,
+}
+
+/// What one fetch changed in one series, compared with the store.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Release {
+    /// The first sync of a series: stored and logged, never alerted on.
+    pub baseline: bool,
+    pub new_periods: Vec<Period>,
+    pub revisions: Vec<Revision>,
+    pub status_changes: Vec<StatusChange>,
+}
+
+impl Release {
+    pub fn is_empty(&self) -> bool {
+        self.new_periods.is_empty() && self.revisions.is_empty() && self.status_changes.is_empty()
+    }
+}
+
+impl fmt::Display for Release {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.is_empty() {
+            return f.write_str("unchanged");
+        }
+        let plural =
+            |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+        write!(
+            f,
+            "{}{}, {}, {}",
+            if self.baseline { "baseline: " } else { "" },
+            plural(self.new_periods.len(), "new period", "new periods"),
+            plural(self.revisions.len(), "revision", "revisions"),
+            plural(self.status_changes.len(), "status change", "status changes"),
+        )
+    }
+}
+
+/// Why an alert fired: a newly published period, or a revision of a published one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Cause {
+    NewPeriod,
+    Revision,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Info,
+    Warning,
+    Critical,
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Critical => "critical",
+        })
+    }
+}
+
+/// The value of the period before the alert's period.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Previous {
+    pub period: Period,
+    pub value: f64,
+}
+
+/// A fired rule, exactly as webhook payload v1 carries it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Alert {
+    pub id: String,
+    pub rule: String,
+    pub kind: String,
+    pub severity: Severity,
+    pub series: String,
+    pub title: String,
+    pub source: String,
+    pub table: String,
+    pub unit: String,
+    pub period: Period,
+    pub source_period: String,
+    pub value: f64,
+    pub previous: Option<Previous>,
+    pub cause: Cause,
+    pub summary: String,
+    pub details: serde_json::Map<String, serde_json::Value>,
+    pub detected_at: DateTime<Utc>,
+}
+
+/// Where an alert stands with one receiver.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeliveryState {
+    Pending,
+    Delivered,
+    Failed,
+}
+
+impl fmt::Display for DeliveryState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            DeliveryState::Pending => "pending",
+            DeliveryState::Delivered => "delivered",
+            DeliveryState::Failed => "failed",
+        })
+    }
+}
+
+/// One alert's delivery to one receiver: an outbox entry.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Delivery {
+    pub alert_id: String,
+    pub receiver: String,
+    pub state: DeliveryState,
+    pub attempts: u32,
+    pub last_error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    /// Not before this time (backoff, or a receiver's `Retry-After`).
+    pub next_attempt_at: DateTime<Utc>,
+    /// A `Retry-After` deadline that even a forced retry (`poll`) must honour.
+    pub not_before: Option<DateTime<Utc>>,
+    pub delivered_at: Option<DateTime<Utc>>,
+}
+
+/// Formats a value with an explicit sign, as the news releases do ("+1.3", "-0.3", "0.0").
+pub fn signed(v: f64) -> String {
+    if v > 0.0 {
+        format!("+{v}")
+    } else {
+        format!("{v}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn periods_round_trip_and_order() {
+        for s in ["2025-03", "2025-Q1", "2025", "1999-12"] {
+            assert_eq!(s.parse::<Period>().unwrap().to_string(), s);
+        }
+        assert!("2025-13".parse::<Period>().is_err());
+        assert!("2025-Q5".parse::<Period>().is_err());
+        assert!("25-01".parse::<Period>().is_err());
+        assert!(Period::Month(2024, 12) < Period::Month(2025, 1));
+        assert_eq!(Period::Month(2025, 1).prev(), Period::Month(2024, 12));
+        assert_eq!(Period::Quarter(2025, 1).prev(), Period::Quarter(2024, 4));
+        assert_eq!(Period::Month(2025, 3).year_ago(), Period::Month(2024, 3));
+    }
+
+    #[test]
+    fn signed_values_read_like_news() {
+        assert_eq!(signed(1.3), "+1.3");
+        assert_eq!(signed(-0.3), "-0.3");
+        assert_eq!(signed(0.0), "0");
+    }
+}

@@ -1,0 +1,427 @@
+//! CBS StatLine, OData v3 (`/ODataApi/odata/{table}/`).
+//!
+//! Cheap check: `TableInfos` (`Modified`, `OutputStatus`). Data: one `TypedDataSet` request
+//! per table with `$filter` on the series' dimension keys and the period years, and `$select`
+//! of the needed measures, following `odata.nextLink` to the end; `Perioden` gives each
+//! period's status. Dimension keys may be space-padded at CBS: the config's trimmed keys are
+//! mapped to the exact keys through the dimension's own entity set.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use chrono::Datelike;
+use serde::Deserialize;
+use serde_json::Value;
+use tracing::{debug, error};
+use url::Url;
+
+use super::http::{Expect, Http, HttpError};
+use super::{check_unique, keep_one_frequency, Check, FetchError, TableData};
+use crate::config::{SeriesConfig, SourceConfig};
+use crate::model::{Observation, Period};
+
+/// Pages are followed at most this often: 10,000 rows a page makes this a billion rows.
+const MAX_PAGES: usize = 100_000;
+
+pub struct Cbs {
+    http: Http,
+    base: Url,
+    history_years: u32,
+}
+
+#[derive(Deserialize)]
+struct Envelope<T> {
+    value: Vec<T>,
+    #[serde(rename = "odata.nextLink")]
+    next_link: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct TableInfo {
+    modified: String,
+    #[serde(default)]
+    output_status: Option<String>,
+    #[serde(default)]
+    reason_delivery: Option<String>,
+    #[serde(default)]
+    short_title: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct PeriodInfo {
+    key: String,
+    #[serde(default)]
+    status: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct DimensionKey {
+    key: String,
+}
+
+/// Parses a CBS period key: `2025MM03`, `2025KW01`, `2025JJ00` (space padding allowed).
+/// Other kinds of period (half years, two-year spans) are not watched: `None`.
+pub fn parse_period(key: &str) -> Option<Period> {
+    let k = key.trim();
+    if k.len() != 8 || !k.is_char_boundary(4) || !k.is_char_boundary(6) {
+        return None;
+    }
+    let year: i32 = k[..4].parse().ok()?;
+    let n: u8 = k[6..].parse().ok()?;
+    match &k[4..6] {
+        "MM" => Period::month(year, n),
+        "KW" => Period::quarter(year, n),
+        "JJ" if n == 0 => Some(Period::Year(year)),
+        _ => None,
+    }
+}
+
+/// Quotes a string literal for an OData `$filter`.
+fn odata_str(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+impl Cbs {
+    pub fn new(cfg: &SourceConfig) -> Result<Cbs, HttpError> {
+        Ok(Cbs {
+            http: Http::new(cfg.timeout)?,
+            base: cfg.base_url.clone(),
+            history_years: cfg.history_years,
+        })
+    }
+
+    fn url(&self, table: &str, entity: &str, query: &[(&str, String)]) -> Url {
+        let mut url = self.base.clone();
+        {
+            let mut segs = url.path_segments_mut().expect("http(s) URLs have paths");
+            segs.pop_if_empty();
+            segs.extend(["ODataApi", "odata", table, entity]);
+        }
+        {
+            let mut q = url.query_pairs_mut();
+            q.append_pair("$format", "json");
+            for (k, v) in query {
+                q.append_pair(k, v);
+            }
+        }
+        url
+    }
+
+    /// GETs an entity set, following `odata.nextLink` to the end.
+    async fn get_all<T: serde::de::DeserializeOwned>(
+        &self,
+        first: Url,
+        what: &str,
+    ) -> Result<Vec<T>, FetchError> {
+        let mut out = Vec::new();
+        let mut url = first;
+        let mut seen = BTreeSet::new();
+        for page in 1..=MAX_PAGES {
+            let reply = self
+                .http
+                .get(&url, Expect::Json)
+                .await
+                .map_err(FetchError::http(format!("{what} (page {page})")))?;
+            let env: Envelope<T> = reply.json().map_err(|e| {
+                FetchError::Schema(format!(
+                    "{what} (page {page}) is not an OData v3 envelope: {e}"
+                ))
+            })?;
+            out.extend(env.value);
+            let Some(next) = env.next_link else {
+                return Ok(out);
+            };
+            let next = self.follow(&url, &next)?;
+            if !seen.insert(next.to_string()) {
+                return Err(FetchError::Schema(format!(
+                    "{what}: odata.nextLink loops back to {next}"
+                )));
+            }
+            url = next;
+        }
+        Err(FetchError::Schema(format!(
+            "{what}: more than {MAX_PAGES} pages"
+        )))
+    }
+
+    /// Resolves a nextLink. CBS writes absolute links to its public host; they are re-based
+    /// onto the configured base URL so a proxy or mirror (or a test server) keeps working.
+    fn follow(&self, current: &Url, next: &str) -> Result<Url, FetchError> {
+        let link = current
+            .join(next)
+            .map_err(|e| FetchError::Schema(format!("bad odata.nextLink {next:?}: {e}")))?;
+        let path = link.path();
+        let Some(at) = path.find("/ODataApi/") else {
+            return Ok(link);
+        };
+        let mut url = self.base.clone();
+        let base_path = self.base.path().trim_end_matches('/').to_string();
+        url.set_path(&format!("{base_path}{}", &path[at..]));
+        url.set_query(link.query());
+        Ok(url)
+    }
+
+    pub async fn check(&self, table: &str, known: Option<&str>) -> Result<Check, FetchError> {
+        let infos: Vec<TableInfo> = self
+            .get_all(self.url(table, "TableInfos", &[]), "TableInfos")
+            .await?;
+        let info = infos
+            .into_iter()
+            .next()
+            .ok_or_else(|| FetchError::Schema("TableInfos is empty".into()))?;
+        let status = info.output_status.as_deref().unwrap_or("");
+        if status.eq_ignore_ascii_case("Gediscontinueerd")
+            || status.eq_ignore_ascii_case("Discontinued")
+        {
+            let why = format!(
+                "OutputStatus {status}, ReasonDelivery {}, last modified {}{}",
+                info.reason_delivery.as_deref().unwrap_or("-"),
+                info.modified,
+                info.short_title
+                    .map(|t| format!(", {t:?}"))
+                    .unwrap_or_default(),
+            );
+            error!(table, %why, "CBS table is discontinued");
+            return Err(FetchError::Discontinued(why));
+        }
+        if known == Some(info.modified.as_str()) {
+            Ok(Check::Unchanged)
+        } else {
+            Ok(Check::Changed {
+                stamp: info.modified,
+            })
+        }
+    }
+
+    /// Maps trimmed keys to the exact (possibly space-padded) keys of one dimension.
+    async fn exact_keys(
+        &self,
+        table: &str,
+        dim: &str,
+    ) -> Result<HashMap<String, String>, FetchError> {
+        let keys: Vec<DimensionKey> = self
+            .get_all(self.url(table, dim, &[("$select", "Key".into())]), dim)
+            .await?;
+        Ok(keys
+            .into_iter()
+            .map(|k| (k.key.trim().to_string(), k.key))
+            .collect())
+    }
+
+    pub async fn fetch(
+        &self,
+        table: &str,
+        series: &[SeriesConfig],
+    ) -> Result<TableData, FetchError> {
+        // Every dimension key any series needs, per dimension.
+        let mut wanted: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+        for s in series {
+            for (dim, key) in &s.dimensions {
+                wanted.entry(dim).or_default().insert(key);
+            }
+        }
+        let mut clauses = Vec::new();
+        for (dim, keys) in &wanted {
+            let exact = self.exact_keys(table, dim).await?;
+            let mut ors = Vec::new();
+            for key in keys {
+                let Some(e) = exact.get(*key) else {
+                    let users: Vec<_> = series
+                        .iter()
+                        .filter(|s| s.dimensions.get(*dim).map(String::as_str) == Some(*key))
+                        .map(|s| s.id.as_str())
+                        .collect();
+                    return Err(FetchError::Series {
+                        series: users.join(", "),
+                        message: format!("dimension {dim} has no key {key:?}"),
+                    });
+                };
+                ors.push(format!("{dim} eq {}", odata_str(e)));
+            }
+            clauses.push(format!("({})", ors.join(" or ")));
+        }
+        let this_year = chrono::Utc::now().year();
+        let years: Vec<String> = (this_year - self.history_years as i32..=this_year + 1)
+            .map(|y| format!("startswith(Perioden,'{y}')"))
+            .collect();
+        clauses.push(format!("({})", years.join(" or ")));
+
+        let mut select: BTreeSet<&str> = wanted.keys().copied().collect();
+        select.insert("Perioden");
+        select.extend(series.iter().map(|s| s.measure.as_str()));
+        let select: Vec<&str> = select.into_iter().collect();
+
+        let data_url = self.url(
+            table,
+            "TypedDataSet",
+            &[
+                ("$filter", clauses.join(" and ")),
+                ("$select", select.join(",")),
+            ],
+        );
+        let rows: Vec<serde_json::Map<String, Value>> =
+            self.get_all(data_url, "TypedDataSet").await?;
+        let periods: Vec<PeriodInfo> = self
+            .get_all(self.url(table, "Perioden", &[]), "Perioden")
+            .await?;
+        let status: HashMap<String, String> = periods
+            .into_iter()
+            .map(|p| (p.key.trim().to_string(), p.status.unwrap_or_default()))
+            .collect();
+        debug!(table, rows = rows.len(), "TypedDataSet downloaded");
+        split_rows(&rows, series, &status)
+    }
+}
+
+/// Picks each series' observations out of the TypedDataSet rows.
+pub fn split_rows(
+    rows: &[serde_json::Map<String, Value>],
+    series: &[SeriesConfig],
+    status: &HashMap<String, String>,
+) -> Result<TableData, FetchError> {
+    let mut data = TableData::default();
+    for s in series {
+        let mut obs = Vec::new();
+        for row in rows {
+            let matches = s.dimensions.iter().all(|(dim, key)| {
+                row.get(dim).and_then(Value::as_str).map(str::trim) == Some(key.as_str())
+            });
+            if !matches {
+                continue;
+            }
+            let Some(period_key) = row.get("Perioden").and_then(Value::as_str) else {
+                return Err(FetchError::Schema(
+                    "a TypedDataSet row has no Perioden".into(),
+                ));
+            };
+            let Some(period) = parse_period(period_key) else {
+                continue;
+            };
+            let Some(cell) = row.get(&s.measure) else {
+                return Err(FetchError::Series {
+                    series: s.id.clone(),
+                    message: format!("the table has no measure {:?}", s.measure),
+                });
+            };
+            let Some(value) = cell_value(cell).map_err(|m| FetchError::Series {
+                series: s.id.clone(),
+                message: format!("{period_key}: {m}"),
+            })?
+            else {
+                continue; // not (yet) published
+            };
+            let key = period_key.trim();
+            obs.push(Observation {
+                period,
+                source_period: key.to_string(),
+                value,
+                status: status.get(key).cloned().unwrap_or_default(),
+            });
+        }
+        keep_one_frequency(&mut obs, s.frequency);
+        check_unique(s, &obs)?;
+        data.series.insert(s.id.clone(), obs);
+    }
+    Ok(data)
+}
+
+/// A TypedDataSet cell: a number, null (missing), or (in untyped sets) padded text with "."
+/// for missing.
+fn cell_value(v: &Value) -> Result<Option<f64>, String> {
+    match v {
+        Value::Null => Ok(None),
+        Value::Number(n) => n
+            .as_f64()
+            .map(Some)
+            .ok_or_else(|| format!("bad number {n}")),
+        Value::String(s) => {
+            let t = s.trim();
+            if t.is_empty() || t == "." || t == "x" || t == "-" {
+                Ok(None)
+            } else {
+                t.parse()
+                    .map(Some)
+                    .map_err(|_| format!("not a number: {s:?}"))
+            }
+        }
+        other => Err(format!("unexpected cell {other}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn period_keys() {
+        assert_eq!(parse_period("2025MM03"), Some(Period::Month(2025, 3)));
+        assert_eq!(parse_period("2024KW01"), Some(Period::Quarter(2024, 1)));
+        assert_eq!(parse_period("2017JJ00"), Some(Period::Year(2017)));
+        assert_eq!(parse_period("  2025MM12  "), Some(Period::Month(2025, 12)));
+        assert_eq!(parse_period("2025MM13"), None);
+        assert_eq!(parse_period("2025HJ01"), None);
+        assert_eq!(parse_period("2025X000"), None);
+    }
+
+    #[test]
+    fn rows_split_by_series_and_frequency() {
+        let series = SeriesConfig {
+            id: "nl".into(),
+            source: "cbs".into(),
+            table: "85806NED".into(),
+            measure: "KalendergecorrigeerdeProductie_14".into(),
+            dimensions: [(
+                "BedrijfstakkenBranchesSBI2008".to_string(),
+                "307500".to_string(),
+            )]
+            .into(),
+            title: "t".into(),
+            unit: "%".into(),
+            derive: None,
+            frequency: None,
+        };
+        let rows: Vec<serde_json::Map<String, Value>> = serde_json::from_str(
+            r#"[{"BedrijfstakkenBranchesSBI2008":"307500  ","Perioden":"2024MM01","KalendergecorrigeerdeProductie_14":-5.0},
+                {"BedrijfstakkenBranchesSBI2008":"307500","Perioden":"2024KW01","KalendergecorrigeerdeProductie_14":-4.8},
+                {"BedrijfstakkenBranchesSBI2008":"307500","Perioden":"2024MM02","KalendergecorrigeerdeProductie_14":null},
+                {"BedrijfstakkenBranchesSBI2008":"336500","Perioden":"2024MM01","KalendergecorrigeerdeProductie_14":3.0}]"#,
+        )
+        .unwrap();
+        let status = [("2024MM01".to_string(), "NaderVoorlopig".to_string())].into();
+        let data = split_rows(&rows, std::slice::from_ref(&series), &status).unwrap();
+        let obs = &data.series["nl"];
+        assert_eq!(obs.len(), 1);
+        assert_eq!(obs[0].period, Period::Month(2024, 1));
+        assert_eq!(obs[0].value, -5.0);
+        assert_eq!(obs[0].status, "NaderVoorlopig");
+        let mut q = series.clone();
+        q.frequency = Some(crate::model::Frequency::Quarter);
+        let data = split_rows(&rows, &[q], &status).unwrap();
+        assert_eq!(data.series["nl"][0].period, Period::Quarter(2024, 1));
+    }
+
+    #[test]
+    fn an_unpinned_dimension_is_refused() {
+        let mut series = SeriesConfig {
+            id: "nl".into(),
+            source: "cbs".into(),
+            table: "T".into(),
+            measure: "M".into(),
+            dimensions: BTreeMap::new(),
+            title: "t".into(),
+            unit: "".into(),
+            derive: None,
+            frequency: None,
+        };
+        let rows: Vec<serde_json::Map<String, Value>> = serde_json::from_str(
+            r#"[{"D":"a","Perioden":"2024MM01","M":1.0},{"D":"b","Perioden":"2024MM01","M":2.0}]"#,
+        )
+        .unwrap();
+        let e = split_rows(&rows, std::slice::from_ref(&series), &HashMap::new()).unwrap_err();
+        assert!(e.to_string().contains("pin every dimension"), "{e}");
+        series.dimensions.insert("D".into(), "a".into());
+        assert!(split_rows(&rows, &[series], &HashMap::new()).is_ok());
+    }
+}

@@ -1,0 +1,374 @@
+//! The one HTTP layer every source uses: timeouts, a response size cap, content-type checks
+//! (an HTML page with status 200 is an outage, not data) and retries with backoff for
+//! transient failures within one poll.
+
+use std::time::Duration;
+
+use rand::Rng;
+use reqwest::header::{HeaderMap, CONTENT_TYPE};
+use reqwest::{Method, StatusCode};
+use tracing::debug;
+use url::Url;
+
+/// Responses larger than this are refused: no table statwatch watches comes near it.
+pub const MAX_BODY_BYTES: usize = 256 * 1024 * 1024;
+/// Attempts per request within one poll (the first try and two retries).
+pub const ATTEMPTS: u32 = 3;
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum HttpError {
+    #[error("cannot connect to {host}: {reason}")]
+    Connect { host: String, reason: String },
+    #[error("no complete answer within {0:?} (timeout)")]
+    Timeout(Duration),
+    #[error("the connection broke while reading the answer: {0}")]
+    Body(String),
+    #[error("HTTP {status}{}", fmt_message(.message))]
+    Status { status: u16, message: String },
+    #[error("got an HTML page (HTTP {status}) instead of data: the service is probably down or the URL is wrong{}", fmt_message(.title))]
+    Html { status: u16, title: String },
+    #[error("unexpected content type {content_type:?}{}", fmt_message(.snippet))]
+    ContentType {
+        content_type: String,
+        snippet: String,
+    },
+    #[error("the answer is larger than {limit} bytes")]
+    TooLarge { limit: usize },
+    #[error("the answer is not valid JSON ({reason}); it may be truncated")]
+    Json { reason: String },
+    #[error("{0}")]
+    Other(String),
+}
+
+fn fmt_message(m: &str) -> String {
+    if m.is_empty() {
+        String::new()
+    } else {
+        format!(": {m}")
+    }
+}
+
+impl HttpError {
+    /// Whether trying again within the same poll may help.
+    fn is_transient(&self) -> bool {
+        match self {
+            HttpError::Connect { .. }
+            | HttpError::Timeout(_)
+            | HttpError::Body(_)
+            | HttpError::Html { .. }
+            | HttpError::Json { .. } => true,
+            HttpError::Status { status, .. } => *status >= 500 || *status == 429,
+            _ => false,
+        }
+    }
+}
+
+/// What a successful request returned.
+#[derive(Debug)]
+pub struct Reply {
+    pub content_type: String,
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    pub fn is_json(&self) -> bool {
+        is_json_type(&self.content_type)
+    }
+
+    /// Parses the body as JSON, reporting where it broke off.
+    pub fn json<T: serde::de::DeserializeOwned>(&self) -> Result<T, HttpError> {
+        serde_json::from_slice(&self.body).map_err(|e| HttpError::Json {
+            reason: e.to_string(),
+        })
+    }
+}
+
+fn is_json_type(ct: &str) -> bool {
+    let ct = ct.to_ascii_lowercase();
+    ct.starts_with("application/json") || ct.contains("+json")
+}
+
+/// What kind of body a request expects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expect {
+    /// `application/json` only (and valid JSON).
+    Json,
+    /// JSON (an envelope, often an error) or a binary file (a zip).
+    JsonOrBinary,
+}
+
+#[derive(Clone)]
+pub struct Http {
+    client: reqwest::Client,
+    timeout: Duration,
+    backoff: Duration,
+}
+
+impl Http {
+    pub fn new(timeout: Duration) -> Result<Http, HttpError> {
+        let client = reqwest::Client::builder()
+            .user_agent(concat!("statwatch/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(timeout.min(Duration::from_secs(10)))
+            .timeout(timeout)
+            .https_only(false)
+            .build()
+            .map_err(|e| HttpError::Other(format!("cannot build the HTTP client: {e}")))?;
+        Ok(Http {
+            client,
+            timeout,
+            backoff: Duration::from_millis(500),
+        })
+    }
+
+    /// Sets the first retry delay (it doubles, with jitter). Tests shorten it.
+    pub fn with_backoff(mut self, backoff: Duration) -> Http {
+        self.backoff = backoff;
+        self
+    }
+
+    pub async fn get(&self, url: &Url, expect: Expect) -> Result<Reply, HttpError> {
+        self.request(Method::GET, url, HeaderMap::new(), None, expect)
+            .await
+    }
+
+    /// POSTs a form (`application/x-www-form-urlencoded`, UTF-8).
+    pub async fn post_form(
+        &self,
+        url: &Url,
+        headers: HeaderMap,
+        form: &[(&str, String)],
+        expect: Expect,
+    ) -> Result<Reply, HttpError> {
+        let body = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(form.iter().map(|(k, v)| (*k, v.as_str())))
+            .finish();
+        self.request(Method::POST, url, headers, Some(body), expect)
+            .await
+    }
+
+    async fn request(
+        &self,
+        method: Method,
+        url: &Url,
+        headers: HeaderMap,
+        form: Option<String>,
+        expect: Expect,
+    ) -> Result<Reply, HttpError> {
+        let mut delay = self.backoff;
+        let mut attempt = 1;
+        loop {
+            match self
+                .once(method.clone(), url, headers.clone(), form.clone(), expect)
+                .await
+            {
+                Ok(r) => return Ok(r),
+                Err(e) if e.is_transient() && attempt < ATTEMPTS => {
+                    let jitter = rand::thread_rng().gen_range(0.0..0.25);
+                    let wait = delay.mul_f64(1.0 + jitter);
+                    debug!(%url, attempt, error = %e, ?wait, "transient failure, retrying");
+                    tokio::time::sleep(wait).await;
+                    delay *= 2;
+                    attempt += 1;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    async fn once(
+        &self,
+        method: Method,
+        url: &Url,
+        headers: HeaderMap,
+        form: Option<String>,
+        expect: Expect,
+    ) -> Result<Reply, HttpError> {
+        let mut req = self.client.request(method, url.clone()).headers(headers);
+        if let Some(body) = form {
+            req = req
+                .header(
+                    CONTENT_TYPE,
+                    "application/x-www-form-urlencoded; charset=UTF-8",
+                )
+                .body(body);
+        }
+        let mut resp = req.send().await.map_err(|e| self.classify(url, e))?;
+        let status = resp.status();
+        let content_type = resp
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        if resp
+            .content_length()
+            .is_some_and(|n| n > MAX_BODY_BYTES as u64)
+        {
+            return Err(HttpError::TooLarge {
+                limit: MAX_BODY_BYTES,
+            });
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = resp.chunk().await.map_err(|e| self.classify(url, e))? {
+            if body.len() + chunk.len() > MAX_BODY_BYTES {
+                return Err(HttpError::TooLarge {
+                    limit: MAX_BODY_BYTES,
+                });
+            }
+            body.extend_from_slice(&chunk);
+        }
+        let reply = Reply { content_type, body };
+        check(status, &reply, expect)?;
+        Ok(reply)
+    }
+
+    fn classify(&self, url: &Url, e: reqwest::Error) -> HttpError {
+        if e.is_timeout() {
+            HttpError::Timeout(self.timeout)
+        } else if e.is_connect() {
+            HttpError::Connect {
+                host: url.host_str().unwrap_or("?").to_string(),
+                reason: root_cause(&e),
+            }
+        } else if e.is_body() || e.is_decode() || e.is_request() {
+            HttpError::Body(root_cause(&e))
+        } else {
+            HttpError::Other(root_cause(&e))
+        }
+    }
+}
+
+/// The innermost error message (reqwest's own message is only "error sending request").
+fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut cur = e;
+    while let Some(next) = cur.source() {
+        cur = next;
+    }
+    cur.to_string()
+}
+
+/// A short, single-line, printable excerpt of a body for messages.
+pub fn snippet(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(&body[..body.len().min(200)]);
+    let one_line: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    one_line.chars().take(120).collect()
+}
+
+fn html_title(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(&body[..body.len().min(64 * 1024)]);
+    let lower = text.to_ascii_lowercase();
+    match (lower.find("<title>"), lower.find("</title>")) {
+        (Some(a), Some(b)) if b > a + 7 => text[a + 7..b].trim().chars().take(120).collect(),
+        _ => String::new(),
+    }
+}
+
+fn looks_like_html(ct: &str, body: &[u8]) -> bool {
+    if ct.to_ascii_lowercase().starts_with("text/html") {
+        return true;
+    }
+    let head = String::from_utf8_lossy(&body[..body.len().min(512)]).to_ascii_lowercase();
+    let head = head.trim_start_matches('\u{feff}').trim_start();
+    head.starts_with("<!doctype html") || head.starts_with("<html")
+}
+
+/// The error message inside an error body: OData's `odata.error.message.value`, else text.
+fn error_message(reply: &Reply) -> String {
+    if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&reply.body) {
+        if let Some(m) = v
+            .pointer("/odata.error/message/value")
+            .or_else(|| v.pointer("/error/message/value"))
+            .or_else(|| v.pointer("/error/message"))
+            .and_then(|m| m.as_str())
+        {
+            return m.to_string();
+        }
+        if let Some(m) = v.pointer("/Status/Content").and_then(|m| m.as_str()) {
+            return m.to_string();
+        }
+    }
+    if looks_like_html(&reply.content_type, &reply.body) {
+        return html_title(&reply.body);
+    }
+    snippet(&reply.body)
+}
+
+fn check(status: StatusCode, reply: &Reply, expect: Expect) -> Result<(), HttpError> {
+    if !status.is_success() {
+        return Err(HttpError::Status {
+            status: status.as_u16(),
+            message: error_message(reply),
+        });
+    }
+    if looks_like_html(&reply.content_type, &reply.body) {
+        return Err(HttpError::Html {
+            status: status.as_u16(),
+            title: html_title(&reply.body),
+        });
+    }
+    if reply.body.is_empty() {
+        return Err(HttpError::Body("empty answer".into()));
+    }
+    match expect {
+        Expect::Json if !reply.is_json() => Err(HttpError::ContentType {
+            content_type: reply.content_type.clone(),
+            snippet: snippet(&reply.body),
+        }),
+        Expect::Json => {
+            // Validate now, so a truncated document is retried like a broken connection.
+            serde_json::from_slice::<serde::de::IgnoredAny>(&reply.body)
+                .map(|_| ())
+                .map_err(|e| HttpError::Json {
+                    reason: e.to_string(),
+                })
+        }
+        Expect::JsonOrBinary => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reply(ct: &str, body: &str) -> Reply {
+        Reply {
+            content_type: ct.into(),
+            body: body.as_bytes().to_vec(),
+        }
+    }
+
+    #[test]
+    fn html_with_200_is_an_outage() {
+        let r = reply(
+            "text/html; charset=utf-8",
+            "<html><head><title>Onderhoud</title></head></html>",
+        );
+        let e = check(StatusCode::OK, &r, Expect::Json).unwrap_err();
+        assert!(matches!(e, HttpError::Html { status: 200, .. }));
+        assert!(e.to_string().contains("Onderhoud"), "{e}");
+        // Even when mislabelled as JSON.
+        let r = reply("application/json", "<!DOCTYPE html><html></html>");
+        assert!(matches!(
+            check(StatusCode::OK, &r, Expect::Json),
+            Err(HttpError::Html { .. })
+        ));
+    }
+
+    #[test]
+    fn odata_error_bodies_give_their_message() {
+        let r = reply(
+            "application/json;odata=minimalmetadata",
+            r#"{"odata.error":{"code":"","message":{"lang":"en-US","value":"Table 'X' not found."}}}"#,
+        );
+        let e = check(StatusCode::NOT_FOUND, &r, Expect::Json).unwrap_err();
+        assert_eq!(e.to_string(), "HTTP 404: Table 'X' not found.");
+        assert!(!e.is_transient());
+    }
+
+    #[test]
+    fn truncated_json_is_caught_and_retried() {
+        let r = reply("application/json", r#"{"value":[{"a":1},"#);
+        let e = check(StatusCode::OK, &r, Expect::Json).unwrap_err();
+        assert!(matches!(e, HttpError::Json { .. }) && e.is_transient());
+    }
+}

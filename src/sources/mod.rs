@@ -1,0 +1,112 @@
+//! Statistics sources: a cheap change check per table, then one data download per table
+//! that moved, parsed into observations per configured series.
+
+pub mod cbs;
+pub mod destatis;
+pub mod http;
+
+use std::collections::BTreeMap;
+
+use crate::config::{SeriesConfig, SourceConfig, SourceKind};
+use crate::model::{Frequency, Observation};
+
+pub use http::HttpError;
+
+/// Why fetching or parsing one table failed. The pipeline adds the source and table names.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum FetchError {
+    #[error("{what}: {err}")]
+    Http { what: String, err: HttpError },
+    #[error("the API answered with an error: {0}")]
+    Api(String),
+    #[error("the table is discontinued ({0}); it will get no new data: find its successor and update the config")]
+    Discontinued(String),
+    #[error("unexpected answer: {0}")]
+    Schema(String),
+    #[error("series {series}: {message}")]
+    Series { series: String, message: String },
+}
+
+impl FetchError {
+    pub(crate) fn http(what: impl Into<String>) -> impl FnOnce(HttpError) -> FetchError {
+        let what = what.into();
+        move |err| FetchError::Http { what, err }
+    }
+}
+
+/// The outcome of the cheap change check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Check {
+    /// Same stamp as last time: no data request needed.
+    Unchanged,
+    /// Moved (or never seen): download, then store this stamp with the data.
+    Changed { stamp: String },
+}
+
+/// One table's data, split by configured series id.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TableData {
+    pub series: BTreeMap<String, Vec<Observation>>,
+}
+
+/// A configured source, ready to poll.
+pub enum Source {
+    Cbs(cbs::Cbs),
+    Destatis(destatis::Destatis),
+}
+
+impl Source {
+    pub fn new(cfg: &SourceConfig) -> Result<Source, HttpError> {
+        Ok(match cfg.kind {
+            SourceKind::Cbs => Source::Cbs(cbs::Cbs::new(cfg)?),
+            SourceKind::Destatis => Source::Destatis(destatis::Destatis::new(cfg)?),
+        })
+    }
+
+    /// Compares the table's change stamp with `known` (the stored one).
+    pub async fn check(&self, table: &str, known: Option<&str>) -> Result<Check, FetchError> {
+        match self {
+            Source::Cbs(s) => s.check(table, known).await,
+            Source::Destatis(s) => s.check(table, known).await,
+        }
+    }
+
+    /// Downloads one table and picks out every configured series of it.
+    pub async fn fetch(
+        &self,
+        table: &str,
+        series: &[SeriesConfig],
+    ) -> Result<TableData, FetchError> {
+        match self {
+            Source::Cbs(s) => s.fetch(table, series).await,
+            Source::Destatis(s) => s.fetch(table, series).await,
+        }
+    }
+}
+
+/// Keeps one frequency per series: the configured one, else the finest present
+/// (monthly tables also carry quarter and year rows).
+pub fn keep_one_frequency(rows: &mut Vec<Observation>, wanted: Option<Frequency>) {
+    let Some(freq) = wanted.or_else(|| rows.iter().map(|o| o.period.frequency()).min()) else {
+        return;
+    };
+    rows.retain(|o| o.period.frequency() == freq);
+    rows.sort_by_key(|o| o.period);
+}
+
+/// Refuses a selection that yields two values for one period (a dimension left unpinned).
+pub fn check_unique(series: &SeriesConfig, rows: &[Observation]) -> Result<(), FetchError> {
+    for w in rows.windows(2) {
+        if w[0].period == w[1].period {
+            return Err(FetchError::Series {
+                series: series.id.clone(),
+                message: format!(
+                    "several values for {} ({} and {}): pin every dimension of the table in \
+                     `dimensions`",
+                    w[0].period, w[0].value, w[1].value
+                ),
+            });
+        }
+    }
+    Ok(())
+}
