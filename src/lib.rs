@@ -11,7 +11,11 @@
 //! - [`diff`]: pure, stored vs fetched -> release.
 
 pub mod config;
+pub mod derive;
 pub mod diff;
 pub mod model;
+pub mod notify;
+pub mod pipeline;
+pub mod rules;
 pub mod sources;
 pub mod store;

@@ -1,0 +1,1 @@
+//! Alert delivery through the durable outbox. Not implemented yet.
