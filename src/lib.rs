@@ -10,6 +10,8 @@
 //! - [`store`]: the only module that sees sled.
 //! - [`diff`]: pure, stored vs fetched -> release.
 
+pub mod app;
+pub mod cli;
 pub mod config;
 pub mod derive;
 pub mod diff;

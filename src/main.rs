@@ -1,1 +1,69 @@
-fn main() {}
+//! The `statwatch` binary: parse the command line, set up logging, run one command, and turn
+//! its outcome into an exit code (0 ok, 1 runtime failure, 2 bad usage or config).
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use statwatch::cli::{self, Cli, CliError, Command};
+use statwatch::config::{self, Config, LogFormat};
+
+fn init_tracing(format: LogFormat) {
+    use tracing_subscriber::{fmt, EnvFilter};
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    // journald stamps every line itself: a second timestamp only adds noise.
+    let under_journald = std::env::var_os("JOURNAL_STREAM").is_some();
+    let builder = fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match (format, under_journald) {
+        (LogFormat::Json, _) => builder.json().init(),
+        (LogFormat::Text, true) => builder.without_time().with_ansi(false).init(),
+        (LogFormat::Text, false) => builder.init(),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let path = cli.config.clone().unwrap_or_else(config::default_path);
+    let config = match Config::load(&path) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("statwatch: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    init_tracing(config.log_format);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("statwatch: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let result: Result<bool, CliError> = runtime.block_on(async {
+        match cli.command {
+            Command::Check => {
+                cli::check(&config);
+                Ok(true)
+            }
+            Command::Poll { source, dry_run } => {
+                cli::poll(&config, source.as_deref(), dry_run).await
+            }
+            Command::Series { id, json } => cli::series(&config, id.as_deref(), json).map(|_| true),
+            Command::Alerts { pending, json } => cli::alerts(&config, pending, json).map(|_| true),
+            Command::TestNotify { receiver } => {
+                cli::test_notify(&config, &receiver).await.map(|_| true)
+            }
+            Command::Run => statwatch::app::run_daemon(path, config).await.map(|_| true),
+        }
+    });
+    match result {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
+        Err(e) => {
+            eprintln!("statwatch: {e}");
+            ExitCode::from(e.exit_code() as u8)
+        }
+    }
+}

@@ -1,0 +1,451 @@
+//! The command line: clap definitions and the one-shot commands (`check`, `poll`, `series`,
+//! `alerts`, `test-notify`). `run` lives in `app`.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+use serde_json::json;
+
+use crate::config::{Config, ReceiverKind};
+use crate::model::{signed, DeliveryState};
+use crate::notify::{Mode, Notifier};
+use crate::pipeline::{self, TableResult};
+use crate::sources::Source;
+use crate::store::{Store, StoreError};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "statwatch",
+    version,
+    about = "Watches CBS and Destatis releases and alerts on what matters"
+)]
+pub struct Cli {
+    /// Config file [default: $STATWATCH_CONFIG, else /etc/statwatch/statwatch.toml if it exists,
+    /// else config/statwatch.toml]
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the daemon: poll every source on its schedule, diff, evaluate, deliver.
+    Run,
+    /// Validate the config and print a summary.
+    Check,
+    /// One full cycle now (all sources, or one), then exit.
+    Poll {
+        /// Only this source.
+        #[arg(long, value_name = "NAME")]
+        source: Option<String>,
+        /// Store nothing and send nothing: print what would be stored and which alerts would fire.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Without ID: every series with its latest value. With ID: every stored observation.
+    Series {
+        id: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The delivery log: each alert per receiver, its state and attempts.
+    Alerts {
+        /// Only alerts still waiting for delivery.
+        #[arg(long)]
+        pending: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Send a clearly marked test alert through one receiver.
+    TestNotify { receiver: String },
+}
+
+/// A command's failure, with the exit code it deserves.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// Bad usage or config: exit 2.
+    #[error("{0}")]
+    Usage(String),
+    /// A source, receiver or the store failed: exit 1.
+    #[error("{0}")]
+    Runtime(String),
+}
+
+impl From<StoreError> for CliError {
+    fn from(e: StoreError) -> Self {
+        CliError::Runtime(e.to_string())
+    }
+}
+
+impl CliError {
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            CliError::Usage(_) => 2,
+            CliError::Runtime(_) => 1,
+        }
+    }
+}
+
+fn open_store(config: &Config) -> Result<Store, CliError> {
+    std::fs::create_dir_all(&config.state_dir).map_err(|e| {
+        CliError::Runtime(format!(
+            "cannot create state_dir {}: {e}",
+            config.state_dir.display()
+        ))
+    })?;
+    Ok(Store::open(&config.state_dir)?)
+}
+
+fn print(s: impl AsRef<str>) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{}", s.as_ref());
+}
+
+/// `statwatch check`: a one-screen summary; never prints a secret.
+pub fn check(config: &Config) {
+    print(format!("config {} is valid", config.path.display()));
+    print(format!("state_dir  {}", config.state_dir.display()));
+    for (name, s) in &config.sources {
+        let next = s
+            .schedule
+            .cron
+            .find_next_occurrence(&chrono::Utc::now().with_timezone(&s.schedule.tz), false)
+            .map(|t| t.to_rfc3339())
+            .unwrap_or_else(|_| "never".into());
+        let n = config.series.iter().filter(|x| &x.source == name).count();
+        print(format!(
+            "source     {name} ({}) {} schedule {:?} in {}, next {next}; {n} series{}",
+            s.kind,
+            redacted_url(&s.base_url),
+            s.schedule.expr,
+            s.schedule.tz,
+            if s.username.is_some() {
+                ", credentials set"
+            } else {
+                ""
+            },
+        ));
+    }
+    for s in &config.series {
+        print(format!(
+            "series     {} = {} {} {}{}{}",
+            s.id,
+            s.source,
+            s.table,
+            s.measure,
+            s.dimensions
+                .iter()
+                .map(|(k, v)| format!(" {k}={v}"))
+                .collect::<String>(),
+            s.derive
+                .map(|d| format!(" derive={d:?}"))
+                .unwrap_or_default(),
+        ));
+    }
+    for r in &config.rules {
+        print(format!(
+            "rule       {} ({}, {}) on {}",
+            r.id,
+            r.kind.name(),
+            r.severity,
+            r.series
+        ));
+    }
+    for r in config.receivers.values() {
+        let target = match &r.kind {
+            ReceiverKind::Email { to } => to.join(", "),
+            ReceiverKind::Webhook { url, secret, .. } => format!(
+                "{}{}",
+                redacted_url(url),
+                if secret.is_some() {
+                    " (signed)"
+                } else {
+                    " (unsigned)"
+                }
+            ),
+            ReceiverKind::Log => "log lines".into(),
+        };
+        print(format!(
+            "receiver   {} ({}) -> {target}, min severity {}",
+            r.name,
+            r.kind_name(),
+            r.min_severity
+        ));
+    }
+    if let Some(s) = &config.smtp {
+        print(format!(
+            "smtp       {}:{} tls={:?}{}",
+            s.host,
+            s.port,
+            s.tls,
+            if s.password.is_some() {
+                ", password set"
+            } else {
+                ""
+            }
+        ));
+    }
+    if let Some(m) = &config.metrics {
+        print(format!("metrics    http://{}/metrics", m.listen));
+    }
+    for w in &config.warnings {
+        print(format!("warning    {w}"));
+    }
+}
+
+/// A URL without user info or query (either may carry a token).
+fn redacted_url(u: &url::Url) -> String {
+    let mut u = u.clone();
+    let _ = u.set_username("");
+    let _ = u.set_password(None);
+    if u.query().is_some() {
+        u.set_query(Some("..."));
+    }
+    u.to_string()
+}
+
+/// `statwatch poll`: one cycle of every (or one) source, then delivery. Returns whether
+/// everything succeeded.
+pub async fn poll(config: &Config, only: Option<&str>, dry_run: bool) -> Result<bool, CliError> {
+    if let Some(name) = only {
+        if !config.sources.contains_key(name) {
+            return Err(CliError::Usage(format!(
+                "{}: no source {name:?} (configured: {})",
+                config.path.display(),
+                crate::config::names(config.sources.keys())
+            )));
+        }
+    }
+    let store = open_store(config)?;
+    let notifier = Notifier::new(config).map_err(|e| CliError::Runtime(e.to_string()))?;
+    let mut ok = true;
+    for (name, cfg) in &config.sources {
+        if only.is_some_and(|o| o != name) {
+            continue;
+        }
+        let source = Source::new(cfg).map_err(|e| CliError::Runtime(format!("{name}: {e}")))?;
+        let report = pipeline::poll_source(config, &store, name, &source, dry_run).await?;
+        for t in &report.tables {
+            ok &= t.result.is_ok();
+            print(format!("{name} {t}"));
+            if dry_run {
+                if let Ok(TableResult::Updated(series)) = &t.result {
+                    for (id, _) in series {
+                        for c in report
+                            .changes
+                            .iter()
+                            .filter(|c| &c.series == id || c.series == format!("{id}#level"))
+                        {
+                            for o in &c.updates {
+                                print(format!(
+                                    "  would store {} {} = {} {}{}",
+                                    c.series,
+                                    o.period,
+                                    o.value,
+                                    o.status,
+                                    if o.revisions.is_empty() {
+                                        String::new()
+                                    } else {
+                                        format!(
+                                            " (was {})",
+                                            o.revisions.last().map(|v| v.value).unwrap_or_default()
+                                        )
+                                    }
+                                ));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        for a in &report.alerts {
+            print(format!(
+                "{} alert [{}] {} {} {}: {}",
+                if dry_run { "would fire" } else { "fired" },
+                a.severity,
+                a.rule,
+                a.series,
+                a.period,
+                a.summary
+            ));
+        }
+    }
+    if dry_run {
+        return Ok(ok);
+    }
+    let delivery = notifier.deliver(&store, Mode::Poll).await?;
+    for r in &delivery.receivers {
+        print(format!(
+            "delivery {}: {} delivered, {} failed, {} pending{}",
+            r.receiver,
+            r.delivered,
+            r.failed,
+            r.pending,
+            r.error
+                .as_ref()
+                .map(|e| format!(" ({e})"))
+                .unwrap_or_default()
+        ));
+    }
+    Ok(ok && !delivery.failed())
+}
+
+/// `statwatch series [ID] [--json]`.
+pub fn series(config: &Config, id: Option<&str>, as_json: bool) -> Result<(), CliError> {
+    let store = open_store(config)?;
+    match id {
+        None => {
+            let mut rows = Vec::new();
+            for s in &config.series {
+                let obs = store.observations(&s.id)?;
+                let last = obs.last();
+                rows.push(json!({
+                    "id": s.id, "source": s.source, "table": s.table,
+                    "latest_period": last.map(|o| o.period.to_string()),
+                    "latest_value": last.map(|o| o.value),
+                }));
+                if !as_json {
+                    print(format!(
+                        "{:<28} {:<10} {:<12} {}",
+                        s.id,
+                        s.source,
+                        s.table,
+                        last.map(|o| format!("{} {}", o.period, signed(o.value)))
+                            .unwrap_or_else(|| "(no data yet)".into())
+                    ));
+                }
+            }
+            if as_json {
+                print(serde_json::to_string_pretty(&rows).expect("json"));
+            }
+        }
+        Some(id) => {
+            let Some(s) = config.series(id) else {
+                return Err(CliError::Usage(format!(
+                    "{}: no series {id:?} in the config (configured: {})",
+                    config.path.display(),
+                    crate::config::names(config.series.iter().map(|s| &s.id))
+                )));
+            };
+            let obs = store.observations(&s.id)?;
+            if as_json {
+                let observations: Vec<_> = obs
+                    .iter()
+                    .map(|o| {
+                        json!({
+                            "period": o.period.to_string(), "source_period": o.source_period,
+                            "value": o.value, "status": o.status,
+                            "first_seen": o.first_seen.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                            "revisions": o.revisions.iter().map(|r| json!({
+                                "value": r.value, "status": r.status,
+                                "seen_at": r.seen_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                            })).collect::<Vec<_>>(),
+                        })
+                    })
+                    .collect();
+                let doc = json!({
+                    "id": s.id, "source": s.source, "table": s.table, "unit": s.unit,
+                    "observations": observations,
+                });
+                print(serde_json::to_string_pretty(&doc).expect("json"));
+            } else {
+                print(format!(
+                    "{} ({}, {} {}) {}",
+                    s.id, s.unit, s.source, s.table, s.title
+                ));
+                for o in &obs {
+                    print(format!(
+                        "{:<8} {:>10} {:<16} first seen {}  {}",
+                        o.period,
+                        o.value,
+                        o.status,
+                        o.first_seen
+                            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                        if o.revisions.is_empty() {
+                            String::new()
+                        } else {
+                            format!(
+                                "revised {}x (was {})",
+                                o.revisions.len(),
+                                o.revisions
+                                    .iter()
+                                    .map(|r| r.value.to_string())
+                                    .collect::<Vec<_>>()
+                                    .join(" -> ")
+                            )
+                        }
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `statwatch alerts [--pending] [--json]`.
+pub fn alerts(config: &Config, pending_only: bool, as_json: bool) -> Result<(), CliError> {
+    let store = open_store(config)?;
+    let mut rows = Vec::new();
+    let mut deliveries = store.deliveries()?;
+    deliveries.sort_by_key(|d| d.created_at);
+    for d in deliveries {
+        if pending_only && d.state != DeliveryState::Pending {
+            continue;
+        }
+        let alert = store.alert(&d.alert_id)?;
+        let (rule, kind, series, period, summary) = match &alert {
+            Some(a) => (
+                a.rule.clone(),
+                a.kind.clone(),
+                a.series.clone(),
+                a.period.to_string(),
+                a.summary.clone(),
+            ),
+            None => Default::default(),
+        };
+        if as_json {
+            rows.push(json!({
+                "id": d.alert_id, "rule": rule, "kind": kind, "series": series, "period": period,
+                "receiver": d.receiver, "state": d.state, "attempts": d.attempts, "last_error": d.last_error,
+            }));
+        } else {
+            print(format!(
+                "{} {:<9} {:<12} attempts {} {}{}\n    {summary}",
+                &d.alert_id[..d.alert_id.len().min(12)],
+                d.state.to_string(),
+                d.receiver,
+                d.attempts,
+                d.created_at
+                    .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                d.last_error
+                    .as_ref()
+                    .map(|e| format!(" last error: {e}"))
+                    .unwrap_or_default(),
+            ));
+        }
+    }
+    if as_json {
+        print(serde_json::to_string_pretty(&rows).expect("json"));
+    }
+    Ok(())
+}
+
+/// `statwatch test-notify RECEIVER`.
+pub async fn test_notify(config: &Config, receiver: &str) -> Result<(), CliError> {
+    if !config.receivers.contains_key(receiver) {
+        return Err(CliError::Usage(format!(
+            "{}: no receiver {receiver:?} (configured: {})",
+            config.path.display(),
+            crate::config::names(config.receivers.keys())
+        )));
+    }
+    let notifier = Notifier::new(config).map_err(|e| CliError::Runtime(e.to_string()))?;
+    notifier
+        .test(receiver)
+        .await
+        .map_err(|e| CliError::Runtime(format!("test alert through {receiver} failed: {e}")))?;
+    print(format!("test alert sent through {receiver}"));
+    Ok(())
+}
