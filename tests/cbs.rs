@@ -1,0 +1,406 @@
+//! CBS releases into the store, end to end: the real binary against a local server that
+//! answers like StatLine OData v3, with the real published figures and their revisions.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use serde_json::Value;
+
+struct World {
+    _dir: tempfile::TempDir,
+    server: CbsServer,
+    config: std::path::PathBuf,
+}
+
+/// A server holding the April 2025 vintage (data to 2025-02) and confidence to 2025-03.
+async fn world() -> World {
+    let dir = tempfile::tempdir().unwrap();
+    let server = CbsServer::start().await;
+    server.set_table(
+        INDUSTRY,
+        industry_table(&yoy_vintage(0), "2025-04-10T06:30:00"),
+    );
+    server.set_table(
+        CONFIDENCE,
+        confidence_table(
+            &until(&confidence_vintage(), "2025MM03"),
+            "2025-03-28T06:30:00",
+        ),
+    );
+    let config = write_config(
+        dir.path(),
+        &cbs_config(&server.base_url(), &dir.path().join("state"), ""),
+    );
+    World {
+        _dir: dir,
+        server,
+        config,
+    }
+}
+
+/// The next real release: March 2025 first printed at +1.3, February revised from +1.0 to
+/// -0.3 and January from +0.3 to +0.1; confidence falls to -3.3 in April.
+fn publish_next(server: &CbsServer) {
+    let v = with(
+        &yoy_vintage(0),
+        &[("2025MM03", 1.3), ("2025MM02", -0.3), ("2025MM01", 0.1)],
+    );
+    server.set_table(INDUSTRY, industry_table(&v, "2025-05-12T06:30:00"));
+    server.set_table(
+        CONFIDENCE,
+        confidence_table(
+            &until(&confidence_vintage(), "2025MM04"),
+            "2025-04-29T06:30:00",
+        ),
+    );
+}
+
+fn observation<'a>(series: &'a Value, period: &str) -> &'a Value {
+    series["observations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["period"] == period)
+        .unwrap_or_else(|| panic!("no {period} in {series}"))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn baseline_then_a_release_records_exactly_its_changes() {
+    let w = world().await;
+    let o = statwatch(&w.config, &["poll"]).await;
+    assert!(o.status.success(), "{}\n{}", stdout(&o), stderr(&o));
+    let out = stdout(&o);
+    // 2022-01 .. 2025-02 are 38 months; quarter and year rows are not part of a monthly series.
+    assert!(
+        out.contains("cbs 85806NED: baseline: 38 new periods, 0 revisions, 0 status changes"),
+        "{out}"
+    );
+    assert!(
+        out.contains("cbs 81234ned: baseline: 40 new periods"),
+        "{out}"
+    );
+
+    // The data request filters on the exact, space-padded key, the periods, and selects
+    // only what the series need.
+    let reqs = w.server.requests();
+    let data: Vec<_> = reqs
+        .iter()
+        .filter(|r| r.starts_with("85806NED/TypedDataSet"))
+        .collect();
+    assert_eq!(data.len(), 1, "{reqs:#?}");
+    assert!(
+        data[0].contains("BedrijfstakkenBranchesSBI2008 eq '307500  '"),
+        "{}",
+        data[0]
+    );
+    assert!(
+        data[0].contains("startswith(Perioden,'2025')"),
+        "{}",
+        data[0]
+    );
+    assert!(
+        data[0].contains(
+            "$select=BedrijfstakkenBranchesSBI2008,KalendergecorrigeerdeProductie_14,Perioden"
+        ),
+        "{}",
+        data[0]
+    );
+
+    publish_next(&w.server);
+    let o = statwatch(&w.config, &["poll"]).await;
+    assert!(o.status.success(), "{}\n{}", stdout(&o), stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains("cbs 85806NED: 1 new period, 2 revisions, 0 status changes"),
+        "{out}"
+    );
+    assert!(
+        out.contains("cbs 81234ned: 1 new period, 0 revisions, 0 status changes"),
+        "{out}"
+    );
+
+    let s = series_json(&w.config, "nl.industry.yoy").await;
+    assert_eq!(s["id"], "nl.industry.yoy");
+    assert_eq!(s["table"], "85806NED");
+    assert_eq!(s["unit"], "%");
+    let obs = s["observations"].as_array().unwrap();
+    assert_eq!(obs.len(), 39);
+    assert_eq!(obs[0]["period"], "2022-01");
+    assert_eq!(obs[38]["period"], "2025-03");
+    let feb = observation(&s, "2025-02");
+    assert_eq!(feb["value"], -0.3);
+    assert_eq!(feb["source_period"], "2025MM02");
+    assert_eq!(feb["status"], "Voorlopig");
+    let revs = feb["revisions"].as_array().unwrap();
+    assert_eq!(revs.len(), 1);
+    assert_eq!(revs[0]["value"], 1.0);
+    assert_eq!(revs[0]["status"], "Voorlopig");
+    assert_eq!(revs[0]["seen_at"], feb["first_seen"]);
+    assert_eq!(observation(&s, "2025-01")["revisions"][0]["value"], 0.3);
+    assert_eq!(
+        observation(&s, "2025-03")["revisions"]
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
+    assert_eq!(observation(&s, "2024-06")["status"], "NaderVoorlopig");
+
+    // The text view names the revision history too.
+    let o = statwatch(&w.config, &["series", "nl.industry.yoy"]).await;
+    assert!(stdout(&o).contains("revised 1x (was 1)"), "{}", stdout(&o));
+    // And the overview lists every series with its latest value.
+    let o = statwatch(&w.config, &["series", "--json"]).await;
+    let all: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(all[0]["latest_period"], "2025-03");
+    assert_eq!(all[0]["latest_value"], 1.3);
+    assert_eq!(all[1]["latest_value"], -3.3);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_poll_with_nothing_changed_makes_only_the_cheap_checks() {
+    let w = world().await;
+    assert!(statwatch(&w.config, &["poll"]).await.status.success());
+    w.server.clear_requests();
+    let o = statwatch(&w.config, &["poll"]).await;
+    assert!(o.status.success());
+    assert!(
+        stdout(&o).contains("cbs 85806NED: unchanged"),
+        "{}",
+        stdout(&o)
+    );
+    let reqs = w.server.requests();
+    assert_eq!(reqs.len(), 2, "{reqs:#?}");
+    assert!(reqs.iter().all(|r| r.contains("/TableInfos?")), "{reqs:#?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn status_changes_update_in_place_and_are_not_revisions() {
+    let w = world().await;
+    assert!(statwatch(&w.config, &["poll"]).await.status.success());
+    let mut t = w.server.table(INDUSTRY);
+    for (k, s) in t.periods.iter_mut() {
+        if k.starts_with("2024MM0") {
+            *s = "Definitief".into();
+        }
+    }
+    t.modified = "2025-04-15T06:30:00".into();
+    w.server.set_table(INDUSTRY, t);
+    let o = statwatch(&w.config, &["poll"]).await;
+    assert!(
+        stdout(&o).contains("cbs 85806NED: 0 new periods, 0 revisions, 9 status changes"),
+        "{}",
+        stdout(&o)
+    );
+    let s = series_json(&w.config, "nl.industry.yoy").await;
+    let jan = observation(&s, "2024-01");
+    assert_eq!(jan["status"], "Definitief");
+    assert_eq!(jan["revisions"].as_array().unwrap().len(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_table_paged_over_several_next_links_yields_every_row_once() {
+    let w = world().await;
+    w.server.set_page_size(7);
+    let o = statwatch(&w.config, &["poll"]).await;
+    assert!(o.status.success(), "{}", stdout(&o));
+    let pages = w
+        .server
+        .requests()
+        .iter()
+        .filter(|r| r.starts_with("85806NED/TypedDataSet"))
+        .count();
+    // 38 months + 12 quarters + 3 years of C Industrie = 53 rows = 8 pages of 7.
+    assert_eq!(pages, 8);
+    let s = series_json(&w.config, "nl.industry.yoy").await;
+    let periods: Vec<&str> = s["observations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["period"].as_str().unwrap())
+        .collect();
+    let mut unique = periods.clone();
+    unique.dedup();
+    assert_eq!(periods.len(), 38);
+    assert_eq!(unique.len(), 38);
+    // Every value is the published one.
+    for (p, v) in yoy_vintage(0) {
+        let key = format!("{}-{}", &p[..4], &p[6..]);
+        assert_eq!(observation(&s, &key)["value"], v, "{key}");
+    }
+}
+
+/// Each failure: exit 1 naming source, table and cause; the failing table untouched, the
+/// other table of the same poll stored; the next good poll recovers.
+#[tokio::test(flavor = "multi_thread")]
+async fn failures_name_the_table_and_cause_and_leave_the_store_untouched() {
+    let cases: Vec<(&str, Fault, usize, &str)> = vec![
+        ("TypedDataSet", Fault::Status500, 3, "HTTP 500"),
+        ("TypedDataSet", Fault::HtmlOk, 3, "HTML page (HTTP 200)"),
+        ("TypedDataSet", Fault::TruncatedJson, 3, "not valid JSON"),
+        ("TypedDataSet", Fault::ShortBody, 3, "connection broke"),
+        ("TypedDataSet", Fault::Reset, 3, "connection"),
+        (
+            "TypedDataSet",
+            Fault::Stall(Duration::from_secs(4)),
+            3,
+            "timeout",
+        ),
+        (
+            "TypedDataSet",
+            Fault::ODataError(
+                400,
+                include_str!("fixtures/cbs/odata_error_400_unknown_property.json").to_string(),
+            ),
+            1,
+            "HTTP 400: Could not find a property named 'NoSuchMeasure_99'",
+        ),
+        (
+            "TableInfos",
+            Fault::HtmlOk,
+            3,
+            "TableInfos (page 1): got an HTML page",
+        ),
+    ];
+    for (entity, fault, times, cause) in cases {
+        let w = world().await;
+        assert!(statwatch(&w.config, &["poll"]).await.status.success());
+        let before = series_json(&w.config, "nl.industry.yoy").await;
+        publish_next(&w.server);
+        fail_industry(&w.server, entity, fault.clone(), times);
+        let o = statwatch(&w.config, &["poll"]).await;
+        let out = stdout(&o);
+        assert_eq!(o.status.code(), Some(1), "{fault:?}: {out}");
+        let line = out
+            .lines()
+            .find(|l| l.starts_with("cbs 85806NED"))
+            .unwrap_or("");
+        assert!(
+            line.contains("FAILED") && line.contains(cause),
+            "{fault:?}: {out}\n{}",
+            stderr(&o)
+        );
+        assert_eq!(
+            series_json(&w.config, "nl.industry.yoy").await,
+            before,
+            "{fault:?}"
+        );
+        // Tables are independent: confidence was stored in the same poll.
+        let conf = series_json(&w.config, "nl.confidence").await;
+        assert!(conf["observations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|o| o["period"] == "2025-04"));
+
+        w.server.clear_faults();
+        let o = statwatch(&w.config, &["poll"]).await;
+        assert!(o.status.success(), "{fault:?} recovery: {}", stdout(&o));
+        assert!(
+            stdout(&o).contains("cbs 85806NED: 1 new period, 2 revisions"),
+            "{}",
+            stdout(&o)
+        );
+    }
+}
+
+fn fail_industry(server: &CbsServer, entity: &str, fault: Fault, times: usize) {
+    server.fail_next(&format!("{INDUSTRY}/{entity}"), fault, times);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_transient_failure_is_retried_within_the_poll() {
+    let w = world().await;
+    w.server
+        .fail_next(&format!("{INDUSTRY}/TypedDataSet"), Fault::Reset, 1);
+    w.server
+        .fail_next(&format!("{CONFIDENCE}/TableInfos"), Fault::Status500, 2);
+    let o = statwatch(&w.config, &["poll"]).await;
+    assert!(o.status.success(), "{}", stdout(&o));
+    assert!(stdout(&o).contains("cbs 85806NED: baseline: 38 new periods"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_discontinued_table_is_reported_loudly() {
+    let w = world().await;
+    let mut t = w.server.table(INDUSTRY);
+    t.output_status = "Gediscontinueerd".into();
+    w.server.set_table(INDUSTRY, t);
+    let o = statwatch(&w.config, &["poll"]).await;
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stdout(&o).contains(
+            "cbs 85806NED: FAILED: the table is discontinued (OutputStatus Gediscontinueerd"
+        ),
+        "{}",
+        stdout(&o)
+    );
+    assert!(
+        stderr(&o).contains("CBS table is discontinued"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unknown_table_or_key_names_the_cause() {
+    let w = world().await;
+    let text = std::fs::read_to_string(&w.config)
+        .unwrap()
+        .replace("table = \"81234ned\"", "table = \"NOSUCHTABLE\"")
+        .replace(
+            "= \"307500\" }\ntitle = \"Industrial",
+            "= \"999999\" }\ntitle = \"Industrial",
+        );
+    std::fs::write(&w.config, text).unwrap();
+    let o = statwatch(&w.config, &["poll"]).await;
+    assert_eq!(o.status.code(), Some(1));
+    let out = stdout(&o);
+    assert!(out.contains("cbs NOSUCHTABLE: FAILED: TableInfos (page 1): HTTP 404: Table 'NOSUCHTABLE' not found."), "{out}");
+    assert!(out.contains("cbs 85806NED: FAILED: series nl.industry.yoy: dimension BedrijfstakkenBranchesSBI2008 has no key \"999999\""), "{out}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn dry_run_stores_nothing_and_says_what_it_would_store() {
+    let w = world().await;
+    let o = statwatch(&w.config, &["poll", "--dry-run"]).await;
+    assert!(o.status.success());
+    assert!(
+        stdout(&o).contains("would store nl.industry.yoy 2025-02 = 1 Voorlopig"),
+        "{}",
+        stdout(&o)
+    );
+    let s = series_json(&w.config, "nl.industry.yoy").await;
+    assert_eq!(s["observations"].as_array().unwrap().len(), 0);
+    // And the next real poll still sees a baseline.
+    let o = statwatch(&w.config, &["poll"]).await;
+    assert!(stdout(&o).contains("baseline"), "{}", stdout(&o));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn usage_and_config_errors_exit_2() {
+    let w = world().await;
+    let o = statwatch(&w.config, &["series", "no.such.series"]).await;
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("no series \"no.such.series\""),
+        "{}",
+        stderr(&o)
+    );
+    let o = statwatch(&w.config, &["poll", "--source", "nope"]).await;
+    assert_eq!(o.status.code(), Some(2));
+
+    let text = std::fs::read_to_string(&w.config)
+        .unwrap()
+        .replace("timeout_secs = 2", "timeout_secs = 2\nretries = 4");
+    std::fs::write(&w.config, text).unwrap();
+    let o = statwatch(&w.config, &["check"]).await;
+    assert_eq!(o.status.code(), Some(2));
+    let e = stderr(&o);
+    assert!(
+        e.contains("statwatch.toml:10:1: sources.cbs.retries: unknown field `retries`"),
+        "{e}"
+    );
+}

@@ -1,0 +1,450 @@
+//! A local HTTP server that answers like CBS StatLine OData v3: the JSON envelope,
+//! `odata.nextLink` paging with absolute links to the public host (as CBS writes them),
+//! `$filter` / `$select` / `$skip`, OData error bodies, and scripted faults (HTTP 500, an
+//! HTML outage page with status 200, truncated JSON, connection resets, stalls).
+//!
+//! It is a raw HTTP/1.1 server on a tokio `TcpListener` so that faults below HTTP (a reset,
+//! a body shorter than its Content-Length) can be produced exactly.
+
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::{json, Map, Value};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+const JSON_TYPE: &str = "application/json;odata=minimalmetadata;streaming=true;charset=utf-8";
+const PUBLIC: &str = "https://opendata.cbs.nl/ODataApi/odata";
+
+/// A fault to inject into the next requests for one entity set.
+#[derive(Debug, Clone)]
+pub enum Fault {
+    Status500,
+    HtmlOk,
+    /// Valid headers, a JSON body cut in half (Content-Length matches what is sent).
+    TruncatedJson,
+    /// Content-Length promises more than is sent, then the connection closes.
+    ShortBody,
+    /// The connection is reset before any answer.
+    Reset,
+    /// No answer for this long.
+    Stall(Duration),
+    /// An OData error body with this status.
+    ODataError(u16, String),
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct FakeTable {
+    pub modified: String,
+    pub output_status: String,
+    /// Dimension name -> its keys, exactly as CBS writes them (possibly space-padded).
+    pub dimensions: Vec<(String, Vec<String>)>,
+    /// Period key -> status (Voorlopig, NaderVoorlopig, Definitief), in table order.
+    pub periods: Vec<(String, String)>,
+    pub rows: Vec<Map<String, Value>>,
+}
+
+#[derive(Default)]
+struct State {
+    tables: HashMap<String, FakeTable>,
+    faults: Vec<(String, Fault, usize)>,
+    requests: Vec<String>,
+    page_size: usize,
+}
+
+pub struct CbsServer {
+    pub addr: SocketAddr,
+    state: Arc<Mutex<State>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for CbsServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl CbsServer {
+    pub async fn start() -> CbsServer {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().unwrap();
+        let state = Arc::new(Mutex::new(State {
+            page_size: 10_000,
+            ..State::default()
+        }));
+        let st = state.clone();
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((sock, _)) = listener.accept().await else {
+                    return;
+                };
+                let st = st.clone();
+                tokio::spawn(async move {
+                    let _ = serve(sock, st).await;
+                });
+            }
+        });
+        CbsServer { addr, state, task }
+    }
+
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn set_table(&self, id: &str, table: FakeTable) {
+        self.state
+            .lock()
+            .unwrap()
+            .tables
+            .insert(id.to_string(), table);
+    }
+
+    pub fn table(&self, id: &str) -> FakeTable {
+        self.state.lock().unwrap().tables[id].clone()
+    }
+
+    /// Rows per page (CBS uses 10,000).
+    pub fn set_page_size(&self, n: usize) {
+        self.state.lock().unwrap().page_size = n;
+    }
+
+    /// The next `times` requests for `entity` ("TypedDataSet", or "85806NED/TypedDataSet" for
+    /// one table only) fail so.
+    pub fn fail_next(&self, entity: &str, fault: Fault, times: usize) {
+        self.state
+            .lock()
+            .unwrap()
+            .faults
+            .push((entity.to_string(), fault, times));
+    }
+
+    pub fn clear_faults(&self) {
+        self.state.lock().unwrap().faults.clear();
+    }
+
+    /// Every request seen, as "entity?decoded query".
+    pub fn requests(&self) -> Vec<String> {
+        self.state.lock().unwrap().requests.clone()
+    }
+
+    pub fn clear_requests(&self) {
+        self.state.lock().unwrap().requests.clear();
+    }
+}
+
+async fn serve(mut sock: TcpStream, state: Arc<Mutex<State>>) -> std::io::Result<()> {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+        let n = sock.read(&mut chunk).await?;
+        if n == 0 {
+            return Ok(());
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+    let head = String::from_utf8_lossy(&buf).to_string();
+    let target = head.split_whitespace().nth(1).unwrap_or("/").to_string();
+    let (path, query) = target.split_once('?').unwrap_or((&target, ""));
+    let params: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
+        .into_owned()
+        .collect();
+    let segs: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let (table, entity) = match segs.as_slice() {
+        ["ODataApi", "odata", t, e] => (t.to_string(), e.to_string()),
+        ["ODataApi", "odata", t] => (t.to_string(), String::new()),
+        _ => (String::new(), String::new()),
+    };
+    let fault = {
+        let mut st = state.lock().unwrap();
+        let decoded: Vec<String> = params.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        st.requests
+            .push(format!("{table}/{entity}?{}", decoded.join("&")));
+        let mut fault = None;
+        for f in st.faults.iter_mut() {
+            if (f.0 == entity || f.0 == format!("{table}/{entity}")) && f.2 > 0 {
+                f.2 -= 1;
+                fault = Some(f.1.clone());
+                break;
+            }
+        }
+        fault
+    };
+    if let Some(f) = fault {
+        return inject(sock, f).await;
+    }
+    let (status, body) = answer(&state, &table, &entity, &params);
+    respond(&mut sock, status, JSON_TYPE, body.as_bytes()).await
+}
+
+async fn inject(mut sock: TcpStream, fault: Fault) -> std::io::Result<()> {
+    match fault {
+        Fault::Status500 => respond(&mut sock, 500, "text/plain", b"Internal Server Error").await,
+        Fault::HtmlOk => {
+            let page = "<!DOCTYPE html><html><head><title>CBS - Onderhoud</title></head><body>StatLine is tijdelijk niet beschikbaar wegens onderhoud.</body></html>";
+            respond(&mut sock, 200, "text/html; charset=utf-8", page.as_bytes()).await
+        }
+        Fault::TruncatedJson => {
+            let body = br#"{"odata.metadata":"https://opendata.cbs.nl/ODataApi/odata/85806NED/$metadata#Cbs.OData.WebAPI.TypedDataSet","value":[{"BedrijfstakkenBranchesSBI2008":"307500","Perioden":"2024MM01","KalendergecorrigeerdeProductie_14":-5.1},{"Bedrijfs"#;
+            respond(&mut sock, 200, JSON_TYPE, body).await
+        }
+        Fault::ShortBody => {
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: {JSON_TYPE}\r\nContent-Length: 5000\r\nConnection: close\r\n\r\n"
+            );
+            sock.write_all(head.as_bytes()).await?;
+            sock.write_all(br#"{"odata.metadata":"x","value":[{"Perioden":"2024MM01""#)
+                .await?;
+            sock.flush().await?;
+            Ok(())
+        }
+        Fault::Reset => {
+            // SO_LINGER 0 makes close() send RST instead of FIN.
+            sock.set_zero_linger()?;
+            drop(sock);
+            Ok(())
+        }
+        Fault::Stall(d) => {
+            tokio::time::sleep(d).await;
+            respond(&mut sock, 500, "text/plain", b"late").await
+        }
+        Fault::ODataError(status, body) => {
+            respond(&mut sock, status, JSON_TYPE, body.as_bytes()).await
+        }
+    }
+}
+
+async fn respond(sock: &mut TcpStream, status: u16, ct: &str, body: &[u8]) -> std::io::Result<()> {
+    let reason = match status {
+        200 => "OK",
+        400 => "Bad Request",
+        404 => "Not Found",
+        _ => "Internal Server Error",
+    };
+    let head = format!(
+        "HTTP/1.1 {status} {reason}\r\nContent-Type: {ct}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    sock.write_all(head.as_bytes()).await?;
+    sock.write_all(body).await?;
+    sock.flush().await?;
+    sock.shutdown().await
+}
+
+fn odata_error(message: &str) -> String {
+    json!({"odata.error": {"code": "", "message": {"lang": "en-US", "value": message}}}).to_string()
+}
+
+fn envelope(table: &str, entity: &str, value: Vec<Value>, next: Option<String>) -> String {
+    let mut env = json!({
+        "odata.metadata": format!("{PUBLIC}/{table}/$metadata#Cbs.OData.WebAPI.{entity}"),
+        "value": value,
+    });
+    if let Some(n) = next {
+        env["odata.nextLink"] = Value::String(n);
+    }
+    env.to_string()
+}
+
+fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    params
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+fn answer(
+    state: &Mutex<State>,
+    table: &str,
+    entity: &str,
+    params: &[(String, String)],
+) -> (u16, String) {
+    let st = state.lock().unwrap();
+    let Some(t) = st.tables.get(table) else {
+        return (404, odata_error(&format!("Table '{table}' not found.")));
+    };
+    let select: Option<Vec<String>> =
+        param(params, "$select").map(|s| s.split(',').map(|x| x.trim().to_string()).collect());
+    match entity {
+        "TableInfos" => {
+            let info = json!({
+                "ID": 0, "Title": format!("Fake {table}"), "ShortTitle": format!("Fake {table}"),
+                "Identifier": table, "Modified": t.modified, "ReasonDelivery": "Actualisering",
+                "Frequency": "Permaand", "OutputStatus": t.output_status, "Language": "nl", "Catalog": "CBS",
+                "MetaDataModified": t.modified,
+            });
+            (200, envelope(table, "TableInfos", vec![info], None))
+        }
+        "Perioden" => {
+            let value = t
+                .periods
+                .iter()
+                .map(|(k, s)| json!({"Key": k, "Title": k.trim(), "Description": "", "Status": s}))
+                .collect();
+            (200, envelope(table, "Perioden", value, None))
+        }
+        "TypedDataSet" => {
+            if let Some(sel) = &select {
+                if let Some(bad) = sel
+                    .iter()
+                    .find(|c| !t.rows.first().is_some_and(|r| r.contains_key(*c)))
+                {
+                    return (
+                        400,
+                        odata_error(&format!("Could not find a property named '{bad}' on type 'Cbs.OData.WebAPI.TypedDataSet'.")),
+                    );
+                }
+            }
+            let filter = param(params, "$filter").unwrap_or("");
+            let matching: Vec<&Map<String, Value>> = t
+                .rows
+                .iter()
+                .filter(|r| matches_filter(r, filter))
+                .collect();
+            let skip: usize = param(params, "$skip")
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(0);
+            let page: Vec<Value> = matching
+                .iter()
+                .skip(skip)
+                .take(st.page_size)
+                .map(|r| project(r, select.as_deref()))
+                .collect();
+            let next = (skip + st.page_size < matching.len()).then(|| {
+                let mut q = url::form_urlencoded::Serializer::new(String::new());
+                q.append_pair("$format", "json");
+                for (k, v) in params {
+                    if k != "$skip" && k != "$format" {
+                        q.append_pair(k, v);
+                    }
+                }
+                q.append_pair("$skip", &(skip + st.page_size).to_string());
+                format!("{PUBLIC}/{table}/TypedDataSet?{}", q.finish())
+            });
+            (200, envelope(table, "TypedDataSet", page, next))
+        }
+        dim => match t.dimensions.iter().find(|(d, _)| d == dim) {
+            Some((_, keys)) => {
+                let value = keys
+                    .iter()
+                    .map(|k| json!({"Key": k, "Title": k.trim()}))
+                    .collect();
+                (200, envelope(table, dim, value, None))
+            }
+            None => (
+                404,
+                odata_error(&format!("Resource '{dim}' not found for table '{table}'.")),
+            ),
+        },
+    }
+}
+
+fn project(row: &Map<String, Value>, select: Option<&[String]>) -> Value {
+    match select {
+        None => Value::Object(row.clone()),
+        Some(cols) => Value::Object(
+            cols.iter()
+                .filter_map(|c| row.get(c).map(|v| (c.clone(), v.clone())))
+                .collect(),
+        ),
+    }
+}
+
+/// Evaluates the subset of OData `$filter` that CBS clients send: clauses joined by `and`,
+/// each a parenthesised `or` of `Field eq 'v'`, `startswith(Field,'v')` or
+/// `substringof('v',Field)`.
+fn matches_filter(row: &Map<String, Value>, filter: &str) -> bool {
+    if filter.trim().is_empty() {
+        return true;
+    }
+    split_top(filter, " and ").iter().all(|clause| {
+        let clause = strip_parens(clause.trim());
+        split_top(clause, " or ")
+            .iter()
+            .any(|term| term_matches(row, strip_parens(term.trim())))
+    })
+}
+
+fn term_matches(row: &Map<String, Value>, term: &str) -> bool {
+    let field = |name: &str| {
+        row.get(name.trim())
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string()
+    };
+    let unquote = |s: &str| s.trim().trim_matches('\'').replace("''", "'");
+    if let Some(args) = term
+        .strip_prefix("startswith(")
+        .and_then(|s| s.strip_suffix(')'))
+    {
+        let (f, v) = args.split_once(',').unwrap_or(("", ""));
+        return field(f).starts_with(&unquote(v));
+    }
+    if let Some(args) = term
+        .strip_prefix("substringof(")
+        .and_then(|s| s.strip_suffix(')'))
+    {
+        let (v, f) = args.split_once(',').unwrap_or(("", ""));
+        return field(f).contains(&unquote(v));
+    }
+    if let Some((f, v)) = term.split_once(" eq ") {
+        return field(f) == unquote(v);
+    }
+    panic!("fake CBS server: unsupported filter term {term:?}");
+}
+
+fn strip_parens(s: &str) -> &str {
+    let s = s.trim();
+    if s.starts_with('(') && s.ends_with(')') && balanced(&s[1..s.len() - 1]) {
+        strip_parens(&s[1..s.len() - 1])
+    } else {
+        s
+    }
+}
+
+fn balanced(s: &str) -> bool {
+    let mut depth = 0i32;
+    let mut quoted = false;
+    for c in s.chars() {
+        match c {
+            '\'' => quoted = !quoted,
+            '(' if !quoted => depth += 1,
+            ')' if !quoted => {
+                depth -= 1;
+                if depth < 0 {
+                    return false;
+                }
+            }
+            _ => {}
+        }
+    }
+    depth == 0
+}
+
+/// Splits on `sep` outside parentheses and quotes.
+fn split_top<'a>(s: &'a str, sep: &str) -> Vec<&'a str> {
+    let mut out = Vec::new();
+    let (mut depth, mut quoted, mut start) = (0i32, false, 0);
+    let bytes = s.as_bytes();
+    let mut i = 0;
+    while i < s.len() {
+        match bytes[i] {
+            b'\'' => quoted = !quoted,
+            b'(' if !quoted => depth += 1,
+            b')' if !quoted => depth -= 1,
+            _ if depth == 0 && !quoted && s[i..].starts_with(sep) => {
+                out.push(&s[start..i]);
+                i += sep.len();
+                start = i;
+                continue;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    out.push(&s[start..]);
+    out
+}

@@ -1,0 +1,248 @@
+//! Shared test support: the fake CBS server, the real published figures as fake tables,
+//! config files, and running the `statwatch` binary.
+
+#![allow(dead_code)]
+
+pub mod cbs_server;
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use serde_json::{json, Map, Value};
+
+pub use cbs_server::{CbsServer, FakeTable, Fault};
+
+pub const INDUSTRY: &str = "85806NED";
+pub const CONFIDENCE: &str = "81234ned";
+pub const BRANCH_DIM: &str = "BedrijfstakkenBranchesSBI2008";
+pub const YOY: &str = "KalendergecorrigeerdeProductie_14";
+pub const CONF_MEASURE: &str = "Producentenvertrouwen_1";
+
+/// The real y/y vintages: period key -> value per release (April 2025, September 2025,
+/// November 2025, February 2026); `None` where a release did not have the period yet.
+pub fn yoy_vintages() -> Vec<(String, [Option<f64>; 4])> {
+    let text = include_str!("../fixtures/cbs/industrial_production_yoy_vintages.csv");
+    text.lines()
+        .skip(1)
+        .map(|line| {
+            let mut cells = line.split(',');
+            let period = cells.next().unwrap().to_string();
+            let mut v = [None; 4];
+            for (i, c) in cells.enumerate() {
+                v[i] = c.trim().parse().ok();
+            }
+            (period, v)
+        })
+        .collect()
+}
+
+/// One vintage of the y/y series as (period key, value), oldest first.
+pub fn yoy_vintage(column: usize) -> Vec<(String, f64)> {
+    yoy_vintages()
+        .into_iter()
+        .filter_map(|(p, v)| v[column].map(|x| (p, x)))
+        .collect()
+}
+
+/// Producer confidence (November 2025 vintage) as (period key, value).
+pub fn confidence_vintage() -> Vec<(String, f64)> {
+    include_str!("../fixtures/cbs/producer_confidence_vintage_2025-11.csv")
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let (p, v) = l.split_once(',').unwrap();
+            (p.to_string(), v.parse().unwrap())
+        })
+        .collect()
+}
+
+/// The status CBS gives a period: the last months provisional, older ones final.
+fn status_of(period: &str) -> &'static str {
+    match &period[..4] {
+        "2025" | "2026" => "Voorlopig",
+        "2024" => "NaderVoorlopig",
+        _ => "Definitief",
+    }
+}
+
+/// A 85806NED-like table: the y/y values given for C Industrie (307500, written space-padded
+/// as some CBS tables do), a second branch so filtering matters, quarter and year rows
+/// interleaved with the months, and a second measure so `$select` matters.
+pub fn industry_table(values: &[(String, f64)], modified: &str) -> FakeTable {
+    let mut rows = Vec::new();
+    let mut periods = Vec::new();
+    let mut by_year: std::collections::BTreeMap<String, Vec<(String, f64)>> = Default::default();
+    for (p, v) in values {
+        by_year
+            .entry(p[..4].to_string())
+            .or_default()
+            .push((p.clone(), *v));
+    }
+    let mut id = 0;
+    let mut push =
+        |rows: &mut Vec<Map<String, Value>>, branch: &str, period: &str, v: Option<f64>| {
+            let mut r = Map::new();
+            r.insert("ID".into(), json!(id));
+            r.insert(BRANCH_DIM.into(), json!(branch));
+            r.insert("Perioden".into(), json!(period));
+            r.insert(YOY.into(), json!(v));
+            r.insert(
+                "OntwSeizoengecorrigeerdeProductie_21".into(),
+                json!(v.map(|x| (x / 3.0 * 10.0).round() / 10.0)),
+            );
+            rows.push(r);
+            id += 1;
+        };
+    for (year, months) in &by_year {
+        for (i, (p, v)) in months.iter().enumerate() {
+            for (branch, value) in [("307500  ", Some(*v)), ("336500  ", Some(v * 2.0 - 1.0))] {
+                push(&mut rows, branch, p, value);
+            }
+            periods.push((p.clone(), status_of(p).to_string()));
+            // A quarter row after every third month, as monthly CBS tables interleave them.
+            if (i + 1) % 3 == 0 {
+                let q = format!("{year}KW0{}", (i + 1) / 3);
+                let avg = months[i - 2..=i].iter().map(|(_, v)| v).sum::<f64>() / 3.0;
+                push(&mut rows, "307500  ", &q, Some((avg * 10.0).round() / 10.0));
+                periods.push((q.clone(), status_of(&q).to_string()));
+            }
+        }
+        if months.len() == 12 {
+            let y = format!("{year}JJ00");
+            push(&mut rows, "307500  ", &y, Some(0.0));
+            periods.push((y.clone(), status_of(&y).to_string()));
+        }
+    }
+    FakeTable {
+        modified: modified.to_string(),
+        output_status: "Regulier".into(),
+        dimensions: vec![(
+            BRANCH_DIM.into(),
+            vec!["300002  ".into(), "307500  ".into(), "336500  ".into()],
+        )],
+        periods,
+        rows,
+    }
+}
+
+/// A 81234ned-like table of producer confidence for manufacturing.
+pub fn confidence_table(values: &[(String, f64)], modified: &str) -> FakeTable {
+    let rows = values
+        .iter()
+        .enumerate()
+        .map(|(i, (p, v))| {
+            let mut r = Map::new();
+            r.insert("ID".into(), json!(i));
+            r.insert(BRANCH_DIM.into(), json!("307500"));
+            r.insert("Perioden".into(), json!(p));
+            r.insert(CONF_MEASURE.into(), json!(v));
+            r
+        })
+        .collect();
+    FakeTable {
+        modified: modified.to_string(),
+        output_status: "Regulier".into(),
+        dimensions: vec![(BRANCH_DIM.into(), vec!["307500".into()])],
+        periods: values
+            .iter()
+            .map(|(p, _)| (p.clone(), status_of(p).to_string()))
+            .collect(),
+        rows,
+    }
+}
+
+/// Values up to and including `last` (a CBS period key).
+pub fn until(values: &[(String, f64)], last: &str) -> Vec<(String, f64)> {
+    values
+        .iter()
+        .filter(|(p, _)| p.as_str() <= last)
+        .cloned()
+        .collect()
+}
+
+/// Replaces (or adds) the value of some periods.
+pub fn with(values: &[(String, f64)], changes: &[(&str, f64)]) -> Vec<(String, f64)> {
+    let mut out = values.to_vec();
+    for (p, v) in changes {
+        match out.iter_mut().find(|(q, _)| q == p) {
+            Some(x) => x.1 = *v,
+            None => out.push((p.to_string(), *v)),
+        }
+    }
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
+}
+
+/// The config the CBS tests use: both series, the rules of the brief, a log receiver.
+pub fn cbs_config(base_url: &str, state_dir: &Path, extra: &str) -> String {
+    format!(
+        r#"
+state_dir = "{state}"
+timezone = "Europe/Amsterdam"
+
+[sources.cbs]
+kind = "cbs"
+base_url = "{base_url}"
+schedule = "0 */5 6-9 * * Mon-Fri"
+timeout_secs = 2
+history_years = 20
+
+[[series]]
+id = "nl.industry.yoy"
+source = "cbs"
+table = "{INDUSTRY}"
+measure = "{YOY}"
+dimensions = {{ {BRANCH_DIM} = "307500" }}
+title = "Industrial production NL, y/y % (calendar adjusted)"
+unit = "%"
+
+[[series]]
+id = "nl.confidence"
+source = "cbs"
+table = "{CONFIDENCE}"
+measure = "{CONF_MEASURE}"
+dimensions = {{ {BRANCH_DIM} = "307500" }}
+title = "Producer confidence NL (manufacturing)"
+unit = "balance"
+
+[receivers.journal]
+kind = "log"
+{extra}
+"#,
+        state = state_dir.display()
+    )
+}
+
+pub fn write_config(dir: &Path, text: &str) -> PathBuf {
+    let path = dir.join("statwatch.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// Runs the real binary with a config; the fake servers keep serving meanwhile.
+pub async fn statwatch(config: &Path, args: &[&str]) -> Output {
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_statwatch"))
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .env("RUST_LOG", "info")
+        .env_remove("STATWATCH_CONFIG")
+        .output()
+        .await
+        .expect("run statwatch")
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// `statwatch series ID --json`, parsed.
+pub async fn series_json(config: &Path, id: &str) -> Value {
+    let o = statwatch(config, &["series", id, "--json"]).await;
+    assert!(o.status.success(), "series failed: {}", stderr(&o));
+    serde_json::from_slice(&o.stdout).expect("series --json is JSON")
+}
