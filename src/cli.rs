@@ -112,7 +112,7 @@ pub fn check(config: &Config) {
             .schedule
             .cron
             .find_next_occurrence(&chrono::Utc::now().with_timezone(&s.schedule.tz), false)
-            .map(|t| t.to_rfc3339())
+            .map(|t| t.format("%Y-%m-%d %H:%M:%S %Z").to_string())
             .unwrap_or_else(|_| "never".into());
         let n = config.series.iter().filter(|x| &x.source == name).count();
         print(format!(
@@ -121,7 +121,7 @@ pub fn check(config: &Config) {
             redacted_url(&s.base_url),
             s.schedule.expr,
             s.schedule.tz,
-            if s.username.is_some() {
+            if s.username.as_ref().is_some_and(|u| !u.is_empty()) {
                 ", credentials set"
             } else {
                 ""

@@ -171,6 +171,16 @@ pub enum Derive {
     Diff,
 }
 
+impl Derive {
+    pub fn name(self) -> &'static str {
+        match self {
+            Derive::YoyPct => "yoy_pct",
+            Derive::MomPct => "mom_pct",
+            Derive::Diff => "diff",
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct SeriesConfig {
     pub id: String,
@@ -561,7 +571,8 @@ fn key_name(path: &[Seg]) -> String {
     s
 }
 
-/// Expands `${NAME}` from the environment.
+/// Expands `${NAME}` from the environment; `${NAME:-fallback}` uses the fallback when NAME
+/// is unset or empty (so a shipped config can run before its secrets are provisioned).
 fn expand_env(s: &str) -> Result<String, String> {
     let mut out = String::with_capacity(s.len());
     let mut rest = s;
@@ -571,13 +582,18 @@ fn expand_env(s: &str) -> Result<String, String> {
         let end = after
             .find('}')
             .ok_or_else(|| "unterminated ${...} reference".to_string())?;
-        let name = &after[..end];
+        let (name, fallback) = match after[..end].split_once(":-") {
+            Some((n, f)) => (n, Some(f)),
+            None => (&after[..end], None),
+        };
         if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
             return Err(format!("invalid environment reference ${{{name}}}"));
         }
-        let value =
-            std::env::var(name).map_err(|_| format!("environment variable {name} is not set"))?;
-        out.push_str(&value);
+        match (std::env::var(name).ok().filter(|v| !v.is_empty()), fallback) {
+            (Some(v), _) => out.push_str(&v),
+            (None, Some(f)) => out.push_str(f),
+            (None, None) => return Err(format!("environment variable {name} is not set")),
+        }
         rest = &after[end + 1..];
     }
     out.push_str(rest);
@@ -710,7 +726,7 @@ impl Validator<'_, '_> {
 
         let mut sources = BTreeMap::new();
         for (name, s) in &raw.sources {
-            sources.insert(name.clone(), self.source(name, s, timezone)?);
+            sources.insert(name.clone(), self.source(name, s, timezone, &mut warnings)?);
         }
 
         let mut series: Vec<SeriesConfig> = Vec::new();
@@ -855,6 +871,7 @@ impl Validator<'_, '_> {
         name: &str,
         s: &RawSource,
         default_tz: Tz,
+        warnings: &mut Vec<String>,
     ) -> Result<SourceConfig, ConfigError> {
         let loc = self.loc;
         let base = [Seg::Key("sources"), Seg::Key(name)];
@@ -913,10 +930,9 @@ impl Validator<'_, '_> {
             return Err(loc.error(&at("username"), "CBS StatLine needs no credentials"));
         }
         if kind == SourceKind::Destatis && username.as_ref().is_none_or(|u| u.is_empty()) {
-            return Err(loc.error(
-                &base,
-                "GENESIS needs credentials: set username (an API token, with password = \"\") \
-                 or username_file",
+            warnings.push(format!(
+                "source {name}: no GENESIS credentials (username is empty); its polls will fail \
+                 until username (an API token, with password = \"\") or username_file is set"
             ));
         }
         let language = s.language.clone().unwrap_or_else(|| "de".into());
@@ -1376,6 +1392,15 @@ subscribe = ["nl-*"]
         };
         assert_eq!(secret.as_ref().unwrap().expose(), "hunter2");
         assert!(!format!("{c:?}").contains("hunter2"));
+        let fallback = src.replace(
+            "STATWATCH_TEST_HOOK_SECRET}",
+            "STATWATCH_TEST_UNSET_VAR:-dev}",
+        );
+        let c = parse(&fallback).unwrap();
+        let ReceiverKind::Webhook { secret, .. } = &c.receivers["ops"].kind else {
+            panic!()
+        };
+        assert_eq!(secret.as_ref().unwrap().expose(), "dev");
         let e = err(&src.replace("STATWATCH_TEST_HOOK_SECRET", "STATWATCH_TEST_UNSET_VAR"));
         assert!(
             e.contains("receivers.ops.secret") && e.contains("STATWATCH_TEST_UNSET_VAR is not set"),
