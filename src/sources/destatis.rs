@@ -172,7 +172,8 @@ pub fn read_answer(body: &[u8]) -> Result<Answer, FetchError> {
     let text = String::from_utf8_lossy(&body[..body.len().min(512)]);
     let head = text.trim_start_matches('\u{feff}').trim_start();
     if head.starts_with('{') {
-        return serde_json::from_slice::<Envelope>(body)
+        let json = body.strip_prefix("\u{feff}".as_bytes()).unwrap_or(body);
+        return serde_json::from_slice::<Envelope>(json)
             .map(Answer::Envelope)
             .map_err(|e| {
                 FetchError::Schema(format!(
@@ -1274,6 +1275,14 @@ mod tests {
                 .contains("not a zip and not a GENESIS envelope"),
             "{e}"
         );
+        let bom = "\u{feff}{\"Status\":{\"Code\":90,\"Content\":\"nicht gefunden\"}}";
+        let Answer::Envelope(env) = read_answer(bom.as_bytes()).unwrap() else {
+            panic!("a BOM before the envelope");
+        };
+        assert_eq!(
+            status_error(&env.status).to_string(),
+            "the API answered with an error: GENESIS status 90 (not found): nicht gefunden"
+        );
         let e = read_answer(br#"{"Ident":{"Service":"data"},"Status":{"Co"#).unwrap_err();
         assert!(e.to_string().contains("may be truncated"), "{e}");
     }
@@ -1304,5 +1313,31 @@ mod tests {
         assert!(env.list.is_none());
         assert_eq!(statistic_code("42153-0001").unwrap(), "42153");
         assert!(statistic_code("../x").is_err());
+    }
+
+    #[test]
+    fn credentials_go_in_sensitive_headers_only() {
+        let cfg = crate::config::Config::parse(
+            std::path::Path::new("t.toml"),
+            "state_dir = \"/x\"\n[sources.d]\nkind = \"destatis\"\n\
+             base_url = \"http://127.0.0.1:9/genesisWS/rest/2020/\"\n\
+             schedule = \"0 0 8 * * Mon-Fri\"\nusername = \"secret-token-123\"\npassword = \"\"\n",
+        )
+        .unwrap();
+        let d = Destatis::new(&cfg.sources["d"]).unwrap();
+        assert!(d.credentials["username"].is_sensitive());
+        assert!(d.credentials["password"].is_sensitive());
+        assert_eq!(d.credentials["password"], "");
+        // The base path is kept, a trailing slash or not.
+        assert_eq!(
+            d.url("catalogue", "cubes").as_str(),
+            "http://127.0.0.1:9/genesisWS/rest/2020/catalogue/cubes"
+        );
+        assert!(!format!("{:?}", d.credentials).contains("secret-token"));
+        let scrubbed = d.scrubbed(FetchError::Api("user secret-token-123 unknown".into()));
+        assert_eq!(
+            scrubbed.to_string(),
+            "the API answered with an error: user *** unknown"
+        );
     }
 }
