@@ -1,0 +1,788 @@
+//! The Destatis source against a local fake of the GENESIS-Online REST 2020 service: POST
+//! only (a GET gets an HTML page with HTTP 200, as the real service does), credentials in the
+//! `username`/`password` headers, JSON envelopes with HTTP 200 even on errors, and zipped
+//! long-layout ffcsv tablefiles.
+//!
+//! No real 42153-0001 (production index) recording exists, so the tablefile is built here in
+//! the real long layout (German, decimal commas, rows out of order, `...` for months not yet
+//! published, an index and a % change under one value variable code).
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::{Path as UrlPath, State};
+use axum::http::{header, HeaderMap, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::any;
+use axum::Router;
+use chrono::{Datelike, Utc};
+use statwatch::config::{Config, SeriesConfig};
+use statwatch::model::{Observation, Period};
+use statwatch::sources::{Check, FetchError, Source};
+
+const TOKEN: &str = "tok-7f3a9c2e51d84b06";
+const TABLE: &str = "42153-0001";
+const JOB: &str = "42153-0001_987654321";
+
+// ---------------------------------------------------------------------------------------
+// The production index table.
+
+/// Manufacturing (WZ08-C), calendar and seasonally adjusted, 2021=100, Jan 2024 - Mar 2025.
+const C_SA: [f64; 15] = [
+    94.8, 95.3, 94.1, 93.6, 93.2, 93.1, 94.0, 91.5, 93.0, 92.3, 93.5, 92.1, 92.5, 93.6, 95.1,
+];
+/// The second release: Feb and Mar 2025 revised, Apr 2025 published.
+const C_SA_2: [f64; 16] = [
+    94.8, 95.3, 94.1, 93.6, 93.2, 93.1, 94.0, 91.5, 93.0, 92.3, 93.5, 92.1, 92.5, 93.8, 94.6, 91.8,
+];
+/// Calendar adjusted only: the seasonal pattern is still in.
+const SEASON: [f64; 12] = [
+    -6.1, -1.2, 8.4, -2.3, -1.0, 1.9, -4.4, -12.7, 4.6, 3.1, 6.0, -9.8,
+];
+
+const MONTHS: [&str; 12] = [
+    "Januar",
+    "Februar",
+    "März",
+    "April",
+    "Mai",
+    "Juni",
+    "Juli",
+    "August",
+    "September",
+    "Oktober",
+    "November",
+    "Dezember",
+];
+
+fn de(v: f64) -> String {
+    format!("{v:.1}").replace('.', ",")
+}
+
+/// The ffcsv text of one release: `sa` holds the published WZ08-C X13JDKSB months from
+/// January 2024; the rest of 2025 is `...`.
+fn production_csv(sa: &[f64]) -> String {
+    let mut rows = Vec::new();
+    let branches = [
+        ("WZ08-C", "Verarbeitendes Gewerbe", 0.0),
+        ("WZ08-B-05", "Kohlenbergbau", -31.4),
+    ];
+    let adjustments = [
+        (
+            "X13JDKSB",
+            "X13 JDemetra+ kalender- und saisonbereinigt",
+            false,
+        ),
+        ("X13JDK", "X13 JDemetra+ kalenderbereinigt", true),
+    ];
+    for (bi, (branch, blabel, offset)) in branches.iter().enumerate() {
+        for (adj, alabel, seasonal) in adjustments {
+            for i in 0..24usize {
+                let (year, month) = (2024 + (i / 12) as i32, i % 12 + 1);
+                let level = sa.get(i).map(|v| {
+                    let v = v + offset + if seasonal { SEASON[i % 12] } else { 0.0 };
+                    (v * 10.0).round() / 10.0
+                });
+                let ago = i
+                    .checked_sub(12)
+                    .and_then(|j| sa.get(j))
+                    .map(|v| v + offset);
+                let change = match (level, ago) {
+                    (Some(l), Some(a)) if !seasonal => Some((l / a - 1.0) * 100.0),
+                    _ => None,
+                };
+                for (value, unit, in_2024) in [
+                    (level.map(de), "2021=100", true),
+                    (change.map(de), "%", false),
+                ] {
+                    let value = match value {
+                        Some(v) => v,
+                        None if year == 2024 && !in_2024 => continue,
+                        None => "...".to_string(),
+                    };
+                    rows.push(format!(
+                        "42153;Produktionsindex für das Produzierende Gewerbe;JAHR;Jahr;{year};\
+                         DINSG;Deutschland insgesamt;DG;Deutschland;\
+                         MONAT;Monate;MONAT{month:02};{mname};\
+                         WZ08V1;WZ2008 (2-/3-/4-Steller Hierarchie);{branch};{blabel};\
+                         WERT03;Preisbasis;{adj};{alabel};\
+                         {value};{unit};PRO101;Produktionsindex;{q}",
+                        mname = MONTHS[month - 1],
+                        q = if bi == 0 && year == 2025 { "p" } else { "" },
+                    ));
+                }
+            }
+        }
+    }
+    // GENESIS sorts nothing: interleave the rows.
+    let n = rows.len();
+    assert!(n % 37 != 0, "37 must be coprime with the row count");
+    let shuffled: Vec<String> = (0..n).map(|k| rows[(k * 37) % n].clone()).collect();
+    format!(
+        "\u{feff}statistics_code;statistics_label;time_code;time_label;time;\
+         1_variable_code;1_variable_label;1_variable_attribute_code;1_variable_attribute_label;\
+         2_variable_code;2_variable_label;2_variable_attribute_code;2_variable_attribute_label;\
+         3_variable_code;3_variable_label;3_variable_attribute_code;3_variable_attribute_label;\
+         4_variable_code;4_variable_label;4_variable_attribute_code;4_variable_attribute_label;\
+         value;value_unit;value_variable_code;value_variable_label;value_q\n{}\n",
+        shuffled.join("\n")
+    )
+}
+
+fn zipped(name: &str, text: &str) -> Vec<u8> {
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let opts = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated);
+    zip.start_file(name, opts).expect("zip entry");
+    zip.write_all(text.as_bytes()).expect("zip write");
+    zip.finish().expect("zip finish").into_inner()
+}
+
+fn release(sa: &[f64]) -> Vec<u8> {
+    zipped(
+        "42153-0001_de_flat.csv",
+        &production_csv(sa).replace('\n', "\r\n"),
+    )
+}
+
+// ---------------------------------------------------------------------------------------
+// The fake service.
+
+#[derive(Clone)]
+enum TableMode {
+    Zip(Vec<u8>),
+    /// Any body, sent as this content type.
+    Raw(&'static str, Vec<u8>),
+    /// Status 98, then the job flow; `not_ready` polls answer 104 first.
+    TooBig {
+        zip: Vec<u8>,
+        not_ready: usize,
+    },
+}
+
+struct Fake {
+    counts: BTreeMap<String, usize>,
+    /// Every POST: endpoint and form fields.
+    forms: Vec<(String, BTreeMap<String, String>)>,
+    /// Query strings seen (must stay empty: nothing goes in the URL).
+    queries: Vec<String>,
+    latest_update: String,
+    cubes_empty: bool,
+    table: TableMode,
+    result_polls: usize,
+    html_outage: bool,
+    delay: Duration,
+}
+
+#[derive(Clone)]
+struct Shared {
+    fake: Arc<Mutex<Fake>>,
+    in_flight: Arc<AtomicUsize>,
+    max_in_flight: Arc<AtomicUsize>,
+}
+
+impl Shared {
+    fn with<T>(&self, f: impl FnOnce(&mut Fake) -> T) -> T {
+        f(&mut self.fake.lock().expect("fake lock"))
+    }
+    fn count(&self, endpoint: &str) -> usize {
+        self.with(|f| f.counts.get(endpoint).copied().unwrap_or(0))
+    }
+}
+
+fn envelope(service: &str, code: i64, content: &str, list: serde_json::Value) -> Response {
+    let body = serde_json::json!({
+        "Ident": {"Service": service.split('/').next().unwrap_or(""), "Method": service.split('/').nth(1).unwrap_or("")},
+        "Status": {"Code": code, "Content": content, "Type": if code == 0 { "Information" } else { "Fehler" }},
+        "Parameter": {"username": "********************", "password": "********************"},
+        "List": list,
+        "Object": null,
+        "Copyright": "© Statistisches Bundesamt (Destatis), 2026"
+    });
+    json_response(body.to_string())
+}
+
+fn json_response(body: String) -> Response {
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/json; charset=utf-8")],
+        body,
+    )
+        .into_response()
+}
+
+fn html_page() -> Response {
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "text/html;charset=UTF-8")],
+        "<!DOCTYPE html><html><head><title>GENESIS-Online: Die Datenbank des Statistischen \
+         Bundesamtes</title></head><body>Bitte nutzen Sie POST.</body></html>",
+    )
+        .into_response()
+}
+
+fn fixture(name: &str) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/destatis")
+        .join(name);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+async fn handle(
+    State(s): State<Shared>,
+    method: Method,
+    UrlPath(endpoint): UrlPath<String>,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if method != Method::POST {
+        return html_page();
+    }
+    let now = s.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+    s.max_in_flight.fetch_max(now, Ordering::SeqCst);
+    let delay = s.with(|f| f.delay);
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
+    let resp = answer(&s, &endpoint, uri.query(), &headers, &body);
+    s.in_flight.fetch_sub(1, Ordering::SeqCst);
+    resp
+}
+
+fn answer(
+    s: &Shared,
+    endpoint: &str,
+    query: Option<&str>,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Response {
+    let form: BTreeMap<String, String> = url::form_urlencoded::parse(body)
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    let mut f = s.fake.lock().expect("fake lock");
+    *f.counts.entry(endpoint.to_string()).or_default() += 1;
+    f.forms.push((endpoint.to_string(), form.clone()));
+    if let Some(q) = query {
+        f.queries.push(q.to_string());
+    }
+    if f.html_outage {
+        return html_page();
+    }
+    let user = headers.get("username").and_then(|v| v.to_str().ok());
+    let pass = headers.get("password").and_then(|v| v.to_str().ok());
+    if user != Some(TOKEN) || pass != Some("") {
+        // Synthetic: the real service answers a failed login with an envelope and HTTP 200.
+        return envelope(
+            endpoint,
+            15,
+            "Ein Fehler ist aufgetreten: Anmeldung fehlgeschlagen (login failed).",
+            serde_json::Value::Null,
+        );
+    }
+    let field = |k: &str| form.get(k).map(String::as_str).unwrap_or("");
+    match endpoint {
+        "catalogue/cubes" if f.cubes_empty => envelope(
+            endpoint,
+            104,
+            "Es gibt keine Objekte zum angegebenen Selektionskriterium",
+            serde_json::Value::Null,
+        ),
+        "catalogue/cubes" => {
+            assert_eq!(field("selection"), "42153*");
+            envelope(
+                endpoint,
+                0,
+                "erfolgreich",
+                serde_json::json!([
+                    {"Code": "42153BM001", "Content": "Produktionsindex, Monat", "State": "vollständig mit Werten",
+                     "Time": "Januar 2015-März 2025", "LatestUpdate": f.latest_update, "Information": "false"},
+                    {"Code": "42153BJ001", "Content": "Produktionsindex, Jahr", "State": "vollständig mit Werten",
+                     "Time": "2015-2024", "LatestUpdate": "20.02.2025 08:01:12h", "Information": "false"}
+                ]),
+            )
+        }
+        "catalogue/modifieddata" => envelope(
+            endpoint,
+            0,
+            "erfolgreich",
+            serde_json::json!([{"Code": "42153", "Content": "Produktionsindex",
+                "Type": "Aktualisierte Statistiken", "Date": "08.05.2025", "Added": "Mär 2025"}]),
+        ),
+        "data/tablefile" => match f.table.clone() {
+            TableMode::Zip(z) => zip_response(z),
+            TableMode::Raw(ct, b) => {
+                (StatusCode::OK, [(header::CONTENT_TYPE, ct)], b).into_response()
+            }
+            TableMode::TooBig { .. } if field("job") == "true" => envelope(
+                endpoint,
+                99,
+                &format!(
+                    "Der Bearbeitungsauftrag wurde erstellt. Die Tabelle kann in Kürze als \
+                     Ergebnis mit folgendem Namen abgerufen werden: {JOB}"
+                ),
+                serde_json::Value::Null,
+            ),
+            TableMode::TooBig { .. } => json_response(fixture(
+                "data_tablefile_12531-0043_status98_table-too-big.json",
+            )),
+        },
+        "catalogue/results" => {
+            assert_eq!(field("selection"), JOB);
+            let not_ready = match &f.table {
+                TableMode::TooBig { not_ready, .. } => *not_ready,
+                _ => 0,
+            };
+            f.result_polls += 1;
+            if f.result_polls <= not_ready {
+                json_response(fixture(
+                    "catalogue_results_12531-0043_job_status104_not-ready.json",
+                ))
+            } else {
+                envelope(
+                    endpoint,
+                    0,
+                    "erfolgreich",
+                    serde_json::json!([{"Code": JOB, "Content": "Produktionsindex", "Values": "412"}]),
+                )
+            }
+        }
+        "data/resultfile" if field("name") == JOB => match f.table.clone() {
+            TableMode::TooBig { zip, .. } => zip_response(zip),
+            _ => envelope(endpoint, 90, "nicht gefunden", serde_json::Value::Null),
+        },
+        _ => envelope(
+            endpoint,
+            104,
+            "Es gibt keine Objekte zum angegebenen Selektionskriterium",
+            serde_json::Value::Null,
+        ),
+    }
+}
+
+fn zip_response(z: Vec<u8>) -> Response {
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/zip")],
+        z,
+    )
+        .into_response()
+}
+
+async fn start(table: TableMode) -> (Shared, String) {
+    let shared = Shared {
+        fake: Arc::new(Mutex::new(Fake {
+            counts: BTreeMap::new(),
+            forms: Vec::new(),
+            queries: Vec::new(),
+            latest_update: "08.05.2025 08:00:05h".into(),
+            cubes_empty: false,
+            table,
+            result_polls: 0,
+            html_outage: false,
+            delay: Duration::ZERO,
+        })),
+        in_flight: Arc::new(AtomicUsize::new(0)),
+        max_in_flight: Arc::new(AtomicUsize::new(0)),
+    };
+    let app = Router::new()
+        .route("/genesisWS/rest/2020/{*endpoint}", any(handle))
+        .with_state(shared.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        axum::serve(listener, app).await.expect("serve");
+    });
+    (shared, format!("http://{addr}/genesisWS/rest/2020"))
+}
+
+/// A config as a user writes it, parsed by the real config code.
+fn config(base: &str, username: &str, unit: &str) -> Config {
+    let src = format!(
+        r#"
+state_dir = "/nonexistent/statwatch-test"
+
+[sources.destatis]
+kind = "destatis"
+base_url = "{base}"
+schedule = "0 */5 8-10 * * Mon-Fri"
+timezone = "Europe/Berlin"
+username = "{username}"
+password = ""
+timeout_secs = 5
+history_years = 2
+
+[[series]]
+id = "de.industry.index"
+source = "destatis"
+table = "{TABLE}"
+measure = "PRO101"
+dimensions = {{ WERT03 = "X13JDKSB", WZ08V1 = "WZ08-C" }}
+unit = "{unit}"
+derive = "yoy_pct"
+
+[[series]]
+id = "de.coal.yoy"
+source = "destatis"
+table = "{TABLE}"
+measure = "PRO101"
+dimensions = {{ WERT03 = "X13JDKSB", WZ08V1 = " WZ08-B-05 " }}
+unit = "%"
+"#
+    );
+    Config::parse(Path::new("t.toml"), &src).expect("test config is valid")
+}
+
+fn source(cfg: &Config) -> Source {
+    match Source::new(&cfg.sources["destatis"]).expect("source") {
+        Source::Destatis(d) => Source::Destatis(
+            d.with_backoff(Duration::from_millis(5))
+                .with_job_poll(Duration::from_millis(5), 10),
+        ),
+        Source::Cbs(_) => panic!("not a destatis source"),
+    }
+}
+
+fn series(cfg: &Config) -> Vec<SeriesConfig> {
+    cfg.tables_of("destatis").remove(TABLE).expect("series")
+}
+
+fn months(from: (i32, u8), n: usize) -> Vec<Period> {
+    let mut p = Period::Month(from.0, from.1);
+    let mut out = Vec::new();
+    for _ in 0..n {
+        out.push(p);
+        p = match p {
+            Period::Month(y, 12) => Period::Month(y + 1, 1),
+            Period::Month(y, m) => Period::Month(y, m + 1),
+            other => other,
+        };
+    }
+    out
+}
+
+fn expected(values: &[f64]) -> Vec<Observation> {
+    months((2024, 1), values.len())
+        .into_iter()
+        .zip(values)
+        .map(|(p, v)| {
+            let Period::Month(y, m) = p else {
+                unreachable!()
+            };
+            Observation {
+                period: p,
+                source_period: format!("{y}-MONAT{m:02}"),
+                value: *v,
+                status: if y == 2025 { "p".into() } else { String::new() },
+            }
+        })
+        .collect()
+}
+
+// ---------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn check_then_fetch_then_a_release_with_revisions() {
+    let (fake, base) = start(TableMode::Zip(release(&C_SA))).await;
+    let cfg = config(&base, TOKEN, "2021=100");
+    let src = source(&cfg);
+    let series = series(&cfg);
+
+    // First sight: the newest cube update is the stamp.
+    let Check::Changed { stamp } = src.check(TABLE, None).await.expect("check") else {
+        panic!("a first check must say changed");
+    };
+    assert_eq!(stamp, "cubes 2025-05-08 08:00:05");
+    assert_eq!(
+        fake.count("data/tablefile"),
+        0,
+        "the check downloads nothing"
+    );
+
+    let data = src.fetch(TABLE, &series).await.expect("fetch");
+    let index = &data.series["de.industry.index"];
+    assert_eq!(index, &expected(&C_SA), "levels parse exactly");
+    // The y/y % rows of the same code are told apart by unit; coal: 2025 only.
+    let coal = &data.series["de.coal.yoy"];
+    assert_eq!(coal.len(), 3);
+    assert_eq!(coal[0].period, Period::Month(2025, 1));
+    let want = ((92.5 - 31.4) / (94.8 - 31.4) - 1.0) * 100.0;
+    assert!(
+        (coal[0].value - want).abs() < 0.051,
+        "{} vs {want}",
+        coal[0].value
+    );
+
+    // What went over the wire: POST forms with no credentials, credentials in headers only.
+    let (forms, queries) = fake.with(|f| (f.forms.clone(), f.queries.clone()));
+    assert!(queries.is_empty(), "nothing in the URL: {queries:?}");
+    for (_, form) in &forms {
+        assert!(!form.contains_key("username") && !form.contains_key("password"));
+        assert!(form.values().all(|v| !v.contains(TOKEN)));
+    }
+    let (_, tf) = forms
+        .iter()
+        .find(|(e, _)| e == "data/tablefile")
+        .expect("tablefile request");
+    let start_year = (Utc::now().year() - 2).to_string();
+    for (k, v) in [
+        ("name", TABLE),
+        ("area", "all"),
+        ("format", "ffcsv"),
+        ("compress", "false"),
+        ("job", "false"),
+        ("language", "de"),
+        ("startyear", start_year.as_str()),
+        ("quality", "on"),
+    ] {
+        assert_eq!(tf.get(k).map(String::as_str), Some(v), "form field {k}");
+    }
+
+    // Nothing moved: no download.
+    assert_eq!(
+        src.check(TABLE, Some(&stamp)).await.expect("check"),
+        Check::Unchanged
+    );
+    assert_eq!(fake.count("data/tablefile"), 1);
+    assert_eq!(fake.count("catalogue/cubes"), 2);
+
+    // The next release: April published, February and March revised.
+    fake.with(|f| {
+        f.latest_update = "06.06.2025 08:00:11h".into();
+        f.table = TableMode::Zip(release(&C_SA_2));
+    });
+    let Check::Changed { stamp: stamp2 } = src.check(TABLE, Some(&stamp)).await.expect("check")
+    else {
+        panic!("the new release must be seen");
+    };
+    assert_eq!(stamp2, "cubes 2025-06-06 08:00:11");
+    let data2 = src.fetch(TABLE, &series).await.expect("fetch");
+    assert_eq!(data2.series["de.industry.index"], expected(&C_SA_2));
+
+    let t0 = Utc::now();
+    let stored = statwatch::diff::diff(&[], index, t0).updates;
+    let d = statwatch::diff::diff(&stored, &data2.series["de.industry.index"], t0);
+    assert!(!d.release.baseline);
+    assert_eq!(d.release.new_periods, vec![Period::Month(2025, 4)]);
+    let revised: Vec<(Period, f64, f64)> = d
+        .release
+        .revisions
+        .iter()
+        .map(|r| (r.period, r.old, r.new))
+        .collect();
+    assert_eq!(
+        revised,
+        vec![
+            (Period::Month(2025, 2), 93.6, 93.8),
+            (Period::Month(2025, 3), 95.1, 94.6)
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_too_big_table_goes_through_the_job_flow() {
+    let (fake, base) = start(TableMode::TooBig {
+        zip: release(&C_SA),
+        not_ready: 2,
+    })
+    .await;
+    let cfg = config(&base, TOKEN, "2021=100");
+    let data = source(&cfg)
+        .fetch(TABLE, &series(&cfg))
+        .await
+        .expect("fetch via job");
+    assert_eq!(data.series["de.industry.index"], expected(&C_SA));
+    assert_eq!(fake.count("data/tablefile"), 2, "job=false, then job=true");
+    assert_eq!(
+        fake.count("catalogue/results"),
+        3,
+        "two not ready, then ready"
+    );
+    assert_eq!(fake.count("data/resultfile"), 1);
+    let jobs: Vec<String> = fake.with(|f| {
+        f.forms
+            .iter()
+            .filter(|(e, _)| e == "data/tablefile")
+            .map(|(_, form)| form["job"].clone())
+            .collect()
+    });
+    assert_eq!(jobs, ["false", "true"]);
+
+    // A job that never finishes is given up after the configured number of polls.
+    fake.with(|f| {
+        f.result_polls = 0;
+        f.table = TableMode::TooBig {
+            zip: Vec::new(),
+            not_ready: 1000,
+        };
+    });
+    let e = source(&cfg).fetch(TABLE, &series(&cfg)).await.unwrap_err();
+    assert!(
+        e.to_string()
+            .contains(&format!("GENESIS job {JOB} was not ready after 10 polls")),
+        "{e}"
+    );
+}
+
+async fn fetch_error(table: TableMode) -> FetchError {
+    let (_fake, base) = start(table).await;
+    let cfg = config(&base, TOKEN, "2021=100");
+    source(&cfg)
+        .fetch(TABLE, &series(&cfg))
+        .await
+        .expect_err("must fail")
+}
+
+fn raw_json(name: &str) -> TableMode {
+    TableMode::Raw("application/json", fixture(name).into_bytes())
+}
+
+#[tokio::test]
+async fn failures_are_named_clearly() {
+    let cases: Vec<(&str, TableMode, &str)> = vec![
+        (
+            "status -1",
+            raw_json("data_tablefile_61111-0021_de_status-1_error.json"),
+            "the API answered with an error: GENESIS status -1 (error): Für die Teiltabelle",
+        ),
+        (
+            "status 104",
+            raw_json("data_tablefile_63121-0001_de_status104_no-object.json"),
+            "GENESIS status 104 (no match): Es gibt keine Objekte zum angegebenen \
+             Selektionskriterium",
+        ),
+        (
+            "truncated zip",
+            TableMode::Zip({
+                let z = release(&C_SA);
+                z[..z.len() * 2 / 3].to_vec()
+            }),
+            "the zip is truncated or damaged",
+        ),
+        (
+            "non-zip bytes",
+            TableMode::Raw(
+                "application/octet-stream",
+                b"\x1f\x8b\x08\0garbage".to_vec(),
+            ),
+            "not a zip and not a GENESIS envelope",
+        ),
+        (
+            "unknown header",
+            TableMode::Zip(zipped(
+                "x.csv",
+                &production_csv(&C_SA).replace("value_unit", "value_einheit"),
+            )),
+            "unknown column \"value_einheit\"",
+        ),
+        (
+            "legacy layout",
+            TableMode::Raw(
+                "text/csv",
+                fixture("data_tablefile_46181-0001_de_ffcsv_legacy.csv").into_bytes(),
+            ),
+            "old wide ffcsv layout",
+        ),
+    ];
+    for (what, mode, want) in cases {
+        let e = fetch_error(mode).await;
+        assert!(e.to_string().contains(want), "{what}: {e}");
+    }
+}
+
+#[tokio::test]
+async fn html_bad_login_and_series_problems() {
+    let (fake, base) = start(TableMode::Zip(release(&C_SA))).await;
+
+    // The real service answers a GET with an HTML page and HTTP 200; so does the fake.
+    let get = reqwest::get(format!("{base}/data/tablefile"))
+        .await
+        .expect("GET");
+    assert_eq!(get.status(), 200);
+    assert!(get.text().await.expect("body").contains("<html>"));
+
+    // Bad credentials: an envelope with HTTP 200, reported without the credentials.
+    let bad = config(&base, "wrong-token-0000", "2021=100");
+    let e = source(&bad).check(TABLE, None).await.unwrap_err();
+    let m = e.to_string();
+    assert!(
+        m.contains("GENESIS status 15: Ein Fehler ist aufgetreten"),
+        "{m}"
+    );
+    assert!(
+        m.contains("login failed") && !m.contains("wrong-token"),
+        "{m}"
+    );
+
+    // No unit, and PRO101 comes as index and as % change: the user must choose.
+    let cfg = config(&base, TOKEN, "");
+    let e = source(&cfg).fetch(TABLE, &series(&cfg)).await.unwrap_err();
+    let m = e.to_string();
+    assert!(
+        m.contains("series de.industry.index")
+            && m.contains("set `unit`")
+            && m.contains("\"%\", \"2021=100\""),
+        "{m}"
+    );
+
+    // A branch the table does not have: the message lists those it has.
+    let mut s = series(&config(&base, TOKEN, "2021=100"));
+    s[0].dimensions.insert("WZ08V1".into(), "WZ08-Z".into());
+    let e = source(&cfg).fetch(TABLE, &s[..1]).await.unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("variable WZ08V1 has no value \"WZ08-Z\" (it has WZ08-B-05, WZ08-C)"),
+        "{e}"
+    );
+
+    // An outage page with HTTP 200 on POST.
+    fake.with(|f| f.html_outage = true);
+    let e = source(&cfg).check(TABLE, None).await.unwrap_err();
+    let m = e.to_string();
+    assert!(
+        m.contains("POST catalogue/cubes") && m.contains("HTML page (HTTP 200)"),
+        "{m}"
+    );
+}
+
+#[tokio::test]
+async fn without_cubes_the_check_uses_modifieddata() {
+    let (fake, base) = start(TableMode::Zip(release(&C_SA))).await;
+    fake.with(|f| f.cubes_empty = true);
+    let cfg = config(&base, TOKEN, "2021=100");
+    let src = source(&cfg);
+    let Check::Changed { stamp } = src.check(TABLE, None).await.expect("check") else {
+        panic!("changed");
+    };
+    assert_eq!(stamp, "modifieddata 2025-05-08 Mär 2025");
+    assert_eq!(
+        src.check(TABLE, Some(&stamp)).await.expect("check"),
+        Check::Unchanged
+    );
+    let (_, form) = fake.with(|f| f.forms.last().cloned().expect("a request"));
+    assert_eq!(form.get("selection").map(String::as_str), Some("42153"));
+}
+
+#[tokio::test]
+async fn at_most_two_requests_in_flight() {
+    let (fake, base) = start(TableMode::Zip(release(&C_SA))).await;
+    fake.with(|f| f.delay = Duration::from_millis(100));
+    let cfg = config(&base, TOKEN, "2021=100");
+    let src = source(&cfg);
+    let s = series(&cfg);
+    let (a, b, c, d) = tokio::join!(
+        src.fetch(TABLE, &s),
+        src.fetch(TABLE, &s),
+        src.check(TABLE, None),
+        src.check(TABLE, None)
+    );
+    assert!(a.is_ok() && b.is_ok() && c.is_ok() && d.is_ok());
+    assert_eq!(fake.max_in_flight.load(Ordering::SeqCst), 2);
+}
