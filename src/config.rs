@@ -524,7 +524,7 @@ impl<'a> Locator<'a> {
     }
 
     /// A TOML syntax or shape error from the deserializer, which knows the span but not the key.
-    fn from_toml(&self, err: &toml::de::Error) -> ConfigError {
+    fn toml_error(&self, err: &toml::de::Error) -> ConfigError {
         let span = err.span().unwrap_or(0..0);
         let (line, column) = self.line_col(span.start);
         let at = self.src.get(span.clone()).unwrap_or("").trim();
@@ -643,7 +643,7 @@ impl Config {
     /// Parses and validates config text; `path` is used for messages and relative paths.
     pub fn parse(path: &Path, src: &str) -> Result<Config, ConfigError> {
         let loc = Locator::new(path, src);
-        let raw: RawConfig = toml::from_str(src).map_err(|e| loc.from_toml(&e))?;
+        let raw: RawConfig = toml::from_str(src).map_err(|e| loc.toml_error(&e))?;
         Validator { loc: &loc }.config(path, raw)
     }
 
