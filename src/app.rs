@@ -409,7 +409,7 @@ impl Daemon {
 
     /// Retries pending deliveries whose backoff has expired.
     fn deliver_due(&mut self, now: DateTime<Utc>) {
-        if self.delivering || self.next_due.is_none_or(|t| t > now) {
+        if self.delivering || !matches!(self.next_due, Some(t) if t <= now) {
             return;
         }
         if self
@@ -520,8 +520,12 @@ impl Daemon {
                         Some(e) => {
                             warn!(receiver = %r.receiver, delivered = fields.0, failed = fields.1, pending = fields.2, error = %e, "delivery incomplete")
                         }
-                        None => {
+                        None if fields.0 + fields.1 > 0 => {
                             info!(receiver = %r.receiver, delivered = fields.0, failed = fields.1, pending = fields.2, "delivery round")
+                        }
+                        // An idle round (nothing was due for this receiver) is not news.
+                        None => {
+                            debug!(receiver = %r.receiver, pending = fields.2, "delivery round: nothing sent")
                         }
                     }
                 }
