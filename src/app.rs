@@ -343,11 +343,8 @@ impl Daemon {
     }
 
     fn next_wake(&self, now: DateTime<Utc>) -> Duration {
-        let ticks = self
-            .sources
-            .values()
-            .filter(|a| !a.running)
-            .filter_map(|a| a.next);
+        // Running sources count too: their tick must be seen (and skipped) when it lands.
+        let ticks = self.sources.values().filter_map(|a| a.next);
         let due = if self.delivering { None } else { self.next_due };
         let next = ticks.chain(due).min();
         // A zero sleep would spin if a tick is somehow not consumed; a millisecond is enough.

@@ -57,16 +57,9 @@ fn polls_on_schedule_reloads_and_drains_on_sigterm() {
     daemon.wait_line("1 alerts", mark);
 
     // SIGHUP with a broken config: logged with the reason, the old config keeps running.
-    std::fs::write(
-        &cfg,
-        config(
-            &state,
-            &cbs,
-            EVERY_2S,
-            "\n[metrics]\nlisten = \"127.0.0.1:9464\"\nbogus = 1\n",
-        ),
-    )
-    .unwrap();
+    let port = free_port();
+    let broken = format!("\n[metrics]\nlisten = \"127.0.0.1:{port}\"\nbogus = 1\n");
+    std::fs::write(&cfg, config(&state, &cbs, EVERY_2S, &broken)).unwrap();
     let mark = daemon.lines().len();
     daemon.signal("-HUP");
     let why = daemon.wait_line("reload rejected", mark);
@@ -77,7 +70,7 @@ fn polls_on_schedule_reloads_and_drains_on_sigterm() {
         cbs.checks() >= before + 2
     });
     assert!(
-        http_get_fails("127.0.0.1:9464"),
+        http_get_fails(&format!("127.0.0.1:{port}")),
         "the rejected config's metrics listener must not have been started"
     );
 
@@ -271,4 +264,37 @@ fn a_taken_metrics_port_fails_start_up_with_exit_1() {
     });
     assert_eq!(cbs.checks(), 0, "nothing polls when start-up fails");
     drop(taken);
+}
+
+#[test]
+fn overlapping_ticks_are_skipped_and_sigterm_waits_for_a_running_poll() {
+    let cbs = FakeCbs::start();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write(
+        &dir.path().join("statwatch.toml"),
+        &config(&dir.path().join("state"), &cbs, "* * * * * *", ""),
+    );
+    // Each poll takes 3 s, the schedule ticks every second.
+    cbs.set_delay(Duration::from_secs(3));
+    let mut daemon = Daemon::spawn(&cfg, &[]);
+    daemon.wait_line("tick skipped", 0);
+    daemon.wait_line("poll finished", 0);
+
+    // Stop while a poll is in flight: it is allowed to finish (well within the 10 s drain).
+    let polls = daemon.count("poll finished");
+    let checks = cbs.checks();
+    wait_for("the next poll to be in flight", || cbs.checks() > checks);
+    daemon.signal("-TERM");
+    let status = daemon.wait_exit(Duration::from_secs(30));
+    assert!(status.success(), "{status:?}");
+    let lines = daemon.lines();
+    let stop_at = lines
+        .iter()
+        .position(|l| l.contains("shutting down"))
+        .unwrap();
+    assert!(
+        lines[stop_at..].iter().any(|l| l.contains("poll finished")),
+        "the in-flight poll was not drained: {lines:?}"
+    );
+    assert!(daemon.count("poll finished") > polls);
 }

@@ -39,6 +39,8 @@ pub struct Published {
 struct Shared {
     published: Option<Published>,
     requests: Vec<String>,
+    /// How long `TableInfos` takes to answer (a slow source).
+    delay: Duration,
 }
 
 pub struct FakeCbs {
@@ -57,6 +59,7 @@ impl FakeCbs {
                 rows: vec![("2025MM01".into(), 0.3)],
             }),
             requests: Vec::new(),
+            delay: Duration::ZERO,
         }));
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
@@ -93,6 +96,11 @@ impl FakeCbs {
         p.modified = modified.into();
     }
 
+    /// Makes every cheap check take `delay`.
+    pub fn set_delay(&self, delay: Duration) {
+        self.shared.lock().unwrap().delay = delay;
+    }
+
     /// Every request path (with query) seen so far.
     pub fn requests(&self) -> Vec<String> {
         self.shared.lock().unwrap().requests.clone()
@@ -112,9 +120,17 @@ async fn entity(
     UrlPath((table, entity)): UrlPath<(String, String)>,
     uri: Uri,
 ) -> impl IntoResponse {
-    let (published, value) = {
+    // Recorded on arrival, so a test sees a poll while it is still in flight.
+    let delay = {
         let mut s = shared.lock().unwrap();
         s.requests.push(uri.to_string());
+        s.delay
+    };
+    if entity == "TableInfos" && !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
+    let value = {
+        let s = shared.lock().unwrap();
         let published = s.published.clone().unwrap();
         let value = match entity.as_str() {
             "TableInfos" => json!([{
@@ -140,9 +156,8 @@ async fn entity(
                 .collect(),
             _ => serde_json::Value::Null,
         };
-        (published, value)
+        value
     };
-    let _ = published;
     if value.is_null() || table != TABLE {
         return (
             StatusCode::NOT_FOUND,
