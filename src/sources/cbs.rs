@@ -275,54 +275,66 @@ impl Cbs {
     }
 }
 
-/// Picks each series' observations out of the TypedDataSet rows.
+/// Picks each series' observations out of the TypedDataSet rows, in one pass over the rows:
+/// series are grouped by which dimensions they pin, and each row is looked up by its
+/// (trimmed) keys for those dimensions.
 pub fn split_rows(
     rows: &[serde_json::Map<String, Value>],
     series: &[SeriesConfig],
     status: &HashMap<String, String>,
 ) -> Result<TableData, FetchError> {
-    let mut data = TableData::default();
-    for s in series {
-        let mut obs = Vec::new();
-        for row in rows {
-            let matches = s.dimensions.iter().all(|(dim, key)| {
-                row.get(dim).and_then(Value::as_str).map(str::trim) == Some(key.as_str())
-            });
-            if !matches {
+    let mut groups: BTreeMap<Vec<&str>, HashMap<Vec<&str>, Vec<usize>>> = BTreeMap::new();
+    for (i, s) in series.iter().enumerate() {
+        let dims: Vec<&str> = s.dimensions.keys().map(String::as_str).collect();
+        let keys: Vec<&str> = s.dimensions.values().map(String::as_str).collect();
+        groups.entry(dims).or_default().entry(keys).or_default().push(i);
+    }
+    let mut obs: Vec<Vec<Observation>> = vec![Vec::new(); series.len()];
+    for row in rows {
+        for (dims, by_keys) in &groups {
+            let keys: Option<Vec<&str>> = dims
+                .iter()
+                .map(|d| row.get(*d).and_then(Value::as_str).map(str::trim))
+                .collect();
+            let Some(matched) = keys.and_then(|k| by_keys.get(&k)) else {
                 continue;
-            }
+            };
             let Some(period_key) = row.get("Perioden").and_then(Value::as_str) else {
-                return Err(FetchError::Schema(
-                    "a TypedDataSet row has no Perioden".into(),
-                ));
+                return Err(FetchError::Schema("a TypedDataSet row has no Perioden".into()));
             };
             let Some(period) = parse_period(period_key) else {
                 continue;
             };
-            let Some(cell) = row.get(&s.measure) else {
-                return Err(FetchError::Series {
-                    series: s.id.clone(),
-                    message: format!("the table has no measure {:?}", s.measure),
-                });
-            };
-            let Some(value) = cell_value(cell).map_err(|m| FetchError::Series {
-                series: s.id.clone(),
-                message: format!("{period_key}: {m}"),
-            })?
-            else {
-                continue; // not (yet) published
-            };
             let key = period_key.trim();
-            obs.push(Observation {
-                period,
-                source_period: key.to_string(),
-                value,
-                status: status.get(key).cloned().unwrap_or_default(),
-            });
+            for &i in matched {
+                let s = &series[i];
+                let Some(cell) = row.get(&s.measure) else {
+                    return Err(FetchError::Series {
+                        series: s.id.clone(),
+                        message: format!("the table has no measure {:?}", s.measure),
+                    });
+                };
+                let value = cell_value(cell).map_err(|m| FetchError::Series {
+                    series: s.id.clone(),
+                    message: format!("{period_key}: {m}"),
+                })?;
+                // A missing cell is a period not (yet) published.
+                if let Some(value) = value {
+                    obs[i].push(Observation {
+                        period,
+                        source_period: key.to_string(),
+                        value,
+                        status: status.get(key).cloned().unwrap_or_default(),
+                    });
+                }
+            }
         }
-        keep_one_frequency(&mut obs, s.frequency);
-        check_unique(s, &obs)?;
-        data.series.insert(s.id.clone(), obs);
+    }
+    let mut data = TableData::default();
+    for (s, mut o) in series.iter().zip(obs) {
+        keep_one_frequency(&mut o, s.frequency);
+        check_unique(s, &o)?;
+        data.series.insert(s.id.clone(), o);
     }
     Ok(data)
 }
