@@ -24,7 +24,7 @@ use rand::Rng;
 use tokio::task::JoinSet;
 use tracing::{debug, info, warn};
 
-use crate::config::{Config, ReceiverConfig, ReceiverKind};
+use crate::config::{Config, ReceiverKind};
 use crate::model::{Alert, Cause, Delivery, DeliveryState, Period, Severity};
 use crate::store::{Store, StoreError};
 
