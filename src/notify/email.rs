@@ -7,6 +7,7 @@
 
 use std::fmt::Write as _;
 use std::sync::Arc;
+use std::time::Duration;
 
 use lettre::message::header::ContentType;
 use lettre::message::Mailbox;
@@ -22,6 +23,9 @@ use crate::model::{signed, Alert, Cause};
 pub(super) struct Transport {
     smtp: AsyncSmtpTransport<Tokio1Executor>,
     from: Mailbox,
+    /// A bound on a whole send: lettre's timeout is per command, and a server that trickles
+    /// answers must not hold a poll (or the daemon's shutdown) for minutes.
+    total_timeout: Duration,
 }
 
 impl Transport {
@@ -63,6 +67,7 @@ impl Transport {
         Ok(Transport {
             smtp: builder.build(),
             from,
+            total_timeout: cfg.timeout * 3,
         })
     }
 }
@@ -101,7 +106,21 @@ impl Email {
         let message = builder
             .body(body(alerts, test))
             .map_err(|e| SendError::Permanent(format!("cannot build the message: {e}")))?;
-        match self.transport.smtp.send(message).await {
+        let sent = tokio::time::timeout(
+            self.transport.total_timeout,
+            self.transport.smtp.send(message),
+        )
+        .await;
+        let Ok(sent) = sent else {
+            return Err(SendError::Transient {
+                error: format!(
+                    "SMTP timed out: no complete exchange within {} s",
+                    self.transport.total_timeout.as_secs()
+                ),
+                retry_after: None,
+            });
+        };
+        match sent {
             Ok(_) => Ok(()),
             // A 5xx reply is the server's final word (unknown mailbox, bad credentials,
             // message refused); everything else (4xx, connection, TLS, timeout) may pass.
