@@ -214,7 +214,7 @@ async fn one_signed_post_per_receiver_delivered_once() {
     // Nothing is sent twice: not on a later deliver, not when the same alert is committed again.
     let again = n.deliver(&store, Mode::Poll).await.unwrap();
     assert!(again.receivers.is_empty(), "{again:?}");
-    assert_eq!(enqueue(&store, "ops", &[a.clone()]), 0);
+    assert_eq!(enqueue(&store, "ops", std::slice::from_ref(&a)), 0);
     n.deliver(&store, Mode::Poll).await.unwrap();
     n.deliver(&store, Mode::Due).await.unwrap();
     assert_eq!(hook.requests().len(), 1);

@@ -623,7 +623,7 @@ pub(crate) mod tests {
         let a = alert("a", Severity::Info, "info one");
         let b = alert("b", Severity::Critical, "critical one");
         let c = alert("c", Severity::Warning, "warning one");
-        assert_eq!(subject(&[a.clone()], false), "info one");
+        assert_eq!(subject(std::slice::from_ref(&a), false), "info one");
         assert_eq!(
             subject(&[a.clone(), b.clone(), c.clone()], false),
             "critical one (+2 more)"
