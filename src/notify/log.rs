@@ -1,0 +1,22 @@
+//! The log receiver (`kind = "log"`): each alert as one structured log line. It needs no
+//! server, so it is what the default config uses, and it cannot fail.
+
+use tracing::info;
+
+use crate::model::Alert;
+
+pub(super) fn send(receiver: &str, alerts: &[Alert]) {
+    for a in alerts {
+        info!(
+            receiver,
+            rule = %a.rule,
+            severity = %a.severity,
+            series = %a.series,
+            period = %a.period,
+            value = a.value,
+            summary = %a.summary,
+            id = %a.id,
+            "alert"
+        );
+    }
+}

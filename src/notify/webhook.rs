@@ -1,0 +1,276 @@
+//! The webhook receiver: one signed JSON POST (payload version 1, interface.md) per message.
+//!
+//! Signature: `X-Statwatch-Signature: sha256=<hex HMAC-SHA256 of "<timestamp>.<raw body>">`
+//! with `X-Statwatch-Timestamp` carrying the same unix seconds, so a receiver can both verify
+//! the body and refuse replays of old requests.
+
+use std::time::Duration;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use hmac::{Hmac, Mac};
+use reqwest::header::{HeaderMap, CONTENT_TYPE, RETRY_AFTER};
+use serde::Serialize;
+use sha2::Sha256;
+use url::Url;
+
+use super::{chain, short, NotifyError, SendError};
+use crate::config::Secret;
+use crate::model::Alert;
+
+pub const TIMESTAMP_HEADER: &str = "X-Statwatch-Timestamp";
+pub const SIGNATURE_HEADER: &str = "X-Statwatch-Signature";
+
+/// The webhook body, version 1. Field order is the documented one.
+#[derive(Serialize)]
+struct Payload<'a> {
+    version: &'static str,
+    receiver: &'a str,
+    sent_at: String,
+    alerts: &'a [Alert],
+    /// Only on `test-notify` messages, so a receiver can tell them apart.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    test: bool,
+}
+
+/// The exact JSON body sent to `receiver` for `alerts` at `sent_at`.
+pub fn payload(
+    receiver: &str,
+    alerts: &[Alert],
+    sent_at: DateTime<Utc>,
+    test: bool,
+) -> Result<Vec<u8>, serde_json::Error> {
+    serde_json::to_vec(&Payload {
+        version: "1",
+        receiver,
+        sent_at: sent_at.to_rfc3339_opts(SecondsFormat::Secs, true),
+        alerts,
+        test,
+    })
+}
+
+/// `<hex HMAC-SHA256 of "<timestamp>.<raw body>">`, the part after `sha256=`.
+pub fn sign(secret: &[u8], timestamp: i64, body: &[u8]) -> String {
+    // HMAC takes keys of any length, so this cannot fail.
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret).expect("HMAC accepts any key");
+    mac.update(timestamp.to_string().as_bytes());
+    mac.update(b".");
+    mac.update(body);
+    hex::encode(mac.finalize().into_bytes())
+}
+
+/// A `Retry-After` value (delay seconds or an HTTP-date) as the time it names. A date in the
+/// past means "now"; anything unreadable is ignored (the normal backoff applies).
+pub fn parse_retry_after(value: &str, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    let v = value.trim();
+    if let Ok(secs) = v.parse::<u64>() {
+        // A silly value must not overflow the clock; a day is far beyond any sane Retry-After.
+        let secs = secs.min(86_400) as i64;
+        return Some(now + chrono::Duration::seconds(secs));
+    }
+    DateTime::parse_from_rfc2822(v)
+        .ok()
+        .map(|t| t.with_timezone(&Utc).max(now))
+}
+
+pub(super) struct Webhook {
+    client: reqwest::Client,
+    url: Url,
+    secret: Option<Secret>,
+    timeout: Duration,
+}
+
+impl Webhook {
+    pub(super) fn new(
+        url: Url,
+        secret: Option<Secret>,
+        timeout: Duration,
+    ) -> Result<Webhook, NotifyError> {
+        let client = reqwest::Client::builder()
+            // A redirected POST becomes a GET in most clients; better to report it than to
+            // deliver the alerts somewhere the operator did not configure.
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("statwatch/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(timeout)
+            .build()
+            .map_err(|e| NotifyError::HttpClient(chain(&e.without_url())))?;
+        Ok(Webhook {
+            client,
+            url,
+            secret,
+            timeout,
+        })
+    }
+
+    pub(super) async fn send(
+        &self,
+        receiver: &str,
+        alerts: &[Alert],
+        test: bool,
+    ) -> Result<(), SendError> {
+        let now = Utc::now();
+        let body = payload(receiver, alerts, now, test)
+            .map_err(|e| SendError::Permanent(format!("cannot encode the payload: {e}")))?;
+        let timestamp = now.timestamp();
+        let mut req = self
+            .client
+            .post(self.url.clone())
+            .timeout(self.timeout)
+            .header(CONTENT_TYPE, "application/json")
+            .header(TIMESTAMP_HEADER, timestamp.to_string());
+        if let Some(secret) = &self.secret {
+            let sig = sign(secret.expose().as_bytes(), timestamp, &body);
+            req = req.header(SIGNATURE_HEADER, format!("sha256={sig}"));
+        }
+        let resp = match req.body(body).send().await {
+            Ok(r) => r,
+            Err(e) => {
+                // The URL may carry a token (many hook services put one in the path): keep it
+                // out of errors and logs.
+                let what = if e.is_timeout() {
+                    "timed out"
+                } else if e.is_connect() {
+                    "cannot connect"
+                } else {
+                    "request failed"
+                };
+                return Err(SendError::Transient {
+                    error: format!("{what}: {}", chain(&e.without_url())),
+                    retry_after: None,
+                });
+            }
+        };
+        let status = resp.status();
+        if status.is_success() {
+            return Ok(());
+        }
+        let retry_after = retry_after(resp.headers(), Utc::now());
+        let text = resp.text().await.unwrap_or_default();
+        let error = if text.trim().is_empty() {
+            format!("HTTP {}", status.as_u16())
+        } else {
+            format!("HTTP {}: {}", status.as_u16(), short(&text, 200))
+        };
+        if status.as_u16() == 429 {
+            Err(SendError::Transient { error, retry_after })
+        } else if status.is_client_error() {
+            Err(SendError::Permanent(error))
+        } else {
+            Err(SendError::Transient {
+                error,
+                // Some servers send Retry-After with 503 too; honouring it costs nothing.
+                retry_after,
+            })
+        }
+    }
+}
+
+fn retry_after(headers: &HeaderMap, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    headers
+        .get(RETRY_AFTER)?
+        .to_str()
+        .ok()
+        .and_then(|v| parse_retry_after(v, now))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Severity;
+    use crate::notify::tests::alert;
+
+    #[test]
+    fn signature_matches_a_vector_computed_elsewhere() {
+        // python3 -c 'import hmac,hashlib;print(hmac.new(b"s3cr3t",
+        //   b"1746772262.{\"version\":\"1\"}",hashlib.sha256).hexdigest())'
+        // (and the same from `openssl dgst -sha256 -hmac s3cr3t`)
+        assert_eq!(
+            sign(b"s3cr3t", 1746772262, br#"{"version":"1"}"#),
+            "4c4945b8befcfd922de7a8fe948ccb788e2c0e84ab48c388d049cd5f844bddab"
+        );
+    }
+
+    #[test]
+    fn payload_has_exactly_the_documented_keys() {
+        let a = alert(
+            "3f0c",
+            Severity::Info,
+            "positive for the 3rd month in a row",
+        );
+        let sent: DateTime<Utc> = "2025-05-09T06:31:02Z".parse().unwrap();
+        let body = payload("ops", &[a], sent, false).unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        let keys: Vec<&str> = v.as_object().unwrap().keys().map(|k| k.as_str()).collect();
+        let mut sorted = keys.clone();
+        sorted.sort();
+        assert_eq!(sorted, ["alerts", "receiver", "sent_at", "version"]);
+        assert_eq!(v["version"], "1");
+        assert_eq!(v["receiver"], "ops");
+        assert_eq!(v["sent_at"], "2025-05-09T06:31:02Z");
+        let alert = v["alerts"][0].as_object().unwrap();
+        let mut akeys: Vec<&str> = alert.keys().map(|k| k.as_str()).collect();
+        akeys.sort();
+        assert_eq!(
+            akeys,
+            [
+                "cause",
+                "details",
+                "detected_at",
+                "id",
+                "kind",
+                "period",
+                "previous",
+                "rule",
+                "series",
+                "severity",
+                "source",
+                "source_period",
+                "summary",
+                "table",
+                "title",
+                "unit",
+                "value"
+            ]
+        );
+        assert_eq!(v["alerts"][0]["period"], "2025-03");
+        assert_eq!(v["alerts"][0]["cause"], "new_period");
+        assert_eq!(v["alerts"][0]["severity"], "info");
+        assert_eq!(
+            v["alerts"][0]["previous"],
+            serde_json::json!({"period": "2025-02", "value": 1.0})
+        );
+        assert_eq!(v["alerts"][0]["details"], serde_json::json!({"streak": 3}));
+        // The documented order: version first, alerts last.
+        assert!(String::from_utf8(body).unwrap().starts_with(
+            r#"{"version":"1","receiver":"ops","sent_at":"2025-05-09T06:31:02Z","alerts":["#
+        ));
+
+        let test = payload("ops", &[], sent, true).unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&test).unwrap();
+        assert_eq!(v["test"], true);
+    }
+
+    #[test]
+    fn retry_after_reads_seconds_and_http_dates() {
+        let now: DateTime<Utc> = "2025-05-09T06:31:02Z".parse().unwrap();
+        assert_eq!(
+            parse_retry_after("120", now),
+            Some(now + chrono::Duration::seconds(120))
+        );
+        assert_eq!(parse_retry_after(" 0 ", now), Some(now), "zero means now");
+        assert_eq!(
+            parse_retry_after("Fri, 09 May 2025 06:32:00 GMT", now),
+            Some("2025-05-09T06:32:00Z".parse().unwrap())
+        );
+        // A date in the past means now, not a time travel.
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now),
+            Some(now)
+        );
+        assert_eq!(parse_retry_after("soon", now), None);
+        assert_eq!(parse_retry_after("-5", now), None);
+        assert_eq!(
+            parse_retry_after("99999999999", now),
+            Some(now + chrono::Duration::days(1))
+        );
+    }
+}

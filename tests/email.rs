@@ -1,0 +1,340 @@
+//! Email delivery against a REAL SMTP server process: Debian's python3-aiosmtpd
+//! (`tests/smtp_server.py`) on 127.0.0.1 with STARTTLS (required) or implicit TLS, AUTH, and a
+//! certificate from a test CA generated here with rcgen and trusted through `smtp.ca_file`.
+
+mod support_notify;
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use statwatch::model::{DeliveryState, Severity};
+use statwatch::notify::{Mode, Notifier};
+use statwatch::store::Store;
+use support_notify::*;
+
+const PYTHON: &str = "/usr/bin/python3";
+const USER: &str = "statwatch";
+const PASSWORD: &str = "smtp-pass-Kd93hq";
+
+/// Fails (never skips) when the SMTP server cannot run, saying how to fix it.
+fn require_aiosmtpd() {
+    let ok = Command::new(PYTHON)
+        .args(["-c", "import aiosmtpd"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(
+        ok,
+        "{PYTHON} cannot import aiosmtpd: install it with `apt-get install -y python3-aiosmtpd` \
+         (the email tests need a real SMTP server)"
+    );
+}
+
+/// A test CA and a server certificate for `localhost` and 127.0.0.1, as PEM files.
+struct Pki {
+    ca: PathBuf,
+    cert: PathBuf,
+    key: PathBuf,
+}
+
+fn pki(dir: &Path) -> Pki {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(DnType::CommonName, "statwatch test CA");
+    let ca_key = KeyPair::generate().unwrap();
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let mut leaf_params =
+        CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()]).unwrap();
+    leaf_params
+        .distinguished_name
+        .push(DnType::CommonName, "localhost");
+    let leaf_key = KeyPair::generate().unwrap();
+    let leaf = leaf_params.signed_by(&leaf_key, &ca, &ca_key).unwrap();
+    let p = Pki {
+        ca: dir.join("ca.pem"),
+        cert: dir.join("cert.pem"),
+        key: dir.join("key.pem"),
+    };
+    std::fs::write(&p.ca, ca.pem()).unwrap();
+    std::fs::write(&p.cert, leaf.pem()).unwrap();
+    std::fs::write(&p.key, leaf_key.serialize_pem()).unwrap();
+    p
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The aiosmtpd process; killed when dropped.
+struct SmtpServer {
+    child: Child,
+    spool: PathBuf,
+}
+
+impl SmtpServer {
+    fn start(port: u16, pki: &Pki, spool: &Path, mode: &str) -> SmtpServer {
+        require_aiosmtpd();
+        std::fs::create_dir_all(spool).unwrap();
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/smtp_server.py");
+        let mut child = Command::new(PYTHON)
+            .arg(script)
+            .args(["--port", &port.to_string()])
+            .arg("--cert")
+            .arg(&pki.cert)
+            .arg("--key")
+            .arg(&pki.key)
+            .arg("--spool")
+            .arg(spool)
+            .args(["--user", USER, "--password", PASSWORD, "--mode", mode])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn /usr/bin/python3 tests/smtp_server.py");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut line = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("read from smtp_server.py");
+        if line.trim() != "READY" {
+            let _ = child.kill();
+            panic!("smtp_server.py did not start (printed {line:?}; see its stderr above)");
+        }
+        SmtpServer {
+            child,
+            spool: spool.to_path_buf(),
+        }
+    }
+
+    /// Every message received so far, oldest first.
+    fn messages(&self) -> Vec<serde_json::Value> {
+        let mut names: Vec<PathBuf> = std::fs::read_dir(&self.spool)
+            .unwrap()
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "json"))
+            .collect();
+        names.sort();
+        names
+            .iter()
+            .map(|p| serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap())
+            .collect()
+    }
+}
+
+impl Drop for SmtpServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn email_config(port: u16, tls: &str, password: &str, ca: Option<&Path>) -> String {
+    let ca = ca
+        .map(|p| format!("ca_file = \"{}\"\n", p.display()))
+        .unwrap_or_default();
+    format!(
+        r#"
+[receivers.macro]
+kind = "email"
+to = ["macro@example.org", "ops@example.org"]
+
+[smtp]
+host = "127.0.0.1"
+port = {port}
+tls = "{tls}"
+username = "{USER}"
+password = "{password}"
+from = "statwatch <statwatch@example.org>"
+timeout_secs = 5
+{ca}"#
+    )
+}
+
+fn notifier(text: &str) -> Notifier {
+    Notifier::new(&config(text))
+        .expect("notifier")
+        .with_retry_base(Duration::from_millis(20))
+}
+
+fn str_of<'a>(m: &'a serde_json::Value, k: &str) -> &'a str {
+    m[k].as_str().unwrap_or_default()
+}
+
+#[tokio::test]
+async fn starttls_auth_delivers_one_message_with_every_alert() {
+    capture_logs();
+    let dir = tempfile::tempdir().unwrap();
+    let pki = pki(dir.path());
+    let port = free_port();
+    let server = SmtpServer::start(port, &pki, &dir.path().join("spool"), "starttls");
+    let store = Store::open(&dir.path().join("db")).unwrap();
+    let alerts = [
+        alert(
+            "id-info",
+            Severity::Info,
+            "Industrie: Produktion −1,2 % (März)",
+        ),
+        alert("id-crit", Severity::Critical, "NL industry turned negative"),
+        alert("id-warn", Severity::Warning, "Third month of growth"),
+    ];
+    enqueue(&store, "macro", &alerts);
+    let n = notifier(&email_config(port, "starttls", PASSWORD, Some(&pki.ca)));
+
+    let report = n.deliver(&store, Mode::Poll).await.unwrap();
+    assert!(!report.failed(), "{report:?}");
+    assert_eq!(report.receivers[0].delivered, 3);
+    let msgs = server.messages();
+    assert_eq!(msgs.len(), 1, "one message per receiver");
+    let m = &msgs[0];
+    assert_eq!(m["tls"], true, "sent after STARTTLS");
+    assert_eq!(m["authenticated"], true);
+    assert_eq!(str_of(m, "mail_from"), "statwatch@example.org");
+    assert_eq!(
+        m["rcpt_tos"],
+        serde_json::json!(["macro@example.org", "ops@example.org"])
+    );
+    assert_eq!(
+        str_of(m, "subject"),
+        "NL industry turned negative (+2 more)"
+    );
+    assert_eq!(str_of(m, "content_type"), "text/plain");
+    assert_eq!(str_of(m, "charset"), "utf-8");
+    let body = str_of(m, "body");
+    for a in &alerts {
+        assert!(body.contains(&a.id), "id {} missing:\n{body}", a.id);
+        assert!(
+            body.contains(&a.summary),
+            "summary {:?} missing:\n{body}",
+            a.summary
+        );
+    }
+    assert!(body.contains("85806NED") && body.contains("2025-03"));
+    for a in &alerts {
+        let d = delivery(&store, "macro", &a.id);
+        assert_eq!(d.state, DeliveryState::Delivered);
+        assert_eq!(d.attempts, 1);
+    }
+    // Nothing goes twice.
+    n.deliver(&store, Mode::Poll).await.unwrap();
+    assert_eq!(enqueue(&store, "macro", &alerts), 0);
+    n.deliver(&store, Mode::Due).await.unwrap();
+    assert_eq!(server.messages().len(), 1);
+    assert_no_secret(PASSWORD, "the logs", &logs());
+}
+
+#[tokio::test]
+async fn a_wrong_password_is_a_clear_error_without_the_password() {
+    capture_logs();
+    let dir = tempfile::tempdir().unwrap();
+    let pki = pki(dir.path());
+    let port = free_port();
+    let server = SmtpServer::start(port, &pki, &dir.path().join("spool"), "starttls");
+    let store = Store::open(&dir.path().join("db")).unwrap();
+    enqueue(&store, "macro", &[alert("id-auth", Severity::Info, "x")]);
+    let wrong = "wrong-pass-Ux71";
+    let n = notifier(&email_config(port, "starttls", wrong, Some(&pki.ca)));
+
+    let report = n.deliver(&store, Mode::Poll).await.unwrap();
+    assert!(report.failed());
+    let d = delivery(&store, "macro", "id-auth");
+    let e = d.last_error.clone().unwrap();
+    // aiosmtpd answers 535 (a permanent reply): the entry fails for good.
+    assert!(e.contains("535") && e.contains("Authentication"), "{e}");
+    assert_eq!(d.state, DeliveryState::Failed);
+    let t = n.test("macro").await.unwrap_err();
+    assert!(t.to_string().contains("535"), "{t}");
+    assert!(server.messages().is_empty());
+    for (what, text) in [
+        ("last_error", e),
+        ("the report", format!("{report:?}")),
+        ("test-notify's error", format!("{t} {t:?}")),
+        ("the notifier", format!("{n:?}")),
+        ("the logs", logs()),
+    ] {
+        assert_no_secret(wrong, what, &text);
+        assert_no_secret(PASSWORD, what, &text);
+    }
+}
+
+#[tokio::test]
+async fn a_server_that_is_down_keeps_the_alert_pending_until_it_is_up() {
+    capture_logs();
+    let dir = tempfile::tempdir().unwrap();
+    let pki = pki(dir.path());
+    let port = free_port();
+    let store = Store::open(&dir.path().join("db")).unwrap();
+    enqueue(
+        &store,
+        "macro",
+        &[alert("id-down", Severity::Warning, "later")],
+    );
+    let n = notifier(&email_config(port, "starttls", PASSWORD, Some(&pki.ca)));
+
+    let report = n.deliver(&store, Mode::Poll).await.unwrap();
+    assert!(report.failed());
+    assert_eq!(report.receivers[0].pending, 1);
+    let d = delivery(&store, "macro", "id-down");
+    assert_eq!(d.state, DeliveryState::Pending);
+    assert_eq!(d.attempts, 3);
+    assert!(d.last_error.as_deref().unwrap().contains("onnect"), "{d:?}");
+
+    let server = SmtpServer::start(port, &pki, &dir.path().join("spool"), "starttls");
+    let report = n.deliver(&store, Mode::Poll).await.unwrap();
+    assert!(!report.failed(), "{report:?}");
+    let d = delivery(&store, "macro", "id-down");
+    assert_eq!(d.state, DeliveryState::Delivered);
+    assert_eq!(d.attempts, 4);
+    n.deliver(&store, Mode::Poll).await.unwrap();
+    let msgs = server.messages();
+    assert_eq!(msgs.len(), 1, "exactly once");
+    assert_eq!(str_of(&msgs[0], "subject"), "later");
+    assert!(str_of(&msgs[0], "body").contains("id-down"));
+    assert_no_secret(PASSWORD, "the logs", &logs());
+}
+
+#[tokio::test]
+async fn implicit_tls_and_test_notify() {
+    capture_logs();
+    let dir = tempfile::tempdir().unwrap();
+    let pki = pki(dir.path());
+    let port = free_port();
+    let server = SmtpServer::start(port, &pki, &dir.path().join("spool"), "implicit");
+    let n = notifier(&email_config(port, "implicit", PASSWORD, Some(&pki.ca)));
+    n.test("macro").await.unwrap();
+    let msgs = server.messages();
+    assert_eq!(msgs.len(), 1);
+    assert_eq!(msgs[0]["tls"], true);
+    assert!(str_of(&msgs[0], "subject").starts_with("[statwatch test]"));
+    assert!(str_of(&msgs[0], "body").starts_with("[statwatch test]"));
+}
+
+#[tokio::test]
+async fn an_untrusted_certificate_is_refused_and_retried_later() {
+    capture_logs();
+    let dir = tempfile::tempdir().unwrap();
+    let pki = pki(dir.path());
+    let port = free_port();
+    let server = SmtpServer::start(port, &pki, &dir.path().join("spool"), "starttls");
+    let store = Store::open(&dir.path().join("db")).unwrap();
+    enqueue(&store, "macro", &[alert("id-tls", Severity::Info, "x")]);
+    // No ca_file: the test CA is not trusted, so TLS must fail (verification is never off).
+    let n = notifier(&email_config(port, "starttls", PASSWORD, None));
+    let report = n.deliver(&store, Mode::Due).await.unwrap();
+    assert!(report.failed());
+    let d = delivery(&store, "macro", "id-tls");
+    assert_eq!(d.state, DeliveryState::Pending);
+    assert_eq!(d.attempts, 1);
+    let e = d.last_error.unwrap().to_lowercase();
+    assert!(e.contains("certificate") || e.contains("tls"), "{e}");
+    assert!(server.messages().is_empty());
+}

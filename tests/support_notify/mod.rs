@@ -1,0 +1,155 @@
+//! Helpers shared by the notify integration tests (`tests/webhook.rs`, `tests/email.rs`):
+//! config text, alert fixtures, a store in a temp dir, and a log capture that lets a test
+//! check that no secret ever reaches a log line.
+
+// Each test binary uses a different subset of these helpers.
+#![allow(dead_code)]
+
+use std::io::Write;
+use std::path::Path;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use chrono::{DateTime, Utc};
+use statwatch::config::Config;
+use statwatch::model::{Alert, Cause, Delivery, Period, Previous, Severity};
+use statwatch::store::{PollWrite, Store};
+
+/// The source, series and rule every test config carries (the config needs them to be valid).
+pub const BASE: &str = r#"
+state_dir = "/tmp/statwatch-notify-test"
+timezone = "Europe/Amsterdam"
+
+[sources.cbs]
+kind = "cbs"
+schedule = "0 */5 6-9 * * Mon-Fri"
+
+[[series]]
+id = "nl.industry.yoy"
+source = "cbs"
+table = "85806NED"
+measure = "KalendergecorrigeerdeProductie_14"
+dimensions = { BedrijfstakkenBranchesSBI2008 = "307500" }
+unit = "%"
+
+[[rules]]
+id = "nl-industry-streak"
+series = "nl.*"
+kind = "streak"
+direction = "positive"
+length = 3
+severity = "info"
+
+[receivers.journal]
+kind = "log"
+"#;
+
+pub fn config(extra: &str) -> Config {
+    let text = format!("{BASE}\n{extra}");
+    match Config::parse(Path::new("t.toml"), &text) {
+        Ok(c) => c,
+        Err(e) => panic!("test config does not parse: {e}\n{text}"),
+    }
+}
+
+pub fn alert(id: &str, severity: Severity, summary: &str) -> Alert {
+    let mut details = serde_json::Map::new();
+    details.insert("streak".into(), serde_json::json!(3));
+    Alert {
+        id: id.into(),
+        rule: "nl-industry-streak".into(),
+        kind: "streak".into(),
+        severity,
+        series: "nl.industry.yoy".into(),
+        title: "Industrial production NL, y/y % (calendar adjusted)".into(),
+        source: "cbs".into(),
+        table: "85806NED".into(),
+        unit: "%".into(),
+        period: Period::Month(2025, 3),
+        source_period: "2025MM03".into(),
+        value: 1.3,
+        previous: Some(Previous {
+            period: Period::Month(2025, 2),
+            value: 1.0,
+        }),
+        cause: Cause::NewPeriod,
+        summary: summary.into(),
+        details,
+        detected_at: Utc::now(),
+    }
+}
+
+/// Commits alerts for one receiver, as a poll would.
+pub fn enqueue(store: &Store, receiver: &str, alerts: &[Alert]) -> usize {
+    store
+        .commit(&PollWrite {
+            alerts: alerts
+                .iter()
+                .map(|a| (a.clone(), vec![receiver.to_string()]))
+                .collect(),
+            ..Default::default()
+        })
+        .expect("commit")
+        .enqueued
+}
+
+pub fn delivery(store: &Store, receiver: &str, id: &str) -> Delivery {
+    store
+        .deliveries()
+        .expect("deliveries")
+        .into_iter()
+        .find(|d| d.receiver == receiver && d.alert_id == id)
+        .unwrap_or_else(|| panic!("no outbox entry for {receiver}/{id}"))
+}
+
+pub fn secs_between(a: DateTime<Utc>, b: DateTime<Utc>) -> f64 {
+    (b - a).num_milliseconds() as f64 / 1000.0
+}
+
+#[derive(Clone, Default)]
+struct Buf(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Buf {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend_from_slice(data);
+        Ok(data.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+static LOGS: OnceLock<Buf> = OnceLock::new();
+
+/// Installs (once per test binary) a global subscriber that records every log line of every
+/// test at TRACE level, so a secret in any line of any test is caught.
+pub fn capture_logs() {
+    LOGS.get_or_init(|| {
+        let buf = Buf::default();
+        let writer = buf.clone();
+        let _ = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .try_init();
+        buf
+    });
+}
+
+/// Everything logged so far in this test binary.
+pub fn logs() -> String {
+    LOGS.get()
+        .map(|b| {
+            String::from_utf8_lossy(&b.0.lock().unwrap_or_else(|p| p.into_inner())).into_owned()
+        })
+        .unwrap_or_default()
+}
+
+pub fn assert_no_secret(secret: &str, what: &str, text: &str) {
+    assert!(
+        !text.contains(secret),
+        "the secret appears in {what}:\n{text}"
+    );
+}
