@@ -24,7 +24,10 @@ fn rows() -> Vec<Map<String, Value>> {
             let mut r = Map::new();
             r.insert("Branche".into(), json!(format!("{:06}", 300000 + b)));
             r.insert("Perioden".into(), json!(format!("{y}MM{mm:02}")));
-            r.insert("Waarde_1".into(), json!(((b * 7 + m * 13) % 200) as f64 / 10.0 - 10.0));
+            r.insert(
+                "Waarde_1".into(),
+                json!(((b * 7 + m * 13) % 200) as f64 / 10.0 - 10.0),
+            );
             out.push(r);
         }
     }
@@ -72,7 +75,9 @@ fn bench(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
     ingest(&store, &cfg, &rows);
-    g.bench_function("unchanged_parse_diff", |b| b.iter(|| ingest(&store, &cfg, &rows)));
+    g.bench_function("unchanged_parse_diff", |b| {
+        b.iter(|| ingest(&store, &cfg, &rows))
+    });
     g.finish();
 }
 

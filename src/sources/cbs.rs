@@ -287,7 +287,12 @@ pub fn split_rows(
     for (i, s) in series.iter().enumerate() {
         let dims: Vec<&str> = s.dimensions.keys().map(String::as_str).collect();
         let keys: Vec<&str> = s.dimensions.values().map(String::as_str).collect();
-        groups.entry(dims).or_default().entry(keys).or_default().push(i);
+        groups
+            .entry(dims)
+            .or_default()
+            .entry(keys)
+            .or_default()
+            .push(i);
     }
     let mut obs: Vec<Vec<Observation>> = vec![Vec::new(); series.len()];
     for row in rows {
@@ -300,7 +305,9 @@ pub fn split_rows(
                 continue;
             };
             let Some(period_key) = row.get("Perioden").and_then(Value::as_str) else {
-                return Err(FetchError::Schema("a TypedDataSet row has no Perioden".into()));
+                return Err(FetchError::Schema(
+                    "a TypedDataSet row has no Perioden".into(),
+                ));
             };
             let Some(period) = parse_period(period_key) else {
                 continue;

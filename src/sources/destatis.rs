@@ -821,7 +821,11 @@ impl Destatis {
 
     pub async fn check(&self, table: &str, known: Option<&str>) -> Result<Check, FetchError> {
         // An account is required since 2024; asking without one only earns an error envelope.
-        if self.credentials.get("username").is_none_or(|u| u.is_empty()) {
+        if self
+            .credentials
+            .get("username")
+            .is_none_or(|u| u.is_empty())
+        {
             return Err(FetchError::Api(
                 "no GENESIS credentials: set username (an API token, with password = \"\") or \
                  username_file in the source's config"

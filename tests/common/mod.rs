@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod cbs_server;
+pub mod hook;
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
