@@ -65,6 +65,8 @@ pub enum AppError {
     Notifier(#[from] NotifyError),
     #[error(transparent)]
     Metrics(#[from] MetricsError),
+    #[error(transparent)]
+    Control(#[from] crate::control::ControlError),
     #[error("cannot install the {signal} handler: {source}")]
     Signal {
         signal: &'static str,
@@ -178,6 +180,9 @@ enum Done {
 struct Daemon {
     config_path: PathBuf,
     config: Arc<Config>,
+    /// The config the control socket answers with; follows reloads.
+    shared_config: Arc<std::sync::RwLock<Arc<Config>>>,
+    control: tokio::task::JoinHandle<()>,
     store: Store,
     notifier: Arc<Notifier>,
     metrics: Arc<Metrics>,
@@ -242,6 +247,10 @@ impl Daemon {
         })?;
         let store = Store::open(&config.state_dir)?;
         let notifier = Arc::new(Notifier::new(&config)?);
+        let config = Arc::new(config);
+        let shared_config = Arc::new(std::sync::RwLock::new(config.clone()));
+        let control =
+            crate::control::serve(&config.state_dir, shared_config.clone(), store.clone()).await?;
         let built = build_sources(&config)?;
         let metrics = Arc::new(Metrics::new(MAX_HEARTBEAT_AGE));
         let server = match &config.metrics {
@@ -282,7 +291,9 @@ impl Daemon {
         let watchdog = watchdog_interval();
         let mut daemon = Daemon {
             config_path,
-            config: Arc::new(config),
+            config,
+            shared_config,
+            control,
             store,
             notifier,
             metrics,
@@ -623,6 +634,9 @@ impl Daemon {
         self.sources = sources;
         self.notifier = notifier;
         self.config = Arc::new(new);
+        if let Ok(mut shared) = self.shared_config.write() {
+            *shared = self.config.clone();
+        }
         info!(
             sources = self.config.sources.len(),
             series = self.config.series.len(),
@@ -663,6 +677,8 @@ impl Daemon {
         if let Some(server) = self.server.take() {
             server.stop().await;
         }
+        self.control.abort();
+        let _ = std::fs::remove_file(crate::control::socket_path(&self.config.state_dir));
         notify(&[NotifyState::Stopping]);
         info!("stopped");
     }

@@ -292,9 +292,18 @@ pub async fn poll(config: &Config, only: Option<&str>, dry_run: bool) -> Result<
     Ok(ok && !delivery.failed())
 }
 
-/// `statwatch series [ID] [--json]`.
-pub fn series(config: &Config, id: Option<&str>, as_json: bool) -> Result<(), CliError> {
-    let store = open_store(config)?;
+/// `statwatch series [ID] [--json]` as text.
+pub fn render_series(
+    config: &Config,
+    store: &Store,
+    id: Option<&str>,
+    as_json: bool,
+) -> Result<String, CliError> {
+    let mut out = String::new();
+    let mut print = |s: String| {
+        out.push_str(&s);
+        out.push('\n');
+    };
     match id {
         None => {
             let mut rows = Vec::new();
@@ -381,12 +390,16 @@ pub fn series(config: &Config, id: Option<&str>, as_json: bool) -> Result<(), Cl
             }
         }
     }
-    Ok(())
+    Ok(out)
 }
 
-/// `statwatch alerts [--pending] [--json]`.
-pub fn alerts(config: &Config, pending_only: bool, as_json: bool) -> Result<(), CliError> {
-    let store = open_store(config)?;
+/// `statwatch alerts [--pending] [--json]` as text.
+pub fn render_alerts(store: &Store, pending_only: bool, as_json: bool) -> Result<String, CliError> {
+    let mut out = String::new();
+    let mut print = |s: String| {
+        out.push_str(&s);
+        out.push('\n');
+    };
     let mut rows = Vec::new();
     let mut deliveries = store.deliveries()?;
     deliveries.sort_by_key(|d| d.created_at);
@@ -429,7 +442,52 @@ pub fn alerts(config: &Config, pending_only: bool, as_json: bool) -> Result<(), 
     if as_json {
         print(serde_json::to_string_pretty(&rows).expect("json"));
     }
+    Ok(out)
+}
+
+/// Opens the store for a read-only query, or, while the daemon holds it, asks the daemon.
+fn query(config: &Config, q: crate::control::Query) -> Result<(), CliError> {
+    std::fs::create_dir_all(&config.state_dir).map_err(|e| {
+        CliError::Runtime(format!(
+            "cannot create state_dir {}: {e}",
+            config.state_dir.display()
+        ))
+    })?;
+    let text = match Store::open(&config.state_dir) {
+        Ok(store) => crate::control::run(config, &store, &q)?,
+        Err(StoreError::Locked { .. }) => {
+            let answer = crate::control::ask(&config.state_dir, &q).map_err(|e| {
+                CliError::Runtime(format!(
+                    "the store is held by another statwatch process and it did not answer: {e}"
+                ))
+            })?;
+            match answer.error {
+                None => answer.output,
+                Some((2, e)) => return Err(CliError::Usage(e)),
+                Some((_, e)) => return Err(CliError::Runtime(e)),
+            }
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes());
     Ok(())
+}
+
+/// `statwatch series [ID] [--json]`.
+pub fn series(config: &Config, id: Option<&str>, json: bool) -> Result<(), CliError> {
+    query(
+        config,
+        crate::control::Query::Series {
+            id: id.map(str::to_string),
+            json,
+        },
+    )
+}
+
+/// `statwatch alerts [--pending] [--json]`.
+pub fn alerts(config: &Config, pending: bool, json: bool) -> Result<(), CliError> {
+    query(config, crate::control::Query::Alerts { pending, json })
 }
 
 /// `statwatch test-notify RECEIVER`.

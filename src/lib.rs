@@ -16,6 +16,7 @@
 pub mod app;
 pub mod cli;
 pub mod config;
+pub mod control;
 pub mod derive;
 pub mod diff;
 pub mod metrics;

@@ -35,6 +35,9 @@ pub enum StoreError {
         #[source]
         source: sled::Error,
     },
+    /// sled lets one process open the store at a time: the daemon holds it while it runs.
+    #[error("the store at {path} is in use by another statwatch process (the daemon?)")]
+    Locked { path: String },
     #[error(
         "the store at {path} has schema version {found}, this statwatch knows {SCHEMA_VERSION}"
     )]
@@ -135,9 +138,14 @@ impl Store {
         let db = sled::Config::new()
             .path(dir)
             .open()
-            .map_err(|source| StoreError::Open {
-                path: path.clone(),
-                source,
+            .map_err(|source| match source {
+                sled::Error::Io(ref e) if e.to_string().contains("could not acquire lock") => {
+                    StoreError::Locked { path: path.clone() }
+                }
+                source => StoreError::Open {
+                    path: path.clone(),
+                    source,
+                },
             })?;
         let tree = |name: &str| db.open_tree(name);
         let store = Store {

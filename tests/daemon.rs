@@ -298,3 +298,45 @@ fn overlapping_ticks_are_skipped_and_sigterm_waits_for_a_running_poll() {
     );
     assert!(daemon.count("poll finished") > polls);
 }
+
+#[test]
+fn series_and_alerts_answer_while_the_daemon_holds_the_store() {
+    let cbs = FakeCbs::start();
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let cfg = write(
+        &dir.path().join("statwatch.toml"),
+        &config(&state, &cbs, EVERY_2S, RELEASE_RULE),
+    );
+    let mut daemon = Daemon::spawn(&cfg, &[]);
+    daemon.wait_line("baseline stored", 0);
+    cbs.publish("2025MM02", 0.8, "2025-04-10T06:30:00");
+    daemon.wait_line("1 alerts", 0);
+
+    // sled lets one process open the store: these go through the daemon's control socket.
+    let out = statwatch(&cfg, &["series", "nl.industry.yoy", "--json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let s: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let obs = s["observations"].as_array().unwrap();
+    assert_eq!(obs.last().unwrap()["period"], "2025-02");
+    assert_eq!(alerts_json(&cfg).len(), 1);
+    let out = statwatch(&cfg, &["series", "no.such.series"]);
+    assert_eq!(out.status.code(), Some(2));
+    // The socket is private to the daemon's user.
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(state.join("control.sock"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+
+    daemon.signal("-TERM");
+    assert!(daemon.wait_exit(Duration::from_secs(15)).success());
+    assert!(!state.join("control.sock").exists());
+    // With the daemon gone, the CLI opens the store itself.
+    assert_eq!(alerts_json(&cfg).len(), 1);
+}
