@@ -42,8 +42,11 @@ kind = "revision"
 min = 0.5
 "#;
 
-/// (rule, period, cause) of every alert in the webhook's posts, with the count of each id.
-fn delivered(hook: &Hook) -> (Vec<(String, String, String)>, BTreeMap<String, usize>) {
+/// (rule, period, cause) of an alert.
+type Event = (String, String, String);
+
+/// Every alert the webhook accepted, with the count of each id.
+fn delivered(hook: &Hook) -> (Vec<Event>, BTreeMap<String, usize>) {
     let mut seen = Vec::new();
     let mut ids = BTreeMap::new();
     for p in hook.accepted() {
@@ -212,7 +215,7 @@ async fn the_real_2025_releases_fire_each_expected_alert_once() {
     assert_eq!(hook.posts().len(), before);
     let (mut seen, ids) = delivered(&hook);
     seen.sort();
-    let expected: Vec<(String, String, String)> = [
+    let expected: Vec<Event> = [
         ("nl-confidence-drop", "2025-04", "new_period"),
         ("nl-industry-revised", "2025-02", "revision"),
         ("nl-industry-streak", "2025-03", "new_period"),

@@ -11,6 +11,7 @@ use std::process::Output;
 
 use serde_json::{json, Map, Value};
 
+#[allow(unused_imports)] // each test binary uses its own part
 pub use cbs_server::{CbsServer, FakeTable, Fault};
 
 pub const INDUSTRY: &str = "85806NED";
