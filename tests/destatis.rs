@@ -786,3 +786,137 @@ async fn at_most_two_requests_in_flight() {
     assert!(a.is_ok() && b.is_ok() && c.is_ok() && d.is_ok());
     assert_eq!(fake.max_in_flight.load(Ordering::SeqCst), 2);
 }
+
+/// Through the whole pipeline: levels stored, y/y derived from them matches the y/y GENESIS
+/// publishes (to one decimal), and a revised level revises its growth rate, which fires
+/// `revision`; the first month of decline fires `sign_change`.
+#[tokio::test]
+async fn derived_growth_matches_the_published_one_and_follows_revisions() {
+    let (fake, base) = start(TableMode::Zip(release(&C_SA))).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let text = format!(
+        r#"
+state_dir = "{state}"
+
+[sources.destatis]
+kind = "destatis"
+base_url = "{base}"
+schedule = "0 0 8 * * Mon-Fri"
+timezone = "Europe/Berlin"
+username = "{TOKEN}"
+password = ""
+
+[[series]]
+id = "de.industry.yoy"
+source = "destatis"
+table = "{TABLE}"
+measure = "PRO101"
+dimensions = {{ WERT03 = "X13JDKSB", WZ08V1 = "WZ08-C" }}
+unit = "2021=100"
+derive = "yoy_pct"
+
+[[series]]
+id = "de.industry.published"
+source = "destatis"
+table = "{TABLE}"
+measure = "PRO101"
+dimensions = {{ WERT03 = "X13JDKSB", WZ08V1 = "WZ08-C" }}
+unit = "%"
+
+[[rules]]
+id = "de-revised"
+series = "de.industry.yoy"
+kind = "revision"
+min = 0.1
+
+[[rules]]
+id = "de-turn"
+series = "de.industry.yoy"
+kind = "sign_change"
+
+[receivers.journal]
+kind = "log"
+"#,
+        state = dir.path().display()
+    );
+    let cfg = Config::parse(Path::new("t.toml"), &text).expect("config");
+    let store = statwatch::store::Store::open(dir.path()).expect("store");
+    let src = source(&cfg);
+
+    let report = statwatch::pipeline::poll_source(&cfg, &store, "destatis", &src, false)
+        .await
+        .expect("poll");
+    assert!(!report.failed(), "{:?}", report.tables);
+    assert!(report.alerts.is_empty(), "nothing fires on a baseline");
+    let derived = store.observations("de.industry.yoy").expect("read");
+    let published = store.observations("de.industry.published").expect("read");
+    assert_eq!(
+        store
+            .observations("de.industry.yoy#level")
+            .expect("read")
+            .len(),
+        15
+    );
+    assert_eq!(derived.len(), 3, "2025-01..03 have a year-ago level");
+    for d in &derived {
+        let p = published
+            .iter()
+            .find(|p| p.period == d.period)
+            .expect("published y/y");
+        assert!(
+            (d.value - p.value).abs() < 0.051,
+            "{}: derived {} vs published {}",
+            d.period,
+            d.value,
+            p.value
+        );
+    }
+
+    // The next release revises Feb (93.6 -> 93.8) and Mar (95.1 -> 94.6), adds Apr at 91.8.
+    fake.with(|f| {
+        f.latest_update = "06.06.2025 08:00:11h".into();
+        f.table = TableMode::Zip(release(&C_SA_2));
+    });
+    let report = statwatch::pipeline::poll_source(&cfg, &store, "destatis", &src, false)
+        .await
+        .expect("poll");
+    assert!(!report.failed(), "{:?}", report.tables);
+    let mut fired: Vec<(String, String, f64)> = report
+        .alerts
+        .iter()
+        .map(|a| (a.rule.clone(), a.period.to_string(), a.value))
+        .collect();
+    fired.sort_by(|a, b| a.partial_cmp(b).expect("no NaN"));
+    // Feb y/y: 93.6/95.3 -> -1.8 becomes 93.8/95.3 -> -1.6; Mar: 95.1/94.1 -> +1.1 becomes
+    // 94.6/94.1 -> +0.5; Apr: 91.8/93.6 -> -1.9, after a positive March.
+    assert_eq!(
+        fired,
+        vec![
+            ("de-revised".to_string(), "2025-02".to_string(), -1.6),
+            ("de-revised".to_string(), "2025-03".to_string(), 0.5),
+            ("de-turn".to_string(), "2025-04".to_string(), -1.9),
+        ]
+    );
+    let feb = store
+        .observations("de.industry.yoy")
+        .expect("read")
+        .into_iter()
+        .find(|o| o.period == Period::Month(2025, 2))
+        .expect("feb");
+    assert_eq!(feb.revisions.len(), 1);
+    assert_eq!(feb.revisions[0].value, -1.8);
+    let published = store.observations("de.industry.published").expect("read");
+    for d in store.observations("de.industry.yoy").expect("read") {
+        let p = published
+            .iter()
+            .find(|p| p.period == d.period)
+            .expect("published");
+        assert!(
+            (d.value - p.value).abs() < 0.051,
+            "{}: {} vs {}",
+            d.period,
+            d.value,
+            p.value
+        );
+    }
+}
