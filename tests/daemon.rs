@@ -2,6 +2,7 @@
 //! reloads (good and broken configs), SIGTERM drain with nothing lost, start-up catch-up,
 //! sd_notify datagrams, the metrics endpoint.
 
+mod common;
 mod support_daemon;
 
 use std::os::unix::net::UnixDatagram;

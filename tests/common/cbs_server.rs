@@ -54,6 +54,8 @@ struct State {
     faults: Vec<(String, Fault, usize)>,
     requests: Vec<String>,
     page_size: usize,
+    /// Entity -> how long its answers take (a slow source).
+    delays: HashMap<String, Duration>,
 }
 
 pub struct CbsServer {
@@ -122,6 +124,15 @@ impl CbsServer {
             .push((entity.to_string(), fault, times));
     }
 
+    /// Every answer for `entity` comes this late (the request is recorded on arrival).
+    pub fn delay(&self, entity: &str, by: Duration) {
+        self.state
+            .lock()
+            .unwrap()
+            .delays
+            .insert(entity.to_string(), by);
+    }
+
     pub fn clear_faults(&self) {
         self.state.lock().unwrap().faults.clear();
     }
@@ -175,6 +186,10 @@ async fn serve(mut sock: TcpStream, state: Arc<Mutex<State>>) -> std::io::Result
     };
     if let Some(f) = fault {
         return inject(sock, f).await;
+    }
+    let delay = state.lock().unwrap().delays.get(&entity).copied();
+    if let Some(d) = delay {
+        tokio::time::sleep(d).await;
     }
     let (status, body) = answer(&state, &table, &entity, &params);
     respond(&mut sock, status, JSON_TYPE, body.as_bytes()).await

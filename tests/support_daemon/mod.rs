@@ -1,9 +1,6 @@
-//! Helpers for the daemon tests: a minimal fake CBS OData v3 server whose data the test can
-//! change ("publish" a month), and a handle on a running `statwatch run` child process that
-//! collects its log lines.
-//!
-//! The fake server ignores `$filter`/`$select` (the client picks its series out of whatever
-//! rows come back) and records every request path so tests can see that polls happened.
+//! Helpers for the daemon tests: the shared fake CBS server (tests/common) driven from
+//! synchronous tests, with a "publish a month" call, and a handle on a running
+//! `statwatch run` child process that collects its log lines.
 
 #![allow(dead_code)]
 
@@ -14,166 +11,63 @@ use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use axum::extract::{Path as UrlPath, State};
-use axum::http::{header, StatusCode, Uri};
-use axum::response::IntoResponse;
-use axum::routing::get;
-use axum::Router;
-use serde_json::json;
+use crate::common::{industry_table, with, CbsServer};
 
-pub const TABLE: &str = "85806NED";
-pub const DIM: &str = "BedrijfstakkenBranchesSBI2008";
+pub const TABLE: &str = crate::common::INDUSTRY;
+pub const DIM: &str = crate::common::BRANCH_DIM;
 pub const KEY: &str = "307500";
-pub const MEASURE: &str = "KalendergecorrigeerdeProductie_14";
-const CONTENT_TYPE: &str = "application/json;odata=minimalmetadata;streaming=true;charset=utf-8";
+pub const MEASURE: &str = crate::common::YOY;
 
-/// What the fake CBS currently publishes.
-#[derive(Debug, Clone)]
-pub struct Published {
-    pub modified: String,
-    /// (period key, value), e.g. ("2025MM01", 0.3).
-    pub rows: Vec<(String, f64)>,
-}
-
-#[derive(Default)]
-struct Shared {
-    published: Option<Published>,
-    requests: Vec<String>,
-    /// How long `TableInfos` takes to answer (a slow source).
-    delay: Duration,
-}
-
+/// The fake CBS on a runtime of its own, for tests that are not async themselves.
 pub struct FakeCbs {
-    pub addr: SocketAddr,
-    shared: Arc<Mutex<Shared>>,
-    // Kept alive for as long as the server must answer.
+    server: CbsServer,
+    published: Mutex<Vec<(String, f64)>>,
+    // Dropped after the server: it must answer for as long as the test runs.
     _runtime: tokio::runtime::Runtime,
 }
 
 impl FakeCbs {
     /// Serves January 2025 (0.3) with a first `Modified` stamp.
     pub fn start() -> FakeCbs {
-        let shared = Arc::new(Mutex::new(Shared {
-            published: Some(Published {
-                modified: "2025-03-10T06:30:00".into(),
-                rows: vec![("2025MM01".into(), 0.3)],
-            }),
-            requests: Vec::new(),
-            delay: Duration::ZERO,
-        }));
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()
             .build()
             .unwrap();
-        let app = Router::new()
-            .route("/ODataApi/odata/{table}/{entity}", get(entity))
-            .with_state(shared.clone());
-        let listener = runtime
-            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-            .unwrap();
-        let addr = listener.local_addr().unwrap();
-        runtime.spawn(async move {
-            axum::serve(listener, app).await.unwrap();
-        });
+        let server = runtime.block_on(CbsServer::start());
+        let published = vec![("2025MM01".to_string(), 0.3)];
+        server.set_table(TABLE, industry_table(&published, "2025-03-10T06:30:00"));
         FakeCbs {
-            addr,
-            shared,
+            server,
+            published: Mutex::new(published),
             _runtime: runtime,
         }
     }
 
     pub fn base_url(&self) -> String {
-        format!("http://{}", self.addr)
+        self.server.base_url()
     }
 
     /// Adds (or revises) a period and moves the `Modified` stamp, as a CBS release does.
     pub fn publish(&self, period: &str, value: f64, modified: &str) {
-        let mut s = self.shared.lock().unwrap();
-        let p = s.published.as_mut().unwrap();
-        p.rows.retain(|(k, _)| k != period);
-        p.rows.push((period.into(), value));
-        p.modified = modified.into();
+        let mut p = self.published.lock().unwrap();
+        *p = with(&p, &[(period, value)]);
+        self.server.set_table(TABLE, industry_table(&p, modified));
     }
 
     /// Makes every cheap check take `delay`.
     pub fn set_delay(&self, delay: Duration) {
-        self.shared.lock().unwrap().delay = delay;
-    }
-
-    /// Every request path (with query) seen so far.
-    pub fn requests(&self) -> Vec<String> {
-        self.shared.lock().unwrap().requests.clone()
+        self.server.delay("TableInfos", delay);
     }
 
     /// How many cheap checks (`TableInfos`) were made: one per poll of the table.
     pub fn checks(&self) -> usize {
-        self.requests()
+        self.server
+            .requests()
             .iter()
             .filter(|r| r.contains("/TableInfos"))
             .count()
     }
-}
-
-async fn entity(
-    State(shared): State<Arc<Mutex<Shared>>>,
-    UrlPath((table, entity)): UrlPath<(String, String)>,
-    uri: Uri,
-) -> impl IntoResponse {
-    // Recorded on arrival, so a test sees a poll while it is still in flight.
-    let delay = {
-        let mut s = shared.lock().unwrap();
-        s.requests.push(uri.to_string());
-        s.delay
-    };
-    if entity == "TableInfos" && !delay.is_zero() {
-        tokio::time::sleep(delay).await;
-    }
-    let value = {
-        let s = shared.lock().unwrap();
-        let published = s.published.clone().unwrap();
-        let value = match entity.as_str() {
-            "TableInfos" => json!([{
-                "ID": 1,
-                "Identifier": table,
-                "Title": "Industrie; productie",
-                "ShortTitle": "Industrie; productie",
-                "Modified": published.modified,
-                "OutputStatus": "Regulier",
-                "ReasonDelivery": "Actualisering",
-            }]),
-            DIM => json!([{"Key": KEY}]),
-            "TypedDataSet" => published
-                .rows
-                .iter()
-                .enumerate()
-                .map(|(i, (period, v))| json!({"ID": i, DIM: KEY, "Perioden": period, MEASURE: v}))
-                .collect(),
-            "Perioden" => published
-                .rows
-                .iter()
-                .map(|(period, _)| json!({"Key": period, "Title": period, "Status": "Voorlopig"}))
-                .collect(),
-            _ => serde_json::Value::Null,
-        };
-        value
-    };
-    if value.is_null() || table != TABLE {
-        return (
-            StatusCode::NOT_FOUND,
-            [(header::CONTENT_TYPE, CONTENT_TYPE)],
-            String::from("{}"),
-        );
-    }
-    let body = json!({
-        "odata.metadata": format!("https://opendata.cbs.nl/ODataApi/OData/{table}/$metadata#Cbs.OData.WebAPI.{entity}"),
-        "value": value,
-    });
-    (
-        StatusCode::OK,
-        [(header::CONTENT_TYPE, CONTENT_TYPE)],
-        body.to_string(),
-    )
 }
 
 /// A config for one CBS source on the fake server, one series, a log receiver.
