@@ -4,13 +4,19 @@
 //!
 //! # Layout
 //!
-//! - [`config`]: the TOML config, validated in one place.
-//! - [`model`]: plain data (periods, observations, releases, alerts).
-//! - [`sources`]: CBS and Destatis clients over one HTTP layer.
-//! - [`store`]: the only module that sees sled.
+//! - [`cli`]: the command line and the one-shot commands; `main.rs` maps outcomes to exit codes.
+//! - [`config`]: the TOML config, validated in one place (file, key and line:column in errors).
+//! - [`model`]: plain data (periods, observations, releases, alerts, deliveries).
+//! - [`sources`]: CBS (OData v3) and Destatis (GENESIS 2020) clients over one HTTP layer.
+//! - [`pipeline`]: what one poll of one source does, start to finish.
 //! - [`diff`]: pure, stored vs fetched -> release.
-//! - [`scheduler`]: pure, cron in a time zone, start-up catch-up.
+//! - [`derive`]: pure, growth rates from stored levels.
+//! - [`rules`]: pure, series + release -> alerts with stable ids.
+//! - [`store`]: the only module that sees sled; one transaction per poll.
+//! - [`notify`]: the outbox delivery to webhook, email and log receivers.
+//! - [`scheduler`]: pure, cron in a time zone (DST-correct), start-up catch-up.
 //! - [`app`]: the daemon (`statwatch run`): scheduling loop, signals, reload, sd_notify.
+//! - [`control`]: read-only queries into the running daemon (sled allows one process).
 //! - [`metrics`]: optional `/metrics` and `/healthz`.
 
 pub mod app;
