@@ -5,6 +5,7 @@
 use std::fmt;
 
 use chrono::{DateTime, Utc};
+use sha2::{Digest, Sha256};
 use tracing::{info, warn};
 
 use crate::config::{Config, SeriesConfig};
@@ -176,7 +177,12 @@ async fn poll_table(
     write: &mut PollWrite,
     report: &mut PollReport,
 ) -> Result<TableResult, TableError> {
-    let known = store.stamp(name, table)?;
+    // A stamp only counts for the selection it was downloaded with: a series added to a
+    // table (or a longer history) must not wait for the table's next release.
+    let selection = selection(config, name, series);
+    let known = store
+        .stamp(name, table)?
+        .filter(|s| s.selection == selection);
     let stamp = match source
         .check(table, known.as_ref().map(|s| s.stamp.as_str()))
         .await?
@@ -258,6 +264,7 @@ async fn poll_table(
         TableStamp {
             stamp,
             fetched_at: now,
+            selection,
         },
     ));
     for a in &alerts {
@@ -272,4 +279,28 @@ async fn poll_table(
     report.changes.extend(changes);
     report.alerts.extend(alerts);
     Ok(TableResult::Updated(results))
+}
+
+/// Names what a table download covers: its series (id, measure, dimensions, unit, derivation,
+/// frequency) and the history reached back.
+fn selection(config: &Config, source: &str, series: &[SeriesConfig]) -> String {
+    let mut parts: Vec<String> = series
+        .iter()
+        .map(|s| {
+            format!(
+                "{}|{}|{:?}|{}|{:?}|{:?}",
+                s.id,
+                s.measure,
+                s.dimensions,
+                s.unit,
+                s.derive.map(|d| d.name()),
+                s.frequency
+            )
+        })
+        .collect();
+    parts.sort();
+    let history = config.sources.get(source).map_or(0, |s| s.history_years);
+    let mut h = Sha256::new();
+    h.update(format!("history={history};{}", parts.join(";")));
+    hex::encode(&h.finalize()[..8])
 }

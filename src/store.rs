@@ -57,6 +57,9 @@ pub enum StoreError {
 pub struct TableStamp {
     pub stamp: String,
     pub fetched_at: DateTime<Utc>,
+    /// What was downloaded (see `pipeline::selection`): a changed config re-downloads.
+    #[serde(default)]
+    pub selection: String,
 }
 
 /// One line of the release log: what a poll found in one series.

@@ -404,3 +404,43 @@ async fn usage_and_config_errors_exit_2() {
         "{e}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_series_added_to_a_polled_table_is_fetched_without_waiting_for_a_release() {
+    let w = world().await;
+    assert!(statwatch(&w.config, &["poll"]).await.status.success());
+    let text = std::fs::read_to_string(&w.config).unwrap()
+        + r#"
+[[series]]
+id = "nl.industry.mom"
+source = "cbs"
+table = "85806NED"
+measure = "OntwSeizoengecorrigeerdeProductie_21"
+dimensions = { BedrijfstakkenBranchesSBI2008 = "307500" }
+unit = "%"
+"#;
+    std::fs::write(&w.config, text).unwrap();
+    w.server.clear_requests();
+    let o = statwatch(&w.config, &["poll"]).await;
+    assert!(o.status.success(), "{}", stdout(&o));
+    // The table did not move, but its selection did: one download, the new series' baseline,
+    // and nothing new for the series already stored.
+    assert!(
+        stdout(&o).contains("cbs 85806NED: baseline: 38 new periods"),
+        "{}",
+        stdout(&o)
+    );
+    assert!(
+        stdout(&o).contains("cbs 81234ned: unchanged"),
+        "{}",
+        stdout(&o)
+    );
+    let mom = series_json(&w.config, "nl.industry.mom").await;
+    assert_eq!(mom["observations"].as_array().unwrap().len(), 38);
+    let o = statwatch(&w.config, &["poll"]).await;
+    assert!(
+        stdout(&o).contains("cbs 85806NED: unchanged"),
+        "{}",
+        stdout(&o)
+    );
+}
