@@ -444,3 +444,33 @@ unit = "%"
         stdout(&o)
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_wrong_measure_or_an_unpinned_dimension_names_the_fix() {
+    let w = world().await;
+    let text = std::fs::read_to_string(&w.config)
+        .unwrap()
+        .replace("measure = \"KalendergecorrigeerdeProductie_14\"", "measure = \"KalendergecorrigeerdeProductie_15\"")
+        .replace(
+            "measure = \"Producentenvertrouwen_1\"\ndimensions = { BedrijfstakkenBranchesSBI2008 = \"307500\" }",
+            "measure = \"Producentenvertrouwen_1\"",
+        );
+    std::fs::write(&w.config, text).unwrap();
+    let o = statwatch(&w.config, &["poll"]).await;
+    assert_eq!(o.status.code(), Some(1));
+    let out = stdout(&o);
+    assert!(
+        out.contains("cbs 85806NED: FAILED: series nl.industry.yoy: the table has no measure \"KalendergecorrigeerdeProductie_15\" (measures: KalendergecorrigeerdeProductie_14, OntwSeizoengecorrigeerdeProductie_21)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("cbs 81234ned: FAILED: series nl.confidence: dimension BedrijfstakkenBranchesSBI2008 is not pinned: add BedrijfstakkenBranchesSBI2008 = \"<key>\" to `dimensions` (keys: 307500 (307500))"),
+        "{out}"
+    );
+    // Nothing was downloaded for either table.
+    assert!(!w
+        .server
+        .requests()
+        .iter()
+        .any(|r| r.contains("/TypedDataSet")));
+}

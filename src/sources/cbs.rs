@@ -59,6 +59,19 @@ struct PeriodInfo {
 #[serde(rename_all = "PascalCase")]
 struct DimensionKey {
     key: String,
+    #[serde(default)]
+    title: Option<String>,
+}
+
+/// One entry of `DataProperties`: a dimension, the time dimension, a topic (measure) or a
+/// group of topics.
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct DataProperty {
+    #[serde(rename = "Type")]
+    kind: String,
+    #[serde(default)]
+    key: String,
 }
 
 /// Parses a CBS period key: `2025MM03`, `2025KW01`, `2025JJ00` (space padding allowed).
@@ -195,15 +208,80 @@ impl Cbs {
         }
     }
 
+    /// The keys of one dimension, exactly as CBS writes them (possibly space-padded).
+    async fn dimension_keys(
+        &self,
+        table: &str,
+        dim: &str,
+    ) -> Result<Vec<DimensionKey>, FetchError> {
+        self.get_all(
+            self.url(table, dim, &[("$select", "Key,Title".into())]),
+            dim,
+        )
+        .await
+    }
+
+    /// Checks every series against the table's `DataProperties`, so that a measure or
+    /// dimension that does not exist, or a dimension left unpinned, is named with the fix
+    /// (the keys to choose from) instead of failing later as an OData error or as several
+    /// values per period.
+    async fn check_series(&self, table: &str, series: &[SeriesConfig]) -> Result<(), FetchError> {
+        let props: Vec<DataProperty> = self
+            .get_all(self.url(table, "DataProperties", &[]), "DataProperties")
+            .await?;
+        let dims: Vec<&str> = props
+            .iter()
+            .filter(|p| p.kind == "Dimension" || p.kind == "GeoDimension")
+            .map(|p| p.key.as_str())
+            .collect();
+        let topics: Vec<&str> = props
+            .iter()
+            .filter(|p| p.kind == "Topic")
+            .map(|p| p.key.as_str())
+            .collect();
+        for s in series {
+            let fail = |message: String| FetchError::Series {
+                series: s.id.clone(),
+                message,
+            };
+            if !topics.contains(&s.measure.as_str()) {
+                return Err(fail(format!(
+                    "the table has no measure {:?} (measures: {})",
+                    s.measure,
+                    list(&topics)
+                )));
+            }
+            if let Some(d) = s.dimensions.keys().find(|d| !dims.contains(&d.as_str())) {
+                return Err(fail(format!(
+                    "the table has no dimension {d:?} (dimensions: {})",
+                    list(&dims)
+                )));
+            }
+            if let Some(d) = dims.iter().find(|d| !s.dimensions.contains_key(**d)) {
+                let keys = self.dimension_keys(table, d).await?;
+                let shown: Vec<String> = keys
+                    .iter()
+                    .map(|k| match &k.title {
+                        Some(t) => format!("{} ({t})", k.key.trim()),
+                        None => k.key.trim().to_string(),
+                    })
+                    .collect();
+                return Err(fail(format!(
+                    "dimension {d} is not pinned: add {d} = \"<key>\" to `dimensions` (keys: {})",
+                    list(&shown.iter().map(String::as_str).collect::<Vec<_>>())
+                )));
+            }
+        }
+        Ok(())
+    }
+
     /// Maps trimmed keys to the exact (possibly space-padded) keys of one dimension.
     async fn exact_keys(
         &self,
         table: &str,
         dim: &str,
     ) -> Result<HashMap<String, String>, FetchError> {
-        let keys: Vec<DimensionKey> = self
-            .get_all(self.url(table, dim, &[("$select", "Key".into())]), dim)
-            .await?;
+        let keys = self.dimension_keys(table, dim).await?;
         Ok(keys
             .into_iter()
             .map(|k| (k.key.trim().to_string(), k.key))
@@ -215,6 +293,7 @@ impl Cbs {
         table: &str,
         series: &[SeriesConfig],
     ) -> Result<TableData, FetchError> {
+        self.check_series(table, series).await?;
         // Every dimension key any series needs, per dimension.
         let mut wanted: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
         for s in series {
@@ -273,6 +352,24 @@ impl Cbs {
         debug!(table, rows = rows.len(), "TypedDataSet downloaded");
         split_rows(&rows, series, &status)
     }
+}
+
+/// A short list for messages: the first few names, and how many more.
+fn list(names: &[&str]) -> String {
+    const SHOWN: usize = 12;
+    let mut out = names
+        .iter()
+        .take(SHOWN)
+        .copied()
+        .collect::<Vec<_>>()
+        .join(", ");
+    if names.len() > SHOWN {
+        out.push_str(&format!(", ... ({} more)", names.len() - SHOWN));
+    }
+    if out.is_empty() {
+        out.push_str("none");
+    }
+    out
 }
 
 /// Picks each series' observations out of the TypedDataSet rows, in one pass over the rows:

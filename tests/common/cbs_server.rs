@@ -293,6 +293,26 @@ fn answer(
             });
             (200, envelope(table, "TableInfos", vec![info], None))
         }
+        "DataProperties" => {
+            let mut value = Vec::new();
+            for (i, (d, _)) in t.dimensions.iter().enumerate() {
+                value.push(json!({"odata.type": "Cbs.OData.Dimension", "ID": i, "Type": "Dimension", "Key": d, "Title": d}));
+            }
+            value.push(json!({"odata.type": "Cbs.OData.TimeDimension", "ID": value.len(), "Type": "TimeDimension", "Key": "Perioden", "Title": "Perioden"}));
+            value.push(json!({"odata.type": "Cbs.OData.TopicGroup", "ID": value.len(), "Type": "TopicGroup", "Key": "", "Title": "Indexcijfers"}));
+            let skip = |k: &String| {
+                k == "ID" || k == "Perioden" || t.dimensions.iter().any(|(d, _)| d == k)
+            };
+            for k in t
+                .rows
+                .first()
+                .map(|r| r.keys().filter(|k| !skip(k)).cloned().collect::<Vec<_>>())
+                .unwrap_or_default()
+            {
+                value.push(json!({"odata.type": "Cbs.OData.Topic", "ID": value.len(), "Type": "Topic", "Key": k, "Title": k, "Unit": "%", "Decimals": 1, "Datatype": "Double"}));
+            }
+            (200, envelope(table, "DataProperties", value, None))
+        }
         "Perioden" => {
             let value = t
                 .periods
