@@ -773,7 +773,8 @@ async fn without_cubes_the_check_uses_modifieddata() {
 #[tokio::test]
 async fn at_most_two_requests_in_flight() {
     let (fake, base) = start(TableMode::Zip(release(&C_SA))).await;
-    fake.with(|f| f.delay = Duration::from_millis(100));
+    // Long enough that the first two requests overlap even on a loaded machine.
+    fake.with(|f| f.delay = Duration::from_millis(300));
     let cfg = config(&base, TOKEN, "2021=100");
     let src = source(&cfg);
     let s = series(&cfg);
