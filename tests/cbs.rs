@@ -474,3 +474,41 @@ async fn a_wrong_measure_or_an_unpinned_dimension_names_the_fix() {
         .iter()
         .any(|r| r.contains("/TypedDataSet")));
 }
+
+/// A mirror that serves only TableInfos, TypedDataSet and Perioden still delivers the data:
+/// DataProperties and the dimension lists only make messages friendlier.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_server_without_metadata_sets_still_delivers() {
+    let w = world().await;
+    let mut t = industry_table(&yoy_vintage(0), "2025-04-10T06:30:00");
+    // Unpadded keys: without the dimension list the configured key is used as written.
+    for r in t.rows.iter_mut() {
+        let k = r[BRANCH_DIM].as_str().unwrap().trim().to_string();
+        r.insert(BRANCH_DIM.into(), serde_json::json!(k));
+    }
+    w.server.set_table(INDUSTRY, t);
+    w.server.fail_next(
+        &format!("{INDUSTRY}/DataProperties"),
+        Fault::ODataError(
+            404,
+            include_str!("fixtures/cbs/odata_error_404_unknown_table.json").into(),
+        ),
+        1,
+    );
+    w.server.fail_next(
+        &format!("{INDUSTRY}/{BRANCH_DIM}"),
+        Fault::ODataError(
+            404,
+            include_str!("fixtures/cbs/odata_error_404_unknown_table.json").into(),
+        ),
+        1,
+    );
+    let o = statwatch(&w.config, &["poll"]).await;
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    assert!(
+        stdout(&o).contains("cbs 85806NED: baseline: 38 new periods"),
+        "{}",
+        stdout(&o)
+    );
+    assert!(stderr(&o).contains("no DataProperties"), "{}", stderr(&o));
+}

@@ -173,6 +173,8 @@ struct Fake {
     queries: Vec<String>,
     latest_update: String,
     cubes_empty: bool,
+    /// catalogue/cubes answers 404 (a server that does not offer it).
+    cubes_missing: bool,
     table: TableMode,
     result_polls: usize,
     html_outage: bool,
@@ -287,6 +289,9 @@ fn answer(
     }
     let field = |k: &str| form.get(k).map(String::as_str).unwrap_or("");
     match endpoint {
+        "catalogue/cubes" if f.cubes_missing => {
+            (StatusCode::NOT_FOUND, "Not Found").into_response()
+        }
         "catalogue/cubes" if f.cubes_empty => envelope(
             endpoint,
             104,
@@ -382,6 +387,7 @@ async fn start(table: TableMode) -> (Shared, String) {
             queries: Vec::new(),
             latest_update: "08.05.2025 08:00:05h".into(),
             cubes_empty: false,
+            cubes_missing: false,
             table,
             result_polls: 0,
             html_outage: false,
@@ -768,6 +774,19 @@ async fn without_cubes_the_check_uses_modifieddata() {
     );
     let (_, form) = fake.with(|f| f.forms.last().cloned().expect("a request"));
     assert_eq!(form.get("selection").map(String::as_str), Some("42153"));
+}
+
+#[tokio::test]
+async fn a_server_without_the_cube_catalogue_falls_back_to_modifieddata() {
+    let (fake, base) = start(TableMode::Zip(release(&C_SA))).await;
+    fake.with(|f| f.cubes_missing = true);
+    let cfg = config(&base, TOKEN, "2021=100");
+    let src = source(&cfg);
+    let Check::Changed { stamp } = src.check(TABLE, None).await.expect("check") else {
+        panic!("changed");
+    };
+    assert_eq!(stamp, "modifieddata 2025-05-08 Mär 2025");
+    assert_eq!(fake.count("catalogue/modifieddata"), 1);
 }
 
 #[tokio::test]

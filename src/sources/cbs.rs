@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use chrono::Datelike;
 use serde::Deserialize;
 use serde_json::Value;
-use tracing::{debug, error};
+use tracing::{debug, error, warn};
 use url::Url;
 
 use super::http::{Expect, Http, HttpError};
@@ -226,9 +226,18 @@ impl Cbs {
     /// (the keys to choose from) instead of failing later as an OData error or as several
     /// values per period.
     async fn check_series(&self, table: &str, series: &[SeriesConfig]) -> Result<(), FetchError> {
-        let props: Vec<DataProperty> = self
+        let props: Vec<DataProperty> = match self
             .get_all(self.url(table, "DataProperties", &[]), "DataProperties")
-            .await?;
+            .await
+        {
+            Err(e) if e.is_not_found() => {
+                // Every StatLine table has it; a mirror or proxy without it only loses the
+                // friendlier messages, not the data.
+                warn!(table, error = %e, "no DataProperties: series not checked against the table");
+                return Ok(());
+            }
+            other => other?,
+        };
         let dims: Vec<&str> = props
             .iter()
             .filter(|p| p.kind == "Dimension" || p.kind == "GeoDimension")
@@ -281,7 +290,14 @@ impl Cbs {
         table: &str,
         dim: &str,
     ) -> Result<HashMap<String, String>, FetchError> {
-        let keys = self.dimension_keys(table, dim).await?;
+        let keys = match self.dimension_keys(table, dim).await {
+            Err(e) if e.is_not_found() => {
+                // Without the dimension's entity set the configured keys are used as written.
+                warn!(table, dim, error = %e, "no dimension entity set: keys used as configured");
+                return Ok(HashMap::new());
+            }
+            other => other?,
+        };
         Ok(keys
             .into_iter()
             .map(|k| (k.key.trim().to_string(), k.key))
@@ -306,7 +322,12 @@ impl Cbs {
             let exact = self.exact_keys(table, dim).await?;
             let mut ors = Vec::new();
             for key in keys {
-                let Some(e) = exact.get(*key) else {
+                let e = if exact.is_empty() {
+                    Some(*key)
+                } else {
+                    exact.get(*key).map(String::as_str)
+                };
+                let Some(e) = e else {
                     let users: Vec<_> = series
                         .iter()
                         .filter(|s| s.dimensions.get(*dim).map(String::as_str) == Some(*key))

@@ -699,6 +699,17 @@ pub fn job_result_name(table: &str, content: &str) -> Option<String> {
         .map(str::to_string)
 }
 
+/// A catalogue endpoint this server does not offer (HTTP 404) gives no change signal; any
+/// other failure is the poll's failure.
+fn not_offered<T>(e: FetchError) -> Result<Option<T>, FetchError> {
+    if e.is_not_found() {
+        warn!(error = %e, "GENESIS catalogue endpoint not offered; trying the next change signal");
+        Ok(None)
+    } else {
+        Err(e)
+    }
+}
+
 impl Destatis {
     pub fn new(cfg: &SourceConfig) -> Result<Destatis, HttpError> {
         let mut credentials = HeaderMap::new();
@@ -844,7 +855,8 @@ impl Destatis {
                     ("language", lang.clone()),
                 ],
             )
-            .await?;
+            .await
+            .or_else(not_offered)?;
         let mut stamp = cubes.as_deref().and_then(cubes_stamp);
         if stamp.is_none() {
             let since = chrono::Utc::now().year() - 1;
@@ -859,7 +871,8 @@ impl Destatis {
                         ("language", lang),
                     ],
                 )
-                .await?;
+                .await
+                .or_else(not_offered)?;
             stamp = modified.as_deref().and_then(modified_stamp);
         }
         let Some(stamp) = stamp else {

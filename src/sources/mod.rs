@@ -28,6 +28,17 @@ pub enum FetchError {
 }
 
 impl FetchError {
+    /// An HTTP 404: the endpoint or entity set does not exist on this server.
+    pub fn is_not_found(&self) -> bool {
+        matches!(
+            self,
+            FetchError::Http {
+                err: HttpError::Status { status: 404, .. },
+                ..
+            }
+        )
+    }
+
     pub(crate) fn http(what: impl Into<String>) -> impl FnOnce(HttpError) -> FetchError {
         let what = what.into();
         move |err| FetchError::Http { what, err }
