@@ -525,20 +525,34 @@ impl<'a> Locator<'a> {
 
     /// A TOML syntax or shape error from the deserializer, which knows the span but not the key.
     fn toml_error(&self, err: &toml::de::Error) -> ConfigError {
-        let span = err.span().unwrap_or(0..0);
-        let (line, column) = self.line_col(span.start);
-        let at = self.src.get(span.clone()).unwrap_or("").trim();
-        let table = self.src[..span.start.min(self.src.len())]
-            .lines()
-            .rev()
-            .map(str::trim)
-            .find(|l| l.starts_with('['))
-            .map(|l| l.trim_matches(|c| c == '[' || c == ']').trim().to_string());
-        let key = match (table, at.split(['=', '\n']).next().map(str::trim)) {
-            (Some(t), Some(k)) if !k.is_empty() && is_bare_key(k) => format!("{t}.{k}"),
-            (Some(t), _) => t,
-            (None, Some(k)) if !k.is_empty() && is_bare_key(k) => k.to_string(),
-            _ => "(document)".to_string(),
+        let src = self.src;
+        let start = err.span().map_or(0, |s| s.start).min(src.len());
+        let (line, column) = self.line_col(start);
+        let line_start = src[..start].rfind('\n').map_or(0, |i| i + 1);
+        let line_end = src[start..].find('\n').map_or(src.len(), |i| start + i);
+        // The key written on the error's line (`key = value`), if the error is at or after it.
+        let key_here = src[line_start..line_end]
+            .split_once('=')
+            .map(|(k, _)| k.trim())
+            .filter(|k| !k.is_empty() && is_bare_key(k) && !k.starts_with('['));
+        // The table the line belongs to; `[[name]]` headers are numbered like `name[0]`.
+        let mut table: Option<String> = None;
+        let mut arrays: BTreeMap<String, usize> = BTreeMap::new();
+        for l in src[..line_end].lines().map(str::trim) {
+            if let Some(name) = l.strip_prefix("[[").and_then(|r| r.split("]]").next()) {
+                let name = name.trim().to_string();
+                let n = arrays.entry(name.clone()).or_insert(0);
+                table = Some(format!("{name}[{n}]"));
+                *n += 1;
+            } else if let Some(name) = l.strip_prefix('[').and_then(|r| r.split(']').next()) {
+                table = Some(name.trim().to_string());
+            }
+        }
+        let key = match (table, key_here) {
+            (Some(t), Some(k)) => format!("{t}.{k}"),
+            (Some(t), None) => t,
+            (None, Some(k)) => k.to_string(),
+            (None, None) => "(document)".to_string(),
         };
         ConfigError::Invalid {
             file: self.file.clone(),
@@ -1329,6 +1343,20 @@ subscribe = ["nl-*"]
         let e = err(&src);
         assert!(e.starts_with("test.toml:7:1: sources.cbs.shedule:"), "{e}");
         assert!(e.contains("unknown field"), "{e}");
+    }
+
+    #[test]
+    fn shape_errors_name_the_key_and_the_array_element() {
+        let e = err(&GOOD.replace("measure = \"KalendergecorrigeerdeProductie_14\"\n", ""));
+        assert!(
+            e.starts_with("test.toml:9:1: series[0]: missing field `measure`"),
+            "{e}"
+        );
+        let e = err(&GOOD.replace("kind = \"cbs\"", "kind = \"cbs\"\ntimeout_secs = \"ten\""));
+        assert!(
+            e.starts_with("test.toml:7:16: sources.cbs.timeout_secs: invalid type"),
+            "{e}"
+        );
     }
 
     #[test]
