@@ -138,8 +138,10 @@ impl Store {
     /// Opens (or creates) the store in `dir`.
     pub fn open(dir: &Path) -> Result<Store, StoreError> {
         let path = dir.display().to_string();
+        // sled caches up to 1 GB by default; statwatch's working set is a few series at a time.
         let db = sled::Config::new()
             .path(dir)
+            .cache_capacity(32 * 1024 * 1024)
             .open()
             .map_err(|source| match source {
                 sled::Error::Io(ref e) if e.to_string().contains("could not acquire lock") => {

@@ -512,3 +512,82 @@ async fn a_server_without_metadata_sets_still_delivers() {
     );
     assert!(stderr(&o).contains("no DataProperties"), "{}", stderr(&o));
 }
+
+/// Not a test but a measurement (run it with `cargo test --release --test cbs -- --ignored
+/// --nocapture`): `statwatch poll` ingesting a 100,000-row table (400 series x 250 months,
+/// 10 pages of 10,000 rows) from the fake server, under `/usr/bin/time -v`.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore]
+async fn measure_a_100k_row_poll() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = CbsServer::start().await;
+    let mut rows = Vec::new();
+    let mut series = String::new();
+    let branches: Vec<String> = (0..400).map(|b| format!("{:06}", 300000 + b)).collect();
+    for (b, key) in branches.iter().enumerate() {
+        for m in 0..250 {
+            let mut r = serde_json::Map::new();
+            r.insert(BRANCH_DIM.into(), serde_json::json!(key));
+            r.insert(
+                "Perioden".into(),
+                serde_json::json!(format!("{}MM{:02}", 2005 + m / 12, m % 12 + 1)),
+            );
+            r.insert(
+                YOY.into(),
+                serde_json::json!(((b * 7 + m * 13) % 200) as f64 / 10.0 - 10.0),
+            );
+            rows.push(r);
+        }
+        series.push_str(&format!(
+            "[[series]]\nid = \"s{b}\"\nsource = \"cbs\"\ntable = \"{INDUSTRY}\"\nmeasure = \"{YOY}\"\ndimensions = {{ {BRANCH_DIM} = \"{key}\" }}\n"
+        ));
+    }
+    let periods = (0..250)
+        .map(|m| {
+            (
+                format!("{}MM{:02}", 2005 + m / 12, m % 12 + 1),
+                "Definitief".to_string(),
+            )
+        })
+        .collect();
+    server.set_table(
+        INDUSTRY,
+        FakeTable {
+            modified: "2025-04-10T06:30:00".into(),
+            output_status: "Regulier".into(),
+            dimensions: vec![(BRANCH_DIM.into(), branches)],
+            periods,
+            rows,
+        },
+    );
+    let text = format!(
+        "state_dir = \"{}\"\n[sources.cbs]\nkind = \"cbs\"\nbase_url = \"{}\"\nschedule = \"0 30 6 * * *\"\nhistory_years = 30\n{series}",
+        dir.path().join("state").display(),
+        server.base_url()
+    );
+    let config = write_config(dir.path(), &text);
+    let out = tokio::process::Command::new("/usr/bin/time")
+        .arg("-v")
+        .arg(env!("CARGO_BIN_EXE_statwatch"))
+        .args(["--config", config.to_str().unwrap(), "poll"])
+        .args(
+            std::env::var("STATWATCH_MEASURE_ARGS")
+                .ok()
+                .as_deref()
+                .map(str::split_whitespace)
+                .into_iter()
+                .flatten(),
+        )
+        .output()
+        .await
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    println!("{}", stdout(&out).lines().next().unwrap_or(""));
+    for l in err
+        .lines()
+        .filter(|l| l.contains("Maximum resident") || l.contains("Elapsed"))
+    {
+        println!("{}", l.trim());
+    }
+    assert!(out.status.success());
+}

@@ -19,6 +19,9 @@ use super::{check_unique, keep_one_frequency, Check, FetchError, TableData};
 use crate::config::{SeriesConfig, SourceConfig};
 use crate::model::{Observation, Period};
 
+/// More keys of one dimension than this are not put in the `$filter` (see `fetch`).
+const MAX_KEYS_IN_FILTER: usize = 20;
+
 /// Pages are followed at most this often: 10,000 rows a page makes this a billion rows.
 const MAX_PAGES: usize = 100_000;
 
@@ -129,6 +132,22 @@ impl Cbs {
         what: &str,
     ) -> Result<Vec<T>, FetchError> {
         let mut out = Vec::new();
+        self.get_pages(first, what, |page: Vec<T>| {
+            out.extend(page);
+            Ok(())
+        })
+        .await?;
+        Ok(out)
+    }
+
+    /// GETs an entity set page by page, following `odata.nextLink` to the end, handing each
+    /// page to `on_page` (so a large table never sits in memory as JSON all at once).
+    async fn get_pages<T: serde::de::DeserializeOwned>(
+        &self,
+        first: Url,
+        what: &str,
+        mut on_page: impl FnMut(Vec<T>) -> Result<(), FetchError>,
+    ) -> Result<(), FetchError> {
         let mut url = first;
         let mut seen = BTreeSet::new();
         for page in 1..=MAX_PAGES {
@@ -142,9 +161,10 @@ impl Cbs {
                     "{what} (page {page}) is not an OData v3 envelope: {e}"
                 ))
             })?;
-            out.extend(env.value);
+            drop(reply);
+            on_page(env.value)?;
             let Some(next) = env.next_link else {
-                return Ok(out);
+                return Ok(());
             };
             let next = self.follow(&url, &next)?;
             if !seen.insert(next.to_string()) {
@@ -340,7 +360,11 @@ impl Cbs {
                 };
                 ors.push(format!("{dim} eq {}", odata_str(e)));
             }
-            clauses.push(format!("({})", ors.join(" or ")));
+            // StatLine runs on IIS, whose default limit on a query string is 2,048 bytes: with
+            // many keys the dimension is left unfiltered and the rows are picked here instead.
+            if ors.len() <= MAX_KEYS_IN_FILTER {
+                clauses.push(format!("({})", ors.join(" or ")));
+            }
         }
         let this_year = chrono::Utc::now().year();
         let years: Vec<String> = (this_year - self.history_years as i32..=this_year + 1)
@@ -361,8 +385,6 @@ impl Cbs {
                 ("$select", select.join(",")),
             ],
         );
-        let rows: Vec<serde_json::Map<String, Value>> =
-            self.get_all(data_url, "TypedDataSet").await?;
         let periods: Vec<PeriodInfo> = self
             .get_all(self.url(table, "Perioden", &[]), "Perioden")
             .await?;
@@ -370,8 +392,19 @@ impl Cbs {
             .into_iter()
             .map(|p| (p.key.trim().to_string(), p.status.unwrap_or_default()))
             .collect();
-        debug!(table, rows = rows.len(), "TypedDataSet downloaded");
-        split_rows(&rows, series, &status)
+        let mut splitter = Splitter::new(series, &status);
+        let mut rows = 0;
+        self.get_pages(
+            data_url,
+            "TypedDataSet",
+            |page: Vec<serde_json::Map<String, Value>>| {
+                rows += page.len();
+                splitter.add(&page)
+            },
+        )
+        .await?;
+        debug!(table, rows, "TypedDataSet downloaded");
+        splitter.finish()
     }
 }
 
@@ -393,75 +426,103 @@ fn list(names: &[&str]) -> String {
     out
 }
 
-/// Picks each series' observations out of the TypedDataSet rows, in one pass over the rows:
-/// series are grouped by which dimensions they pin, and each row is looked up by its
-/// (trimmed) keys for those dimensions.
+/// Picks each series' observations out of the TypedDataSet rows.
 pub fn split_rows(
     rows: &[serde_json::Map<String, Value>],
     series: &[SeriesConfig],
     status: &HashMap<String, String>,
 ) -> Result<TableData, FetchError> {
-    let mut groups: BTreeMap<Vec<&str>, HashMap<Vec<&str>, Vec<usize>>> = BTreeMap::new();
-    for (i, s) in series.iter().enumerate() {
-        let dims: Vec<&str> = s.dimensions.keys().map(String::as_str).collect();
-        let keys: Vec<&str> = s.dimensions.values().map(String::as_str).collect();
-        groups
-            .entry(dims)
-            .or_default()
-            .entry(keys)
-            .or_default()
-            .push(i);
+    let mut s = Splitter::new(series, status);
+    s.add(rows)?;
+    s.finish()
+}
+
+/// Splits TypedDataSet rows into series, a page at a time, in one pass over the rows: series
+/// are grouped by which dimensions they pin, and each row is looked up by its (trimmed) keys
+/// for those dimensions.
+struct Splitter<'a> {
+    series: &'a [SeriesConfig],
+    status: &'a HashMap<String, String>,
+    groups: BTreeMap<Vec<&'a str>, HashMap<Vec<&'a str>, Vec<usize>>>,
+    obs: Vec<Vec<Observation>>,
+}
+
+impl<'a> Splitter<'a> {
+    fn new(series: &'a [SeriesConfig], status: &'a HashMap<String, String>) -> Self {
+        let mut groups: BTreeMap<Vec<&str>, HashMap<Vec<&str>, Vec<usize>>> = BTreeMap::new();
+        for (i, s) in series.iter().enumerate() {
+            let dims: Vec<&str> = s.dimensions.keys().map(String::as_str).collect();
+            let keys: Vec<&str> = s.dimensions.values().map(String::as_str).collect();
+            groups
+                .entry(dims)
+                .or_default()
+                .entry(keys)
+                .or_default()
+                .push(i);
+        }
+        Splitter {
+            series,
+            status,
+            groups,
+            obs: vec![Vec::new(); series.len()],
+        }
     }
-    let mut obs: Vec<Vec<Observation>> = vec![Vec::new(); series.len()];
-    for row in rows {
-        for (dims, by_keys) in &groups {
-            let keys: Option<Vec<&str>> = dims
-                .iter()
-                .map(|d| row.get(*d).and_then(Value::as_str).map(str::trim))
-                .collect();
-            let Some(matched) = keys.and_then(|k| by_keys.get(&k)) else {
-                continue;
-            };
-            let Some(period_key) = row.get("Perioden").and_then(Value::as_str) else {
-                return Err(FetchError::Schema(
-                    "a TypedDataSet row has no Perioden".into(),
-                ));
-            };
-            let Some(period) = parse_period(period_key) else {
-                continue;
-            };
-            let key = period_key.trim();
-            for &i in matched {
-                let s = &series[i];
-                let Some(cell) = row.get(&s.measure) else {
-                    return Err(FetchError::Series {
-                        series: s.id.clone(),
-                        message: format!("the table has no measure {:?}", s.measure),
-                    });
+
+    fn add(&mut self, rows: &[serde_json::Map<String, Value>]) -> Result<(), FetchError> {
+        for row in rows {
+            for (dims, by_keys) in &self.groups {
+                let keys: Option<Vec<&str>> = dims
+                    .iter()
+                    .map(|d| row.get(*d).and_then(Value::as_str).map(str::trim))
+                    .collect();
+                let Some(matched) = keys.and_then(|k| by_keys.get(&k)) else {
+                    continue;
                 };
-                let value = cell_value(cell).map_err(|m| FetchError::Series {
-                    series: s.id.clone(),
-                    message: format!("{period_key}: {m}"),
-                })?;
-                // A missing cell is a period not (yet) published.
-                if let Some(value) = value {
-                    obs[i].push(Observation {
-                        period,
-                        source_period: key.to_string(),
-                        value,
-                        status: status.get(key).cloned().unwrap_or_default(),
-                    });
+                let Some(period_key) = row.get("Perioden").and_then(Value::as_str) else {
+                    return Err(FetchError::Schema(
+                        "a TypedDataSet row has no Perioden".into(),
+                    ));
+                };
+                let Some(period) = parse_period(period_key) else {
+                    continue;
+                };
+                let key = period_key.trim();
+                for &i in matched {
+                    let s = &self.series[i];
+                    let Some(cell) = row.get(&s.measure) else {
+                        return Err(FetchError::Series {
+                            series: s.id.clone(),
+                            message: format!("the table has no measure {:?}", s.measure),
+                        });
+                    };
+                    let value = cell_value(cell).map_err(|m| FetchError::Series {
+                        series: s.id.clone(),
+                        message: format!("{period_key}: {m}"),
+                    })?;
+                    // A missing cell is a period not (yet) published.
+                    if let Some(value) = value {
+                        self.obs[i].push(Observation {
+                            period,
+                            source_period: key.to_string(),
+                            value,
+                            status: self.status.get(key).cloned().unwrap_or_default(),
+                        });
+                    }
                 }
             }
         }
+        Ok(())
     }
-    let mut data = TableData::default();
-    for (s, mut o) in series.iter().zip(obs) {
-        keep_one_frequency(&mut o, s.frequency);
-        check_unique(s, &o)?;
-        data.series.insert(s.id.clone(), o);
+
+    fn finish(self) -> Result<TableData, FetchError> {
+        let mut data = TableData::default();
+        for (s, mut o) in self.series.iter().zip(self.obs) {
+            keep_one_frequency(&mut o, s.frequency);
+            check_unique(s, &o)?;
+            data.series.insert(s.id.clone(), o);
+        }
+        Ok(data)
     }
-    Ok(data)
 }
 
 /// A TypedDataSet cell: a number, null (missing), or (in untyped sets) padded text with "."

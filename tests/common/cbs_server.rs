@@ -333,11 +333,11 @@ fn answer(
                     );
                 }
             }
-            let filter = param(params, "$filter").unwrap_or("");
+            let filter = parse_filter(param(params, "$filter").unwrap_or(""));
             let matching: Vec<&Map<String, Value>> = t
                 .rows
                 .iter()
-                .filter(|r| matches_filter(r, filter))
+                .filter(|r| matches_filter(r, &filter))
                 .collect();
             let skip: usize = param(params, "$skip")
                 .and_then(|s| s.parse().ok())
@@ -388,47 +388,59 @@ fn project(row: &Map<String, Value>, select: Option<&[String]>) -> Value {
     }
 }
 
-/// Evaluates the subset of OData `$filter` that CBS clients send: clauses joined by `and`,
-/// each a parenthesised `or` of `Field eq 'v'`, `startswith(Field,'v')` or
-/// `substringof('v',Field)`.
-fn matches_filter(row: &Map<String, Value>, filter: &str) -> bool {
-    if filter.trim().is_empty() {
-        return true;
-    }
-    split_top(filter, " and ").iter().all(|clause| {
-        let clause = strip_parens(clause.trim());
-        split_top(clause, " or ")
-            .iter()
-            .any(|term| term_matches(row, strip_parens(term.trim())))
-    })
+/// One comparison of the OData `$filter` subset CBS clients send.
+enum Term {
+    Eq(String, String),
+    StartsWith(String, String),
+    Contains(String, String),
 }
 
-fn term_matches(row: &Map<String, Value>, term: &str) -> bool {
-    let field = |name: &str| {
-        row.get(name.trim())
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string()
-    };
+/// Parses the subset of OData `$filter` that CBS clients send: clauses joined by `and`, each a
+/// parenthesised `or` of `Field eq 'v'`, `startswith(Field,'v')` or `substringof('v',Field)`.
+fn parse_filter(filter: &str) -> Vec<Vec<Term>> {
+    if filter.trim().is_empty() {
+        return Vec::new();
+    }
     let unquote = |s: &str| s.trim().trim_matches('\'').replace("''", "'");
-    if let Some(args) = term
-        .strip_prefix("startswith(")
-        .and_then(|s| s.strip_suffix(')'))
-    {
-        let (f, v) = args.split_once(',').unwrap_or(("", ""));
-        return field(f).starts_with(&unquote(v));
-    }
-    if let Some(args) = term
-        .strip_prefix("substringof(")
-        .and_then(|s| s.strip_suffix(')'))
-    {
-        let (v, f) = args.split_once(',').unwrap_or(("", ""));
-        return field(f).contains(&unquote(v));
-    }
-    if let Some((f, v)) = term.split_once(" eq ") {
-        return field(f) == unquote(v);
-    }
-    panic!("fake CBS server: unsupported filter term {term:?}");
+    split_top(filter, " and ")
+        .iter()
+        .map(|clause| {
+            split_top(strip_parens(clause.trim()), " or ")
+                .iter()
+                .map(|t| {
+                    let t = strip_parens(t.trim());
+                    if let Some(args) = t
+                        .strip_prefix("startswith(")
+                        .and_then(|s| s.strip_suffix(')'))
+                    {
+                        let (f, v) = args.split_once(',').unwrap_or(("", ""));
+                        Term::StartsWith(f.trim().to_string(), unquote(v))
+                    } else if let Some(args) = t
+                        .strip_prefix("substringof(")
+                        .and_then(|s| s.strip_suffix(')'))
+                    {
+                        let (v, f) = args.split_once(',').unwrap_or(("", ""));
+                        Term::Contains(f.trim().to_string(), unquote(v))
+                    } else if let Some((f, v)) = t.split_once(" eq ") {
+                        Term::Eq(f.trim().to_string(), unquote(v))
+                    } else {
+                        panic!("fake CBS server: unsupported filter term {t:?}")
+                    }
+                })
+                .collect()
+        })
+        .collect()
+}
+
+fn matches_filter(row: &Map<String, Value>, filter: &[Vec<Term>]) -> bool {
+    let field = |name: &str| row.get(name).and_then(Value::as_str).unwrap_or("");
+    filter.iter().all(|clause| {
+        clause.iter().any(|term| match term {
+            Term::Eq(f, v) => field(f) == v,
+            Term::StartsWith(f, v) => field(f).starts_with(v.as_str()),
+            Term::Contains(f, v) => field(f).contains(v.as_str()),
+        })
+    })
 }
 
 fn strip_parens(s: &str) -> &str {
