@@ -427,7 +427,7 @@ struct RawSmtp {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawMetrics {
-    listen: String,
+    listen: Option<String>,
 }
 
 // ---------------------------------------------------------------------------------------
@@ -845,8 +845,10 @@ impl Validator<'_, '_> {
             None => None,
             Some(m) => {
                 let at = [Seg::Key("metrics"), Seg::Key("listen")];
+                // An empty [metrics] section listens on loopback only.
+                let text = m.listen.as_deref().unwrap_or("127.0.0.1:9464");
                 let listen: SocketAddr = self
-                    .expand(&at, &m.listen)?
+                    .expand(&at, text)?
                     .parse()
                     .map_err(|e| loc.error(&at, format!("not an address:port: {e}")))?;
                 if !listen.ip().is_loopback() {
