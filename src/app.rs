@@ -65,8 +65,6 @@ pub enum AppError {
     Notifier(#[from] NotifyError),
     #[error(transparent)]
     Metrics(#[from] MetricsError),
-    #[error(transparent)]
-    Control(#[from] crate::control::ControlError),
     #[error("cannot install the {signal} handler: {source}")]
     Signal {
         signal: &'static str,
@@ -182,7 +180,7 @@ struct Daemon {
     config: Arc<Config>,
     /// The config the control socket answers with; follows reloads.
     shared_config: Arc<std::sync::RwLock<Arc<Config>>>,
-    control: tokio::task::JoinHandle<()>,
+    control: Option<tokio::task::JoinHandle<()>>,
     store: Store,
     notifier: Arc<Notifier>,
     metrics: Arc<Metrics>,
@@ -249,8 +247,21 @@ impl Daemon {
         let notifier = Arc::new(Notifier::new(&config)?);
         let config = Arc::new(config);
         let shared_config = Arc::new(std::sync::RwLock::new(config.clone()));
-        let control =
-            crate::control::serve(&config.state_dir, shared_config.clone(), store.clone()).await?;
+        // The control socket only serves `series`/`alerts` while we run; without it (a state
+        // directory path too long for a socket, say) the daemon still does its job.
+        let control = match crate::control::serve(
+            &config.state_dir,
+            shared_config.clone(),
+            store.clone(),
+        )
+        .await
+        {
+            Ok(handle) => Some(handle),
+            Err(e) => {
+                warn!(error = %e, "no control socket: `statwatch series` and `alerts` cannot ask this daemon");
+                None
+            }
+        };
         let built = build_sources(&config)?;
         let metrics = Arc::new(Metrics::new(MAX_HEARTBEAT_AGE));
         let server = match &config.metrics {
@@ -677,7 +688,9 @@ impl Daemon {
         if let Some(server) = self.server.take() {
             server.stop().await;
         }
-        self.control.abort();
+        if let Some(c) = self.control.take() {
+            c.abort();
+        }
         let _ = std::fs::remove_file(crate::control::socket_path(&self.config.state_dir));
         notify(&[NotifyState::Stopping]);
         info!("stopped");
