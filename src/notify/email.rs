@@ -34,6 +34,8 @@ impl Transport {
             what: "smtp.from".into(),
             address: cfg.from.clone(),
         })?;
+        // `builder_dangerous` only means "no TLS preset": TLS, with certificate verification,
+        // is set just below for every mode but `none` (which config allows to loopback only).
         let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(cfg.host.clone())
             .port(cfg.port)
             .timeout(Some(cfg.timeout));
