@@ -237,13 +237,34 @@ fn build_sources(config: &Config) -> Result<BTreeMap<String, Arc<Source>>, AppEr
         .collect()
 }
 
+/// How long start-up waits for the store's lock: a `statwatch series` typed while the daemon
+/// starts holds it for a moment, which must not fail the start.
+const STORE_LOCK_WAIT: Duration = Duration::from_secs(30);
+
+async fn open_store(dir: &std::path::Path) -> Result<Store, StoreError> {
+    let deadline = tokio::time::Instant::now() + STORE_LOCK_WAIT;
+    let mut logged = false;
+    loop {
+        match Store::open(dir) {
+            Err(StoreError::Locked { .. }) if tokio::time::Instant::now() < deadline => {
+                if !logged {
+                    info!(path = %dir.display(), "store held by another statwatch process; waiting for it");
+                    logged = true;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            other => return other,
+        }
+    }
+}
+
 impl Daemon {
     async fn start(config_path: PathBuf, config: Config) -> Result<Daemon, AppError> {
         std::fs::create_dir_all(&config.state_dir).map_err(|source| AppError::StateDir {
             path: config.state_dir.clone(),
             source,
         })?;
-        let store = Store::open(&config.state_dir)?;
+        let store = open_store(&config.state_dir).await?;
         let notifier = Arc::new(Notifier::new(&config)?);
         let config = Arc::new(config);
         let shared_config = Arc::new(std::sync::RwLock::new(config.clone()));

@@ -158,7 +158,7 @@ pub fn check(config: &Config) {
             ReceiverKind::Email { to } => to.join(", "),
             ReceiverKind::Webhook { url, secret, .. } => format!(
                 "{}{}",
-                redacted_url(url),
+                origin_only(url),
                 if secret.is_some() {
                     " (signed)"
                 } else {
@@ -193,6 +193,17 @@ pub fn check(config: &Config) {
     for w in &config.warnings {
         print(format!("warning    {w}"));
     }
+}
+
+/// A receiver's URL as scheme, host and port only: chat and webhook services put the token in
+/// the path (`https://hooks.slack.com/services/T0/B0/XXXX`).
+fn origin_only(u: &url::Url) -> String {
+    let path = if u.path().trim_matches('/').is_empty() {
+        ""
+    } else {
+        "/..."
+    };
+    format!("{}{path}", u.origin().ascii_serialization())
 }
 
 /// A URL without user info or query (either may carry a token).
@@ -445,7 +456,9 @@ pub fn render_alerts(store: &Store, pending_only: bool, as_json: bool) -> Result
     Ok(out)
 }
 
-/// Opens the store for a read-only query, or, while the daemon holds it, asks the daemon.
+/// Asks the running daemon if one answers, else opens the store. The socket is tried first
+/// so that a query never holds the store's lock while a daemon wants it; a daemon that is
+/// starting (lock taken, socket not yet bound) is waited for briefly.
 fn query(config: &Config, q: crate::control::Query) -> Result<(), CliError> {
     std::fs::create_dir_all(&config.state_dir).map_err(|e| {
         CliError::Runtime(format!(
@@ -453,26 +466,43 @@ fn query(config: &Config, q: crate::control::Query) -> Result<(), CliError> {
             config.state_dir.display()
         ))
     })?;
-    let text = match Store::open(&config.state_dir) {
-        Ok(store) => crate::control::run(config, &store, &q)?,
-        Err(StoreError::Locked { .. }) => {
-            let answer = crate::control::ask(&config.state_dir, &q).map_err(|e| {
-                CliError::Runtime(format!(
-                    "the store is held by another statwatch process and it did not answer: {e}"
-                ))
-            })?;
-            match answer.error {
-                None => answer.output,
-                Some((2, e)) => return Err(CliError::Usage(e)),
-                Some((_, e)) => return Err(CliError::Runtime(e)),
+    let deadline = std::time::Instant::now() + DAEMON_START_WAIT;
+    let answer = loop {
+        match crate::control::ask(&config.state_dir, &q) {
+            Ok(answer) => break answer,
+            Err(e) if !e.no_daemon() => {
+                return Err(CliError::Runtime(format!(
+                    "the running daemon did not answer: {e}"
+                )))
             }
+            Err(_) => {}
         }
-        Err(e) => return Err(e.into()),
+        match Store::open(&config.state_dir) {
+            Ok(store) => break crate::control::Answer::of(crate::control::run(config, &store, &q)),
+            Err(StoreError::Locked { .. }) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+            Err(StoreError::Locked { path }) => {
+                return Err(CliError::Runtime(format!(
+                    "the store at {path} is held by another statwatch process, which does not answer on its control socket"
+                )))
+            }
+            Err(e) => return Err(e.into()),
+        }
+    };
+    let text = match answer.error {
+        None => answer.output,
+        Some((2, e)) => return Err(CliError::Usage(e)),
+        Some((_, e)) => return Err(CliError::Runtime(e)),
     };
     let mut out = std::io::stdout().lock();
     let _ = out.write_all(text.as_bytes());
     Ok(())
 }
+
+/// How long a query waits for a daemon that holds the store but has not yet opened its
+/// control socket (it is starting).
+const DAEMON_START_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// `statwatch series [ID] [--json]`.
 pub fn series(config: &Config, id: Option<&str>, json: bool) -> Result<(), CliError> {

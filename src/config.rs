@@ -554,14 +554,52 @@ impl<'a> Locator<'a> {
             (None, Some(k)) => k.to_string(),
             (None, None) => "(document)".to_string(),
         };
+        let message = err.message().trim();
+        // An inline table puts a secret on a line whose first key is another one.
+        let line_text = &src[line_start..line_end];
+        let message = if is_secret_key(&key) || SECRET_KEYS.iter().any(|k| line_text.contains(k)) {
+            redact_quoted(message)
+        } else {
+            message.to_string()
+        };
         ConfigError::Invalid {
             file: self.file.clone(),
             key,
             line,
             column,
-            message: err.message().trim().to_string(),
+            message,
         }
     }
+}
+
+/// Keys whose values are secrets, or may carry one (a chat webhook's URL holds its token).
+fn is_secret_key(key: &str) -> bool {
+    let last = key.rsplit('.').next().unwrap_or(key);
+    SECRET_KEYS.contains(&last)
+}
+
+const SECRET_KEYS: [&str; 6] = ["secret", "password", "username", "url", "urls", "token"];
+
+/// The deserializer quotes the offending value (``invalid type: integer `12345`, expected a
+/// string``): for a secret key, the quoted parts are dropped.
+fn redact_quoted(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut quote = None;
+    for c in message.chars() {
+        match quote {
+            Some(q) if c == q => {
+                quote = None;
+                out.push_str("(value hidden)");
+            }
+            Some(_) => {}
+            None if c == '`' || c == '"' => quote = Some(c),
+            None => out.push(c),
+        }
+    }
+    if quote.is_some() {
+        out.push_str("(value hidden)");
+    }
+    out
 }
 
 fn is_bare_key(k: &str) -> bool {
@@ -601,7 +639,10 @@ fn expand_env(s: &str) -> Result<String, String> {
             None => (&after[..end], None),
         };
         if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-            return Err(format!("invalid environment reference ${{{name}}}"));
+            // Not echoed: the text around a reference may be part of a secret.
+            return Err(
+                "invalid environment reference (names are letters, digits and _)".to_string(),
+            );
         }
         match (std::env::var(name).ok().filter(|v| !v.is_empty()), fallback) {
             (Some(v), _) => out.push_str(&v),

@@ -7,16 +7,27 @@ use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
+use axum::serve::Listener as _;
 use serde::{Deserialize, Serialize};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
 use tracing::{debug, warn};
 
 use crate::cli::{self, CliError};
 use crate::config::Config;
+use crate::listen::Bounded;
 use crate::store::Store;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ControlError {
+    /// Nothing listens on the socket: no daemon runs (or it has not bound it yet).
+    #[error("no daemon answers on {path}: {source}")]
+    NoDaemon {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("cannot listen on {path}: {source}")]
     Listen {
         path: String,
@@ -45,6 +56,33 @@ pub struct Answer {
     pub error: Option<(i32, String)>,
 }
 
+impl Answer {
+    /// A query's result as the daemon would send it.
+    pub fn of(result: Result<String, CliError>) -> Answer {
+        match result {
+            Ok(output) => Answer {
+                output,
+                error: None,
+            },
+            Err(e) => Answer::failed(e.exit_code(), e.to_string()),
+        }
+    }
+
+    fn failed(code: i32, message: String) -> Answer {
+        Answer {
+            output: String::new(),
+            error: Some((code, message)),
+        }
+    }
+}
+
+/// Queries answered at once; more wait in the kernel's backlog (see [`crate::listen`]).
+const MAX_CONNECTIONS: usize = 16;
+/// A connection that sends no complete request in this time is closed.
+const IDLE: Duration = Duration::from_secs(10);
+/// A request is one short JSON line; anything longer is refused, not buffered.
+const MAX_REQUEST: u64 = 64 * 1024;
+
 pub fn socket_path(state_dir: &Path) -> PathBuf {
     state_dir.join("control.sock")
 }
@@ -57,7 +95,7 @@ pub fn run(config: &Config, store: &Store, q: &Query) -> Result<String, CliError
     }
 }
 
-/// Serves queries until the task is dropped. `config` follows reloads.
+/// Serves queries until the task is aborted. `config` follows reloads.
 pub async fn serve(
     state_dir: &Path,
     config: Arc<RwLock<Arc<Config>>>,
@@ -76,57 +114,58 @@ pub async fn serve(
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
             .map_err(listen_err)?;
     }
+    let mut listener = Bounded::new(listener, MAX_CONNECTIONS, IDLE);
     Ok(tokio::spawn(async move {
         loop {
-            let Ok((sock, _)) = listener.accept().await else {
-                continue;
-            };
+            let (conn, _) = listener.accept().await;
             let config = config
                 .read()
                 .map(|c| c.clone())
                 .unwrap_or_else(|e| e.into_inner().clone());
             let store = store.clone();
-            tokio::spawn(async move {
-                let (r, mut w) = sock.into_split();
-                let mut line = String::new();
-                if tokio::io::BufReader::new(r)
-                    .read_line(&mut line)
-                    .await
-                    .is_err()
-                {
-                    return;
-                }
-                let answer = match serde_json::from_str::<Query>(&line) {
-                    Ok(q) => {
-                        debug!(query = ?q, "control query");
-                        match tokio::task::spawn_blocking(move || run(&config, &store, &q)).await {
-                            Ok(Ok(output)) => Answer {
-                                output,
-                                error: None,
-                            },
-                            Ok(Err(e)) => Answer {
-                                output: String::new(),
-                                error: Some((e.exit_code(), e.to_string())),
-                            },
-                            Err(e) => Answer {
-                                output: String::new(),
-                                error: Some((1, format!("query failed: {e}"))),
-                            },
-                        }
-                    }
-                    Err(e) => Answer {
-                        output: String::new(),
-                        error: Some((2, format!("bad query: {e}"))),
-                    },
-                };
-                let mut text = serde_json::to_vec(&answer).unwrap_or_default();
-                text.push(b'\n');
-                if let Err(e) = w.write_all(&text).await {
-                    warn!(error = %e, "control answer not sent");
-                }
-            });
+            tokio::spawn(answer(conn, config, store));
         }
     }))
+}
+
+/// Reads one request line (bounded in size and time), answers it, closes the connection.
+async fn answer<S>(conn: S, config: Arc<Config>, store: Store)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite,
+{
+    let (r, mut w) = tokio::io::split(conn);
+    let mut line = Vec::new();
+    let mut reader = tokio::io::BufReader::new(r.take(MAX_REQUEST));
+    let read = reader.read_until(b'\n', &mut line);
+    let answer = match tokio::time::timeout(IDLE, read).await {
+        Err(_) | Ok(Err(_)) => return,
+        Ok(Ok(_)) if line.last() != Some(&b'\n') => Answer::failed(
+            2,
+            format!("bad query: no complete request line in {MAX_REQUEST} bytes"),
+        ),
+        Ok(Ok(_)) => match serde_json::from_slice::<Query>(&line) {
+            Ok(q) => {
+                debug!(query = ?q, "control query");
+                match tokio::task::spawn_blocking(move || run(&config, &store, &q)).await {
+                    Ok(result) => Answer::of(result),
+                    Err(e) => Answer::failed(1, format!("query failed: {e}")),
+                }
+            }
+            Err(e) => Answer::failed(2, format!("bad query: {e}")),
+        },
+    };
+    let mut text = serde_json::to_vec(&answer).unwrap_or_default();
+    text.push(b'\n');
+    if let Err(e) = w.write_all(&text).await {
+        warn!(error = %e, "control answer not sent");
+    }
+}
+
+impl ControlError {
+    /// No daemon runs, so the caller may open the store itself.
+    pub fn no_daemon(&self) -> bool {
+        matches!(self, ControlError::NoDaemon { .. })
+    }
 }
 
 /// Asks the running daemon (blocking; the CLI's one call).
@@ -136,7 +175,12 @@ pub fn ask(state_dir: &Path, q: &Query) -> Result<Answer, ControlError> {
         path: path.display().to_string(),
         source,
     };
-    let mut sock = std::os::unix::net::UnixStream::connect(&path).map_err(err)?;
+    let mut sock = std::os::unix::net::UnixStream::connect(&path).map_err(|source| {
+        ControlError::NoDaemon {
+            path: path.display().to_string(),
+            source,
+        }
+    })?;
     sock.set_read_timeout(Some(std::time::Duration::from_secs(30)))
         .map_err(err)?;
     let mut line = serde_json::to_vec(q).expect("queries serialize");

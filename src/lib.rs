@@ -18,6 +18,7 @@
 //! - [`app`]: the daemon (`statwatch run`): scheduling loop, signals, reload, sd_notify.
 //! - [`control`]: read-only queries into the running daemon (sled allows one process).
 //! - [`metrics`]: optional `/metrics` and `/healthz`.
+//! - [`listen`]: listeners a local user cannot exhaust (connection cap, idle timeout).
 
 pub mod app;
 pub mod cli;
@@ -25,6 +26,7 @@ pub mod config;
 pub mod control;
 pub mod derive;
 pub mod diff;
+pub mod listen;
 pub mod metrics;
 pub mod model;
 pub mod notify;

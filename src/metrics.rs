@@ -22,8 +22,14 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tracing::{error, info};
 
+use crate::listen::Bounded;
 use crate::notify::DeliveryReport;
 use crate::pipeline::PollReport;
+
+/// Connections served at once; more wait in the kernel's backlog.
+const MAX_CONNECTIONS: usize = 64;
+/// A connection that neither reads nor writes for this long is closed.
+const IDLE: Duration = Duration::from_secs(30);
 
 #[derive(Debug, thiserror::Error)]
 pub enum MetricsError {
@@ -304,6 +310,9 @@ impl MetricsServer {
                 source,
             })?;
         let addr = listener.local_addr().unwrap_or(listen);
+        // Scrapes are few; a flood of idle connections must not take the file descriptors
+        // that the sources, receivers and control socket need (see `listen`).
+        let listener = Bounded::new(listener, MAX_CONNECTIONS, IDLE);
         let app = Router::new()
             .route("/metrics", get(metrics_handler))
             .route("/healthz", get(healthz_handler))

@@ -63,3 +63,64 @@ fn a_missing_secret_names_the_key_and_line() {
         "{err}"
     );
 }
+
+/// A config under the test's own temp dir: GOOD + `extra`.
+fn check_text(text: &str) -> (std::process::Output, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("statwatch.toml");
+    std::fs::write(&path, text).unwrap();
+    let o = check(path.to_str().unwrap(), &[]);
+    let out = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    (o, out)
+}
+
+const BASE: &str = r#"
+state_dir = "/tmp/statwatch-configs-test"
+[sources.cbs]
+kind = "cbs"
+schedule = "0 30 6 * * Mon-Fri"
+[[series]]
+id = "nl.x"
+source = "cbs"
+table = "85806NED"
+measure = "M"
+"#;
+
+#[test]
+fn check_shows_a_webhook_url_without_its_path() {
+    // Slack-style URLs carry the token in the path.
+    let (o, out) = check_text(&format!(
+        "{BASE}[receivers.chat]\nkind = \"webhook\"\nurl = \"https://hooks.example.org/services/T0A1/B0B2/xoxTOKENsecret9\"\n"
+    ));
+    assert!(o.status.success(), "{out}");
+    assert!(!out.contains("xoxTOKENsecret9"), "check printed the token: {out}");
+    assert!(!out.contains("T0A1"), "check printed the URL path: {out}");
+    assert!(out.contains("https://hooks.example.org/..."), "{out}");
+}
+
+#[test]
+fn a_secret_of_the_wrong_type_is_not_echoed() {
+    for (key, line) in [
+        ("receivers.ops.secret", "secret = 84817201337"),
+        ("receivers.ops.secret", "secret = 8481.7201337"),
+        ("receivers.ops.secret", "secret = [\"84817201337\"]"),
+    ] {
+        let (o, out) = check_text(&format!(
+            "{BASE}[receivers.ops]\nkind = \"webhook\"\nurl = \"http://127.0.0.1:9/h\"\n{line}\n"
+        ));
+        assert_eq!(o.status.code(), Some(2), "{out}");
+        assert!(out.contains(key), "{out}");
+        assert!(!out.contains("84817201337"), "the secret was echoed: {out}");
+        assert!(!out.contains("7201337"), "the secret was echoed: {out}");
+    }
+    // Also inside an inline table, where the line's first key is another one.
+    let (o, out) = check_text(&format!(
+        "{BASE}[receivers]\nops = {{ kind = \"webhook\", url = \"http://127.0.0.1:9/h\", secret = 84817201337 }}\n"
+    ));
+    assert_eq!(o.status.code(), Some(2), "{out}");
+    assert!(!out.contains("84817201337"), "the secret was echoed: {out}");
+}
