@@ -139,6 +139,8 @@ where
     let read = reader.read_until(b'\n', &mut line);
     let answer = match tokio::time::timeout(IDLE, read).await {
         Err(_) | Ok(Err(_)) => return,
+        // The client went away without asking anything.
+        Ok(Ok(0)) => return,
         Ok(Ok(_)) if line.last() != Some(&b'\n') => Answer::failed(
             2,
             format!("bad query: no complete request line in {MAX_REQUEST} bytes"),

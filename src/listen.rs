@@ -93,10 +93,7 @@ impl<S: AsyncRead + AsyncWrite> AsyncWrite for Conn<S> {
         self.io.as_mut().poll_flush(cx)
     }
 
-    fn poll_shutdown(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<std::io::Result<()>> {
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         self.io.as_mut().poll_shutdown(cx)
     }
 }

@@ -97,7 +97,10 @@ fn check_shows_a_webhook_url_without_its_path() {
         "{BASE}[receivers.chat]\nkind = \"webhook\"\nurl = \"https://hooks.example.org/services/T0A1/B0B2/xoxTOKENsecret9\"\n"
     ));
     assert!(o.status.success(), "{out}");
-    assert!(!out.contains("xoxTOKENsecret9"), "check printed the token: {out}");
+    assert!(
+        !out.contains("xoxTOKENsecret9"),
+        "check printed the token: {out}"
+    );
     assert!(!out.contains("T0A1"), "check printed the URL path: {out}");
     assert!(out.contains("https://hooks.example.org/..."), "{out}");
 }

@@ -1,0 +1,187 @@
+//! What a local user can do to a running daemon must not stop it: a flood of idle
+//! connections to the control socket and the HTTP listener, an endless request line, and
+//! `statwatch series` typed while the daemon starts.
+
+mod common;
+mod support_daemon;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::os::unix::net::UnixStream;
+use std::time::Duration;
+
+use support_daemon::*;
+
+const EVERY_2S: &str = "*/2 * * * * *";
+
+const RELEASE_RULE: &str = r#"
+[[rules]]
+id = "nl-release"
+series = "nl.*"
+kind = "release"
+severity = "info"
+"#;
+
+/// CPU time (user + system) the process has used, in clock ticks.
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // Fields after the command name (which may hold spaces) start at ")".
+    let rest = stat.rsplit_once(')').unwrap().1;
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap()
+}
+
+fn rss_kb(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
+
+#[test]
+fn idle_connection_floods_and_endless_lines_do_not_stop_the_daemon() {
+    let cbs = FakeCbs::start();
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let port = free_port();
+    let cfg = write(
+        &dir.path().join("statwatch.toml"),
+        &config(
+            &state,
+            &cbs,
+            EVERY_2S,
+            &format!("{RELEASE_RULE}\n[metrics]\nlisten = \"127.0.0.1:{port}\"\n"),
+        ),
+    );
+    let daemon = Daemon::spawn(&cfg, &[]);
+    daemon.wait_line("baseline stored", 0);
+    // A small descriptor limit, so the flood below is far larger than the daemon could hold.
+    let pid = daemon.pid().to_string();
+    let ok = std::process::Command::new("prlimit")
+        .args(["--pid", &pid, "--nofile=160:160"])
+        .status()
+        .unwrap();
+    assert!(ok.success(), "prlimit failed");
+
+    let sock = state.join("control.sock");
+    let mut idle_unix = Vec::new();
+    let mut idle_tcp = Vec::new();
+    for _ in 0..300 {
+        idle_unix.push(UnixStream::connect(&sock).unwrap());
+    }
+    // The kernel queues only so many TCP connections that are not accepted (128 here).
+    for _ in 0..150 {
+        idle_tcp.push(TcpStream::connect(("127.0.0.1", port)).unwrap());
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let before = cpu_ticks(daemon.pid());
+    std::thread::sleep(Duration::from_secs(3));
+    let spent = cpu_ticks(daemon.pid()) - before;
+    eprintln!("daemon CPU over 3 s with 450 idle connections: {spent} ticks");
+    // A spinning accept loop burns ~300 ticks (100 Hz) in 3 s; an idle daemon a few.
+    assert!(
+        spent < 100,
+        "the daemon spins under a connection flood: {spent} ticks in 3 s"
+    );
+    assert_eq!(
+        daemon.count("accept"),
+        daemon.count("accept error"),
+        "unexpected accept log lines"
+    );
+
+    // It still polls, stores and alerts: its own outgoing connections have descriptors.
+    cbs.publish("2025MM02", 0.8, "2025-04-10T06:30:00");
+    daemon.wait_line("1 alerts", 0);
+
+    // The flood goes away; the control socket answers again.
+    drop(idle_unix);
+    drop(idle_tcp);
+    let out = statwatch(&cfg, &["series", "nl.industry.yoy", "--json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (code, _) = http_get(format!("127.0.0.1:{port}").parse().unwrap(), "/healthz");
+    assert_eq!(code, 200);
+
+    // A request line that never ends is refused after a bounded read, not buffered.
+    let rss_before = rss_kb(daemon.pid());
+    let mut s = UnixStream::connect(&sock).unwrap();
+    s.set_write_timeout(Some(Duration::from_secs(20))).unwrap();
+    let chunk = vec![b'x'; 1 << 20];
+    let mut sent = 0usize;
+    for _ in 0..512 {
+        if s.write_all(&chunk).is_err() {
+            break;
+        }
+        sent += chunk.len();
+    }
+    let mut answer = String::new();
+    let _ = s.read_to_string(&mut answer);
+    let rss_after = rss_kb(daemon.pid());
+    eprintln!(
+        "endless request line: {} MiB accepted before the daemon closed; RSS {rss_before} -> {rss_after} kB",
+        sent >> 20
+    );
+    assert!(
+        sent < 64 << 20,
+        "the daemon read {sent} bytes of one request line"
+    );
+    assert!(
+        answer.contains("no complete request line") || answer.is_empty(),
+        "{answer}"
+    );
+    assert!(
+        rss_after < rss_before + 32 * 1024,
+        "RSS grew from {rss_before} to {rss_after} kB"
+    );
+    let out = statwatch(&cfg, &["alerts", "--json"]);
+    assert!(out.status.success());
+}
+
+#[test]
+fn series_typed_while_the_daemon_starts_never_fails_the_start() {
+    let cbs = FakeCbs::start();
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let cfg = write(
+        &dir.path().join("statwatch.toml"),
+        &config(&state, &cbs, "0 0 0 1 1 *", ""),
+    );
+    for round in 0..8 {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let querying = {
+            let (cfg, stop) = (cfg.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let mut failures = Vec::new();
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let out = statwatch(&cfg, &["series"]);
+                    if !out.status.success() {
+                        failures.push(String::from_utf8_lossy(&out.stderr).to_string());
+                    }
+                }
+                failures
+            })
+        };
+        std::thread::sleep(Duration::from_millis(30 * round));
+        let mut daemon = Daemon::spawn(&cfg, &[]);
+        wait_for("the daemon to start or exit", || {
+            daemon.count("schedule armed") > 0 || daemon.child.try_wait().unwrap().is_some()
+        });
+        assert!(
+            daemon.child.try_wait().unwrap().is_none(),
+            "round {round}: the daemon did not start: {:?}",
+            daemon.lines()
+        );
+        // Queries keep running beside the daemon for a moment, through its socket.
+        std::thread::sleep(Duration::from_millis(300));
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let failures = querying.join().unwrap();
+        assert!(failures.is_empty(), "round {round}: {failures:?}");
+        daemon.signal("-TERM");
+        assert!(daemon.wait_exit(Duration::from_secs(15)).success());
+    }
+}
