@@ -796,4 +796,135 @@ mod tests {
         series.dimensions.insert("D".into(), "a".into());
         assert!(split_rows(&rows, &[series], &HashMap::new()).is_ok());
     }
+
+    /// The page parser and the period parser on arbitrary input: a value or an error,
+    /// never a panic; every value finite, every period inside `model::YEARS` and printing
+    /// as something that parses back to it.
+    mod props {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn series() -> SeriesConfig {
+            SeriesConfig {
+                id: "s".into(),
+                source: "cbs".into(),
+                table: "T".into(),
+                measure: "M".into(),
+                dimensions: [("D".to_string(), "a".to_string())].into(),
+                title: "t".into(),
+                unit: "".into(),
+                derive: None,
+                frequency: None,
+            }
+        }
+
+        /// JSON text of a cell: numbers (some overflowing), odd strings, null, other types.
+        fn cell() -> impl Strategy<Value = String> {
+            prop_oneof![
+                any::<f64>()
+                    .prop_filter("finite", |v| v.is_finite())
+                    .prop_map(|v| v.to_string()),
+                Just("1e999".to_string()),
+                Just("-1e999".to_string()),
+                Just("null".to_string()),
+                Just("true".to_string()),
+                Just("[1]".to_string()),
+                prop_oneof![
+                    Just("NaN"),
+                    Just("inf"),
+                    Just("-inf"),
+                    Just("Infinity"),
+                    Just("-1e999"),
+                    Just(" 1,5 "),
+                    Just("."),
+                    Just("x"),
+                    Just(" 12.5 "),
+                    Just("")
+                ]
+                .prop_map(|s| format!("{s:?}")),
+                "[ -~]{0,8}".prop_map(|s| serde_json::to_string(&s).unwrap()),
+            ]
+        }
+
+        fn period_key() -> impl Strategy<Value = String> {
+            prop_oneof![
+                "[ 0-9+-]{4}(MM|KW|JJ|HJ)[0-9+ -]{2}",
+                "(1[6-9]|2[0-3])[0-9]{2}(MM|KW|JJ)[0-9]{2}",
+                "\\PC{0,10}",
+            ]
+        }
+
+        fn row() -> impl Strategy<Value = String> {
+            (
+                prop_oneof![Just("a"), Just("a  "), Just("b")],
+                period_key(),
+                cell(),
+            )
+                .prop_map(|(d, p, c)| {
+                    format!(
+                        r#"{{"D":{},"Perioden":{},"M":{c}}}"#,
+                        serde_json::to_string(d).unwrap(),
+                        serde_json::to_string(&p).unwrap()
+                    )
+                })
+        }
+
+        fn check_data(data: &TableData) {
+            for obs in data.series.values() {
+                for o in obs {
+                    assert!(o.value.is_finite(), "{o:?}");
+                    assert!(crate::model::YEARS.contains(&o.period.year()), "{o:?}");
+                    assert_eq!(o.period.to_string().parse::<Period>(), Ok(o.period));
+                }
+            }
+        }
+
+        fn parse(body: &[u8]) -> Result<TableData, String> {
+            let series = [series()];
+            let status = HashMap::new();
+            let mut splitter = Splitter::new(&series, &status);
+            let mut add = |row: serde_json::Map<String, Value>| splitter.add_row(&row);
+            match read_page(body, &mut add) {
+                Ok(_) => {}
+                Err(PageError::Json(e)) => return Err(e.to_string()),
+                Err(PageError::Row(e)) => return Err(e.to_string()),
+            }
+            splitter.finish().map_err(|e| e.to_string())
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+
+            #[test]
+            fn pages_give_finite_values_or_an_error(
+                rows in prop::collection::vec(row(), 0..12),
+                next in prop::option::of("[ -~]{0,20}"),
+            ) {
+                let mut body = format!(r#"{{"odata.metadata":"x","value":[{}]"#, rows.join(","));
+                if let Some(n) = next {
+                    body.push_str(&format!(r#","odata.nextLink":{}"#, serde_json::to_string(&n).unwrap()));
+                }
+                body.push('}');
+                match parse(body.as_bytes()) {
+                    Ok(data) => check_data(&data),
+                    Err(m) => prop_assert!(!m.is_empty()),
+                }
+            }
+
+            #[test]
+            fn arbitrary_bytes_never_panic(body in prop::collection::vec(any::<u8>(), 0..200)) {
+                if let Ok(data) = parse(&body) {
+                    check_data(&data);
+                }
+            }
+
+            #[test]
+            fn periods_are_sane_and_round_trip(key in period_key()) {
+                if let Some(p) = parse_period(&key) {
+                    prop_assert!(crate::model::YEARS.contains(&p.year()), "{key:?} -> {p:?}");
+                    prop_assert_eq!(p.to_string().parse::<Period>(), Ok(p));
+                }
+            }
+        }
+    }
 }

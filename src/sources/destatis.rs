@@ -1400,4 +1400,92 @@ mod tests {
             "the API answered with an error: user *** unknown"
         );
     }
+
+    /// The ffcsv parser on arbitrary fields and bytes: cells or an error, never a panic;
+    /// every value finite and every period in range, printing as something that parses back.
+    mod props {
+        use super::*;
+        use proptest::prelude::*;
+
+        const HEADER: &str = "statistics_code;statistics_label;time_code;time_label;time;\
+            1_variable_code;1_variable_label;1_variable_attribute_code;1_variable_attribute_label;\
+            value;value_unit;value_variable_code;value_variable_label;value_q";
+
+        fn field() -> impl Strategy<Value = String> {
+            prop_oneof![
+                "[ -~]{0,6}",
+                "[0-9,.+-]{1,8}",
+                prop_oneof![
+                    Just("NaN"),
+                    Just("inf"),
+                    Just("-inf"),
+                    Just("1e999"),
+                    Just("-1e999"),
+                    Just("..."),
+                    Just("93,4"),
+                    Just("93.4"),
+                    Just("\"a;b\"")
+                ]
+                .prop_map(str::to_string),
+            ]
+        }
+
+        fn row() -> impl Strategy<Value = String> {
+            (
+                prop_oneof![Just("JAHR".to_string()), "[A-Z]{0,5}"],
+                prop_oneof!["[0-9+-]{4}", "(1[6-9]|2[0-3])[0-9]{2}", "[ -~]{0,5}"],
+                prop_oneof![
+                    Just("MONAT".to_string()),
+                    Just("QUARTG".to_string()),
+                    "[A-Z]{0,6}"
+                ],
+                prop_oneof!["MONAT[0-9]{2}", "QUART[0-9+-]{1,2}", "[ -~]{0,7}"],
+                field(),
+                field(),
+            )
+                .prop_map(|(tc, t, var, attr, value, q)| {
+                    format!("42153;x;{tc};Jahr;{t};{var};v;{attr};a;{value};u;PRO101;p;{q}")
+                })
+        }
+
+        fn check(cells: &[Cell]) {
+            for c in cells {
+                if let Some(v) = c.value {
+                    assert!(v.is_finite(), "{c:?}");
+                }
+                assert!(crate::model::YEARS.contains(&c.period.year()), "{c:?}");
+                assert_eq!(c.period.to_string().parse::<Period>(), Ok(c.period));
+            }
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+
+            #[test]
+            fn ffcsv_fields_give_finite_values_or_an_error(
+                rows in prop::collection::vec(row(), 0..10),
+                comma in any::<bool>(),
+            ) {
+                let text = format!("{HEADER}\n{}", rows.join("\n"));
+                if let Ok(cells) = parse_ffcsv(&text, comma) {
+                    check(&cells);
+                }
+            }
+
+            #[test]
+            fn ffcsv_bytes_never_panic(body in prop::collection::vec(any::<u8>(), 0..300)) {
+                let text = decode_text(body);
+                if let Ok(cells) = parse_ffcsv(&text, true) {
+                    check(&cells);
+                }
+            }
+
+            #[test]
+            fn values_are_finite_or_refused(raw in field(), comma in any::<bool>()) {
+                if let Ok(Some(v)) = parse_value(&raw, comma) {
+                    prop_assert!(v.is_finite());
+                }
+            }
+        }
+    }
 }
