@@ -149,6 +149,15 @@ impl fmt::Display for SourceKind {
     }
 }
 
+/// Default `max_rows_per_table`: the largest table statwatch watches has some ten thousand
+/// rows after filtering; a few million leaves room without letting memory run away.
+pub const DEFAULT_MAX_ROWS_PER_TABLE: u64 = 5_000_000;
+/// Default `max_response_bytes`: a CBS page of 10,000 cells is about 2 MB, a GENESIS ffcsv
+/// of a large table some tens of MB.
+pub const DEFAULT_MAX_RESPONSE_BYTES: u64 = 256 * 1024 * 1024;
+/// Default `table_deadline_secs`, in multiples of `timeout_secs`.
+pub const DEADLINE_TIMEOUTS: u64 = 30;
+
 #[derive(Debug, Clone)]
 pub struct SourceConfig {
     pub name: String,
@@ -157,6 +166,14 @@ pub struct SourceConfig {
     pub schedule: Schedule,
     pub timeout: Duration,
     pub history_years: u32,
+    /// Rows one table download may hold (data rows, and the rows of each metadata set);
+    /// the page cap is derived from it. A server that pages forever fails at this cap.
+    pub max_rows_per_table: usize,
+    /// Bytes one response body may have (after decompression), and one unpacked zip file.
+    pub max_response_bytes: usize,
+    /// The whole fetch of one table (every page, the GENESIS job flow) must finish within
+    /// this; a slow drip of pages must not hold a poll forever.
+    pub table_deadline: Duration,
     /// GENESIS credentials (a token goes in `username`, with an empty password).
     pub username: Option<Secret>,
     pub password: Option<Secret>,
@@ -359,6 +376,9 @@ struct RawSource {
     timezone: Option<String>,
     timeout_secs: Option<u64>,
     history_years: Option<u32>,
+    max_rows_per_table: Option<u64>,
+    max_response_bytes: Option<u64>,
+    table_deadline_secs: Option<u64>,
     username: Option<String>,
     username_file: Option<String>,
     password: Option<String>,
@@ -971,6 +991,22 @@ impl Validator<'_, '_> {
         if history_years == 0 {
             return Err(loc.error(&at("history_years"), "must be at least 1"));
         }
+        let max_rows_per_table = s.max_rows_per_table.unwrap_or(DEFAULT_MAX_ROWS_PER_TABLE);
+        if max_rows_per_table == 0 {
+            return Err(loc.error(&at("max_rows_per_table"), "must be at least 1"));
+        }
+        let max_response_bytes = s.max_response_bytes.unwrap_or(DEFAULT_MAX_RESPONSE_BYTES);
+        if max_response_bytes < 1024 {
+            return Err(loc.error(&at("max_response_bytes"), "must be at least 1024"));
+        }
+        // Every request may take `timeout_secs` and a table needs several (metadata, pages,
+        // retries): the default leaves room for that, and for a GENESIS job (up to 10 min).
+        let table_deadline_secs = s
+            .table_deadline_secs
+            .unwrap_or(timeout_secs.saturating_mul(DEADLINE_TIMEOUTS));
+        if table_deadline_secs == 0 {
+            return Err(loc.error(&at("table_deadline_secs"), "must be at least 1"));
+        }
         let username = self.secret(
             &base,
             "username",
@@ -1006,6 +1042,9 @@ impl Validator<'_, '_> {
             schedule,
             timeout: Duration::from_secs(timeout_secs),
             history_years,
+            max_rows_per_table: usize::try_from(max_rows_per_table).unwrap_or(usize::MAX),
+            max_response_bytes: usize::try_from(max_response_bytes).unwrap_or(usize::MAX),
+            table_deadline: Duration::from_secs(table_deadline_secs),
             username,
             password,
             language,

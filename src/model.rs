@@ -36,8 +36,13 @@ pub enum Period {
     Month(i32, u8),
 }
 
+/// The years a period may have. A key outside (`-999MM01`, `0000`, `9999KW01`) is a broken
+/// answer, not a period: storing it would make a record whose key and display do not parse
+/// back (a negative year prints as `-999`), so every later read of the series would fail.
+pub const YEARS: std::ops::RangeInclusive<i32> = 1800..=2200;
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("not a period: {0:?} (expected YYYY-MM, YYYY-Qn or YYYY)")]
+#[error("not a period: {0:?} (expected YYYY-MM, YYYY-Qn or YYYY, year 1800 to 2200)")]
 pub struct PeriodParseError(pub String);
 
 impl Period {
@@ -86,15 +91,16 @@ impl Period {
     }
 
     pub fn month(year: i32, month: u8) -> Option<Period> {
-        (1..=12)
-            .contains(&month)
-            .then_some(Period::Month(year, month))
+        ((1..=12).contains(&month) && YEARS.contains(&year)).then_some(Period::Month(year, month))
     }
 
     pub fn quarter(year: i32, quarter: u8) -> Option<Period> {
-        (1..=4)
-            .contains(&quarter)
+        ((1..=4).contains(&quarter) && YEARS.contains(&year))
             .then_some(Period::Quarter(year, quarter))
+    }
+
+    pub fn year_of(year: i32) -> Option<Period> {
+        YEARS.contains(&year).then_some(Period::Year(year))
     }
 }
 
@@ -117,7 +123,7 @@ impl FromStr for Period {
             }
         };
         match s.split_once('-') {
-            None => Ok(Period::Year(year(s)?)),
+            None => Period::year_of(year(s)?).ok_or_else(err),
             Some((y, rest)) => {
                 let y = year(y)?;
                 if let Some(q) = rest.strip_prefix('Q') {
@@ -341,6 +347,12 @@ mod tests {
         assert!("2025-13".parse::<Period>().is_err());
         assert!("2025-Q5".parse::<Period>().is_err());
         assert!("25-01".parse::<Period>().is_err());
+        // Years outside 1800..=2200 are not periods, and negative ones never print as a key.
+        for bad in ["0000", "9999-01", "1799-Q4", "2201", "-999-01"] {
+            assert!(bad.parse::<Period>().is_err(), "{bad}");
+        }
+        assert_eq!(Period::month(-999, 1), None);
+        assert_eq!("1800-01".parse::<Period>(), Ok(Period::Month(1800, 1)));
         assert!(Period::Month(2024, 12) < Period::Month(2025, 1));
         assert_eq!(Period::Month(2025, 1).prev(), Period::Month(2024, 12));
         assert_eq!(Period::Quarter(2025, 1).prev(), Period::Quarter(2024, 4));

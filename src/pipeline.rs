@@ -200,6 +200,21 @@ async fn poll_table(
     for s in series {
         let fetched = data.series.get(&s.id).cloned().unwrap_or_default();
         let stored = |id: &str| store.observations(id);
+        // An answer with no value at all for a series the store holds values of is not a
+        // release but a broken answer: taking it would store the new stamp, and the real
+        // release would never be fetched.
+        if fetched.is_empty() {
+            let held = stored(&s.level_id())?.len().max(stored(&s.id)?.len());
+            if held > 0 {
+                return Err(TableError::Fetch(FetchError::Series {
+                    series: s.id.clone(),
+                    message: format!(
+                        "the answer has no values for it, the store holds {held} periods: \
+                         an incomplete answer, nothing stored"
+                    ),
+                }));
+            }
+        }
         let (target, before) = match s.derive {
             None => (fetched, stored(&s.id)?),
             Some(how) => {

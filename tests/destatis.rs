@@ -163,6 +163,8 @@ enum TableMode {
         zip: Vec<u8>,
         not_ready: usize,
     },
+    /// HTTP 307 (the POST is to be repeated, body and headers) to this URL.
+    Redirect(String),
 }
 
 struct Fake {
@@ -179,6 +181,8 @@ struct Fake {
     result_polls: usize,
     html_outage: bool,
     delay: Duration,
+    /// Requests that carried a `username` or `password` header.
+    saw_credentials: usize,
 }
 
 #[derive(Clone)]
@@ -273,6 +277,9 @@ fn answer(
     if let Some(q) = query {
         f.queries.push(q.to_string());
     }
+    if headers.contains_key("username") || headers.contains_key("password") {
+        f.saw_credentials += 1;
+    }
     if f.html_outage {
         return html_page();
     }
@@ -323,6 +330,9 @@ fn answer(
             TableMode::Zip(z) => zip_response(z),
             TableMode::Raw(ct, b) => {
                 (StatusCode::OK, [(header::CONTENT_TYPE, ct)], b).into_response()
+            }
+            TableMode::Redirect(to) => {
+                (StatusCode::TEMPORARY_REDIRECT, [(header::LOCATION, to)]).into_response()
             }
             TableMode::TooBig { .. } if field("job") == "true" => envelope(
                 endpoint,
@@ -392,6 +402,7 @@ async fn start(table: TableMode) -> (Shared, String) {
             result_polls: 0,
             html_outage: false,
             delay: Duration::ZERO,
+            saw_credentials: 0,
         })),
         in_flight: Arc::new(AtomicUsize::new(0)),
         max_in_flight: Arc::new(AtomicUsize::new(0)),
@@ -938,5 +949,71 @@ kind = "log"
             d.value,
             p.value
         );
+    }
+}
+
+#[tokio::test]
+async fn a_redirect_to_another_origin_is_never_followed_and_gets_no_credentials() {
+    // Another loopback port is another origin; it would serve a (different) table.
+    let (other, other_base) = start(TableMode::Zip(release(&C_SA_2))).await;
+    let (_fake, base) = start(TableMode::Redirect(format!("{other_base}/data/tablefile"))).await;
+    let cfg = config(&base, TOKEN, "2021=100");
+    let e = source(&cfg)
+        .fetch(TABLE, &series(&cfg))
+        .await
+        .expect_err("must fail");
+    let m = e.to_string();
+    let other_origin = other_base.trim_end_matches("/genesisWS/rest/2020");
+    assert!(
+        m.contains("data/tablefile") && m.contains("redirected to") && m.contains(other_origin),
+        "{m}"
+    );
+    assert!(!m.contains(TOKEN), "{m}");
+    let (seen, credentials) = other.with(|f| (f.counts.values().sum::<usize>(), f.saw_credentials));
+    assert_eq!((seen, credentials), (0, 0), "the other origin was asked");
+}
+
+#[tokio::test]
+async fn absurd_years_non_finite_values_and_missing_series_are_errors() {
+    let header_only = production_csv(&C_SA).lines().next().unwrap().to_string();
+    let cases: Vec<(&str, String, &str)> = vec![
+        (
+            "year -999",
+            production_csv(&C_SA).replace("JAHR;Jahr;2025;", "JAHR;Jahr;-999;"),
+            "not a year: \"-999\"",
+        ),
+        (
+            "year 0000",
+            production_csv(&C_SA).replace("JAHR;Jahr;2025;", "JAHR;Jahr;0000;"),
+            "year 0 is out of range",
+        ),
+        (
+            "NaN",
+            production_csv(&C_SA).replace(";95,1;2021=100;", ";NaN;2021=100;"),
+            "not a finite number: \"NaN\"",
+        ),
+        (
+            "inf",
+            production_csv(&C_SA).replace(";95,1;2021=100;", ";-inf;2021=100;"),
+            "not a finite number: \"-inf\"",
+        ),
+        (
+            "no rows",
+            format!("{header_only}\n"),
+            "series de.industry.index: no rows for measure PRO101",
+        ),
+        (
+            "no rows of a watched series",
+            production_csv(&C_SA)
+                .lines()
+                .filter(|l| !l.contains("WZ08-C"))
+                .collect::<Vec<_>>()
+                .join("\n"),
+            "series de.industry.index: no rows for measure PRO101",
+        ),
+    ];
+    for (what, csv, want) in cases {
+        let e = fetch_error(TableMode::Zip(zipped("x.csv", &csv))).await;
+        assert!(e.to_string().contains(want), "{what}: {e}");
     }
 }

@@ -5,10 +5,16 @@
 //! of the needed measures, following `odata.nextLink` to the end; `Perioden` gives each
 //! period's status. Dimension keys may be space-padded at CBS: the config's trimmed keys are
 //! mapped to the exact keys through the dimension's own entity set.
+//!
+//! Bounds: a page is parsed as it is read (each row of `value` goes straight to the series
+//! splitter, so memory stays near the size of the page's body), every entity set stops at
+//! `max_rows_per_table` rows and a hundredth of that in pages, and nextLinks never leave the
+//! configured origin (an absolute link to CBS's public host is re-based onto base_url).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::Datelike;
+use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 use serde_json::Value;
 use tracing::{debug, error, warn};
@@ -22,20 +28,20 @@ use crate::model::{Observation, Period};
 /// More keys of one dimension than this are not put in the `$filter` (see `fetch`).
 const MAX_KEYS_IN_FILTER: usize = 20;
 
-/// Pages are followed at most this often: 10,000 rows a page makes this a billion rows.
-const MAX_PAGES: usize = 100_000;
+/// Pages allowed per entity set: one for every this many rows of `max_rows_per_table`.
+/// A full CBS page holds 10,000 cells, a few thousand rows; only a last page is small, so a
+/// run of tiny (or empty) pages is a server paging forever.
+const ROWS_PER_PAGE_ALLOWED: usize = 100;
+/// At least this many pages, whatever `max_rows_per_table` says.
+const MIN_PAGES: usize = 10;
 
 pub struct Cbs {
     http: Http,
     base: Url,
     history_years: u32,
-}
-
-#[derive(Deserialize)]
-struct Envelope<T> {
-    value: Vec<T>,
-    #[serde(rename = "odata.nextLink")]
-    next_link: Option<String>,
+    max_rows: usize,
+    max_pages: usize,
+    pub(crate) deadline: std::time::Duration,
 }
 
 #[derive(Deserialize)]
@@ -84,12 +90,17 @@ pub fn parse_period(key: &str) -> Option<Period> {
     if k.len() != 8 || !k.is_char_boundary(4) || !k.is_char_boundary(6) {
         return None;
     }
+    // Digits only: `i32::parse` would take `-999` and `+999` (and `u8` takes `+1`).
+    if !k[..4].bytes().all(|b| b.is_ascii_digit()) || !k[6..].bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
     let year: i32 = k[..4].parse().ok()?;
     let n: u8 = k[6..].parse().ok()?;
+    // `Period::month`/`quarter`/`year_of` refuse years outside `model::YEARS`.
     match &k[4..6] {
         "MM" => Period::month(year, n),
         "KW" => Period::quarter(year, n),
-        "JJ" if n == 0 => Some(Period::Year(year)),
+        "JJ" if n == 0 => Period::year_of(year),
         _ => None,
     }
 }
@@ -102,9 +113,12 @@ fn odata_str(s: &str) -> String {
 impl Cbs {
     pub fn new(cfg: &SourceConfig) -> Result<Cbs, HttpError> {
         Ok(Cbs {
-            http: Http::new(cfg.timeout)?,
+            http: Http::new(cfg.timeout, &cfg.base_url, cfg.max_response_bytes)?,
             base: cfg.base_url.clone(),
             history_years: cfg.history_years,
+            max_rows: cfg.max_rows_per_table,
+            max_pages: (cfg.max_rows_per_table / ROWS_PER_PAGE_ALLOWED).max(MIN_PAGES),
+            deadline: cfg.table_deadline,
         })
     }
 
@@ -132,8 +146,8 @@ impl Cbs {
         what: &str,
     ) -> Result<Vec<T>, FetchError> {
         let mut out = Vec::new();
-        self.get_pages(first, what, |page: Vec<T>| {
-            out.extend(page);
+        self.get_pages(first, what, |row: T| {
+            out.push(row);
             Ok(())
         })
         .await?;
@@ -141,32 +155,45 @@ impl Cbs {
     }
 
     /// GETs an entity set page by page, following `odata.nextLink` to the end, handing each
-    /// page to `on_page` (so a large table never sits in memory as JSON all at once).
+    /// row to `on_row` as it is parsed (so a large table never sits in memory as JSON), and
+    /// stopping at the row and page caps.
     async fn get_pages<T: serde::de::DeserializeOwned>(
         &self,
         first: Url,
         what: &str,
-        mut on_page: impl FnMut(Vec<T>) -> Result<(), FetchError>,
+        mut on_row: impl FnMut(T) -> Result<(), FetchError>,
     ) -> Result<(), FetchError> {
         let mut url = first;
         let mut seen = BTreeSet::new();
-        for page in 1..=MAX_PAGES {
+        let mut rows = 0usize;
+        let max_rows = self.max_rows;
+        for page in 1..=self.max_pages {
             let reply = self
                 .http
                 .get(&url, Expect::Json)
                 .await
                 .map_err(FetchError::http(format!("{what} (page {page})")))?;
-            let env: Envelope<T> = reply.json().map_err(|e| {
-                FetchError::Schema(format!(
+            let mut counted = |row: T| {
+                rows += 1;
+                if rows > max_rows {
+                    return Err(FetchError::Schema(format!(
+                        "{what}: more than {max_rows} rows (max_rows_per_table)"
+                    )));
+                }
+                on_row(row)
+            };
+            let next = read_page(&reply.body, &mut counted).map_err(|e| match e {
+                PageError::Row(e) => e,
+                PageError::Json(e) => FetchError::Schema(format!(
                     "{what} (page {page}) is not an OData v3 envelope: {e}"
-                ))
+                )),
             })?;
+            // The body is done with before the next one is read.
             drop(reply);
-            on_page(env.value)?;
-            let Some(next) = env.next_link else {
+            let Some(next) = next else {
                 return Ok(());
             };
-            let next = self.follow(&url, &next)?;
+            let next = self.follow(what, &url, &next)?;
             if !seen.insert(next.to_string()) {
                 return Err(FetchError::Schema(format!(
                     "{what}: odata.nextLink loops back to {next}"
@@ -175,19 +202,30 @@ impl Cbs {
             url = next;
         }
         Err(FetchError::Schema(format!(
-            "{what}: more than {MAX_PAGES} pages"
+            "{what}: more than {} pages (max_rows_per_table / {ROWS_PER_PAGE_ALLOWED}); the \
+             server keeps sending odata.nextLink",
+            self.max_pages
         )))
     }
 
     /// Resolves a nextLink. CBS writes absolute links to its public host; they are re-based
     /// onto the configured base URL so a proxy or mirror (or a test server) keeps working.
-    fn follow(&self, current: &Url, next: &str) -> Result<Url, FetchError> {
+    /// Any other link off the configured origin is refused: its host was never configured,
+    /// so neither a request to it nor its data is trusted.
+    fn follow(&self, what: &str, current: &Url, next: &str) -> Result<Url, FetchError> {
         let link = current
             .join(next)
-            .map_err(|e| FetchError::Schema(format!("bad odata.nextLink {next:?}: {e}")))?;
+            .map_err(|e| FetchError::Schema(format!("{what}: bad odata.nextLink {next:?}: {e}")))?;
         let path = link.path();
         let Some(at) = path.find("/ODataApi/") else {
-            return Ok(link);
+            if link.origin() == self.base.origin() {
+                return Ok(link);
+            }
+            return Err(FetchError::Schema(format!(
+                "{what}: odata.nextLink {link} is on another origin than base_url ({}) and is \
+                 not a StatLine ODataApi path: not followed",
+                self.base.origin().ascii_serialization()
+            )));
         };
         let mut url = self.base.clone();
         let base_path = self.base.path().trim_end_matches('/').to_string();
@@ -397,9 +435,9 @@ impl Cbs {
         self.get_pages(
             data_url,
             "TypedDataSet",
-            |page: Vec<serde_json::Map<String, Value>>| {
-                rows += page.len();
-                splitter.add(&page)
+            |row: serde_json::Map<String, Value>| {
+                rows += 1;
+                splitter.add_row(&row)
             },
         )
         .await?;
@@ -433,7 +471,9 @@ pub fn split_rows(
     status: &HashMap<String, String>,
 ) -> Result<TableData, FetchError> {
     let mut s = Splitter::new(series, status);
-    s.add(rows)?;
+    for row in rows {
+        s.add_row(row)?;
+    }
     s.finish()
 }
 
@@ -445,6 +485,8 @@ struct Splitter<'a> {
     status: &'a HashMap<String, String>,
     groups: BTreeMap<Vec<&'a str>, HashMap<Vec<&'a str>, Vec<usize>>>,
     obs: Vec<Vec<Observation>>,
+    /// Rows seen per series (with an empty cell too): none means the answer lacks it.
+    rows: Vec<usize>,
 }
 
 impl<'a> Splitter<'a> {
@@ -465,11 +507,12 @@ impl<'a> Splitter<'a> {
             status,
             groups,
             obs: vec![Vec::new(); series.len()],
+            rows: vec![0; series.len()],
         }
     }
 
-    fn add(&mut self, rows: &[serde_json::Map<String, Value>]) -> Result<(), FetchError> {
-        for row in rows {
+    fn add_row(&mut self, row: &serde_json::Map<String, Value>) -> Result<(), FetchError> {
+        {
             for (dims, by_keys) in &self.groups {
                 let keys: Option<Vec<&str>> = dims
                     .iter()
@@ -488,6 +531,7 @@ impl<'a> Splitter<'a> {
                 };
                 let key = period_key.trim();
                 for &i in matched {
+                    self.rows[i] += 1;
                     let s = &self.series[i];
                     let Some(cell) = row.get(&s.measure) else {
                         return Err(FetchError::Series {
@@ -516,7 +560,23 @@ impl<'a> Splitter<'a> {
 
     fn finish(self) -> Result<TableData, FetchError> {
         let mut data = TableData::default();
-        for (s, mut o) in self.series.iter().zip(self.obs) {
+        for ((s, mut o), rows) in self.series.iter().zip(self.obs).zip(self.rows) {
+            // Storing nothing for it would store the table's new stamp too, and the release
+            // would never be fetched again.
+            if rows == 0 {
+                return Err(FetchError::Series {
+                    series: s.id.clone(),
+                    message: format!(
+                        "no rows for {} in the TypedDataSet answer (the table lacks the \
+                         series, or the answer is incomplete)",
+                        s.dimensions
+                            .iter()
+                            .map(|(d, k)| format!("{d}={k}"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                });
+            }
             keep_one_frequency(&mut o, s.frequency);
             check_unique(s, &o)?;
             data.series.insert(s.id.clone(), o);
@@ -530,21 +590,135 @@ impl<'a> Splitter<'a> {
 fn cell_value(v: &Value) -> Result<Option<f64>, String> {
     match v {
         Value::Null => Ok(None),
-        Value::Number(n) => n
-            .as_f64()
-            .map(Some)
-            .ok_or_else(|| format!("bad number {n}")),
+        Value::Number(n) => match n.as_f64() {
+            Some(v) if v.is_finite() => Ok(Some(v)),
+            _ => Err(format!("not a finite number: {n}")),
+        },
         Value::String(s) => {
             let t = s.trim();
             if t.is_empty() || t == "." || t == "x" || t == "-" {
-                Ok(None)
-            } else {
-                t.parse()
-                    .map(Some)
-                    .map_err(|_| format!("not a number: {s:?}"))
+                return Ok(None);
+            }
+            // Rust's parser takes "NaN", "inf" and "1e999" (infinity); none is a figure, and
+            // JSON cannot store them (they would be written as null and never read back).
+            match t.parse::<f64>() {
+                Ok(v) if v.is_finite() => Ok(Some(v)),
+                Ok(_) => Err(format!("not a finite number: {s:?}")),
+                Err(_) => Err(format!("not a number: {s:?}")),
             }
         }
         other => Err(format!("unexpected cell {other}")),
+    }
+}
+
+/// Why a page could not be read: its JSON, or what `on_row` said about a row.
+enum PageError {
+    Json(serde_json::Error),
+    Row(FetchError),
+}
+
+/// Reads one OData v3 envelope, handing each element of `value` to `on_row` as soon as it
+/// is parsed (a streaming visitor: the rows never exist as one `Vec` of maps), and returns
+/// its `odata.nextLink`.
+fn read_page<T: serde::de::DeserializeOwned>(
+    body: &[u8],
+    on_row: &mut dyn FnMut(T) -> Result<(), FetchError>,
+) -> Result<Option<String>, PageError> {
+    let mut stop = None;
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let next = PageSeed {
+        on_row,
+        stop: &mut stop,
+        _row: std::marker::PhantomData,
+    }
+    .deserialize(&mut de)
+    .and_then(|next| de.end().map(|()| next));
+    match (next, stop) {
+        (_, Some(e)) => Err(PageError::Row(e)),
+        (Ok(next), None) => Ok(next),
+        (Err(e), None) => Err(PageError::Json(e)),
+    }
+}
+
+struct PageSeed<'a, T> {
+    on_row: &'a mut dyn FnMut(T) -> Result<(), FetchError>,
+    /// The row error that stopped the parse (serde can only carry a message).
+    stop: &'a mut Option<FetchError>,
+    _row: std::marker::PhantomData<T>,
+}
+
+impl<'de, T: serde::de::DeserializeOwned> DeserializeSeed<'de> for PageSeed<'_, T> {
+    type Value = Option<String>;
+
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de, T: serde::de::DeserializeOwned> Visitor<'de> for PageSeed<'_, T> {
+    type Value = Option<String>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("an OData v3 envelope {\"value\": [...], \"odata.nextLink\"?}")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut next = None;
+        let mut has_value = false;
+        let PageSeed { on_row, stop, .. } = self;
+        while let Some(key) = map.next_key::<String>()? {
+            match key.as_str() {
+                "value" if !has_value => {
+                    has_value = true;
+                    map.next_value_seed(RowsSeed {
+                        on_row: &mut *on_row,
+                        stop: &mut *stop,
+                        _row: std::marker::PhantomData,
+                    })?;
+                }
+                "value" => return Err(de::Error::duplicate_field("value")),
+                "odata.nextLink" => next = map.next_value::<Option<String>>()?,
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        if !has_value {
+            return Err(de::Error::missing_field("value"));
+        }
+        Ok(next)
+    }
+}
+
+struct RowsSeed<'a, T> {
+    on_row: &'a mut dyn FnMut(T) -> Result<(), FetchError>,
+    stop: &'a mut Option<FetchError>,
+    _row: std::marker::PhantomData<T>,
+}
+
+impl<'de, T: serde::de::DeserializeOwned> DeserializeSeed<'de> for RowsSeed<'_, T> {
+    type Value = ();
+
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de, T: serde::de::DeserializeOwned> Visitor<'de> for RowsSeed<'_, T> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("an array of rows")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while let Some(row) = seq.next_element::<T>()? {
+            if let Err(e) = (self.on_row)(row) {
+                *self.stop = Some(e);
+                return Err(de::Error::custom("stopped by a row"));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -621,5 +795,136 @@ mod tests {
         assert!(e.to_string().contains("pin every dimension"), "{e}");
         series.dimensions.insert("D".into(), "a".into());
         assert!(split_rows(&rows, &[series], &HashMap::new()).is_ok());
+    }
+
+    /// The page parser and the period parser on arbitrary input: a value or an error,
+    /// never a panic; every value finite, every period inside `model::YEARS` and printing
+    /// as something that parses back to it.
+    mod props {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn series() -> SeriesConfig {
+            SeriesConfig {
+                id: "s".into(),
+                source: "cbs".into(),
+                table: "T".into(),
+                measure: "M".into(),
+                dimensions: [("D".to_string(), "a".to_string())].into(),
+                title: "t".into(),
+                unit: "".into(),
+                derive: None,
+                frequency: None,
+            }
+        }
+
+        /// JSON text of a cell: numbers (some overflowing), odd strings, null, other types.
+        fn cell() -> impl Strategy<Value = String> {
+            prop_oneof![
+                any::<f64>()
+                    .prop_filter("finite", |v| v.is_finite())
+                    .prop_map(|v| v.to_string()),
+                Just("1e999".to_string()),
+                Just("-1e999".to_string()),
+                Just("null".to_string()),
+                Just("true".to_string()),
+                Just("[1]".to_string()),
+                prop_oneof![
+                    Just("NaN"),
+                    Just("inf"),
+                    Just("-inf"),
+                    Just("Infinity"),
+                    Just("-1e999"),
+                    Just(" 1,5 "),
+                    Just("."),
+                    Just("x"),
+                    Just(" 12.5 "),
+                    Just("")
+                ]
+                .prop_map(|s| format!("{s:?}")),
+                "[ -~]{0,8}".prop_map(|s| serde_json::to_string(&s).unwrap()),
+            ]
+        }
+
+        fn period_key() -> impl Strategy<Value = String> {
+            prop_oneof![
+                "[ 0-9+-]{4}(MM|KW|JJ|HJ)[0-9+ -]{2}",
+                "(1[6-9]|2[0-3])[0-9]{2}(MM|KW|JJ)[0-9]{2}",
+                "\\PC{0,10}",
+            ]
+        }
+
+        fn row() -> impl Strategy<Value = String> {
+            (
+                prop_oneof![Just("a"), Just("a  "), Just("b")],
+                period_key(),
+                cell(),
+            )
+                .prop_map(|(d, p, c)| {
+                    format!(
+                        r#"{{"D":{},"Perioden":{},"M":{c}}}"#,
+                        serde_json::to_string(d).unwrap(),
+                        serde_json::to_string(&p).unwrap()
+                    )
+                })
+        }
+
+        fn check_data(data: &TableData) {
+            for obs in data.series.values() {
+                for o in obs {
+                    assert!(o.value.is_finite(), "{o:?}");
+                    assert!(crate::model::YEARS.contains(&o.period.year()), "{o:?}");
+                    assert_eq!(o.period.to_string().parse::<Period>(), Ok(o.period));
+                }
+            }
+        }
+
+        fn parse(body: &[u8]) -> Result<TableData, String> {
+            let series = [series()];
+            let status = HashMap::new();
+            let mut splitter = Splitter::new(&series, &status);
+            let mut add = |row: serde_json::Map<String, Value>| splitter.add_row(&row);
+            match read_page(body, &mut add) {
+                Ok(_) => {}
+                Err(PageError::Json(e)) => return Err(e.to_string()),
+                Err(PageError::Row(e)) => return Err(e.to_string()),
+            }
+            splitter.finish().map_err(|e| e.to_string())
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+
+            #[test]
+            fn pages_give_finite_values_or_an_error(
+                rows in prop::collection::vec(row(), 0..12),
+                next in prop::option::of("[ -~]{0,20}"),
+            ) {
+                let mut body = format!(r#"{{"odata.metadata":"x","value":[{}]"#, rows.join(","));
+                if let Some(n) = next {
+                    body.push_str(&format!(r#","odata.nextLink":{}"#, serde_json::to_string(&n).unwrap()));
+                }
+                body.push('}');
+                match parse(body.as_bytes()) {
+                    Ok(data) => check_data(&data),
+                    Err(m) => prop_assert!(!m.is_empty()),
+                }
+            }
+
+            #[test]
+            fn arbitrary_bytes_never_panic(body in prop::collection::vec(any::<u8>(), 0..200)) {
+                if let Ok(data) = parse(&body) {
+                    check_data(&data);
+                }
+            }
+
+            #[test]
+            fn periods_are_sane_and_round_trip(key in period_key()) {
+                if let Some(p) = parse_period(&key) {
+                    prop_assert!(crate::model::YEARS.contains(&p.year()), "{key:?} -> {p:?}");
+                    prop_assert_eq!(p.to_string().parse::<Period>(), Ok(p));
+                }
+            }
+        }
     }
 }

@@ -27,9 +27,11 @@ use tokio::sync::Semaphore;
 use tracing::{debug, info, warn};
 use url::Url;
 
-use super::http::{Expect, Http, HttpError, Reply, MAX_BODY_BYTES};
+use super::http::{Expect, Http, HttpError, Reply};
 use super::{check_unique, keep_one_frequency, Check, FetchError, TableData};
-use crate::config::{SeriesConfig, SourceConfig};
+use crate::config::{
+    SeriesConfig, SourceConfig, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_MAX_ROWS_PER_TABLE,
+};
 use crate::model::{Observation, Period};
 
 /// GENESIS allows 3 parallel requests per user; 2 leaves room for a person using the same
@@ -79,6 +81,8 @@ pub struct Destatis {
     history_years: u32,
     permits: Semaphore,
     job: JobPoll,
+    max_rows: usize,
+    pub(crate) deadline: Duration,
 }
 
 /// The GENESIS JSON envelope (the parts statwatch reads).
@@ -161,8 +165,13 @@ pub enum Answer {
 
 /// Sorts a data answer: a zip (the file), a JSON envelope (a status), or an error.
 pub fn read_answer(body: &[u8]) -> Result<Answer, FetchError> {
+    read_answer_within(body, DEFAULT_MAX_RESPONSE_BYTES as usize)
+}
+
+/// `read_answer`, with the zip's file unpacked to at most `limit` bytes.
+pub fn read_answer_within(body: &[u8], limit: usize) -> Result<Answer, FetchError> {
     if body.starts_with(b"PK\x03\x04") {
-        return Ok(Answer::Csv(decode_text(unzip_single(body)?)));
+        return Ok(Answer::Csv(decode_text(unzip_single(body, limit)?)));
     }
     if body.starts_with(b"PK") {
         return Err(FetchError::Schema(
@@ -194,7 +203,7 @@ pub fn read_answer(body: &[u8]) -> Result<Answer, FetchError> {
 }
 
 /// The one file inside an ffcsv zip, size-capped.
-fn unzip_single(body: &[u8]) -> Result<Vec<u8>, FetchError> {
+fn unzip_single(body: &[u8], limit: usize) -> Result<Vec<u8>, FetchError> {
     let mut zip = zip::ZipArchive::new(Cursor::new(body)).map_err(|e| {
         FetchError::Schema(format!(
             "the zip is truncated or damaged ({e}; {} bytes received)",
@@ -213,7 +222,7 @@ fn unzip_single(body: &[u8]) -> Result<Vec<u8>, FetchError> {
         .by_index(0)
         .map_err(|e| FetchError::Schema(format!("cannot open {} in the zip: {e}", files[0])))?;
     let mut out = Vec::new();
-    file.take(MAX_BODY_BYTES as u64 + 1)
+    file.take(limit as u64 + 1)
         .read_to_end(&mut out)
         .map_err(|e| {
             FetchError::Schema(format!(
@@ -221,9 +230,9 @@ fn unzip_single(body: &[u8]) -> Result<Vec<u8>, FetchError> {
                 files[0]
             ))
         })?;
-    if out.len() > MAX_BODY_BYTES {
+    if out.len() > limit {
         return Err(FetchError::Schema(format!(
-            "{} unpacks to more than {MAX_BODY_BYTES} bytes",
+            "{} unpacks to more than {limit} bytes (max_response_bytes)",
             files[0]
         )));
     }
@@ -383,10 +392,14 @@ fn row_period(
              axes (JAHR), refined by a month (MONAT) or quarter (QUARTG) variable"
         ));
     }
-    let year: i32 = match time.len() == 4 {
+    // Four digits (`i32::parse` would take `-999`), within `model::YEARS`.
+    let year: i32 = match time.len() == 4 && time.bytes().all(|b| b.is_ascii_digit()) {
         true => time.parse().map_err(|_| format!("not a year: {time:?}"))?,
         false => return Err(format!("not a year: {time:?}")),
     };
+    if Period::year_of(year).is_none() {
+        return Err(format!("year {year} is out of range (1800 to 2200)"));
+    }
     for (var, attr) in dims {
         let attr = attr.trim();
         if var.starts_with("MONAT") {
@@ -411,6 +424,15 @@ fn row_period(
 
 /// Parses a long-layout ffcsv file into cells, by header (columns may come in any order).
 pub fn parse_ffcsv(text: &str, decimal_comma: bool) -> Result<Vec<Cell>, FetchError> {
+    parse_ffcsv_within(text, decimal_comma, DEFAULT_MAX_ROWS_PER_TABLE as usize)
+}
+
+/// `parse_ffcsv`, refusing a file of more than `max_rows` rows.
+pub fn parse_ffcsv_within(
+    text: &str,
+    decimal_comma: bool,
+    max_rows: usize,
+) -> Result<Vec<Cell>, FetchError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut rdr = csv::ReaderBuilder::new()
         .delimiter(b';')
@@ -425,6 +447,11 @@ pub fn parse_ffcsv(text: &str, decimal_comma: bool) -> Result<Vec<Cell>, FetchEr
     let mut keys = HashSet::new();
     for (i, rec) in rdr.records().enumerate() {
         let line = i + 2;
+        if i >= max_rows {
+            return Err(FetchError::Schema(format!(
+                "the ffcsv file has more than {max_rows} rows (max_rows_per_table)"
+            )));
+        }
         let rec = rec.map_err(|e| FetchError::Schema(format!("ffcsv line {line}: {e}")))?;
         let get = |c: usize| rec.get(c).unwrap_or("");
         let dims: Vec<(String, String)> = lay
@@ -732,7 +759,7 @@ impl Destatis {
             }
         }
         Ok(Destatis {
-            http: Http::new(cfg.timeout)?,
+            http: Http::new(cfg.timeout, &cfg.base_url, cfg.max_response_bytes)?,
             base: Box::new(cfg.base_url.clone()),
             credentials: Box::new(credentials),
             scrub,
@@ -743,6 +770,8 @@ impl Destatis {
                 delay: Duration::from_secs(5),
                 tries: 120,
             },
+            max_rows: cfg.max_rows_per_table,
+            deadline: cfg.table_deadline,
         })
     }
 
@@ -909,8 +938,13 @@ impl Destatis {
     }
 
     /// The CSV text of a data answer; an envelope is an error (its status).
+    /// `read_answer` under this source's byte cap.
+    fn read(&self, body: &[u8]) -> Result<Answer, FetchError> {
+        read_answer_within(body, self.http.max_body())
+    }
+
     fn csv_or_error(&self, what: &str, body: &[u8]) -> Result<String, FetchError> {
-        match read_answer(body)? {
+        match self.read(body)? {
             Answer::Csv(text) => Ok(text),
             Answer::Envelope(env) => Err(match env.status.code() {
                 Some(0 | 22) => FetchError::Schema(format!(
@@ -926,7 +960,7 @@ impl Destatis {
         let reply = self
             .post("data/tablefile", &self.tablefile_form(table, false))
             .await?;
-        match read_answer(&reply.body)? {
+        match self.read(&reply.body)? {
             Answer::Csv(text) => Ok(text),
             Answer::Envelope(env) if env.status.code() == Some(98) => {
                 info!(
@@ -944,7 +978,7 @@ impl Destatis {
         let reply = self
             .post("data/tablefile", &self.tablefile_form(table, true))
             .await?;
-        let env = match read_answer(&reply.body)? {
+        let env = match self.read(&reply.body)? {
             Answer::Csv(text) => return Ok(text),
             Answer::Envelope(env) => env,
         };
@@ -1010,7 +1044,8 @@ impl Destatis {
         series: &[SeriesConfig],
     ) -> Result<TableData, FetchError> {
         let text = self.download(table).await?;
-        let cells = parse_ffcsv(&text, self.language == "de")?;
+        let cells = parse_ffcsv_within(&text, self.language == "de", self.max_rows)?;
+        drop(text);
         debug!(table, cells = cells.len(), "GENESIS tablefile parsed");
         select(&cells, series)
     }
@@ -1364,5 +1399,93 @@ mod tests {
             scrubbed.to_string(),
             "the API answered with an error: user *** unknown"
         );
+    }
+
+    /// The ffcsv parser on arbitrary fields and bytes: cells or an error, never a panic;
+    /// every value finite and every period in range, printing as something that parses back.
+    mod props {
+        use super::*;
+        use proptest::prelude::*;
+
+        const HEADER: &str = "statistics_code;statistics_label;time_code;time_label;time;\
+            1_variable_code;1_variable_label;1_variable_attribute_code;1_variable_attribute_label;\
+            value;value_unit;value_variable_code;value_variable_label;value_q";
+
+        fn field() -> impl Strategy<Value = String> {
+            prop_oneof![
+                "[ -~]{0,6}",
+                "[0-9,.+-]{1,8}",
+                prop_oneof![
+                    Just("NaN"),
+                    Just("inf"),
+                    Just("-inf"),
+                    Just("1e999"),
+                    Just("-1e999"),
+                    Just("..."),
+                    Just("93,4"),
+                    Just("93.4"),
+                    Just("\"a;b\"")
+                ]
+                .prop_map(str::to_string),
+            ]
+        }
+
+        fn row() -> impl Strategy<Value = String> {
+            (
+                prop_oneof![Just("JAHR".to_string()), "[A-Z]{0,5}"],
+                prop_oneof!["[0-9+-]{4}", "(1[6-9]|2[0-3])[0-9]{2}", "[ -~]{0,5}"],
+                prop_oneof![
+                    Just("MONAT".to_string()),
+                    Just("QUARTG".to_string()),
+                    "[A-Z]{0,6}"
+                ],
+                prop_oneof!["MONAT[0-9]{2}", "QUART[0-9+-]{1,2}", "[ -~]{0,7}"],
+                field(),
+                field(),
+            )
+                .prop_map(|(tc, t, var, attr, value, q)| {
+                    format!("42153;x;{tc};Jahr;{t};{var};v;{attr};a;{value};u;PRO101;p;{q}")
+                })
+        }
+
+        fn check(cells: &[Cell]) {
+            for c in cells {
+                if let Some(v) = c.value {
+                    assert!(v.is_finite(), "{c:?}");
+                }
+                assert!(crate::model::YEARS.contains(&c.period.year()), "{c:?}");
+                assert_eq!(c.period.to_string().parse::<Period>(), Ok(c.period));
+            }
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+
+            #[test]
+            fn ffcsv_fields_give_finite_values_or_an_error(
+                rows in prop::collection::vec(row(), 0..10),
+                comma in any::<bool>(),
+            ) {
+                let text = format!("{HEADER}\n{}", rows.join("\n"));
+                if let Ok(cells) = parse_ffcsv(&text, comma) {
+                    check(&cells);
+                }
+            }
+
+            #[test]
+            fn ffcsv_bytes_never_panic(body in prop::collection::vec(any::<u8>(), 0..300)) {
+                let text = decode_text(body);
+                if let Ok(cells) = parse_ffcsv(&text, true) {
+                    check(&cells);
+                }
+            }
+
+            #[test]
+            fn values_are_finite_or_refused(raw in field(), comma in any::<bool>()) {
+                if let Ok(Some(v)) = parse_value(&raw, comma) {
+                    prop_assert!(v.is_finite());
+                }
+            }
+        }
     }
 }

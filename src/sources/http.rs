@@ -1,6 +1,11 @@
 //! The one HTTP layer every source uses: timeouts, a response size cap, content-type checks
 //! (an HTML page with status 200 is an outage, not data) and retries with backoff for
 //! transient failures within one poll.
+//!
+//! Every request stays on the origin (scheme, host, port) of the source's `base_url`: a
+//! redirect elsewhere is an error, not followed, so neither a GENESIS token (sent in plain
+//! `username`/`password` headers, which reqwest does not strip on a cross-host redirect) nor
+//! the acceptance of data is ever extended to a host nobody configured.
 
 use std::time::Duration;
 
@@ -10,10 +15,10 @@ use reqwest::{Method, StatusCode};
 use tracing::debug;
 use url::Url;
 
-/// Responses larger than this are refused: no table statwatch watches comes near it.
-pub const MAX_BODY_BYTES: usize = 256 * 1024 * 1024;
 /// Attempts per request within one poll (the first try and two retries).
 pub const ATTEMPTS: u32 = 3;
+/// Same-origin redirects followed per request (reqwest's default is 10 too).
+const MAX_REDIRECTS: usize = 10;
 
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum HttpError {
@@ -32,8 +37,12 @@ pub enum HttpError {
         content_type: String,
         snippet: String,
     },
-    #[error("the answer is larger than {limit} bytes")]
+    #[error("the answer is larger than {limit} bytes (max_response_bytes)")]
     TooLarge { limit: usize },
+    #[error("redirected to {to}, which is not the configured origin {origin}: not followed")]
+    Redirect { to: String, origin: String },
+    #[error("refusing to request {url}: it is not on the configured origin {origin}")]
+    OffOrigin { url: String, origin: String },
     #[error("the answer is not valid JSON ({reason}); it may be truncated")]
     Json { reason: String },
     #[error("{0}")]
@@ -97,27 +106,65 @@ pub enum Expect {
     JsonOrBinary,
 }
 
+/// The redirect policy's refusal, found again in reqwest's error chain by `classify`.
+#[derive(Debug)]
+struct OffOrigin {
+    to: String,
+}
+
+impl std::fmt::Display for OffOrigin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "redirect to another origin: {}", self.to)
+    }
+}
+
+impl std::error::Error for OffOrigin {}
+
 #[derive(Clone)]
 pub struct Http {
     client: reqwest::Client,
     timeout: Duration,
     backoff: Duration,
+    origin: url::Origin,
+    max_body: usize,
 }
 
 impl Http {
-    pub fn new(timeout: Duration) -> Result<Http, HttpError> {
+    /// A client that only ever talks to `base`'s origin and reads at most `max_body` bytes
+    /// of any answer.
+    pub fn new(timeout: Duration, base: &Url, max_body: usize) -> Result<Http, HttpError> {
+        let origin = base.origin();
+        let allowed = origin.clone();
+        let policy = reqwest::redirect::Policy::custom(move |attempt| {
+            if attempt.url().origin() != allowed {
+                let to = attempt.url().origin().ascii_serialization();
+                attempt.error(OffOrigin { to })
+            } else if attempt.previous().len() > MAX_REDIRECTS {
+                attempt.error(format!("more than {MAX_REDIRECTS} redirects"))
+            } else {
+                attempt.follow()
+            }
+        });
         let client = reqwest::Client::builder()
             .user_agent(concat!("statwatch/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(timeout.min(Duration::from_secs(10)))
             .timeout(timeout)
             .https_only(false)
+            .redirect(policy)
             .build()
             .map_err(|e| HttpError::Other(format!("cannot build the HTTP client: {e}")))?;
         Ok(Http {
             client,
             timeout,
             backoff: Duration::from_millis(500),
+            origin,
+            max_body,
         })
+    }
+
+    /// The byte cap of one answer (also used for what an answer unpacks to).
+    pub fn max_body(&self) -> usize {
+        self.max_body
     }
 
     /// Sets the first retry delay (it doubles, with jitter). Tests shorten it.
@@ -183,6 +230,13 @@ impl Http {
         form: Option<String>,
         expect: Expect,
     ) -> Result<Reply, HttpError> {
+        // The sources resolve links against base_url; this is the last line of defence.
+        if url.origin() != self.origin {
+            return Err(HttpError::OffOrigin {
+                url: url.to_string(),
+                origin: self.origin.ascii_serialization(),
+            });
+        }
         let mut req = self.client.request(method, url.clone()).headers(headers);
         if let Some(body) = form {
             req = req
@@ -200,20 +254,17 @@ impl Http {
             .and_then(|v| v.to_str().ok())
             .unwrap_or("")
             .to_string();
-        if resp
-            .content_length()
-            .is_some_and(|n| n > MAX_BODY_BYTES as u64)
-        {
-            return Err(HttpError::TooLarge {
-                limit: MAX_BODY_BYTES,
-            });
+        let limit = self.max_body;
+        let declared = resp.content_length();
+        if declared.is_some_and(|n| n > limit as u64) {
+            return Err(HttpError::TooLarge { limit });
         }
-        let mut body = Vec::new();
+        // Reserving the declared size keeps a large body from being copied while it doubles
+        // (which briefly costs three times its size); a gzip body may still grow past it.
+        let mut body = Vec::with_capacity(declared.map_or(0, |n| n as usize));
         while let Some(chunk) = resp.chunk().await.map_err(|e| self.classify(url, e))? {
-            if body.len() + chunk.len() > MAX_BODY_BYTES {
-                return Err(HttpError::TooLarge {
-                    limit: MAX_BODY_BYTES,
-                });
+            if body.len() + chunk.len() > limit {
+                return Err(HttpError::TooLarge { limit });
             }
             body.extend_from_slice(&chunk);
         }
@@ -223,6 +274,12 @@ impl Http {
     }
 
     fn classify(&self, url: &Url, e: reqwest::Error) -> HttpError {
+        if let Some(off) = find_source::<OffOrigin>(&e) {
+            return HttpError::Redirect {
+                to: off.to.clone(),
+                origin: self.origin.ascii_serialization(),
+            };
+        }
         if e.is_timeout() {
             HttpError::Timeout(self.timeout)
         } else if e.is_connect() {
@@ -236,6 +293,20 @@ impl Http {
             HttpError::Other(root_cause(&e))
         }
     }
+}
+
+/// The first error of type `T` in an error's chain.
+fn find_source<'a, T: std::error::Error + 'static>(
+    e: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a T> {
+    let mut cur = Some(e);
+    while let Some(c) = cur {
+        if let Some(t) = c.downcast_ref::<T>() {
+            return Some(t);
+        }
+        cur = c.source();
+    }
+    None
 }
 
 /// The innermost error message (reqwest's own message is only "error sending request").

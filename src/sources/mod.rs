@@ -25,6 +25,8 @@ pub enum FetchError {
     Schema(String),
     #[error("series {series}: {message}")]
     Series { series: String, message: String },
+    #[error("the table download did not complete within {} s (table_deadline_secs)", .0.as_secs())]
+    Deadline(std::time::Duration),
 }
 
 impl FetchError {
@@ -82,16 +84,60 @@ impl Source {
         }
     }
 
-    /// Downloads one table and picks out every configured series of it.
+    /// Downloads one table and picks out every configured series of it, within the
+    /// source's per-table deadline; what comes back is checked to be storable.
     pub async fn fetch(
         &self,
         table: &str,
         series: &[SeriesConfig],
     ) -> Result<TableData, FetchError> {
-        match self {
-            Source::Cbs(s) => s.fetch(table, series).await,
-            Source::Destatis(s) => s.fetch(table, series).await,
+        let (deadline, data) = match self {
+            Source::Cbs(s) => (
+                s.deadline,
+                tokio::time::timeout(s.deadline, s.fetch(table, series)).await,
+            ),
+            Source::Destatis(s) => (
+                s.deadline,
+                tokio::time::timeout(s.deadline, s.fetch(table, series)).await,
+            ),
+        };
+        let data = data.map_err(|_| FetchError::Deadline(deadline))??;
+        data.check(series)?;
+        Ok(data)
+    }
+}
+
+impl TableData {
+    /// Refuses what the store could not hold faithfully: a series the config asks for but
+    /// the answer lacks (storing the table's stamp with it would skip the release for
+    /// good), a non-finite value (JSON writes it as null, and the record no longer reads
+    /// back) or a period outside `model::YEARS`. The parsers refuse these already; this is
+    /// the one check every source passes through.
+    pub fn check(&self, series: &[SeriesConfig]) -> Result<(), FetchError> {
+        for s in series {
+            let fail = |message: String| FetchError::Series {
+                series: s.id.clone(),
+                message,
+            };
+            let Some(obs) = self.series.get(&s.id) else {
+                return Err(fail("the answer has no data for this series".into()));
+            };
+            for o in obs {
+                if !o.value.is_finite() {
+                    return Err(fail(format!(
+                        "{}: not a finite number: {}",
+                        o.source_period, o.value
+                    )));
+                }
+                if !crate::model::YEARS.contains(&o.period.year()) {
+                    return Err(fail(format!(
+                        "{}: the year is out of range",
+                        o.source_period
+                    )));
+                }
+            }
         }
+        Ok(())
     }
 }
 

@@ -35,6 +35,10 @@ pub enum Fault {
     Stall(Duration),
     /// An OData error body with this status.
     ODataError(u16, String),
+    /// HTTP 302 to this URL (another host, in the tests that use it).
+    Redirect(String),
+    /// This body, as JSON with status 200 (a hand-made page: odd cells, odd nextLinks).
+    Body(String),
 }
 
 #[derive(Debug, Clone, Default)]
@@ -56,6 +60,8 @@ struct State {
     page_size: usize,
     /// Entity -> how long its answers take (a slow source).
     delays: HashMap<String, Duration>,
+    /// TypedDataSet pages always carry a nextLink, past the last row too (a broken server).
+    endless: bool,
 }
 
 pub struct CbsServer {
@@ -131,6 +137,11 @@ impl CbsServer {
             .unwrap()
             .delays
             .insert(entity.to_string(), by);
+    }
+
+    /// Every TypedDataSet page links to a next one, forever (empty pages past the end).
+    pub fn set_endless(&self, on: bool) {
+        self.state.lock().unwrap().endless = on;
     }
 
     pub fn clear_faults(&self) {
@@ -229,6 +240,15 @@ async fn inject(mut sock: TcpStream, fault: Fault) -> std::io::Result<()> {
         Fault::ODataError(status, body) => {
             respond(&mut sock, status, JSON_TYPE, body.as_bytes()).await
         }
+        Fault::Redirect(to) => {
+            let head = format!(
+                "HTTP/1.1 302 Found\r\nLocation: {to}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            );
+            sock.write_all(head.as_bytes()).await?;
+            sock.flush().await?;
+            sock.shutdown().await
+        }
+        Fault::Body(body) => respond(&mut sock, 200, JSON_TYPE, body.as_bytes()).await,
     }
 }
 
@@ -348,7 +368,7 @@ fn answer(
                 .take(st.page_size)
                 .map(|r| project(r, select.as_deref()))
                 .collect();
-            let next = (skip + st.page_size < matching.len()).then(|| {
+            let next = (st.endless || skip + st.page_size < matching.len()).then(|| {
                 let mut q = url::form_urlencoded::Serializer::new(String::new());
                 q.append_pair("$format", "json");
                 for (k, v) in params {
