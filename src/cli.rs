@@ -5,12 +5,11 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
-use serde_json::json;
 
 use crate::config::{Config, ReceiverKind};
-use crate::model::{signed, DeliveryState};
 use crate::notify::{Mode, Notifier};
 use crate::pipeline::{self, TableResult};
+use crate::query::{Query, QueryError};
 use crate::sources::Source;
 use crate::store::{Store, StoreError};
 
@@ -62,7 +61,7 @@ pub enum Command {
     TestNotify { receiver: String },
 }
 
-/// A command's failure, with the exit code it deserves.
+/// A command's failure: the user's mistake, or the world's (`main` turns it into an exit code).
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {
     /// Bad usage or config: exit 2.
@@ -76,15 +75,6 @@ pub enum CliError {
 impl From<StoreError> for CliError {
     fn from(e: StoreError) -> Self {
         CliError::Runtime(e.to_string())
-    }
-}
-
-impl CliError {
-    pub fn exit_code(&self) -> i32 {
-        match self {
-            CliError::Usage(_) => 2,
-            CliError::Runtime(_) => 1,
-        }
     }
 }
 
@@ -303,163 +293,10 @@ pub async fn poll(config: &Config, only: Option<&str>, dry_run: bool) -> Result<
     Ok(ok && !delivery.failed())
 }
 
-/// `statwatch series [ID] [--json]` as text.
-pub fn render_series(
-    config: &Config,
-    store: &Store,
-    id: Option<&str>,
-    as_json: bool,
-) -> Result<String, CliError> {
-    let mut out = String::new();
-    let mut print = |s: String| {
-        out.push_str(&s);
-        out.push('\n');
-    };
-    match id {
-        None => {
-            let mut rows = Vec::new();
-            for s in &config.series {
-                let obs = store.observations(&s.id)?;
-                let last = obs.last();
-                rows.push(json!({
-                    "id": s.id, "source": s.source, "table": s.table,
-                    "latest_period": last.map(|o| o.period.to_string()),
-                    "latest_value": last.map(|o| o.value),
-                }));
-                if !as_json {
-                    print(format!(
-                        "{:<28} {:<10} {:<12} {}",
-                        s.id,
-                        s.source,
-                        s.table,
-                        last.map(|o| format!("{} {}", o.period, signed(o.value)))
-                            .unwrap_or_else(|| "(no data yet)".into())
-                    ));
-                }
-            }
-            if as_json {
-                print(serde_json::to_string_pretty(&rows).expect("json"));
-            }
-        }
-        Some(id) => {
-            let Some(s) = config.series(id) else {
-                return Err(CliError::Usage(format!(
-                    "{}: no series {id:?} in the config (configured: {})",
-                    config.path.display(),
-                    crate::config::names(config.series.iter().map(|s| &s.id))
-                )));
-            };
-            let obs = store.observations(&s.id)?;
-            if as_json {
-                let observations: Vec<_> = obs
-                    .iter()
-                    .map(|o| {
-                        json!({
-                            "period": o.period.to_string(), "source_period": o.source_period,
-                            "value": o.value, "status": o.status,
-                            "first_seen": o.first_seen.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-                            "revisions": o.revisions.iter().map(|r| json!({
-                                "value": r.value, "status": r.status,
-                                "seen_at": r.seen_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-                            })).collect::<Vec<_>>(),
-                        })
-                    })
-                    .collect();
-                let doc = json!({
-                    "id": s.id, "source": s.source, "table": s.table, "unit": s.unit,
-                    "observations": observations,
-                });
-                print(serde_json::to_string_pretty(&doc).expect("json"));
-            } else {
-                print(format!(
-                    "{} ({}, {} {}) {}",
-                    s.id, s.unit, s.source, s.table, s.title
-                ));
-                for o in &obs {
-                    print(format!(
-                        "{:<8} {:>10} {:<16} first seen {}  {}",
-                        o.period,
-                        o.value,
-                        o.status,
-                        o.first_seen
-                            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-                        if o.revisions.is_empty() {
-                            String::new()
-                        } else {
-                            format!(
-                                "revised {}x (was {})",
-                                o.revisions.len(),
-                                o.revisions
-                                    .iter()
-                                    .map(|r| r.value.to_string())
-                                    .collect::<Vec<_>>()
-                                    .join(" -> ")
-                            )
-                        }
-                    ));
-                }
-            }
-        }
-    }
-    Ok(out)
-}
-
-/// `statwatch alerts [--pending] [--json]` as text.
-pub fn render_alerts(store: &Store, pending_only: bool, as_json: bool) -> Result<String, CliError> {
-    let mut out = String::new();
-    let mut print = |s: String| {
-        out.push_str(&s);
-        out.push('\n');
-    };
-    let mut rows = Vec::new();
-    let mut deliveries = store.deliveries()?;
-    deliveries.sort_by_key(|d| d.created_at);
-    for d in deliveries {
-        if pending_only && d.state != DeliveryState::Pending {
-            continue;
-        }
-        let alert = store.alert(&d.alert_id)?;
-        let (rule, kind, series, period, summary) = match &alert {
-            Some(a) => (
-                a.rule.clone(),
-                a.kind.clone(),
-                a.series.clone(),
-                a.period.to_string(),
-                a.summary.clone(),
-            ),
-            None => Default::default(),
-        };
-        if as_json {
-            rows.push(json!({
-                "id": d.alert_id, "rule": rule, "kind": kind, "series": series, "period": period,
-                "receiver": d.receiver, "state": d.state, "attempts": d.attempts, "last_error": d.last_error,
-            }));
-        } else {
-            print(format!(
-                "{} {:<9} {:<12} attempts {} {}{}\n    {summary}",
-                &d.alert_id[..d.alert_id.len().min(12)],
-                d.state.to_string(),
-                d.receiver,
-                d.attempts,
-                d.created_at
-                    .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-                d.last_error
-                    .as_ref()
-                    .map(|e| format!(" last error: {e}"))
-                    .unwrap_or_default(),
-            ));
-        }
-    }
-    if as_json {
-        print(serde_json::to_string_pretty(&rows).expect("json"));
-    }
-    Ok(out)
-}
-
 /// Asks the running daemon if one answers, else opens the store. The socket is tried first
 /// so that a query never holds the store's lock while a daemon wants it; a daemon that is
 /// starting (lock taken, socket not yet bound) is waited for briefly.
-fn query(config: &Config, q: crate::control::Query) -> Result<(), CliError> {
+fn query(config: &Config, q: Query) -> Result<(), CliError> {
     std::fs::create_dir_all(&config.state_dir).map_err(|e| {
         CliError::Runtime(format!(
             "cannot create state_dir {}: {e}",
@@ -478,7 +315,7 @@ fn query(config: &Config, q: crate::control::Query) -> Result<(), CliError> {
             Err(_) => {}
         }
         match Store::open(&config.state_dir) {
-            Ok(store) => break crate::control::Answer::of(crate::control::run(config, &store, &q)),
+            Ok(store) => break crate::query::run(config, &store, &q),
             Err(StoreError::Locked { .. }) if std::time::Instant::now() < deadline => {
                 std::thread::sleep(std::time::Duration::from_millis(100));
             }
@@ -490,11 +327,10 @@ fn query(config: &Config, q: crate::control::Query) -> Result<(), CliError> {
             Err(e) => return Err(e.into()),
         }
     };
-    let text = match answer.error {
-        None => answer.output,
-        Some((2, e)) => return Err(CliError::Usage(e)),
-        Some((_, e)) => return Err(CliError::Runtime(e)),
-    };
+    let text = answer.map_err(|e| match e {
+        QueryError::UnknownSeries { .. } => CliError::Usage(e.to_string()),
+        QueryError::Store(_) | QueryError::Daemon(_) => CliError::Runtime(e.to_string()),
+    })?;
     let mut out = std::io::stdout().lock();
     let _ = out.write_all(text.as_bytes());
     Ok(())
@@ -508,7 +344,7 @@ const DAEMON_START_WAIT: std::time::Duration = std::time::Duration::from_secs(5)
 pub fn series(config: &Config, id: Option<&str>, json: bool) -> Result<(), CliError> {
     query(
         config,
-        crate::control::Query::Series {
+        Query::Series {
             id: id.map(str::to_string),
             json,
         },
@@ -517,7 +353,7 @@ pub fn series(config: &Config, id: Option<&str>, json: bool) -> Result<(), CliEr
 
 /// `statwatch alerts [--pending] [--json]`.
 pub fn alerts(config: &Config, pending: bool, json: bool) -> Result<(), CliError> {
-    query(config, crate::control::Query::Alerts { pending, json })
+    query(config, Query::Alerts { pending, json })
 }
 
 /// `statwatch test-notify RECEIVER`.

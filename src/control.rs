@@ -1,22 +1,22 @@
 //! A private query channel into the running daemon. sled lets one process open the store at
 //! a time, so while the daemon runs, `statwatch series` and `statwatch alerts` ask it instead:
 //! a Unix socket in the state directory (mode 0600, so only the daemon's own user), one JSON
-//! request line, one JSON answer. It answers read-only queries only.
+//! [`Query`] line in, one JSON [`Answer`] line out. It answers read-only queries only; what
+//! they show is [`crate::query`]'s business.
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
 use axum::serve::Listener as _;
-use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
 use tracing::{debug, warn};
 
-use crate::cli::{self, CliError};
 use crate::config::Config;
 use crate::listen::Bounded;
+use crate::query::{self, Query, QueryError};
 use crate::store::Store;
 
 #[derive(Debug, thiserror::Error)]
@@ -42,39 +42,8 @@ pub enum ControlError {
     },
 }
 
-/// A read-only query, as the CLI would run it.
-#[derive(Debug, Serialize, Deserialize)]
-pub enum Query {
-    Series { id: Option<String>, json: bool },
-    Alerts { pending: bool, json: bool },
-}
-
-/// The query's output, or its error with the exit code it deserves.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct Answer {
-    pub output: String,
-    pub error: Option<(i32, String)>,
-}
-
-impl Answer {
-    /// A query's result as the daemon would send it.
-    pub fn of(result: Result<String, CliError>) -> Answer {
-        match result {
-            Ok(output) => Answer {
-                output,
-                error: None,
-            },
-            Err(e) => Answer::failed(e.exit_code(), e.to_string()),
-        }
-    }
-
-    fn failed(code: i32, message: String) -> Answer {
-        Answer {
-            output: String::new(),
-            error: Some((code, message)),
-        }
-    }
-}
+/// The daemon's answer to one query: the query's own result, error included.
+pub type Answer = Result<String, QueryError>;
 
 /// Queries answered at once; more wait in the kernel's backlog (see [`crate::listen`]).
 const MAX_CONNECTIONS: usize = 16;
@@ -85,14 +54,6 @@ const MAX_REQUEST: u64 = 64 * 1024;
 
 pub fn socket_path(state_dir: &Path) -> PathBuf {
     state_dir.join("control.sock")
-}
-
-/// Runs a query against a store (the CLI's own, or the daemon's).
-pub fn run(config: &Config, store: &Store, q: &Query) -> Result<String, CliError> {
-    match q {
-        Query::Series { id, json } => cli::render_series(config, store, id.as_deref(), *json),
-        Query::Alerts { pending, json } => cli::render_alerts(store, *pending, *json),
-    }
 }
 
 /// Serves queries until the task is aborted. `config` follows reloads.
@@ -141,19 +102,17 @@ where
         Err(_) | Ok(Err(_)) => return,
         // The client went away without asking anything.
         Ok(Ok(0)) => return,
-        Ok(Ok(_)) if line.last() != Some(&b'\n') => Answer::failed(
-            2,
-            format!("bad query: no complete request line in {MAX_REQUEST} bytes"),
-        ),
+        Ok(Ok(_)) if line.last() != Some(&b'\n') => Err(QueryError::Daemon(format!(
+            "no complete request line in {MAX_REQUEST} bytes"
+        ))),
         Ok(Ok(_)) => match serde_json::from_slice::<Query>(&line) {
             Ok(q) => {
                 debug!(query = ?q, "control query");
-                match tokio::task::spawn_blocking(move || run(&config, &store, &q)).await {
-                    Ok(result) => Answer::of(result),
-                    Err(e) => Answer::failed(1, format!("query failed: {e}")),
-                }
+                tokio::task::spawn_blocking(move || query::run(&config, &store, &q))
+                    .await
+                    .unwrap_or_else(|e| Err(QueryError::Daemon(format!("query failed: {e}"))))
             }
-            Err(e) => Answer::failed(2, format!("bad query: {e}")),
+            Err(e) => Err(QueryError::Daemon(format!("bad query: {e}"))),
         },
     };
     let mut text = serde_json::to_vec(&answer).unwrap_or_default();

@@ -16,7 +16,9 @@
 //! - [`notify`]: the outbox delivery to webhook, email and log receivers.
 //! - [`scheduler`]: pure, cron in a time zone (DST-correct), start-up catch-up.
 //! - [`app`]: the daemon (`statwatch run`): scheduling loop, signals, reload, sd_notify.
-//! - [`control`]: read-only queries into the running daemon (sled allows one process).
+//! - [`query`]: the read-only views (`series`, `alerts`) for the CLI and the control socket.
+//! - [`control`]: the socket protocol that carries queries into the running daemon (sled
+//!   allows one process).
 //! - [`metrics`]: optional `/metrics` and `/healthz`.
 //! - [`listen`]: listeners a local user cannot exhaust (connection cap, idle timeout).
 
@@ -31,6 +33,7 @@ pub mod metrics;
 pub mod model;
 pub mod notify;
 pub mod pipeline;
+pub mod query;
 pub mod rules;
 pub mod scheduler;
 pub mod sources;

@@ -67,7 +67,10 @@ fn main() -> ExitCode {
         Ok(false) => ExitCode::from(1),
         Err(e) => {
             eprintln!("statwatch: {e}");
-            ExitCode::from(e.exit_code() as u8)
+            ExitCode::from(match e {
+                CliError::Usage(_) => 2,
+                CliError::Runtime(_) => 1,
+            })
         }
     }
 }

@@ -1,0 +1,203 @@
+//! Read-only views of the store for people and scripts (`series`, `alerts`): the same
+//! text whether the CLI opened the store itself or asked the running daemon for it, so both
+//! the command line and the control socket sit on top of this module.
+
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::config::Config;
+use crate::model::{signed, DeliveryState};
+use crate::store::{Store, StoreError};
+
+/// A read-only query, as the CLI would run it.
+#[derive(Debug, Serialize, Deserialize)]
+pub enum Query {
+    Series { id: Option<String>, json: bool },
+    Alerts { pending: bool, json: bool },
+}
+
+/// Why a query gave no answer. It crosses the control socket as it is, so the CLI reports
+/// the daemon's answer exactly as it would its own.
+#[derive(Debug, Clone, PartialEq, thiserror::Error, Serialize, Deserialize)]
+pub enum QueryError {
+    /// The id is not in the config: the user's mistake.
+    #[error("{file}: no series {id:?} in the config (configured: {configured})")]
+    UnknownSeries {
+        file: String,
+        id: String,
+        configured: String,
+    },
+    /// The store could not be read.
+    #[error("{0}")]
+    Store(String),
+    /// The daemon could not run the query (a request it does not understand, a panic).
+    #[error("the daemon could not answer: {0}")]
+    Daemon(String),
+}
+
+impl From<StoreError> for QueryError {
+    fn from(e: StoreError) -> Self {
+        QueryError::Store(e.to_string())
+    }
+}
+
+/// Runs a query against a store (the CLI's own, or the daemon's).
+pub fn run(config: &Config, store: &Store, q: &Query) -> Result<String, QueryError> {
+    match q {
+        Query::Series { id, json } => series(config, store, id.as_deref(), *json),
+        Query::Alerts { pending, json } => alerts(store, *pending, *json),
+    }
+}
+
+/// `statwatch series [ID] [--json]` as text.
+fn series(
+    config: &Config,
+    store: &Store,
+    id: Option<&str>,
+    as_json: bool,
+) -> Result<String, QueryError> {
+    let mut out = String::new();
+    let mut print = |s: String| {
+        out.push_str(&s);
+        out.push('\n');
+    };
+    match id {
+        None => {
+            let mut rows = Vec::new();
+            for s in &config.series {
+                let obs = store.observations(&s.id)?;
+                let last = obs.last();
+                rows.push(json!({
+                    "id": s.id, "source": s.source, "table": s.table,
+                    "latest_period": last.map(|o| o.period.to_string()),
+                    "latest_value": last.map(|o| o.value),
+                }));
+                if !as_json {
+                    print(format!(
+                        "{:<28} {:<10} {:<12} {}",
+                        s.id,
+                        s.source,
+                        s.table,
+                        last.map(|o| format!("{} {}", o.period, signed(o.value)))
+                            .unwrap_or_else(|| "(no data yet)".into())
+                    ));
+                }
+            }
+            if as_json {
+                print(serde_json::to_string_pretty(&rows).expect("json"));
+            }
+        }
+        Some(id) => {
+            let Some(s) = config.series(id) else {
+                return Err(QueryError::UnknownSeries {
+                    file: config.path.display().to_string(),
+                    id: id.to_string(),
+                    configured: crate::config::names(config.series.iter().map(|s| &s.id)),
+                });
+            };
+            let obs = store.observations(&s.id)?;
+            if as_json {
+                let observations: Vec<_> = obs
+                    .iter()
+                    .map(|o| {
+                        json!({
+                            "period": o.period.to_string(), "source_period": o.source_period,
+                            "value": o.value, "status": o.status,
+                            "first_seen": o.first_seen.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                            "revisions": o.revisions.iter().map(|r| json!({
+                                "value": r.value, "status": r.status,
+                                "seen_at": r.seen_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                            })).collect::<Vec<_>>(),
+                        })
+                    })
+                    .collect();
+                let doc = json!({
+                    "id": s.id, "source": s.source, "table": s.table, "unit": s.unit,
+                    "observations": observations,
+                });
+                print(serde_json::to_string_pretty(&doc).expect("json"));
+            } else {
+                print(format!(
+                    "{} ({}, {} {}) {}",
+                    s.id, s.unit, s.source, s.table, s.title
+                ));
+                for o in &obs {
+                    print(format!(
+                        "{:<8} {:>10} {:<16} first seen {}  {}",
+                        o.period,
+                        o.value,
+                        o.status,
+                        o.first_seen
+                            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                        if o.revisions.is_empty() {
+                            String::new()
+                        } else {
+                            format!(
+                                "revised {}x (was {})",
+                                o.revisions.len(),
+                                o.revisions
+                                    .iter()
+                                    .map(|r| r.value.to_string())
+                                    .collect::<Vec<_>>()
+                                    .join(" -> ")
+                            )
+                        }
+                    ));
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// `statwatch alerts [--pending] [--json]` as text.
+fn alerts(store: &Store, pending_only: bool, as_json: bool) -> Result<String, QueryError> {
+    let mut out = String::new();
+    let mut print = |s: String| {
+        out.push_str(&s);
+        out.push('\n');
+    };
+    let mut rows = Vec::new();
+    let mut deliveries = store.deliveries()?;
+    deliveries.sort_by_key(|d| d.created_at);
+    for d in deliveries {
+        if pending_only && d.state != DeliveryState::Pending {
+            continue;
+        }
+        let alert = store.alert(&d.alert_id)?;
+        let (rule, kind, series, period, summary) = match &alert {
+            Some(a) => (
+                a.rule.clone(),
+                a.kind.clone(),
+                a.series.clone(),
+                a.period.to_string(),
+                a.summary.clone(),
+            ),
+            None => Default::default(),
+        };
+        if as_json {
+            rows.push(json!({
+                "id": d.alert_id, "rule": rule, "kind": kind, "series": series, "period": period,
+                "receiver": d.receiver, "state": d.state, "attempts": d.attempts, "last_error": d.last_error,
+            }));
+        } else {
+            print(format!(
+                "{} {:<9} {:<12} attempts {} {}{}\n    {summary}",
+                &d.alert_id[..d.alert_id.len().min(12)],
+                d.state.to_string(),
+                d.receiver,
+                d.attempts,
+                d.created_at
+                    .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                d.last_error
+                    .as_ref()
+                    .map(|e| format!(" last error: {e}"))
+                    .unwrap_or_default(),
+            ));
+        }
+    }
+    if as_json {
+        print(serde_json::to_string_pretty(&rows).expect("json"));
+    }
+    Ok(out)
+}
