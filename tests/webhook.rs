@@ -494,6 +494,75 @@ async fn test_notify_sends_a_marked_alert_outside_the_outbox() {
     assert!(e.contains("nobody"), "{e}");
 }
 
+/// Replaces a record in the store by raw bytes, as a bug or an old version might have left
+/// it (sled directly: the key layout is in src/store.rs).
+fn corrupt(dir: &std::path::Path, tree: &str, key: &[u8], value: &[u8]) {
+    let db = sled::open(dir).unwrap();
+    db.open_tree(tree).unwrap().insert(key, value).unwrap();
+    db.flush().unwrap();
+}
+
+#[tokio::test]
+async fn an_unreadable_record_fails_alone_and_the_others_go_out() {
+    capture_logs();
+    let hook = Hook::start(vec![]).await;
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = Store::open(dir.path()).unwrap();
+        let alerts: Vec<_> = ["alert-1", "alert-2", "alert-3", "alert-4"]
+            .iter()
+            .map(|id| alert(id, Severity::Info, id))
+            .collect();
+        assert_eq!(enqueue(&store, "ops", &alerts), 4);
+        assert_eq!(enqueue(&store, "journal", &alerts[..1]), 1);
+    }
+    // alert-2's value was stored as `null` (what serde_json writes for NaN): its record no
+    // longer decodes ("expected f64"). alert-3's outbox entry is garbage.
+    let mut bad = serde_json::to_value(alert("alert-2", Severity::Info, "x")).unwrap();
+    bad["value"] = serde_json::Value::Null;
+    corrupt(
+        dir.path(),
+        "alerts",
+        b"alert-2",
+        &serde_json::to_vec(&bad).unwrap(),
+    );
+    corrupt(dir.path(), "outbox", b"ops\0alert-3", b"{\"alert_id\": tru");
+
+    let store = Store::open(dir.path()).unwrap();
+    let n = notifier(&hook.url);
+    let report = n.deliver(&store, Mode::Poll).await.unwrap();
+    // One message with the alerts that read; the unreadable one is failed with the reason.
+    let reqs = hook.requests();
+    assert_eq!(reqs.len(), 1, "{report:?}");
+    let mut got = ids(&reqs[0]);
+    got.sort();
+    assert_eq!(got, ["alert-1", "alert-3", "alert-4"]);
+    let ops = report
+        .receivers
+        .iter()
+        .find(|r| r.receiver == "ops")
+        .unwrap();
+    assert_eq!((ops.delivered, ops.failed), (3, 1), "{report:?}");
+    let d = delivery(&store, "ops", "alert-2");
+    assert_eq!(d.state, DeliveryState::Failed);
+    let e = d.last_error.unwrap();
+    assert!(e.contains("alert-2") && e.contains("expected f64"), "{e}");
+    // The garbage outbox entry was rewritten (pending again, then delivered: at least once).
+    assert_eq!(
+        delivery(&store, "ops", "alert-3").state,
+        DeliveryState::Delivered
+    );
+    assert_eq!(
+        delivery(&store, "journal", "alert-1").state,
+        DeliveryState::Delivered
+    );
+    let logs = logs();
+    assert!(
+        logs.contains("alert-2") && logs.contains("cannot be read"),
+        "{logs}"
+    );
+}
+
 /// Not an assertion: prints commit-to-receipt latency on loopback (`--ignored --nocapture`).
 #[tokio::test]
 #[ignore]
