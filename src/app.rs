@@ -10,6 +10,11 @@
 //! store before it is sent, so stopping at any point loses nothing.
 //!
 //! `run` takes its shutdown trigger as a future (as mini-redis does), so tests drive it.
+//!
+//! A store that cannot be written (a full disk, an I/O error) ends the daemon with an error:
+//! sled refuses every later write after one fails, so carrying on would re-detect and
+//! re-send without ever recording anything. Exiting non-zero lets systemd (`Restart=`)
+//! start us again once the store works; what was pending is still in the outbox.
 
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
@@ -55,6 +60,12 @@ pub enum AppError {
     },
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error("the store at {path} cannot be written, stopped: {source}")]
+    StoreFailed {
+        path: String,
+        #[source]
+        source: StoreError,
+    },
     #[error("source {name}: {source}")]
     Source {
         name: String,
@@ -132,6 +143,9 @@ pub async fn run_with_reloads(
     let mut daemon = Daemon::start(config_path, config).await?;
     tokio::pin!(shutdown);
     loop {
+        if let Some(e) = daemon.store_failure.take() {
+            return Err(daemon.fail(e).await);
+        }
         let now = Utc::now();
         daemon.fire_due(now);
         daemon.deliver_due(now);
@@ -195,6 +209,8 @@ struct Daemon {
     next_due: Option<DateTime<Utc>>,
     watchdog: Option<Duration>,
     last_watchdog: Instant,
+    /// Set when a poll or a delivery could not write the store: the loop stops at once.
+    store_failure: Option<StoreError>,
 }
 
 fn notify(states: &[NotifyState]) {
@@ -339,6 +355,7 @@ impl Daemon {
             next_due: None,
             watchdog,
             last_watchdog: Instant::now(),
+            store_failure: None,
         };
         daemon.refresh_next_due();
         let status = daemon.status();
@@ -528,6 +545,9 @@ impl Daemon {
                         format!("{source}: store error")
                     }
                 };
+                if let Err(e) = result {
+                    self.store_failed(e);
+                }
                 if let Some(d) = delivery {
                     self.delivered(d);
                 }
@@ -550,7 +570,31 @@ impl Daemon {
         self.refresh_next_due();
     }
 
-    fn delivered(&self, d: Result<DeliveryReport, StoreError>) {
+    /// Remembers the first store I/O failure; the loop ends the daemon with it.
+    fn store_failed(&mut self, e: StoreError) {
+        if e.is_io() && self.store_failure.is_none() {
+            self.store_failure = Some(e);
+        }
+    }
+
+    /// The store failed: stop everything now (running work would only fail the same way,
+    /// or send what it cannot record), say so, and hand back the error for a non-zero exit.
+    async fn fail(mut self, e: StoreError) -> AppError {
+        let path = self.store.path().to_string();
+        error!(store = %path, error = %e, "the store cannot be written: delivery stopped; exiting so that the service manager restarts statwatch (pending alerts stay in the outbox)");
+        notify(&[NotifyState::Status("store write failed; exiting")]);
+        self.tasks.shutdown().await;
+        if let Some(server) = self.server.take() {
+            server.stop().await;
+        }
+        if let Some(c) = self.control.take() {
+            c.abort();
+        }
+        let _ = std::fs::remove_file(crate::control::socket_path(&self.config.state_dir));
+        AppError::StoreFailed { path, source: e }
+    }
+
+    fn delivered(&mut self, d: Result<DeliveryReport, StoreError>) {
         match d {
             Ok(report) => {
                 self.metrics.record_delivery(&report);
@@ -570,7 +614,10 @@ impl Daemon {
                     }
                 }
             }
-            Err(e) => error!(error = %e, "delivery round failed on the store"),
+            Err(e) => {
+                error!(error = %e, "delivery round failed on the store");
+                self.store_failed(e);
+            }
         }
     }
 

@@ -15,12 +15,18 @@
 //! One poll's writes (observations, stamps, release log, alerts and their outbox entries, the
 //! poll time) go through [`Store::commit`] as ONE sled transaction, so a crash can neither
 //! lose a detection nor record data without its alerts.
+//!
+//! Every record is checked to read back before it is written ([`enc`]): JSON has no NaN or
+//! infinity (serde_json writes them as `null`, which then fails to decode as a number), so such
+//! a value is refused at write time with [`StoreError::Unreadable`] instead of becoming a
+//! record that breaks every later read. Reads of single records report the tree and key of a
+//! record that cannot be decoded, so callers can skip it and carry on with the others.
 
 use std::path::Path;
 
 use chrono::{DateTime, Utc};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
-use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
+use sled::transaction::{ConflictableTransactionError, TransactionError};
 use sled::Transactional;
 
 use crate::model::{Alert, Delivery, DeliveryState, Release, StoredObservation};
@@ -44,12 +50,40 @@ pub enum StoreError {
     Schema { path: String, found: String },
     #[error("store: {0}")]
     Sled(#[from] sled::Error),
-    #[error("store: corrupt record in {tree}: {source}")]
+    #[error("store: corrupt record in {tree} at key {key:?}: {source}")]
     Corrupt {
         tree: &'static str,
+        key: String,
         #[source]
         source: serde_json::Error,
     },
+    /// A record that would not decode again (NaN or infinity, which JSON cannot hold):
+    /// refused before anything is written.
+    #[error("store: refusing to write a record to {tree} at key {key:?} that could not be read back ({source}); NaN and infinity cannot be stored")]
+    Unreadable {
+        tree: &'static str,
+        key: String,
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+impl StoreError {
+    /// Whether the store itself failed (I/O: a full disk, a broken file), as opposed to one
+    /// record or one value being wrong. After such an error sled refuses further writes, so
+    /// the daemon stops rather than carry on half-working.
+    pub fn is_io(&self) -> bool {
+        matches!(self, StoreError::Sled(_))
+    }
+}
+
+/// An outbox record that could not be decoded, with what its key says about it.
+#[derive(Debug)]
+pub struct UnreadableDelivery {
+    /// `receiver` and `alert id` from the key, when the key has the documented layout.
+    pub receiver: Option<String>,
+    pub alert_id: Option<String>,
+    pub error: StoreError,
 }
 
 /// The last cheap-check value seen for a table (CBS `Modified`, GENESIS `LatestUpdate`).
@@ -126,12 +160,35 @@ fn prefix(a: &str) -> Vec<u8> {
     k
 }
 
-fn enc<T: Serialize>(v: &T) -> Vec<u8> {
-    serde_json::to_vec(v).expect("store records always serialize")
+/// A key as text for errors and logs (keys join their parts with NUL, shown as `/`).
+fn show_key(key: &[u8]) -> String {
+    String::from_utf8_lossy(key).replace('\0', "/")
 }
 
-fn dec<T: DeserializeOwned>(tree: &'static str, bytes: &[u8]) -> Result<T, StoreError> {
-    serde_json::from_slice(bytes).map_err(|source| StoreError::Corrupt { tree, source })
+/// Encodes a record and proves it decodes again, so nothing unreadable is ever stored.
+/// Decoding a few hundred small records per poll costs microseconds; a record that breaks
+/// every later read of its tree costs a delivery outage.
+fn enc<T: Serialize + DeserializeOwned>(
+    tree: &'static str,
+    key: &[u8],
+    v: &T,
+) -> Result<Vec<u8>, StoreError> {
+    let unreadable = |source| StoreError::Unreadable {
+        tree,
+        key: show_key(key),
+        source,
+    };
+    let bytes = serde_json::to_vec(v).map_err(unreadable)?;
+    serde_json::from_slice::<T>(&bytes).map_err(unreadable)?;
+    Ok(bytes)
+}
+
+fn dec<T: DeserializeOwned>(tree: &'static str, key: &[u8], bytes: &[u8]) -> Result<T, StoreError> {
+    serde_json::from_slice(bytes).map_err(|source| StoreError::Corrupt {
+        tree,
+        key: show_key(key),
+        source,
+    })
 }
 
 impl Store {
@@ -190,46 +247,90 @@ impl Store {
         self.observations
             .scan_prefix(prefix(series))
             .map(|kv| {
-                let (_, v) = kv?;
-                dec("observations", &v)
+                let (k, v) = kv?;
+                dec("observations", &k, &v)
             })
             .collect()
     }
 
     pub fn stamp(&self, source: &str, table: &str) -> Result<Option<TableStamp>, StoreError> {
+        let key = key2(source, table);
         self.stamps
-            .get(key2(source, table))?
-            .map(|v| dec("stamps", &v))
+            .get(&key)?
+            .map(|v| dec("stamps", &key, &v))
             .transpose()
     }
 
     pub fn poll_record(&self, source: &str) -> Result<Option<PollRecord>, StoreError> {
         self.polls
             .get(source)?
-            .map(|v| dec("polls", &v))
+            .map(|v| dec("polls", source.as_bytes(), &v))
             .transpose()
     }
 
     pub fn alert(&self, id: &str) -> Result<Option<Alert>, StoreError> {
-        self.alerts.get(id)?.map(|v| dec("alerts", &v)).transpose()
+        self.alerts
+            .get(id)?
+            .map(|v| dec("alerts", id.as_bytes(), &v))
+            .transpose()
     }
 
     /// The release log, oldest first.
     pub fn releases(&self) -> Result<Vec<ReleaseLogEntry>, StoreError> {
         self.releases
             .iter()
-            .map(|kv| dec("releases", &kv?.1))
+            .map(|kv| {
+                let (k, v) = kv?;
+                dec("releases", &k, &v)
+            })
             .collect()
     }
 
-    /// Every delivery record, in receiver then alert-id order.
+    /// Every delivery record, in receiver then alert-id order. A record that cannot be read
+    /// is an error here; [`Store::outbox`] reads past it.
     pub fn deliveries(&self) -> Result<Vec<Delivery>, StoreError> {
-        self.outbox.iter().map(|kv| dec("outbox", &kv?.1)).collect()
+        self.outbox
+            .iter()
+            .map(|kv| {
+                let (k, v) = kv?;
+                dec("outbox", &k, &v)
+            })
+            .collect()
     }
 
+    /// Every delivery record that reads, and apart from them those that do not: one bad
+    /// record must not hide the others. Only an I/O error of the store is an error.
+    pub fn outbox(&self) -> Result<(Vec<Delivery>, Vec<UnreadableDelivery>), StoreError> {
+        let mut good = Vec::new();
+        let mut bad = Vec::new();
+        for kv in self.outbox.iter() {
+            let (k, v) = kv?;
+            match dec::<Delivery>("outbox", &k, &v) {
+                Ok(d) => good.push(d),
+                Err(error) => {
+                    let mut parts = k.splitn(2, |b| *b == 0);
+                    let receiver = parts
+                        .next()
+                        .map(|p| String::from_utf8_lossy(p).into_owned());
+                    let alert_id = parts
+                        .next()
+                        .map(|p| String::from_utf8_lossy(p).into_owned());
+                    bad.push(UnreadableDelivery {
+                        receiver: receiver.filter(|_| alert_id.is_some()),
+                        alert_id,
+                        error,
+                    });
+                }
+            }
+        }
+        Ok((good, bad))
+    }
+
+    /// The pending deliveries that can be read (see [`Store::outbox`] for the others).
     pub fn pending(&self) -> Result<Vec<Delivery>, StoreError> {
         Ok(self
-            .deliveries()?
+            .outbox()?
+            .0
             .into_iter()
             .filter(|d| d.state == DeliveryState::Pending)
             .collect())
@@ -239,7 +340,9 @@ impl Store {
     pub fn update_deliveries(&self, updates: &[Delivery]) -> Result<(), StoreError> {
         let mut batch = sled::Batch::default();
         for d in updates {
-            batch.insert(key2(&d.receiver, &d.alert_id), enc(d));
+            let key = key2(&d.receiver, &d.alert_id);
+            let value = enc("outbox", &key, d)?;
+            batch.insert(key, value);
         }
         self.outbox.apply_batch(batch)?;
         self.db.flush()?;
@@ -248,12 +351,15 @@ impl Store {
 
     /// Records a poll that wrote nothing else (a failure, or nothing changed).
     pub fn record_poll(&self, source: &str, record: &PollRecord) -> Result<(), StoreError> {
-        self.polls.insert(source, enc(record))?;
+        let value = enc("polls", source.as_bytes(), record)?;
+        self.polls.insert(source, value)?;
         self.db.flush()?;
         Ok(())
     }
 
-    /// Writes one poll's results in one transaction and flushes them to disk.
+    /// Writes one poll's results in one transaction and flushes them to disk. Every record is
+    /// encoded (and checked to read back) before the transaction starts, so a refused value
+    /// leaves the store exactly as it was.
     pub fn commit(&self, w: &PollWrite) -> Result<CommitSummary, StoreError> {
         let trees = (
             &self.observations,
@@ -263,36 +369,70 @@ impl Store {
             &self.alerts,
             &self.outbox,
         );
+        let mut obs_rows = Vec::new();
+        for (series, list) in &w.observations {
+            for o in list {
+                let key = key2(series, &o.period.sort_key());
+                let value = enc("observations", &key, o)?;
+                obs_rows.push((key, value));
+            }
+        }
+        let mut stamp_rows = Vec::new();
+        for (source, table, stamp) in &w.stamps {
+            let key = key2(source, table);
+            let value = enc("stamps", &key, stamp)?;
+            stamp_rows.push((key, value));
+        }
         // Sequence numbers are taken outside the transaction: a retried closure must not
         // draw new ones, and gaps after a failed commit are harmless.
-        let release_ids: Vec<u64> = w
-            .releases
-            .iter()
-            .map(|_| self.db.generate_id())
-            .collect::<Result<_, _>>()?;
+        let mut release_rows = Vec::new();
+        for entry in &w.releases {
+            let key = self.db.generate_id()?.to_be_bytes();
+            let value = enc("releases", &key, entry)?;
+            release_rows.push((key, value));
+        }
+        let poll_row = match &w.poll {
+            Some((source, record)) => {
+                Some((source.as_bytes(), enc("polls", source.as_bytes(), record)?))
+            }
+            None => None,
+        };
+        let mut alert_rows = Vec::new();
+        for (alert, receivers) in &w.alerts {
+            let value = enc("alerts", alert.id.as_bytes(), alert)?;
+            let mut entries = Vec::new();
+            for r in receivers {
+                let key = key2(r, &alert.id);
+                let value = enc("outbox", &key, &new_delivery(r, alert))?;
+                entries.push((key, value));
+            }
+            alert_rows.push((alert, value, entries));
+        }
         let result = trees.transaction(|(obs, stamps, releases, polls, alerts, outbox)| {
             let mut summary = CommitSummary::default();
-            for (series, list) in &w.observations {
-                for o in list {
-                    obs.insert(key2(series, &o.period.sort_key()), enc(o))?;
-                }
+            for (k, v) in &obs_rows {
+                obs.insert(k.as_slice(), v.as_slice())?;
             }
-            for (source, table, stamp) in &w.stamps {
-                stamps.insert(key2(source, table), enc(stamp))?;
+            for (k, v) in &stamp_rows {
+                stamps.insert(k.as_slice(), v.as_slice())?;
             }
-            for (id, entry) in release_ids.iter().zip(&w.releases) {
-                releases.insert(&id.to_be_bytes(), enc(entry))?;
+            for (k, v) in &release_rows {
+                releases.insert(k, v.as_slice())?;
             }
-            if let Some((source, record)) = &w.poll {
-                polls.insert(source.as_bytes(), enc(record))?;
+            if let Some((k, v)) = &poll_row {
+                polls.insert(*k, v.as_slice())?;
             }
-            for (alert, receivers) in &w.alerts {
+            for (alert, value, entries) in &alert_rows {
                 if alerts.get(alert.id.as_bytes())?.is_none() {
-                    alerts.insert(alert.id.as_bytes(), enc(alert))?;
+                    alerts.insert(alert.id.as_bytes(), value.as_slice())?;
                     summary.new_alerts.push(alert.id.clone());
                 }
-                for r in receivers {
-                    summary.enqueued += enqueue(outbox, r, alert)?;
+                // The same id is never delivered twice to a receiver, across restarts.
+                for (k, v) in entries {
+                    if outbox.get(k)?.is_none() {
+                        outbox.insert(k.as_slice(), v.as_slice())?;
+                        summary.enqueued += 1;
+                    }
                 }
             }
             Ok::<_, ConflictableTransactionError<()>>(summary)
@@ -307,18 +447,9 @@ impl Store {
     }
 }
 
-/// Adds an outbox entry unless this receiver already has this alert (the same id is never
-/// delivered twice to a receiver, across restarts).
-fn enqueue(
-    outbox: &TransactionalTree,
-    receiver: &str,
-    alert: &Alert,
-) -> Result<usize, ConflictableTransactionError<()>> {
-    let key = key2(receiver, &alert.id);
-    if outbox.get(&key)?.is_some() {
-        return Ok(0);
-    }
-    let d = Delivery {
+/// A fresh outbox entry: pending, due at once.
+fn new_delivery(receiver: &str, alert: &Alert) -> Delivery {
+    Delivery {
         alert_id: alert.id.clone(),
         receiver: receiver.to_string(),
         state: DeliveryState::Pending,
@@ -328,9 +459,7 @@ fn enqueue(
         next_attempt_at: alert.detected_at,
         not_before: None,
         delivered_at: None,
-    };
-    outbox.insert(key, enc(&d))?;
-    Ok(1)
+    }
 }
 
 #[cfg(test)]
@@ -402,6 +531,176 @@ mod tests {
         drop(store);
         let reopened = Store::open(dir.path()).unwrap();
         assert_eq!(reopened.pending().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn non_finite_values_are_refused_and_nothing_is_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        for bad in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+            let mut a = alert("a-nan");
+            a.value = bad;
+            let w = PollWrite {
+                observations: vec![("s".into(), vec![obs(Period::Month(2025, 2), 1.0)])],
+                alerts: vec![(a, vec!["ops".into()])],
+                ..Default::default()
+            };
+            let e = store.commit(&w).unwrap_err();
+            assert!(
+                matches!(e, StoreError::Unreadable { tree: "alerts", .. }),
+                "{e:?}"
+            );
+            let msg = e.to_string();
+            assert!(msg.contains("a-nan") && msg.contains("NaN"), "{msg}");
+            // The transaction never started: the good observation is not there either.
+            assert!(store.observations("s").unwrap().is_empty());
+            assert!(store.alert("a-nan").unwrap().is_none());
+            assert!(store.deliveries().unwrap().is_empty());
+
+            let e = store
+                .commit(&PollWrite {
+                    observations: vec![("s".into(), vec![obs(Period::Month(2025, 2), bad)])],
+                    ..Default::default()
+                })
+                .unwrap_err();
+            assert!(e.to_string().contains("s/2025-02"), "{e}");
+        }
+    }
+
+    mod encoding {
+        //! Arbitrary records either come back exactly or are refused with a clear error;
+        //! the store never holds a record it cannot read back.
+        use super::*;
+        use crate::model::{Previous, Vintage};
+        use proptest::prelude::*;
+        use std::sync::atomic::{AtomicU64, Ordering};
+
+        fn period() -> impl Strategy<Value = Period> {
+            // Out-of-range months and quarters too: they must be refused, not stored.
+            prop_oneof![
+                any::<i32>().prop_map(Period::Year),
+                (any::<i32>(), any::<u8>()).prop_map(|(y, q)| Period::Quarter(y, q)),
+                (any::<i32>(), any::<u8>()).prop_map(|(y, m)| Period::Month(y, m)),
+                (1900..2100i32, 1..=12u8).prop_map(|(y, m)| Period::Month(y, m)),
+            ]
+        }
+
+        fn time() -> impl Strategy<Value = DateTime<Utc>> {
+            (-400_000_000_000i64..400_000_000_000i64, 0u32..2_000_000_000)
+                .prop_map(|(s, n)| DateTime::from_timestamp(s, n).unwrap_or_default())
+        }
+
+        fn value() -> impl Strategy<Value = f64> {
+            // Every bit pattern: NaNs, infinities, subnormals, -0.0, and the long tails.
+            prop_oneof![any::<f64>(), any::<u64>().prop_map(f64::from_bits)]
+        }
+
+        fn observation() -> impl Strategy<Value = StoredObservation> {
+            (
+                period(),
+                ".*",
+                value(),
+                ".*",
+                time(),
+                time(),
+                prop::collection::vec((value(), ".*", time()), 0..3),
+            )
+                .prop_map(|(period, sp, value, status, first, seen, revs)| {
+                    StoredObservation {
+                        period,
+                        source_period: sp,
+                        value,
+                        status,
+                        first_seen: first,
+                        value_seen: seen,
+                        revisions: revs
+                            .into_iter()
+                            .map(|(value, status, seen_at)| Vintage {
+                                value,
+                                status,
+                                seen_at,
+                            })
+                            .collect(),
+                    }
+                })
+        }
+
+        fn arb_alert() -> impl Strategy<Value = Alert> {
+            (
+                (".*", ".*", period(), ".*", value()),
+                prop::option::of((period(), value())),
+                any::<bool>(),
+                time(),
+                prop::collection::btree_map("[a-z_]{1,8}", value(), 0..3),
+            )
+                .prop_map(|((rule, title, p, summary, v), prev, rev, at, details)| {
+                    let mut a = alert("x");
+                    a.rule = rule;
+                    a.title = title;
+                    a.period = p;
+                    a.summary = summary;
+                    a.value = v;
+                    a.previous = prev.map(|(period, value)| Previous { period, value });
+                    a.cause = if rev {
+                        Cause::Revision
+                    } else {
+                        Cause::NewPeriod
+                    };
+                    a.detected_at = at;
+                    // What a rule puts in details: numbers JSON can hold (from_f64 refuses
+                    // the others, as the rules do by construction).
+                    a.details = details
+                        .into_iter()
+                        .filter_map(|(k, x)| {
+                            serde_json::Number::from_f64(x)
+                                .map(|n| (k, serde_json::Value::Number(n)))
+                        })
+                        .collect();
+                    a
+                })
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(256))]
+            #[test]
+            fn records_round_trip_exactly_or_are_refused(o in observation(), a in arb_alert()) {
+                static DIR: std::sync::OnceLock<(tempfile::TempDir, Store)> = std::sync::OnceLock::new();
+                static N: AtomicU64 = AtomicU64::new(0);
+                let (_, store) = DIR.get_or_init(|| {
+                    let d = tempfile::tempdir().unwrap();
+                    let s = Store::open(d.path()).unwrap();
+                    (d, s)
+                });
+                let n = N.fetch_add(1, Ordering::Relaxed);
+                let series = format!("s{n}");
+                let mut a = a;
+                a.id = format!("a{n}");
+                for w in [
+                    PollWrite { observations: vec![(series.clone(), vec![o.clone()])], ..Default::default() },
+                    PollWrite { alerts: vec![(a.clone(), vec!["ops".into()])], ..Default::default() },
+                ] {
+                    match store.commit(&w) {
+                        Ok(_) => {}
+                        Err(e @ StoreError::Unreadable { .. }) => {
+                            let msg = e.to_string();
+                            prop_assert!(msg.contains("refusing to write") && msg.contains("could not be read back"), "{}", msg);
+                        }
+                        Err(e) => prop_assert!(false, "unexpected error: {}", e),
+                    }
+                }
+                // Whatever was written reads back, exactly.
+                match store.observations(&series) {
+                    Ok(got) if got.is_empty() => {}
+                    Ok(got) => prop_assert_eq!(got, vec![o]),
+                    Err(e) => prop_assert!(false, "a stored observation does not read back: {}", e),
+                }
+                match store.alert(&a.id) {
+                    Ok(None) => prop_assert!(store.deliveries().unwrap().iter().all(|d| d.alert_id != a.id)),
+                    Ok(Some(got)) => prop_assert_eq!(got, a),
+                    Err(e) => prop_assert!(false, "a stored alert does not read back: {}", e),
+                }
+            }
+        }
     }
 
     #[test]

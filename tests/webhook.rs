@@ -494,6 +494,257 @@ async fn test_notify_sends_a_marked_alert_outside_the_outbox() {
     assert!(e.contains("nobody"), "{e}");
 }
 
+/// Replaces a record in the store by raw bytes, as a bug or an old version might have left
+/// it (sled directly: the key layout is in src/store.rs).
+fn corrupt(dir: &std::path::Path, tree: &str, key: &[u8], value: &[u8]) {
+    let db = sled::open(dir).unwrap();
+    db.open_tree(tree).unwrap().insert(key, value).unwrap();
+    db.flush().unwrap();
+}
+
+#[tokio::test]
+async fn an_unreadable_record_fails_alone_and_the_others_go_out() {
+    capture_logs();
+    let hook = Hook::start(vec![]).await;
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = Store::open(dir.path()).unwrap();
+        let alerts: Vec<_> = ["alert-1", "alert-2", "alert-3", "alert-4"]
+            .iter()
+            .map(|id| alert(id, Severity::Info, id))
+            .collect();
+        assert_eq!(enqueue(&store, "ops", &alerts), 4);
+        assert_eq!(enqueue(&store, "journal", &alerts[..1]), 1);
+    }
+    // alert-2's value was stored as `null` (what serde_json writes for NaN): its record no
+    // longer decodes ("expected f64"). alert-3's outbox entry is garbage.
+    let mut bad = serde_json::to_value(alert("alert-2", Severity::Info, "x")).unwrap();
+    bad["value"] = serde_json::Value::Null;
+    corrupt(
+        dir.path(),
+        "alerts",
+        b"alert-2",
+        &serde_json::to_vec(&bad).unwrap(),
+    );
+    corrupt(dir.path(), "outbox", b"ops\0alert-3", b"{\"alert_id\": tru");
+
+    let store = Store::open(dir.path()).unwrap();
+    let n = notifier(&hook.url);
+    let report = n.deliver(&store, Mode::Poll).await.unwrap();
+    // One message with the alerts that read; the unreadable one is failed with the reason.
+    let reqs = hook.requests();
+    assert_eq!(reqs.len(), 1, "{report:?}");
+    let mut got = ids(&reqs[0]);
+    got.sort();
+    assert_eq!(got, ["alert-1", "alert-3", "alert-4"]);
+    let ops = report
+        .receivers
+        .iter()
+        .find(|r| r.receiver == "ops")
+        .unwrap();
+    assert_eq!((ops.delivered, ops.failed), (3, 1), "{report:?}");
+    let d = delivery(&store, "ops", "alert-2");
+    assert_eq!(d.state, DeliveryState::Failed);
+    let e = d.last_error.unwrap();
+    assert!(e.contains("alert-2") && e.contains("expected f64"), "{e}");
+    // The garbage outbox entry was rewritten (pending again, then delivered: at least once).
+    assert_eq!(
+        delivery(&store, "ops", "alert-3").state,
+        DeliveryState::Delivered
+    );
+    assert_eq!(
+        delivery(&store, "journal", "alert-1").state,
+        DeliveryState::Delivered
+    );
+    let logs = logs();
+    assert!(
+        logs.contains("alert-2") && logs.contains("cannot be read"),
+        "{logs}"
+    );
+}
+
+/// A receiver that answers every POST with 500 and a body that never ends (chunked), and
+/// counts what it managed to write on each connection before the client hung up.
+struct Endless {
+    url: String,
+    written: Arc<Mutex<Vec<u64>>>,
+    _server: tokio::task::JoinHandle<()>,
+}
+
+impl Endless {
+    async fn start() -> Endless {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        let written = Arc::new(Mutex::new(Vec::new()));
+        let record = written.clone();
+        let server = tokio::spawn(async move {
+            loop {
+                let Ok((mut sock, _)) = listener.accept().await else {
+                    return;
+                };
+                let record = record.clone();
+                tokio::spawn(async move {
+                    // Read the request head and its Content-Length body.
+                    let mut buf = Vec::new();
+                    let mut chunk = [0u8; 8192];
+                    let body_len = loop {
+                        let n = sock.read(&mut chunk).await.unwrap_or(0);
+                        if n == 0 {
+                            return;
+                        }
+                        buf.extend_from_slice(&chunk[..n]);
+                        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                            let head = String::from_utf8_lossy(&buf[..end]).to_lowercase();
+                            let len: usize = head
+                                .lines()
+                                .find_map(|l| l.strip_prefix("content-length:"))
+                                .and_then(|v| v.trim().parse().ok())
+                                .unwrap_or(0);
+                            break end + 4 + len;
+                        }
+                    };
+                    while buf.len() < body_len {
+                        let n = sock.read(&mut chunk).await.unwrap_or(0);
+                        if n == 0 {
+                            return;
+                        }
+                        buf.extend_from_slice(&chunk[..n]);
+                    }
+                    let head = b"HTTP/1.1 500 Internal Server Error\r\ncontent-type: text/plain\r\ntransfer-encoding: chunked\r\n\r\n";
+                    if sock.write_all(head).await.is_err() {
+                        return;
+                    }
+                    let data = "oops, the receiver broke. ".repeat(2521); // ~64 KiB
+                    let frame = format!("{:x}\r\n{data}\r\n", data.len());
+                    let mut total = 0u64;
+                    while sock.write_all(frame.as_bytes()).await.is_ok() {
+                        total += frame.len() as u64;
+                        // Give up on our side long after any sane client has (5 GiB).
+                        if total > 5 << 30 {
+                            break;
+                        }
+                    }
+                    record.lock().unwrap().push(total);
+                });
+            }
+        });
+        Endless {
+            url,
+            written,
+            _server: server,
+        }
+    }
+
+    fn written(&self) -> Vec<u64> {
+        self.written.lock().unwrap().clone()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_endless_error_body_is_read_only_up_to_a_cap() {
+    capture_logs();
+    let hook = Endless::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    enqueue(
+        &store,
+        "ops",
+        &[alert("alert-endless", Severity::Info, "x")],
+    );
+    // The default 10 s timeout: the answer is cut by its size, not by the clock.
+    let n = Notifier::new(&config(&format!(
+        "[receivers.ops]\nkind = \"webhook\"\nurl = \"{}\"\n",
+        hook.url
+    )))
+    .unwrap()
+    .with_retry_base(Duration::from_millis(20));
+    let report = n.deliver(&store, Mode::Poll).await.unwrap();
+    assert!(report.failed());
+    let d = delivery(&store, "ops", "alert-endless");
+    assert_eq!(d.state, DeliveryState::Pending, "a 500 is worth retrying");
+    assert_eq!(d.attempts, 3);
+    let e = d.last_error.unwrap();
+    // The start of the answer is in the error (a bounded excerpt), so the operator sees why.
+    assert!(e.starts_with("HTTP 500: oops, the receiver broke."), "{e}");
+    assert!(e.chars().count() < 300, "{} chars", e.chars().count());
+    // Each connection was dropped after a small read: what the server got into the socket
+    // is the cap plus the kernel's buffers, not everything it could send in 10 s.
+    wait_until(|| hook.written().len() == 3).await;
+    let written = hook.written();
+    assert!(
+        written.iter().all(|&b| b < 64 << 20),
+        "bytes the receiver wrote per attempt: {written:?}"
+    );
+}
+
+async fn wait_until(mut cond: impl FnMut() -> bool) {
+    for _ in 0..200 {
+        if cond() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("condition not met within 10 s");
+}
+
+/// Not an assertion: the peak RSS of `statwatch poll` delivering to a receiver that answers
+/// 500 with an endless body (`--ignored --nocapture`; needs /usr/bin/time).
+#[tokio::test(flavor = "multi_thread")]
+#[ignore]
+async fn endless_body_rss_probe() {
+    let hook = Endless::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    {
+        let store = Store::open(&state).unwrap();
+        enqueue(&store, "ops", &[alert("alert-rss", Severity::Info, "x")]);
+    }
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead_url = format!("http://{}", dead.local_addr().unwrap());
+    drop(dead);
+    let text = BASE
+        .replace(
+            "state_dir = \"/tmp/statwatch-notify-test\"",
+            &format!("state_dir = \"{}\"", state.display()),
+        )
+        .replace(
+            "kind = \"cbs\"\n",
+            &format!("kind = \"cbs\"\nbase_url = \"{dead_url}\"\ntimeout_secs = 1\n"),
+        );
+    let cfg = dir.path().join("statwatch.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "{text}\n[receivers.ops]\nkind = \"webhook\"\nurl = \"{}\"\n",
+            hook.url
+        ),
+    )
+    .unwrap();
+    let start = std::time::Instant::now();
+    let out = tokio::process::Command::new("/usr/bin/time")
+        .arg("-v")
+        .arg(env!("CARGO_BIN_EXE_statwatch"))
+        .arg("--config")
+        .arg(&cfg)
+        .arg("poll")
+        .output()
+        .await
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    let rss = err
+        .lines()
+        .find(|l| l.contains("Maximum resident set size"))
+        .unwrap_or("no RSS line");
+    println!(
+        "poll exit {:?} in {:?}; {rss}; bytes written per attempt {:?}",
+        out.status.code(),
+        start.elapsed(),
+        hook.written()
+    );
+    println!("{}", String::from_utf8_lossy(&out.stdout));
+}
+
 /// Not an assertion: prints commit-to-receipt latency on loopback (`--ignored --nocapture`).
 #[tokio::test]
 #[ignore]

@@ -25,6 +25,12 @@ pub(super) struct Transport {
     from: Mailbox,
     /// A bound on a whole send: lettre's timeout is per command, and a server that trickles
     /// answers must not hold a poll (or the daemon's shutdown) for minutes.
+    ///
+    /// It is also the only bound on what a hostile server can make us read: lettre 0.11.23
+    /// refuses replies over 100 KB or lines over 1,000 bytes, but checks only after
+    /// `read_line` returns, so one endless line without a newline grows in memory until
+    /// this timeout (its own timeout covers the connect only). Capping that needs a change in
+    /// lettre (a `take` on the reader); see the delivery hardening notes.
     total_timeout: Duration,
 }
 

@@ -10,6 +10,14 @@
 //! 4xx other than 429, an SMTP 5xx reply) marks them `Failed` for good; anything else (5xx,
 //! 429, timeouts, connection errors, SMTP 4xx replies) keeps them pending with a backoff, and
 //! a `Retry-After` becomes `not_before`, which even a forced retry honours.
+//!
+//! One record that cannot be read never stops the others: an entry whose alert record does not
+//! decode is marked `Failed` with the reason; an outbox record that does not decode is
+//! rewritten as a fresh pending entry (at least once: it may have been delivered already).
+//!
+//! Each attempt is recorded BEFORE it is sent (attempts + 1, next attempt after the backoff),
+//! so a store that cannot be written stops delivery before anything goes out, and a crash or a
+//! failed write after a successful send resends only after the backoff, never in a loop.
 
 mod email;
 mod log;
@@ -26,7 +34,7 @@ use tracing::{debug, info, warn};
 
 use crate::config::{Config, ReceiverKind};
 use crate::model::{Alert, Cause, Delivery, DeliveryState, Period, Severity};
-use crate::store::{Store, StoreError};
+use crate::store::{Store, StoreError, UnreadableDelivery};
 
 pub use webhook::{parse_retry_after, payload, sign};
 
@@ -225,7 +233,13 @@ impl Notifier {
     pub async fn deliver(&self, store: &Store, mode: Mode) -> Result<DeliveryReport, StoreError> {
         let now = Utc::now();
         let mut by_receiver: BTreeMap<String, Vec<Delivery>> = BTreeMap::new();
-        for d in store.pending()? {
+        let (readable, unreadable) = store.outbox()?;
+        let mut pending: Vec<Delivery> = readable
+            .into_iter()
+            .filter(|d| d.state == DeliveryState::Pending)
+            .collect();
+        pending.extend(repair(store, unreadable, now)?);
+        for d in pending {
             by_receiver.entry(d.receiver.clone()).or_default().push(d);
         }
 
@@ -351,30 +365,35 @@ impl Inner {
             return Ok(report);
         };
 
-        // Look the alerts up; an entry whose alert record is gone can never be sent.
+        // Look the alerts up; an entry whose alert record is gone or unreadable can never be
+        // sent, and must not hold back the others.
         let mut alerts = Vec::with_capacity(entries.len());
         let mut orphans = Vec::new();
         let mut kept = Vec::with_capacity(entries.len());
-        for d in entries {
-            match store.alert(&d.alert_id)? {
-                Some(a) => {
+        for mut d in entries {
+            match store.alert(&d.alert_id) {
+                Ok(Some(a)) => {
                     alerts.push(a);
                     kept.push(d);
                 }
-                None => orphans.push(d),
+                Ok(None) => {
+                    warn!(receiver, alert = %d.alert_id, "outbox entry without an alert record marked failed");
+                    d.last_error = Some("the alert record is missing from the store".into());
+                    orphans.push(d);
+                }
+                Err(e) if !e.is_io() => {
+                    warn!(receiver, alert = %d.alert_id, error = %e, "the alert record cannot be read; its delivery is marked failed");
+                    d.last_error = Some(format!("the alert record cannot be read: {e}"));
+                    orphans.push(d);
+                }
+                Err(e) => return Err(e),
             }
         }
         let mut entries = kept;
         if !orphans.is_empty() {
             for d in &mut orphans {
                 d.state = DeliveryState::Failed;
-                d.last_error = Some("the alert record is missing from the store".into());
             }
-            warn!(
-                receiver,
-                count = orphans.len(),
-                "outbox entries without an alert record marked failed"
-            );
             store.update_deliveries(&orphans)?;
             report.failed += orphans.len();
         }
@@ -403,11 +422,17 @@ impl Inner {
             }
 
             made += 1;
-            let result = channel.send(receiver, &alerts, false).await;
-            let now = Utc::now();
+            // The attempt is on record before it is made: if the store cannot take this
+            // write, nothing is sent; if the process dies or the store fails after the send,
+            // the entries come due again only after the backoff.
+            let claimed_at = Utc::now();
             for d in &mut entries {
                 d.attempts += 1;
+                d.next_attempt_at = claimed_at + backoff(d.attempts, &mut rand::thread_rng());
             }
+            store.update_deliveries(&entries)?;
+            let result = channel.send(receiver, &alerts, false).await;
+            let now = Utc::now();
             match result {
                 Ok(()) => {
                     for d in &mut entries {
@@ -467,6 +492,39 @@ impl Inner {
         report.pending = entries.len();
         Ok(report)
     }
+}
+
+/// Rewrites outbox records that cannot be read as fresh pending entries (when the key names
+/// the receiver and the alert), so the alert is still delivered: its state was lost with the
+/// record, and at least once means sending it again rather than never.
+fn repair(
+    store: &Store,
+    unreadable: Vec<UnreadableDelivery>,
+    now: DateTime<Utc>,
+) -> Result<Vec<Delivery>, StoreError> {
+    let mut repaired = Vec::new();
+    for u in unreadable {
+        let (Some(receiver), Some(alert_id)) = (u.receiver, u.alert_id) else {
+            warn!(error = %u.error, "an outbox record with an unknown key cannot be read; left alone");
+            continue;
+        };
+        warn!(receiver = %receiver, alert = %alert_id, error = %u.error, "an outbox record cannot be read; queued again as pending");
+        repaired.push(Delivery {
+            alert_id,
+            receiver,
+            state: DeliveryState::Pending,
+            attempts: 0,
+            last_error: Some(format!("the outbox record could not be read: {}", u.error)),
+            created_at: now,
+            next_attempt_at: now,
+            not_before: None,
+            delivered_at: None,
+        });
+    }
+    if !repaired.is_empty() {
+        store.update_deliveries(&repaired)?;
+    }
+    Ok(repaired)
 }
 
 /// The pause before the next attempt after `attempts` failed ones: 30 s doubling per attempt,

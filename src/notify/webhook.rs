@@ -18,6 +18,10 @@ use crate::config::Secret;
 use crate::model::Alert;
 
 pub const TIMESTAMP_HEADER: &str = "X-Statwatch-Timestamp";
+/// How much of a receiver's error answer is read for `last_error` (which keeps 200 characters
+/// of it). A receiver that answers with an endless body must not fill our memory: the rest is
+/// never read, and dropping the response closes the connection.
+const ERROR_BODY_CAP: usize = 64 * 1024;
 pub const SIGNATURE_HEADER: &str = "X-Statwatch-Signature";
 
 /// The webhook body, version 1. Field order is the documented one.
@@ -144,7 +148,7 @@ impl Webhook {
             return Ok(());
         }
         let retry_after = retry_after(resp.headers(), Utc::now());
-        let text = resp.text().await.unwrap_or_default();
+        let text = read_capped(resp, ERROR_BODY_CAP).await;
         let error = if text.trim().is_empty() {
             format!("HTTP {}", status.as_u16())
         } else {
@@ -162,6 +166,23 @@ impl Webhook {
             })
         }
     }
+}
+
+/// At most `cap` bytes of a body, chunk by chunk, as lossy UTF-8. A body that fails midway
+/// gives what arrived; the response (and with it the connection, since its body is unread)
+/// is dropped on return.
+async fn read_capped(mut resp: reqwest::Response, cap: usize) -> String {
+    let mut buf = Vec::new();
+    while buf.len() < cap {
+        match resp.chunk().await {
+            Ok(Some(chunk)) => {
+                let room = cap - buf.len();
+                buf.extend_from_slice(&chunk[..chunk.len().min(room)]);
+            }
+            Ok(None) | Err(_) => break,
+        }
+    }
+    String::from_utf8_lossy(&buf).into_owned()
 }
 
 fn retry_after(headers: &HeaderMap, now: DateTime<Utc>) -> Option<DateTime<Utc>> {

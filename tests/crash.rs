@@ -1,0 +1,257 @@
+//! `statwatch poll` killed with SIGKILL at random points while it replays the real 2025 CBS
+//! releases (as tests/alerts.rs does): after every kill the store opens, and after the kills
+//! a clean poll per release leaves nothing lost: each of the six expected alerts reaches the
+//! webhook at least once (at least once allows duplicates: they are counted and printed).
+//!
+//! The kill delays come from a seeded rng; the seed is printed, and
+//! `STATWATCH_CRASH_SEED=<n>` replays a run.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use common::hook::Hook;
+use common::*;
+use rand::{Rng, SeedableRng};
+use serde_json::Value;
+
+const RULES: &str = r#"
+[[rules]]
+id = "nl-industry-turn"
+series = "nl.industry.yoy"
+kind = "sign_change"
+severity = "warning"
+
+[[rules]]
+id = "nl-industry-streak"
+series = "nl.industry.yoy"
+kind = "streak"
+direction = "positive"
+length = 3
+
+[[rules]]
+id = "nl-confidence-drop"
+series = "nl.confidence"
+kind = "change"
+direction = "down"
+min = 1.0
+
+[[rules]]
+id = "nl-industry-revised"
+series = "nl.industry.yoy"
+kind = "revision"
+min = 0.5
+"#;
+
+/// Kills in all, spread over the five releases.
+const KILLS: usize = 16;
+
+/// The store opens after a crash: a read-only command on it succeeds and answers JSON.
+async fn store_opens(config: &Path) -> usize {
+    let o = statwatch(config, &["alerts", "--json"]).await;
+    assert!(
+        o.status.success(),
+        "the store does not open after a kill: {}",
+        stderr(&o)
+    );
+    let v: Value = serde_json::from_slice(&o.stdout).expect("alerts --json");
+    v.as_array().unwrap().len()
+}
+
+/// One `statwatch poll`, SIGKILLed after `delay` unless it finished first. Returns whether
+/// the kill landed.
+async fn poll_killed(config: &Path, delay: Duration) -> bool {
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_statwatch"))
+        .arg("--config")
+        .arg(config)
+        .arg("poll")
+        .env("RUST_LOG", "warn")
+        .env_remove("STATWATCH_CONFIG")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    tokio::select! {
+        _ = child.wait() => false,
+        _ = tokio::time::sleep(delay) => {
+            child.start_kill().unwrap();
+            child.wait().await.unwrap();
+            true
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigkill_at_random_points_loses_no_alert() {
+    let seed: u64 = std::env::var("STATWATCH_CRASH_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| rand::thread_rng().gen());
+    eprintln!("crash test seed: {seed} (STATWATCH_CRASH_SEED={seed} replays it)");
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+
+    let dir = tempfile::tempdir().unwrap();
+    let cbs = CbsServer::start().await;
+    let hook = Hook::start().await;
+    let receivers = format!(
+        "{RULES}\n[receivers.ops]\nkind = \"webhook\"\nurl = \"{}\"\n",
+        hook.url
+    );
+    let config = write_config(
+        dir.path(),
+        &cbs_config(&cbs.base_url(), &dir.path().join("state"), &receivers),
+    );
+
+    // The releases of 2025 as tests/alerts.rs replays them: (industry, its Modified,
+    // confidence up to, its Modified).
+    let yoy = yoy_vintage(0);
+    let conf = confidence_vintage();
+    let base = until(&yoy, "2024MM12");
+    let march = with(&base, &[("2025MM01", 0.5)]);
+    let april = with(&base, &[("2025MM01", 0.3), ("2025MM02", 1.0)]);
+    let may = with(&april, &[("2025MM03", 1.3)]);
+    let june = with(
+        &may,
+        &[
+            ("2025MM01", 0.1),
+            ("2025MM02", -0.3),
+            ("2025MM03", 1.4),
+            ("2025MM04", -0.2),
+        ],
+    );
+    let releases = [
+        (
+            base,
+            "2025-02-10T06:30:00",
+            "2025MM02",
+            "2025-02-27T06:30:00",
+        ),
+        (
+            march,
+            "2025-03-10T06:30:00",
+            "2025MM03",
+            "2025-03-28T06:30:00",
+        ),
+        (
+            april,
+            "2025-04-10T06:30:00",
+            "2025MM04",
+            "2025-04-29T06:30:00",
+        ),
+        (
+            may,
+            "2025-05-12T06:30:00",
+            "2025MM04",
+            "2025-04-29T06:30:00",
+        ),
+        (
+            june,
+            "2025-06-10T06:30:00",
+            "2025MM04",
+            "2025-04-29T06:30:00",
+        ),
+    ];
+
+    let started = Instant::now();
+    // Kills land anywhere from process start to the end of a poll's run time.
+    let mut window = Duration::from_millis(300);
+    let mut landed = 0;
+    for (i, (industry, modified, conf_until, conf_modified)) in releases.iter().enumerate() {
+        cbs.set_table(INDUSTRY, industry_table(industry, modified));
+        cbs.set_table(
+            CONFIDENCE,
+            confidence_table(&until(&conf, conf_until), conf_modified),
+        );
+        // This release's share of the kills, plus what earlier releases did not land. A
+        // poll that finished before its kill did the release's work (what is left is an
+        // idle poll, still worth killing mid-open or mid-delivery): the window shrinks to
+        // below its run time, so the next kills land inside the process.
+        let share = KILLS * (i + 1) / releases.len() - landed;
+        let mut attempts = 0;
+        while landed < KILLS * (i + 1) / releases.len() && attempts < 5 * share {
+            attempts += 1;
+            let delay = window.mul_f64(rng.gen_range(0.0..1.0));
+            let t = Instant::now();
+            let killed = poll_killed(&config, delay).await;
+            let n = store_opens(&config).await;
+            eprintln!(
+                "release {i}: poll {} after {delay:?} ({n} delivery records)",
+                if killed { "SIGKILLed" } else { "had finished" }
+            );
+            if killed {
+                landed += 1;
+            } else {
+                window = t.elapsed().mul_f64(0.9);
+            }
+        }
+        let o = statwatch(&config, &["poll"]).await;
+        assert!(
+            o.status.success(),
+            "clean poll after the kills: {}{}",
+            stdout(&o),
+            stderr(&o)
+        );
+    }
+    eprintln!(
+        "{landed} SIGKILLs landed inside a poll; {:?} in all",
+        started.elapsed()
+    );
+    assert!(landed >= 12, "only {landed} kills landed (seed {seed})");
+
+    // Nothing lost: every expected alert reached the webhook; nothing else did.
+    let mut count: BTreeMap<(String, String, String), usize> = BTreeMap::new();
+    let mut ids: BTreeMap<String, usize> = BTreeMap::new();
+    for p in hook.accepted() {
+        let v: Value = serde_json::from_slice(&p.body).unwrap();
+        for a in v["alerts"].as_array().unwrap() {
+            let event = (
+                a["rule"].as_str().unwrap().to_string(),
+                a["period"].as_str().unwrap().to_string(),
+                a["cause"].as_str().unwrap().to_string(),
+            );
+            *count.entry(event).or_default() += 1;
+            *ids.entry(a["id"].as_str().unwrap().to_string())
+                .or_default() += 1;
+        }
+    }
+    let expected: BTreeSet<(String, String, String)> = [
+        ("nl-confidence-drop", "2025-04", "new_period"),
+        ("nl-industry-revised", "2025-02", "revision"),
+        ("nl-industry-streak", "2025-03", "new_period"),
+        ("nl-industry-turn", "2025-01", "new_period"),
+        ("nl-industry-turn", "2025-02", "revision"),
+        ("nl-industry-turn", "2025-04", "new_period"),
+    ]
+    .iter()
+    .map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string()))
+    .collect();
+    let duplicates: usize = ids.values().map(|n| n - 1).sum();
+    eprintln!("delivered (rule, period, cause) -> times: {count:?}; {duplicates} duplicate deliveries (seed {seed})");
+    assert_eq!(
+        count.keys().cloned().collect::<BTreeSet<_>>(),
+        expected,
+        "seed {seed}"
+    );
+    assert_eq!(
+        ids.len(),
+        6,
+        "one id per expected alert (seed {seed}): {ids:?}"
+    );
+    // And the store agrees: every delivery to the webhook is marked delivered.
+    let o = statwatch(&config, &["alerts", "--json"]).await;
+    let log: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let ops: Vec<&Value> = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["receiver"] == "ops")
+        .collect();
+    assert_eq!(ops.len(), 6, "seed {seed}: {ops:?}");
+    assert!(
+        ops.iter().all(|a| a["state"] == "delivered"),
+        "seed {seed}: {ops:#?}"
+    );
+}
