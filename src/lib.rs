@@ -15,17 +15,18 @@
 //! - [`store`]: the only module that sees sled; one transaction per poll.
 //! - [`notify`]: the outbox delivery to webhook, email and log receivers.
 //! - [`scheduler`]: pure, cron in a time zone (DST-correct), start-up catch-up.
-//! - [`app`]: the daemon (`statwatch run`): scheduling loop, signals, reload, sd_notify.
+//! - [`daemon`]: `statwatch run`: the scheduling loop and shutdown token (mod), arming sources
+//!   (arm), poll and delivery tasks (tasks), SIGHUP (reload), sd_notify (systemd).
 //! - [`query`]: the read-only views (`series`, `alerts`) for the CLI and the control socket.
 //! - [`control`]: the socket protocol that carries queries into the running daemon (sled
 //!   allows one process).
 //! - [`metrics`]: optional `/metrics` and `/healthz`.
 //! - [`listen`]: listeners a local user cannot exhaust (connection cap, idle timeout).
 
-pub mod app;
 pub mod cli;
 pub mod config;
 pub mod control;
+pub mod daemon;
 pub mod derive;
 pub mod diff;
 pub mod listen;

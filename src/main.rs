@@ -59,7 +59,9 @@ fn main() -> ExitCode {
             Command::TestNotify { receiver } => {
                 cli::test_notify(&config, &receiver).await.map(|_| true)
             }
-            Command::Run => statwatch::app::run_daemon(path, config).await.map(|_| true),
+            Command::Run => statwatch::daemon::run_daemon(path, config)
+                .await
+                .map(|_| true),
         }
     });
     match result {

@@ -1,0 +1,347 @@
+//! The daemon (`statwatch run`): config -> store, sources, notifier -> one scheduling loop;
+//! signals and the shutdown token. Arming sources is in [`arm`], the poll and delivery tasks
+//! in [`tasks`], SIGHUP in [`reload`], sd_notify in [`systemd`].
+//!
+//! One tokio loop owns all scheduling. Each turn it starts the polls whose tick has come
+//! (one per source at a time: a tick that lands while that source's poll runs is skipped and
+//! logged), retries due deliveries from the outbox, sends `WATCHDOG=1`, and sleeps until the
+//! next tick, the next due delivery or a short cap, whichever is first. Because the watchdog
+//! is fed from this loop and nowhere else, a stalled schedule stops the pings and systemd
+//! restarts us. Polls and deliveries run as tasks; everything they detect is committed to the
+//! store before it is sent, so stopping at any point loses nothing.
+//!
+//! `run` takes its shutdown trigger as a future (as mini-redis does), so tests drive it.
+//!
+//! A store that cannot be written (a full disk, an I/O error) ends the daemon with an error:
+//! sled refuses every later write after one fails, so carrying on would re-detect and
+//! re-send without ever recording anything. Exiting non-zero lets systemd (`Restart=`)
+//! start us again once the store works; what was pending is still in the outbox.
+
+mod arm;
+mod reload;
+mod systemd;
+mod tasks;
+
+use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use sd_notify::NotifyState;
+use tokio::signal::unix::{signal, SignalKind};
+use tokio::sync::mpsc;
+use tokio::task::{Id, JoinSet};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+use crate::cli::CliError;
+use crate::config::Config;
+use crate::metrics::{Metrics, MetricsError, MetricsServer};
+use crate::notify::{Notifier, NotifyError};
+use crate::scheduler::sleep_for;
+use crate::sources::HttpError;
+use crate::store::{Store, StoreError};
+
+use arm::Armed;
+use systemd::notify;
+use tasks::{Done, Task};
+
+/// How long SIGTERM/SIGINT waits for running polls and deliveries.
+pub const DRAIN: Duration = Duration::from_secs(10);
+/// The loop wakes at least this often (and at least every WATCHDOG_USEC/2).
+const MAX_SLEEP: Duration = Duration::from_secs(5);
+/// `/healthz` reports the loop stalled when its heartbeat is older than this.
+const MAX_HEARTBEAT_AGE: Duration = Duration::from_secs(30);
+/// A delivery round never starts sooner than this after the previous one, so a receiver
+/// that leaves entries due immediately cannot make the loop spin.
+const MIN_DELIVERY_GAP: Duration = Duration::from_secs(1);
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("cannot create state_dir {path}: {source}")]
+    StateDir {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("the store at {path} cannot be written, stopped: {source}")]
+    StoreFailed {
+        path: String,
+        #[source]
+        source: StoreError,
+    },
+    #[error("source {name}: {source}")]
+    Source {
+        name: String,
+        #[source]
+        source: HttpError,
+    },
+    #[error("receivers: {0}")]
+    Notifier(#[from] NotifyError),
+    #[error(transparent)]
+    Metrics(#[from] MetricsError),
+    #[error("cannot install the {signal} handler: {source}")]
+    Signal {
+        signal: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// `statwatch run`: the daemon with real signals. SIGTERM/SIGINT drain and exit 0; SIGHUP
+/// reloads. Any start-up failure (store, metrics port taken) is a runtime failure (exit 1).
+pub async fn run_daemon(path: PathBuf, config: Config) -> Result<(), CliError> {
+    let fail = |e: AppError| CliError::Runtime(e.to_string());
+    // Installed before anything else: until a handler exists, SIGTERM/SIGINT/SIGHUP kill the
+    // process without a drain.
+    let mut term = signal(SignalKind::terminate()).map_err(|source| {
+        fail(AppError::Signal {
+            signal: "SIGTERM",
+            source,
+        })
+    })?;
+    let mut int = signal(SignalKind::interrupt()).map_err(|source| {
+        fail(AppError::Signal {
+            signal: "SIGINT",
+            source,
+        })
+    })?;
+    let shutdown = async move {
+        tokio::select! {
+            _ = term.recv() => info!(signal = "SIGTERM", "shutdown requested"),
+            _ = int.recv() => info!(signal = "SIGINT", "shutdown requested"),
+        }
+    };
+    run(path, config, shutdown).await.map_err(fail)
+}
+
+/// The daemon until `shutdown` completes; SIGHUP reloads `config_path`.
+pub async fn run(
+    config_path: PathBuf,
+    config: Config,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), AppError> {
+    let mut hup = signal(SignalKind::hangup()).map_err(|source| AppError::Signal {
+        signal: "SIGHUP",
+        source,
+    })?;
+    let (tx, rx) = mpsc::channel(1);
+    let forward = tokio::spawn(async move {
+        while hup.recv().await.is_some() {
+            // A reload already queued covers this one too.
+            let _ = tx.try_send(());
+        }
+    });
+    let result = run_with_reloads(config_path, config, shutdown, rx).await;
+    forward.abort();
+    result
+}
+
+/// The daemon with its reload trigger as a channel (each message: re-read `config_path`).
+pub async fn run_with_reloads(
+    config_path: PathBuf,
+    config: Config,
+    shutdown: impl Future<Output = ()>,
+    mut reloads: mpsc::Receiver<()>,
+) -> Result<(), AppError> {
+    let mut daemon = Daemon::start(config_path, config).await?;
+    tokio::pin!(shutdown);
+    loop {
+        if let Some(e) = daemon.store_failure.take() {
+            return Err(daemon.fail(e).await);
+        }
+        let now = Utc::now();
+        daemon.fire_due(now);
+        daemon.deliver_due(now);
+        daemon.heartbeat();
+        let wake = daemon.next_wake(now);
+        tokio::select! {
+            biased;
+            _ = &mut shutdown => break,
+            Some(()) = reloads.recv() => daemon.reload().await,
+            Some(done) = daemon.tasks.join_next_with_id(), if !daemon.tasks.is_empty() => {
+                daemon.finished(done);
+            }
+            _ = tokio::time::sleep(wake) => {}
+        }
+    }
+    daemon.stop().await;
+    Ok(())
+}
+
+pub(super) struct Daemon {
+    config_path: PathBuf,
+    config: Arc<Config>,
+    /// The config the control socket answers with; follows reloads.
+    shared_config: Arc<std::sync::RwLock<Arc<Config>>>,
+    control: Option<tokio::task::JoinHandle<()>>,
+    store: Store,
+    notifier: Arc<Notifier>,
+    metrics: Arc<Metrics>,
+    server: Option<MetricsServer>,
+    sources: BTreeMap<String, Armed>,
+    tasks: JoinSet<Done>,
+    kinds: HashMap<Id, Task>,
+    /// Serialises outbox rounds: two concurrent rounds could send the same entry twice.
+    delivery_lock: Arc<tokio::sync::Mutex<()>>,
+    delivering: bool,
+    last_delivery: Option<Instant>,
+    next_due: Option<DateTime<Utc>>,
+    watchdog: Option<Duration>,
+    last_watchdog: Instant,
+    /// Set when a poll or a delivery could not write the store: the loop stops at once.
+    store_failure: Option<StoreError>,
+    /// Cancelled at shutdown: running polls and deliveries see it and wind down.
+    shutdown: CancellationToken,
+}
+
+impl Daemon {
+    async fn start(config_path: PathBuf, config: Config) -> Result<Daemon, AppError> {
+        std::fs::create_dir_all(&config.state_dir).map_err(|source| AppError::StateDir {
+            path: config.state_dir.clone(),
+            source,
+        })?;
+        let store = arm::open_store(&config.state_dir).await?;
+        let notifier = Arc::new(Notifier::new(&config)?);
+        let config = Arc::new(config);
+        let shared_config = Arc::new(std::sync::RwLock::new(config.clone()));
+        // The control socket only serves `series`/`alerts` while we run; without it (a state
+        // directory path too long for a socket, say) the daemon still does its job.
+        let control = match crate::control::serve(
+            &config.state_dir,
+            shared_config.clone(),
+            store.clone(),
+        )
+        .await
+        {
+            Ok(handle) => Some(handle),
+            Err(e) => {
+                warn!(error = %e, "no control socket: `statwatch series` and `alerts` cannot ask this daemon");
+                None
+            }
+        };
+        let built = arm::build_sources(&config)?;
+        let metrics = Arc::new(Metrics::new(MAX_HEARTBEAT_AGE));
+        let server = match &config.metrics {
+            Some(m) => Some(MetricsServer::start(m.listen, metrics.clone()).await?),
+            None => None,
+        };
+        let sources = arm::at_start(&config, &store, &metrics, built, Utc::now())?;
+        metrics.set_outbox_pending(store.pending()?.len());
+        let watchdog = systemd::watchdog_interval();
+        let mut daemon = Daemon {
+            config_path,
+            config,
+            shared_config,
+            control,
+            store,
+            notifier,
+            metrics,
+            server,
+            sources,
+            tasks: JoinSet::new(),
+            kinds: HashMap::new(),
+            delivery_lock: Arc::new(tokio::sync::Mutex::new(())),
+            delivering: false,
+            last_delivery: None,
+            next_due: None,
+            watchdog,
+            last_watchdog: Instant::now(),
+            store_failure: None,
+            shutdown: CancellationToken::new(),
+        };
+        daemon.refresh_next_due();
+        let status = daemon.status();
+        notify(&[NotifyState::Ready, NotifyState::Status(&status)]);
+        if watchdog.is_some() {
+            notify(&[NotifyState::Watchdog]);
+        }
+        info!(
+            config = %daemon.config_path.display(),
+            state_dir = %daemon.config.state_dir.display(),
+            sources = daemon.sources.len(),
+            watchdog_interval = ?watchdog,
+            "statwatch ready"
+        );
+        Ok(daemon)
+    }
+
+    /// One line: the last outcome of every source.
+    fn status(&self) -> String {
+        let parts: Vec<&str> = self.sources.values().map(|a| a.outcome.as_str()).collect();
+        if parts.is_empty() {
+            "no sources configured".into()
+        } else {
+            parts.join("; ")
+        }
+    }
+
+    fn heartbeat(&mut self) {
+        self.metrics.heartbeat();
+        if let Some(every) = self.watchdog {
+            if self.last_watchdog.elapsed() >= every {
+                notify(&[NotifyState::Watchdog]);
+                self.last_watchdog = Instant::now();
+            }
+        }
+    }
+
+    fn cap(&self) -> Duration {
+        let cap = self.watchdog.map_or(MAX_SLEEP, |w| w.min(MAX_SLEEP));
+        match self.watchdog {
+            // Wake in time for the next ping, not a full cap after it.
+            Some(every) => cap.min(every.saturating_sub(self.last_watchdog.elapsed())),
+            None => cap,
+        }
+    }
+
+    fn next_wake(&self, now: DateTime<Utc>) -> Duration {
+        // Running sources count too: their tick must be seen (and skipped) when it lands.
+        let ticks = self.sources.values().filter_map(|a| a.next);
+        let due = if self.delivering { None } else { self.next_due };
+        let next = ticks.chain(due).min();
+        // A zero sleep would spin if a tick is somehow not consumed; a millisecond is enough.
+        sleep_for(now, next, self.cap()).max(Duration::from_millis(1))
+    }
+
+    /// Stop scheduling, give running work up to [`DRAIN`], then `STOPPING=1`.
+    async fn stop(mut self) {
+        let running = self.tasks.len();
+        info!(
+            running,
+            "shutting down: no new polls; waiting up to {}s for running work",
+            DRAIN.as_secs()
+        );
+        notify(&[NotifyState::Status("stopping")]);
+        self.shutdown.cancel();
+        let deadline = Instant::now() + DRAIN;
+        loop {
+            match tokio::time::timeout_at(deadline, self.tasks.join_next_with_id()).await {
+                Ok(Some(done)) => self.finished(done),
+                Ok(None) => break,
+                Err(_) => {
+                    warn!(
+                        unfinished = self.tasks.len(),
+                        "drain deadline passed: stopping the rest; undelivered alerts stay pending in the store"
+                    );
+                    self.tasks.shutdown().await;
+                    break;
+                }
+            }
+        }
+        if let Some(server) = self.server.take() {
+            server.stop().await;
+        }
+        if let Some(c) = self.control.take() {
+            c.abort();
+        }
+        let _ = std::fs::remove_file(crate::control::socket_path(&self.config.state_dir));
+        notify(&[NotifyState::Stopping]);
+        info!("stopped");
+    }
+}
