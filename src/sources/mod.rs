@@ -3,7 +3,7 @@
 
 pub mod cbs;
 pub mod destatis;
-pub mod http;
+pub(crate) mod http;
 
 use std::collections::BTreeMap;
 
