@@ -10,6 +10,40 @@ use super::envelope::Envelope;
 use crate::sources::http::snippet;
 use crate::sources::FetchError;
 
+/// Why a data answer could not be read (each becomes `FetchError::Schema`).
+#[derive(Debug, Clone, thiserror::Error)]
+pub(crate) enum AnswerError {
+    #[error("the zip holds no file (or is damaged at its start)")]
+    EmptyZip,
+    #[error("a JSON answer that is not a GENESIS envelope ({reason}); it may be truncated")]
+    NotAnEnvelope { reason: String },
+    #[error(
+        "the answer is not a zip and not a GENESIS envelope ({len} bytes, starting with {hex} \
+         = {snippet:?})"
+    )]
+    Unknown {
+        len: usize,
+        hex: String,
+        snippet: String,
+    },
+    #[error("the zip is truncated or damaged ({reason}; {len} bytes received)")]
+    Damaged { reason: String, len: usize },
+    #[error("expected one file in the zip, found {}: {}", .names.len(), .names.join(", "))]
+    FileCount { names: Vec<String> },
+    #[error("cannot open {name} in the zip: {reason}")]
+    Open { name: String, reason: String },
+    #[error("cannot unpack {name} from the zip (truncated or damaged): {reason}")]
+    Unpack { name: String, reason: String },
+    #[error("{name} unpacks to more than {limit} bytes (max_response_bytes)")]
+    TooLarge { name: String, limit: usize },
+}
+
+impl From<AnswerError> for FetchError {
+    fn from(e: AnswerError) -> FetchError {
+        FetchError::Schema(e.to_string())
+    }
+}
+
 /// What a data call answered.
 #[derive(Debug)]
 pub(crate) enum Answer {
@@ -20,19 +54,17 @@ pub(crate) enum Answer {
 
 /// Sorts a data answer: a zip (the file), a JSON envelope (a status), or an error.
 #[cfg(test)]
-pub(crate) fn read_answer(body: &[u8]) -> Result<Answer, FetchError> {
+pub(crate) fn read_answer(body: &[u8]) -> Result<Answer, AnswerError> {
     read_answer_within(body, crate::config::DEFAULT_MAX_RESPONSE_BYTES as usize)
 }
 
 /// `read_answer`, with the zip's file unpacked to at most `limit` bytes.
-pub(crate) fn read_answer_within(body: &[u8], limit: usize) -> Result<Answer, FetchError> {
+pub(crate) fn read_answer_within(body: &[u8], limit: usize) -> Result<Answer, AnswerError> {
     if body.starts_with(b"PK\x03\x04") {
         return Ok(Answer::Csv(decode_text(unzip_single(body, limit)?)));
     }
     if body.starts_with(b"PK") {
-        return Err(FetchError::Schema(
-            "the zip holds no file (or is damaged at its start)".into(),
-        ));
+        return Err(AnswerError::EmptyZip);
     }
     let text = String::from_utf8_lossy(&body[..body.len().min(512)]);
     let head = text.trim_start_matches('\u{feff}').trim_start();
@@ -40,57 +72,45 @@ pub(crate) fn read_answer_within(body: &[u8], limit: usize) -> Result<Answer, Fe
         let json = body.strip_prefix("\u{feff}".as_bytes()).unwrap_or(body);
         return serde_json::from_slice::<Envelope>(json)
             .map(Answer::Envelope)
-            .map_err(|e| {
-                FetchError::Schema(format!(
-                    "a JSON answer that is not a GENESIS envelope ({e}); it may be truncated"
-                ))
+            .map_err(|e| AnswerError::NotAnEnvelope {
+                reason: e.to_string(),
             });
     }
     // Older service versions sent the CSV unzipped; the header check below decides.
     if head.starts_with("statistics_code;") || head.starts_with("Statistik_Code;") {
         return Ok(Answer::Csv(decode_text(body.to_vec())));
     }
-    Err(FetchError::Schema(format!(
-        "the answer is not a zip and not a GENESIS envelope ({} bytes, starting with {} = {:?})",
-        body.len(),
-        hex::encode(&body[..body.len().min(8)]),
-        snippet(&body[..body.len().min(40)]),
-    )))
+    Err(AnswerError::Unknown {
+        len: body.len(),
+        hex: hex::encode(&body[..body.len().min(8)]),
+        snippet: snippet(&body[..body.len().min(40)]),
+    })
 }
 
 /// The one file inside an ffcsv zip, size-capped.
-fn unzip_single(body: &[u8], limit: usize) -> Result<Vec<u8>, FetchError> {
-    let mut zip = zip::ZipArchive::new(Cursor::new(body)).map_err(|e| {
-        FetchError::Schema(format!(
-            "the zip is truncated or damaged ({e}; {} bytes received)",
-            body.len()
-        ))
+fn unzip_single(body: &[u8], limit: usize) -> Result<Vec<u8>, AnswerError> {
+    let mut zip = zip::ZipArchive::new(Cursor::new(body)).map_err(|e| AnswerError::Damaged {
+        reason: e.to_string(),
+        len: body.len(),
     })?;
     let files: Vec<String> = zip.file_names().map(str::to_string).collect();
     if files.len() != 1 {
-        return Err(FetchError::Schema(format!(
-            "expected one file in the zip, found {}: {}",
-            files.len(),
-            files.join(", ")
-        )));
+        return Err(AnswerError::FileCount { names: files });
     }
-    let file = zip
-        .by_index(0)
-        .map_err(|e| FetchError::Schema(format!("cannot open {} in the zip: {e}", files[0])))?;
+    let name = files[0].clone();
+    let file = zip.by_index(0).map_err(|e| AnswerError::Open {
+        name: name.clone(),
+        reason: e.to_string(),
+    })?;
     let mut out = Vec::new();
     file.take(limit as u64 + 1)
         .read_to_end(&mut out)
-        .map_err(|e| {
-            FetchError::Schema(format!(
-                "cannot unpack {} from the zip (truncated or damaged): {e}",
-                files[0]
-            ))
+        .map_err(|e| AnswerError::Unpack {
+            name: name.clone(),
+            reason: e.to_string(),
         })?;
     if out.len() > limit {
-        return Err(FetchError::Schema(format!(
-            "{} unpacks to more than {limit} bytes (max_response_bytes)",
-            files[0]
-        )));
+        return Err(AnswerError::TooLarge { name, limit });
     }
     Ok(out)
 }

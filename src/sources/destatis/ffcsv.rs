@@ -8,6 +8,42 @@ use crate::model::Period;
 use crate::sources::http::snippet;
 use crate::sources::FetchError;
 
+/// Why an ffcsv file could not be read (each becomes `FetchError::Schema`).
+#[derive(Debug, Clone, thiserror::Error)]
+pub(crate) enum FfcsvError {
+    #[error(
+        "this is the old wide ffcsv layout (header {header:?}), which GENESIS no longer serves \
+         and statwatch does not read; expected the long layout {LONG_LAYOUT}"
+    )]
+    Legacy { header: String },
+    #[error("unknown column {name:?} in the ffcsv header; expected the long layout {LONG_LAYOUT}")]
+    UnknownColumn { name: String },
+    #[error("the ffcsv header has no column {name:?}; expected the long layout {LONG_LAYOUT}")]
+    MissingColumn { name: String },
+    #[error("the ffcsv header lacks {k}_variable_code or {k}_variable_attribute_code")]
+    HalfVariable { k: u32 },
+    #[error("cannot read the ffcsv header: {reason}")]
+    Header { reason: String },
+    #[error("the ffcsv file has more than {max_rows} rows (max_rows_per_table)")]
+    TooManyRows { max_rows: usize },
+    #[error("ffcsv line {line}: {message}")]
+    Line { line: usize, message: String },
+    #[error("ffcsv line {line}: a second row for {measure} {period} [{unit}] {dims}")]
+    Duplicate {
+        line: usize,
+        measure: String,
+        period: String,
+        unit: String,
+        dims: String,
+    },
+}
+
+impl From<FfcsvError> for FetchError {
+    fn from(e: FfcsvError) -> FetchError {
+        FetchError::Schema(e.to_string())
+    }
+}
+
 /// Values GENESIS writes instead of a number: `...` not yet published, `.` unknown or
 /// secret, `-` nothing (or not applicable), `x` not meaningful, `/` too uncertain.
 const MISSING: [&str; 6] = ["", "...", ".", "-", "x", "/"];
@@ -58,18 +94,16 @@ struct Layout {
     quality: Option<usize>,
 }
 
-fn layout(header: &csv::StringRecord) -> Result<Layout, FetchError> {
+fn layout(header: &csv::StringRecord) -> Result<Layout, FfcsvError> {
     let names: Vec<&str> = header.iter().map(str::trim).collect();
     let mut seen = HashSet::new();
     let legacy = names
         .iter()
         .any(|n| n.contains("__") || n.eq_ignore_ascii_case("Statistik_Code") || !seen.insert(*n));
     if legacy {
-        return Err(FetchError::Schema(format!(
-            "this is the old wide ffcsv layout (header {:?}), which GENESIS no longer serves \
-             and statwatch does not read; expected the long layout {LONG_LAYOUT}",
-            snippet(header.as_slice().as_bytes())
-        )));
+        return Err(FfcsvError::Legacy {
+            header: snippet(header.as_slice().as_bytes()),
+        });
     }
     let find = |name: &str| names.iter().position(|n| *n == name);
     let mut vars: BTreeMap<u32, [Option<usize>; 2]> = BTreeMap::new();
@@ -85,29 +119,22 @@ fn layout(header: &csv::StringRecord) -> Result<Layout, FetchError> {
             Some((k, "variable_attribute_code")) => vars.entry(k).or_default()[1] = Some(i),
             Some((_, "variable_label" | "variable_attribute_label")) => {}
             _ => {
-                return Err(FetchError::Schema(format!(
-                    "unknown column {n:?} in the ffcsv header; expected the long layout \
-                     {LONG_LAYOUT}"
-                )))
+                return Err(FfcsvError::UnknownColumn {
+                    name: n.to_string(),
+                })
             }
         }
     }
     let need = |name: &str| {
-        find(name).ok_or_else(|| {
-            FetchError::Schema(format!(
-                "the ffcsv header has no column {name:?}; expected the long layout {LONG_LAYOUT}"
-            ))
+        find(name).ok_or_else(|| FfcsvError::MissingColumn {
+            name: name.to_string(),
         })
     };
     let mut var_cols = Vec::new();
     for (k, cols) in vars {
         match cols {
             [Some(c), Some(a)] => var_cols.push((c, a)),
-            _ => {
-                return Err(FetchError::Schema(format!(
-                    "the ffcsv header lacks {k}_variable_code or {k}_variable_attribute_code"
-                )))
-            }
+            _ => return Err(FfcsvError::HalfVariable { k }),
         }
     }
     Ok(Layout {
@@ -200,7 +227,7 @@ fn row_period(
 
 /// Parses a long-layout ffcsv file into cells, by header (columns may come in any order).
 #[cfg(test)]
-pub(crate) fn parse_ffcsv(text: &str, decimal_comma: bool) -> Result<Vec<Cell>, FetchError> {
+pub(crate) fn parse_ffcsv(text: &str, decimal_comma: bool) -> Result<Vec<Cell>, FfcsvError> {
     parse_ffcsv_within(
         text,
         decimal_comma,
@@ -213,7 +240,7 @@ pub(crate) fn parse_ffcsv_within(
     text: &str,
     decimal_comma: bool,
     max_rows: usize,
-) -> Result<Vec<Cell>, FetchError> {
+) -> Result<Vec<Cell>, FfcsvError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut rdr = csv::ReaderBuilder::new()
         .delimiter(b';')
@@ -221,7 +248,9 @@ pub(crate) fn parse_ffcsv_within(
         .from_reader(text.as_bytes());
     let header = rdr
         .headers()
-        .map_err(|e| FetchError::Schema(format!("cannot read the ffcsv header: {e}")))?
+        .map_err(|e| FfcsvError::Header {
+            reason: e.to_string(),
+        })?
         .clone();
     let lay = layout(&header)?;
     let mut cells = Vec::new();
@@ -229,21 +258,19 @@ pub(crate) fn parse_ffcsv_within(
     for (i, rec) in rdr.records().enumerate() {
         let line = i + 2;
         if i >= max_rows {
-            return Err(FetchError::Schema(format!(
-                "the ffcsv file has more than {max_rows} rows (max_rows_per_table)"
-            )));
+            return Err(FfcsvError::TooManyRows { max_rows });
         }
-        let rec = rec.map_err(|e| FetchError::Schema(format!("ffcsv line {line}: {e}")))?;
+        let at_line = |message: String| FfcsvError::Line { line, message };
+        let rec = rec.map_err(|e| at_line(e.to_string()))?;
         let get = |c: usize| rec.get(c).unwrap_or("");
         let dims: Vec<(String, String)> = lay
             .vars
             .iter()
             .map(|&(c, a)| (get(c).trim().to_string(), get(a).trim().to_string()))
             .collect();
-        let (period, source_period) = row_period(get(lay.time_code), get(lay.time), &dims)
-            .map_err(|m| FetchError::Schema(format!("ffcsv line {line}: {m}")))?;
-        let value = parse_value(get(lay.value), decimal_comma)
-            .map_err(|m| FetchError::Schema(format!("ffcsv line {line}: {m}")))?;
+        let (period, source_period) =
+            row_period(get(lay.time_code), get(lay.time), &dims).map_err(at_line)?;
+        let value = parse_value(get(lay.value), decimal_comma).map_err(at_line)?;
         let cell = Cell {
             dims,
             period,
@@ -263,13 +290,13 @@ pub(crate) fn parse_ffcsv_within(
             cell.unit.clone(),
         );
         if !keys.insert(key) {
-            return Err(FetchError::Schema(format!(
-                "ffcsv line {line}: a second row for {} {} [{}] {}",
-                cell.measure,
-                cell.source_period,
-                cell.unit,
-                fmt_dims(&cell.dims)
-            )));
+            return Err(FfcsvError::Duplicate {
+                line,
+                dims: fmt_dims(&cell.dims),
+                measure: cell.measure,
+                period: cell.source_period,
+                unit: cell.unit,
+            });
         }
         cells.push(cell);
     }

@@ -98,7 +98,7 @@ impl Destatis {
     /// The CSV text of a data answer; an envelope is an error (its status).
     /// `read_answer` under this source's byte cap.
     fn read(&self, body: &[u8]) -> Result<Answer, FetchError> {
-        read_answer_within(body, self.http.max_body())
+        Ok(read_answer_within(body, self.http.max_body())?)
     }
 
     fn csv_or_error(&self, what: &str, body: &[u8]) -> Result<String, FetchError> {
