@@ -8,12 +8,21 @@
 //! - [`config`]: the TOML config, validated in one place (file, key and line:column in errors).
 //! - [`model`]: plain data (periods, observations, releases, alerts, deliveries).
 //! - [`sources`]: CBS (OData v3) and Destatis (GENESIS 2020) clients over one HTTP layer.
+//!   - `sources/mod.rs`: `Source`, `Check`, `FetchError`, the checks every table passes.
+//!   - `sources/http.rs`: transport only (timeouts, byte caps, origin, content type, retries).
+//!   - `sources/cbs/`: `mod.rs` the client; `odata.rs` envelope, paging and error bodies;
+//!     `split.rs` rows -> series.
+//!   - `sources/destatis/`: `mod.rs` the client; `job.rs` the download and the job flow;
+//!     `envelope.rs` the JSON envelope and its status enum; `answer.rs` zip or envelope,
+//!     text encoding; `ffcsv.rs` the CSV parser; `select.rs` cells -> series; `stamp.rs`
+//!     change stamps from the catalogue.
 //! - [`pipeline`]: what one poll of one source does, start to finish.
 //! - [`diff`]: pure, stored vs fetched -> release.
 //! - [`derive`]: pure, growth rates from stored levels.
 //! - [`rules`]: pure, series + release -> alerts with stable ids.
 //! - [`store`]: the only module that sees sled; one transaction per poll.
 //! - [`notify`]: the outbox delivery to webhook, email and log receivers.
+//! - [`retry`]: the one backoff policy (exponential, capped, jittered) and a retry loop.
 //! - [`scheduler`]: pure, cron in a time zone (DST-correct), start-up catch-up.
 //! - [`daemon`]: `statwatch run`: the scheduling loop and shutdown token (mod), arming sources
 //!   (arm), poll and delivery tasks (tasks), SIGHUP (reload), sd_notify (systemd).
@@ -35,6 +44,7 @@ pub mod model;
 pub mod notify;
 pub mod pipeline;
 pub mod query;
+pub(crate) mod retry;
 pub mod rules;
 pub mod scheduler;
 pub mod sources;

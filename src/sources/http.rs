@@ -1,6 +1,7 @@
-//! The one HTTP layer every source uses: timeouts, a response size cap, content-type checks
-//! (an HTML page with status 200 is an outage, not data) and retries with backoff for
-//! transient failures within one poll.
+//! The transport every source shares, and only the transport: timeouts, a response size cap,
+//! origin checks, content-type checks (an HTML page with status 200 is an outage, not data)
+//! and retries of transient failures within one poll (with the policy of `crate::retry`).
+//! What an error body means is the source's business: it hands in an [`ErrorBody`] hook.
 //!
 //! Every request stays on the origin (scheme, host, port) of the source's `base_url`: a
 //! redirect elsewhere is an error, not followed, so neither a GENESIS token (sent in plain
@@ -9,14 +10,19 @@
 
 use std::time::Duration;
 
-use rand::Rng;
 use reqwest::header::{HeaderMap, CONTENT_TYPE};
 use reqwest::{Method, StatusCode};
 use tracing::debug;
 use url::Url;
 
+use crate::retry::{self, Jitter, Policy};
+
+/// Reads the message out of an error body in the source's own format (OData's
+/// `odata.error`, GENESIS' `Status`), or `None` when the body is not in that format.
+pub(crate) type ErrorBody = fn(&[u8]) -> Option<String>;
+
 /// Attempts per request within one poll (the first try and two retries).
-pub const ATTEMPTS: u32 = 3;
+pub(crate) const ATTEMPTS: u32 = 3;
 /// Same-origin redirects followed per request (reqwest's default is 10 too).
 const MAX_REDIRECTS: usize = 10;
 
@@ -74,21 +80,14 @@ impl HttpError {
 
 /// What a successful request returned.
 #[derive(Debug)]
-pub struct Reply {
-    pub content_type: String,
-    pub body: Vec<u8>,
+pub(crate) struct Reply {
+    pub(crate) content_type: String,
+    pub(crate) body: Vec<u8>,
 }
 
 impl Reply {
-    pub fn is_json(&self) -> bool {
+    pub(crate) fn is_json(&self) -> bool {
         is_json_type(&self.content_type)
-    }
-
-    /// Parses the body as JSON, reporting where it broke off.
-    pub fn json<T: serde::de::DeserializeOwned>(&self) -> Result<T, HttpError> {
-        serde_json::from_slice(&self.body).map_err(|e| HttpError::Json {
-            reason: e.to_string(),
-        })
     }
 }
 
@@ -99,7 +98,7 @@ fn is_json_type(ct: &str) -> bool {
 
 /// What kind of body a request expects.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Expect {
+pub(crate) enum Expect {
     /// `application/json` only (and valid JSON).
     Json,
     /// JSON (an envelope, often an error) or a binary file (a zip).
@@ -121,18 +120,24 @@ impl std::fmt::Display for OffOrigin {
 impl std::error::Error for OffOrigin {}
 
 #[derive(Clone)]
-pub struct Http {
+pub(crate) struct Http {
     client: reqwest::Client,
     timeout: Duration,
     backoff: Duration,
     origin: url::Origin,
     max_body: usize,
+    error_body: ErrorBody,
 }
 
 impl Http {
     /// A client that only ever talks to `base`'s origin and reads at most `max_body` bytes
-    /// of any answer.
-    pub fn new(timeout: Duration, base: &Url, max_body: usize) -> Result<Http, HttpError> {
+    /// of any answer; `error_body` reads the message of a non-2xx answer.
+    pub(crate) fn new(
+        timeout: Duration,
+        base: &Url,
+        max_body: usize,
+        error_body: ErrorBody,
+    ) -> Result<Http, HttpError> {
         let origin = base.origin();
         let allowed = origin.clone();
         let policy = reqwest::redirect::Policy::custom(move |attempt| {
@@ -159,27 +164,28 @@ impl Http {
             backoff: Duration::from_millis(500),
             origin,
             max_body,
+            error_body,
         })
     }
 
     /// The byte cap of one answer (also used for what an answer unpacks to).
-    pub fn max_body(&self) -> usize {
+    pub(crate) fn max_body(&self) -> usize {
         self.max_body
     }
 
     /// Sets the first retry delay (it doubles, with jitter). Tests shorten it.
-    pub fn with_backoff(mut self, backoff: Duration) -> Http {
+    pub(crate) fn with_backoff(mut self, backoff: Duration) -> Http {
         self.backoff = backoff;
         self
     }
 
-    pub async fn get(&self, url: &Url, expect: Expect) -> Result<Reply, HttpError> {
+    pub(crate) async fn get(&self, url: &Url, expect: Expect) -> Result<Reply, HttpError> {
         self.request(Method::GET, url, HeaderMap::new(), None, expect)
             .await
     }
 
     /// POSTs a form (`application/x-www-form-urlencoded`, UTF-8).
-    pub async fn post_form(
+    pub(crate) async fn post_form(
         &self,
         url: &Url,
         headers: HeaderMap,
@@ -201,25 +207,22 @@ impl Http {
         form: Option<String>,
         expect: Expect,
     ) -> Result<Reply, HttpError> {
-        let mut delay = self.backoff;
-        let mut attempt = 1;
-        loop {
-            match self
-                .once(method.clone(), url, headers.clone(), form.clone(), expect)
-                .await
-            {
-                Ok(r) => return Ok(r),
-                Err(e) if e.is_transient() && attempt < ATTEMPTS => {
-                    let jitter = rand::thread_rng().gen_range(0.0..0.25);
-                    let wait = delay.mul_f64(1.0 + jitter);
-                    debug!(%url, attempt, error = %e, ?wait, "transient failure, retrying");
-                    tokio::time::sleep(wait).await;
-                    delay *= 2;
-                    attempt += 1;
-                }
-                Err(e) => return Err(e),
-            }
-        }
+        // Exactly 2x per retry and at most ATTEMPTS - 1 retries: the cap never bites.
+        let policy = Policy {
+            base: self.backoff,
+            cap: self.backoff.saturating_mul(1 << (ATTEMPTS - 1)),
+            jitter: Jitter::Up(0.25),
+        };
+        retry::retry(
+            &policy,
+            ATTEMPTS,
+            HttpError::is_transient,
+            |attempt, error, wait| {
+                debug!(%url, attempt, %error, ?wait, "transient failure, retrying");
+            },
+            || self.once(method.clone(), url, headers.clone(), form.clone(), expect),
+        )
+        .await
     }
 
     async fn once(
@@ -269,7 +272,7 @@ impl Http {
             body.extend_from_slice(&chunk);
         }
         let reply = Reply { content_type, body };
-        check(status, &reply, expect)?;
+        check(status, &reply, expect, self.error_body)?;
         Ok(reply)
     }
 
@@ -319,7 +322,7 @@ fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
 }
 
 /// A short, single-line, printable excerpt of a body for messages.
-pub fn snippet(body: &[u8]) -> String {
+pub(crate) fn snippet(body: &[u8]) -> String {
     let text = String::from_utf8_lossy(&body[..body.len().min(200)]);
     let one_line: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
     one_line.chars().take(120).collect()
@@ -343,20 +346,10 @@ fn looks_like_html(ct: &str, body: &[u8]) -> bool {
     head.starts_with("<!doctype html") || head.starts_with("<html")
 }
 
-/// The error message inside an error body: OData's `odata.error.message.value`, else text.
-fn error_message(reply: &Reply) -> String {
-    if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&reply.body) {
-        if let Some(m) = v
-            .pointer("/odata.error/message/value")
-            .or_else(|| v.pointer("/error/message/value"))
-            .or_else(|| v.pointer("/error/message"))
-            .and_then(|m| m.as_str())
-        {
-            return m.to_string();
-        }
-        if let Some(m) = v.pointer("/Status/Content").and_then(|m| m.as_str()) {
-            return m.to_string();
-        }
+/// The message of an error body: the source's format, else an HTML page's title, else text.
+fn error_message(reply: &Reply, error_body: ErrorBody) -> String {
+    if let Some(m) = error_body(&reply.body) {
+        return m;
     }
     if looks_like_html(&reply.content_type, &reply.body) {
         return html_title(&reply.body);
@@ -364,11 +357,17 @@ fn error_message(reply: &Reply) -> String {
     snippet(&reply.body)
 }
 
-fn check(status: StatusCode, reply: &Reply, expect: Expect) -> Result<(), HttpError> {
+/// Whether a complete answer is one the source can use (status, not HTML, the expected kind).
+pub(crate) fn check(
+    status: StatusCode,
+    reply: &Reply,
+    expect: Expect,
+    error_body: ErrorBody,
+) -> Result<(), HttpError> {
     if !status.is_success() {
         return Err(HttpError::Status {
             status: status.as_u16(),
-            message: error_message(reply),
+            message: error_message(reply, error_body),
         });
     }
     if looks_like_html(&reply.content_type, &reply.body) {
@@ -401,6 +400,10 @@ fn check(status: StatusCode, reply: &Reply, expect: Expect) -> Result<(), HttpEr
 mod tests {
     use super::*;
 
+    fn none(_: &[u8]) -> Option<String> {
+        None
+    }
+
     fn reply(ct: &str, body: &str) -> Reply {
         Reply {
             content_type: ct.into(),
@@ -414,32 +417,34 @@ mod tests {
             "text/html; charset=utf-8",
             "<html><head><title>Onderhoud</title></head></html>",
         );
-        let e = check(StatusCode::OK, &r, Expect::Json).unwrap_err();
+        let e = check(StatusCode::OK, &r, Expect::Json, none).unwrap_err();
         assert!(matches!(e, HttpError::Html { status: 200, .. }));
         assert!(e.to_string().contains("Onderhoud"), "{e}");
         // Even when mislabelled as JSON.
         let r = reply("application/json", "<!DOCTYPE html><html></html>");
         assert!(matches!(
-            check(StatusCode::OK, &r, Expect::Json),
+            check(StatusCode::OK, &r, Expect::Json, none),
             Err(HttpError::Html { .. })
         ));
     }
 
     #[test]
-    fn odata_error_bodies_give_their_message() {
-        let r = reply(
-            "application/json;odata=minimalmetadata",
-            r#"{"odata.error":{"code":"","message":{"lang":"en-US","value":"Table 'X' not found."}}}"#,
-        );
-        let e = check(StatusCode::NOT_FOUND, &r, Expect::Json).unwrap_err();
-        assert_eq!(e.to_string(), "HTTP 404: Table 'X' not found.");
+    fn error_bodies_go_through_the_sources_hook() {
+        let r = reply("application/json", r#"{"m":"Table 'X' not found."}"#);
+        let hook: ErrorBody = |b| b.starts_with(b"{").then(|| "from the hook".to_string());
+        let e = check(StatusCode::NOT_FOUND, &r, Expect::Json, hook).unwrap_err();
+        assert_eq!(e.to_string(), "HTTP 404: from the hook");
         assert!(!e.is_transient());
+        // Not the source's format: the body as text.
+        let e = check(StatusCode::BAD_GATEWAY, &r, Expect::Json, none).unwrap_err();
+        assert_eq!(e.to_string(), r#"HTTP 502: {"m":"Table 'X' not found."}"#);
+        assert!(e.is_transient());
     }
 
     #[test]
     fn truncated_json_is_caught_and_retried() {
         let r = reply("application/json", r#"{"value":[{"a":1},"#);
-        let e = check(StatusCode::OK, &r, Expect::Json).unwrap_err();
+        let e = check(StatusCode::OK, &r, Expect::Json, none).unwrap_err();
         assert!(matches!(e, HttpError::Json { .. }) && e.is_transient());
     }
 }

@@ -1,9 +1,11 @@
-//! Statistics sources: a cheap change check per table, then one data download per table
-//! that moved, parsed into observations per configured series.
+//! What every statistics source is to the rest of statwatch: `Source` (a cheap change check
+//! per table, then one data download per table that moved, parsed into observations per
+//! configured series), its `Check` and `FetchError`, and the checks every table's data passes.
+//! The sources themselves live in `cbs/` and `destatis/`, over the transport in `http`.
 
 pub mod cbs;
 pub mod destatis;
-pub mod http;
+pub(crate) mod http;
 
 use std::collections::BTreeMap;
 
@@ -113,7 +115,7 @@ impl TableData {
     /// good), a non-finite value (JSON writes it as null, and the record no longer reads
     /// back) or a period outside `model::YEARS`. The parsers refuse these already; this is
     /// the one check every source passes through.
-    pub fn check(&self, series: &[SeriesConfig]) -> Result<(), FetchError> {
+    pub(crate) fn check(&self, series: &[SeriesConfig]) -> Result<(), FetchError> {
         for s in series {
             let fail = |message: String| FetchError::Series {
                 series: s.id.clone(),
@@ -143,7 +145,7 @@ impl TableData {
 
 /// Keeps one frequency per series: the configured one, else the finest present
 /// (monthly tables also carry quarter and year rows).
-pub fn keep_one_frequency(rows: &mut Vec<Observation>, wanted: Option<Frequency>) {
+pub(crate) fn keep_one_frequency(rows: &mut Vec<Observation>, wanted: Option<Frequency>) {
     let Some(freq) = wanted.or_else(|| rows.iter().map(|o| o.period.frequency()).min()) else {
         return;
     };
@@ -152,7 +154,7 @@ pub fn keep_one_frequency(rows: &mut Vec<Observation>, wanted: Option<Frequency>
 }
 
 /// Refuses a selection that yields two values for one period (a dimension left unpinned).
-pub fn check_unique(series: &SeriesConfig, rows: &[Observation]) -> Result<(), FetchError> {
+pub(crate) fn check_unique(series: &SeriesConfig, rows: &[Observation]) -> Result<(), FetchError> {
     for w in rows.windows(2) {
         if w[0].period == w[1].period {
             return Err(FetchError::Series {

@@ -1,0 +1,356 @@
+//! The CBS StatLine client, OData v3 (`/ODataApi/odata/{table}/`): the change check and the
+//! download of one table, over `odata` (envelope, paging, errors) and `split` (rows -> series).
+//!
+//! Cheap check: `TableInfos` (`Modified`, `OutputStatus`). Data: one `TypedDataSet` request
+//! per table with `$filter` on the series' dimension keys and the period years, and `$select`
+//! of the needed measures, following `odata.nextLink` to the end; `Perioden` gives each
+//! period's status. Dimension keys may be space-padded at CBS: the config's trimmed keys are
+//! mapped to the exact keys through the dimension's own entity set.
+//!
+//! Bounds: a page is parsed as it is read (each row of `value` goes straight to the series
+//! splitter, so memory stays near the size of the page's body), every entity set stops at
+//! `max_rows_per_table` rows and a hundredth of that in pages, and nextLinks never leave the
+//! configured origin (an absolute link to CBS's public host is re-based onto base_url).
+
+mod odata;
+mod split;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use chrono::Datelike;
+use serde::Deserialize;
+use serde_json::Value;
+use tracing::{debug, error, warn};
+use url::Url;
+
+use super::http::{Http, HttpError};
+use super::{Check, FetchError, TableData};
+use crate::config::{SeriesConfig, SourceConfig};
+use odata::{odata_str, Pager};
+use split::Splitter;
+
+pub use split::split_rows;
+
+/// More keys of one dimension than this are not put in the `$filter` (see `fetch`).
+const MAX_KEYS_IN_FILTER: usize = 20;
+
+pub struct Cbs {
+    pages: Pager,
+    history_years: u32,
+    pub(crate) deadline: std::time::Duration,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct TableInfo {
+    modified: String,
+    #[serde(default)]
+    output_status: Option<String>,
+    #[serde(default)]
+    reason_delivery: Option<String>,
+    #[serde(default)]
+    short_title: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct PeriodInfo {
+    key: String,
+    #[serde(default)]
+    status: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct DimensionKey {
+    key: String,
+    #[serde(default)]
+    title: Option<String>,
+}
+
+/// One entry of `DataProperties`: a dimension, the time dimension, a topic (measure) or a
+/// group of topics.
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct DataProperty {
+    #[serde(rename = "Type")]
+    kind: String,
+    #[serde(default)]
+    key: String,
+}
+
+impl Cbs {
+    pub fn new(cfg: &SourceConfig) -> Result<Cbs, HttpError> {
+        Ok(Cbs {
+            pages: Pager::new(
+                Http::new(
+                    cfg.timeout,
+                    &cfg.base_url,
+                    cfg.max_response_bytes,
+                    odata::error_message,
+                )?,
+                cfg.base_url.clone(),
+                cfg.max_rows_per_table,
+            ),
+            history_years: cfg.history_years,
+            deadline: cfg.table_deadline,
+        })
+    }
+
+    fn url(&self, table: &str, entity: &str, query: &[(&str, String)]) -> Url {
+        let mut url = self.pages.base.clone();
+        {
+            let mut segs = url.path_segments_mut().expect("http(s) URLs have paths");
+            segs.pop_if_empty();
+            segs.extend(["ODataApi", "odata", table, entity]);
+        }
+        {
+            let mut q = url.query_pairs_mut();
+            q.append_pair("$format", "json");
+            for (k, v) in query {
+                q.append_pair(k, v);
+            }
+        }
+        url
+    }
+
+    pub async fn check(&self, table: &str, known: Option<&str>) -> Result<Check, FetchError> {
+        let infos: Vec<TableInfo> = self
+            .pages
+            .get_all(self.url(table, "TableInfos", &[]), "TableInfos")
+            .await?;
+        let info = infos
+            .into_iter()
+            .next()
+            .ok_or_else(|| FetchError::Schema("TableInfos is empty".into()))?;
+        let status = info.output_status.as_deref().unwrap_or("");
+        if status.eq_ignore_ascii_case("Gediscontinueerd")
+            || status.eq_ignore_ascii_case("Discontinued")
+        {
+            let why = format!(
+                "OutputStatus {status}, ReasonDelivery {}, last modified {}{}",
+                info.reason_delivery.as_deref().unwrap_or("-"),
+                info.modified,
+                info.short_title
+                    .map(|t| format!(", {t:?}"))
+                    .unwrap_or_default(),
+            );
+            error!(table, %why, "CBS table is discontinued");
+            return Err(FetchError::Discontinued(why));
+        }
+        if known == Some(info.modified.as_str()) {
+            Ok(Check::Unchanged)
+        } else {
+            Ok(Check::Changed {
+                stamp: info.modified,
+            })
+        }
+    }
+
+    /// The keys of one dimension, exactly as CBS writes them (possibly space-padded).
+    async fn dimension_keys(
+        &self,
+        table: &str,
+        dim: &str,
+    ) -> Result<Vec<DimensionKey>, FetchError> {
+        self.pages
+            .get_all(
+                self.url(table, dim, &[("$select", "Key,Title".into())]),
+                dim,
+            )
+            .await
+    }
+
+    /// Checks every series against the table's `DataProperties`, so that a measure or
+    /// dimension that does not exist, or a dimension left unpinned, is named with the fix
+    /// (the keys to choose from) instead of failing later as an OData error or as several
+    /// values per period.
+    async fn check_series(&self, table: &str, series: &[SeriesConfig]) -> Result<(), FetchError> {
+        let props: Vec<DataProperty> = match self
+            .pages
+            .get_all(self.url(table, "DataProperties", &[]), "DataProperties")
+            .await
+        {
+            Err(e) if e.is_not_found() => {
+                // Every StatLine table has it; a mirror or proxy without it only loses the
+                // friendlier messages, not the data.
+                warn!(table, error = %e, "no DataProperties: series not checked against the table");
+                return Ok(());
+            }
+            other => other?,
+        };
+        let dims: Vec<&str> = props
+            .iter()
+            .filter(|p| p.kind == "Dimension" || p.kind == "GeoDimension")
+            .map(|p| p.key.as_str())
+            .collect();
+        let topics: Vec<&str> = props
+            .iter()
+            .filter(|p| p.kind == "Topic")
+            .map(|p| p.key.as_str())
+            .collect();
+        for s in series {
+            let fail = |message: String| FetchError::Series {
+                series: s.id.clone(),
+                message,
+            };
+            if !topics.contains(&s.measure.as_str()) {
+                return Err(fail(format!(
+                    "the table has no measure {:?} (measures: {})",
+                    s.measure,
+                    list(&topics)
+                )));
+            }
+            if let Some(d) = s.dimensions.keys().find(|d| !dims.contains(&d.as_str())) {
+                return Err(fail(format!(
+                    "the table has no dimension {d:?} (dimensions: {})",
+                    list(&dims)
+                )));
+            }
+            if let Some(d) = dims.iter().find(|d| !s.dimensions.contains_key(**d)) {
+                let keys = self.dimension_keys(table, d).await?;
+                let shown: Vec<String> = keys
+                    .iter()
+                    .map(|k| match &k.title {
+                        Some(t) => format!("{} ({t})", k.key.trim()),
+                        None => k.key.trim().to_string(),
+                    })
+                    .collect();
+                return Err(fail(format!(
+                    "dimension {d} is not pinned: add {d} = \"<key>\" to `dimensions` (keys: {})",
+                    list(&shown.iter().map(String::as_str).collect::<Vec<_>>())
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Maps trimmed keys to the exact (possibly space-padded) keys of one dimension.
+    async fn exact_keys(
+        &self,
+        table: &str,
+        dim: &str,
+    ) -> Result<HashMap<String, String>, FetchError> {
+        let keys = match self.dimension_keys(table, dim).await {
+            Err(e) if e.is_not_found() => {
+                // Without the dimension's entity set the configured keys are used as written.
+                warn!(table, dim, error = %e, "no dimension entity set: keys used as configured");
+                return Ok(HashMap::new());
+            }
+            other => other?,
+        };
+        Ok(keys
+            .into_iter()
+            .map(|k| (k.key.trim().to_string(), k.key))
+            .collect())
+    }
+
+    pub async fn fetch(
+        &self,
+        table: &str,
+        series: &[SeriesConfig],
+    ) -> Result<TableData, FetchError> {
+        self.check_series(table, series).await?;
+        let data_url = self.data_url(table, series).await?;
+        let periods: Vec<PeriodInfo> = self
+            .pages
+            .get_all(self.url(table, "Perioden", &[]), "Perioden")
+            .await?;
+        let status: HashMap<String, String> = periods
+            .into_iter()
+            .map(|p| (p.key.trim().to_string(), p.status.unwrap_or_default()))
+            .collect();
+        let mut splitter = Splitter::new(series, &status);
+        let mut rows = 0;
+        self.pages
+            .get_pages(
+                data_url,
+                "TypedDataSet",
+                |row: serde_json::Map<String, Value>| {
+                    rows += 1;
+                    splitter.add_row(&row)
+                },
+            )
+            .await?;
+        debug!(table, rows, "TypedDataSet downloaded");
+        splitter.finish()
+    }
+
+    /// The `TypedDataSet` URL for `series`: `$filter` on their dimension keys (mapped to the
+    /// exact keys) and the period years, `$select` of their dimensions and measures.
+    async fn data_url(&self, table: &str, series: &[SeriesConfig]) -> Result<Url, FetchError> {
+        // Every dimension key any series needs, per dimension.
+        let mut wanted: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+        for s in series {
+            for (dim, key) in &s.dimensions {
+                wanted.entry(dim).or_default().insert(key);
+            }
+        }
+        let mut clauses = Vec::new();
+        for (dim, keys) in &wanted {
+            let exact = self.exact_keys(table, dim).await?;
+            let mut ors = Vec::new();
+            for key in keys {
+                let e = if exact.is_empty() {
+                    Some(*key)
+                } else {
+                    exact.get(*key).map(String::as_str)
+                };
+                let Some(e) = e else {
+                    let users: Vec<_> = series
+                        .iter()
+                        .filter(|s| s.dimensions.get(*dim).map(String::as_str) == Some(*key))
+                        .map(|s| s.id.as_str())
+                        .collect();
+                    return Err(FetchError::Series {
+                        series: users.join(", "),
+                        message: format!("dimension {dim} has no key {key:?}"),
+                    });
+                };
+                ors.push(format!("{dim} eq {}", odata_str(e)));
+            }
+            // StatLine runs on IIS, whose default limit on a query string is 2,048 bytes: with
+            // many keys the dimension is left unfiltered and the rows are picked here instead.
+            if ors.len() <= MAX_KEYS_IN_FILTER {
+                clauses.push(format!("({})", ors.join(" or ")));
+            }
+        }
+        let this_year = chrono::Utc::now().year();
+        let years: Vec<String> = (this_year - self.history_years as i32..=this_year + 1)
+            .map(|y| format!("startswith(Perioden,'{y}')"))
+            .collect();
+        clauses.push(format!("({})", years.join(" or ")));
+
+        let mut select: BTreeSet<&str> = wanted.keys().copied().collect();
+        select.insert("Perioden");
+        select.extend(series.iter().map(|s| s.measure.as_str()));
+        let select: Vec<&str> = select.into_iter().collect();
+
+        Ok(self.url(
+            table,
+            "TypedDataSet",
+            &[
+                ("$filter", clauses.join(" and ")),
+                ("$select", select.join(",")),
+            ],
+        ))
+    }
+}
+
+/// A short list for messages: the first few names, and how many more.
+fn list(names: &[&str]) -> String {
+    const SHOWN: usize = 12;
+    let mut out = names
+        .iter()
+        .take(SHOWN)
+        .copied()
+        .collect::<Vec<_>>()
+        .join(", ");
+    if names.len() > SHOWN {
+        out.push_str(&format!(", ... ({} more)", names.len() - SHOWN));
+    }
+    if out.is_empty() {
+        out.push_str("none");
+    }
+    out
+}
