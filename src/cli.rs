@@ -5,6 +5,7 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
+use tokio_util::sync::CancellationToken;
 
 use crate::config::{Config, ReceiverKind};
 use crate::notify::{Mode, Notifier};
@@ -227,7 +228,15 @@ pub async fn poll(config: &Config, only: Option<&str>, dry_run: bool) -> Result<
             continue;
         }
         let source = Source::new(cfg).map_err(|e| CliError::Runtime(format!("{name}: {e}")))?;
-        let report = pipeline::poll_source(config, &store, name, &source, dry_run).await?;
+        let report = pipeline::poll_source(
+            config,
+            &store,
+            name,
+            &source,
+            dry_run,
+            &CancellationToken::new(),
+        )
+        .await?;
         for t in &report.tables {
             ok &= t.result.is_ok();
             print(format!("{name} {t}"));

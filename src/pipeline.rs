@@ -6,6 +6,7 @@ use std::fmt;
 
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
+use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use crate::config::{Config, SeriesConfig};
@@ -113,6 +114,7 @@ pub async fn poll_source(
     name: &str,
     source: &Source,
     dry_run: bool,
+    cancel: &CancellationToken,
 ) -> Result<PollReport, StoreError> {
     let started_at = Utc::now();
     let mut write = PollWrite::default();
@@ -125,14 +127,26 @@ pub async fn poll_source(
         committed: None,
     };
     for (table, series) in config.tables_of(name) {
+        if cancel.is_cancelled() {
+            // What was fetched so far is still committed below; the rest waits for the
+            // next start's catch-up poll.
+            report.tables.push(TableOutcome {
+                table,
+                result: Err(TableError::Fetch(FetchError::Cancelled)),
+            });
+            continue;
+        }
         let result = poll_table(
             config,
             store,
-            name,
-            source,
+            Poll {
+                name,
+                source,
+                now: started_at,
+                cancel,
+            },
             &table,
             &series,
-            started_at,
             &mut write,
             &mut report,
         )
@@ -165,18 +179,29 @@ pub async fn poll_source(
     Ok(report)
 }
 
-#[allow(clippy::too_many_arguments)]
+/// The poll a table belongs to.
+struct Poll<'a> {
+    name: &'a str,
+    source: &'a Source,
+    now: DateTime<Utc>,
+    cancel: &'a CancellationToken,
+}
+
 async fn poll_table(
     config: &Config,
     store: &Store,
-    name: &str,
-    source: &Source,
+    poll: Poll<'_>,
     table: &str,
     series: &[SeriesConfig],
-    now: DateTime<Utc>,
     write: &mut PollWrite,
     report: &mut PollReport,
 ) -> Result<TableResult, TableError> {
+    let Poll {
+        name,
+        source,
+        now,
+        cancel,
+    } = poll;
     // A stamp only counts for the selection it was downloaded with: a series added to a
     // table (or a longer history) must not wait for the table's next release.
     let selection = selection(config, name, series);
@@ -190,7 +215,7 @@ async fn poll_table(
         Check::Unchanged => return Ok(TableResult::Unchanged),
         Check::Changed { stamp } => stamp,
     };
-    let data = source.fetch(table, series).await?;
+    let data = source.fetch(table, series, cancel).await?;
 
     // Everything below is computed before anything is written, so a failure leaves the
     // table exactly as it was.

@@ -24,6 +24,7 @@ use chrono::{Datelike, Utc};
 use statwatch::config::{Config, SeriesConfig};
 use statwatch::model::{Observation, Period};
 use statwatch::sources::{Check, FetchError, Source};
+use tokio_util::sync::CancellationToken;
 
 const TOKEN: &str = "tok-7f3a9c2e51d84b06";
 const TABLE: &str = "42153-0001";
@@ -523,7 +524,10 @@ async fn check_then_fetch_then_a_release_with_revisions() {
         "the check downloads nothing"
     );
 
-    let data = src.fetch(TABLE, &series).await.expect("fetch");
+    let data = src
+        .fetch(TABLE, &series, &CancellationToken::new())
+        .await
+        .expect("fetch");
     let index = &data.series["de.industry.index"];
     assert_eq!(index, &expected(&C_SA), "levels parse exactly");
     // The y/y % rows of the same code are told apart by unit; coal: 2025 only.
@@ -580,7 +584,10 @@ async fn check_then_fetch_then_a_release_with_revisions() {
         panic!("the new release must be seen");
     };
     assert_eq!(stamp2, "cubes 2025-06-06 08:00:11");
-    let data2 = src.fetch(TABLE, &series).await.expect("fetch");
+    let data2 = src
+        .fetch(TABLE, &series, &CancellationToken::new())
+        .await
+        .expect("fetch");
     assert_eq!(data2.series["de.industry.index"], expected(&C_SA_2));
 
     let t0 = Utc::now();
@@ -612,7 +619,7 @@ async fn a_too_big_table_goes_through_the_job_flow() {
     .await;
     let cfg = config(&base, TOKEN, "2021=100");
     let data = source(&cfg)
-        .fetch(TABLE, &series(&cfg))
+        .fetch(TABLE, &series(&cfg), &CancellationToken::new())
         .await
         .expect("fetch via job");
     assert_eq!(data.series["de.industry.index"], expected(&C_SA));
@@ -640,7 +647,10 @@ async fn a_too_big_table_goes_through_the_job_flow() {
             not_ready: 1000,
         };
     });
-    let e = source(&cfg).fetch(TABLE, &series(&cfg)).await.unwrap_err();
+    let e = source(&cfg)
+        .fetch(TABLE, &series(&cfg), &CancellationToken::new())
+        .await
+        .unwrap_err();
     assert!(
         e.to_string()
             .contains(&format!("GENESIS job {JOB} was not ready after 10 polls")),
@@ -652,7 +662,7 @@ async fn fetch_error(table: TableMode) -> FetchError {
     let (_fake, base) = start(table).await;
     let cfg = config(&base, TOKEN, "2021=100");
     source(&cfg)
-        .fetch(TABLE, &series(&cfg))
+        .fetch(TABLE, &series(&cfg), &CancellationToken::new())
         .await
         .expect_err("must fail")
 }
@@ -740,7 +750,10 @@ async fn html_bad_login_and_series_problems() {
 
     // No unit, and PRO101 comes as index and as % change: the user must choose.
     let cfg = config(&base, TOKEN, "");
-    let e = source(&cfg).fetch(TABLE, &series(&cfg)).await.unwrap_err();
+    let e = source(&cfg)
+        .fetch(TABLE, &series(&cfg), &CancellationToken::new())
+        .await
+        .unwrap_err();
     let m = e.to_string();
     assert!(
         m.contains("series de.industry.index")
@@ -752,7 +765,10 @@ async fn html_bad_login_and_series_problems() {
     // A branch the table does not have: the message lists those it has.
     let mut s = series(&config(&base, TOKEN, "2021=100"));
     s[0].dimensions.insert("WZ08V1".into(), "WZ08-Z".into());
-    let e = source(&cfg).fetch(TABLE, &s[..1]).await.unwrap_err();
+    let e = source(&cfg)
+        .fetch(TABLE, &s[..1], &CancellationToken::new())
+        .await
+        .unwrap_err();
     assert!(
         e.to_string()
             .contains("variable WZ08V1 has no value \"WZ08-Z\" (it has WZ08-B-05, WZ08-C)"),
@@ -808,9 +824,10 @@ async fn at_most_two_requests_in_flight() {
     let cfg = config(&base, TOKEN, "2021=100");
     let src = source(&cfg);
     let s = series(&cfg);
+    let cancel = CancellationToken::new();
     let (a, b, c, d) = tokio::join!(
-        src.fetch(TABLE, &s),
-        src.fetch(TABLE, &s),
+        src.fetch(TABLE, &s, &cancel),
+        src.fetch(TABLE, &s, &cancel),
         src.check(TABLE, None),
         src.check(TABLE, None)
     );
@@ -874,9 +891,16 @@ kind = "log"
     let store = statwatch::store::Store::open(dir.path()).expect("store");
     let src = source(&cfg);
 
-    let report = statwatch::pipeline::poll_source(&cfg, &store, "destatis", &src, false)
-        .await
-        .expect("poll");
+    let report = statwatch::pipeline::poll_source(
+        &cfg,
+        &store,
+        "destatis",
+        &src,
+        false,
+        &CancellationToken::new(),
+    )
+    .await
+    .expect("poll");
     assert!(!report.failed(), "{:?}", report.tables);
     assert!(report.alerts.is_empty(), "nothing fires on a baseline");
     let derived = store.observations("de.industry.yoy").expect("read");
@@ -908,9 +932,16 @@ kind = "log"
         f.latest_update = "06.06.2025 08:00:11h".into();
         f.table = TableMode::Zip(release(&C_SA_2));
     });
-    let report = statwatch::pipeline::poll_source(&cfg, &store, "destatis", &src, false)
-        .await
-        .expect("poll");
+    let report = statwatch::pipeline::poll_source(
+        &cfg,
+        &store,
+        "destatis",
+        &src,
+        false,
+        &CancellationToken::new(),
+    )
+    .await
+    .expect("poll");
     assert!(!report.failed(), "{:?}", report.tables);
     let mut fired: Vec<(String, String, f64)> = report
         .alerts
@@ -959,7 +990,7 @@ async fn a_redirect_to_another_origin_is_never_followed_and_gets_no_credentials(
     let (_fake, base) = start(TableMode::Redirect(format!("{other_base}/data/tablefile"))).await;
     let cfg = config(&base, TOKEN, "2021=100");
     let e = source(&cfg)
-        .fetch(TABLE, &series(&cfg))
+        .fetch(TABLE, &series(&cfg), &CancellationToken::new())
         .await
         .expect_err("must fail");
     let m = e.to_string();

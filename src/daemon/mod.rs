@@ -51,6 +51,8 @@ use tasks::{Done, Task};
 
 /// How long SIGTERM/SIGINT waits for running polls and deliveries.
 pub const DRAIN: Duration = Duration::from_secs(10);
+/// After [`DRAIN`], how long told tasks get to wind down before they are aborted.
+const WIND_DOWN: Duration = Duration::from_secs(2);
 /// The loop wakes at least this often (and at least every WATCHDOG_USEC/2).
 const MAX_SLEEP: Duration = Duration::from_secs(5);
 /// `/healthz` reports the loop stalled when its heartbeat is older than this.
@@ -310,6 +312,15 @@ impl Daemon {
     }
 
     /// Stop scheduling, give running work up to [`DRAIN`], then `STOPPING=1`.
+    /// Collects finished tasks until none is left or `deadline` passes.
+    async fn drain_until(&mut self, deadline: Instant) {
+        while let Ok(Some(done)) =
+            tokio::time::timeout_at(deadline, self.tasks.join_next_with_id()).await
+        {
+            self.finished(done);
+        }
+    }
+
     async fn stop(mut self) {
         let running = self.tasks.len();
         info!(
@@ -318,21 +329,23 @@ impl Daemon {
             DRAIN.as_secs()
         );
         notify(&[NotifyState::Status("stopping")]);
-        self.shutdown.cancel();
-        let deadline = Instant::now() + DRAIN;
-        loop {
-            match tokio::time::timeout_at(deadline, self.tasks.join_next_with_id()).await {
-                Ok(Some(done)) => self.finished(done),
-                Ok(None) => break,
-                Err(_) => {
-                    warn!(
-                        unfinished = self.tasks.len(),
-                        "drain deadline passed: stopping the rest; undelivered alerts stay pending in the store"
-                    );
-                    self.tasks.shutdown().await;
-                    break;
-                }
-            }
+        self.drain_until(Instant::now() + DRAIN).await;
+        if !self.tasks.is_empty() {
+            // Told, not killed: a download still running (a GENESIS job can take minutes)
+            // gives up and its poll commits what it has; a delivery finishes its send.
+            warn!(
+                unfinished = self.tasks.len(),
+                "drain deadline passed: telling running work to stop; undelivered alerts stay pending in the store"
+            );
+            self.shutdown.cancel();
+            self.drain_until(Instant::now() + WIND_DOWN).await;
+        }
+        if !self.tasks.is_empty() {
+            warn!(
+                unfinished = self.tasks.len(),
+                "work still running after the wind-down: aborting it"
+            );
+            self.tasks.shutdown().await;
         }
         if let Some(server) = self.server.take() {
             server.stop().await;

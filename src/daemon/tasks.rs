@@ -59,10 +59,12 @@ impl Daemon {
         let store = self.store.clone();
         let notifier = self.notifier.clone();
         let lock = self.delivery_lock.clone();
+        let cancel = self.shutdown.clone();
         let task_name = name.clone();
         debug!(source = %name, "poll started");
         let handle = self.tasks.spawn(async move {
-            let result = pipeline::poll_source(&config, &store, &name, &source, false).await;
+            let result =
+                pipeline::poll_source(&config, &store, &name, &source, false, &cancel).await;
             // This cycle's alerts go out right away (new outbox entries are due at once);
             // older entries ride along only if their backoff has expired.
             let enqueued = result

@@ -9,6 +9,8 @@ pub(crate) mod http;
 
 use std::collections::BTreeMap;
 
+use tokio_util::sync::CancellationToken;
+
 use crate::config::{SeriesConfig, SourceConfig, SourceKind};
 use crate::model::{Frequency, Observation};
 
@@ -29,6 +31,9 @@ pub enum FetchError {
     Series { series: String, message: String },
     #[error("the table download did not complete within {} s (table_deadline_secs)", .0.as_secs())]
     Deadline(std::time::Duration),
+    /// The daemon is stopping: the download was given up (nothing of it is stored).
+    #[error("given up: statwatch is shutting down")]
+    Cancelled,
 }
 
 impl FetchError {
@@ -88,20 +93,30 @@ impl Source {
 
     /// Downloads one table and picks out every configured series of it, within the
     /// source's per-table deadline; what comes back is checked to be storable.
+    /// `cancel` ends a download that is still running when the daemon stops (a GENESIS job
+    /// can take minutes).
     pub async fn fetch(
         &self,
         table: &str,
         series: &[SeriesConfig],
+        cancel: &CancellationToken,
     ) -> Result<TableData, FetchError> {
-        let (deadline, data) = match self {
-            Source::Cbs(s) => (
-                s.deadline,
-                tokio::time::timeout(s.deadline, s.fetch(table, series)).await,
-            ),
-            Source::Destatis(s) => (
-                s.deadline,
-                tokio::time::timeout(s.deadline, s.fetch(table, series)).await,
-            ),
+        let fetch = async {
+            match self {
+                Source::Cbs(s) => (
+                    s.deadline,
+                    tokio::time::timeout(s.deadline, s.fetch(table, series)).await,
+                ),
+                Source::Destatis(s) => (
+                    s.deadline,
+                    tokio::time::timeout(s.deadline, s.fetch(table, series)).await,
+                ),
+            }
+        };
+        let (deadline, data) = tokio::select! {
+            biased;
+            _ = cancel.cancelled() => return Err(FetchError::Cancelled),
+            done = fetch => done,
         };
         let data = data.map_err(|_| FetchError::Deadline(deadline))??;
         data.check(series)?;
