@@ -21,7 +21,7 @@ use globset::GlobMatcher;
 use serde::Deserialize;
 use url::Url;
 
-pub use self::env::{EnvError, Secret};
+pub use self::env::Secret;
 use self::locate::Locator;
 use crate::derive::Derive;
 use crate::model::{Frequency, Severity};
@@ -185,6 +185,8 @@ impl SeriesConfig {
     }
 }
 
+/// What a receiver is. It and [`SmtpTls`] belong with `notify`; they stay here until the
+/// reshaping of notify under way elsewhere has landed, so the two changes do not collide.
 #[derive(Debug, Clone)]
 pub enum ReceiverKind {
     Email {

@@ -150,3 +150,92 @@ impl At<'_, '_, '_, '_> {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use crate::config::Config;
+    use crate::rules::change::{Change, ChangeDirection};
+    use crate::rules::streak::{Streak, StreakDirection};
+    use crate::rules::RuleKind;
+
+    const BASE: &str = r#"[sources.cbs]
+kind = "cbs"
+schedule = "0 30 6 * * Mon-Fri"
+[[series]]
+id = "nl.x"
+source = "cbs"
+table = "85806NED"
+measure = "M"
+[[rules]]
+id = "r"
+series = "nl.*"
+"#;
+
+    fn parse(rule: &str) -> Result<Config, String> {
+        Config::parse(Path::new("t.toml"), &format!("{BASE}{rule}")).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn each_kind_gets_its_own_direction_type() {
+        let c = parse("kind = \"streak\"\ndirection = \"rising\"\nlength = 3\n").unwrap();
+        assert_eq!(
+            c.rules[0].kind,
+            RuleKind::Streak(Streak {
+                direction: StreakDirection::Rising,
+                length: 3
+            })
+        );
+        let c = parse("kind = \"change\"\ndirection = \"any\"\nmin = 0.5\n").unwrap();
+        assert_eq!(
+            c.rules[0].kind,
+            RuleKind::Change(Change {
+                direction: ChangeDirection::Any,
+                min: 0.5,
+                relative: false
+            })
+        );
+    }
+
+    #[test]
+    fn a_direction_of_another_kind_is_refused_where_it_is_written() {
+        let e = parse("kind = \"change\"\ndirection = \"rising\"\nmin = 1\n").unwrap_err();
+        assert_eq!(
+            e,
+            "t.toml:13:13: rules[0].direction: unknown direction \"rising\" (expected up, down, any)"
+        );
+        let e = parse("kind = \"streak\"\ndirection = \"up\"\nlength = 3\n").unwrap_err();
+        assert!(e.starts_with("t.toml:13:13: rules[0].direction:"), "{e}");
+    }
+
+    #[test]
+    fn a_misspelt_word_keeps_its_key_and_position() {
+        let e = parse("kind = \"sign_chang\"\n").unwrap_err();
+        assert!(
+            e.starts_with("t.toml:12:8: rules[0].kind: unknown variant `sign_chang`"),
+            "{e}"
+        );
+        let e = parse("kind = \"release\"\nseverity = \"fatal\"\n").unwrap_err();
+        assert!(
+            e.starts_with("t.toml:13:12: rules[0].severity: unknown variant `fatal`"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn missing_parameters_are_named_at_the_kind() {
+        let e = parse("kind = \"threshold\"\n").unwrap_err();
+        assert_eq!(
+            e,
+            "t.toml:12:8: rules[0].kind: a threshold rule needs above or below"
+        );
+        let e = parse("kind = \"change\"\ndirection = \"up\"\n").unwrap_err();
+        assert!(e.ends_with("rules[0].kind: a change rule needs min"), "{e}");
+        let e = parse("kind = \"revision\"\nmin = -1\n").unwrap_err();
+        assert!(
+            e.ends_with("rules[0].min: must be a non-negative number"),
+            "{e}"
+        );
+    }
+}
