@@ -4,8 +4,28 @@
 
 use std::collections::BTreeMap;
 
-use crate::config::Derive;
+use serde::Deserialize;
+
 use crate::model::{Observation, Period, StoredObservation};
+
+/// How a derived series is computed from its levels (`derive = "yoy_pct"` in a series).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Derive {
+    YoyPct,
+    MomPct,
+    Diff,
+}
+
+impl Derive {
+    pub fn name(self) -> &'static str {
+        match self {
+            Derive::YoyPct => "yoy_pct",
+            Derive::MomPct => "mom_pct",
+            Derive::Diff => "diff",
+        }
+    }
+}
 
 /// The derived series for every period whose comparison level is known, oldest first.
 /// Values are rounded to one decimal, as statistics offices publish them, and carry the

@@ -5,7 +5,10 @@
 //! # Layout
 //!
 //! - [`cli`]: the command line and the one-shot commands; `main.rs` maps outcomes to exit codes.
-//! - [`config`]: the TOML config, validated in one place (file, key and line:column in errors).
+//! - [`config`]: the TOML config. `mod` the validated [`config::Config`], its shared types
+//!   and `load`; `raw` the file as written (serde structs, enums for closed sets); `locate`
+//!   key path -> file:line:column, toml errors, redaction of echoed secrets; `env`
+//!   `${VAR:-x}`, `*_file` and `Secret`; `validate` raw -> validated, one file per section.
 //! - [`model`]: plain data (periods, observations, releases, alerts, deliveries).
 //! - [`sources`]: CBS (OData v3) and Destatis (GENESIS 2020) clients over one HTTP layer.
 //!   - `sources/mod.rs`: `Source`, `Check`, `FetchError`, the checks every table passes.
@@ -18,12 +21,14 @@
 //!     change stamps from the catalogue.
 //! - [`pipeline`]: what one poll of one source does, start to finish.
 //! - [`diff`]: pure, stored vs fetched -> release.
-//! - [`derive`]: pure, growth rates from stored levels.
-//! - [`rules`]: pure, series + release -> alerts with stable ids.
+//! - [`derive`]: pure, growth rates from stored levels (owns `Derive`).
+//! - [`rules`]: pure, series + release -> alerts with stable ids. `mod` dispatch, ids and the
+//!   shared `Series` helpers; one file per kind (release, sign_change, streak, change,
+//!   threshold, revision) with its parameters.
 //! - [`store`]: the only module that sees sled; one transaction per poll.
 //! - [`notify`]: the outbox delivery to webhook, email and log receivers.
 //! - [`retry`]: the one backoff policy (exponential, capped, jittered) and a retry loop.
-//! - [`scheduler`]: pure, cron in a time zone (DST-correct), start-up catch-up.
+//! - [`scheduler`]: pure, `Schedule` (cron in a time zone, DST-correct), start-up catch-up.
 //! - [`daemon`]: `statwatch run`: the scheduling loop and shutdown token (mod), arming sources
 //!   (arm), poll and delivery tasks (tasks), SIGHUP (reload), sd_notify (systemd).
 //! - [`query`]: the read-only views (`series`, `alerts`) for the CLI and the control socket.

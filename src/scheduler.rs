@@ -1,16 +1,64 @@
-//! When sources poll: cron schedules evaluated in their own time zone, the start-up catch-up
-//! rule, and how long the daemon loop may sleep.
+//! When sources poll: the validated [`Schedule`] (cron in its own time zone), the start-up
+//! catch-up rule, and how long the daemon loop may sleep.
 //!
 //! Pure functions over [`Schedule`] and instants, so the DST and catch-up rules are unit
 //! tested with literal dates. The next tick is computed afresh from the `chrono_tz::Tz` every
 //! time (never from an offset captured once), so a 06:30 Europe/Amsterdam schedule stays at
 //! 06:30 local time across the March and October switches in a long-running daemon.
 
+use std::fmt;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use croner::Cron;
 
-use crate::config::Schedule;
+#[derive(Debug, thiserror::Error)]
+pub enum ScheduleError {
+    #[error("invalid cron expression {expr:?}: {message}")]
+    Invalid { expr: String, message: String },
+    #[error("cron expression {expr:?} never fires")]
+    NeverFires { expr: String },
+}
+
+/// A validated cron schedule, with the zone it is evaluated in.
+#[derive(Clone)]
+pub struct Schedule {
+    pub expr: String,
+    pub cron: Cron,
+    pub tz: Tz,
+}
+
+impl fmt::Debug for Schedule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?} in {}", self.expr, self.tz)
+    }
+}
+
+impl Schedule {
+    /// Parses a 6-field cron expression (with seconds) the way tokio-cron-scheduler does.
+    pub fn parse(expr: &str, tz: Tz) -> Result<Schedule, ScheduleError> {
+        let cron = croner::parser::CronParser::builder()
+            .seconds(croner::parser::Seconds::Required)
+            .dom_and_dow(true)
+            .build()
+            .parse(expr)
+            .map_err(|e| ScheduleError::Invalid {
+                expr: expr.to_string(),
+                message: e.to_string(),
+            })?;
+        let now = Utc::now().with_timezone(&tz);
+        cron.find_next_occurrence(&now, false)
+            .map_err(|_| ScheduleError::NeverFires {
+                expr: expr.to_string(),
+            })?;
+        Ok(Schedule {
+            expr: expr.to_string(),
+            cron,
+            tz,
+        })
+    }
+}
 
 /// The first scheduled time strictly after `after`, or `None` if the expression never fires
 /// again (which `check` rejects at load time, so only a far-future edge case).

@@ -1,0 +1,123 @@
+//! Values from outside the file: `${NAME}` and `${NAME:-fallback}` from the environment,
+//! secrets read from `*_file` twins, and [`Secret`], which never prints its value.
+
+use std::fmt;
+
+#[derive(Debug, thiserror::Error)]
+pub enum EnvError {
+    #[error("unterminated ${{...}} reference")]
+    Unterminated,
+    // Not echoed: the text around a reference may be part of a secret.
+    #[error("invalid environment reference (names are letters, digits and _)")]
+    InvalidName,
+    #[error("environment variable {name} is not set")]
+    NotSet { name: String },
+    #[error("cannot read {file}: {source}")]
+    Read {
+        file: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// A secret value: never printed, not even by `Debug`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Self {
+        Secret(s.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+/// Expands `${NAME}` from the environment; `${NAME:-fallback}` uses the fallback when NAME
+/// is unset or empty (so a shipped config can run before its secrets are provisioned).
+pub(crate) fn expand_env(s: &str) -> Result<String, EnvError> {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let end = after.find('}').ok_or(EnvError::Unterminated)?;
+        let (name, fallback) = match after[..end].split_once(":-") {
+            Some((n, f)) => (n, Some(f)),
+            None => (&after[..end], None),
+        };
+        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            return Err(EnvError::InvalidName);
+        }
+        match (std::env::var(name).ok().filter(|v| !v.is_empty()), fallback) {
+            (Some(v), _) => out.push_str(&v),
+            (None, Some(f)) => out.push_str(f),
+            (None, None) => {
+                return Err(EnvError::NotSet {
+                    name: name.to_string(),
+                })
+            }
+        }
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+/// A secret kept in a file (a systemd credential): its text without the final line break.
+pub(crate) fn read_secret_file(file: &str) -> Result<Secret, EnvError> {
+    let text = std::fs::read_to_string(file).map_err(|source| EnvError::Read {
+        file: file.to_string(),
+        source,
+    })?;
+    Ok(Secret(text.trim_end_matches(['\r', '\n']).to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn references_expand_with_fallbacks() {
+        std::env::set_var("STATWATCH_ENV_TEST_A", "a1");
+        assert_eq!(expand_env("x${STATWATCH_ENV_TEST_A}y").unwrap(), "xa1y");
+        assert_eq!(
+            expand_env("${STATWATCH_ENV_TEST_UNSET:-dev}").unwrap(),
+            "dev"
+        );
+        assert_eq!(expand_env("${STATWATCH_ENV_TEST_UNSET:-}").unwrap(), "");
+        assert_eq!(
+            expand_env("${STATWATCH_ENV_TEST_UNSET}")
+                .unwrap_err()
+                .to_string(),
+            "environment variable STATWATCH_ENV_TEST_UNSET is not set"
+        );
+        assert!(matches!(expand_env("${a-b}"), Err(EnvError::InvalidName)));
+        assert!(matches!(expand_env("${abc"), Err(EnvError::Unterminated)));
+    }
+
+    #[test]
+    fn secret_files_lose_their_line_break_and_never_print() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pw");
+        std::fs::write(&path, "hunter2\r\n").unwrap();
+        let s = read_secret_file(path.to_str().unwrap()).unwrap();
+        assert_eq!(s.expose(), "hunter2");
+        assert_eq!(format!("{s} {s:?}"), "*** Secret(***)");
+    }
+}

@@ -1,0 +1,209 @@
+//! The config file exactly as written: serde structs (unknown keys rejected) and enums for
+//! the closed sets, so a misspelt word is a deserializer error with its line and column.
+//! Nothing here is checked beyond its shape; `validate` does the rest.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+use super::{LogFormat, SmtpTls, SourceKind};
+use crate::derive::Derive;
+use crate::model::{Frequency, Severity};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawConfig {
+    /// Where the sled database lives (default: `$STATE_DIRECTORY`, else /var/lib/statwatch).
+    pub state_dir: Option<String>,
+    /// The default time zone of schedules (default UTC).
+    pub timezone: Option<String>,
+    pub log_format: Option<LogFormat>,
+    #[serde(default)]
+    pub sources: BTreeMap<String, RawSource>,
+    #[serde(default)]
+    pub series: Vec<RawSeries>,
+    #[serde(default)]
+    pub rules: Vec<RawRule>,
+    #[serde(default)]
+    pub receivers: BTreeMap<String, RawReceiver>,
+    pub smtp: Option<RawSmtp>,
+    pub metrics: Option<RawMetrics>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawSource {
+    pub kind: SourceKind,
+    pub base_url: Option<String>,
+    /// Six-field cron with seconds.
+    pub schedule: String,
+    pub timezone: Option<String>,
+    pub timeout_secs: Option<u64>,
+    pub history_years: Option<u32>,
+    pub max_rows_per_table: Option<u64>,
+    pub max_response_bytes: Option<u64>,
+    pub table_deadline_secs: Option<u64>,
+    pub username: Option<String>,
+    pub username_file: Option<String>,
+    pub password: Option<String>,
+    pub password_file: Option<String>,
+    /// GENESIS answer language, `de` or `en`.
+    pub language: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawSeries {
+    pub id: String,
+    pub source: String,
+    pub table: String,
+    pub measure: String,
+    #[serde(default)]
+    pub dimensions: BTreeMap<String, String>,
+    pub title: Option<String>,
+    pub unit: Option<String>,
+    pub derive: Option<Derive>,
+    pub frequency: Option<Frequency>,
+}
+
+/// The rule kinds as written. Each takes the parameters [`RawRuleKind::params`] lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum RawRuleKind {
+    Release,
+    SignChange,
+    Streak,
+    Change,
+    Threshold,
+    Revision,
+}
+
+impl RawRuleKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            RawRuleKind::Release => "release",
+            RawRuleKind::SignChange => "sign_change",
+            RawRuleKind::Streak => "streak",
+            RawRuleKind::Change => "change",
+            RawRuleKind::Threshold => "threshold",
+            RawRuleKind::Revision => "revision",
+        }
+    }
+
+    /// The parameters this kind takes; any other one set is a mistake worth naming.
+    pub fn params(self) -> &'static [&'static str] {
+        match self {
+            RawRuleKind::Release => &[],
+            RawRuleKind::SignChange => &["dead_band"],
+            RawRuleKind::Streak => &["direction", "length"],
+            RawRuleKind::Change => &["direction", "min", "relative"],
+            RawRuleKind::Threshold => &["above", "below"],
+            RawRuleKind::Revision => &["min"],
+        }
+    }
+}
+
+/// Every direction word; `validate` narrows it to the kind's own direction type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum RawDirection {
+    Positive,
+    Negative,
+    Rising,
+    Falling,
+    Up,
+    Down,
+    Any,
+}
+
+impl RawDirection {
+    pub fn name(self) -> &'static str {
+        match self {
+            RawDirection::Positive => "positive",
+            RawDirection::Negative => "negative",
+            RawDirection::Rising => "rising",
+            RawDirection::Falling => "falling",
+            RawDirection::Up => "up",
+            RawDirection::Down => "down",
+            RawDirection::Any => "any",
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawRule {
+    pub id: String,
+    /// A series id or glob.
+    pub series: String,
+    pub kind: RawRuleKind,
+    pub severity: Option<Severity>,
+    pub dead_band: Option<f64>,
+    pub direction: Option<RawDirection>,
+    pub length: Option<i64>,
+    pub min: Option<f64>,
+    pub relative: Option<bool>,
+    pub above: Option<f64>,
+    pub below: Option<f64>,
+}
+
+impl RawRule {
+    /// Which parameters are set, by name (the names of [`RawRuleKind::params`]).
+    pub fn params_set(&self) -> [(&'static str, bool); 7] {
+        [
+            ("dead_band", self.dead_band.is_some()),
+            ("direction", self.direction.is_some()),
+            ("length", self.length.is_some()),
+            ("min", self.min.is_some()),
+            ("relative", self.relative.is_some()),
+            ("above", self.above.is_some()),
+            ("below", self.below.is_some()),
+        ]
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum RawReceiverKind {
+    Email,
+    Webhook,
+    Log,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawReceiver {
+    pub kind: RawReceiverKind,
+    /// Email: the addresses.
+    pub to: Option<Vec<String>>,
+    /// Webhook: where to POST.
+    pub url: Option<String>,
+    /// Webhook: the HMAC key.
+    pub secret: Option<String>,
+    pub secret_file: Option<String>,
+    pub timeout_secs: Option<u64>,
+    /// Rule-id globs; default every rule.
+    pub subscribe: Option<Vec<String>>,
+    pub min_severity: Option<Severity>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawSmtp {
+    pub host: String,
+    pub port: Option<u16>,
+    pub tls: Option<SmtpTls>,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    pub password_file: Option<String>,
+    pub from: String,
+    /// An extra trust anchor (an internal CA).
+    pub ca_file: Option<String>,
+    pub timeout_secs: Option<u64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawMetrics {
+    pub listen: Option<String>,
+}

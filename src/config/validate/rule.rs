@@ -1,0 +1,241 @@
+//! `[[rules]]`: the series glob, the severity, and each kind's parameters, built into the
+//! kind's own type from `rules`.
+
+use super::super::locate::Seg;
+use super::super::raw::{RawDirection, RawRule, RawRuleKind};
+use super::super::{ConfigError, SeriesConfig};
+use super::{glob, Validator};
+use crate::model::Severity;
+use crate::rules::change::{Change, ChangeDirection};
+use crate::rules::release::Release;
+use crate::rules::revision::Revision;
+use crate::rules::sign_change::SignChange;
+use crate::rules::streak::{Streak, StreakDirection};
+use crate::rules::threshold::Threshold;
+use crate::rules::{RuleConfig, RuleKind};
+
+/// The rule being validated: its raw form and where it is written.
+struct At<'r, 'v, 'a, 'b> {
+    v: &'v Validator<'a, 'b>,
+    i: usize,
+    r: &'r RawRule,
+}
+
+impl At<'_, '_, '_, '_> {
+    fn error(&self, key: &str, message: impl Into<String>) -> ConfigError {
+        self.v.loc.error(
+            &[Seg::Key("rules"), Seg::Index(self.i), Seg::Key(key)],
+            message,
+        )
+    }
+
+    /// A parameter the kind cannot do without; its absence is reported at `kind`.
+    fn needs<T>(&self, name: &str, value: Option<T>) -> Result<T, ConfigError> {
+        value.ok_or_else(|| {
+            self.error(
+                "kind",
+                format!("a {} rule needs {name}", self.r.kind.name()),
+            )
+        })
+    }
+
+    fn non_negative(&self, key: &str, v: Option<f64>) -> Result<f64, ConfigError> {
+        let v = v.unwrap_or(0.0);
+        if v < 0.0 || !v.is_finite() {
+            Err(self.error(key, "must be a non-negative number"))
+        } else {
+            Ok(v)
+        }
+    }
+
+    /// Directions are written with one set of words; each kind takes some of them.
+    fn wrong_direction(&self, d: RawDirection, expected: &str) -> ConfigError {
+        self.error(
+            "direction",
+            format!("unknown direction {:?} (expected {expected})", d.name()),
+        )
+    }
+}
+
+impl Validator<'_, '_> {
+    pub(super) fn rule(
+        &self,
+        i: usize,
+        r: &RawRule,
+        series: &[SeriesConfig],
+    ) -> Result<RuleConfig, ConfigError> {
+        let at = At { v: self, i, r };
+        if r.id.trim().is_empty() {
+            return Err(at.error("id", "a rule id must not be empty"));
+        }
+        let matcher = glob(&r.series).map_err(|m| at.error("series", m))?;
+        if !series.iter().any(|s| matcher.is_match(&s.id)) {
+            return Err(at.error(
+                "series",
+                format!("{:?} matches no configured series", r.series),
+            ));
+        }
+        let allowed = r.kind.params();
+        for (name, is_set) in r.params_set() {
+            if is_set && !allowed.contains(&name) {
+                return Err(at.error(name, format!("a {} rule takes no {name}", r.kind.name())));
+            }
+        }
+        Ok(RuleConfig {
+            id: r.id.clone(),
+            series: r.series.clone(),
+            matcher,
+            kind: at.kind()?,
+            severity: r.severity.unwrap_or(Severity::Info),
+        })
+    }
+}
+
+impl At<'_, '_, '_, '_> {
+    /// The kind with its parameters; only the ones [`RawRuleKind::params`] allows are set.
+    fn kind(&self) -> Result<RuleKind, ConfigError> {
+        let r = self.r;
+        Ok(match r.kind {
+            RawRuleKind::Release => RuleKind::Release(Release),
+            RawRuleKind::SignChange => RuleKind::SignChange(SignChange {
+                dead_band: self.non_negative("dead_band", r.dead_band)?,
+            }),
+            RawRuleKind::Streak => RuleKind::Streak(self.streak()?),
+            RawRuleKind::Change => RuleKind::Change(self.change()?),
+            RawRuleKind::Threshold => {
+                self.needs("above or below", r.above.or(r.below))?;
+                RuleKind::Threshold(Threshold {
+                    above: r.above,
+                    below: r.below,
+                })
+            }
+            RawRuleKind::Revision => RuleKind::Revision(Revision {
+                min: self.non_negative("min", r.min)?,
+            }),
+        })
+    }
+
+    fn streak(&self) -> Result<Streak, ConfigError> {
+        let direction = match self.needs("direction", self.r.direction)? {
+            RawDirection::Positive => StreakDirection::Positive,
+            RawDirection::Negative => StreakDirection::Negative,
+            RawDirection::Rising => StreakDirection::Rising,
+            RawDirection::Falling => StreakDirection::Falling,
+            d @ (RawDirection::Up | RawDirection::Down | RawDirection::Any) => {
+                return Err(self.wrong_direction(d, "positive, negative, rising, falling"))
+            }
+        };
+        let length = match self.needs("length", self.r.length)? {
+            n @ 2..=1000 => n as u32,
+            _ => return Err(self.error("length", "must be between 2 and 1000")),
+        };
+        Ok(Streak { direction, length })
+    }
+
+    fn change(&self) -> Result<Change, ConfigError> {
+        let direction = match self.needs("direction", self.r.direction)? {
+            RawDirection::Up => ChangeDirection::Up,
+            RawDirection::Down => ChangeDirection::Down,
+            RawDirection::Any => ChangeDirection::Any,
+            d @ (RawDirection::Positive
+            | RawDirection::Negative
+            | RawDirection::Rising
+            | RawDirection::Falling) => return Err(self.wrong_direction(d, "up, down, any")),
+        };
+        let min = self.needs("min", self.r.min)?;
+        Ok(Change {
+            direction,
+            min: self.non_negative("min", Some(min))?,
+            relative: self.r.relative.unwrap_or(false),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use crate::config::Config;
+    use crate::rules::change::{Change, ChangeDirection};
+    use crate::rules::streak::{Streak, StreakDirection};
+    use crate::rules::RuleKind;
+
+    const BASE: &str = r#"[sources.cbs]
+kind = "cbs"
+schedule = "0 30 6 * * Mon-Fri"
+[[series]]
+id = "nl.x"
+source = "cbs"
+table = "85806NED"
+measure = "M"
+[[rules]]
+id = "r"
+series = "nl.*"
+"#;
+
+    fn parse(rule: &str) -> Result<Config, String> {
+        Config::parse(Path::new("t.toml"), &format!("{BASE}{rule}")).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn each_kind_gets_its_own_direction_type() {
+        let c = parse("kind = \"streak\"\ndirection = \"rising\"\nlength = 3\n").unwrap();
+        assert_eq!(
+            c.rules[0].kind,
+            RuleKind::Streak(Streak {
+                direction: StreakDirection::Rising,
+                length: 3
+            })
+        );
+        let c = parse("kind = \"change\"\ndirection = \"any\"\nmin = 0.5\n").unwrap();
+        assert_eq!(
+            c.rules[0].kind,
+            RuleKind::Change(Change {
+                direction: ChangeDirection::Any,
+                min: 0.5,
+                relative: false
+            })
+        );
+    }
+
+    #[test]
+    fn a_direction_of_another_kind_is_refused_where_it_is_written() {
+        let e = parse("kind = \"change\"\ndirection = \"rising\"\nmin = 1\n").unwrap_err();
+        assert_eq!(
+            e,
+            "t.toml:13:13: rules[0].direction: unknown direction \"rising\" (expected up, down, any)"
+        );
+        let e = parse("kind = \"streak\"\ndirection = \"up\"\nlength = 3\n").unwrap_err();
+        assert!(e.starts_with("t.toml:13:13: rules[0].direction:"), "{e}");
+    }
+
+    #[test]
+    fn a_misspelt_word_keeps_its_key_and_position() {
+        let e = parse("kind = \"sign_chang\"\n").unwrap_err();
+        assert!(
+            e.starts_with("t.toml:12:8: rules[0].kind: unknown variant `sign_chang`"),
+            "{e}"
+        );
+        let e = parse("kind = \"release\"\nseverity = \"fatal\"\n").unwrap_err();
+        assert!(
+            e.starts_with("t.toml:13:12: rules[0].severity: unknown variant `fatal`"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn missing_parameters_are_named_at_the_kind() {
+        let e = parse("kind = \"threshold\"\n").unwrap_err();
+        assert_eq!(
+            e,
+            "t.toml:12:8: rules[0].kind: a threshold rule needs above or below"
+        );
+        let e = parse("kind = \"change\"\ndirection = \"up\"\n").unwrap_err();
+        assert!(e.ends_with("rules[0].kind: a change rule needs min"), "{e}");
+        let e = parse("kind = \"revision\"\nmin = -1\n").unwrap_err();
+        assert!(
+            e.ends_with("rules[0].min: must be a non-negative number"),
+            "{e}"
+        );
+    }
+}

@@ -1,0 +1,345 @@
+//! Pure: a series as it stands after a release, plus what the release changed, in; alerts
+//! with stable ids and one-line summaries out. Nothing fires on a baseline.
+//!
+//! This file owns the dispatch ([`RuleKind`] -> its [`Check`]), the alert ids and the
+//! [`Series`] helpers the kinds share; each kind, with its parameters, is one file beside it.
+//! A new kind is a new file implementing [`Check`], a variant of [`RuleKind`] with its arm
+//! in [`RuleKind::check`], and its parameters in `config::raw` and `config::validate`.
+
+pub mod change;
+pub mod release;
+pub mod revision;
+pub mod sign_change;
+pub mod streak;
+pub mod threshold;
+
+#[cfg(test)]
+mod testkit;
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use globset::GlobMatcher;
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+
+use crate::config::SeriesConfig;
+use crate::model::{
+    Alert, Cause, Frequency, Period, Previous, Release, Revision, Severity, StoredObservation,
+};
+
+/// A validated rule: which series it watches, what it checks, how loud it is.
+#[derive(Debug, Clone)]
+pub struct RuleConfig {
+    pub id: String,
+    /// The series id or glob as written.
+    pub series: String,
+    pub matcher: GlobMatcher,
+    pub kind: RuleKind,
+    pub severity: Severity,
+}
+
+impl RuleConfig {
+    pub fn applies_to(&self, series_id: &str) -> bool {
+        self.matcher.is_match(series_id)
+    }
+}
+
+/// The rule kinds, each with its parameters.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RuleKind {
+    Release(release::Release),
+    SignChange(sign_change::SignChange),
+    Streak(streak::Streak),
+    Change(change::Change),
+    Threshold(threshold::Threshold),
+    Revision(revision::Revision),
+}
+
+impl RuleKind {
+    /// The one place a kind is matched: everything else goes through [`Check`].
+    fn check(&self) -> &dyn Check {
+        match self {
+            RuleKind::Release(k) => k,
+            RuleKind::SignChange(k) => k,
+            RuleKind::Streak(k) => k,
+            RuleKind::Change(k) => k,
+            RuleKind::Threshold(k) => k,
+            RuleKind::Revision(k) => k,
+        }
+    }
+
+    /// The `kind` as written in the config and carried by alerts.
+    pub fn name(&self) -> &'static str {
+        self.check().name()
+    }
+}
+
+/// What one rule kind looks for. Both hooks default to "nothing fired".
+pub(crate) trait Check {
+    /// The `kind` as written in the config and carried by alerts.
+    fn name(&self) -> &'static str;
+
+    /// What the new period `p` with value `v` fires, seeing the whole series after it.
+    fn on_new_period(&self, _s: &Series, _p: Period, _v: f64) -> Option<Fired> {
+        None
+    }
+
+    /// What a revision of a published value fires.
+    fn on_revision(&self, _r: &Revision) -> Option<Fired> {
+        None
+    }
+}
+
+/// What a rule found, before it becomes an [`Alert`].
+pub(crate) struct Fired {
+    /// Makes the id of a different event differ (the new sign, the streak length, ...).
+    pub discriminator: String,
+    pub summary: String,
+    pub details: Value,
+}
+
+/// Everything a rule needs to know about one series and one release.
+pub struct Input<'a> {
+    pub series: &'a SeriesConfig,
+    /// The series after the release, oldest period first.
+    pub after: &'a [StoredObservation],
+    pub release: &'a Release,
+    pub detected_at: DateTime<Utc>,
+}
+
+/// Evaluates one rule on one series' release.
+pub fn evaluate(rule: &RuleConfig, input: &Input) -> Vec<Alert> {
+    if input.release.baseline || !rule.applies_to(&input.series.id) {
+        return Vec::new();
+    }
+    let check = rule.kind.check();
+    let s = Series::new(input.after);
+    let mut out = Vec::new();
+    let mut new_periods = input.release.new_periods.clone();
+    new_periods.sort();
+    for &p in &new_periods {
+        let Some(v) = s.value(p) else { continue };
+        if let Some(f) = check.on_new_period(&s, p, v) {
+            out.push(alert(rule, input, &s, p, v, Cause::NewPeriod, f));
+        }
+    }
+    for r in &input.release.revisions {
+        if let Some(f) = check.on_revision(r) {
+            if let Some(v) = s.value(r.period) {
+                out.push(alert(rule, input, &s, r.period, v, Cause::Revision, f));
+            }
+        }
+    }
+    out
+}
+
+fn alert(
+    rule: &RuleConfig,
+    input: &Input,
+    s: &Series,
+    p: Period,
+    v: f64,
+    cause: Cause,
+    f: Fired,
+) -> Alert {
+    let obs = s.get(p);
+    let previous = s.value(p.prev()).map(|value| Previous {
+        period: p.prev(),
+        value,
+    });
+    let cause_name = match cause {
+        Cause::NewPeriod => "new_period",
+        Cause::Revision => "revision",
+    };
+    let id = alert_id(&rule.id, &input.series.id, p, cause_name, &f.discriminator);
+    let details = match f.details {
+        Value::Object(m) => m,
+        _ => Map::new(),
+    };
+    Alert {
+        id,
+        rule: rule.id.clone(),
+        kind: rule.kind.name().to_string(),
+        severity: rule.severity,
+        series: input.series.id.clone(),
+        title: input.series.title.clone(),
+        source: input.series.source.clone(),
+        table: input.series.table.clone(),
+        unit: input.series.unit.clone(),
+        period: p,
+        source_period: obs.map(|o| o.source_period.clone()).unwrap_or_default(),
+        value: v,
+        previous,
+        cause,
+        summary: format!("{}: {}", input.series.title, f.summary),
+        details,
+        detected_at: input.detected_at,
+    }
+}
+
+/// A stable id: the same event seen again has the same id; a different one does not.
+pub fn alert_id(
+    rule: &str,
+    series: &str,
+    period: Period,
+    cause: &str,
+    discriminator: &str,
+) -> String {
+    let mut h = Sha256::new();
+    for part in [rule, series, &period.to_string(), cause, discriminator] {
+        h.update(part.as_bytes());
+        h.update([0]);
+    }
+    hex::encode(&h.finalize()[..16])
+}
+
+/// The series after the release, indexed by period.
+pub(crate) struct Series<'a> {
+    obs: BTreeMap<Period, &'a StoredObservation>,
+}
+
+impl<'a> Series<'a> {
+    fn new(after: &'a [StoredObservation]) -> Self {
+        Series {
+            obs: after.iter().map(|o| (o.period, o)).collect(),
+        }
+    }
+
+    fn get(&self, p: Period) -> Option<&'a StoredObservation> {
+        self.obs.get(&p).copied()
+    }
+
+    pub(crate) fn value(&self, p: Period) -> Option<f64> {
+        self.get(p).map(|o| o.value)
+    }
+
+    /// The most recent period before `p` whose value has a sign, with that sign.
+    pub(crate) fn last_signed_before(&self, p: Period, dead_band: f64) -> Option<(Period, i8)> {
+        self.obs
+            .range(..p)
+            .rev()
+            .find_map(|(q, o)| match sign(o.value, dead_band) {
+                0 => None,
+                s => Some((*q, s)),
+            })
+    }
+
+    /// How many consecutive periods ending at `end` satisfy `pred`. Values inside the dead
+    /// band are skipped over (they have no sign), a missing period ends the run.
+    pub(crate) fn run(&self, end: Period, pred: impl Fn(f64) -> bool, dead_band: f64) -> u32 {
+        let mut n = 0;
+        let mut p = end;
+        while let Some(v) = self.value(p) {
+            if pred(v) {
+                n += 1;
+            } else if dead_band == 0.0 || sign(v, dead_band) != 0 {
+                break;
+            }
+            p = p.prev();
+        }
+        n
+    }
+
+    /// How many consecutive periods ending at `end` rose (or fell) from the one before.
+    pub(crate) fn trend_run(&self, end: Period, rising: bool) -> u32 {
+        let mut n = 0;
+        let mut p = end;
+        while let (Some(v), Some(pv)) = (self.value(p), self.value(p.prev())) {
+            if (rising && v > pv) || (!rising && v < pv) {
+                n += 1;
+                p = p.prev();
+            } else {
+                break;
+            }
+        }
+        n
+    }
+}
+
+/// +1, -1, or 0 inside the dead band (no sign).
+pub(crate) fn sign(v: f64, dead_band: f64) -> i8 {
+    if v.abs() <= dead_band {
+        0
+    } else if v > 0.0 {
+        1
+    } else {
+        -1
+    }
+}
+
+pub(crate) fn sign_name(s: i8) -> &'static str {
+    if s > 0 {
+        "positive"
+    } else {
+        "negative"
+    }
+}
+
+pub(crate) fn frequency_word(f: Frequency) -> &'static str {
+    match f {
+        Frequency::Month => "month",
+        Frequency::Quarter => "quarter",
+        Frequency::Year => "year",
+    }
+}
+
+pub(crate) fn plural(word: &str, n: u32) -> String {
+    if n == 1 {
+        word.to_string()
+    } else {
+        format!("{word}s")
+    }
+}
+
+pub(crate) fn ordinal(n: u32) -> String {
+    let suffix = match (n % 10, n % 100) {
+        (_, 11..=13) => "th",
+        (1, _) => "st",
+        (2, _) => "nd",
+        (3, _) => "rd",
+        _ => "th",
+    };
+    format!("{n}{suffix}")
+}
+
+/// Rounds away float noise from arithmetic on one-decimal figures.
+pub(crate) fn round(v: f64) -> f64 {
+    (v * 1e6).round() / 1e6
+}
+
+pub(crate) fn num(v: f64) -> String {
+    format!("{}", round(v))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testkit::{history, obs, run};
+    use super::*;
+
+    #[test]
+    fn nothing_fires_on_a_baseline() {
+        let mut all = history();
+        all.extend(obs(&[(2025, 1, 0.1)]));
+        for rule in ["turn", "streak", "rev", "rel"] {
+            assert!(run("nl.industry.yoy", rule, std::slice::from_ref(&all)).is_empty());
+        }
+    }
+
+    #[test]
+    fn ids_are_stable_and_distinguish_events() {
+        let a = alert_id("r", "s", Period::Month(2025, 2), "revision", "1>-0.3");
+        assert_eq!(
+            a,
+            alert_id("r", "s", Period::Month(2025, 2), "revision", "1>-0.3")
+        );
+        assert_ne!(
+            a,
+            alert_id("r", "s", Period::Month(2025, 2), "revision", "-0.3>0.2")
+        );
+        assert_eq!(a.len(), 32);
+        assert_eq!(ordinal(3), "3rd");
+        assert_eq!(ordinal(11), "11th");
+        assert_eq!(ordinal(22), "22nd");
+    }
+}
