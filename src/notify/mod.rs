@@ -381,13 +381,13 @@ fn repair(
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::model::{Cause, Period, Previous, Severity};
+    use crate::model::{AlertKind, Cause, Period, Previous, Severity};
 
     pub(crate) fn alert(id: &str, severity: Severity, summary: &str) -> Alert {
         Alert {
             id: id.into(),
             rule: "nl-industry-streak".into(),
-            kind: "streak".into(),
+            kind: AlertKind::Streak,
             severity,
             series: "nl.industry.yoy".into(),
             title: "Industrial production NL, y/y % (calendar adjusted)".into(),

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use chrono::Utc;
 use rand::Rng;
 
-use crate::model::{signed, Alert, Cause, Period, Severity};
+use crate::model::{detail, signed, Alert, AlertKind, Cause, Period, Severity};
 
 /// The alert that names a message: the most severe, the earliest detected among equals.
 pub(crate) fn headline(alerts: &[Alert]) -> Option<&Alert> {
@@ -92,7 +92,8 @@ pub(crate) fn body(alerts: &[Alert], test: bool) -> String {
         let _ = writeln!(s, "  source:   {} table {}", a.source, a.table);
         let cause = match a.cause {
             Cause::NewPeriod => "new period".to_string(),
-            Cause::Revision => match a.details.get("old_value") {
+            // The old value as the webhook payload writes it (`1.0`, not `1`).
+            Cause::Revision => match a.old_value().map(serde_json::Value::from) {
                 Some(old) => format!("revision (was {old})"),
                 None => "revision".to_string(),
             },
@@ -113,11 +114,11 @@ pub(crate) fn test_alert() -> Alert {
     let now = Utc::now();
     let id = format!("test-{:016x}", rand::thread_rng().gen::<u64>());
     let mut details = serde_json::Map::new();
-    details.insert("test".into(), serde_json::Value::Bool(true));
+    details.insert(detail::TEST.into(), serde_json::Value::Bool(true));
     Alert {
         id,
         rule: "statwatch-test".into(),
-        kind: "test".into(),
+        kind: AlertKind::Test,
         severity: Severity::Info,
         series: "statwatch.test".into(),
         title: "statwatch test alert".into(),
@@ -180,7 +181,8 @@ mod tests {
         let a = alert("id-a", Severity::Info, "Industrie: groei (+1.3 in 2025-03)");
         let mut b = alert("id-b", Severity::Critical, "sign flipped");
         b.cause = Cause::Revision;
-        b.details.insert("old_value".into(), serde_json::json!(1.0));
+        b.details
+            .insert(detail::OLD_VALUE.into(), serde_json::json!(1.0));
         let text = body(&[a, b], false);
         for needle in [
             "id-a",

@@ -271,7 +271,7 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Cause, Period, Severity};
+    use crate::model::{AlertKind, Cause, Period, Severity};
     use chrono::{DateTime, Utc};
 
     fn obs(p: Period, v: f64) -> StoredObservation {
@@ -291,7 +291,7 @@ mod tests {
         Alert {
             id: id.into(),
             rule: "r".into(),
-            kind: "release".into(),
+            kind: AlertKind::Release,
             severity: Severity::Info,
             series: "s".into(),
             title: "t".into(),
