@@ -1,7 +1,7 @@
 //! Alert delivery through the durable outbox: the [`Notifier`] fans the due entries out, one
 //! task per receiver, and runs each receiver's round as small steps (look up the alerts, wait
-//! for a Retry-After, claim, send, settle, record). Routing is in [`route`], the state
-//! transitions and the backoff in [`settle`], the message text in [`render`], and each receiver
+//! for a Retry-After, claim, send, settle, record). Routing is in `route`, the state
+//! transitions and the backoff in `settle`, the message text in `render`, and each receiver
 //! kind has its file.
 //!
 //! The store's `outbox` tree holds one [`Delivery`] per (receiver, alert). [`Notifier::deliver`]

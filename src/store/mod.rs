@@ -1,6 +1,6 @@
 //! The only module that sees sled: opening the store, its schema, the record encoding, and
-//! the one transaction per poll. What the records are lives beside it: [`series`] (data,
-//! stamps, release log, polls) and [`outbox`] (alerts and their deliveries).
+//! the one transaction per poll. What the records are lives beside it: `series` (data,
+//! stamps, release log, polls) and `outbox` (alerts and their deliveries).
 //!
 //! # Key layout (schema version 1)
 //!
