@@ -9,7 +9,8 @@
 //!   and `load`; `raw` the file as written (serde structs, enums for closed sets); `locate`
 //!   key path -> file:line:column, toml errors, redaction of echoed secrets; `env`
 //!   `${VAR:-x}`, `*_file` and `Secret`; `validate` raw -> validated, one file per section.
-//! - [`model`]: plain data (periods, observations, releases, alerts, deliveries).
+//! - [`model`]: plain data (periods, observations, releases, alerts with their kind and typed
+//!   details, deliveries).
 //! - [`sources`]: CBS (OData v3) and Destatis (GENESIS 2020) clients over one HTTP layer.
 //!   - `sources/mod.rs`: `Source`, `Check`, `FetchError`, the checks every table passes.
 //!   - `sources/http.rs`: transport only (timeouts, byte caps, origin, content type, retries).
@@ -26,7 +27,16 @@
 //!   shared `Series` helpers; one file per kind (release, sign_change, streak, change,
 //!   threshold, revision) with its parameters.
 //! - [`store`]: the only module that sees sled; one transaction per poll.
+//!   - `store/mod.rs`: open, schema version, record encoding (checked to read back), commit.
+//!   - `store/series.rs`: observation records, table stamps, the release log, poll records.
+//!   - `store/outbox.rs`: alert records, deliveries, what is due.
 //! - [`notify`]: the outbox delivery to webhook, email and log receivers.
+//!   - `notify/mod.rs`: the [`notify::Notifier`], fan-out of the due entries, one task per receiver.
+//!   - `notify/round.rs`: one receiver's round as small steps (look up, wait, claim, send, settle).
+//!   - `notify/route.rs`: which receivers want which alert (`subscribe` globs, `min_severity`).
+//!   - `notify/settle.rs`: the delivery backoff and the pure claim/settle transitions.
+//!   - `notify/render.rs`: headline, subject, text body, one-line errors; shared by receivers.
+//!   - `notify/webhook.rs`, `notify/email.rs`, `notify/log.rs`: one file per receiver kind.
 //! - [`retry`]: the one backoff policy (exponential, capped, jittered) and a retry loop.
 //! - [`scheduler`]: pure, `Schedule` (cron in a time zone, DST-correct), start-up catch-up.
 //! - [`daemon`]: `statwatch run`: the scheduling loop and shutdown token (mod), arming sources

@@ -269,12 +269,97 @@ pub struct Previous {
     pub value: f64,
 }
 
+/// What kind of rule fired an alert (`test` for `test-notify`'s). Stored and sent as its
+/// snake_case name, the same string as the rule's `kind`; a name this version does not know
+/// (a newer statwatch wrote it) is kept as it is, so the record still reads and re-encodes to
+/// the same bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum AlertKind {
+    Release,
+    SignChange,
+    Streak,
+    Change,
+    Threshold,
+    Revision,
+    Test,
+    Other(String),
+}
+
+impl AlertKind {
+    pub fn name(&self) -> &str {
+        match self {
+            AlertKind::Release => "release",
+            AlertKind::SignChange => "sign_change",
+            AlertKind::Streak => "streak",
+            AlertKind::Change => "change",
+            AlertKind::Threshold => "threshold",
+            AlertKind::Revision => "revision",
+            AlertKind::Test => "test",
+            AlertKind::Other(name) => name,
+        }
+    }
+}
+
+impl From<&str> for AlertKind {
+    fn from(name: &str) -> AlertKind {
+        match name {
+            "release" => AlertKind::Release,
+            "sign_change" => AlertKind::SignChange,
+            "streak" => AlertKind::Streak,
+            "change" => AlertKind::Change,
+            "threshold" => AlertKind::Threshold,
+            "revision" => AlertKind::Revision,
+            "test" => AlertKind::Test,
+            other => AlertKind::Other(other.to_string()),
+        }
+    }
+}
+
+impl fmt::Display for AlertKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl Serialize for AlertKind {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
+impl<'de> Deserialize<'de> for AlertKind {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(AlertKind::from(String::deserialize(d)?.as_str()))
+    }
+}
+
+/// The keys rules write into [`Alert::details`] (interface.md, webhook payload). Code reads
+/// them back through the typed accessors on [`Alert`], never by spelling a key.
+pub mod detail {
+    /// The value before a revision (alerts caused by a revision).
+    pub const OLD_VALUE: &str = "old_value";
+    /// `positive` or `negative` (sign_change).
+    pub const NEW_SIGN: &str = "new_sign";
+    /// How many periods the broken run had (sign_change on a new period).
+    pub const BROKEN_RUN: &str = "broken_run";
+    /// The run length reached (streak).
+    pub const STREAK: &str = "streak";
+    /// The change against the previous period, rounded (change).
+    pub const CHANGE: &str = "change";
+    /// Whether `change` is in percent (change).
+    pub const RELATIVE: &str = "relative";
+    /// The level crossed (threshold).
+    pub const LEVEL: &str = "level";
+    /// Only on `test-notify`'s alert.
+    pub const TEST: &str = "test";
+}
+
 /// A fired rule, exactly as webhook payload v1 carries it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Alert {
     pub id: String,
     pub rule: String,
-    pub kind: String,
+    pub kind: AlertKind,
     pub severity: Severity,
     pub series: String,
     pub title: String,
@@ -289,6 +374,49 @@ pub struct Alert {
     pub summary: String,
     pub details: serde_json::Map<String, serde_json::Value>,
     pub detected_at: DateTime<Utc>,
+}
+
+/// Typed reads of [`Alert::details`]: `None` when the alert does not carry the key (or carries
+/// something else under it).
+impl Alert {
+    fn detail(&self, key: &str) -> Option<&serde_json::Value> {
+        self.details.get(key)
+    }
+
+    pub fn old_value(&self) -> Option<f64> {
+        self.detail(detail::OLD_VALUE)?.as_f64()
+    }
+
+    pub fn new_sign(&self) -> Option<&str> {
+        self.detail(detail::NEW_SIGN)?.as_str()
+    }
+
+    pub fn broken_run(&self) -> Option<u64> {
+        self.detail(detail::BROKEN_RUN)?.as_u64()
+    }
+
+    pub fn streak(&self) -> Option<u64> {
+        self.detail(detail::STREAK)?.as_u64()
+    }
+
+    pub fn change(&self) -> Option<f64> {
+        self.detail(detail::CHANGE)?.as_f64()
+    }
+
+    pub fn relative(&self) -> Option<bool> {
+        self.detail(detail::RELATIVE)?.as_bool()
+    }
+
+    pub fn level(&self) -> Option<f64> {
+        self.detail(detail::LEVEL)?.as_f64()
+    }
+
+    /// Whether this is `test-notify`'s alert.
+    pub fn is_test(&self) -> bool {
+        self.detail(detail::TEST)
+            .and_then(|v| v.as_bool())
+            .unwrap_or(false)
+    }
 }
 
 /// Where an alert stands with one receiver.
@@ -357,6 +485,31 @@ mod tests {
         assert_eq!(Period::Month(2025, 1).prev(), Period::Month(2024, 12));
         assert_eq!(Period::Quarter(2025, 1).prev(), Period::Quarter(2024, 4));
         assert_eq!(Period::Month(2025, 3).year_ago(), Period::Month(2024, 3));
+    }
+
+    #[test]
+    fn alert_kinds_keep_their_names_on_disk_and_on_the_wire() {
+        for name in [
+            "release",
+            "sign_change",
+            "streak",
+            "change",
+            "threshold",
+            "revision",
+            "test",
+            "overdue",
+        ] {
+            let kind = AlertKind::from(name);
+            assert_eq!(kind.name(), name);
+            let json = serde_json::to_string(&kind).unwrap();
+            assert_eq!(json, format!("{name:?}"));
+            assert_eq!(serde_json::from_str::<AlertKind>(&json).unwrap(), kind);
+        }
+        assert_eq!(AlertKind::from("sign_change"), AlertKind::SignChange);
+        assert_eq!(
+            AlertKind::from("overdue"),
+            AlertKind::Other("overdue".into())
+        );
     }
 
     #[test]

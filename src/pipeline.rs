@@ -13,6 +13,7 @@ use crate::config::{Config, SeriesConfig};
 use crate::derive::derive;
 use crate::diff::{diff, merged};
 use crate::model::{Alert, Release, StoredObservation};
+use crate::notify;
 use crate::rules;
 use crate::sources::{Check, FetchError, Source};
 use crate::store::{
@@ -308,13 +309,9 @@ async fn poll_table(
         },
     ));
     for a in &alerts {
-        let receivers: Vec<String> = config
-            .receivers
-            .values()
-            .filter(|r| r.wants(&a.rule, a.severity))
-            .map(|r| r.name.clone())
-            .collect();
-        write.alerts.push((a.clone(), receivers));
+        write
+            .alerts
+            .push((a.clone(), notify::receivers_for(config, a)));
     }
     report.changes.extend(changes);
     report.alerts.extend(alerts);

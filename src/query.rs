@@ -168,7 +168,7 @@ fn alerts(store: &Store, pending_only: bool, as_json: bool) -> Result<String, Qu
         let (rule, kind, series, period, summary) = match &alert {
             Some(a) => (
                 a.rule.clone(),
-                a.kind.clone(),
+                a.kind.to_string(),
                 a.series.clone(),
                 a.period.to_string(),
                 a.summary.clone(),

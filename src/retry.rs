@@ -21,10 +21,6 @@ pub(crate) enum Jitter {
     Up(f64),
     /// Up to this fraction less (`[1 - f, 1]` times the delay): the cap stays a real cap.
     /// The form delivery's backoff has (30 s doubling to 15 min, minus up to 20 %).
-    #[allow(
-        dead_code,
-        reason = "for notify's outbox backoff, which moves here next"
-    )]
     Down(f64),
 }
 
@@ -50,16 +46,23 @@ impl Policy {
 /// The pause after `attempt` failed attempts (1 for the first failure): `base * 2^(attempt-1)`,
 /// at most `cap`, jittered. Attempt 0 counts as 1.
 pub(crate) fn delay(attempt: u32, policy: &Policy, rng: &mut impl Rng) -> Duration {
+    delay_drawn(attempt, policy, rng.gen_range(0.0..1.0))
+}
+
+/// [`delay`] with the jitter drawn by the caller (`draw` from 0 to 1: none to the most), so
+/// a caller that must be pure (the outbox's settle) or share one draw can.
+pub(crate) fn delay_drawn(attempt: u32, policy: &Policy, draw: f64) -> Duration {
     let exp = attempt.saturating_sub(1).min(31);
     let full = policy
         .base
         .checked_mul(1u32 << exp)
         .unwrap_or(Duration::MAX)
         .min(policy.cap);
+    let draw = draw.clamp(0.0, 1.0);
     match policy.jitter {
         Jitter::None => full,
-        Jitter::Up(f) if f > 0.0 => full.mul_f64(1.0 + rng.gen_range(0.0..f)),
-        Jitter::Down(f) if f > 0.0 => full.mul_f64(1.0 - rng.gen_range(0.0..=f.min(1.0))),
+        Jitter::Up(f) if f > 0.0 => full.mul_f64(1.0 + f * draw),
+        Jitter::Down(f) if f > 0.0 => full.mul_f64(1.0 - f.min(1.0) * draw),
         Jitter::Up(_) | Jitter::Down(_) => full,
     }
 }

@@ -497,7 +497,19 @@ async fn test_notify_sends_a_marked_alert_outside_the_outbox() {
 /// Replaces a record in the store by raw bytes, as a bug or an old version might have left
 /// it (sled directly: the key layout is in src/store.rs).
 fn corrupt(dir: &std::path::Path, tree: &str, key: &[u8], value: &[u8]) {
-    let db = sled::open(dir).unwrap();
+    // sled may hold the directory's lock a moment after the store is dropped.
+    let mut tries = 0;
+    let db = loop {
+        match sled::open(dir) {
+            Ok(db) => break db,
+            Err(e) if tries < 50 => {
+                tries += 1;
+                eprintln!("sled::open: {e}; retrying");
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+            Err(e) => panic!("sled::open: {e}"),
+        }
+    };
     db.open_tree(tree).unwrap().insert(key, value).unwrap();
     db.flush().unwrap();
 }

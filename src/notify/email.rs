@@ -5,7 +5,6 @@
 //! An optional `ca_file` adds trust anchors (an internal CA) on top of the built-in roots;
 //! certificates are always verified.
 
-use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,9 +14,10 @@ use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
-use super::{chain, subject, NotifyError, SendError};
+use super::render::{body, chain, subject};
+use super::{NotifyError, SendError};
 use crate::config::{SmtpConfig, SmtpTls};
-use crate::model::{signed, Alert, Cause};
+use crate::model::Alert;
 
 /// The SMTP side, shared by every email receiver of a config.
 pub(super) struct Transport {
@@ -138,89 +138,5 @@ impl Email {
                 retry_after: None,
             }),
         }
-    }
-}
-
-/// The plain-text body: every alert with what it is about, then every alert id.
-pub(crate) fn body(alerts: &[Alert], test: bool) -> String {
-    let mut s = String::new();
-    if test {
-        s.push_str(
-            "[statwatch test] This is a test message from `statwatch test-notify`.\n\
-             No rule fired; if you can read this, the receiver works.\n\n",
-        );
-    }
-    let n = alerts.len();
-    let _ = writeln!(s, "statwatch: {n} alert{}\n", if n == 1 { "" } else { "s" });
-    for a in alerts {
-        let unit = if a.unit.is_empty() {
-            String::new()
-        } else {
-            format!(" {}", a.unit)
-        };
-        let _ = writeln!(
-            s,
-            "[{}] {}",
-            a.severity.to_string().to_uppercase(),
-            a.summary
-        );
-        let _ = writeln!(s, "  series:   {} ({})", a.series, a.title);
-        let _ = writeln!(s, "  period:   {} ({})", a.period, a.source_period);
-        let _ = writeln!(s, "  value:    {}{unit}", signed(a.value));
-        match &a.previous {
-            Some(p) => {
-                let _ = writeln!(s, "  previous: {}{unit} in {}", signed(p.value), p.period);
-            }
-            None => s.push_str("  previous: none\n"),
-        }
-        let _ = writeln!(s, "  source:   {} table {}", a.source, a.table);
-        let cause = match a.cause {
-            Cause::NewPeriod => "new period".to_string(),
-            Cause::Revision => match a.details.get("old_value") {
-                Some(old) => format!("revision (was {old})"),
-                None => "revision".to_string(),
-            },
-        };
-        let _ = writeln!(s, "  cause:    {cause}");
-        let _ = writeln!(s, "  rule:     {} ({}, {})", a.rule, a.kind, a.severity);
-        let _ = writeln!(s, "  id:       {}\n", a.id);
-    }
-    s.push_str("Alert ids:\n");
-    for a in alerts {
-        let _ = writeln!(s, "  {}", a.id);
-    }
-    s
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::model::Severity;
-    use crate::notify::tests::alert;
-
-    #[test]
-    fn body_lists_every_alert_and_id() {
-        let a = alert("id-a", Severity::Info, "Industrie: groei (+1.3 in 2025-03)");
-        let mut b = alert("id-b", Severity::Critical, "sign flipped");
-        b.cause = Cause::Revision;
-        b.details.insert("old_value".into(), serde_json::json!(1.0));
-        let text = body(&[a, b], false);
-        for needle in [
-            "id-a",
-            "id-b",
-            "Industrie: groei (+1.3 in 2025-03)",
-            "sign flipped",
-            "+1.3 %",
-            "previous: +1 % in 2025-02",
-            "cbs table 85806NED",
-            "2025-03 (2025MM03)",
-            "cause:    new period",
-            "revision (was 1.0)",
-            "[CRITICAL]",
-        ] {
-            assert!(text.contains(needle), "{needle:?} missing from\n{text}");
-        }
-        assert!(!text.contains("[statwatch test]"));
-        assert!(body(&[], true).starts_with("[statwatch test]"));
     }
 }

@@ -1,4 +1,8 @@
-//! Alert delivery through the durable outbox.
+//! Alert delivery through the durable outbox: the [`Notifier`] fans the due entries out, one
+//! task per receiver, and runs each receiver's round as small steps (look up the alerts, wait
+//! for a Retry-After, claim, send, settle, record). Routing is in `route`, the state
+//! transitions and the backoff in `settle`, the message text in `render`, and each receiver
+//! kind has its file.
 //!
 //! The store's `outbox` tree holds one [`Delivery`] per (receiver, alert). [`Notifier::deliver`]
 //! groups a receiver's pending entries into ONE message (a webhook POST, an email, log lines),
@@ -21,6 +25,10 @@
 
 mod email;
 mod log;
+mod render;
+mod round;
+mod route;
+mod settle;
 mod webhook;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -28,14 +36,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use rand::Rng;
 use tokio::task::JoinSet;
-use tracing::{debug, info, warn};
+use tracing::{info, warn};
 
 use crate::config::{Config, ReceiverKind};
-use crate::model::{Alert, Cause, Delivery, DeliveryState, Period, Severity};
-use crate::store::{Store, StoreError, UnreadableDelivery};
+use crate::model::{Alert, Delivery, DeliveryState};
+use crate::store::{self, Store, StoreError, UnreadableDelivery};
+use render::test_alert;
+use settle::Backoff;
 
+pub(crate) use route::receivers_for;
 pub use webhook::{parse_retry_after, payload, sign};
 
 /// How many attempts one `poll` makes per receiver (interface.md, "Delivery inside one poll").
@@ -46,9 +56,6 @@ const DEFAULT_POLL_RETRY_BASE: Duration = Duration::from_secs(3);
 /// The longest a poll waits in all for one receiver, and so the longest `Retry-After` it honours
 /// in place; a later one leaves the entries pending for a later cycle.
 const POLL_MAX_WAIT: Duration = Duration::from_secs(30);
-/// Backoff between cycles: from 30 s, doubling per attempt, at most 15 min.
-const BACKOFF_BASE_SECS: u64 = 30;
-const BACKOFF_CAP_SECS: u64 = 15 * 60;
 
 #[derive(Debug, thiserror::Error)]
 pub enum NotifyError {
@@ -232,17 +239,44 @@ impl Notifier {
     /// records every outcome in the store. Returns what happened per receiver.
     pub async fn deliver(&self, store: &Store, mode: Mode) -> Result<DeliveryReport, StoreError> {
         let now = Utc::now();
-        let mut by_receiver: BTreeMap<String, Vec<Delivery>> = BTreeMap::new();
+        let mut tasks = JoinSet::new();
+        for (receiver, entries) in self.queue(store, now)? {
+            let entries = match mode {
+                Mode::Poll => entries,
+                Mode::Due => store::due(entries, now),
+            };
+            if entries.is_empty() {
+                continue;
+            }
+            let inner = self.inner.clone();
+            let store = store.clone();
+            let in_poll = Backoff::in_poll(self.poll_retry_base);
+            // Receivers are independent: one that is down must not delay the others.
+            tasks.spawn(async move {
+                inner
+                    .deliver_to(&store, &receiver, entries, mode, in_poll)
+                    .await
+            });
+        }
+        collect(tasks).await
+    }
+
+    /// Every pending entry (unreadable ones requeued), per configured receiver.
+    fn queue(
+        &self,
+        store: &Store,
+        now: DateTime<Utc>,
+    ) -> Result<BTreeMap<String, Vec<Delivery>>, StoreError> {
         let (readable, unreadable) = store.outbox()?;
         let mut pending: Vec<Delivery> = readable
             .into_iter()
             .filter(|d| d.state == DeliveryState::Pending)
             .collect();
         pending.extend(repair(store, unreadable, now)?);
+        let mut by_receiver: BTreeMap<String, Vec<Delivery>> = BTreeMap::new();
         for d in pending {
             by_receiver.entry(d.receiver.clone()).or_default().push(d);
         }
-
         let unknown: BTreeSet<&String> = by_receiver
             .keys()
             .filter(|r| !self.inner.channels.contains_key(*r))
@@ -254,60 +288,8 @@ impl Notifier {
                 "pending deliveries for receivers that are no longer configured are left alone"
             );
         }
-
-        let mut tasks = JoinSet::new();
-        for (receiver, entries) in by_receiver {
-            if !self.inner.channels.contains_key(&receiver) {
-                continue;
-            }
-            // A Retry-After is the receiver's word about itself: it holds for every entry.
-            let blocked_until = entries.iter().filter_map(|d| d.not_before).max();
-            let entries = match mode {
-                Mode::Poll => entries,
-                Mode::Due => {
-                    if blocked_until.is_some_and(|t| t > now) {
-                        continue;
-                    }
-                    let due: Vec<Delivery> = entries
-                        .into_iter()
-                        .filter(|d| d.next_attempt_at <= now)
-                        .collect();
-                    if due.is_empty() {
-                        continue;
-                    }
-                    due
-                }
-            };
-            let inner = self.inner.clone();
-            let store = store.clone();
-            let base = self.poll_retry_base;
-            // Receivers are independent: one that is down must not delay the others.
-            tasks.spawn(async move {
-                inner
-                    .deliver_to(&store, &receiver, entries, mode, base)
-                    .await
-            });
-        }
-
-        let mut report = DeliveryReport::default();
-        let mut first_error = None;
-        while let Some(joined) = tasks.join_next().await {
-            match joined {
-                Ok(Ok(r)) => report.receivers.push(r),
-                Ok(Err(e)) => {
-                    first_error.get_or_insert(e);
-                }
-                Err(e) => {
-                    // A panic in one receiver's task: its entries stay pending in the store.
-                    warn!(error = %e, "a delivery task ended abnormally");
-                }
-            }
-        }
-        if let Some(e) = first_error {
-            return Err(e);
-        }
-        report.receivers.sort_by(|a, b| a.receiver.cmp(&b.receiver));
-        Ok(report)
+        by_receiver.retain(|r, _| self.inner.channels.contains_key(r));
+        Ok(by_receiver)
     }
 
     /// Sends a clearly marked test alert through one receiver (not through the outbox).
@@ -334,164 +316,33 @@ impl Notifier {
     /// This sees every pending entry, also those of receivers no longer configured (which
     /// `deliver` leaves alone): the caller should sleep at least a few seconds between calls.
     pub fn next_due(store: &Store) -> Result<Option<DateTime<Utc>>, StoreError> {
-        Ok(store
-            .pending()?
-            .iter()
-            .map(|d| match d.not_before {
-                Some(nb) if nb > d.next_attempt_at => nb,
-                _ => d.next_attempt_at,
-            })
-            .min())
+        store.next_due()
     }
 }
 
-impl Inner {
-    /// Sends one receiver its entries as one message, retrying per `mode`, and persists every
-    /// outcome right after each attempt.
-    async fn deliver_to(
-        &self,
-        store: &Store,
-        receiver: &str,
-        entries: Vec<Delivery>,
-        mode: Mode,
-        poll_retry_base: Duration,
-    ) -> Result<ReceiverReport, StoreError> {
-        let mut report = ReceiverReport {
-            receiver: receiver.to_string(),
-            ..Default::default()
-        };
-        let Some(channel) = self.channels.get(receiver) else {
-            report.pending = entries.len();
-            return Ok(report);
-        };
-
-        // Look the alerts up; an entry whose alert record is gone or unreadable can never be
-        // sent, and must not hold back the others.
-        let mut alerts = Vec::with_capacity(entries.len());
-        let mut orphans = Vec::new();
-        let mut kept = Vec::with_capacity(entries.len());
-        for mut d in entries {
-            match store.alert(&d.alert_id) {
-                Ok(Some(a)) => {
-                    alerts.push(a);
-                    kept.push(d);
-                }
-                Ok(None) => {
-                    warn!(receiver, alert = %d.alert_id, "outbox entry without an alert record marked failed");
-                    d.last_error = Some("the alert record is missing from the store".into());
-                    orphans.push(d);
-                }
-                Err(e) if !e.is_io() => {
-                    warn!(receiver, alert = %d.alert_id, error = %e, "the alert record cannot be read; its delivery is marked failed");
-                    d.last_error = Some(format!("the alert record cannot be read: {e}"));
-                    orphans.push(d);
-                }
-                Err(e) => return Err(e),
+/// Gathers the receivers' reports in name order; the first store error wins.
+async fn collect(
+    mut tasks: JoinSet<Result<ReceiverReport, StoreError>>,
+) -> Result<DeliveryReport, StoreError> {
+    let mut report = DeliveryReport::default();
+    let mut first_error = None;
+    while let Some(joined) = tasks.join_next().await {
+        match joined {
+            Ok(Ok(r)) => report.receivers.push(r),
+            Ok(Err(e)) => {
+                first_error.get_or_insert(e);
+            }
+            Err(e) => {
+                // A panic in one receiver's task: its entries stay pending in the store.
+                warn!(error = %e, "a delivery task ended abnormally");
             }
         }
-        let mut entries = kept;
-        if !orphans.is_empty() {
-            for d in &mut orphans {
-                d.state = DeliveryState::Failed;
-            }
-            store.update_deliveries(&orphans)?;
-            report.failed += orphans.len();
-        }
-        if entries.is_empty() {
-            return Ok(report);
-        }
-
-        let max_attempts = match mode {
-            Mode::Poll => POLL_ATTEMPTS,
-            Mode::Due => 1,
-        };
-        let started = tokio::time::Instant::now();
-        let deadline = started + POLL_MAX_WAIT;
-        let mut made = 0;
-        loop {
-            // Never before the receiver's Retry-After, not even in a forced retry.
-            if let Some(nb) = entries.iter().filter_map(|d| d.not_before).max() {
-                let wait = (nb - Utc::now()).to_std().unwrap_or_default();
-                if !wait.is_zero() {
-                    if mode == Mode::Due || tokio::time::Instant::now() + wait > deadline {
-                        debug!(receiver, not_before = %nb, "waiting for the receiver's Retry-After");
-                        break;
-                    }
-                    tokio::time::sleep(wait).await;
-                }
-            }
-
-            made += 1;
-            // The attempt is on record before it is made: if the store cannot take this
-            // write, nothing is sent; if the process dies or the store fails after the send,
-            // the entries come due again only after the backoff.
-            let claimed_at = Utc::now();
-            for d in &mut entries {
-                d.attempts += 1;
-                d.next_attempt_at = claimed_at + backoff(d.attempts, &mut rand::thread_rng());
-            }
-            store.update_deliveries(&entries)?;
-            let result = channel.send(receiver, &alerts, false).await;
-            let now = Utc::now();
-            match result {
-                Ok(()) => {
-                    for d in &mut entries {
-                        d.state = DeliveryState::Delivered;
-                        d.delivered_at = Some(now);
-                        d.not_before = None;
-                    }
-                    store.update_deliveries(&entries)?;
-                    info!(receiver, alerts = entries.len(), "alerts delivered");
-                    report.delivered += entries.len();
-                    return Ok(report);
-                }
-                Err(SendError::Permanent(error)) => {
-                    for d in &mut entries {
-                        d.state = DeliveryState::Failed;
-                        d.last_error = Some(error.clone());
-                    }
-                    store.update_deliveries(&entries)?;
-                    warn!(receiver, alerts = entries.len(), error = %error, "delivery refused; not retrying");
-                    report.failed += entries.len();
-                    report.error = Some(error);
-                    return Ok(report);
-                }
-                Err(SendError::Transient { error, retry_after }) => {
-                    let attempts = entries.iter().map(|d| d.attempts).max().unwrap_or(1);
-                    let mut next = now + backoff(attempts, &mut rand::thread_rng());
-                    if let Some(ra) = retry_after {
-                        next = next.max(ra);
-                    }
-                    for d in &mut entries {
-                        d.last_error = Some(error.clone());
-                        d.next_attempt_at = next;
-                        d.not_before = retry_after;
-                    }
-                    store.update_deliveries(&entries)?;
-                    warn!(
-                        receiver,
-                        alerts = entries.len(),
-                        attempts,
-                        next_attempt_at = %next,
-                        error = %error,
-                        "delivery failed; will retry"
-                    );
-                    report.error = Some(error);
-                    if made >= max_attempts {
-                        break;
-                    }
-                    // The short in-poll backoff; a Retry-After is waited for at the loop's top.
-                    let pause = poll_retry_base * 2u32.saturating_pow(made - 1);
-                    if tokio::time::Instant::now() + pause > deadline {
-                        break;
-                    }
-                    tokio::time::sleep(pause).await;
-                }
-            }
-        }
-        report.pending = entries.len();
-        Ok(report)
     }
+    if let Some(e) = first_error {
+        return Err(e);
+    }
+    report.receivers.sort_by(|a, b| a.receiver.cmp(&b.receiver));
+    Ok(report)
 }
 
 /// Rewrites outbox records that cannot be read as fresh pending entries (when the key names
@@ -527,110 +378,16 @@ fn repair(
     Ok(repaired)
 }
 
-/// The pause before the next attempt after `attempts` failed ones: 30 s doubling per attempt,
-/// at most 15 min, minus up to 20 % jitter so receivers that failed together do not retry in
-/// lockstep (subtracting keeps the cap a real cap).
-pub(crate) fn backoff(attempts: u32, rng: &mut impl Rng) -> chrono::Duration {
-    let exp = attempts.saturating_sub(1).min(16);
-    let full = BACKOFF_BASE_SECS
-        .saturating_mul(1u64 << exp)
-        .min(BACKOFF_CAP_SECS);
-    let full_ms = full * 1000;
-    let jitter = rng.gen_range(0..=full_ms / 5);
-    chrono::Duration::milliseconds((full_ms - jitter) as i64)
-}
-
-/// The alert `test-notify` sends: clearly marked, with an id that no real alert can have.
-fn test_alert() -> Alert {
-    let now = Utc::now();
-    let id = format!("test-{:016x}", rand::thread_rng().gen::<u64>());
-    let mut details = serde_json::Map::new();
-    details.insert("test".into(), serde_json::Value::Bool(true));
-    Alert {
-        id,
-        rule: "statwatch-test".into(),
-        kind: "test".into(),
-        severity: Severity::Info,
-        series: "statwatch.test".into(),
-        title: "statwatch test alert".into(),
-        source: "statwatch".into(),
-        table: "test".into(),
-        unit: "".into(),
-        period: Period::Month(
-            chrono::Datelike::year(&now),
-            chrono::Datelike::month(&now) as u8,
-        ),
-        source_period: "test".into(),
-        value: 0.0,
-        previous: None,
-        cause: Cause::NewPeriod,
-        summary: "[statwatch test] This is a test alert from statwatch test-notify; no rule fired"
-            .into(),
-        details,
-        detected_at: now,
-    }
-}
-
-/// The alert that names a message: the most severe, the earliest detected among equals.
-pub(crate) fn headline(alerts: &[Alert]) -> Option<&Alert> {
-    alerts.iter().min_by(|a, b| {
-        b.severity
-            .cmp(&a.severity)
-            .then(a.detected_at.cmp(&b.detected_at))
-            .then(a.id.cmp(&b.id))
-    })
-}
-
-/// Subject line: the headline's summary, with " (+N more)" when the message carries more.
-pub(crate) fn subject(alerts: &[Alert], test: bool) -> String {
-    let mut s = match headline(alerts) {
-        Some(a) if alerts.len() > 1 => format!("{} (+{} more)", a.summary, alerts.len() - 1),
-        Some(a) => a.summary.clone(),
-        None => "statwatch: no alerts".to_string(),
-    };
-    if test && !s.starts_with("[statwatch test]") {
-        s = format!("[statwatch test] {s}");
-    }
-    s
-}
-
-/// Renders an error with its causes, one line ("a: b: c"), for `last_error` and logs.
-pub(crate) fn chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        let m = c.to_string();
-        if !s.contains(&m) {
-            s.push_str(": ");
-            s.push_str(&m);
-        }
-        cur = c.source();
-    }
-    s
-}
-
-/// Shortens a receiver's answer for `last_error`: one line, at most `max` characters.
-pub(crate) fn short(text: &str, max: usize) -> String {
-    let one_line: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    if one_line.chars().count() <= max {
-        one_line
-    } else {
-        let cut: String = one_line.chars().take(max).collect();
-        format!("{cut}…")
-    }
-}
-
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::model::Previous;
-    use rand::SeedableRng;
+    use crate::model::{AlertKind, Cause, Period, Previous, Severity};
 
     pub(crate) fn alert(id: &str, severity: Severity, summary: &str) -> Alert {
         Alert {
             id: id.into(),
             rule: "nl-industry-streak".into(),
-            kind: "streak".into(),
+            kind: AlertKind::Streak,
             severity,
             series: "nl.industry.yoy".into(),
             title: "Industrial production NL, y/y % (calendar adjusted)".into(),
@@ -652,57 +409,6 @@ pub(crate) mod tests {
                 .unwrap_or_default(),
             detected_at: "2025-05-09T06:31:01Z".parse().unwrap(),
         }
-    }
-
-    #[test]
-    fn backoff_doubles_from_30s_and_caps_at_15min_with_bounded_jitter() {
-        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
-        let expected = [30, 60, 120, 240, 480, 900, 900, 900];
-        for (i, full) in expected.iter().enumerate() {
-            for _ in 0..200 {
-                let d = backoff(i as u32 + 1, &mut rng).num_milliseconds();
-                let full = full * 1000;
-                assert!(d <= full, "attempt {}: {d} > {full}", i + 1);
-                assert!(d >= full * 4 / 5, "attempt {}: {d} < 80% of {full}", i + 1);
-            }
-        }
-        // Huge attempt counts neither overflow nor exceed the cap.
-        assert!(backoff(u32::MAX, &mut rng).num_seconds() <= 900);
-        assert!(backoff(0, &mut rng).num_seconds() <= 30);
-        // The jitter really varies.
-        let a: BTreeSet<i64> = (0..50)
-            .map(|_| backoff(3, &mut rng).num_milliseconds())
-            .collect();
-        assert!(a.len() > 10);
-    }
-
-    #[test]
-    fn subject_names_the_most_severe_alert() {
-        let a = alert("a", Severity::Info, "info one");
-        let b = alert("b", Severity::Critical, "critical one");
-        let c = alert("c", Severity::Warning, "warning one");
-        assert_eq!(subject(std::slice::from_ref(&a), false), "info one");
-        assert_eq!(
-            subject(&[a.clone(), b.clone(), c.clone()], false),
-            "critical one (+2 more)"
-        );
-        // Equal severity: the earliest detected wins.
-        let mut later = alert("z", Severity::Critical, "later critical");
-        later.detected_at = b.detected_at + chrono::Duration::seconds(5);
-        assert_eq!(
-            subject(&[later, b.clone()], false),
-            "critical one (+1 more)"
-        );
-        assert_eq!(subject(&[a], true), "[statwatch test] info one");
-        let t = test_alert();
-        assert!(subject(&[t], true).starts_with("[statwatch test] "));
-        assert!(!subject(&[b], true).contains("[statwatch test] [statwatch test]"));
-    }
-
-    #[test]
-    fn short_keeps_one_line() {
-        assert_eq!(short("a\n  b\tc", 10), "a b c");
-        assert_eq!(short("abcdefghijkl", 5), "abcde…");
     }
 
     #[test]

@@ -13,7 +13,8 @@ use serde::Serialize;
 use sha2::Sha256;
 use url::Url;
 
-use super::{chain, short, NotifyError, SendError};
+use super::render::{chain, short};
+use super::{NotifyError, SendError};
 use crate::config::Secret;
 use crate::model::Alert;
 

@@ -160,7 +160,7 @@ fn alert(
     Alert {
         id,
         rule: rule.id.clone(),
-        kind: rule.kind.name().to_string(),
+        kind: rule.kind.name().into(),
         severity: rule.severity,
         series: input.series.id.clone(),
         title: input.series.title.clone(),

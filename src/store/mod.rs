@@ -1,4 +1,6 @@
-//! The only module that sees sled. Everything statwatch remembers lives here.
+//! The only module that sees sled: opening the store, its schema, the record encoding, and
+//! the one transaction per poll. What the records are lives beside it: `series` (data,
+//! stamps, release log, polls) and `outbox` (alerts and their deliveries).
 //!
 //! # Key layout (schema version 1)
 //!
@@ -22,14 +24,21 @@
 //! record that breaks every later read. Reads of single records report the tree and key of a
 //! record that cannot be decoded, so callers can skip it and carry on with the others.
 
+mod outbox;
+mod series;
+
 use std::path::Path;
 
-use chrono::{DateTime, Utc};
-use serde::{de::DeserializeOwned, Deserialize, Serialize};
+use serde::{de::DeserializeOwned, Serialize};
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 use sled::Transactional;
 
-use crate::model::{Alert, Delivery, DeliveryState, Release, StoredObservation};
+use crate::model::{Alert, StoredObservation};
+
+pub(crate) use outbox::due;
+pub use outbox::UnreadableDelivery;
+use series::Row;
+pub use series::{PollRecord, ReleaseLogEntry, TableStamp};
 
 pub const SCHEMA_VERSION: u32 = 1;
 
@@ -75,42 +84,6 @@ impl StoreError {
     pub fn is_io(&self) -> bool {
         matches!(self, StoreError::Sled(_))
     }
-}
-
-/// An outbox record that could not be decoded, with what its key says about it.
-#[derive(Debug)]
-pub struct UnreadableDelivery {
-    /// `receiver` and `alert id` from the key, when the key has the documented layout.
-    pub receiver: Option<String>,
-    pub alert_id: Option<String>,
-    pub error: StoreError,
-}
-
-/// The last cheap-check value seen for a table (CBS `Modified`, GENESIS `LatestUpdate`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TableStamp {
-    pub stamp: String,
-    pub fetched_at: DateTime<Utc>,
-    /// What was downloaded (see `pipeline::selection`): a changed config re-downloads.
-    #[serde(default)]
-    pub selection: String,
-}
-
-/// One line of the release log: what a poll found in one series.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ReleaseLogEntry {
-    pub at: DateTime<Utc>,
-    pub source: String,
-    pub table: String,
-    pub series: String,
-    pub release: Release,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct PollRecord {
-    pub last_success: Option<DateTime<Utc>>,
-    pub last_attempt: DateTime<Utc>,
-    pub last_outcome: String,
 }
 
 /// Everything one poll writes, committed atomically.
@@ -191,24 +164,35 @@ fn dec<T: DeserializeOwned>(tree: &'static str, key: &[u8], bytes: &[u8]) -> Res
     })
 }
 
+/// How long [`Store::open`] waits for a lock that is being let go.
+const LOCK_RELEASE_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
 impl Store {
     /// Opens (or creates) the store in `dir`.
+    ///
+    /// sled's background threads let go of the directory's lock a moment after the last
+    /// handle is dropped, so a lock held by this process is waited for briefly; one held by
+    /// another process is [`StoreError::Locked`] after that wait.
     pub fn open(dir: &Path) -> Result<Store, StoreError> {
         let path = dir.display().to_string();
-        // sled caches up to 1 GB by default; statwatch's working set is a few series at a time.
-        let db = sled::Config::new()
-            .path(dir)
-            .cache_capacity(32 * 1024 * 1024)
-            .open()
-            .map_err(|source| match source {
-                sled::Error::Io(ref e) if e.to_string().contains("could not acquire lock") => {
-                    StoreError::Locked { path: path.clone() }
+        let deadline = std::time::Instant::now() + LOCK_RELEASE_WAIT;
+        let db = loop {
+            // sled caches up to 1 GB by default; statwatch's working set is a few series.
+            let opened = sled::Config::new()
+                .path(dir)
+                .cache_capacity(32 * 1024 * 1024)
+                .open();
+            match opened {
+                Err(sled::Error::Io(ref e)) if e.to_string().contains("could not acquire lock") => {
+                    if std::time::Instant::now() >= deadline {
+                        return Err(StoreError::Locked { path });
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(20));
                 }
-                source => StoreError::Open {
-                    path: path.clone(),
-                    source,
-                },
-            })?;
+                Err(source) => return Err(StoreError::Open { path, source }),
+                Ok(db) => break db,
+            }
+        };
         let tree = |name: &str| db.open_tree(name);
         let store = Store {
             meta: tree("meta")?,
@@ -242,125 +226,12 @@ impl Store {
         &self.path
     }
 
-    /// Every stored observation of a series, oldest period first.
-    pub fn observations(&self, series: &str) -> Result<Vec<StoredObservation>, StoreError> {
-        self.observations
-            .scan_prefix(prefix(series))
-            .map(|kv| {
-                let (k, v) = kv?;
-                dec("observations", &k, &v)
-            })
-            .collect()
-    }
-
-    pub fn stamp(&self, source: &str, table: &str) -> Result<Option<TableStamp>, StoreError> {
-        let key = key2(source, table);
-        self.stamps
-            .get(&key)?
-            .map(|v| dec("stamps", &key, &v))
-            .transpose()
-    }
-
-    pub fn poll_record(&self, source: &str) -> Result<Option<PollRecord>, StoreError> {
-        self.polls
-            .get(source)?
-            .map(|v| dec("polls", source.as_bytes(), &v))
-            .transpose()
-    }
-
-    pub fn alert(&self, id: &str) -> Result<Option<Alert>, StoreError> {
-        self.alerts
-            .get(id)?
-            .map(|v| dec("alerts", id.as_bytes(), &v))
-            .transpose()
-    }
-
-    /// The release log, oldest first.
-    pub fn releases(&self) -> Result<Vec<ReleaseLogEntry>, StoreError> {
-        self.releases
-            .iter()
-            .map(|kv| {
-                let (k, v) = kv?;
-                dec("releases", &k, &v)
-            })
-            .collect()
-    }
-
-    /// Every delivery record, in receiver then alert-id order. A record that cannot be read
-    /// is an error here; [`Store::outbox`] reads past it.
-    pub fn deliveries(&self) -> Result<Vec<Delivery>, StoreError> {
-        self.outbox
-            .iter()
-            .map(|kv| {
-                let (k, v) = kv?;
-                dec("outbox", &k, &v)
-            })
-            .collect()
-    }
-
-    /// Every delivery record that reads, and apart from them those that do not: one bad
-    /// record must not hide the others. Only an I/O error of the store is an error.
-    pub fn outbox(&self) -> Result<(Vec<Delivery>, Vec<UnreadableDelivery>), StoreError> {
-        let mut good = Vec::new();
-        let mut bad = Vec::new();
-        for kv in self.outbox.iter() {
-            let (k, v) = kv?;
-            match dec::<Delivery>("outbox", &k, &v) {
-                Ok(d) => good.push(d),
-                Err(error) => {
-                    let mut parts = k.splitn(2, |b| *b == 0);
-                    let receiver = parts
-                        .next()
-                        .map(|p| String::from_utf8_lossy(p).into_owned());
-                    let alert_id = parts
-                        .next()
-                        .map(|p| String::from_utf8_lossy(p).into_owned());
-                    bad.push(UnreadableDelivery {
-                        receiver: receiver.filter(|_| alert_id.is_some()),
-                        alert_id,
-                        error,
-                    });
-                }
-            }
-        }
-        Ok((good, bad))
-    }
-
-    /// The pending deliveries that can be read (see [`Store::outbox`] for the others).
-    pub fn pending(&self) -> Result<Vec<Delivery>, StoreError> {
-        Ok(self
-            .outbox()?
-            .0
-            .into_iter()
-            .filter(|d| d.state == DeliveryState::Pending)
-            .collect())
-    }
-
-    /// Records the outcome of delivery attempts (after a send, success or not).
-    pub fn update_deliveries(&self, updates: &[Delivery]) -> Result<(), StoreError> {
-        let mut batch = sled::Batch::default();
-        for d in updates {
-            let key = key2(&d.receiver, &d.alert_id);
-            let value = enc("outbox", &key, d)?;
-            batch.insert(key, value);
-        }
-        self.outbox.apply_batch(batch)?;
-        self.db.flush()?;
-        Ok(())
-    }
-
-    /// Records a poll that wrote nothing else (a failure, or nothing changed).
-    pub fn record_poll(&self, source: &str, record: &PollRecord) -> Result<(), StoreError> {
-        let value = enc("polls", source.as_bytes(), record)?;
-        self.polls.insert(source, value)?;
-        self.db.flush()?;
-        Ok(())
-    }
-
     /// Writes one poll's results in one transaction and flushes them to disk. Every record is
     /// encoded (and checked to read back) before the transaction starts, so a refused value
     /// leaves the store exactly as it was.
     pub fn commit(&self, w: &PollWrite) -> Result<CommitSummary, StoreError> {
+        let data = self.series_rows(w)?;
+        let alert_rows = outbox::alert_rows(w)?;
         let trees = (
             &self.observations,
             &self.stamps,
@@ -369,67 +240,28 @@ impl Store {
             &self.alerts,
             &self.outbox,
         );
-        let mut obs_rows = Vec::new();
-        for (series, list) in &w.observations {
-            for o in list {
-                let key = key2(series, &o.period.sort_key());
-                let value = enc("observations", &key, o)?;
-                obs_rows.push((key, value));
-            }
-        }
-        let mut stamp_rows = Vec::new();
-        for (source, table, stamp) in &w.stamps {
-            let key = key2(source, table);
-            let value = enc("stamps", &key, stamp)?;
-            stamp_rows.push((key, value));
-        }
-        // Sequence numbers are taken outside the transaction: a retried closure must not
-        // draw new ones, and gaps after a failed commit are harmless.
-        let mut release_rows = Vec::new();
-        for entry in &w.releases {
-            let key = self.db.generate_id()?.to_be_bytes();
-            let value = enc("releases", &key, entry)?;
-            release_rows.push((key, value));
-        }
-        let poll_row = match &w.poll {
-            Some((source, record)) => {
-                Some((source.as_bytes(), enc("polls", source.as_bytes(), record)?))
-            }
-            None => None,
-        };
-        let mut alert_rows = Vec::new();
-        for (alert, receivers) in &w.alerts {
-            let value = enc("alerts", alert.id.as_bytes(), alert)?;
-            let mut entries = Vec::new();
-            for r in receivers {
-                let key = key2(r, &alert.id);
-                let value = enc("outbox", &key, &new_delivery(r, alert))?;
-                entries.push((key, value));
-            }
-            alert_rows.push((alert, value, entries));
-        }
         let result = trees.transaction(|(obs, stamps, releases, polls, alerts, outbox)| {
             let mut summary = CommitSummary::default();
-            for (k, v) in &obs_rows {
+            for (k, v) in &data.observations {
                 obs.insert(k.as_slice(), v.as_slice())?;
             }
-            for (k, v) in &stamp_rows {
+            for (k, v) in &data.stamps {
                 stamps.insert(k.as_slice(), v.as_slice())?;
             }
-            for (k, v) in &release_rows {
+            for (k, v) in &data.releases {
                 releases.insert(k, v.as_slice())?;
             }
-            if let Some((k, v)) = &poll_row {
-                polls.insert(*k, v.as_slice())?;
+            if let Some((k, v)) = &data.poll {
+                polls.insert(k.as_slice(), v.as_slice())?;
             }
-            for (alert, value, entries) in &alert_rows {
-                if alerts.get(alert.id.as_bytes())?.is_none() {
-                    alerts.insert(alert.id.as_bytes(), value.as_slice())?;
-                    summary.new_alerts.push(alert.id.clone());
+            for a in &alert_rows {
+                if alerts.get(a.id.as_bytes())?.is_none() {
+                    alerts.insert(a.id.as_bytes(), a.value.as_slice())?;
+                    summary.new_alerts.push(a.id.clone());
                 }
                 // The same id is never delivered twice to a receiver, across restarts.
-                for (k, v) in entries {
-                    if outbox.get(k)?.is_none() {
+                for (k, v) in &a.entries {
+                    if outbox.get(k.as_slice())?.is_none() {
                         outbox.insert(k.as_slice(), v.as_slice())?;
                         summary.enqueued += 1;
                     }
@@ -447,25 +279,11 @@ impl Store {
     }
 }
 
-/// A fresh outbox entry: pending, due at once.
-fn new_delivery(receiver: &str, alert: &Alert) -> Delivery {
-    Delivery {
-        alert_id: alert.id.clone(),
-        receiver: receiver.to_string(),
-        state: DeliveryState::Pending,
-        attempts: 0,
-        last_error: None,
-        created_at: alert.detected_at,
-        next_attempt_at: alert.detected_at,
-        not_before: None,
-        delivered_at: None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Cause, Period, Severity};
+    use crate::model::{AlertKind, Cause, Period, Severity};
+    use chrono::{DateTime, Utc};
 
     fn obs(p: Period, v: f64) -> StoredObservation {
         let t = Utc::now();
@@ -484,7 +302,7 @@ mod tests {
         Alert {
             id: id.into(),
             rule: "r".into(),
-            kind: "release".into(),
+            kind: AlertKind::Release,
             severity: Severity::Info,
             series: "s".into(),
             title: "t".into(),

@@ -1,0 +1,205 @@
+//! What a message says, whichever receiver carries it: the headline alert, the subject line,
+//! the plain-text body, and errors and answers shortened to one line for `last_error`.
+
+use std::fmt::Write as _;
+
+use chrono::Utc;
+use rand::Rng;
+
+use crate::model::{detail, signed, Alert, AlertKind, Cause, Period, Severity};
+
+/// The alert that names a message: the most severe, the earliest detected among equals.
+pub(crate) fn headline(alerts: &[Alert]) -> Option<&Alert> {
+    alerts.iter().min_by(|a, b| {
+        b.severity
+            .cmp(&a.severity)
+            .then(a.detected_at.cmp(&b.detected_at))
+            .then(a.id.cmp(&b.id))
+    })
+}
+
+/// Subject line: the headline's summary, with " (+N more)" when the message carries more.
+pub(crate) fn subject(alerts: &[Alert], test: bool) -> String {
+    let mut s = match headline(alerts) {
+        Some(a) if alerts.len() > 1 => format!("{} (+{} more)", a.summary, alerts.len() - 1),
+        Some(a) => a.summary.clone(),
+        None => "statwatch: no alerts".to_string(),
+    };
+    if test && !s.starts_with("[statwatch test]") {
+        s = format!("[statwatch test] {s}");
+    }
+    s
+}
+
+/// Renders an error with its causes, one line ("a: b: c"), for `last_error` and logs.
+pub(crate) fn chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        let m = c.to_string();
+        if !s.contains(&m) {
+            s.push_str(": ");
+            s.push_str(&m);
+        }
+        cur = c.source();
+    }
+    s
+}
+
+/// Shortens a receiver's answer for `last_error`: one line, at most `max` characters.
+pub(crate) fn short(text: &str, max: usize) -> String {
+    let one_line: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if one_line.chars().count() <= max {
+        one_line
+    } else {
+        let cut: String = one_line.chars().take(max).collect();
+        format!("{cut}…")
+    }
+}
+
+/// The plain-text body: every alert with what it is about, then every alert id.
+pub(crate) fn body(alerts: &[Alert], test: bool) -> String {
+    let mut s = String::new();
+    if test {
+        s.push_str(
+            "[statwatch test] This is a test message from `statwatch test-notify`.\n\
+             No rule fired; if you can read this, the receiver works.\n\n",
+        );
+    }
+    let n = alerts.len();
+    let _ = writeln!(s, "statwatch: {n} alert{}\n", if n == 1 { "" } else { "s" });
+    for a in alerts {
+        let unit = if a.unit.is_empty() {
+            String::new()
+        } else {
+            format!(" {}", a.unit)
+        };
+        let _ = writeln!(
+            s,
+            "[{}] {}",
+            a.severity.to_string().to_uppercase(),
+            a.summary
+        );
+        let _ = writeln!(s, "  series:   {} ({})", a.series, a.title);
+        let _ = writeln!(s, "  period:   {} ({})", a.period, a.source_period);
+        let _ = writeln!(s, "  value:    {}{unit}", signed(a.value));
+        match &a.previous {
+            Some(p) => {
+                let _ = writeln!(s, "  previous: {}{unit} in {}", signed(p.value), p.period);
+            }
+            None => s.push_str("  previous: none\n"),
+        }
+        let _ = writeln!(s, "  source:   {} table {}", a.source, a.table);
+        let cause = match a.cause {
+            Cause::NewPeriod => "new period".to_string(),
+            // The old value as the webhook payload writes it (`1.0`, not `1`).
+            Cause::Revision => match a.old_value().map(serde_json::Value::from) {
+                Some(old) => format!("revision (was {old})"),
+                None => "revision".to_string(),
+            },
+        };
+        let _ = writeln!(s, "  cause:    {cause}");
+        let _ = writeln!(s, "  rule:     {} ({}, {})", a.rule, a.kind, a.severity);
+        let _ = writeln!(s, "  id:       {}\n", a.id);
+    }
+    s.push_str("Alert ids:\n");
+    for a in alerts {
+        let _ = writeln!(s, "  {}", a.id);
+    }
+    s
+}
+
+/// The alert `test-notify` sends: clearly marked, with an id that no real alert can have.
+pub(crate) fn test_alert() -> Alert {
+    let now = Utc::now();
+    let id = format!("test-{:016x}", rand::thread_rng().gen::<u64>());
+    let mut details = serde_json::Map::new();
+    details.insert(detail::TEST.into(), serde_json::Value::Bool(true));
+    Alert {
+        id,
+        rule: "statwatch-test".into(),
+        kind: AlertKind::Test,
+        severity: Severity::Info,
+        series: "statwatch.test".into(),
+        title: "statwatch test alert".into(),
+        source: "statwatch".into(),
+        table: "test".into(),
+        unit: "".into(),
+        period: Period::Month(
+            chrono::Datelike::year(&now),
+            chrono::Datelike::month(&now) as u8,
+        ),
+        source_period: "test".into(),
+        value: 0.0,
+        previous: None,
+        cause: Cause::NewPeriod,
+        summary: "[statwatch test] This is a test alert from statwatch test-notify; no rule fired"
+            .into(),
+        details,
+        detected_at: now,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Severity;
+    use crate::notify::test_alert;
+    use crate::notify::tests::alert;
+
+    #[test]
+    fn subject_names_the_most_severe_alert() {
+        let a = alert("a", Severity::Info, "info one");
+        let b = alert("b", Severity::Critical, "critical one");
+        let c = alert("c", Severity::Warning, "warning one");
+        assert_eq!(subject(std::slice::from_ref(&a), false), "info one");
+        assert_eq!(
+            subject(&[a.clone(), b.clone(), c.clone()], false),
+            "critical one (+2 more)"
+        );
+        // Equal severity: the earliest detected wins.
+        let mut later = alert("z", Severity::Critical, "later critical");
+        later.detected_at = b.detected_at + chrono::Duration::seconds(5);
+        assert_eq!(
+            subject(&[later, b.clone()], false),
+            "critical one (+1 more)"
+        );
+        assert_eq!(subject(&[a], true), "[statwatch test] info one");
+        let t = test_alert();
+        assert!(subject(&[t], true).starts_with("[statwatch test] "));
+        assert!(!subject(&[b], true).contains("[statwatch test] [statwatch test]"));
+    }
+
+    #[test]
+    fn short_keeps_one_line() {
+        assert_eq!(short("a\n  b\tc", 10), "a b c");
+        assert_eq!(short("abcdefghijkl", 5), "abcde…");
+    }
+
+    #[test]
+    fn body_lists_every_alert_and_id() {
+        let a = alert("id-a", Severity::Info, "Industrie: groei (+1.3 in 2025-03)");
+        let mut b = alert("id-b", Severity::Critical, "sign flipped");
+        b.cause = Cause::Revision;
+        b.details
+            .insert(detail::OLD_VALUE.into(), serde_json::json!(1.0));
+        let text = body(&[a, b], false);
+        for needle in [
+            "id-a",
+            "id-b",
+            "Industrie: groei (+1.3 in 2025-03)",
+            "sign flipped",
+            "+1.3 %",
+            "previous: +1 % in 2025-02",
+            "cbs table 85806NED",
+            "2025-03 (2025MM03)",
+            "cause:    new period",
+            "revision (was 1.0)",
+            "[CRITICAL]",
+        ] {
+            assert!(text.contains(needle), "{needle:?} missing from\n{text}");
+        }
+        assert!(!text.contains("[statwatch test]"));
+        assert!(body(&[], true).starts_with("[statwatch test]"));
+    }
+}
