@@ -61,7 +61,9 @@ fn main() -> ExitCode {
             }
             Command::Run => statwatch::daemon::run_daemon(path, config)
                 .await
-                .map(|_| true),
+                .map(|_| true)
+                // Every daemon failure is the world's, not the user's: exit 1.
+                .map_err(|e| CliError::Runtime(e.to_string())),
         }
     });
     match result {

@@ -263,7 +263,7 @@ async fn poll_table(
             alerts.extend(rules::evaluate(
                 rule,
                 &rules::Input {
-                    series: s,
+                    series: s.into(),
                     after: &after,
                     release: &d.release,
                     detected_at: now,

@@ -178,6 +178,18 @@ pub struct SeriesConfig {
     pub frequency: Option<Frequency>,
 }
 
+impl<'a> From<&'a SeriesConfig> for crate::rules::Subject<'a> {
+    fn from(s: &'a SeriesConfig) -> Self {
+        crate::rules::Subject {
+            id: &s.id,
+            title: &s.title,
+            source: &s.source,
+            table: &s.table,
+            unit: &s.unit,
+        }
+    }
+}
+
 impl SeriesConfig {
     /// The id under which the raw levels of a derived series are stored.
     pub fn level_id(&self) -> String {

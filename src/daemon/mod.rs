@@ -37,7 +37,6 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use crate::cli::CliError;
 use crate::config::Config;
 use crate::metrics::{Metrics, MetricsError, MetricsServer};
 use crate::notify::{Notifier, NotifyError};
@@ -97,21 +96,16 @@ pub enum AppError {
 
 /// `statwatch run`: the daemon with real signals. SIGTERM/SIGINT drain and exit 0; SIGHUP
 /// reloads. Any start-up failure (store, metrics port taken) is a runtime failure (exit 1).
-pub async fn run_daemon(path: PathBuf, config: Config) -> Result<(), CliError> {
-    let fail = |e: AppError| CliError::Runtime(e.to_string());
+pub async fn run_daemon(path: PathBuf, config: Config) -> Result<(), AppError> {
     // Installed before anything else: until a handler exists, SIGTERM/SIGINT/SIGHUP kill the
     // process without a drain.
-    let mut term = signal(SignalKind::terminate()).map_err(|source| {
-        fail(AppError::Signal {
-            signal: "SIGTERM",
-            source,
-        })
+    let mut term = signal(SignalKind::terminate()).map_err(|source| AppError::Signal {
+        signal: "SIGTERM",
+        source,
     })?;
-    let mut int = signal(SignalKind::interrupt()).map_err(|source| {
-        fail(AppError::Signal {
-            signal: "SIGINT",
-            source,
-        })
+    let mut int = signal(SignalKind::interrupt()).map_err(|source| AppError::Signal {
+        signal: "SIGINT",
+        source,
     })?;
     let shutdown = async move {
         tokio::select! {
@@ -119,7 +113,7 @@ pub async fn run_daemon(path: PathBuf, config: Config) -> Result<(), CliError> {
             _ = int.recv() => info!(signal = "SIGINT", "shutdown requested"),
         }
     };
-    run(path, config, shutdown).await.map_err(fail)
+    run(path, config, shutdown).await
 }
 
 /// The daemon until `shutdown` completes; SIGHUP reloads `config_path`.

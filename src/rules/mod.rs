@@ -23,7 +23,6 @@ use globset::GlobMatcher;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
-use crate::config::SeriesConfig;
 use crate::model::{
     Alert, Cause, Frequency, Period, Previous, Release, Revision, Severity, StoredObservation,
 };
@@ -99,9 +98,19 @@ pub(crate) struct Fired {
     pub details: Value,
 }
 
+/// What an alert says about the series it is about (from its config entry).
+#[derive(Debug, Clone, Copy)]
+pub struct Subject<'a> {
+    pub id: &'a str,
+    pub title: &'a str,
+    pub source: &'a str,
+    pub table: &'a str,
+    pub unit: &'a str,
+}
+
 /// Everything a rule needs to know about one series and one release.
 pub struct Input<'a> {
-    pub series: &'a SeriesConfig,
+    pub series: Subject<'a>,
     /// The series after the release, oldest period first.
     pub after: &'a [StoredObservation],
     pub release: &'a Release,
@@ -110,7 +119,7 @@ pub struct Input<'a> {
 
 /// Evaluates one rule on one series' release.
 pub fn evaluate(rule: &RuleConfig, input: &Input) -> Vec<Alert> {
-    if input.release.baseline || !rule.applies_to(&input.series.id) {
+    if input.release.baseline || !rule.applies_to(input.series.id) {
         return Vec::new();
     }
     let check = rule.kind.check();
@@ -152,7 +161,7 @@ fn alert(
         Cause::NewPeriod => "new_period",
         Cause::Revision => "revision",
     };
-    let id = alert_id(&rule.id, &input.series.id, p, cause_name, &f.discriminator);
+    let id = alert_id(&rule.id, input.series.id, p, cause_name, &f.discriminator);
     let details = match f.details {
         Value::Object(m) => m,
         _ => Map::new(),
@@ -162,11 +171,11 @@ fn alert(
         rule: rule.id.clone(),
         kind: rule.kind.name().into(),
         severity: rule.severity,
-        series: input.series.id.clone(),
-        title: input.series.title.clone(),
-        source: input.series.source.clone(),
-        table: input.series.table.clone(),
-        unit: input.series.unit.clone(),
+        series: input.series.id.to_string(),
+        title: input.series.title.to_string(),
+        source: input.series.source.to_string(),
+        table: input.series.table.to_string(),
+        unit: input.series.unit.to_string(),
         period: p,
         source_period: obs.map(|o| o.source_period.clone()).unwrap_or_default(),
         value: v,
