@@ -277,7 +277,7 @@ pub async fn poll(config: &Config, only: Option<&str>, dry_run: bool) -> Result<
                 a.severity,
                 a.rule,
                 a.series,
-                a.period,
+                a.period_text(),
                 a.summary
             ));
         }

@@ -236,12 +236,26 @@ impl fmt::Display for Release {
     }
 }
 
-/// Why an alert fired: a newly published period, or a revision of a published one.
+/// Why an alert fired: a newly published period, a revision of a published one, or a
+/// silence (a series that stopped getting new periods, a source whose polls keep failing).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Cause {
     NewPeriod,
     Revision,
+    Overdue,
+    SourceFailing,
+}
+
+impl Cause {
+    pub fn name(self) -> &'static str {
+        match self {
+            Cause::NewPeriod => "new_period",
+            Cause::Revision => "revision",
+            Cause::Overdue => "overdue",
+            Cause::SourceFailing => "source_failing",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -281,6 +295,8 @@ pub enum AlertKind {
     Change,
     Threshold,
     Revision,
+    Overdue,
+    SourceFailing,
     Test,
     Other(String),
 }
@@ -294,6 +310,8 @@ impl AlertKind {
             AlertKind::Change => "change",
             AlertKind::Threshold => "threshold",
             AlertKind::Revision => "revision",
+            AlertKind::Overdue => "overdue",
+            AlertKind::SourceFailing => "source_failing",
             AlertKind::Test => "test",
             AlertKind::Other(name) => name,
         }
@@ -309,6 +327,8 @@ impl From<&str> for AlertKind {
             "change" => AlertKind::Change,
             "threshold" => AlertKind::Threshold,
             "revision" => AlertKind::Revision,
+            "overdue" => AlertKind::Overdue,
+            "source_failing" => AlertKind::SourceFailing,
             "test" => AlertKind::Test,
             other => AlertKind::Other(other.to_string()),
         }
@@ -352,6 +372,14 @@ pub mod detail {
     pub const LEVEL: &str = "level";
     /// Only on `test-notify`'s alert.
     pub const TEST: &str = "test";
+    /// When the series' latest period was first seen (overdue), RFC 3339.
+    pub const LAST_SEEN_AT: &str = "last_seen_at";
+    /// The last poll error (source_failing).
+    pub const LAST_ERROR: &str = "last_error";
+    /// The first failed poll of the outage (source_failing), RFC 3339.
+    pub const FAILING_SINCE: &str = "failing_since";
+    /// Whether this alert says the silence is over (source_failing: the source polls again).
+    pub const RECOVERED: &str = "recovered";
 }
 
 /// A fired rule, exactly as webhook payload v1 carries it.
@@ -366,14 +394,50 @@ pub struct Alert {
     pub source: String,
     pub table: String,
     pub unit: String,
-    pub period: Period,
+    /// `None` only for an alert about a source (source_failing), written as `""`.
+    #[serde(with = "period_or_empty")]
+    pub period: Option<Period>,
     pub source_period: String,
-    pub value: f64,
+    /// `None` only for an alert about a source (source_failing), written as `null`.
+    #[serde(serialize_with = "finite_or_none")]
+    pub value: Option<f64>,
     pub previous: Option<Previous>,
     pub cause: Cause,
     pub summary: String,
     pub details: serde_json::Map<String, serde_json::Value>,
     pub detected_at: DateTime<Utc>,
+}
+
+/// JSON has no NaN or infinity (serde_json would write `null`, which reads back as "no
+/// value"): such a value is an error to write, not a silent loss.
+fn finite_or_none<S: serde::Serializer>(v: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(x) if !x.is_finite() => Err(serde::ser::Error::custom(format!(
+            "the value {x} is not finite (NaN and infinity cannot be stored)"
+        ))),
+        other => other.serialize(s),
+    }
+}
+
+/// A period as `"2025-03"`, or `""` where there is none (payload v1 keeps `period` a string).
+mod period_or_empty {
+    use super::Period;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer>(p: &Option<Period>, s: S) -> Result<S::Ok, S::Error> {
+        match p {
+            Some(p) => p.serialize(s),
+            None => s.serialize_str(""),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Period>, D::Error> {
+        let text = String::deserialize(d)?;
+        if text.is_empty() {
+            return Ok(None);
+        }
+        text.parse().map(Some).map_err(serde::de::Error::custom)
+    }
 }
 
 /// Typed reads of [`Alert::details`]: `None` when the alert does not carry the key (or carries
@@ -409,6 +473,22 @@ impl Alert {
 
     pub fn level(&self) -> Option<f64> {
         self.detail(detail::LEVEL)?.as_f64()
+    }
+
+    /// The period as written (`""` for an alert about a source).
+    pub fn period_text(&self) -> String {
+        self.period.map(|p| p.to_string()).unwrap_or_default()
+    }
+
+    /// Whether this alert says a silence is over.
+    pub fn recovered(&self) -> bool {
+        self.detail(detail::RECOVERED)
+            .and_then(|v| v.as_bool())
+            .unwrap_or(false)
+    }
+
+    pub fn last_error(&self) -> Option<&str> {
+        self.detail(detail::LAST_ERROR)?.as_str()
     }
 
     /// Whether this is `test-notify`'s alert.
@@ -498,6 +578,7 @@ mod tests {
             "revision",
             "test",
             "overdue",
+            "source_failing",
         ] {
             let kind = AlertKind::from(name);
             assert_eq!(kind.name(), name);
@@ -507,8 +588,8 @@ mod tests {
         }
         assert_eq!(AlertKind::from("sign_change"), AlertKind::SignChange);
         assert_eq!(
-            AlertKind::from("overdue"),
-            AlertKind::Other("overdue".into())
+            AlertKind::from("backtest"),
+            AlertKind::Other("backtest".into())
         );
     }
 

@@ -170,7 +170,7 @@ fn alerts(store: &Store, pending_only: bool, as_json: bool) -> Result<String, Qu
                 a.rule.clone(),
                 a.kind.to_string(),
                 a.series.clone(),
-                a.period.to_string(),
+                a.period_text(),
                 a.summary.clone(),
             ),
             None => Default::default(),

@@ -946,7 +946,7 @@ kind = "log"
     let mut fired: Vec<(String, String, f64)> = report
         .alerts
         .iter()
-        .map(|a| (a.rule.clone(), a.period.to_string(), a.value))
+        .map(|a| (a.rule.clone(), a.period_text(), a.value.unwrap()))
         .collect();
     fired.sort_by(|a, b| a.partial_cmp(b).expect("no NaN"));
     // Feb y/y: 93.6/95.3 -> -1.8 becomes 93.8/95.3 -> -1.6; Mar: 95.1/94.1 -> +1.1 becomes

@@ -12,7 +12,7 @@ pub(super) fn send(receiver: &str, alerts: &[Alert]) {
             rule = %a.rule,
             severity = %a.severity,
             series = %a.series,
-            period = %a.period,
+            period = %a.period_text(),
             value = a.value,
             summary = %a.summary,
             id = %a.id,

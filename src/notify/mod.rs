@@ -394,9 +394,9 @@ pub(crate) mod tests {
             source: "cbs".into(),
             table: "85806NED".into(),
             unit: "%".into(),
-            period: Period::Month(2025, 3),
+            period: Some(Period::Month(2025, 3)),
             source_period: "2025MM03".into(),
-            value: 1.3,
+            value: Some(1.3),
             previous: Some(Previous {
                 period: Period::Month(2025, 2),
                 value: 1.0,

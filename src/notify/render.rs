@@ -80,22 +80,39 @@ pub(crate) fn body(alerts: &[Alert], test: bool) -> String {
             a.severity.to_string().to_uppercase(),
             a.summary
         );
-        let _ = writeln!(s, "  series:   {} ({})", a.series, a.title);
-        let _ = writeln!(s, "  period:   {} ({})", a.period, a.source_period);
-        let _ = writeln!(s, "  value:    {}{unit}", signed(a.value));
-        match &a.previous {
-            Some(p) => {
-                let _ = writeln!(s, "  previous: {}{unit} in {}", signed(p.value), p.period);
-            }
-            None => s.push_str("  previous: none\n"),
+        // An alert about a whole source (source_failing) has no series, period or value.
+        if !a.series.is_empty() {
+            let _ = writeln!(s, "  series:   {} ({})", a.series, a.title);
         }
-        let _ = writeln!(s, "  source:   {} table {}", a.source, a.table);
+        if let Some(p) = a.period {
+            let _ = writeln!(s, "  period:   {p} ({})", a.source_period);
+        }
+        if let Some(v) = a.value {
+            let _ = writeln!(s, "  value:    {}{unit}", signed(v));
+            match &a.previous {
+                Some(p) => {
+                    let _ = writeln!(s, "  previous: {}{unit} in {}", signed(p.value), p.period);
+                }
+                None => s.push_str("  previous: none\n"),
+            }
+        }
+        if a.table.is_empty() {
+            let _ = writeln!(s, "  source:   {}", a.source);
+        } else {
+            let _ = writeln!(s, "  source:   {} table {}", a.source, a.table);
+        }
         let cause = match a.cause {
             Cause::NewPeriod => "new period".to_string(),
             // The old value as the webhook payload writes it (`1.0`, not `1`).
             Cause::Revision => match a.old_value().map(serde_json::Value::from) {
                 Some(old) => format!("revision (was {old})"),
                 None => "revision".to_string(),
+            },
+            Cause::Overdue => "overdue: no new period".to_string(),
+            Cause::SourceFailing if a.recovered() => "source polls again".to_string(),
+            Cause::SourceFailing => match a.last_error() {
+                Some(e) => format!("source failing: {e}"),
+                None => "source failing".to_string(),
             },
         };
         let _ = writeln!(s, "  cause:    {cause}");
@@ -125,12 +142,12 @@ pub(crate) fn test_alert() -> Alert {
         source: "statwatch".into(),
         table: "test".into(),
         unit: "".into(),
-        period: Period::Month(
+        period: Period::month(
             chrono::Datelike::year(&now),
             chrono::Datelike::month(&now) as u8,
         ),
         source_period: "test".into(),
-        value: 0.0,
+        value: Some(0.0),
         previous: None,
         cause: Cause::NewPeriod,
         summary: "[statwatch test] This is a test alert from statwatch test-notify; no rule fired"

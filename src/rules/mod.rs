@@ -157,11 +157,13 @@ fn alert(
         period: p.prev(),
         value,
     });
-    let cause_name = match cause {
-        Cause::NewPeriod => "new_period",
-        Cause::Revision => "revision",
-    };
-    let id = alert_id(&rule.id, input.series.id, p, cause_name, &f.discriminator);
+    let id = alert_id(
+        &rule.id,
+        input.series.id,
+        &p.to_string(),
+        cause.name(),
+        &f.discriminator,
+    );
     let details = match f.details {
         Value::Object(m) => m,
         _ => Map::new(),
@@ -176,9 +178,9 @@ fn alert(
         source: input.series.source.to_string(),
         table: input.series.table.to_string(),
         unit: input.series.unit.to_string(),
-        period: p,
+        period: Some(p),
         source_period: obs.map(|o| o.source_period.clone()).unwrap_or_default(),
-        value: v,
+        value: Some(v),
         previous,
         cause,
         summary: format!("{}: {}", input.series.title, f.summary),
@@ -191,12 +193,12 @@ fn alert(
 pub fn alert_id(
     rule: &str,
     series: &str,
-    period: Period,
+    period: &str,
     cause: &str,
     discriminator: &str,
 ) -> String {
     let mut h = Sha256::new();
-    for part in [rule, series, &period.to_string(), cause, discriminator] {
+    for part in [rule, series, period, cause, discriminator] {
         h.update(part.as_bytes());
         h.update([0]);
     }
@@ -337,14 +339,14 @@ mod tests {
 
     #[test]
     fn ids_are_stable_and_distinguish_events() {
-        let a = alert_id("r", "s", Period::Month(2025, 2), "revision", "1>-0.3");
+        let a = alert_id("r", "s", "2025-02", "revision", "1>-0.3");
         assert_eq!(
             a,
-            alert_id("r", "s", Period::Month(2025, 2), "revision", "1>-0.3")
+            alert_id("r", "s", "2025-02", "revision", "1>-0.3")
         );
         assert_ne!(
             a,
-            alert_id("r", "s", Period::Month(2025, 2), "revision", "-0.3>0.2")
+            alert_id("r", "s", "2025-02", "revision", "-0.3>0.2")
         );
         assert_eq!(a.len(), 32);
         assert_eq!(ordinal(3), "3rd");

@@ -37,7 +37,7 @@ mod tests {
         let v2 = [v1.clone(), obs(&[(2025, 2, 1.0)])].concat();
         let a = run("nl.industry.yoy", "rel", &[v1, v2]);
         assert_eq!(a.len(), 1);
-        assert_eq!(a[0].period, Period::Month(2025, 2));
+        assert_eq!(a[0].period, Some(Period::Month(2025, 2)));
         assert!(
             a[0].summary
                 .ends_with("1 in 2025-02 (previous 0.3 in 2025-01)"),

@@ -66,7 +66,7 @@ mod tests {
         let next = [history(), obs(&[(2025, 1, 0.3)])].concat();
         let a = run("nl.industry.yoy", "turn", &[history(), next]);
         assert_eq!(a.len(), 1);
-        assert_eq!(a[0].period, Period::Month(2025, 1));
+        assert_eq!(a[0].period, Some(Period::Month(2025, 1)));
         assert_eq!(a[0].details["broken_run"], 18);
         assert_eq!(
             a[0].summary,
@@ -101,7 +101,7 @@ mod tests {
             &[all.clone(), [all, obs(&[(2025, 3, 2.1)])].concat()],
         );
         assert_eq!(a.len(), 1);
-        assert_eq!(a[0].period, Period::Month(2025, 3));
+        assert_eq!(a[0].period, Some(Period::Month(2025, 3)));
     }
 
     #[test]
@@ -115,11 +115,11 @@ mod tests {
         let turn = run("nl.industry.yoy", "turn", &[v1, v2]);
         let flipped: Vec<_> = turn.iter().filter(|a| a.cause == Cause::Revision).collect();
         assert_eq!(flipped.len(), 1);
-        assert_eq!(flipped[0].period, Period::Month(2025, 2));
+        assert_eq!(flipped[0].period, Some(Period::Month(2025, 2)));
         assert_eq!(flipped[0].details["old_value"], 1.0);
         // 2025-03 (+1.4) follows the revised -0.3: a new sign change as well.
         assert!(turn
             .iter()
-            .any(|a| a.cause == Cause::NewPeriod && a.period == Period::Month(2025, 3)));
+            .any(|a| a.cause == Cause::NewPeriod && a.period == Some(Period::Month(2025, 3))));
     }
 }

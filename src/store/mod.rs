@@ -309,9 +309,9 @@ mod tests {
             source: "cbs".into(),
             table: "T".into(),
             unit: "%".into(),
-            period: Period::Month(2025, 3),
+            period: Some(Period::Month(2025, 3)),
             source_period: "2025MM03".into(),
-            value: 1.0,
+            value: Some(1.0),
             previous: None,
             cause: Cause::NewPeriod,
             summary: "x".into(),
@@ -357,7 +357,7 @@ mod tests {
         let store = Store::open(dir.path()).unwrap();
         for bad in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
             let mut a = alert("a-nan");
-            a.value = bad;
+            a.value = Some(bad);
             let w = PollWrite {
                 observations: vec![("s".into(), vec![obs(Period::Month(2025, 2), 1.0)])],
                 alerts: vec![(a, vec!["ops".into()])],
@@ -455,9 +455,9 @@ mod tests {
                     let mut a = alert("x");
                     a.rule = rule;
                     a.title = title;
-                    a.period = p;
+                    a.period = Some(p);
                     a.summary = summary;
-                    a.value = v;
+                    a.value = Some(v);
                     a.previous = prev.map(|(period, value)| Previous { period, value });
                     a.cause = if rev {
                         Cause::Revision

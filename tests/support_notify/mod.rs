@@ -64,9 +64,9 @@ pub fn alert(id: &str, severity: Severity, summary: &str) -> Alert {
         source: "cbs".into(),
         table: "85806NED".into(),
         unit: "%".into(),
-        period: Period::Month(2025, 3),
+        period: Some(Period::Month(2025, 3)),
         source_period: "2025MM03".into(),
-        value: 1.3,
+        value: Some(1.3),
         previous: Some(Previous {
             period: Period::Month(2025, 2),
             value: 1.0,
