@@ -11,6 +11,7 @@ use crate::config::{Config, ReceiverKind};
 use crate::notify::{Mode, Notifier};
 use crate::pipeline::{self, TableResult};
 use crate::query::{Query, QueryError};
+use crate::rules::RuleKind;
 use crate::sources::Source;
 use crate::store::{Store, StoreError};
 
@@ -136,12 +137,15 @@ pub fn check(config: &Config) {
         ));
     }
     for r in &config.rules {
+        let on = match &r.kind {
+            RuleKind::SourceFailing(k) => format!("source {}", k.source),
+            _ => r.series.clone(),
+        };
         print(format!(
-            "rule       {} ({}, {}) on {}",
+            "rule       {} ({}, {}) on {on}",
             r.id,
             r.kind.name(),
             r.severity,
-            r.series
         ));
     }
     for r in config.receivers.values() {
@@ -180,6 +184,16 @@ pub fn check(config: &Config) {
     }
     if let Some(m) = &config.metrics {
         print(format!("metrics    http://{}/metrics", m.listen));
+    }
+    if let Some(h) = &config.heartbeat {
+        // The URL is a secret (a dead-man service's check id): its origin at most.
+        let to = url::Url::parse(h.url.expose())
+            .map(|u| origin_only(&u))
+            .unwrap_or_default();
+        print(format!(
+            "heartbeat  every {} s to {to}",
+            h.interval.as_secs_f64()
+        ));
     }
     for w in &config.warnings {
         print(format!("warning    {w}"));

@@ -37,6 +37,7 @@
 //!   - `notify/settle.rs`: the delivery backoff and the pure claim/settle transitions.
 //!   - `notify/render.rs`: headline, subject, text body, one-line errors; shared by receivers.
 //!   - `notify/webhook.rs`, `notify/email.rs`, `notify/log.rs`: one file per receiver kind.
+//! - [`silence`]: the IO side of overdue series and failing sources (poll records, outbox).
 //! - [`retry`]: the one backoff policy (exponential, capped, jittered) and a retry loop.
 //! - [`scheduler`]: pure, `Schedule` (cron in a time zone, DST-correct), start-up catch-up.
 //! - [`daemon`]: `statwatch run`: the scheduling loop and shutdown token (mod), arming sources
@@ -62,5 +63,6 @@ pub mod query;
 pub(crate) mod retry;
 pub mod rules;
 pub mod scheduler;
+pub mod silence;
 pub mod sources;
 pub mod store;

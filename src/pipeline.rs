@@ -15,10 +15,9 @@ use crate::diff::{diff, merged};
 use crate::model::{Alert, Release, StoredObservation};
 use crate::notify;
 use crate::rules;
+use crate::silence;
 use crate::sources::{Check, FetchError, Source};
-use crate::store::{
-    CommitSummary, PollRecord, PollWrite, ReleaseLogEntry, Store, StoreError, TableStamp,
-};
+use crate::store::{CommitSummary, PollWrite, ReleaseLogEntry, Store, StoreError, TableStamp};
 
 /// What happened to one table.
 #[derive(Debug)]
@@ -158,25 +157,31 @@ pub async fn poll_source(
         }
         report.tables.push(TableOutcome { table, result });
     }
-    let outcome = report.summary();
-    info!(source = name, outcome = %outcome, "poll finished");
+    info!(source = name, outcome = %report.summary(), "poll finished");
     if dry_run {
         return Ok(report);
     }
-    let previous = store.poll_record(name)?.and_then(|r| r.last_success);
-    write.poll = Some((
-        name.to_string(),
-        PollRecord {
-            last_success: if report.failed() {
-                previous
-            } else {
-                Some(started_at)
-            },
-            last_attempt: started_at,
-            last_outcome: outcome,
-        },
-    ));
-    report.committed = Some(store.commit(&write)?);
+    let before = store.poll_record(name)?;
+    let (record, failing) = silence::after_poll(config, store, before.as_ref(), &report)?;
+    for a in &failing {
+        write
+            .alerts
+            .push((a.clone(), notify::receivers_for(config, a)));
+    }
+    report.alerts.extend(failing);
+    write.poll = Some((name.to_string(), record));
+    let mut committed = store.commit(&write)?;
+    // After the commit, so a series that just got a new period is not late.
+    let overdue = silence::overdue(config, store, Some(name), Utc::now())?;
+    let late = silence::enqueue(config, store, &overdue)?;
+    committed.enqueued += late.enqueued;
+    committed.new_alerts.extend(late.new_alerts);
+    report.alerts.extend(
+        overdue
+            .into_iter()
+            .filter(|a| committed.new_alerts.contains(&a.id)),
+    );
+    report.committed = Some(committed);
     Ok(report)
 }
 

@@ -80,6 +80,7 @@ pub struct Config {
     pub receivers: BTreeMap<String, ReceiverConfig>,
     pub smtp: Option<SmtpConfig>,
     pub metrics: Option<MetricsConfig>,
+    pub heartbeat: Option<HeartbeatConfig>,
     /// Things worth telling the operator that do not stop the config from working.
     pub warnings: Vec<String>,
 }
@@ -254,6 +255,14 @@ pub struct SmtpConfig {
 #[derive(Debug, Clone)]
 pub struct MetricsConfig {
     pub listen: SocketAddr,
+}
+
+/// `[heartbeat]`: `GET url` every `interval` while the daemon is healthy.
+#[derive(Debug, Clone)]
+pub struct HeartbeatConfig {
+    /// A secret: a dead-man service identifies the check by it.
+    pub url: Secret,
+    pub interval: std::time::Duration,
 }
 
 /// Lists the names of configured things, for messages.

@@ -28,6 +28,18 @@ pub(crate) struct RawConfig {
     pub receivers: BTreeMap<String, RawReceiver>,
     pub smtp: Option<RawSmtp>,
     pub metrics: Option<RawMetrics>,
+    pub heartbeat: Option<RawHeartbeat>,
+}
+
+/// `[heartbeat]`: a dead-man service pinged while the daemon is healthy.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawHeartbeat {
+    /// The ping URL: a secret (it identifies the check).
+    pub url: Option<String>,
+    pub url_file: Option<String>,
+    /// Seconds between pings (fractions allowed); default 300.
+    pub interval_secs: Option<f64>,
 }
 
 #[derive(Deserialize)]
@@ -76,6 +88,8 @@ pub(crate) enum RawRuleKind {
     Change,
     Threshold,
     Revision,
+    Overdue,
+    SourceFailing,
 }
 
 impl RawRuleKind {
@@ -87,6 +101,8 @@ impl RawRuleKind {
             RawRuleKind::Change => "change",
             RawRuleKind::Threshold => "threshold",
             RawRuleKind::Revision => "revision",
+            RawRuleKind::Overdue => "overdue",
+            RawRuleKind::SourceFailing => "source_failing",
         }
     }
 
@@ -99,6 +115,8 @@ impl RawRuleKind {
             RawRuleKind::Change => &["direction", "min", "relative"],
             RawRuleKind::Threshold => &["above", "below"],
             RawRuleKind::Revision => &["min"],
+            RawRuleKind::Overdue => &["after_days"],
+            RawRuleKind::SourceFailing => &["source", "after_hours"],
         }
     }
 }
@@ -134,8 +152,10 @@ impl RawDirection {
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawRule {
     pub id: String,
-    /// A series id or glob.
-    pub series: String,
+    /// A series id or glob (every kind but source_failing).
+    pub series: Option<String>,
+    /// A source name or glob (source_failing).
+    pub source: Option<String>,
     pub kind: RawRuleKind,
     pub severity: Option<Severity>,
     pub dead_band: Option<f64>,
@@ -145,12 +165,17 @@ pub(crate) struct RawRule {
     pub relative: Option<bool>,
     pub above: Option<f64>,
     pub below: Option<f64>,
+    pub after_days: Option<f64>,
+    pub after_hours: Option<f64>,
 }
 
 impl RawRule {
     /// Which parameters are set, by name (the names of [`RawRuleKind::params`]).
-    pub fn params_set(&self) -> [(&'static str, bool); 7] {
+    pub fn params_set(&self) -> [(&'static str, bool); 10] {
         [
+            ("source", self.source.is_some()),
+            ("after_days", self.after_days.is_some()),
+            ("after_hours", self.after_hours.is_some()),
             ("dead_band", self.dead_band.is_some()),
             ("direction", self.direction.is_some()),
             ("length", self.length.is_some()),

@@ -21,6 +21,7 @@ mod arm;
 mod reload;
 mod systemd;
 mod tasks;
+mod watch;
 
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
@@ -154,6 +155,7 @@ pub async fn run_with_reloads(
         let now = Utc::now();
         daemon.fire_due(now);
         daemon.deliver_due(now);
+        daemon.watch_due(now);
         daemon.heartbeat();
         let wake = daemon.next_wake(now);
         tokio::select! {
@@ -194,6 +196,8 @@ pub(super) struct Daemon {
     store_failure: Option<StoreError>,
     /// Cancelled at shutdown: running polls and deliveries see it and wind down.
     shutdown: CancellationToken,
+    /// The hourly overdue check and the heartbeat.
+    watch: watch::Watch,
 }
 
 impl Daemon {
@@ -250,6 +254,7 @@ impl Daemon {
             last_watchdog: Instant::now(),
             store_failure: None,
             shutdown: CancellationToken::new(),
+            watch: watch::Watch::new(Utc::now()),
         };
         daemon.refresh_next_due();
         let status = daemon.status();
@@ -300,7 +305,7 @@ impl Daemon {
         // Running sources count too: their tick must be seen (and skipped) when it lands.
         let ticks = self.sources.values().filter_map(|a| a.next);
         let due = if self.delivering { None } else { self.next_due };
-        let next = ticks.chain(due).min();
+        let next = ticks.chain(due).chain(self.watch_next()).min();
         // A zero sleep would spin if a tick is somehow not consumed; a millisecond is enough.
         sleep_for(now, next, self.cap()).max(Duration::from_millis(1))
     }

@@ -10,6 +10,7 @@ use tokio::time::Instant;
 use tracing::{debug, error, info, warn};
 
 use super::systemd::notify;
+use super::watch::Watched;
 use super::{AppError, Daemon, MIN_DELIVERY_GAP};
 use crate::notify::{DeliveryReport, Mode, Notifier};
 use crate::pipeline::{self, PollReport};
@@ -20,6 +21,7 @@ use crate::store::StoreError;
 pub(super) enum Task {
     Poll(String),
     Delivery,
+    Watch,
 }
 
 pub(super) enum Done {
@@ -29,6 +31,7 @@ pub(super) enum Done {
         delivery: Option<Result<DeliveryReport, StoreError>>,
     },
     Delivery(Result<DeliveryReport, StoreError>),
+    Watch(Watched),
 }
 
 impl Daemon {
@@ -141,6 +144,10 @@ impl Daemon {
                             a.outcome = format!("{name}: poll task died");
                         }
                     }
+                    Some(Task::Watch) => {
+                        error!(error = %e, "watch task died");
+                        self.watched(None);
+                    }
                     Some(Task::Delivery) | None => {
                         error!(error = %e, "delivery task died");
                         self.delivering = false;
@@ -189,12 +196,13 @@ impl Daemon {
                 self.last_delivery = Some(Instant::now());
                 self.delivered(d);
             }
+            Done::Watch(w) => self.watched(Some(w)),
         }
         self.refresh_next_due();
     }
 
     /// Remembers the first store I/O failure; the loop ends the daemon with it.
-    fn store_failed(&mut self, e: StoreError) {
+    pub(super) fn store_failed(&mut self, e: StoreError) {
         if e.is_io() && self.store_failure.is_none() {
             self.store_failure = Some(e);
         }

@@ -7,9 +7,11 @@
 //! in [`RuleKind::check`], and its parameters in `config::raw` and `config::validate`.
 
 pub mod change;
+pub mod overdue;
 pub mod release;
 pub mod revision;
 pub mod sign_change;
+pub mod source_failing;
 pub mod streak;
 pub mod threshold;
 
@@ -53,6 +55,10 @@ pub enum RuleKind {
     Change(change::Change),
     Threshold(threshold::Threshold),
     Revision(revision::Revision),
+    /// Silence: checked after polls and hourly, not on a release (see its file).
+    Overdue(overdue::Overdue),
+    /// Silence: checked at the end of a poll, not on a release (see its file).
+    SourceFailing(source_failing::SourceFailing),
 }
 
 impl RuleKind {
@@ -65,6 +71,8 @@ impl RuleKind {
             RuleKind::Change(k) => k,
             RuleKind::Threshold(k) => k,
             RuleKind::Revision(k) => k,
+            RuleKind::Overdue(k) => k,
+            RuleKind::SourceFailing(k) => k,
         }
     }
 
@@ -340,14 +348,8 @@ mod tests {
     #[test]
     fn ids_are_stable_and_distinguish_events() {
         let a = alert_id("r", "s", "2025-02", "revision", "1>-0.3");
-        assert_eq!(
-            a,
-            alert_id("r", "s", "2025-02", "revision", "1>-0.3")
-        );
-        assert_ne!(
-            a,
-            alert_id("r", "s", "2025-02", "revision", "-0.3>0.2")
-        );
+        assert_eq!(a, alert_id("r", "s", "2025-02", "revision", "1>-0.3"));
+        assert_ne!(a, alert_id("r", "s", "2025-02", "revision", "-0.3>0.2"));
         assert_eq!(a.len(), 32);
         assert_eq!(ordinal(3), "3rd");
         assert_eq!(ordinal(11), "11th");

@@ -7,6 +7,7 @@
 //! | tree           | key                          | value (JSON)                           |
 //! |----------------|------------------------------|----------------------------------------|
 //! | `meta`         | `schema_version`             | `1`                                    |
+//! | `meta`         | `alive`                      | RFC 3339 time of the last write probe  |
 //! | `observations` | `series \0 period-sort-key`  | [`StoredObservation`]                  |
 //! | `stamps`       | `source \0 table`            | [`TableStamp`] (the cheap-check value) |
 //! | `releases`     | big-endian u64 sequence      | [`ReleaseLogEntry`]                    |
@@ -83,6 +84,17 @@ impl StoreError {
     /// the daemon stops rather than carry on half-working.
     pub fn is_io(&self) -> bool {
         matches!(self, StoreError::Sled(_))
+    }
+}
+
+impl Store {
+    /// Proves the store takes writes (a full disk fails here, not only at the next poll): the
+    /// daemon does this before each heartbeat ping, so a dead-man service hears nothing from
+    /// a daemon that could not record what it finds.
+    pub fn probe_write(&self, now: chrono::DateTime<chrono::Utc>) -> Result<(), StoreError> {
+        self.meta.insert("alive", now.to_rfc3339().as_bytes())?;
+        self.db.flush()?;
+        Ok(())
     }
 }
 

@@ -32,6 +32,12 @@ pub struct PollRecord {
     pub last_success: Option<DateTime<Utc>>,
     pub last_attempt: DateTime<Utc>,
     pub last_outcome: String,
+    /// The first failed poll since the last good one (`None` while polls succeed).
+    #[serde(default)]
+    pub failing_since: Option<DateTime<Utc>>,
+    /// The latest poll error (kept after a recovery, for the recovery alert).
+    #[serde(default)]
+    pub last_error: Option<String>,
 }
 
 /// A key and its encoded value, ready for a transaction.

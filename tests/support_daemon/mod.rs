@@ -60,6 +60,16 @@ impl FakeCbs {
         self.server.delay("TableInfos", delay);
     }
 
+    /// Every cheap check answers HTTP 500 until [`FakeCbs::heal`].
+    pub fn break_checks(&self) {
+        self.server
+            .fail_next("TableInfos", crate::common::Fault::Status500, usize::MAX);
+    }
+
+    pub fn heal(&self) {
+        self.server.clear_faults();
+    }
+
     /// How many cheap checks (`TableInfos`) were made: one per poll of the table.
     pub fn checks(&self) -> usize {
         self.server

@@ -15,9 +15,10 @@ use globset::{Glob, GlobMatcher};
 
 use super::env::{expand_env, read_secret_file};
 use super::locate::{Locator, Seg};
-use super::raw::{RawConfig, RawMetrics, RawSeries};
+use super::raw::{RawConfig, RawHeartbeat, RawMetrics, RawSeries};
 use super::{
-    Config, ConfigError, LogFormat, MetricsConfig, Secret, SeriesConfig, SourceConfig, SourceKind,
+    Config, ConfigError, HeartbeatConfig, LogFormat, MetricsConfig, Secret, SeriesConfig,
+    SourceConfig, SourceKind,
 };
 use crate::rules::RuleConfig;
 
@@ -44,7 +45,7 @@ pub(super) fn config(loc: &Locator, path: &Path, raw: RawConfig) -> Result<Confi
         let built = v.series(i, s, &series, &sources, &mut warnings)?;
         series.push(built);
     }
-    let rules = v.rules(&raw, &series)?;
+    let rules = v.rules(&raw, &series, &sources)?;
     let smtp = raw.smtp.as_ref().map(|s| v.smtp(s)).transpose()?;
     let mut receivers = BTreeMap::new();
     for (name, r) in &raw.receivers {
@@ -56,6 +57,7 @@ pub(super) fn config(loc: &Locator, path: &Path, raw: RawConfig) -> Result<Confi
         .as_ref()
         .map(|m| v.metrics(m, &mut warnings))
         .transpose()?;
+    let heartbeat = raw.heartbeat.as_ref().map(|h| v.heartbeat(h)).transpose()?;
     for s in sources.keys() {
         if !series.iter().any(|x| &x.source == s) {
             warnings.push(format!("source {s} has no series: it will not be polled"));
@@ -72,6 +74,7 @@ pub(super) fn config(loc: &Locator, path: &Path, raw: RawConfig) -> Result<Confi
         receivers,
         smtp,
         metrics,
+        heartbeat,
         warnings,
     })
 }
@@ -174,10 +177,11 @@ impl Validator<'_, '_> {
         &self,
         raw: &RawConfig,
         series: &[SeriesConfig],
+        sources: &BTreeMap<String, SourceConfig>,
     ) -> Result<Vec<RuleConfig>, ConfigError> {
         let mut rules: Vec<RuleConfig> = Vec::new();
         for (i, r) in raw.rules.iter().enumerate() {
-            let rule = self.rule(i, r, series)?;
+            let rule = self.rule(i, r, series, sources)?;
             if rules.iter().any(|o| o.id == rule.id) {
                 return Err(self.loc.error(
                     &[Seg::Key("rules"), Seg::Index(i), Seg::Key("id")],
@@ -208,6 +212,33 @@ impl Validator<'_, '_> {
             ));
         }
         Ok(MetricsConfig { listen })
+    }
+}
+
+impl Validator<'_, '_> {
+    /// `[heartbeat]`: the URL is a secret (a dead-man service's check id is in it), so it
+    /// is never echoed; it must be http(s).
+    fn heartbeat(&self, h: &RawHeartbeat) -> Result<HeartbeatConfig, ConfigError> {
+        let base = [Seg::Key("heartbeat")];
+        let Some(url) = self.secret(&base, "url", h.url.as_deref(), h.url_file.as_deref())? else {
+            return Err(self.loc.error(&base, "[heartbeat] needs url (or url_file)"));
+        };
+        let at = [Seg::Key("heartbeat"), Seg::Key("url")];
+        match url::Url::parse(url.expose()) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {}
+            _ => return Err(self.loc.error(&at, "not an http(s) URL")),
+        }
+        let secs = h.interval_secs.unwrap_or(300.0);
+        if !(0.05..=86_400.0).contains(&secs) {
+            return Err(self.loc.error(
+                &[Seg::Key("heartbeat"), Seg::Key("interval_secs")],
+                "must be between 0.05 and 86400 seconds",
+            ));
+        }
+        Ok(HeartbeatConfig {
+            url,
+            interval: std::time::Duration::from_secs_f64(secs),
+        })
     }
 }
 

@@ -1,15 +1,19 @@
 //! `[[rules]]`: the series glob, the severity, and each kind's parameters, built into the
 //! kind's own type from `rules`.
 
+use std::collections::BTreeMap;
+
 use super::super::locate::Seg;
 use super::super::raw::{RawDirection, RawRule, RawRuleKind};
-use super::super::{ConfigError, SeriesConfig};
+use super::super::{ConfigError, SeriesConfig, SourceConfig};
 use super::{glob, Validator};
 use crate::model::Severity;
 use crate::rules::change::{Change, ChangeDirection};
+use crate::rules::overdue::Overdue;
 use crate::rules::release::Release;
 use crate::rules::revision::Revision;
 use crate::rules::sign_change::SignChange;
+use crate::rules::source_failing::SourceFailing;
 use crate::rules::streak::{Streak, StreakDirection};
 use crate::rules::threshold::Threshold;
 use crate::rules::{RuleConfig, RuleKind};
@@ -63,16 +67,32 @@ impl Validator<'_, '_> {
         i: usize,
         r: &RawRule,
         series: &[SeriesConfig],
+        sources: &BTreeMap<String, SourceConfig>,
     ) -> Result<RuleConfig, ConfigError> {
         let at = At { v: self, i, r };
         if r.id.trim().is_empty() {
             return Err(at.error("id", "a rule id must not be empty"));
         }
-        let matcher = glob(&r.series).map_err(|m| at.error("series", m))?;
-        if !series.iter().any(|s| matcher.is_match(&s.id)) {
+        // A source_failing rule watches sources, not series: its series matcher matches no
+        // id (ids are never empty).
+        let watched = match (&r.series, r.kind) {
+            (Some(_), RawRuleKind::SourceFailing) => {
+                return Err(at.error(
+                    "series",
+                    "a source_failing rule watches a source: use source = \"<name or glob>\"",
+                ))
+            }
+            (None, RawRuleKind::SourceFailing) => String::new(),
+            (Some(s), _) => s.clone(),
+            (None, _) => {
+                return Err(at.error("kind", format!("a {} rule needs series", r.kind.name())))
+            }
+        };
+        let matcher = glob(&watched).map_err(|m| at.error("series", m))?;
+        if !watched.is_empty() && !series.iter().any(|s| matcher.is_match(&s.id)) {
             return Err(at.error(
                 "series",
-                format!("{:?} matches no configured series", r.series),
+                format!("{watched:?} matches no configured series"),
             ));
         }
         let allowed = r.kind.params();
@@ -83,9 +103,9 @@ impl Validator<'_, '_> {
         }
         Ok(RuleConfig {
             id: r.id.clone(),
-            series: r.series.clone(),
+            series: watched,
             matcher,
-            kind: at.kind()?,
+            kind: at.kind(sources)?,
             severity: r.severity.unwrap_or(Severity::Info),
         })
     }
@@ -93,7 +113,7 @@ impl Validator<'_, '_> {
 
 impl At<'_, '_, '_, '_> {
     /// The kind with its parameters; only the ones [`RawRuleKind::params`] allows are set.
-    fn kind(&self) -> Result<RuleKind, ConfigError> {
+    fn kind(&self, sources: &BTreeMap<String, SourceConfig>) -> Result<RuleKind, ConfigError> {
         let r = self.r;
         Ok(match r.kind {
             RawRuleKind::Release => RuleKind::Release(Release),
@@ -112,6 +132,44 @@ impl At<'_, '_, '_, '_> {
             RawRuleKind::Revision => RuleKind::Revision(Revision {
                 min: self.non_negative("min", r.min)?,
             }),
+            RawRuleKind::Overdue => RuleKind::Overdue(Overdue {
+                after: self.span("after_days", r.after_days, 86_400.0)?,
+            }),
+            RawRuleKind::SourceFailing => RuleKind::SourceFailing(self.source_failing(sources)?),
+        })
+    }
+
+    /// A positive span given in `unit_secs` units (fractions allowed: tests use seconds).
+    fn span(
+        &self,
+        key: &str,
+        v: Option<f64>,
+        unit_secs: f64,
+    ) -> Result<chrono::Duration, ConfigError> {
+        let v = self.needs(key, v)?;
+        let ms = v * unit_secs * 1000.0;
+        if !(1.0..1e15).contains(&ms) {
+            return Err(self.error(key, "must be a positive number"));
+        }
+        Ok(chrono::Duration::milliseconds(ms as i64))
+    }
+
+    fn source_failing(
+        &self,
+        sources: &BTreeMap<String, SourceConfig>,
+    ) -> Result<SourceFailing, ConfigError> {
+        let pattern = self.needs("source", self.r.source.clone())?;
+        let matcher = glob(&pattern).map_err(|m| self.error("source", m))?;
+        if !sources.keys().any(|s| matcher.is_match(s)) {
+            return Err(self.error(
+                "source",
+                format!("{pattern:?} matches no configured source"),
+            ));
+        }
+        Ok(SourceFailing {
+            source: pattern,
+            matcher,
+            after: self.span("after_hours", self.r.after_hours, 3_600.0)?,
         })
     }
 
@@ -235,6 +293,69 @@ series = "nl.*"
         let e = parse("kind = \"revision\"\nmin = -1\n").unwrap_err();
         assert!(
             e.ends_with("rules[0].min: must be a non-negative number"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn silence_kinds_take_spans_and_source_failing_a_source() {
+        let c = parse("kind = \"overdue\"\nafter_days = 1.5\n").unwrap();
+        let RuleKind::Overdue(o) = &c.rules[0].kind else {
+            panic!("{:?}", c.rules[0].kind)
+        };
+        assert_eq!(o.after, chrono::Duration::hours(36));
+        let failing = BASE.replace("series = \"nl.*\"\n", "");
+        let c = Config::parse(
+            Path::new("t.toml"),
+            &format!("{failing}kind = \"source_failing\"\nsource = \"c*\"\nafter_hours = 0.001\n"),
+        )
+        .unwrap();
+        let RuleKind::SourceFailing(f) = &c.rules[0].kind else {
+            panic!()
+        };
+        assert!(f.applies_to("cbs") && !f.applies_to("destatis"));
+        assert_eq!(f.after, chrono::Duration::milliseconds(3600));
+        assert!(!c.rules[0].applies_to("nl.x"), "it watches no series");
+        let e =
+            parse("kind = \"source_failing\"\nsource = \"cbs\"\nafter_hours = 1\n").unwrap_err();
+        assert!(
+            e.contains("rules[0].series") && e.contains("watches a source"),
+            "{e}"
+        );
+        let e = Config::parse(
+            Path::new("t.toml"),
+            &format!("{failing}kind = \"source_failing\"\nsource = \"x*\"\nafter_hours = 1\n"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("matches no configured source"), "{e}");
+        let e = parse("kind = \"overdue\"\n").unwrap_err();
+        assert!(
+            e.ends_with("an overdue rule needs after_days") || e.contains("needs after_days"),
+            "{e}"
+        );
+        let e = parse("kind = \"overdue\"\nafter_days = 0\n").unwrap_err();
+        assert!(
+            e.contains("rules[0].after_days: must be a positive number"),
+            "{e}"
+        );
+        let e = parse("kind = \"release\"\nafter_days = 3\n").unwrap_err();
+        assert!(e.contains("a release rule takes no after_days"), "{e}");
+    }
+
+    #[test]
+    fn a_heartbeat_url_is_checked_but_never_echoed() {
+        let ok = format!("{BASE}kind = \"release\"\n[heartbeat]\nurl = \"https://hc.example.org/ping/5ecret-uuid\"\ninterval_secs = 0.5\n");
+        let c = Config::parse(Path::new("t.toml"), &ok).unwrap();
+        let h = c.heartbeat.as_ref().unwrap();
+        assert_eq!(h.interval, std::time::Duration::from_millis(500));
+        assert!(!format!("{c:?}").contains("5ecret"));
+        let bad = ok.replace("https://hc.example.org/ping/5ecret-uuid", "ftp:5ecret-uuid");
+        let e = Config::parse(Path::new("t.toml"), &bad)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("heartbeat.url: not an http(s) URL") && !e.contains("5ecret"),
             "{e}"
         );
     }

@@ -1,0 +1,134 @@
+//! The daemon's own silence duties: the `overdue` check of every series at least hourly
+//! (polls check their own source's series as they end), and the `[heartbeat]` ping to a
+//! dead-man service. Both run as tasks from the scheduling loop, so a stalled loop stops the
+//! pings; each ping first proves the store takes writes, and a store that does not ends the
+//! daemon like any store failure (and so the pings).
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tracing::{debug, warn};
+
+use super::tasks::{Done, Task};
+use super::Daemon;
+use crate::silence;
+use crate::store::StoreError;
+
+/// How often every series is checked for `overdue` between polls.
+const OVERDUE_EVERY: Duration = Duration::from_secs(3600);
+/// A ping that takes longer than this has failed (the next one comes at the next interval).
+const PING_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// When the watch duties are next due, and whether one is running.
+pub(super) struct Watch {
+    next_overdue: DateTime<Utc>,
+    next_ping: DateTime<Utc>,
+    overdue_running: bool,
+    ping_running: bool,
+    client: reqwest::Client,
+}
+
+impl Watch {
+    pub(super) fn new(now: DateTime<Utc>) -> Watch {
+        Watch {
+            next_overdue: now + chrono::Duration::from_std(OVERDUE_EVERY).unwrap_or_default(),
+            next_ping: now,
+            overdue_running: false,
+            ping_running: false,
+            // A dead-man URL never needs a redirect; following one could send the check's
+            // secret URL's successor elsewhere.
+            client: reqwest::Client::builder()
+                .timeout(PING_TIMEOUT)
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap_or_default(),
+        }
+    }
+}
+
+/// What a watch task found.
+pub(super) enum Watched {
+    Overdue(Result<usize, StoreError>),
+    Ping(Result<(), StoreError>),
+}
+
+impl Daemon {
+    /// The next time a watch duty is due (for the loop's sleep).
+    pub(super) fn watch_next(&self) -> Option<DateTime<Utc>> {
+        let ping = self.config.heartbeat.as_ref().map(|_| self.watch.next_ping);
+        Some(self.watch.next_overdue).into_iter().chain(ping).min()
+    }
+
+    /// Starts the watch duties that are due.
+    pub(super) fn watch_due(&mut self, now: DateTime<Utc>) {
+        if now >= self.watch.next_overdue && !self.watch.overdue_running {
+            self.watch.next_overdue =
+                now + chrono::Duration::from_std(OVERDUE_EVERY).unwrap_or_default();
+            self.watch.overdue_running = true;
+            let (config, store) = (self.config.clone(), self.store.clone());
+            let handle = self.tasks.spawn_blocking(move || {
+                let found = silence::overdue(&config, &store, None, Utc::now())
+                    .and_then(|alerts| silence::enqueue(&config, &store, &alerts))
+                    .map(|c| c.enqueued);
+                Done::Watch(Watched::Overdue(found))
+            });
+            self.kinds.insert(handle.id(), Task::Watch);
+        }
+        let Some(hb) = self.config.heartbeat.clone() else {
+            return;
+        };
+        if now < self.watch.next_ping || self.watch.ping_running {
+            return;
+        }
+        // Never in a burst: the next ping is an interval after this one, whatever happens.
+        self.watch.next_ping = now + chrono::Duration::from_std(hb.interval).unwrap_or_default();
+        self.watch.ping_running = true;
+        let (store, client) = (self.store.clone(), self.watch.client.clone());
+        let handle = self.tasks.spawn(async move {
+            let probe = tokio::task::spawn_blocking(move || store.probe_write(Utc::now())).await;
+            match probe {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => return Done::Watch(Watched::Ping(Err(e))),
+                Err(e) => {
+                    warn!(error = %e, "heartbeat: the store probe died; no ping");
+                    return Done::Watch(Watched::Ping(Ok(())));
+                }
+            }
+            match client.get(hb.url.expose()).send().await {
+                Ok(r) if r.status().is_success() => debug!("heartbeat ping sent"),
+                // The URL is a secret: only the status or the cause is logged.
+                Ok(r) => warn!(status = r.status().as_u16(), "heartbeat ping refused"),
+                Err(e) => warn!(error = %e.without_url(), "heartbeat ping failed"),
+            }
+            Done::Watch(Watched::Ping(Ok(())))
+        });
+        self.kinds.insert(handle.id(), Task::Watch);
+    }
+
+    /// A watch task ended (or died: then `None`).
+    pub(super) fn watched(&mut self, w: Option<Watched>) {
+        match w {
+            Some(Watched::Overdue(found)) => {
+                self.watch.overdue_running = false;
+                match found {
+                    Ok(n) => debug!(enqueued = n, "overdue check"),
+                    Err(e) => {
+                        warn!(error = %e, "overdue check failed");
+                        self.store_failed(e);
+                    }
+                }
+            }
+            Some(Watched::Ping(result)) => {
+                self.watch.ping_running = false;
+                if let Err(e) = result {
+                    warn!(error = %e, "heartbeat: the store does not take writes; no ping");
+                    self.store_failed(e);
+                }
+            }
+            None => {
+                self.watch.overdue_running = false;
+                self.watch.ping_running = false;
+            }
+        }
+    }
+}

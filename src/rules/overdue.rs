@@ -1,0 +1,165 @@
+//! `overdue`: a series that stopped getting new periods. Fires once per gap: when the time
+//! since its latest period was first seen passes `after`. The id comes from the rule, the
+//! series and that latest period, so the same gap never fires twice and the next gap (after a
+//! new period) fires anew.
+//!
+//! Not a release-time check: the pipeline asks [`Overdue::check`] after every poll of the
+//! series' source, and the daemon at least hourly, with the series as the store holds it.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde_json::json;
+
+use super::{alert_id, Check, RuleConfig, Subject};
+use crate::model::{detail, Alert, Cause, StoredObservation};
+
+/// `after_days` as a duration (fractions allowed: tests use seconds).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Overdue {
+    pub after: chrono::Duration,
+}
+
+impl Check for Overdue {
+    fn name(&self) -> &'static str {
+        "overdue"
+    }
+}
+
+impl Overdue {
+    /// The alert for `latest` (the series' newest period) if it is overdue at `now`.
+    pub fn check(
+        &self,
+        rule: &RuleConfig,
+        series: Subject,
+        latest: &StoredObservation,
+        now: DateTime<Utc>,
+    ) -> Option<Alert> {
+        let waited = now - latest.first_seen;
+        if waited < self.after {
+            return None;
+        }
+        let p = latest.period;
+        let last_seen = latest.first_seen.to_rfc3339_opts(SecondsFormat::Secs, true);
+        let details = json!({
+            detail::LAST_SEEN_AT: last_seen,
+            detail::RECOVERED: false,
+        });
+        Some(Alert {
+            id: alert_id(&rule.id, series.id, &p.to_string(), "overdue", ""),
+            rule: rule.id.clone(),
+            kind: self.name().into(),
+            severity: rule.severity,
+            series: series.id.to_string(),
+            title: series.title.to_string(),
+            source: series.source.to_string(),
+            table: series.table.to_string(),
+            unit: series.unit.to_string(),
+            period: Some(p),
+            source_period: latest.source_period.clone(),
+            value: Some(latest.value),
+            previous: None,
+            cause: Cause::Overdue,
+            summary: format!(
+                "{}: no new period for {} (the latest, {p}, came {})",
+                series.title,
+                span(waited),
+                latest.first_seen.format("%Y-%m-%d %H:%M UTC"),
+            ),
+            details: details.as_object().cloned().unwrap_or_default(),
+            detected_at: now,
+        })
+    }
+}
+
+/// A duration as people say it: "41 days", "5 hours", "30 seconds".
+pub(crate) fn span(d: chrono::Duration) -> String {
+    let (n, unit) = if d.num_days() >= 2 {
+        (d.num_days(), "day")
+    } else if d.num_hours() >= 2 {
+        (d.num_hours(), "hour")
+    } else if d.num_minutes() >= 2 {
+        (d.num_minutes(), "minute")
+    } else {
+        (d.num_seconds(), "second")
+    };
+    format!("{n} {unit}{}", if n == 1 { "" } else { "s" })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Period, Severity};
+
+    fn rule(after: chrono::Duration) -> (RuleConfig, Overdue) {
+        let kind = Overdue { after };
+        let rule = RuleConfig {
+            id: "nl-overdue".into(),
+            series: "nl.*".into(),
+            matcher: globset::Glob::new("nl.*").unwrap().compile_matcher(),
+            kind: super::super::RuleKind::Overdue(kind.clone()),
+            severity: Severity::Warning,
+        };
+        (rule, kind)
+    }
+
+    fn subject() -> Subject<'static> {
+        Subject {
+            id: "nl.industry.yoy",
+            title: "Industrial production NL",
+            source: "cbs",
+            table: "85806NED",
+            unit: "%",
+        }
+    }
+
+    fn latest(first_seen: DateTime<Utc>) -> StoredObservation {
+        StoredObservation {
+            period: Period::Month(2025, 3),
+            source_period: "2025MM03".into(),
+            value: 1.3,
+            status: "Voorlopig".into(),
+            first_seen,
+            value_seen: first_seen,
+            revisions: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn fires_once_the_gap_passes_with_an_id_per_gap() {
+        let seen: DateTime<Utc> = "2025-05-09T06:30:00Z".parse().unwrap();
+        let (r, k) = rule(chrono::Duration::days(40));
+        let obs = latest(seen);
+        assert!(k
+            .check(&r, subject(), &obs, seen + chrono::Duration::days(39))
+            .is_none());
+        let a = k
+            .check(&r, subject(), &obs, seen + chrono::Duration::days(41))
+            .unwrap();
+        assert_eq!(a.cause, Cause::Overdue);
+        assert_eq!(a.period, Some(Period::Month(2025, 3)));
+        assert!(
+            a.summary.contains("no new period for 41 days"),
+            "{}",
+            a.summary
+        );
+        assert_eq!(a.details["last_seen_at"], "2025-05-09T06:30:00Z");
+        // Checked again later: the same gap, the same id.
+        let again = k
+            .check(&r, subject(), &obs, seen + chrono::Duration::days(60))
+            .unwrap();
+        assert_eq!(again.id, a.id);
+        // A later period is another gap.
+        let mut next = latest(seen + chrono::Duration::days(45));
+        next.period = Period::Month(2025, 4);
+        let later = k
+            .check(&r, subject(), &next, seen + chrono::Duration::days(90))
+            .unwrap();
+        assert_ne!(later.id, a.id);
+    }
+
+    #[test]
+    fn spans_read_like_speech() {
+        assert_eq!(span(chrono::Duration::days(41)), "41 days");
+        assert_eq!(span(chrono::Duration::hours(30)), "30 hours");
+        assert_eq!(span(chrono::Duration::seconds(1)), "1 second");
+    }
+}

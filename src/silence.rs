@@ -1,0 +1,146 @@
+//! Silence made visible, the IO side: the outage bookkeeping of a source's poll record, and
+//! the `overdue` and `source_failing` alerts that go into the outbox like any other. The
+//! judgements themselves are pure, in `rules::overdue` and `rules::source_failing`.
+//!
+//! `source_failing` is judged at the end of every poll (in `run` and `poll` alike), with the
+//! record before and after it; `overdue` after every poll of a series' source and hourly by
+//! the daemon, from what the store holds.
+
+use chrono::{DateTime, Utc};
+use tracing::{info, warn};
+
+use crate::config::Config;
+use crate::model::Alert;
+use crate::notify;
+use crate::pipeline::{PollReport, TableError};
+use crate::rules::RuleKind;
+use crate::sources::FetchError;
+use crate::store::{CommitSummary, PollRecord, PollWrite, Store, StoreError};
+
+/// The source's poll record after `report`, and the `source_failing` alerts the change from
+/// `before` brings: an outage that has lasted long enough, or the recovery from one that was
+/// alerted.
+pub fn after_poll(
+    config: &Config,
+    store: &Store,
+    before: Option<&PollRecord>,
+    report: &PollReport,
+) -> Result<(PollRecord, Vec<Alert>), StoreError> {
+    let now = report.started_at;
+    let name = report.source.as_str();
+    let error = first_error(report);
+    // A poll given up at shutdown says nothing about the source.
+    let cancelled = report
+        .tables
+        .iter()
+        .any(|t| matches!(t.result, Err(TableError::Fetch(FetchError::Cancelled))));
+    let was_failing = before.and_then(|b| b.failing_since);
+    let record = PollRecord {
+        last_success: match (&error, cancelled) {
+            (None, false) => Some(now),
+            _ => before.and_then(|b| b.last_success),
+        },
+        last_attempt: now,
+        last_outcome: report.summary(),
+        failing_since: match (&error, cancelled) {
+            (_, true) => was_failing,
+            (None, false) => None,
+            (Some(_), false) => was_failing.or(Some(now)),
+        },
+        last_error: match (&error, cancelled) {
+            (Some(e), false) => Some(e.clone()),
+            _ => before.and_then(|b| b.last_error.clone()),
+        },
+    };
+    let mut alerts = Vec::new();
+    if cancelled {
+        return Ok((record, alerts));
+    }
+    for rule in &config.rules {
+        let RuleKind::SourceFailing(k) = &rule.kind else {
+            continue;
+        };
+        if !k.applies_to(name) {
+            continue;
+        }
+        match (&error, was_failing) {
+            (Some(e), _) => {
+                let since = record.failing_since.unwrap_or(now);
+                alerts.extend(k.failing(rule, name, since, e, now));
+            }
+            (None, Some(since)) => {
+                // One recovery, and only for an outage that was alerted.
+                let id = crate::rules::source_failing::SourceFailing::outage_id(rule, name, since);
+                if store.alert(&id)?.is_some() {
+                    let last = before.and_then(|b| b.last_error.as_deref()).unwrap_or("");
+                    alerts.push(k.recovered(rule, name, since, last, now));
+                }
+            }
+            (None, None) => {}
+        }
+    }
+    Ok((record, alerts))
+}
+
+/// The first failed table of a poll, as `table: cause`.
+fn first_error(report: &PollReport) -> Option<String> {
+    report.tables.iter().find_map(|t| match &t.result {
+        Err(e) => Some(format!("{}: {e}", t.table)),
+        Ok(_) => None,
+    })
+}
+
+/// `overdue` alerts for the series of `source` (every source's with `None`) as the store
+/// holds them at `now`.
+pub fn overdue(
+    config: &Config,
+    store: &Store,
+    source: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<Vec<Alert>, StoreError> {
+    let mut alerts = Vec::new();
+    for rule in &config.rules {
+        let RuleKind::Overdue(k) = &rule.kind else {
+            continue;
+        };
+        let watched = config
+            .series
+            .iter()
+            .filter(|s| source.is_none_or(|n| s.source == n) && rule.applies_to(&s.id));
+        for s in watched {
+            let obs = store.observations(&s.id)?;
+            // Never fetched yet: nothing can be late.
+            let Some(latest) = obs.last() else { continue };
+            alerts.extend(k.check(rule, s.into(), latest, now));
+        }
+    }
+    Ok(alerts)
+}
+
+/// Puts silence alerts into the outbox, routed like any alert (one transaction; an alert id
+/// already known is not enqueued again, so a gap or an outage fires once).
+pub fn enqueue(
+    config: &Config,
+    store: &Store,
+    alerts: &[Alert],
+) -> Result<CommitSummary, StoreError> {
+    if alerts.is_empty() {
+        return Ok(CommitSummary::default());
+    }
+    let write = PollWrite {
+        alerts: alerts
+            .iter()
+            .map(|a| (a.clone(), notify::receivers_for(config, a)))
+            .collect(),
+        ..Default::default()
+    };
+    let summary = store.commit(&write)?;
+    for a in alerts.iter().filter(|a| summary.new_alerts.contains(&a.id)) {
+        if a.recovered() {
+            info!(rule = %a.rule, source = %a.source, summary = %a.summary, "silence over");
+        } else {
+            warn!(rule = %a.rule, kind = %a.kind, source = %a.source, series = %a.series, summary = %a.summary, "silence alert");
+        }
+    }
+    Ok(summary)
+}

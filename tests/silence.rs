@@ -1,0 +1,219 @@
+//! Silence made visible, through the real binary against the local fake CBS: a series that
+//! stops getting new periods fires `overdue` once per gap; a source that keeps failing fires
+//! `source_failing` once per outage and one recovery; the heartbeat pings a dead-man service
+//! at its interval and stops when the store cannot be written. The clock is made short by
+//! the config (fractional `after_days`, `after_hours`, `interval_secs`), never by sleeps of
+//! days.
+
+mod common;
+mod support_daemon;
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::Command;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use support_daemon::*;
+
+const NEVER: &str = "0 0 0 1 1 *";
+
+fn alerts_of_kind(cfg: &Path, kind: &str) -> Vec<Value> {
+    let out = statwatch(cfg, &["alerts", "--json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let all: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    all.into_iter().filter(|a| a["kind"] == kind).collect()
+}
+
+fn poll(cfg: &Path) -> (bool, String) {
+    let out = statwatch(cfg, &["poll"]);
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+#[test]
+fn a_series_that_stops_getting_new_periods_fires_overdue_once_per_gap() {
+    let cbs = FakeCbs::start();
+    let dir = tempfile::tempdir().unwrap();
+    let rule = "[[rules]]\nid = \"nl-overdue\"\nseries = \"nl.*\"\nkind = \"overdue\"\nafter_days = 0.0000232\nseverity = \"warning\"\n";
+    let cfg = write(
+        &dir.path().join("statwatch.toml"),
+        &config(&dir.path().join("state"), &cbs, NEVER, rule),
+    );
+    let (ok, text) = poll(&cfg);
+    assert!(ok, "{text}");
+    assert!(
+        alerts_of_kind(&cfg, "overdue").is_empty(),
+        "a fresh baseline is not late"
+    );
+
+    // after_days 0.0000232 is two seconds.
+    std::thread::sleep(Duration::from_millis(2500));
+    let (ok, text) = poll(&cfg);
+    assert!(ok, "{text}");
+    assert!(text.contains("no new period for"), "{text}");
+    let late = alerts_of_kind(&cfg, "overdue");
+    assert_eq!(late.len(), 1, "{late:?}");
+    assert_eq!(late[0]["period"], "2025-01");
+    assert_eq!(late[0]["rule"], "nl-overdue");
+
+    // Checked again: the same gap does not fire twice.
+    poll(&cfg);
+    assert_eq!(alerts_of_kind(&cfg, "overdue").len(), 1);
+
+    // A new period closes the gap; the next gap fires anew.
+    cbs.publish("2025MM02", 0.8, "2025-04-10T06:30:00");
+    poll(&cfg);
+    assert_eq!(alerts_of_kind(&cfg, "overdue").len(), 1);
+    std::thread::sleep(Duration::from_millis(2500));
+    poll(&cfg);
+    let late = alerts_of_kind(&cfg, "overdue");
+    assert_eq!(late.len(), 2, "{late:?}");
+    assert!(late.iter().any(|a| a["period"] == "2025-02"), "{late:?}");
+}
+
+#[test]
+fn a_failing_source_fires_once_per_outage_then_recovers_once() {
+    let cbs = FakeCbs::start();
+    let dir = tempfile::tempdir().unwrap();
+    let rule = "[[rules]]\nid = \"sources-failing\"\nkind = \"source_failing\"\nsource = \"*\"\nafter_hours = 0.0002\nseverity = \"critical\"\n";
+    let cfg = write(
+        &dir.path().join("statwatch.toml"),
+        &config(&dir.path().join("state"), &cbs, NEVER, rule),
+    );
+    assert!(poll(&cfg).0, "a first good poll");
+    cbs.break_checks();
+    // The first failure starts the outage; after_hours 0.0002 is 0.72 s, and one failing poll
+    // (three tries with backoff) takes longer than that.
+    let (ok, text) = poll(&cfg);
+    assert!(!ok, "{text}");
+    assert!(alerts_of_kind(&cfg, "source_failing").is_empty(), "{text}");
+    let (ok, text) = poll(&cfg);
+    assert!(!ok);
+    let failing = alerts_of_kind(&cfg, "source_failing");
+    assert_eq!(failing.len(), 1, "{text}\n{failing:?}");
+    assert_eq!(failing[0]["period"], "");
+    assert!(text.contains("every poll failed for"), "{text}");
+    assert!(
+        text.contains("HTTP 500"),
+        "the last error is in the summary: {text}"
+    );
+
+    // The same outage goes on: nothing new.
+    poll(&cfg);
+    assert_eq!(alerts_of_kind(&cfg, "source_failing").len(), 1);
+
+    // The source answers again: one recovery, once.
+    cbs.heal();
+    let (ok, text) = poll(&cfg);
+    assert!(ok, "{text}");
+    assert!(text.contains("polls again after failing"), "{text}");
+    assert_eq!(alerts_of_kind(&cfg, "source_failing").len(), 2);
+    poll(&cfg);
+    assert_eq!(alerts_of_kind(&cfg, "source_failing").len(), 2);
+}
+
+/// A dead-man service: counts `GET /ping/...` and when each came.
+#[derive(Clone, Default)]
+struct DeadMan {
+    pings: Arc<Mutex<Vec<Instant>>>,
+}
+
+impl DeadMan {
+    fn start(&self) -> String {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!(
+            "http://{}/ping/5ecret-check-uuid",
+            listener.local_addr().unwrap()
+        );
+        let me = self.clone();
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                let Ok(mut conn) = conn else { continue };
+                let mut line = String::new();
+                if BufReader::new(&conn).read_line(&mut line).is_ok()
+                    && line.starts_with("GET /ping/")
+                {
+                    me.pings.lock().unwrap().push(Instant::now());
+                }
+                let _ = conn.write_all(
+                    b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nOK",
+                );
+            }
+        });
+        url
+    }
+
+    fn count(&self) -> usize {
+        self.pings.lock().unwrap().len()
+    }
+}
+
+#[test]
+fn the_heartbeat_pings_at_its_interval_and_stops_when_the_store_cannot_be_written() {
+    let cbs = FakeCbs::start();
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    // A tmpfs to fill, where the test may mount one (root); else only the pinging part.
+    let mounted = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=8m", "tmpfs"])
+        .arg({
+            std::fs::create_dir_all(&state).unwrap();
+            &state
+        })
+        .status()
+        .is_ok_and(|s| s.success());
+    let deadman = DeadMan::default();
+    let url = deadman.start();
+    let extra = format!("[heartbeat]\nurl = \"{url}\"\ninterval_secs = 0.3\n");
+    let cfg = write(
+        &dir.path().join("statwatch.toml"),
+        &config(&state, &cbs, NEVER, &extra),
+    );
+    let mut daemon = Daemon::spawn(&cfg, &[]);
+    wait_for("five pings", || deadman.count() >= 5);
+    let times = deadman.pings.lock().unwrap().clone();
+    for pair in times.windows(2) {
+        let gap = pair[1] - pair[0];
+        assert!(
+            gap >= Duration::from_millis(250),
+            "pings in a burst: {gap:?}"
+        );
+    }
+    assert!(
+        daemon.lines().iter().all(|l| !l.contains("5ecret")),
+        "the heartbeat URL reached the log"
+    );
+    if !mounted {
+        eprintln!("SKIPPED the full-disk half: cannot mount a tmpfs (needs root)");
+        return;
+    }
+    // Fill the disk: the next ping's write probe fails, the daemon stops and says so.
+    let ballast = state.join("ballast");
+    {
+        let mut f = std::fs::File::create(&ballast).unwrap();
+        let block = vec![0u8; 64 * 1024];
+        while f.write_all(&block).is_ok() {}
+    }
+    let status = daemon.wait_exit(Duration::from_secs(20));
+    assert!(!status.success(), "the daemon must exit non-zero");
+    assert!(
+        daemon.count("the store cannot be written") > 0,
+        "{:?}",
+        daemon.lines()
+    );
+    let after_exit = deadman.count();
+    std::thread::sleep(Duration::from_millis(1000));
+    assert_eq!(deadman.count(), after_exit, "pings after the store failed");
+    let _ = Command::new("umount").arg("-l").arg(&state).status();
+}
