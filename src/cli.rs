@@ -161,6 +161,17 @@ pub fn check(config: &Config) {
                 }
             ),
             ReceiverKind::Log => "log lines".into(),
+            // Display of a SecretUrl is its origin only: the path is the token.
+            ReceiverKind::Chat { url, .. } => format!("{url} (URL is a secret)"),
+            ReceiverKind::Alertmanager {
+                urls,
+                resolve_after,
+                ..
+            } => format!(
+                "{} (resolve after {} h)",
+                urls.iter().map(origin_only).collect::<Vec<_>>().join(", "),
+                resolve_after.as_secs() / 3600
+            ),
         };
         print(format!(
             "receiver   {} ({}) -> {target}, min severity {}",

@@ -30,13 +30,18 @@
 //!   - `store/mod.rs`: open, schema version, record encoding (checked to read back), commit.
 //!   - `store/series.rs`: observation records, table stamps, the release log, poll records.
 //!   - `store/outbox.rs`: alert records, deliveries, what is due.
-//! - [`notify`]: the outbox delivery to webhook, email and log receivers.
+//! - [`notify`]: the outbox delivery to webhook, email, log, Slack, Mattermost, Teams and
+//!   Alertmanager receivers.
 //!   - `notify/mod.rs`: the [`notify::Notifier`], fan-out of the due entries, one task per receiver.
 //!   - `notify/round.rs`: one receiver's round as small steps (look up, wait, claim, send, settle).
 //!   - `notify/route.rs`: which receivers want which alert (`subscribe` globs, `min_severity`).
 //!   - `notify/settle.rs`: the delivery backoff and the pure claim/settle transitions.
 //!   - `notify/render.rs`: headline, subject, text body, one-line errors; shared by receivers.
-//!   - `notify/webhook.rs`, `notify/email.rs`, `notify/log.rs`: one file per receiver kind.
+//!   - `notify/http.rs`: the HTTP POST and the reading of answers every HTTP receiver shares.
+//!   - `notify/chat.rs`: the chat channel (render per platform, post each part).
+//!   - `notify/webhook.rs`, `notify/email.rs`, `notify/log.rs`, `notify/slack.rs`,
+//!     `notify/mattermost.rs`, `notify/teams.rs`, `notify/alertmanager.rs`: one file per
+//!     receiver kind.
 //! - [`silence`]: the IO side of overdue series and failing sources (poll records, outbox).
 //! - [`retry`]: the one backoff policy (exponential, capped, jittered) and a retry loop.
 //! - [`scheduler`]: pure, `Schedule` (cron in a time zone, DST-correct), start-up catch-up.

@@ -33,6 +33,10 @@ fn the_example_config_validates_and_check_hides_secrets() {
         ("STATWATCH_WEBHOOK_SECRET", "whsec-3b1f9e"),
         ("SMTP_PASSWORD", "smtp-pw-77a1"),
         ("DESTATIS_TOKEN", "tok-5c2d8e"),
+        (
+            "SLACK_WEBHOOK_URL",
+            "https://hooks.slack.com/services/T0EXAMPLE/B0EXAMPLE/slackTok9",
+        ),
     ];
     let o = check("config/example.toml", &secrets);
     let out = format!(
@@ -45,13 +49,29 @@ fn the_example_config_validates_and_check_hides_secrets() {
         assert!(!out.contains(secret), "check printed a secret: {out}");
     }
     assert!(out.contains("(signed)"), "{out}");
+    assert!(
+        !out.contains("T0EXAMPLE"),
+        "a chat URL's path is a secret: {out}"
+    );
+    assert!(
+        out.contains("receiver   team-chat (slack) -> https://hooks.slack.com/..."),
+        "{out}"
+    );
+    assert!(out.contains("receiver   alertmanager (alertmanager) -> http://127.0.0.1:9093, http://127.0.0.1:9094 (resolve after 24 h)"), "{out}");
 }
 
 #[test]
 fn a_missing_secret_names_the_key_and_line() {
     let o = check(
         "config/example.toml",
-        &[("SMTP_PASSWORD", "x"), ("DESTATIS_TOKEN", "y")],
+        &[
+            ("SMTP_PASSWORD", "x"),
+            ("DESTATIS_TOKEN", "y"),
+            (
+                "SLACK_WEBHOOK_URL",
+                "https://hooks.slack.com/services/T/B/x",
+            ),
+        ],
     );
     assert_eq!(o.status.code(), Some(2));
     let err = String::from_utf8_lossy(&o.stderr);

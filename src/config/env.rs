@@ -48,6 +48,42 @@ impl fmt::Display for Secret {
     }
 }
 
+/// A URL that is itself a secret (a chat service's incoming-webhook URL carries its token in
+/// the path): `Debug` and `Display` show the origin only, so no log line, error or `check`
+/// output can leak it by accident; [`SecretUrl::expose`] is for the request alone.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretUrl(url::Url);
+
+impl SecretUrl {
+    pub fn new(url: url::Url) -> Self {
+        SecretUrl(url)
+    }
+    pub fn expose(&self) -> &url::Url {
+        &self.0
+    }
+    /// Scheme, host and port, and `/...` when there is a path: what may be shown.
+    pub fn origin(&self) -> String {
+        let path = if self.0.path().trim_matches('/').is_empty() {
+            ""
+        } else {
+            "/..."
+        };
+        format!("{}{path}", self.0.origin().ascii_serialization())
+    }
+}
+
+impl fmt::Debug for SecretUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SecretUrl({})", self.origin())
+    }
+}
+
+impl fmt::Display for SecretUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.origin())
+    }
+}
+
 /// Expands `${NAME}` from the environment; `${NAME:-fallback}` uses the fallback when NAME
 /// is unset or empty (so a shipped config can run before its secrets are provisioned).
 pub(crate) fn expand_env(s: &str) -> Result<String, EnvError> {
@@ -109,6 +145,15 @@ mod tests {
         );
         assert!(matches!(expand_env("${a-b}"), Err(EnvError::InvalidName)));
         assert!(matches!(expand_env("${abc"), Err(EnvError::Unterminated)));
+    }
+
+    #[test]
+    fn secret_urls_show_their_origin_only() {
+        let u =
+            SecretUrl::new(url::Url::parse("https://hooks.slack.com/services/T0/B0/XXXX").unwrap());
+        assert_eq!(u.to_string(), "https://hooks.slack.com/...");
+        assert!(!format!("{u:?}").contains("XXXX"));
+        assert!(u.expose().as_str().ends_with("XXXX"));
     }
 
     #[test]

@@ -21,7 +21,7 @@ use globset::GlobMatcher;
 use serde::Deserialize;
 use url::Url;
 
-pub use self::env::Secret;
+pub use self::env::{Secret, SecretUrl};
 use self::locate::Locator;
 use crate::derive::Derive;
 use crate::model::{Frequency, Severity};
@@ -211,7 +211,40 @@ pub enum ReceiverKind {
         timeout: Duration,
     },
     Log,
+    /// Slack, Mattermost or Teams: an incoming-webhook URL, which is a secret.
+    Chat {
+        platform: ChatPlatform,
+        url: SecretUrl,
+        timeout: Duration,
+    },
+    /// Every member of one Alertmanager cluster.
+    Alertmanager {
+        urls: Vec<Url>,
+        resolve_after: Duration,
+        timeout: Duration,
+    },
 }
+
+/// The chat services statwatch speaks to, each through its incoming-webhook format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChatPlatform {
+    Slack,
+    Mattermost,
+    Teams,
+}
+
+impl ChatPlatform {
+    pub fn name(self) -> &'static str {
+        match self {
+            ChatPlatform::Slack => "slack",
+            ChatPlatform::Mattermost => "mattermost",
+            ChatPlatform::Teams => "teams",
+        }
+    }
+}
+
+/// Default `resolve_after_hours` of an alertmanager receiver (interface.md).
+pub const DEFAULT_RESOLVE_AFTER_HOURS: u64 = 24;
 
 #[derive(Debug, Clone)]
 pub struct ReceiverConfig {
@@ -228,6 +261,8 @@ impl ReceiverConfig {
             ReceiverKind::Email { .. } => "email",
             ReceiverKind::Webhook { .. } => "webhook",
             ReceiverKind::Log => "log",
+            ReceiverKind::Chat { platform, .. } => platform.name(),
+            ReceiverKind::Alertmanager { .. } => "alertmanager",
         }
     }
 }
@@ -426,6 +461,66 @@ subscribe = ["nl-*"]
             e.contains("receivers.ops.secret") && e.contains("STATWATCH_TEST_UNSET_VAR is not set"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn chat_and_alertmanager_receivers_validate_and_hide_the_url() {
+        std::env::set_var(
+            "STATWATCH_TEST_SLACK_URL",
+            "https://hooks.slack.com/services/T0/B0/tok3n",
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("teams-url");
+        std::fs::write(
+            &file,
+            "https://example.webhook.office.com/workflows/abc/tok3n\n",
+        )
+        .unwrap();
+        let src = format!(
+            "{GOOD}\n[receivers.chat]\nkind = \"slack\"\nurl = \"${{STATWATCH_TEST_SLACK_URL}}\"\n\
+             [receivers.mm]\nkind = \"mattermost\"\nurl = \"http://127.0.0.1:8065/hooks/tok3n\"\n\
+             [receivers.teams]\nkind = \"teams\"\nurl_file = \"{}\"\n\
+             [receivers.am]\nkind = \"alertmanager\"\nurls = [\"http://127.0.0.1:9093\", \"http://127.0.0.1:9094/\"]\n",
+            file.display()
+        );
+        let c = parse(&src).unwrap();
+        let ReceiverKind::Chat { platform, url, .. } = &c.receivers["teams"].kind else {
+            panic!()
+        };
+        assert_eq!(*platform, ChatPlatform::Teams);
+        assert!(url.expose().as_str().ends_with("/tok3n"));
+        assert_eq!(c.receivers["chat"].kind_name(), "slack");
+        let ReceiverKind::Alertmanager {
+            urls,
+            resolve_after,
+            ..
+        } = &c.receivers["am"].kind
+        else {
+            panic!()
+        };
+        assert_eq!(urls.len(), 2);
+        assert_eq!(resolve_after.as_secs(), 24 * 3600);
+        assert!(
+            !format!("{c:?}").contains("tok3n"),
+            "a chat URL is a secret"
+        );
+
+        let e = err(&src.replace("kind = \"slack\"", "kind = \"slack\"\nsecret = \"x\""));
+        assert!(
+            e.contains("receivers.chat.secret") && e.contains("a slack receiver takes no secret"),
+            "{e}"
+        );
+        let e = err(&src.replace("kind = \"mattermost\"\nurl", "kind = \"mattermost\"\nx_url"));
+        assert!(e.contains("x_url"), "{e}");
+        let e = err(&src.replace("http://127.0.0.1:8065/hooks/tok3n", "ftp://h/tok3n"));
+        assert!(
+            e.contains("receivers.mm.url: not an http(s) URL") && !e.contains("tok3n"),
+            "{e}"
+        );
+        let e = err(&src.replace("urls = [", "resolve_after_hours = 0\nurls = ["));
+        assert!(e.contains("receivers.am.resolve_after_hours"), "{e}");
+        let e = err(&src.replace("kind = \"teams\"", "kind = \"teams\"\nurls = []"));
+        assert!(e.contains("a teams receiver takes no urls"), "{e}");
     }
 
     #[test]

@@ -193,6 +193,10 @@ pub(crate) enum RawReceiverKind {
     Email,
     Webhook,
     Log,
+    Slack,
+    Mattermost,
+    Teams,
+    Alertmanager,
 }
 
 #[derive(Deserialize)]
@@ -201,8 +205,14 @@ pub(crate) struct RawReceiver {
     pub kind: RawReceiverKind,
     /// Email: the addresses.
     pub to: Option<Vec<String>>,
-    /// Webhook: where to POST.
+    /// Webhook: where to POST. Slack, Mattermost, Teams: the incoming-webhook URL (a secret).
     pub url: Option<String>,
+    /// Slack, Mattermost, Teams: a file holding the URL (a systemd credential).
+    pub url_file: Option<String>,
+    /// Alertmanager: every member of the cluster.
+    pub urls: Option<Vec<String>>,
+    /// Alertmanager: `endsAt` = detection + this (default 24).
+    pub resolve_after_hours: Option<u64>,
     /// Webhook: the HMAC key.
     pub secret: Option<String>,
     pub secret_file: Option<String>,

@@ -5,7 +5,8 @@
 //! kind has its file.
 //!
 //! The store's `outbox` tree holds one [`Delivery`] per (receiver, alert). [`Notifier::deliver`]
-//! groups a receiver's pending entries into ONE message (a webhook POST, an email, log lines),
+//! groups a receiver's pending entries into ONE message (a webhook POST, an email, log lines,
+//! a chat message split only to respect the platform's limits, an Alertmanager alert list),
 //! sends it, and records the outcome in the store right after each attempt, so a crash after
 //! a send re-sends at most that one message (delivery is at least once; the alert id lets
 //! receivers dedupe).
@@ -23,12 +24,18 @@
 //! so a store that cannot be written stops delivery before anything goes out, and a crash or a
 //! failed write after a successful send resends only after the backoff, never in a loop.
 
+mod alertmanager;
+mod chat;
 mod email;
+mod http;
 mod log;
+mod mattermost;
 mod render;
 mod round;
 mod route;
 mod settle;
+mod slack;
+mod teams;
 mod webhook;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -45,6 +52,8 @@ use crate::store::{self, Store, StoreError, UnreadableDelivery};
 use render::test_alert;
 use settle::Backoff;
 
+pub use alertmanager::{postable, PostableAlert};
+pub use chat::render as chat_messages;
 pub(crate) use route::receivers_for;
 pub use webhook::{parse_retry_after, payload, sign};
 
@@ -150,6 +159,8 @@ enum Channel {
     Webhook(webhook::Webhook),
     Email(email::Email),
     Log,
+    Chat(chat::Chat),
+    Alertmanager(alertmanager::Alertmanager),
 }
 
 impl Channel {
@@ -161,6 +172,8 @@ impl Channel {
                 log::send(receiver, alerts);
                 Ok(())
             }
+            Channel::Chat(c) => c.send(receiver, alerts, test).await,
+            Channel::Alertmanager(a) => a.send(receiver, alerts).await,
         }
     }
 }
@@ -219,6 +232,20 @@ impl Notifier {
                     Channel::Email(email::Email::new(name, transport, to)?)
                 }
                 ReceiverKind::Log => Channel::Log,
+                ReceiverKind::Chat {
+                    platform,
+                    url,
+                    timeout,
+                } => Channel::Chat(chat::Chat::new(*platform, url.clone(), *timeout)?),
+                ReceiverKind::Alertmanager {
+                    urls,
+                    resolve_after,
+                    timeout,
+                } => Channel::Alertmanager(alertmanager::Alertmanager::new(
+                    urls,
+                    *resolve_after,
+                    *timeout,
+                )?),
             };
             channels.insert(name.clone(), channel);
         }

@@ -2,6 +2,7 @@
 //! the plain-text body, and errors and answers shortened to one line for `last_error`.
 
 use std::fmt::Write as _;
+use std::ops::Range;
 
 use chrono::Utc;
 use rand::Rng;
@@ -57,6 +58,116 @@ pub(crate) fn short(text: &str, max: usize) -> String {
     }
 }
 
+/// Cuts `text` to at most `max` characters (not bytes: the chat services count characters),
+/// ending in `…` when cut. Line breaks are kept.
+pub(crate) fn clip(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_string();
+    }
+    let mut cut: String = text.chars().take(max.saturating_sub(1)).collect();
+    cut.push('…');
+    cut
+}
+
+/// The alert's value with its unit: `+1.3 %`.
+pub(crate) fn value_text(a: &Alert) -> String {
+    match a.value {
+        Some(v) => format!("{}{}", signed(v), unit_suffix(a)),
+        // An alert about a whole source (source_failing) has no value.
+        None => "-".to_string(),
+    }
+}
+
+fn unit_suffix(a: &Alert) -> String {
+    if a.unit.is_empty() {
+        String::new()
+    } else {
+        format!(" {}", a.unit)
+    }
+}
+
+/// The change from the period before, with that period and its value: `+0.3 from 2025-02
+/// (+1 %)`, or `no earlier period`.
+pub(crate) fn change_text(a: &Alert) -> String {
+    match (&a.previous, a.value) {
+        (Some(p), Some(v)) => {
+            // Rounded so that 1.3 - 1.0 reads +0.3, not +0.30000000000000004.
+            let change = ((v - p.value) * 10_000.0).round() / 10_000.0;
+            format!(
+                "{} from {} ({}{})",
+                signed(change),
+                p.period,
+                signed(p.value),
+                unit_suffix(a)
+            )
+        }
+        _ => "no earlier period".to_string(),
+    }
+}
+
+/// `2025-03 (2025MM03)`, or `-` for an alert about a whole source.
+pub(crate) fn period_text(a: &Alert) -> String {
+    match a.period {
+        Some(p) => format!("{p} ({})", a.source_period),
+        None => "-".to_string(),
+    }
+}
+
+/// `new period`, or `revision (was 1.0)`: the old value as the webhook payload writes it.
+pub(crate) fn cause_text(a: &Alert) -> String {
+    match a.cause {
+        Cause::NewPeriod => "new period".to_string(),
+        Cause::Revision => match a.old_value().map(serde_json::Value::from) {
+            Some(old) => format!("revision (was {old})"),
+            None => "revision".to_string(),
+        },
+        Cause::Overdue => "overdue: no new period".to_string(),
+        Cause::SourceFailing if a.recovered() => "source polls again".to_string(),
+        Cause::SourceFailing => match a.last_error() {
+            Some(e) => format!("source failing: {e}"),
+            None => "source failing".to_string(),
+        },
+    }
+}
+
+/// Splits a message's items into consecutive parts of at most `max_items` items and at most
+/// `budget` size units each (an item larger than the budget goes alone). Chat services refuse
+/// a message over their limits; splitting keeps every alert and every part acceptable.
+pub(crate) fn parts(sizes: &[usize], budget: usize, max_items: usize) -> Vec<Range<usize>> {
+    let mut out = Vec::new();
+    let (mut start, mut used) = (0, 0);
+    for (i, &size) in sizes.iter().enumerate() {
+        let full = i - start >= max_items.max(1) || (i > start && used + size > budget);
+        if full {
+            out.push(start..i);
+            (start, used) = (i, 0);
+        }
+        used += size;
+    }
+    if start < sizes.len() {
+        out.push(start..sizes.len());
+    }
+    out
+}
+
+/// A part's title, at most `max` characters: the subject, shortened so that ` (part 2 of 3)`
+/// still shows when the cycle was split.
+pub(crate) fn part_title(
+    alerts: &[Alert],
+    test: bool,
+    part: usize,
+    of: usize,
+    max: usize,
+) -> String {
+    let suffix = if of > 1 {
+        format!(" (part {} of {of})", part + 1)
+    } else {
+        String::new()
+    };
+    let room = max.saturating_sub(suffix.chars().count());
+    format!("{}{suffix}", clip(&subject(alerts, test), room))
+}
+
 /// The plain-text body: every alert with what it is about, then every alert id.
 pub(crate) fn body(alerts: &[Alert], test: bool) -> String {
     let mut s = String::new();
@@ -101,21 +212,7 @@ pub(crate) fn body(alerts: &[Alert], test: bool) -> String {
         } else {
             let _ = writeln!(s, "  source:   {} table {}", a.source, a.table);
         }
-        let cause = match a.cause {
-            Cause::NewPeriod => "new period".to_string(),
-            // The old value as the webhook payload writes it (`1.0`, not `1`).
-            Cause::Revision => match a.old_value().map(serde_json::Value::from) {
-                Some(old) => format!("revision (was {old})"),
-                None => "revision".to_string(),
-            },
-            Cause::Overdue => "overdue: no new period".to_string(),
-            Cause::SourceFailing if a.recovered() => "source polls again".to_string(),
-            Cause::SourceFailing => match a.last_error() {
-                Some(e) => format!("source failing: {e}"),
-                None => "source failing".to_string(),
-            },
-        };
-        let _ = writeln!(s, "  cause:    {cause}");
+        let _ = writeln!(s, "  cause:    {}", cause_text(a));
         let _ = writeln!(s, "  rule:     {} ({}, {})", a.rule, a.kind, a.severity);
         let _ = writeln!(s, "  id:       {}\n", a.id);
     }
@@ -185,6 +282,29 @@ mod tests {
         let t = test_alert();
         assert!(subject(&[t], true).starts_with("[statwatch test] "));
         assert!(!subject(&[b], true).contains("[statwatch test] [statwatch test]"));
+    }
+
+    #[test]
+    fn parts_respect_count_and_budget() {
+        assert_eq!(parts(&[1; 5], 100, 2), vec![0..2, 2..4, 4..5]);
+        assert_eq!(parts(&[40, 40, 40], 100, 10), vec![0..2, 2..3]);
+        assert_eq!(parts(&[500, 1], 100, 10), vec![0..1, 1..2]);
+        assert!(parts(&[], 100, 10).is_empty());
+    }
+
+    #[test]
+    fn clip_counts_characters() {
+        assert_eq!(clip("ééééé", 5), "ééééé");
+        assert_eq!(clip("éééééé", 5), "éééé…");
+        assert_eq!(clip("a\nb", 10), "a\nb");
+    }
+
+    #[test]
+    fn change_reads_as_a_person_would_write_it() {
+        let a = alert("a", Severity::Info, "x");
+        assert_eq!(change_text(&a), "+0.3 from 2025-02 (+1 %)");
+        assert_eq!(value_text(&a), "+1.3 %");
+        assert_eq!(period_text(&a), "2025-03 (2025MM03)");
     }
 
     #[test]

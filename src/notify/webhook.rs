@@ -8,21 +8,16 @@ use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use hmac::{Hmac, Mac};
-use reqwest::header::{HeaderMap, CONTENT_TYPE, RETRY_AFTER};
+use reqwest::header::CONTENT_TYPE;
 use serde::Serialize;
 use sha2::Sha256;
 use url::Url;
 
-use super::render::{chain, short};
-use super::{NotifyError, SendError};
+use super::{http, NotifyError, SendError};
 use crate::config::Secret;
 use crate::model::Alert;
 
 pub const TIMESTAMP_HEADER: &str = "X-Statwatch-Timestamp";
-/// How much of a receiver's error answer is read for `last_error` (which keeps 200 characters
-/// of it). A receiver that answers with an endless body must not fill our memory: the rest is
-/// never read, and dropping the response closes the connection.
-const ERROR_BODY_CAP: usize = 64 * 1024;
 pub const SIGNATURE_HEADER: &str = "X-Statwatch-Signature";
 
 /// The webhook body, version 1. Field order is the documented one.
@@ -90,16 +85,8 @@ impl Webhook {
         secret: Option<Secret>,
         timeout: Duration,
     ) -> Result<Webhook, NotifyError> {
-        let client = reqwest::Client::builder()
-            // A redirected POST becomes a GET in most clients; better to report it than to
-            // deliver the alerts somewhere the operator did not configure.
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("statwatch/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(timeout)
-            .build()
-            .map_err(|e| NotifyError::HttpClient(chain(&e.without_url())))?;
         Ok(Webhook {
-            client,
+            client: http::client(timeout)?,
             url,
             secret,
             timeout,
@@ -126,72 +113,8 @@ impl Webhook {
             let sig = sign(secret.expose().as_bytes(), timestamp, &body);
             req = req.header(SIGNATURE_HEADER, format!("sha256={sig}"));
         }
-        let resp = match req.body(body).send().await {
-            Ok(r) => r,
-            Err(e) => {
-                // The URL may carry a token (many hook services put one in the path): keep it
-                // out of errors and logs.
-                let what = if e.is_timeout() {
-                    "timed out"
-                } else if e.is_connect() {
-                    "cannot connect"
-                } else {
-                    "request failed"
-                };
-                return Err(SendError::Transient {
-                    error: format!("{what}: {}", chain(&e.without_url())),
-                    retry_after: None,
-                });
-            }
-        };
-        let status = resp.status();
-        if status.is_success() {
-            return Ok(());
-        }
-        let retry_after = retry_after(resp.headers(), Utc::now());
-        let text = read_capped(resp, ERROR_BODY_CAP).await;
-        let error = if text.trim().is_empty() {
-            format!("HTTP {}", status.as_u16())
-        } else {
-            format!("HTTP {}: {}", status.as_u16(), short(&text, 200))
-        };
-        if status.as_u16() == 429 {
-            Err(SendError::Transient { error, retry_after })
-        } else if status.is_client_error() {
-            Err(SendError::Permanent(error))
-        } else {
-            Err(SendError::Transient {
-                error,
-                // Some servers send Retry-After with 503 too; honouring it costs nothing.
-                retry_after,
-            })
-        }
+        http::outcome(req.body(body).send().await).await
     }
-}
-
-/// At most `cap` bytes of a body, chunk by chunk, as lossy UTF-8. A body that fails midway
-/// gives what arrived; the response (and with it the connection, since its body is unread)
-/// is dropped on return.
-async fn read_capped(mut resp: reqwest::Response, cap: usize) -> String {
-    let mut buf = Vec::new();
-    while buf.len() < cap {
-        match resp.chunk().await {
-            Ok(Some(chunk)) => {
-                let room = cap - buf.len();
-                buf.extend_from_slice(&chunk[..chunk.len().min(room)]);
-            }
-            Ok(None) | Err(_) => break,
-        }
-    }
-    String::from_utf8_lossy(&buf).into_owned()
-}
-
-fn retry_after(headers: &HeaderMap, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
-    headers
-        .get(RETRY_AFTER)?
-        .to_str()
-        .ok()
-        .and_then(|v| parse_retry_after(v, now))
 }
 
 #[cfg(test)]

@@ -14,6 +14,8 @@ use statwatch::config::Config;
 use statwatch::model::{Alert, Cause, Delivery, Period, Previous, Severity};
 use statwatch::store::{PollWrite, Store};
 
+pub mod platforms;
+
 /// The source, series and rule every test config carries (the config needs them to be valid).
 pub const BASE: &str = r#"
 state_dir = "/tmp/statwatch-notify-test"

@@ -8,7 +8,10 @@ use url::Url;
 
 use super::super::locate::Seg;
 use super::super::raw::{RawReceiver, RawReceiverKind, RawSmtp};
-use super::super::{ConfigError, ReceiverConfig, ReceiverKind, SmtpConfig, SmtpTls};
+use super::super::{
+    ChatPlatform, ConfigError, ReceiverConfig, ReceiverKind, SecretUrl, SmtpConfig, SmtpTls,
+    DEFAULT_RESOLVE_AFTER_HOURS,
+};
 use super::{glob, is_loopback_host, Validator};
 use crate::model::Severity;
 use crate::rules::RuleConfig;
@@ -22,16 +25,15 @@ impl Validator<'_, '_> {
         has_smtp: bool,
     ) -> Result<ReceiverConfig, ConfigError> {
         let at = |k: &'static str| [Seg::Key("receivers"), Seg::Key(name), Seg::Key(k)];
+        self.kind_keys(name, r)?;
         let kind = match r.kind {
             RawReceiverKind::Email => self.email(name, r, has_smtp)?,
             RawReceiverKind::Webhook => self.webhook(name, r)?,
-            RawReceiverKind::Log => {
-                self.only(name, "to", r.to.is_some(), "log")?;
-                self.only(name, "url", r.url.is_some(), "log")?;
-                let secret = r.secret.is_some() || r.secret_file.is_some();
-                self.only(name, "secret", secret, "log")?;
-                ReceiverKind::Log
-            }
+            RawReceiverKind::Log => ReceiverKind::Log,
+            RawReceiverKind::Slack => self.chat(name, r, ChatPlatform::Slack)?,
+            RawReceiverKind::Mattermost => self.chat(name, r, ChatPlatform::Mattermost)?,
+            RawReceiverKind::Teams => self.chat(name, r, ChatPlatform::Teams)?,
+            RawReceiverKind::Alertmanager => self.alertmanager(name, r)?,
         };
         let mut subscribe = Vec::new();
         for pattern in r.subscribe.iter().flatten() {
@@ -64,6 +66,106 @@ impl Validator<'_, '_> {
         }
     }
 
+    /// Refuses every key the receiver's kind does not take, so a key copied from another kind
+    /// (a webhook `secret` on a Slack receiver) is named rather than silently ignored.
+    fn kind_keys(&self, name: &str, r: &RawReceiver) -> Result<(), ConfigError> {
+        let (kind, takes): (&str, &[&str]) = match r.kind {
+            RawReceiverKind::Email => ("email", &["to"]),
+            RawReceiverKind::Webhook => ("webhook", &["url", "secret", "timeout_secs"]),
+            RawReceiverKind::Log => ("log", &[]),
+            RawReceiverKind::Slack => ("slack", &["url", "url_file", "timeout_secs"]),
+            RawReceiverKind::Mattermost => ("mattermost", &["url", "url_file", "timeout_secs"]),
+            RawReceiverKind::Teams => ("teams", &["url", "url_file", "timeout_secs"]),
+            RawReceiverKind::Alertmanager => (
+                "alertmanager",
+                &["urls", "resolve_after_hours", "timeout_secs"],
+            ),
+        };
+        let set = [
+            ("to", r.to.is_some()),
+            ("url", r.url.is_some()),
+            ("url_file", r.url_file.is_some()),
+            ("secret", r.secret.is_some() || r.secret_file.is_some()),
+            ("urls", r.urls.is_some()),
+            ("resolve_after_hours", r.resolve_after_hours.is_some()),
+            // Email and log never took timeout_secs but never refused it either; keep it so.
+            (
+                "timeout_secs",
+                r.timeout_secs.is_some() && !matches!(kind, "email" | "log"),
+            ),
+        ];
+        for (key, is_set) in set {
+            self.only(name, key, is_set && !takes.contains(&key), kind)?;
+        }
+        Ok(())
+    }
+
+    /// Slack, Mattermost, Teams: the incoming-webhook URL, from `url` or `url_file`, kept as a
+    /// secret from here on (its path is the token).
+    fn chat(
+        &self,
+        name: &str,
+        r: &RawReceiver,
+        platform: ChatPlatform,
+    ) -> Result<ReceiverKind, ConfigError> {
+        let base = [Seg::Key("receivers"), Seg::Key(name)];
+        let kind = platform.name();
+        let Some(secret) = self.secret(&base, "url", r.url.as_deref(), r.url_file.as_deref())?
+        else {
+            return Err(self
+                .loc
+                .error(&base, format!("a {kind} receiver needs url (or url_file)")));
+        };
+        let key = if r.url.is_some() { "url" } else { "url_file" };
+        let at = [base[0], base[1], Seg::Key(key)];
+        // The message does not echo the value: it is a secret.
+        let url = Url::parse(secret.expose().trim())
+            .ok()
+            .filter(|x| matches!(x.scheme(), "http" | "https") && x.has_host())
+            .ok_or_else(|| self.loc.error(&at, "not an http(s) URL"))?;
+        Ok(ReceiverKind::Chat {
+            platform,
+            url: SecretUrl::new(url),
+            timeout: Duration::from_secs(r.timeout_secs.unwrap_or(10).max(1)),
+        })
+    }
+
+    fn alertmanager(&self, name: &str, r: &RawReceiver) -> Result<ReceiverKind, ConfigError> {
+        let base = [Seg::Key("receivers"), Seg::Key(name)];
+        let at = |k: &'static str| [base[0], base[1], Seg::Key(k)];
+        let raw = r.urls.clone().unwrap_or_default();
+        if raw.is_empty() {
+            return Err(self.loc.error(
+                &base,
+                "an alertmanager receiver needs urls (every member of the cluster)",
+            ));
+        }
+        let mut urls = Vec::new();
+        for u in &raw {
+            let u = self.expand(&at("urls"), u)?;
+            let url = Url::parse(&u)
+                .ok()
+                .filter(|x| matches!(x.scheme(), "http" | "https") && x.has_host())
+                .ok_or_else(|| {
+                    self.loc
+                        .error(&at("urls"), format!("not an http(s) URL: {u:?}"))
+                })?;
+            urls.push(url);
+        }
+        let hours = r.resolve_after_hours.unwrap_or(DEFAULT_RESOLVE_AFTER_HOURS);
+        if hours == 0 {
+            return Err(self.loc.error(
+                &at("resolve_after_hours"),
+                "must be at least 1 (an alert that ends when it starts is never notified)",
+            ));
+        }
+        Ok(ReceiverKind::Alertmanager {
+            urls,
+            resolve_after: Duration::from_secs(hours.min(24 * 365) * 3600),
+            timeout: Duration::from_secs(r.timeout_secs.unwrap_or(10).max(1)),
+        })
+    }
+
     fn email(
         &self,
         name: &str,
@@ -72,9 +174,6 @@ impl Validator<'_, '_> {
     ) -> Result<ReceiverKind, ConfigError> {
         let loc = self.loc;
         let at = |k: &'static str| [Seg::Key("receivers"), Seg::Key(name), Seg::Key(k)];
-        self.only(name, "url", r.url.is_some(), "email")?;
-        let secret = r.secret.is_some() || r.secret_file.is_some();
-        self.only(name, "secret", secret, "email")?;
         let to = r.to.clone().unwrap_or_default();
         if to.is_empty() {
             return Err(loc.error(
@@ -97,7 +196,6 @@ impl Validator<'_, '_> {
 
     fn webhook(&self, name: &str, r: &RawReceiver) -> Result<ReceiverKind, ConfigError> {
         let base = [Seg::Key("receivers"), Seg::Key(name)];
-        self.only(name, "to", r.to.is_some(), "webhook")?;
         let Some(u) = &r.url else {
             return Err(self.loc.error(&base, "a webhook receiver needs url"));
         };

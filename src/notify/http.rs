@@ -1,0 +1,122 @@
+//! The HTTP side every HTTP receiver shares (webhook, chat services, Alertmanager): one client
+//! per receiver, one POST, and the reading of the answer into a [`SendError`] (429 and 5xx
+//! retried, honouring `Retry-After`; other 4xx refused for good, with a capped piece of the
+//! body). Request errors are rendered `without_url()`: receivers' URLs may carry tokens.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use reqwest::header::{HeaderMap, CONTENT_TYPE, RETRY_AFTER};
+use url::Url;
+
+use super::render::{chain, short};
+use super::webhook::parse_retry_after;
+use super::{NotifyError, SendError};
+
+/// How much of a receiver's error answer is read for `last_error` (which keeps 200 characters
+/// of it). A receiver that answers with an endless body must not fill our memory: the rest is
+/// never read, and dropping the response closes the connection.
+const ERROR_BODY_CAP: usize = 64 * 1024;
+/// How much of an error answer `last_error` keeps.
+const ERROR_TEXT_CHARS: usize = 200;
+
+/// A client for one receiver: no redirects, our user agent, `timeout` to connect.
+pub(super) fn client(timeout: Duration) -> Result<reqwest::Client, NotifyError> {
+    reqwest::Client::builder()
+        // A redirected POST becomes a GET in most clients; better to report it than to
+        // deliver the alerts somewhere the operator did not configure.
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("statwatch/", env!("CARGO_PKG_VERSION")))
+        .connect_timeout(timeout)
+        .build()
+        .map_err(|e| NotifyError::HttpClient(chain(&e.without_url())))
+}
+
+/// POSTs a JSON body and reads the answer: `Ok` for any 2xx.
+pub(super) async fn post_json(
+    client: &reqwest::Client,
+    url: &Url,
+    body: Vec<u8>,
+    timeout: Duration,
+) -> Result<(), SendError> {
+    let req = client
+        .post(url.clone())
+        .timeout(timeout)
+        .header(CONTENT_TYPE, "application/json")
+        .body(body);
+    outcome(req.send().await).await
+}
+
+/// What a sent request came to. Shared by every HTTP receiver so they agree on what is
+/// retried: 429 and 5xx (with their `Retry-After`) and transport errors, never other 4xx.
+pub(super) async fn outcome(
+    sent: Result<reqwest::Response, reqwest::Error>,
+) -> Result<(), SendError> {
+    let resp = match sent {
+        Ok(r) => r,
+        Err(e) => {
+            let what = if e.is_timeout() {
+                "timed out"
+            } else if e.is_connect() {
+                "cannot connect"
+            } else {
+                "request failed"
+            };
+            return Err(SendError::Transient {
+                error: format!("{what}: {}", chain(&e.without_url())),
+                retry_after: None,
+            });
+        }
+    };
+    let status = resp.status();
+    if status.is_success() {
+        return Ok(());
+    }
+    let retry_after = retry_after(resp.headers(), Utc::now());
+    let text = read_capped(resp, ERROR_BODY_CAP).await;
+    let error = if text.trim().is_empty() {
+        format!("HTTP {}", status.as_u16())
+    } else {
+        format!(
+            "HTTP {}: {}",
+            status.as_u16(),
+            short(&text, ERROR_TEXT_CHARS)
+        )
+    };
+    if status.as_u16() == 429 {
+        Err(SendError::Transient { error, retry_after })
+    } else if status.is_client_error() {
+        Err(SendError::Permanent(error))
+    } else {
+        Err(SendError::Transient {
+            error,
+            // Some servers send Retry-After with 503 too; honouring it costs nothing.
+            retry_after,
+        })
+    }
+}
+
+/// At most `cap` bytes of a body, chunk by chunk, as lossy UTF-8. A body that fails midway
+/// gives what arrived; the response (and with it the connection, since its body is unread)
+/// is dropped on return.
+async fn read_capped(mut resp: reqwest::Response, cap: usize) -> String {
+    let mut buf = Vec::new();
+    while buf.len() < cap {
+        match resp.chunk().await {
+            Ok(Some(chunk)) => {
+                let room = cap - buf.len();
+                buf.extend_from_slice(&chunk[..chunk.len().min(room)]);
+            }
+            Ok(None) | Err(_) => break,
+        }
+    }
+    String::from_utf8_lossy(&buf).into_owned()
+}
+
+fn retry_after(headers: &HeaderMap, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    headers
+        .get(RETRY_AFTER)?
+        .to_str()
+        .ok()
+        .and_then(|v| parse_retry_after(v, now))
+}

@@ -1,0 +1,120 @@
+//! Mattermost: one incoming-webhook post per cycle, `{"text": <Markdown>}` (the
+//! Slack-compatible form every Mattermost server takes). A post holds at most 16,383
+//! characters (Mattermost's `MaxPostSize`); a longer cycle is split into several posts, each
+//! alert whole, and an alert longer than a post on its own is shortened.
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use super::render::{cause_text, change_text, clip, part_title, parts, period_text, value_text};
+use crate::model::Alert;
+
+/// Characters in one post (Mattermost's default and minimum `MaxPostSize`).
+pub(super) const MAX_POST: usize = 16_383;
+/// What the heading of a part may take of a post; the alerts share the rest.
+const HEADING_ROOM: usize = 400;
+
+#[derive(Debug, Serialize)]
+pub(super) struct Message {
+    text: String,
+}
+
+/// The posts for one cycle: one, unless the text exceeds a post.
+pub(super) fn messages(alerts: &[Alert], test: bool) -> Vec<Message> {
+    let budget = MAX_POST - HEADING_ROOM;
+    let blocks: Vec<String> = alerts.iter().map(|a| clip(&alert(a), budget)).collect();
+    let sizes: Vec<usize> = blocks.iter().map(|b| b.chars().count()).collect();
+    let mut ranges = parts(&sizes, budget, usize::MAX);
+    if ranges.is_empty() {
+        ranges.push(0..0);
+    }
+    let of = ranges.len();
+    ranges
+        .into_iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let heading = part_title(alerts, test, i, of, HEADING_ROOM - 10);
+            let mut text = format!("#### {}\n", escape(&heading));
+            for b in &blocks[r] {
+                text.push_str(b);
+            }
+            Message {
+                text: clip(&text, MAX_POST),
+            }
+        })
+        .collect()
+}
+
+/// One alert: the summary in bold, then value, change and period, then where it comes from.
+fn alert(a: &Alert) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "\n**[{}]** {}",
+        a.severity.to_string().to_uppercase(),
+        escape(&a.summary)
+    );
+    let _ = writeln!(
+        s,
+        "Value **{}** · change {} · period {}",
+        value_text(a),
+        change_text(a),
+        period_text(a)
+    );
+    let _ = writeln!(
+        s,
+        "Series `{}` ({} table {}) · rule `{}` · {} · id `{}`",
+        a.series,
+        a.source,
+        a.table,
+        a.rule,
+        cause_text(a),
+        a.id
+    );
+    s
+}
+
+/// Keeps a summary's own `*`, `_` or `#` from turning into Markdown.
+fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if matches!(c, '*' | '_' | '`' | '#' | '[' | ']' | '<' | '>' | '~' | '|') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Severity;
+    use crate::notify::tests::alert as sample;
+
+    #[test]
+    fn a_long_cycle_is_split_into_posts_that_fit() {
+        let alerts: Vec<Alert> = (0..120)
+            .map(|i| sample(&format!("id-{i}"), Severity::Info, &"long ".repeat(100)))
+            .collect();
+        let msgs = messages(&alerts, false);
+        assert!(msgs.len() > 1);
+        for m in &msgs {
+            assert!(m.text.chars().count() <= MAX_POST);
+        }
+        let all: String = msgs.iter().map(|m| m.text.as_str()).collect();
+        for i in 0..120 {
+            assert!(all.contains(&format!("id `id-{i}`")), "id-{i} missing");
+        }
+    }
+
+    #[test]
+    fn one_post_for_a_short_cycle_with_value_change_and_period() {
+        let msgs = messages(&[sample("a", Severity::Warning, "x*y")], false);
+        assert_eq!(msgs.len(), 1);
+        let t = &msgs[0].text;
+        assert!(t.contains("**[WARNING]** x\\*y"), "{t}");
+        assert!(t.contains("Value **+1.3 %** · change +0.3 from 2025-02 (+1 %) · period 2025-03"));
+    }
+}

@@ -1,0 +1,432 @@
+//! Slack, Mattermost, Teams and Alertmanager receivers against local servers that answer like
+//! each platform and check the documented shapes (tests/support_notify/platforms.rs), with a
+//! real sled store in a temp dir. The first accepted Slack, Teams and Mattermost messages
+//! are written to target/receivers/ as samples.
+
+mod support_notify;
+
+use std::time::Duration;
+
+use statwatch::model::{DeliveryState, Severity};
+use statwatch::notify::{Mode, Notifier};
+use statwatch::store::Store;
+use support_notify::platforms::*;
+use support_notify::*;
+
+fn notifier(extra: &str) -> Notifier {
+    Notifier::new(&config(extra))
+        .expect("notifier")
+        .with_retry_base(Duration::from_millis(20))
+}
+
+fn chat(name: &str, kind: &str, url: &str) -> String {
+    format!("[receivers.{name}]\nkind = \"{kind}\"\nurl = \"{url}\"\ntimeout_secs = 2\n")
+}
+
+/// Writes a message byte for byte as sent, for the closing note.
+fn sample(name: &str, body: &[u8]) {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/receivers");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join(name), body).unwrap();
+}
+
+fn two_alerts() -> Vec<statwatch::model::Alert> {
+    let a = alert(
+        "3f0c9a1e",
+        Severity::Info,
+        "Industrial production NL, y/y % (calendar adjusted): positive for the 3rd month in a row (+1.3 in 2025-03)",
+    );
+    let mut b = alert(
+        "9b21c0d4",
+        Severity::Warning,
+        "Industrial production NL, y/y % (calendar adjusted): turned negative (-0.3 in 2025-02, revised from +1) after 1 month of positive values",
+    );
+    b.rule = "nl-industry-turn".into();
+    b.period = Some(statwatch::model::Period::Month(2025, 2));
+    b.source_period = "2025MM02".into();
+    b.value = Some(-0.3);
+    b.cause = statwatch::model::Cause::Revision;
+    b.details = serde_json::json!({"old_value": 1.0, "new_sign": "negative"})
+        .as_object()
+        .cloned()
+        .unwrap();
+    b.previous = Some(statwatch::model::Previous {
+        period: statwatch::model::Period::Month(2025, 1),
+        value: 0.1,
+    });
+    vec![a, b]
+}
+
+#[tokio::test]
+async fn slack_gets_one_valid_block_kit_message_per_cycle() {
+    let p = Platforms::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    enqueue(&store, "team", &two_alerts());
+    let n = notifier(&chat("team", "slack", &p.url(SLACK_PATH)));
+    let report = n.deliver(&store, Mode::Poll).await.unwrap();
+    assert!(!report.failed(), "{report:?}");
+    let reqs = p.requests();
+    assert_eq!(reqs.len(), 1, "one message for the cycle");
+    assert_eq!(reqs[0].invalid, None);
+    assert_eq!(reqs[0].status, 200);
+    let v = reqs[0].json();
+    let text = v.to_string();
+    for needle in [
+        "+1.3 %",
+        "+0.3 from 2025-02 (+1 %)",
+        "2025-03 (2025MM03)",
+        "-0.4 from 2025-01 (+0.1 %)",
+        "revision (was 1.0)",
+        "3f0c9a1e",
+        "9b21c0d4",
+    ] {
+        assert!(text.contains(needle), "{needle:?} missing from {text}");
+    }
+    // The most severe alert names the message.
+    assert!(v["text"].as_str().unwrap().contains("turned negative"));
+    assert_eq!(
+        delivery(&store, "team", "3f0c9a1e").state,
+        DeliveryState::Delivered
+    );
+    sample("slack.json", &reqs[0].body);
+    // Nothing left: nothing sent again.
+    n.deliver(&store, Mode::Poll).await.unwrap();
+    assert_eq!(p.requests().len(), 1);
+}
+
+#[tokio::test]
+async fn a_webhook_body_at_slack_is_refused_with_invalid_payload_for_good() {
+    // What the issue starts from: statwatch's own webhook payload is not Block Kit.
+    let p = Platforms::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    enqueue(&store, "hook", &two_alerts()[..1]);
+    let extra = format!(
+        "[receivers.hook]\nkind = \"webhook\"\nurl = \"{}\"\n",
+        p.url(SLACK_PATH)
+    );
+    let report = notifier(&extra).deliver(&store, Mode::Poll).await.unwrap();
+    assert!(report.failed());
+    let reqs = p.requests();
+    assert_eq!(reqs.len(), 1, "a 400 is not retried");
+    assert!(reqs[0].invalid.is_some());
+    let d = delivery(&store, "hook", "3f0c9a1e");
+    assert_eq!(d.state, DeliveryState::Failed);
+    assert_eq!(d.last_error.as_deref(), Some("HTTP 400: invalid_payload"));
+}
+
+#[tokio::test]
+async fn slack_429_waits_for_retry_after() {
+    let p = Platforms::start().await;
+    p.script(vec![Reply {
+        status: 429,
+        retry_after: Some("1"),
+        body: "rate_limited",
+    }]);
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    enqueue(&store, "team", &two_alerts());
+    let n = notifier(&chat("team", "slack", &p.url(SLACK_PATH)));
+    n.deliver(&store, Mode::Poll).await.unwrap();
+    let reqs = p.requests();
+    assert_eq!(
+        reqs.iter().map(|r| r.status).collect::<Vec<_>>(),
+        [429, 200]
+    );
+    let gap = secs_between(reqs[0].at, reqs[1].at);
+    assert!(gap >= 1.0, "retried {gap} s after a Retry-After of 1 s");
+    let d = delivery(&store, "team", "9b21c0d4");
+    assert_eq!(d.state, DeliveryState::Delivered);
+    assert_eq!(d.attempts, 2);
+}
+
+#[tokio::test]
+async fn a_long_cycle_is_split_within_each_platforms_limits() {
+    let p = Platforms::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let alerts: Vec<_> = (0..120)
+        .map(|i| {
+            let mut a = alert(
+                &format!("long-{i:03}"),
+                Severity::Info,
+                &format!(
+                    "alert {i}: {}",
+                    "a rather long summary & <more> ".repeat(12)
+                ),
+            );
+            a.detected_at += chrono::Duration::milliseconds(i);
+            a
+        })
+        .collect();
+    let extra = [
+        chat("s", "slack", &p.url(SLACK_PATH)),
+        chat("m", "mattermost", &p.url(MATTERMOST_PATH)),
+        chat("t", "teams", &p.url(TEAMS_PATH)),
+    ]
+    .concat();
+    for r in ["s", "m", "t"] {
+        enqueue(&store, r, &alerts);
+    }
+    let started = std::time::Instant::now();
+    let report = notifier(&extra).deliver(&store, Mode::Poll).await.unwrap();
+    eprintln!(
+        "120 alerts to three chat receivers in {:?}",
+        started.elapsed()
+    );
+    assert!(!report.failed(), "{report:?}");
+    for (path, min_parts) in [(SLACK_PATH, 5), (MATTERMOST_PATH, 2), (TEAMS_PATH, 2)] {
+        let reqs: Vec<_> = p
+            .requests()
+            .into_iter()
+            .filter(|r| r.path == path)
+            .collect();
+        assert!(reqs.len() >= min_parts, "{path}: {} messages", reqs.len());
+        assert!(
+            reqs.iter().all(|r| r.invalid.is_none()),
+            "{path}: {:?}",
+            reqs.iter().map(|r| &r.invalid).collect::<Vec<_>>()
+        );
+        let all: String = reqs
+            .iter()
+            .map(|r| String::from_utf8_lossy(&r.body).into_owned())
+            .collect();
+        for i in 0..120 {
+            let id = format!("long-{i:03}");
+            assert_eq!(all.matches(&id).count(), 1, "{path}: {id} not exactly once");
+        }
+        eprintln!(
+            "{path}: {} messages, largest {} bytes",
+            reqs.len(),
+            reqs.iter().map(|r| r.body.len()).max().unwrap()
+        );
+    }
+    for r in ["s", "m", "t"] {
+        assert_eq!(
+            delivery(&store, r, "long-119").state,
+            DeliveryState::Delivered
+        );
+    }
+}
+
+#[tokio::test]
+async fn teams_202_and_mattermost_ok_deliver() {
+    let p = Platforms::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    enqueue(&store, "t", &two_alerts());
+    enqueue(&store, "m", &two_alerts());
+    let extra = [
+        chat("t", "teams", &p.url(TEAMS_PATH)),
+        chat("m", "mattermost", &p.url(MATTERMOST_PATH)),
+    ]
+    .concat();
+    let report = notifier(&extra).deliver(&store, Mode::Poll).await.unwrap();
+    assert!(!report.failed(), "{report:?}");
+    for (path, status, file) in [
+        (TEAMS_PATH, 202, "teams.json"),
+        (MATTERMOST_PATH, 200, "mattermost.json"),
+    ] {
+        let reqs: Vec<_> = p
+            .requests()
+            .into_iter()
+            .filter(|r| r.path == path)
+            .collect();
+        assert_eq!(reqs.len(), 1);
+        assert_eq!(reqs[0].invalid, None);
+        assert_eq!(reqs[0].status, status);
+        let text = reqs[0].json().to_string();
+        assert!(
+            text.contains("+0.3 from 2025-02 (+1 %)") && text.contains("9b21c0d4"),
+            "{text}"
+        );
+        sample(file, &reqs[0].body);
+    }
+    for r in ["t", "m"] {
+        assert_eq!(
+            delivery(&store, r, "9b21c0d4").state,
+            DeliveryState::Delivered
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_refusal_keeps_its_body_and_the_url_never_leaks() {
+    capture_logs();
+    let p = Platforms::start().await;
+    p.script(vec![Reply {
+        status: 404,
+        retry_after: None,
+        body: "no_service",
+    }]);
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    enqueue(&store, "team", &two_alerts()[..1]);
+    let n = notifier(&chat("team", "slack", &p.url(SLACK_PATH)));
+    let report = n.deliver(&store, Mode::Poll).await.unwrap();
+    let d = delivery(&store, "team", "3f0c9a1e");
+    assert_eq!(d.state, DeliveryState::Failed);
+    assert_eq!(d.last_error.as_deref(), Some("HTTP 404: no_service"));
+
+    // An unreachable chat service: pending, and its URL (the token) in no error or log.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let down = format!("http://127.0.0.1:{port}{TEAMS_PATH}");
+    enqueue(&store, "down", &two_alerts()[..1]);
+    let n2 = notifier(&chat("down", "teams", &down));
+    let report2 = n2.deliver(&store, Mode::Poll).await.unwrap();
+    let d2 = delivery(&store, "down", "3f0c9a1e");
+    assert_eq!(d2.state, DeliveryState::Pending);
+    assert!(d2.last_error.clone().unwrap().contains("connect"));
+    let test = n2.test("down").await.unwrap_err();
+    let all = format!(
+        "{report:?} {report2:?} {d:?} {d2:?} {test} {test:?} {n:?} {n2:?} {:?}",
+        config(&chat("down", "teams", &down))
+    );
+    for token in ["slackTokenQ7x2", "teamsTokenZ8w4"] {
+        assert_no_secret(token, "the logs", &logs());
+        assert_no_secret(token, "a report, error or config dump", &all);
+    }
+}
+
+#[tokio::test]
+async fn check_shows_a_chat_url_as_its_origin_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!(
+        "{}\n{}",
+        BASE.replace(
+            "/tmp/statwatch-notify-test",
+            &dir.path().join("state").display().to_string()
+        ),
+        chat(
+            "team",
+            "slack",
+            "https://hooks.slack.com/services/T0STATW/B0STATW/slackTokenQ7x2"
+        )
+    );
+    let path = dir.path().join("statwatch.toml");
+    std::fs::write(&path, text).unwrap();
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_statwatch"))
+        .args(["--config", path.to_str().unwrap(), "check"])
+        .output()
+        .unwrap();
+    let out = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(o.status.success(), "{out}");
+    assert!(
+        out.contains("receiver   team (slack) -> https://hooks.slack.com/..."),
+        "{out}"
+    );
+    assert!(
+        !out.contains("slackTokenQ7x2") && !out.contains("T0STATW"),
+        "{out}"
+    );
+}
+
+#[tokio::test]
+async fn alertmanager_gets_the_label_set_and_one_member_is_enough() {
+    let (a, b) = (Platforms::start().await, Platforms::start().await);
+    a.script(vec![Reply {
+        status: 503,
+        retry_after: None,
+        body: "down",
+    }]);
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    enqueue(&store, "am", &two_alerts());
+    let extra = format!(
+        "[receivers.am]\nkind = \"alertmanager\"\nurls = [\"{}\", \"{}/\"]\nresolve_after_hours = 48\n",
+        a.base, b.base
+    );
+    let n = notifier(&extra);
+    let report = n.deliver(&store, Mode::Poll).await.unwrap();
+    assert!(!report.failed(), "one member took it: {report:?}");
+    let (ra, rb) = (a.requests(), b.requests());
+    assert_eq!((ra.len(), rb.len()), (1, 1), "one list to every member");
+    assert_eq!(rb[0].path, ALERTMANAGER_PATH);
+    assert_eq!(rb[0].invalid, None);
+    let v = rb[0].json();
+    assert_eq!(v.as_array().unwrap().len(), 2, "one list per cycle");
+    let turn = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["labels"]["alertname"] == "nl-industry-turn")
+        .unwrap();
+    assert_eq!(
+        turn["labels"],
+        serde_json::json!({"alertname": "nl-industry-turn", "series": "nl.industry.yoy",
+            "severity": "warning", "source": "cbs", "table": "85806NED", "period": "2025-02",
+            "statwatch_id": "9b21c0d4"})
+    );
+    assert!(turn["annotations"]["summary"]
+        .as_str()
+        .unwrap()
+        .contains("turned negative"));
+    assert!(turn["annotations"]["description"]
+        .as_str()
+        .unwrap()
+        .contains("revision (was 1.0)"));
+    let t = |k: &str| chrono::DateTime::parse_from_rfc3339(turn[k].as_str().unwrap()).unwrap();
+    assert_eq!(t("endsAt") - t("startsAt"), chrono::Duration::hours(48));
+    assert_eq!(
+        delivery(&store, "am", "9b21c0d4").state,
+        DeliveryState::Delivered
+    );
+
+    // Every member down: pending; every member refusing: failed.
+    let c = Platforms::start().await;
+    c.script(vec![
+        Reply {
+            status: 500,
+            retry_after: None,
+            body: ""
+        };
+        3
+    ]);
+    let d = Platforms::start().await;
+    d.script(vec![
+        Reply {
+            status: 400,
+            retry_after: None,
+            body: "bad"
+        };
+        3
+    ]);
+    enqueue(&store, "am2", &two_alerts()[..1]);
+    let extra2 = format!(
+        "[receivers.am2]\nkind = \"alertmanager\"\nurls = [\"{}\", \"{}\"]\n",
+        c.base, d.base
+    );
+    notifier(&extra2).deliver(&store, Mode::Poll).await.unwrap();
+    let e = delivery(&store, "am2", "3f0c9a1e");
+    assert_eq!(e.state, DeliveryState::Pending);
+    assert_eq!(c.requests().len(), 3);
+    d.script(vec![
+        Reply {
+            status: 400,
+            retry_after: None,
+            body: "bad"
+        };
+        3
+    ]);
+    c.script(vec![
+        Reply {
+            status: 422,
+            retry_after: None,
+            body: "no"
+        };
+        3
+    ]);
+    notifier(&extra2).deliver(&store, Mode::Poll).await.unwrap();
+    let e = delivery(&store, "am2", "3f0c9a1e");
+    assert_eq!(e.state, DeliveryState::Failed, "{e:?}");
+    assert!(e.last_error.unwrap().contains("HTTP 400: bad"));
+}
