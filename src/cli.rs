@@ -178,8 +178,11 @@ pub fn check(config: &Config) {
             }
         ));
     }
-    if let Some(m) = &config.metrics {
-        print(format!("metrics    http://{}/metrics", m.listen));
+    if let Some(w) = &config.web {
+        print(format!(
+            "web        http://{}/ (pages, /metrics, /healthz)",
+            w.listen
+        ));
     }
     for w in &config.warnings {
         print(format!("warning    {w}"));

@@ -44,7 +44,15 @@
 //! - [`query`]: the read-only views (`series`, `alerts`) for the CLI and the control socket.
 //! - [`control`]: the socket protocol that carries queries into the running daemon (sled
 //!   allows one process).
-//! - [`metrics`]: optional `/metrics` and `/healthz`.
+//! - [`metrics`]: the daemon's counters and gauges (prometheus-client), for `/metrics` and
+//!   `/healthz`.
+//! - [`web`]: optional `[web] listen` (alias `[metrics] listen`): the HTTP side.
+//!   - `web/mod.rs`: the router, server start and stop, the shared state and page errors.
+//!   - `web/overview.rs` `/`, `web/series.rs` `/series/{id}` and `/api/series/{id}`,
+//!     `web/alerts.rs` `/alerts`, `web/health.rs` `/metrics` and `/healthz`.
+//!   - `web/templates.rs`: the embedded minijinja templates (`web/templates/*.html`),
+//!     compiled at start, autoescaped.
+//!   - `web/chart.rs`: sparklines and the series chart as inline SVG (plotters).
 //! - [`listen`]: listeners a local user cannot exhaust (connection cap, idle timeout).
 
 pub mod cli;
@@ -64,3 +72,4 @@ pub mod rules;
 pub mod scheduler;
 pub mod sources;
 pub mod store;
+pub mod web;
