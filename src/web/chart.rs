@@ -73,7 +73,8 @@ pub(super) fn series_chart(obs: &[StoredObservation]) -> String {
     let first = |o: &StoredObservation| o.revisions.first().map_or(o.value, |r| r.value);
     let y = value_range(obs.iter().flat_map(|o| [o.value, first(o)]));
     let labels: Vec<String> = obs.iter().map(|o| o.period.to_string()).collect();
-    let last = obs.len().saturating_sub(1).max(1);
+    // Half a period of room at each end, so the first and last points are not cut in half.
+    let x = -0.5..(obs.len() as f64 - 0.5);
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (760, 320)).into_drawing_area();
@@ -82,25 +83,30 @@ pub(super) fn series_chart(obs: &[StoredObservation]) -> String {
             .margin(10)
             .x_label_area_size(28)
             .y_label_area_size(44)
-            .build_cartesian_2d(0..last, y)
+            .build_cartesian_2d(x, y)
         else {
             return String::new();
+        };
+        // Ticks fall on whole periods only; the others stay unlabelled.
+        let label = |x: &f64| match (x.fract() == 0.0 && *x >= 0.0).then_some(*x as usize) {
+            Some(i) => labels.get(i).cloned().unwrap_or_default(),
+            None => String::new(),
         };
         let _ = chart
             .configure_mesh()
             .x_labels(8)
             .y_labels(6)
-            .x_label_formatter(&|i| labels.get(*i).cloned().unwrap_or_default())
+            .x_label_formatter(&label)
             .light_line_style(RGBColor(238, 238, 238))
             .draw();
         let _ = chart.draw_series(LineSeries::new(
-            obs.iter().enumerate().map(|(i, o)| (i, o.value)),
+            obs.iter().enumerate().map(|(i, o)| (i as f64, o.value)),
             LINE.stroke_width(2),
         ));
         let _ = chart.draw_series(
             obs.iter()
                 .enumerate()
-                .map(|(i, o)| Circle::new((i, first(o)), 3, FIRST_PRINT.filled())),
+                .map(|(i, o)| Circle::new((i as f64, first(o)), 3, FIRST_PRINT.filled())),
         );
         let _ = root.present();
     }
