@@ -41,7 +41,9 @@
 //! - [`scheduler`]: pure, `Schedule` (cron in a time zone, DST-correct), start-up catch-up.
 //! - [`daemon`]: `statwatch run`: the scheduling loop and shutdown token (mod), arming sources
 //!   (arm), poll and delivery tasks (tasks), SIGHUP (reload), sd_notify (systemd).
-//! - [`query`]: the read-only views (`series`, `alerts`) for the CLI and the control socket.
+//! - [`query`]: the read-only views (`series`, `alerts`, `backtest`) for the CLI and the
+//!   control socket.
+//! - [`backtest`]: the store's history replayed through the rules in the order it was learned.
 //! - [`control`]: the socket protocol that carries queries into the running daemon (sled
 //!   allows one process).
 //! - [`metrics`]: the daemon's counters and gauges (prometheus-client), for `/metrics` and
@@ -55,6 +57,7 @@
 //!   - `web/chart.rs`: sparklines and the series chart as inline SVG (plotters).
 //! - [`listen`]: listeners a local user cannot exhaust (connection cap, idle timeout).
 
+pub mod backtest;
 pub mod cli;
 pub mod config;
 pub mod control;

@@ -98,7 +98,9 @@ pub(super) async fn api(
     let text = tokio::task::spawn_blocking(move || query::run(&config, &store, &q)).await?;
     let text = text.map_err(|e| match e {
         QueryError::UnknownSeries { .. } => PageError::UnknownSeries(id),
-        QueryError::Store(m) | QueryError::Daemon(m) => PageError::Query(m),
+        QueryError::Store(m) | QueryError::Daemon(m) | QueryError::Argument(m) => {
+            PageError::Query(m)
+        }
     })?;
     Ok(([(header::CONTENT_TYPE, "application/json")], text))
 }
