@@ -1,5 +1,5 @@
 //! The command line: clap definitions and the one-shot commands (`check`, `poll`, `series`,
-//! `alerts`, `test-notify`). `run` lives in `app`.
+//! `alerts`, `backtest`, `test-notify`). `run` lives in `daemon`.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -56,6 +56,20 @@ pub enum Command {
         /// Only alerts still waiting for delivery.
         #[arg(long)]
         pending: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Replay the store's history through the configured rules: what would have fired.
+    Backtest {
+        /// Only rules whose id matches this glob.
+        #[arg(long, value_name = "GLOB")]
+        rules: Option<String>,
+        /// Only series whose id matches this glob.
+        #[arg(long, value_name = "GLOB")]
+        series: Option<String>,
+        /// Only alerts about this period or later (YYYY-MM, YYYY-Qn, YYYY).
+        #[arg(long, value_name = "PERIOD")]
+        since: Option<String>,
         #[arg(long)]
         json: bool,
     },
@@ -193,8 +207,11 @@ pub fn check(config: &Config) {
             }
         ));
     }
-    if let Some(m) = &config.metrics {
-        print(format!("metrics    http://{}/metrics", m.listen));
+    if let Some(w) = &config.web {
+        print(format!(
+            "web        http://{}/ (pages, /metrics, /healthz)",
+            w.listen
+        ));
     }
     if let Some(h) = &config.heartbeat {
         // The URL is a secret (a dead-man service's check id): its origin at most.
@@ -362,7 +379,9 @@ fn query(config: &Config, q: Query) -> Result<(), CliError> {
         }
     };
     let text = answer.map_err(|e| match e {
-        QueryError::UnknownSeries { .. } => CliError::Usage(e.to_string()),
+        QueryError::UnknownSeries { .. } | QueryError::Argument(_) => {
+            CliError::Usage(e.to_string())
+        }
         QueryError::Store(_) | QueryError::Daemon(_) => CliError::Runtime(e.to_string()),
     })?;
     let mut out = std::io::stdout().lock();
@@ -388,6 +407,15 @@ pub fn series(config: &Config, id: Option<&str>, json: bool) -> Result<(), CliEr
 /// `statwatch alerts [--pending] [--json]`.
 pub fn alerts(config: &Config, pending: bool, json: bool) -> Result<(), CliError> {
     query(config, Query::Alerts { pending, json })
+}
+
+/// `statwatch backtest [--rules GLOB] [--series GLOB] [--since PERIOD] [--json]`.
+pub fn backtest(
+    config: &Config,
+    filter: crate::backtest::Filter,
+    json: bool,
+) -> Result<(), CliError> {
+    query(config, Query::Backtest { filter, json })
 }
 
 /// `statwatch test-notify RECEIVER`.

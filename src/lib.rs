@@ -47,12 +47,23 @@
 //! - [`scheduler`]: pure, `Schedule` (cron in a time zone, DST-correct), start-up catch-up.
 //! - [`daemon`]: `statwatch run`: the scheduling loop and shutdown token (mod), arming sources
 //!   (arm), poll and delivery tasks (tasks), SIGHUP (reload), sd_notify (systemd).
-//! - [`query`]: the read-only views (`series`, `alerts`) for the CLI and the control socket.
+//! - [`query`]: the read-only views (`series`, `alerts`, `backtest`) for the CLI and the
+//!   control socket.
+//! - [`backtest`]: the store's history replayed through the rules in the order it was learned.
 //! - [`control`]: the socket protocol that carries queries into the running daemon (sled
 //!   allows one process).
-//! - [`metrics`]: optional `/metrics` and `/healthz`.
+//! - [`metrics`]: the daemon's counters and gauges (prometheus-client), for `/metrics` and
+//!   `/healthz`.
+//! - [`web`]: optional `[web] listen` (alias `[metrics] listen`): the HTTP side.
+//!   - `web/mod.rs`: the router, server start and stop, the shared state and page errors.
+//!   - `web/overview.rs` `/`, `web/series.rs` `/series/{id}` and `/api/series/{id}`,
+//!     `web/alerts.rs` `/alerts`, `web/health.rs` `/metrics` and `/healthz`.
+//!   - `web/templates.rs`: the embedded minijinja templates (`web/templates/*.html`),
+//!     compiled at start, autoescaped.
+//!   - `web/chart.rs`: sparklines and the series chart as inline SVG (plotters).
 //! - [`listen`]: listeners a local user cannot exhaust (connection cap, idle timeout).
 
+pub mod backtest;
 pub mod cli;
 pub mod config;
 pub mod control;
@@ -71,3 +82,4 @@ pub mod scheduler;
 pub mod silence;
 pub mod sources;
 pub mod store;
+pub mod web;

@@ -56,6 +56,19 @@ fn main() -> ExitCode {
             }
             Command::Series { id, json } => cli::series(&config, id.as_deref(), json).map(|_| true),
             Command::Alerts { pending, json } => cli::alerts(&config, pending, json).map(|_| true),
+            Command::Backtest {
+                rules,
+                series,
+                since,
+                json,
+            } => {
+                let filter = statwatch::backtest::Filter {
+                    rules,
+                    series,
+                    since,
+                };
+                cli::backtest(&config, filter, json).map(|_| true)
+            }
             Command::TestNotify { receiver } => {
                 cli::test_notify(&config, &receiver).await.map(|_| true)
             }

@@ -1,10 +1,12 @@
-//! Read-only views of the store for people and scripts (`series`, `alerts`): the same
+//! Read-only views of the store for people and scripts (`series`, `alerts`, `backtest`,
+//! whose replay is in [`crate::backtest`]): the same
 //! text whether the CLI opened the store itself or asked the running daemon for it, so both
 //! the command line and the control socket sit on top of this module.
 
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use crate::backtest::{self, BacktestError, Filter};
 use crate::config::Config;
 use crate::model::{signed, DeliveryState};
 use crate::store::{Store, StoreError};
@@ -14,6 +16,7 @@ use crate::store::{Store, StoreError};
 pub enum Query {
     Series { id: Option<String>, json: bool },
     Alerts { pending: bool, json: bool },
+    Backtest { filter: Filter, json: bool },
 }
 
 /// Why a query gave no answer. It crosses the control socket as it is, so the CLI reports
@@ -27,6 +30,9 @@ pub enum QueryError {
         id: String,
         configured: String,
     },
+    /// A malformed argument (a glob, a period): the user's mistake.
+    #[error("{0}")]
+    Argument(String),
     /// The store could not be read.
     #[error("{0}")]
     Store(String),
@@ -46,6 +52,11 @@ pub fn run(config: &Config, store: &Store, q: &Query) -> Result<String, QueryErr
     match q {
         Query::Series { id, json } => series(config, store, id.as_deref(), *json),
         Query::Alerts { pending, json } => alerts(store, *pending, *json),
+        Query::Backtest { filter, json } => match backtest::run(config, store, filter) {
+            Ok(fired) => Ok(backtest::render(&fired, *json)),
+            Err(e @ BacktestError::Argument { .. }) => Err(QueryError::Argument(e.to_string())),
+            Err(BacktestError::Store(e)) => Err(e.into()),
+        },
     }
 }
 

@@ -79,7 +79,8 @@ pub struct Config {
     pub rules: Vec<RuleConfig>,
     pub receivers: BTreeMap<String, ReceiverConfig>,
     pub smtp: Option<SmtpConfig>,
-    pub metrics: Option<MetricsConfig>,
+    /// `[web]` (or its alias `[metrics]`): the pages, `/metrics` and `/healthz`.
+    pub web: Option<WebConfig>,
     pub heartbeat: Option<HeartbeatConfig>,
     /// Things worth telling the operator that do not stop the config from working.
     pub warnings: Vec<String>,
@@ -288,7 +289,7 @@ pub struct SmtpConfig {
 }
 
 #[derive(Debug, Clone)]
-pub struct MetricsConfig {
+pub struct WebConfig {
     pub listen: SocketAddr,
 }
 

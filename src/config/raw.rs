@@ -27,7 +27,10 @@ pub(crate) struct RawConfig {
     #[serde(default)]
     pub receivers: BTreeMap<String, RawReceiver>,
     pub smtp: Option<RawSmtp>,
-    pub metrics: Option<RawMetrics>,
+    /// The pages, `/metrics` and `/healthz`.
+    pub web: Option<RawWeb>,
+    /// The first stage's name for `[web]`, still accepted.
+    pub metrics: Option<RawWeb>,
     pub heartbeat: Option<RawHeartbeat>,
 }
 
@@ -239,6 +242,6 @@ pub(crate) struct RawSmtp {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct RawMetrics {
+pub(crate) struct RawWeb {
     pub listen: Option<String>,
 }

@@ -39,11 +39,12 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use crate::config::Config;
-use crate::metrics::{Metrics, MetricsError, MetricsServer};
+use crate::metrics::Metrics;
 use crate::notify::{Notifier, NotifyError};
 use crate::scheduler::sleep_for;
 use crate::sources::HttpError;
 use crate::store::{Store, StoreError};
+use crate::web::{Templates, WebError, WebServer, WebState};
 
 use arm::Armed;
 use systemd::notify;
@@ -86,7 +87,7 @@ pub enum AppError {
     #[error("receivers: {0}")]
     Notifier(#[from] NotifyError),
     #[error(transparent)]
-    Metrics(#[from] MetricsError),
+    Web(#[from] WebError),
     #[error("cannot install the {signal} handler: {source}")]
     Signal {
         signal: &'static str,
@@ -96,7 +97,7 @@ pub enum AppError {
 }
 
 /// `statwatch run`: the daemon with real signals. SIGTERM/SIGINT drain and exit 0; SIGHUP
-/// reloads. Any start-up failure (store, metrics port taken) is a runtime failure (exit 1).
+/// reloads. Any start-up failure (store, web port taken) is a runtime failure (exit 1).
 pub async fn run_daemon(path: PathBuf, config: Config) -> Result<(), AppError> {
     // Installed before anything else: until a handler exists, SIGTERM/SIGINT/SIGHUP kill the
     // process without a drain.
@@ -181,7 +182,9 @@ pub(super) struct Daemon {
     store: Store,
     notifier: Arc<Notifier>,
     metrics: Arc<Metrics>,
-    server: Option<MetricsServer>,
+    /// What the web listener serves; kept so a reload can start it on a new address.
+    web: WebState,
+    server: Option<WebServer>,
     sources: BTreeMap<String, Armed>,
     tasks: JoinSet<Done>,
     kinds: HashMap<Id, Task>,
@@ -227,8 +230,15 @@ impl Daemon {
         };
         let built = arm::build_sources(&config)?;
         let metrics = Arc::new(Metrics::new(MAX_HEARTBEAT_AGE));
-        let server = match &config.metrics {
-            Some(m) => Some(MetricsServer::start(m.listen, metrics.clone()).await?),
+        metrics.declare(&config);
+        let web = WebState {
+            metrics: metrics.clone(),
+            store: store.clone(),
+            config: shared_config.clone(),
+            templates: Arc::new(Templates::load()?),
+        };
+        let server = match &config.web {
+            Some(w) => Some(WebServer::start(w.listen, web.clone()).await?),
             None => None,
         };
         let sources = arm::at_start(&config, &store, &metrics, built, Utc::now())?;
@@ -242,6 +252,7 @@ impl Daemon {
             store,
             notifier,
             metrics,
+            web,
             server,
             sources,
             tasks: JoinSet::new(),

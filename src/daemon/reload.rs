@@ -12,8 +12,8 @@ use super::arm::{self, build_sources};
 use super::systemd::{notify, reloading};
 use super::{AppError, Daemon};
 use crate::config::Config;
-use crate::metrics::MetricsServer;
 use crate::notify::Notifier;
+use crate::web::WebServer;
 
 impl Daemon {
     /// SIGHUP: re-read and validate; apply everything but `state_dir`, or keep the running
@@ -51,12 +51,12 @@ impl Daemon {
         // Build everything first, so a failure leaves the running config untouched.
         let notifier = Arc::new(Notifier::new(&new)?);
         let built = build_sources(&new)?;
-        let old_listen: Option<SocketAddr> = self.config.metrics.as_ref().map(|m| m.listen);
-        let new_listen: Option<SocketAddr> = new.metrics.as_ref().map(|m| m.listen);
+        let old_listen: Option<SocketAddr> = self.config.web.as_ref().map(|m| m.listen);
+        let new_listen: Option<SocketAddr> = new.web.as_ref().map(|m| m.listen);
         let mut new_server = None;
         if new_listen != old_listen {
             if let Some(addr) = new_listen {
-                new_server = Some(MetricsServer::start(addr, self.metrics.clone()).await?);
+                new_server = Some(WebServer::start(addr, self.web.clone()).await?);
             }
         }
 
@@ -64,13 +64,14 @@ impl Daemon {
         if new_listen != old_listen {
             if let Some(old) = self.server.take() {
                 old.stop().await;
-                info!(addr = ?old_listen, "metrics listener closed");
+                info!(addr = ?old_listen, "web listener closed");
             }
             self.server = new_server;
         }
         let sources = arm::on_reload(&new, &self.store, &self.sources, built, Utc::now())?;
         self.sources = sources;
         self.notifier = notifier;
+        self.metrics.declare(&new);
         self.config = Arc::new(new);
         if let Ok(mut shared) = self.shared_config.write() {
             *shared = self.config.clone();

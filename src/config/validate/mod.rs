@@ -15,10 +15,10 @@ use globset::{Glob, GlobMatcher};
 
 use super::env::{expand_env, read_secret_file};
 use super::locate::{Locator, Seg};
-use super::raw::{RawConfig, RawHeartbeat, RawMetrics, RawSeries};
+use super::raw::{RawConfig, RawHeartbeat, RawSeries};
 use super::{
-    Config, ConfigError, HeartbeatConfig, LogFormat, MetricsConfig, Secret, SeriesConfig,
-    SourceConfig, SourceKind,
+    Config, ConfigError, HeartbeatConfig, LogFormat, Secret, SeriesConfig, SourceConfig,
+    SourceKind, WebConfig,
 };
 use crate::rules::RuleConfig;
 
@@ -52,11 +52,7 @@ pub(super) fn config(loc: &Locator, path: &Path, raw: RawConfig) -> Result<Confi
         let rc = v.receiver(name, r, &rules, smtp.is_some())?;
         receivers.insert(name.clone(), rc);
     }
-    let metrics = raw
-        .metrics
-        .as_ref()
-        .map(|m| v.metrics(m, &mut warnings))
-        .transpose()?;
+    let web = v.web(&raw, &mut warnings)?;
     let heartbeat = raw.heartbeat.as_ref().map(|h| v.heartbeat(h)).transpose()?;
     for s in sources.keys() {
         if !series.iter().any(|x| &x.source == s) {
@@ -73,7 +69,7 @@ pub(super) fn config(loc: &Locator, path: &Path, raw: RawConfig) -> Result<Confi
         rules,
         receivers,
         smtp,
-        metrics,
+        web,
         heartbeat,
         warnings,
     })
@@ -193,13 +189,25 @@ impl Validator<'_, '_> {
         Ok(rules)
     }
 
-    fn metrics(
+    /// `[web]`, or `[metrics]` as its alias (not both: which one would win is a guess).
+    fn web(
         &self,
-        m: &RawMetrics,
+        raw: &RawConfig,
         warnings: &mut Vec<String>,
-    ) -> Result<MetricsConfig, ConfigError> {
-        let at = [Seg::Key("metrics"), Seg::Key("listen")];
-        // An empty [metrics] section listens on loopback only.
+    ) -> Result<Option<WebConfig>, ConfigError> {
+        let (section, m) = match (&raw.web, &raw.metrics) {
+            (None, None) => return Ok(None),
+            (Some(_), Some(_)) => {
+                return Err(self.loc.error(
+                    &[Seg::Key("metrics")],
+                    "[metrics] is the old name of [web]: keep one of them".to_string(),
+                ))
+            }
+            (Some(w), None) => ("web", w),
+            (None, Some(m)) => ("metrics", m),
+        };
+        let at = [Seg::Key(section), Seg::Key("listen")];
+        // An empty section listens on loopback only.
         let text = m.listen.as_deref().unwrap_or("127.0.0.1:9464");
         let listen: SocketAddr = self
             .expand(&at, text)?
@@ -207,11 +215,11 @@ impl Validator<'_, '_> {
             .map_err(|e| self.loc.error(&at, format!("not an address:port: {e}")))?;
         if !listen.ip().is_loopback() {
             warnings.push(format!(
-                "metrics.listen {listen} is not a loopback address: /metrics will be \
-                 reachable from the network"
+                "{section}.listen {listen} is not a loopback address: the pages and /metrics \
+                 (which have no login) will be reachable from the network"
             ));
         }
-        Ok(MetricsConfig { listen })
+        Ok(Some(WebConfig { listen }))
     }
 }
 

@@ -1,0 +1,188 @@
+//! The daemon's HTTP side (`[web] listen`, alias `[metrics] listen`): read-only pages about
+//! the series, their revisions and the delivery log, the JSON of `series ID --json`,
+//! `/metrics` and `/healthz`.
+//!
+//! This file owns the router and the server's start and stop over [`Bounded`]; each page
+//! family is one file beside it ([`overview`] `/`, [`series`] `/series/{id}` and
+//! `/api/series/{id}`, [`alerts`] `/alerts`, [`health`] `/metrics` and `/healthz`), with
+//! [`templates`] (minijinja, embedded, autoescaped) and [`chart`] (inline SVG by plotters).
+//!
+//! The pages read the store through the same [`Store`] handle the daemon holds (sled lets
+//! one process open it), with read-only calls only, and on the blocking pool: a sled scan
+//! must not hold up the async workers that run polls and deliveries.
+
+mod alerts;
+mod chart;
+mod health;
+mod overview;
+mod series;
+mod templates;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use axum::http::{header, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tracing::{error, info, warn};
+
+use crate::config::Config;
+use crate::listen::Bounded;
+use crate::metrics::Metrics;
+use crate::store::{Store, StoreError};
+
+pub use templates::Templates;
+
+/// Connections served at once; more wait in the kernel's backlog.
+const MAX_CONNECTIONS: usize = 64;
+/// A connection that neither reads nor writes for this long is closed.
+const IDLE: Duration = Duration::from_secs(30);
+
+#[derive(Debug, thiserror::Error)]
+pub enum WebError {
+    #[error("web: cannot listen on {addr}: {source} (is another statwatch or exporter using that port? change [web] listen)")]
+    Bind {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("web: template {name}: {source}")]
+    Template {
+        name: String,
+        #[source]
+        source: minijinja::Error,
+    },
+}
+
+/// Why a page could not be shown; each becomes a status and a short page.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum PageError {
+    #[error("no series {0:?} in the config")]
+    UnknownSeries(String),
+    #[error("the store could not be read: {0}")]
+    Store(#[from] StoreError),
+    #[error("the page could not be rendered: {0}")]
+    Render(#[from] minijinja::Error),
+    #[error("{0}")]
+    Query(String),
+    #[error("the page's work failed: {0}")]
+    Join(#[from] tokio::task::JoinError),
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        let status = match self {
+            PageError::UnknownSeries(_) => StatusCode::NOT_FOUND,
+            _ => {
+                warn!(error = %self, "page failed");
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
+        };
+        // Plain text: the message may carry a user-typed id, which must not become markup.
+        (
+            status,
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            format!("{self}\n"),
+        )
+            .into_response()
+    }
+}
+
+/// What every handler sees.
+#[derive(Clone)]
+pub struct WebState {
+    pub metrics: Arc<Metrics>,
+    pub store: Store,
+    /// Follows reloads, as the control socket's does.
+    pub config: Arc<RwLock<Arc<Config>>>,
+    pub templates: Arc<Templates>,
+}
+
+impl WebState {
+    fn config(&self) -> Arc<Config> {
+        self.config
+            .read()
+            .map(|c| c.clone())
+            .unwrap_or_else(|e| e.into_inner().clone())
+    }
+
+    /// Runs `f` with the config and store on the blocking pool, then renders `template`.
+    async fn page<T, F>(&self, template: &'static str, f: F) -> Result<Html<String>, PageError>
+    where
+        T: serde::Serialize + Send + 'static,
+        F: FnOnce(&Config, &Store) -> Result<T, PageError> + Send + 'static,
+    {
+        let (config, store) = (self.config(), self.store.clone());
+        let data = tokio::task::spawn_blocking(move || f(&config, &store)).await??;
+        Ok(Html(self.templates.render(template, &data)?))
+    }
+}
+
+fn router(state: WebState) -> Router {
+    Router::new()
+        .route("/", get(overview::page))
+        .route("/series/{id}", get(series::page))
+        .route("/api/series/{id}", get(series::api))
+        .route("/alerts", get(alerts::page))
+        .route("/metrics", get(health::metrics))
+        .route("/healthz", get(health::healthz))
+        .with_state(state)
+}
+
+/// A running web listener; dropping it without [`WebServer::stop`] leaves it running
+/// until the runtime ends.
+pub struct WebServer {
+    pub addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<()>,
+}
+
+impl WebServer {
+    /// Binds `listen` now (so a taken port fails start-up) and serves in the background.
+    pub async fn start(listen: SocketAddr, state: WebState) -> Result<WebServer, WebError> {
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .map_err(|source| WebError::Bind {
+                addr: listen,
+                source,
+            })?;
+        let addr = listener.local_addr().unwrap_or(listen);
+        // A flood of idle connections must not take the file descriptors that the sources,
+        // receivers and control socket need (see `listen`).
+        let listener = Bounded::new(listener, MAX_CONNECTIONS, IDLE);
+        let app = router(state);
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
+                let _ = stopped.await;
+            });
+            if let Err(e) = serve.await {
+                error!(%addr, error = %e, "web listener failed");
+            }
+        });
+        info!(%addr, "web listening (/, /series/ID, /alerts, /api/series/ID, /metrics, /healthz)");
+        Ok(WebServer {
+            addr,
+            stop: Some(stop),
+            task,
+        })
+    }
+
+    /// Stops accepting and waits briefly for in-flight requests.
+    pub async fn stop(mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        // A browser holding a keep-alive connection must not hold up shutdown or a reload.
+        if tokio::time::timeout(Duration::from_secs(2), &mut self.task)
+            .await
+            .is_err()
+        {
+            self.task.abort();
+        }
+    }
+}

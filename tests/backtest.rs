@@ -1,0 +1,226 @@
+//! `statwatch backtest` on the 2025 replay: the real CBS releases polled in the order they
+//! came (February to June 2025), then the store's history replayed through the rules. From
+//! 2025-01 on it lists exactly the alerts the polls fired; it filters by rule, series and
+//! period; and it gives the same answer through the control socket beside a running daemon.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::time::Duration;
+
+use common::*;
+use serde_json::Value;
+
+const RULES: &str = r#"
+[[rules]]
+id = "nl-industry-turn"
+series = "nl.industry.yoy"
+kind = "sign_change"
+severity = "warning"
+
+[[rules]]
+id = "nl-industry-streak"
+series = "nl.industry.yoy"
+kind = "streak"
+direction = "positive"
+length = 3
+
+[[rules]]
+id = "nl-confidence-drop"
+series = "nl.confidence"
+kind = "change"
+direction = "down"
+min = 1.0
+
+[[rules]]
+id = "nl-industry-revised"
+series = "nl.industry.yoy"
+kind = "revision"
+min = 0.5
+"#;
+
+/// (rule, series, period) of each row of a JSON list.
+fn events(rows: &Value) -> BTreeSet<(String, String, String)> {
+    rows.as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            let s = |k: &str| a[k].as_str().unwrap().to_string();
+            (s("rule"), s("series"), s("period"))
+        })
+        .collect()
+}
+
+async fn backtest(config: &Path, args: &[&str]) -> Value {
+    let mut all = vec!["backtest", "--json"];
+    all.extend_from_slice(args);
+    let o = statwatch(config, &all).await;
+    assert!(o.status.success(), "backtest {args:?}: {}", stderr(&o));
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
+/// A release: the y/y values and stamp, the last confidence period and its stamp.
+type Step<'a> = (&'a [(String, f64)], &'a str, &'a str, &'a str);
+
+/// Polls the 2025 releases as they came: the baseline to 2024-12, then March to June.
+async fn replay_2025(cbs: &CbsServer, config: &Path) {
+    let yoy = yoy_vintage(0);
+    let conf = confidence_vintage();
+    let industry = |values: &[(String, f64)], stamp: &str| {
+        cbs.set_table(INDUSTRY, industry_table(values, stamp));
+    };
+    let confidence = |last: &str, stamp: &str| {
+        cbs.set_table(CONFIDENCE, confidence_table(&until(&conf, last), stamp));
+    };
+    let base = until(&yoy, "2024MM12");
+    let march = with(&base, &[("2025MM01", 0.5)]);
+    let april = with(&base, &[("2025MM01", 0.3), ("2025MM02", 1.0)]);
+    let may = with(&april, &[("2025MM03", 1.3)]);
+    let june = with(
+        &may,
+        &[
+            ("2025MM01", 0.1),
+            ("2025MM02", -0.3),
+            ("2025MM03", 1.4),
+            ("2025MM04", -0.2),
+        ],
+    );
+    let steps: [Step; 5] = [
+        (
+            &base,
+            "2025-02-10T06:30:00",
+            "2025MM02",
+            "2025-02-27T06:30:00",
+        ),
+        (
+            &march,
+            "2025-03-10T06:30:00",
+            "2025MM03",
+            "2025-03-28T06:30:00",
+        ),
+        (
+            &april,
+            "2025-04-10T06:30:00",
+            "2025MM04",
+            "2025-04-29T06:30:00",
+        ),
+        (
+            &may,
+            "2025-05-12T06:30:00",
+            "2025MM04",
+            "2025-04-29T06:30:00",
+        ),
+        (
+            &june,
+            "2025-06-10T06:30:00",
+            "2025MM04",
+            "2025-04-29T06:30:00",
+        ),
+    ];
+    for (values, stamp, conf_last, conf_stamp) in steps {
+        industry(values, stamp);
+        confidence(conf_last, conf_stamp);
+        let o = statwatch(config, &["poll"]).await;
+        assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn backtest_lists_what_the_2025_releases_fired_and_filters_and_runs_beside_the_daemon() {
+    let dir = tempfile::tempdir().unwrap();
+    let cbs = CbsServer::start().await;
+    let config = write_config(
+        dir.path(),
+        &cbs_config(&cbs.base_url(), &dir.path().join("state"), RULES),
+    );
+    replay_2025(&cbs, &config).await;
+
+    // What the polls fired, from the delivery log (one receiver: one row per alert).
+    let o = statwatch(&config, &["alerts", "--json"]).await;
+    let fired = events(&serde_json::from_slice(&o.stdout).unwrap());
+    assert_eq!(fired.len(), 6, "{fired:?}");
+
+    // From 2025-01 on, the replay fires exactly those; before it, the first sync's history
+    // is replayed too (as if each period had just come out), so there is more.
+    let since = backtest(&config, &["--since", "2025-01"]).await;
+    assert_eq!(events(&since), fired);
+    for row in since.as_array().unwrap() {
+        assert!(
+            row["kind"].is_string() && row["summary"].is_string(),
+            "{row}"
+        );
+    }
+    let all = backtest(&config, &[]).await;
+    assert!(events(&all).is_superset(&fired));
+    assert!(
+        events(&all).len() > fired.len(),
+        "the baseline years fire too"
+    );
+
+    // Filters.
+    let turns = events(
+        &backtest(
+            &config,
+            &["--rules", "nl-industry-t*", "--since", "2025-01"],
+        )
+        .await,
+    );
+    assert_eq!(
+        turns,
+        fired
+            .iter()
+            .filter(|e| e.0 == "nl-industry-turn")
+            .cloned()
+            .collect()
+    );
+    let conf = events(&backtest(&config, &["--series", "nl.confidence"]).await);
+    assert!(
+        !conf.is_empty() && conf.iter().all(|e| e.1 == "nl.confidence"),
+        "{conf:?}"
+    );
+    let late = events(&backtest(&config, &["--since", "2025-03"]).await);
+    assert!(late.iter().all(|e| e.2.as_str() >= "2025-03") && !late.is_empty());
+    let o = statwatch(&config, &["backtest", "--since", "March"]).await;
+    assert_eq!(o.status.code(), Some(2), "a bad period is a usage error");
+    assert!(stderr(&o).contains("--since"), "{}", stderr(&o));
+
+    // Text: period, rule, series, summary.
+    let o = statwatch(&config, &["backtest", "--rules", "nl-industry-streak"]).await;
+    let text = stdout(&o);
+    assert!(
+        text.contains("2025-03") && text.contains("nl-industry-streak"),
+        "{text}"
+    );
+    assert!(
+        text.contains("positive for the 3rd month in a row"),
+        "{text}"
+    );
+
+    // Beside a running daemon (which holds the store): the same answer, through its socket.
+    let mut daemon = tokio::process::Command::new(env!("CARGO_BIN_EXE_statwatch"))
+        .arg("--config")
+        .arg(&config)
+        .arg("run")
+        .env_remove("NOTIFY_SOCKET")
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let socket = dir.path().join("state/control.sock");
+    for _ in 0..200 {
+        if socket.exists() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(socket.exists(), "the daemon's control socket");
+    let beside = backtest(&config, &["--since", "2025-01"]).await;
+    assert_eq!(beside, since);
+    assert!(
+        daemon.try_wait().unwrap().is_none(),
+        "the daemon still runs"
+    );
+    let _ = daemon.start_kill();
+    let _ = daemon.wait().await;
+}
