@@ -56,6 +56,9 @@ fn main() -> ExitCode {
             }
             Command::Series { id, json } => cli::series(&config, id.as_deref(), json).map(|_| true),
             Command::Alerts { pending, json } => cli::alerts(&config, pending, json).map(|_| true),
+            Command::Export { glob, vintages } => {
+                cli::export(&config, glob.as_deref(), vintages).map(|_| true)
+            }
             Command::TestNotify { receiver } => {
                 cli::test_notify(&config, &receiver).await.map(|_| true)
             }

@@ -61,6 +61,8 @@ pub struct PollReport {
     pub alerts: Vec<Alert>,
     /// What the commit added; `None` on a dry run.
     pub committed: Option<CommitSummary>,
+    /// Stored series of a group whose key the table no longer has (their data is kept).
+    pub vanished: Vec<String>,
 }
 
 impl PollReport {
@@ -126,6 +128,7 @@ pub async fn poll_source(
         changes: Vec::new(),
         alerts: Vec::new(),
         committed: None,
+        vanished: Vec::new(),
     };
     for (table, series) in config.tables_of(name) {
         if cancel.is_cancelled() {
@@ -217,13 +220,16 @@ async fn poll_table(
         Check::Changed { stamp } => stamp,
     };
     let data = source.fetch(table, series, cancel).await?;
+    report
+        .vanished
+        .extend(vanished(store, name, table, series, &data.expanded)?);
 
     // Everything below is computed before anything is written, so a failure leaves the
     // table exactly as it was.
     let mut results = Vec::new();
     let mut changes = Vec::new();
     let mut alerts = Vec::new();
-    for s in series {
+    for s in &data.expanded {
         let fetched = data.series.get(&s.id).cloned().unwrap_or_default();
         let stored = |id: &str| store.observations(id);
         // An answer with no value at all for a series the store holds values of is not a
@@ -271,7 +277,8 @@ async fn poll_table(
             ));
         }
         if d.release.baseline && !d.release.is_empty() {
-            info!(source = name, table, series = %s.id, periods = d.release.new_periods.len(), "baseline stored");
+            let group = s.template.as_deref().unwrap_or("");
+            info!(source = name, table, series = %s.id, group, periods = d.release.new_periods.len(), "baseline stored");
         } else if !d.release.is_empty() {
             info!(source = name, table, series = %s.id, release = %d.release, "release");
         }
@@ -318,6 +325,32 @@ async fn poll_table(
     Ok(TableResult::Updated(results))
 }
 
+/// The stored series of `series`' groups that this answer no longer has: their keys left
+/// the table. Their data stays; `poll` reports them.
+fn vanished(
+    store: &Store,
+    source: &str,
+    table: &str,
+    series: &[SeriesConfig],
+    expanded: &[SeriesConfig],
+) -> Result<Vec<String>, StoreError> {
+    let groups: Vec<&SeriesConfig> = series.iter().filter(|s| s.group.is_some()).collect();
+    if groups.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut out = Vec::new();
+    for id in store.series_ids()? {
+        let Some(g) = groups.iter().find(|g| !id.contains('#') && g.produces(&id)) else {
+            continue;
+        };
+        if !expanded.iter().any(|e| e.id == id) {
+            warn!(source, table, series = %id, group = %g.id, "the table no longer has this key of the group: its stored data is kept");
+            out.push(id);
+        }
+    }
+    Ok(out)
+}
+
 /// Names what a table download covers: its series (id, measure, dimensions, unit, derivation,
 /// frequency) and the history reached back.
 fn selection(config: &Config, source: &str, series: &[SeriesConfig]) -> String {
@@ -325,13 +358,18 @@ fn selection(config: &Config, source: &str, series: &[SeriesConfig]) -> String {
         .iter()
         .map(|s| {
             format!(
-                "{}|{}|{:?}|{}|{:?}|{:?}",
+                "{}|{}|{:?}|{}|{:?}|{:?}{}",
                 s.id,
                 s.measure,
                 s.dimensions,
                 s.unit,
                 s.derive.map(|d| d.name()),
-                s.frequency
+                s.frequency,
+                // Only groups add to it, so a plain series keeps its stamp across upgrades.
+                s.group
+                    .as_ref()
+                    .map(|g| format!("|{:?}|{:?}|{}", g.dims, g.measure, s.title))
+                    .unwrap_or_default()
             )
         })
         .collect();

@@ -69,7 +69,11 @@ impl Validator<'_, '_> {
             return Err(at.error("id", "a rule id must not be empty"));
         }
         let matcher = glob(&r.series).map_err(|m| at.error("series", m))?;
-        if !series.iter().any(|s| matcher.is_match(&s.id)) {
+        // A group's ids are only known at a poll: a glob that could match one of them counts.
+        let plain = series
+            .iter()
+            .any(|s| s.group.is_none() && matcher.is_match(&s.id));
+        if !plain && !crate::config::group::could_match(&r.series, series) {
             return Err(at.error(
                 "series",
                 format!("{:?} matches no configured series", r.series),

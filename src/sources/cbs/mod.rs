@@ -24,7 +24,8 @@ use tracing::{debug, error, warn};
 use url::Url;
 
 use super::http::{Http, HttpError};
-use super::{Check, FetchError, TableData};
+use super::{expand_groups, Check, FetchError, TableData};
+use crate::config::group::{Choice, MEASURE};
 use crate::config::{SeriesConfig, SourceConfig};
 use odata::{odata_str, Pager};
 use split::Splitter;
@@ -77,6 +78,8 @@ struct DataProperty {
     kind: String,
     #[serde(default)]
     key: String,
+    #[serde(default)]
+    title: Option<String>,
 }
 
 impl Cbs {
@@ -165,19 +168,14 @@ impl Cbs {
     /// dimension that does not exist, or a dimension left unpinned, is named with the fix
     /// (the keys to choose from) instead of failing later as an OData error or as several
     /// values per period.
-    async fn check_series(&self, table: &str, series: &[SeriesConfig]) -> Result<(), FetchError> {
-        let props: Vec<DataProperty> = match self
-            .pages
-            .get_all(self.url(table, "DataProperties", &[]), "DataProperties")
-            .await
-        {
-            Err(e) if e.is_not_found() => {
-                // Every StatLine table has it; a mirror or proxy without it only loses the
-                // friendlier messages, not the data.
-                warn!(table, error = %e, "no DataProperties: series not checked against the table");
-                return Ok(());
-            }
-            other => other?,
+    async fn check_series(
+        &self,
+        table: &str,
+        series: &[SeriesConfig],
+        props: Option<&[DataProperty]>,
+    ) -> Result<(), FetchError> {
+        let Some(props) = props else {
+            return Ok(());
         };
         let dims: Vec<&str> = props
             .iter()
@@ -245,12 +243,79 @@ impl Cbs {
             .collect())
     }
 
+    /// The table's `DataProperties`; `None` where the server has none (a mirror or proxy
+    /// without it only loses the friendlier messages and open measures, not the data).
+    async fn data_properties(&self, table: &str) -> Result<Option<Vec<DataProperty>>, FetchError> {
+        match self
+            .pages
+            .get_all(self.url(table, "DataProperties", &[]), "DataProperties")
+            .await
+        {
+            Err(e) if e.is_not_found() => {
+                warn!(table, error = %e, "no DataProperties: series not checked against the table");
+                Ok(None)
+            }
+            other => other.map(Some),
+        }
+    }
+
+    /// Expands the groups among `series`: an open or listed dimension's keys (and titles)
+    /// come from its entity set, an open measure's from the topics of `DataProperties`.
+    async fn expand(
+        &self,
+        table: &str,
+        series: &[SeriesConfig],
+        props: Option<&[DataProperty]>,
+    ) -> Result<Vec<SeriesConfig>, FetchError> {
+        let mut found: BTreeMap<String, Vec<Choice>> = BTreeMap::new();
+        for g in series.iter().filter_map(|s| s.group.as_ref()) {
+            for dim in g.dims.keys() {
+                if !found.contains_key(dim) {
+                    let keys = self.dimension_keys(table, dim).await?;
+                    let choices = keys
+                        .into_iter()
+                        .map(|k| Choice {
+                            title: k.title.unwrap_or_else(|| k.key.trim().to_string()),
+                            key: k.key.trim().to_string(),
+                        })
+                        .collect();
+                    found.insert(dim.clone(), choices);
+                }
+            }
+        }
+        let topics: Vec<Choice> = props
+            .unwrap_or_default()
+            .iter()
+            .filter(|p| p.kind == "Topic")
+            .map(|p| Choice {
+                key: p.key.clone(),
+                title: p.title.clone().unwrap_or_else(|| p.key.clone()),
+            })
+            .collect();
+        expand_groups(series, |s, name| {
+            if name == MEASURE {
+                if props.is_none() {
+                    return Err(FetchError::Series {
+                        series: s.id.clone(),
+                        message: "an open measure needs the table's DataProperties, which \
+                                  this server does not have"
+                            .into(),
+                    });
+                }
+                return Ok(topics.clone());
+            }
+            Ok(found.get(name).cloned().unwrap_or_default())
+        })
+    }
+
     pub async fn fetch(
         &self,
         table: &str,
         series: &[SeriesConfig],
     ) -> Result<TableData, FetchError> {
-        self.check_series(table, series).await?;
+        let props = self.data_properties(table).await?;
+        let series = &self.expand(table, series, props.as_deref()).await?;
+        self.check_series(table, series, props.as_deref()).await?;
         let data_url = self.data_url(table, series).await?;
         let periods: Vec<PeriodInfo> = self
             .pages
@@ -273,7 +338,15 @@ impl Cbs {
             )
             .await?;
         debug!(table, rows, "TypedDataSet downloaded");
-        splitter.finish()
+        let mut data = splitter.finish()?;
+        // A key of a group with no rows at all (an aggregate the measure is not given for)
+        // is no series of this table.
+        data.expanded = series
+            .iter()
+            .filter(|s| s.template.is_none() || data.series.contains_key(&s.id))
+            .cloned()
+            .collect();
+        Ok(data)
     }
 
     /// The `TypedDataSet` URL for `series`: `$filter` on their dimension keys (mapped to the
