@@ -2,6 +2,7 @@
 //! derive, evaluate rules, and commit data, release log and alerts in one transaction.
 //! Delivery is separate (the outbox in `notify`).
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use chrono::{DateTime, Utc};
@@ -130,7 +131,9 @@ pub async fn poll_source(
         committed: None,
         vanished: Vec::new(),
     };
-    for (table, series) in config.tables_of(name) {
+    let tables = config.tables_of(name);
+    let mut checks = check_all(config, store, name, source, &tables).await;
+    for (table, series) in tables {
         if cancel.is_cancelled() {
             // What was fetched so far is still committed below; the rest waits for the
             // next start's catch-up poll.
@@ -151,6 +154,7 @@ pub async fn poll_source(
             },
             &table,
             &series,
+            checks.remove(&table),
             &mut write,
             &mut report,
         )
@@ -183,6 +187,28 @@ pub async fn poll_source(
     Ok(report)
 }
 
+/// The cheap check of every table at once, where the source can (see
+/// [`Source::check_all`]); a table whose stored stamp cannot be read is left to `poll_table`,
+/// which reports the store error.
+async fn check_all(
+    config: &Config,
+    store: &Store,
+    name: &str,
+    source: &Source,
+    tables: &BTreeMap<String, Vec<SeriesConfig>>,
+) -> BTreeMap<String, Result<Check, FetchError>> {
+    let known: Vec<(String, Option<String>)> = tables
+        .iter()
+        .filter_map(|(table, series)| {
+            let selection = selection(config, name, series);
+            let stamp = store.stamp(name, table).ok()?;
+            let stamp = stamp.filter(|s| s.selection == selection).map(|s| s.stamp);
+            Some((table.clone(), stamp))
+        })
+        .collect();
+    source.check_all(&known).await
+}
+
 /// The poll a table belongs to.
 struct Poll<'a> {
     name: &'a str,
@@ -197,6 +223,7 @@ async fn poll_table(
     poll: Poll<'_>,
     table: &str,
     series: &[SeriesConfig],
+    checked: Option<Result<Check, FetchError>>,
     write: &mut PollWrite,
     report: &mut PollReport,
 ) -> Result<TableResult, TableError> {
@@ -212,10 +239,15 @@ async fn poll_table(
     let known = store
         .stamp(name, table)?
         .filter(|s| s.selection == selection);
-    let stamp = match source
-        .check(table, known.as_ref().map(|s| s.stamp.as_str()))
-        .await?
-    {
+    let checked = match checked {
+        Some(c) => c,
+        None => {
+            source
+                .check(table, known.as_ref().map(|s| s.stamp.as_str()))
+                .await
+        }
+    };
+    let stamp = match checked? {
         Check::Unchanged => return Ok(TableResult::Unchanged),
         Check::Changed { stamp } => stamp,
     };

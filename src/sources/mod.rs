@@ -97,6 +97,20 @@ impl Source {
         }
     }
 
+    /// Checks every table of `known` (table, stored stamp) at once where the source can:
+    /// CBS asks its catalogue once for all of them. A table left out of the answer (every
+    /// GENESIS table: its catalogue is asked per statistic) is checked on its own through
+    /// [`Source::check`] when its turn comes.
+    pub async fn check_all(
+        &self,
+        known: &[(String, Option<String>)],
+    ) -> BTreeMap<String, Result<Check, FetchError>> {
+        match self {
+            Source::Cbs(s) => s.check_all(known).await,
+            Source::Destatis(_) => BTreeMap::new(),
+        }
+    }
+
     /// Downloads one table and picks out every configured series of it, within the
     /// source's per-table deadline; what comes back is checked to be storable.
     /// `cancel` ends a download that is still running when the daemon stops (a GENESIS job

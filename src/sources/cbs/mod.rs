@@ -1,7 +1,8 @@
 //! The CBS StatLine client, OData v3 (`/ODataApi/odata/{table}/`): the change check and the
 //! download of one table, over `odata` (envelope, paging, errors) and `split` (rows -> series).
 //!
-//! Cheap check: `TableInfos` (`Modified`, `OutputStatus`). Data: one `TypedDataSet` request
+//! Cheap check: one `ODataCatalog/Tables` request for every table of the source (see
+//! `catalogue`), falling back to each table's `TableInfos` (`Modified`, `OutputStatus`). Data: one `TypedDataSet` request
 //! per table with `$filter` on the series' dimension keys and the period years, and `$select`
 //! of the needed measures, following `odata.nextLink` to the end; `Perioden` gives each
 //! period's status. Dimension keys may be space-padded at CBS: the config's trimmed keys are
@@ -12,6 +13,7 @@
 //! `max_rows_per_table` rows and a hundredth of that in pages, and nextLinks never leave the
 //! configured origin (an absolute link to CBS's public host is re-based onto base_url).
 
+mod catalogue;
 mod odata;
 mod split;
 
@@ -20,7 +22,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use chrono::Datelike;
 use serde::Deserialize;
 use serde_json::Value;
-use tracing::{debug, error, warn};
+use tracing::{debug, warn};
 use url::Url;
 
 use super::http::{Http, HttpError};
@@ -41,9 +43,12 @@ pub struct Cbs {
     pub(crate) deadline: std::time::Duration,
 }
 
+/// A table's stamp fields, from `TableInfos` or the catalogue (which adds `Identifier`).
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
 struct TableInfo {
+    #[serde(default)]
+    identifier: String,
     modified: String,
     #[serde(default)]
     output_status: Option<String>,
@@ -126,28 +131,7 @@ impl Cbs {
             .into_iter()
             .next()
             .ok_or_else(|| FetchError::Schema("TableInfos is empty".into()))?;
-        let status = info.output_status.as_deref().unwrap_or("");
-        if status.eq_ignore_ascii_case("Gediscontinueerd")
-            || status.eq_ignore_ascii_case("Discontinued")
-        {
-            let why = format!(
-                "OutputStatus {status}, ReasonDelivery {}, last modified {}{}",
-                info.reason_delivery.as_deref().unwrap_or("-"),
-                info.modified,
-                info.short_title
-                    .map(|t| format!(", {t:?}"))
-                    .unwrap_or_default(),
-            );
-            error!(table, %why, "CBS table is discontinued");
-            return Err(FetchError::Discontinued(why));
-        }
-        if known == Some(info.modified.as_str()) {
-            Ok(Check::Unchanged)
-        } else {
-            Ok(Check::Changed {
-                stamp: info.modified,
-            })
-        }
+        catalogue::judge(table, info, known)
     }
 
     /// The keys of one dimension, exactly as CBS writes them (possibly space-padded).
