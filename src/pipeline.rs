@@ -151,10 +151,10 @@ pub async fn poll_source(
                 source,
                 now: started_at,
                 cancel,
+                checked: checks.remove(&table),
             },
             &table,
             &series,
-            checks.remove(&table),
             &mut write,
             &mut report,
         )
@@ -215,6 +215,8 @@ struct Poll<'a> {
     source: &'a Source,
     now: DateTime<Utc>,
     cancel: &'a CancellationToken,
+    /// The table's cheap check if the source made it for every table at once.
+    checked: Option<Result<Check, FetchError>>,
 }
 
 async fn poll_table(
@@ -223,7 +225,6 @@ async fn poll_table(
     poll: Poll<'_>,
     table: &str,
     series: &[SeriesConfig],
-    checked: Option<Result<Check, FetchError>>,
     write: &mut PollWrite,
     report: &mut PollReport,
 ) -> Result<TableResult, TableError> {
@@ -232,6 +233,7 @@ async fn poll_table(
         source,
         now,
         cancel,
+        checked,
     } = poll;
     // A stamp only counts for the selection it was downloaded with: a series added to a
     // table (or a longer history) must not wait for the table's next release.
