@@ -58,14 +58,16 @@ impl FakeCbs {
     /// Makes every cheap check take `delay`.
     pub fn set_delay(&self, delay: Duration) {
         self.server.delay("TableInfos", delay);
+        self.server.delay("Tables", delay);
     }
 
-    /// How many cheap checks (`TableInfos`) were made: one per poll of the table.
+    /// How many cheap checks (the catalogue, or `TableInfos` without one) were made: one per
+    /// poll of the source.
     pub fn checks(&self) -> usize {
         self.server
             .requests()
             .iter()
-            .filter(|r| r.contains("/TableInfos"))
+            .filter(|r| r.contains("/TableInfos") || r.starts_with("ODataCatalog/Tables"))
             .count()
     }
 }
