@@ -51,6 +51,14 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Every stored observation as CSV (series,period,value,status,first_seen); with
+    /// --vintages also every earlier value, with the time it was replaced.
+    Export {
+        /// Only series whose id matches this glob.
+        glob: Option<String>,
+        #[arg(long)]
+        vintages: bool,
+    },
     /// The delivery log: each alert per receiver, its state and attempts.
     Alerts {
         /// Only alerts still waiting for delivery.
@@ -312,6 +320,11 @@ pub async fn poll(config: &Config, only: Option<&str>, dry_run: bool) -> Result<
                 }
             }
         }
+        for id in &report.vanished {
+            print(format!(
+                "{name} series {id}: its key is no longer in the table (stored data kept)"
+            ));
+        }
         for a in &report.alerts {
             print(format!(
                 "{} alert [{}] {} {} {}: {}",
@@ -400,6 +413,17 @@ pub fn series(config: &Config, id: Option<&str>, json: bool) -> Result<(), CliEr
         Query::Series {
             id: id.map(str::to_string),
             json,
+        },
+    )
+}
+
+/// `statwatch export [GLOB] [--vintages]`.
+pub fn export(config: &Config, glob: Option<&str>, vintages: bool) -> Result<(), CliError> {
+    query(
+        config,
+        Query::Export {
+            glob: glob.map(str::to_string),
+            vintages,
         },
     )
 }

@@ -8,18 +8,19 @@
 //! - [`config`]: the TOML config. `mod` the validated [`config::Config`], its shared types
 //!   and `load`; `raw` the file as written (serde structs, enums for closed sets); `locate`
 //!   key path -> file:line:column, toml errors, redaction of echoed secrets; `env`
-//!   `${VAR:-x}`, `*_file` and `Secret`; `validate` raw -> validated, one file per section.
+//!   `${VAR:-x}`, `*_file` and `Secret`; `validate` raw -> validated, one file per section;
+//!   `group` series groups (templates, id patterns, expansion into concrete series).
 //! - [`model`]: plain data (periods, observations, releases, alerts with their kind and typed
 //!   details, deliveries).
 //! - [`sources`]: CBS (OData v3) and Destatis (GENESIS 2020) clients over one HTTP layer.
 //!   - `sources/mod.rs`: `Source`, `Check`, `FetchError`, the checks every table passes.
 //!   - `sources/http.rs`: transport only (timeouts, byte caps, origin, content type, retries).
 //!   - `sources/cbs/`: `mod.rs` the client; `odata.rs` envelope, paging and error bodies;
-//!     `split.rs` rows -> series.
+//!     `split.rs` rows -> series; `catalogue.rs` the one-request change check of every table.
 //!   - `sources/destatis/`: `mod.rs` the client; `job.rs` the download and the job flow;
 //!     `envelope.rs` the JSON envelope and its status enum; `answer.rs` zip or envelope,
-//!     text encoding; `ffcsv.rs` the CSV parser; `select.rs` cells -> series; `stamp.rs`
-//!     change stamps from the catalogue.
+//!     text encoding; `ffcsv.rs` the CSV parser; `labels.rs` attribute labels for groups;
+//!     `select.rs` cells -> series; `stamp.rs` change stamps from the catalogue.
 //! - [`pipeline`]: what one poll of one source does, start to finish.
 //! - [`diff`]: pure, stored vs fetched -> release.
 //! - [`derive`]: pure, growth rates from stored levels (owns `Derive`).
@@ -47,8 +48,8 @@
 //! - [`scheduler`]: pure, `Schedule` (cron in a time zone, DST-correct), start-up catch-up.
 //! - [`daemon`]: `statwatch run`: the scheduling loop and shutdown token (mod), arming sources
 //!   (arm), poll and delivery tasks (tasks), SIGHUP (reload), sd_notify (systemd).
-//! - [`query`]: the read-only views (`series`, `alerts`, `backtest`) for the CLI and the
-//!   control socket.
+//! - [`query`]: the read-only views (`series`, `alerts`, `backtest`, and `export` as CSV in
+//!   `query/export.rs`) for the CLI and the control socket.
 //! - [`backtest`]: the store's history replayed through the rules in the order it was learned.
 //! - [`control`]: the socket protocol that carries queries into the running daemon (sled
 //!   allows one process).

@@ -69,6 +69,9 @@ fn main() -> ExitCode {
                 };
                 cli::backtest(&config, filter, json).map(|_| true)
             }
+            Command::Export { glob, vintages } => {
+                cli::export(&config, glob.as_deref(), vintages).map(|_| true)
+            }
             Command::TestNotify { receiver } => {
                 cli::test_notify(&config, &receiver).await.map(|_| true)
             }

@@ -2,6 +2,7 @@
 //! derive, evaluate rules, and commit data, release log and alerts in one transaction.
 //! Delivery is separate (the outbox in `notify`).
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use chrono::{DateTime, Utc};
@@ -60,6 +61,8 @@ pub struct PollReport {
     pub alerts: Vec<Alert>,
     /// What the commit added; `None` on a dry run.
     pub committed: Option<CommitSummary>,
+    /// Stored series of a group whose key the table no longer has (their data is kept).
+    pub vanished: Vec<String>,
 }
 
 impl PollReport {
@@ -125,8 +128,11 @@ pub async fn poll_source(
         changes: Vec::new(),
         alerts: Vec::new(),
         committed: None,
+        vanished: Vec::new(),
     };
-    for (table, series) in config.tables_of(name) {
+    let tables = config.tables_of(name);
+    let mut checks = check_all(config, store, name, source, &tables).await;
+    for (table, series) in tables {
         if cancel.is_cancelled() {
             // What was fetched so far is still committed below; the rest waits for the
             // next start's catch-up poll.
@@ -144,6 +150,7 @@ pub async fn poll_source(
                 source,
                 now: started_at,
                 cancel,
+                checked: checks.remove(&table),
             },
             &table,
             &series,
@@ -185,12 +192,36 @@ pub async fn poll_source(
     Ok(report)
 }
 
+/// The cheap check of every table at once, where the source can (see
+/// [`Source::check_all`]); a table whose stored stamp cannot be read is left to `poll_table`,
+/// which reports the store error.
+async fn check_all(
+    config: &Config,
+    store: &Store,
+    name: &str,
+    source: &Source,
+    tables: &BTreeMap<String, Vec<SeriesConfig>>,
+) -> BTreeMap<String, Result<Check, FetchError>> {
+    let known: Vec<(String, Option<String>)> = tables
+        .iter()
+        .filter_map(|(table, series)| {
+            let selection = selection(config, name, series);
+            let stamp = store.stamp(name, table).ok()?;
+            let stamp = stamp.filter(|s| s.selection == selection).map(|s| s.stamp);
+            Some((table.clone(), stamp))
+        })
+        .collect();
+    source.check_all(&known).await
+}
+
 /// The poll a table belongs to.
 struct Poll<'a> {
     name: &'a str,
     source: &'a Source,
     now: DateTime<Utc>,
     cancel: &'a CancellationToken,
+    /// The table's cheap check if the source made it for every table at once.
+    checked: Option<Result<Check, FetchError>>,
 }
 
 async fn poll_table(
@@ -207,6 +238,7 @@ async fn poll_table(
         source,
         now,
         cancel,
+        checked,
     } = poll;
     // A stamp only counts for the selection it was downloaded with: a series added to a
     // table (or a longer history) must not wait for the table's next release.
@@ -214,21 +246,29 @@ async fn poll_table(
     let known = store
         .stamp(name, table)?
         .filter(|s| s.selection == selection);
-    let stamp = match source
-        .check(table, known.as_ref().map(|s| s.stamp.as_str()))
-        .await?
-    {
+    let checked = match checked {
+        Some(c) => c,
+        None => {
+            source
+                .check(table, known.as_ref().map(|s| s.stamp.as_str()))
+                .await
+        }
+    };
+    let stamp = match checked? {
         Check::Unchanged => return Ok(TableResult::Unchanged),
         Check::Changed { stamp } => stamp,
     };
     let data = source.fetch(table, series, cancel).await?;
+    report
+        .vanished
+        .extend(vanished(store, name, table, series, &data.expanded)?);
 
     // Everything below is computed before anything is written, so a failure leaves the
     // table exactly as it was.
     let mut results = Vec::new();
     let mut changes = Vec::new();
     let mut alerts = Vec::new();
-    for s in series {
+    for s in &data.expanded {
         let fetched = data.series.get(&s.id).cloned().unwrap_or_default();
         let stored = |id: &str| store.observations(id);
         // An answer with no value at all for a series the store holds values of is not a
@@ -276,7 +316,8 @@ async fn poll_table(
             ));
         }
         if d.release.baseline && !d.release.is_empty() {
-            info!(source = name, table, series = %s.id, periods = d.release.new_periods.len(), "baseline stored");
+            let group = s.template.as_deref().unwrap_or("");
+            info!(source = name, table, series = %s.id, group, periods = d.release.new_periods.len(), "baseline stored");
         } else if !d.release.is_empty() {
             info!(source = name, table, series = %s.id, release = %d.release, "release");
         }
@@ -323,6 +364,32 @@ async fn poll_table(
     Ok(TableResult::Updated(results))
 }
 
+/// The stored series of `series`' groups that this answer no longer has: their keys left
+/// the table. Their data stays; `poll` reports them.
+fn vanished(
+    store: &Store,
+    source: &str,
+    table: &str,
+    series: &[SeriesConfig],
+    expanded: &[SeriesConfig],
+) -> Result<Vec<String>, StoreError> {
+    let groups: Vec<&SeriesConfig> = series.iter().filter(|s| s.group.is_some()).collect();
+    if groups.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut out = Vec::new();
+    for id in store.series_ids()? {
+        let Some(g) = groups.iter().find(|g| !id.contains('#') && g.produces(&id)) else {
+            continue;
+        };
+        if !expanded.iter().any(|e| e.id == id) {
+            warn!(source, table, series = %id, group = %g.id, "the table no longer has this key of the group: its stored data is kept");
+            out.push(id);
+        }
+    }
+    Ok(out)
+}
+
 /// Names what a table download covers: its series (id, measure, dimensions, unit, derivation,
 /// frequency) and the history reached back.
 fn selection(config: &Config, source: &str, series: &[SeriesConfig]) -> String {
@@ -330,13 +397,18 @@ fn selection(config: &Config, source: &str, series: &[SeriesConfig]) -> String {
         .iter()
         .map(|s| {
             format!(
-                "{}|{}|{:?}|{}|{:?}|{:?}",
+                "{}|{}|{:?}|{}|{:?}|{:?}{}",
                 s.id,
                 s.measure,
                 s.dimensions,
                 s.unit,
                 s.derive.map(|d| d.name()),
-                s.frequency
+                s.frequency,
+                // Only groups add to it, so a plain series keeps its stamp across upgrades.
+                s.group
+                    .as_ref()
+                    .map(|g| format!("|{:?}|{:?}|{}", g.dims, g.measure, s.title))
+                    .unwrap_or_default()
             )
         })
         .collect();

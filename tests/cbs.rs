@@ -172,8 +172,19 @@ async fn a_poll_with_nothing_changed_makes_only_the_cheap_checks() {
         stdout(&o)
     );
     let reqs = w.server.requests();
-    assert_eq!(reqs.len(), 2, "{reqs:#?}");
-    assert!(reqs.iter().all(|r| r.contains("/TableInfos?")), "{reqs:#?}");
+    assert_eq!(reqs.len(), 1, "{reqs:#?}");
+    assert!(reqs[0].starts_with("ODataCatalog/Tables?"), "{reqs:#?}");
+    // Without a catalogue, each table's TableInfos.
+    w.server.set_catalogue(false);
+    w.server.clear_requests();
+    assert!(statwatch(&w.config, &["poll"]).await.status.success());
+    let reqs = w.server.requests();
+    assert_eq!(reqs.len(), 3, "{reqs:#?}");
+    assert_eq!(
+        reqs.iter().filter(|r| r.contains("/TableInfos?")).count(),
+        2,
+        "{reqs:#?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -269,6 +280,8 @@ async fn failures_name_the_table_and_cause_and_leave_the_store_untouched() {
         assert!(statwatch(&w.config, &["poll"]).await.status.success());
         let before = series_json(&w.config, "nl.industry.yoy").await;
         publish_next(&w.server);
+        // The cheap check goes through the catalogue; without one, through TableInfos.
+        w.server.set_catalogue(entity != "TableInfos");
         fail_industry(&w.server, entity, fault.clone(), times);
         let o = statwatch(&w.config, &["poll"]).await;
         let out = stdout(&o);
@@ -315,8 +328,7 @@ async fn a_transient_failure_is_retried_within_the_poll() {
     let w = world().await;
     w.server
         .fail_next(&format!("{INDUSTRY}/TypedDataSet"), Fault::Reset, 1);
-    w.server
-        .fail_next(&format!("{CONFIDENCE}/TableInfos"), Fault::Status500, 2);
+    w.server.fail_next("Tables", Fault::Status500, 2);
     let o = statwatch(&w.config, &["poll"]).await;
     assert!(o.status.success(), "{}", stdout(&o));
     assert!(stdout(&o).contains("cbs 85806NED: baseline: 38 new periods"));
@@ -558,6 +570,7 @@ async fn measure_a_100k_row_poll() {
             dimensions: vec![(BRANCH_DIM.into(), branches)],
             periods,
             rows,
+            titles: Default::default(),
         },
     );
     let text = format!(

@@ -1048,3 +1048,62 @@ async fn absurd_years_non_finite_values_and_missing_series_are_errors() {
         assert!(e.to_string().contains(want), "{what}: {e}");
     }
 }
+
+/// `WZ08V1 = "*"`: one series per branch the table has, titled by the attribute label, each
+/// picking exactly its own cells.
+#[tokio::test]
+async fn a_group_over_an_open_classification_expands_per_branch() {
+    let (_fake, base) = start(TableMode::Zip(release(&C_SA))).await;
+    let text = format!(
+        r#"
+state_dir = "/nonexistent/statwatch-test"
+[sources.destatis]
+kind = "destatis"
+base_url = "{base}"
+schedule = "0 */5 8-10 * * Mon-Fri"
+username = "{TOKEN}"
+password = ""
+history_years = 2
+
+[[series]]
+id = "de.industry.{{WZ08V1}}.index"
+source = "destatis"
+table = "{TABLE}"
+measure = "PRO101"
+dimensions = {{ WERT03 = "X13JDKSB", WZ08V1 = "*" }}
+title = "Produktion: {{WZ08V1.title}}"
+unit = "2021=100"
+
+[[rules]]
+id = "per-branch"
+series = "de.industry.*.index"
+kind = "release"
+"#
+    );
+    let cfg = Config::parse(Path::new("t.toml"), &text).expect("a group config is valid");
+    let src = source(&cfg);
+    let data = src
+        .fetch(TABLE, &series(&cfg), &CancellationToken::new())
+        .await
+        .expect("fetch");
+    let titles: Vec<(&str, &str)> = data
+        .expanded
+        .iter()
+        .map(|s| (s.id.as_str(), s.title.as_str()))
+        .collect();
+    assert_eq!(
+        titles,
+        [
+            ("de.industry.WZ08-B-05.index", "Produktion: Kohlenbergbau"),
+            (
+                "de.industry.WZ08-C.index",
+                "Produktion: Verarbeitendes Gewerbe"
+            ),
+        ]
+    );
+    assert_eq!(data.series["de.industry.WZ08-C.index"], expected(&C_SA));
+    let coal = &data.series["de.industry.WZ08-B-05.index"];
+    assert_eq!(coal.len(), C_SA.len());
+    assert!((coal[0].value - (C_SA[0] - 31.4)).abs() < 0.051);
+    assert!(cfg.rules[0].applies_to("de.industry.WZ08-C.index"));
+}

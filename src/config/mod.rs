@@ -6,6 +6,7 @@
 //! SMTP types live here for now.
 
 mod env;
+pub mod group;
 mod locate;
 mod raw;
 mod validate;
@@ -103,8 +104,28 @@ impl Config {
         validate::config(&loc, path, raw)
     }
 
-    pub fn series(&self, id: &str) -> Option<&SeriesConfig> {
-        self.series.iter().find(|s| s.id == id)
+    /// The configured series of this id, a group's expanded series included (its title then
+    /// has keys where the source's titles would be: those are only known at a poll).
+    pub fn series(&self, id: &str) -> Option<SeriesConfig> {
+        if let Some(s) = self.series.iter().find(|s| s.id == id && s.group.is_none()) {
+            return Some(s.clone());
+        }
+        let s = self.series.iter().find(|s| s.produces(id))?;
+        let g = s.group.as_ref()?;
+        let chosen =
+            g.id.captures(id)?
+                .into_iter()
+                .map(|(n, k)| {
+                    (
+                        n,
+                        vec![group::Choice {
+                            key: k.clone(),
+                            title: k,
+                        }],
+                    )
+                })
+                .collect();
+        s.expand(&chosen).ok()?.into_iter().next()
     }
 
     /// The series of one source, grouped by table (so a table is fetched once).
@@ -165,19 +186,26 @@ pub struct SourceConfig {
     pub language: String,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct SeriesConfig {
     pub id: String,
     pub source: String,
     pub table: String,
+    /// The measure; empty for a group with an open or listed measure.
     pub measure: String,
-    /// Dimension key -> attribute key, trimmed of spaces.
+    /// Dimension key -> attribute key, trimmed of spaces (a group's pinned ones).
     pub dimensions: BTreeMap<String, String>,
     pub title: String,
     pub unit: String,
     pub derive: Option<Derive>,
     /// `None`: the finest frequency the table publishes.
     pub frequency: Option<Frequency>,
+    /// `Some` for an entry with open or listed keys: `id` and `title` are then templates,
+    /// and the source expands it into concrete series at every poll.
+    pub group: Option<group::Group>,
+    /// For a series expanded from a group: the group's id template (so a key the table no
+    /// longer has can be told from a broken answer, and logs can name the entry).
+    pub template: Option<String>,
 }
 
 impl<'a> From<&'a SeriesConfig> for crate::rules::Subject<'a> {

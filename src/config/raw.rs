@@ -72,13 +72,21 @@ pub(crate) struct RawSeries {
     pub id: String,
     pub source: String,
     pub table: String,
-    pub measure: String,
+    pub measure: RawKeys,
     #[serde(default)]
-    pub dimensions: BTreeMap<String, String>,
+    pub dimensions: BTreeMap<String, RawKeys>,
     pub title: Option<String>,
     pub unit: Option<String>,
     pub derive: Option<Derive>,
     pub frequency: Option<Frequency>,
+}
+
+/// A dimension key or measure as written: one key (`"*"` for every key), or a list of keys.
+#[derive(Deserialize)]
+#[serde(untagged)]
+pub(crate) enum RawKeys {
+    One(String),
+    List(Vec<String>),
 }
 
 /// The rule kinds as written. Each takes the parameters [`RawRuleKind::params`] lists.

@@ -96,7 +96,7 @@ pub(super) fn run(series: &str, rule: &str, releases: &[Vec<Observation>]) -> Ve
         last = evaluate(
             r,
             &Input {
-                series: s.into(),
+                series: (&s).into(),
                 after: &stored,
                 release: &d.release,
                 detected_at: now,

@@ -11,6 +11,9 @@ use std::collections::BTreeMap;
 
 use tokio_util::sync::CancellationToken;
 
+use tracing::warn;
+
+use crate::config::group::{Choice, Keys, MEASURE};
 use crate::config::{SeriesConfig, SourceConfig, SourceKind};
 use crate::model::{Frequency, Observation};
 
@@ -67,6 +70,9 @@ pub enum Check {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct TableData {
     pub series: BTreeMap<String, Vec<Observation>>,
+    /// The table's concrete series at this poll: plain entries as configured, groups
+    /// expanded into one series per key found (with the source's titles).
+    pub expanded: Vec<SeriesConfig>,
 }
 
 /// A configured source, ready to poll.
@@ -88,6 +94,20 @@ impl Source {
         match self {
             Source::Cbs(s) => s.check(table, known).await,
             Source::Destatis(s) => s.check(table, known).await,
+        }
+    }
+
+    /// Checks every table of `known` (table, stored stamp) at once where the source can:
+    /// CBS asks its catalogue once for all of them. A table left out of the answer (every
+    /// GENESIS table: its catalogue is asked per statistic) is checked on its own through
+    /// [`Source::check`] when its turn comes.
+    pub async fn check_all(
+        &self,
+        known: &[(String, Option<String>)],
+    ) -> BTreeMap<String, Result<Check, FetchError>> {
+        match self {
+            Source::Cbs(s) => s.check_all(known).await,
+            Source::Destatis(_) => BTreeMap::new(),
         }
     }
 
@@ -119,7 +139,7 @@ impl Source {
             done = fetch => done,
         };
         let data = data.map_err(|_| FetchError::Deadline(deadline))??;
-        data.check(series)?;
+        data.check(&data.expanded)?;
         Ok(data)
     }
 }
@@ -156,6 +176,57 @@ impl TableData {
         }
         Ok(())
     }
+}
+
+/// Expands the groups among `series` with the keys `found(entry, name)` gives for each of
+/// its open or listed dimensions (and `measure`); plain series pass as they are. A listed key
+/// the table lacks is logged (its stored data stays; `poll` reports it).
+pub(crate) fn expand_groups(
+    series: &[SeriesConfig],
+    mut found: impl FnMut(&SeriesConfig, &str) -> Result<Vec<Choice>, FetchError>,
+) -> Result<Vec<SeriesConfig>, FetchError> {
+    let mut out: Vec<SeriesConfig> = Vec::new();
+    for s in series {
+        let Some(g) = &s.group else {
+            out.push(s.clone());
+            continue;
+        };
+        let names = g
+            .dims
+            .iter()
+            .map(|(d, k)| (d.as_str(), k))
+            .chain(g.measure.as_ref().map(|k| (MEASURE, k)));
+        let mut choices = BTreeMap::new();
+        for (name, keys) in names {
+            let mut wanted: Vec<Choice> = found(s, name)?
+                .into_iter()
+                .filter(|c| keys.wants(&c.key))
+                .collect();
+            wanted.sort_by(|a, b| a.key.cmp(&b.key));
+            wanted.dedup_by(|a, b| a.key == b.key);
+            if let Keys::List(listed) = keys {
+                for k in listed
+                    .iter()
+                    .filter(|k| !wanted.iter().any(|c| &c.key == *k))
+                {
+                    warn!(series = %s.id, dimension = name, key = %k, "a listed key is not in the table");
+                }
+            }
+            choices.insert(name.to_string(), wanted);
+        }
+        out.extend(s.expand(&choices).map_err(|e| FetchError::Series {
+            series: s.id.clone(),
+            message: e.to_string(),
+        })?);
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    if let Some(dup) = out.iter().find(|s| !seen.insert(s.id.as_str())) {
+        return Err(FetchError::Series {
+            series: dup.id.clone(),
+            message: "two entries (or two keys of a group) produce this id".into(),
+        });
+    }
+    Ok(out)
 }
 
 /// Keeps one frequency per series: the configured one, else the finest present

@@ -64,6 +64,23 @@ impl Store {
             .collect()
     }
 
+    /// Every series id with stored observations, in key order (a derived series' `#level`
+    /// ids too): what the store knows of groups' expanded series, and what `export` reads.
+    /// One seek per series, not a scan of every observation.
+    pub fn series_ids(&self) -> Result<Vec<String>, StoreError> {
+        let mut out = Vec::new();
+        let mut from: Vec<u8> = Vec::new();
+        while let Some(kv) = self.observations.range(from.as_slice()..).next() {
+            let (k, _) = kv?;
+            let end = k.iter().position(|b| *b == 0).unwrap_or(k.len());
+            out.push(String::from_utf8_lossy(&k[..end]).into_owned());
+            // Keys are `id NUL period`: `id \x01` sorts after every key of this series.
+            from = k[..end].to_vec();
+            from.push(1);
+        }
+        Ok(out)
+    }
+
     pub fn stamp(&self, source: &str, table: &str) -> Result<Option<TableStamp>, StoreError> {
         let key = key2(source, table);
         self.stamps

@@ -50,6 +50,8 @@ pub struct FakeTable {
     /// Period key -> status (Voorlopig, NaderVoorlopig, Definitief), in table order.
     pub periods: Vec<(String, String)>,
     pub rows: Vec<Map<String, Value>>,
+    /// Trimmed dimension key -> its `Title` (default: the key itself).
+    pub titles: HashMap<String, String>,
 }
 
 #[derive(Default)]
@@ -62,6 +64,12 @@ struct State {
     delays: HashMap<String, Duration>,
     /// TypedDataSet pages always carry a nextLink, past the last row too (a broken server).
     endless: bool,
+    /// `ODataCatalog/Tables` answers 404 (a mirror without the catalogue).
+    no_catalogue: bool,
+    /// Bytes of every answer sent (head and body), faults excepted.
+    bytes_sent: usize,
+    /// The length of every request's query string, as sent (percent-encoded).
+    query_lengths: Vec<usize>,
 }
 
 pub struct CbsServer {
@@ -144,6 +152,21 @@ impl CbsServer {
         self.state.lock().unwrap().endless = on;
     }
 
+    /// Whether `ODataCatalog/Tables` is served (it is unless turned off).
+    pub fn set_catalogue(&self, on: bool) {
+        self.state.lock().unwrap().no_catalogue = !on;
+    }
+
+    /// The raw query string length of every request since the last `clear_requests`.
+    pub fn query_lengths(&self) -> Vec<usize> {
+        self.state.lock().unwrap().query_lengths.clone()
+    }
+
+    /// Bytes sent in answers (head and body) since the last `clear_requests`.
+    pub fn bytes_sent(&self) -> usize {
+        self.state.lock().unwrap().bytes_sent
+    }
+
     pub fn clear_faults(&self) {
         self.state.lock().unwrap().faults.clear();
     }
@@ -154,7 +177,10 @@ impl CbsServer {
     }
 
     pub fn clear_requests(&self) {
-        self.state.lock().unwrap().requests.clear();
+        let mut st = self.state.lock().unwrap();
+        st.requests.clear();
+        st.query_lengths.clear();
+        st.bytes_sent = 0;
     }
 }
 
@@ -178,6 +204,7 @@ async fn serve(mut sock: TcpStream, state: Arc<Mutex<State>>) -> std::io::Result
     let (table, entity) = match segs.as_slice() {
         ["ODataApi", "odata", t, e] => (t.to_string(), e.to_string()),
         ["ODataApi", "odata", t] => (t.to_string(), String::new()),
+        ["ODataCatalog", e] => ("ODataCatalog".to_string(), e.to_string()),
         _ => (String::new(), String::new()),
     };
     let fault = {
@@ -185,6 +212,7 @@ async fn serve(mut sock: TcpStream, state: Arc<Mutex<State>>) -> std::io::Result
         let decoded: Vec<String> = params.iter().map(|(k, v)| format!("{k}={v}")).collect();
         st.requests
             .push(format!("{table}/{entity}?{}", decoded.join("&")));
+        st.query_lengths.push(query.len());
         let mut fault = None;
         for f in st.faults.iter_mut() {
             if (f.0 == entity || f.0 == format!("{table}/{entity}")) && f.2 > 0 {
@@ -202,7 +230,17 @@ async fn serve(mut sock: TcpStream, state: Arc<Mutex<State>>) -> std::io::Result
     if let Some(d) = delay {
         tokio::time::sleep(d).await;
     }
-    let (status, body) = answer(&state, &table, &entity, &params);
+    let (status, body) = if table == "ODataCatalog" {
+        let st = state.lock().unwrap();
+        match st.no_catalogue {
+            true => (404, odata_error("Resource 'ODataCatalog' not found.")),
+            false => super::cbs_catalogue::answer(&st.tables, &params),
+        }
+    } else {
+        answer(&state, &table, &entity, &params)
+    };
+    state.lock().unwrap().bytes_sent +=
+        response_head(status, JSON_TYPE, body.len()).len() + body.len();
     respond(&mut sock, status, JSON_TYPE, body.as_bytes()).await
 }
 
@@ -252,24 +290,27 @@ async fn inject(mut sock: TcpStream, fault: Fault) -> std::io::Result<()> {
     }
 }
 
-async fn respond(sock: &mut TcpStream, status: u16, ct: &str, body: &[u8]) -> std::io::Result<()> {
+fn response_head(status: u16, ct: &str, len: usize) -> String {
     let reason = match status {
         200 => "OK",
         400 => "Bad Request",
         404 => "Not Found",
         _ => "Internal Server Error",
     };
-    let head = format!(
-        "HTTP/1.1 {status} {reason}\r\nContent-Type: {ct}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    );
-    sock.write_all(head.as_bytes()).await?;
+    format!(
+        "HTTP/1.1 {status} {reason}\r\nContent-Type: {ct}\r\nContent-Length: {len}\r\nConnection: close\r\n\r\n"
+    )
+}
+
+async fn respond(sock: &mut TcpStream, status: u16, ct: &str, body: &[u8]) -> std::io::Result<()> {
+    sock.write_all(response_head(status, ct, body.len()).as_bytes())
+        .await?;
     sock.write_all(body).await?;
     sock.flush().await?;
     sock.shutdown().await
 }
 
-fn odata_error(message: &str) -> String {
+pub fn odata_error(message: &str) -> String {
     json!({"odata.error": {"code": "", "message": {"lang": "en-US", "value": message}}}).to_string()
 }
 
@@ -385,7 +426,10 @@ fn answer(
             Some((_, keys)) => {
                 let value = keys
                     .iter()
-                    .map(|k| json!({"Key": k, "Title": k.trim()}))
+                    .map(|k| {
+                        let title = t.titles.get(k.trim()).map_or(k.trim(), String::as_str);
+                        json!({"Key": k, "Title": title})
+                    })
                     .collect();
                 (200, envelope(table, dim, value, None))
             }
@@ -397,7 +441,7 @@ fn answer(
     }
 }
 
-fn project(row: &Map<String, Value>, select: Option<&[String]>) -> Value {
+pub fn project(row: &Map<String, Value>, select: Option<&[String]>) -> Value {
     match select {
         None => Value::Object(row.clone()),
         Some(cols) => Value::Object(
@@ -409,7 +453,7 @@ fn project(row: &Map<String, Value>, select: Option<&[String]>) -> Value {
 }
 
 /// One comparison of the OData `$filter` subset CBS clients send.
-enum Term {
+pub enum Term {
     Eq(String, String),
     StartsWith(String, String),
     Contains(String, String),
@@ -417,7 +461,7 @@ enum Term {
 
 /// Parses the subset of OData `$filter` that CBS clients send: clauses joined by `and`, each a
 /// parenthesised `or` of `Field eq 'v'`, `startswith(Field,'v')` or `substringof('v',Field)`.
-fn parse_filter(filter: &str) -> Vec<Vec<Term>> {
+pub fn parse_filter(filter: &str) -> Vec<Vec<Term>> {
     if filter.trim().is_empty() {
         return Vec::new();
     }
@@ -452,7 +496,7 @@ fn parse_filter(filter: &str) -> Vec<Vec<Term>> {
         .collect()
 }
 
-fn matches_filter(row: &Map<String, Value>, filter: &[Vec<Term>]) -> bool {
+pub fn matches_filter(row: &Map<String, Value>, filter: &[Vec<Term>]) -> bool {
     let field = |name: &str| row.get(name).and_then(Value::as_str).unwrap_or("");
     filter.iter().all(|clause| {
         clause.iter().any(|term| match term {

@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod cbs_catalogue;
 pub mod cbs_server;
 pub mod hook;
 
@@ -124,6 +125,7 @@ pub fn industry_table(values: &[(String, f64)], modified: &str) -> FakeTable {
         )],
         periods,
         rows,
+        titles: Default::default(),
     }
 }
 
@@ -150,6 +152,45 @@ pub fn confidence_table(values: &[(String, f64)], modified: &str) -> FakeTable {
             .map(|(p, _)| (p.clone(), status_of(p).to_string()))
             .collect(),
         rows,
+        titles: Default::default(),
+    }
+}
+
+/// A 85806NED-like table of several branches, each `(key, title, offset)` with the y/y
+/// `values` plus its offset, monthly rows only; `extra_keys` are dimension keys without rows
+/// (aggregates the measure is not given for).
+pub fn branches_table(
+    branches: &[(&str, &str, f64)],
+    extra_keys: &[&str],
+    values: &[(String, f64)],
+    modified: &str,
+) -> FakeTable {
+    let mut rows = Vec::new();
+    for (key, _, offset) in branches {
+        for (p, v) in values {
+            let mut r = Map::new();
+            r.insert("ID".into(), json!(rows.len()));
+            r.insert(BRANCH_DIM.into(), json!(format!("{key}  ")));
+            r.insert("Perioden".into(), json!(p));
+            r.insert(YOY.into(), json!(((v + offset) * 10.0).round() / 10.0));
+            rows.push(r);
+        }
+    }
+    let mut keys: Vec<String> = extra_keys.iter().map(|k| format!("{k}  ")).collect();
+    keys.extend(branches.iter().map(|(k, _, _)| format!("{k}  ")));
+    FakeTable {
+        modified: modified.to_string(),
+        output_status: "Regulier".into(),
+        dimensions: vec![(BRANCH_DIM.into(), keys)],
+        periods: values
+            .iter()
+            .map(|(p, _)| (p.clone(), status_of(p).to_string()))
+            .collect(),
+        rows,
+        titles: branches
+            .iter()
+            .map(|(k, t, _)| (k.to_string(), t.to_string()))
+            .collect(),
     }
 }
 

@@ -58,24 +58,30 @@ impl FakeCbs {
     /// Makes every cheap check take `delay`.
     pub fn set_delay(&self, delay: Duration) {
         self.server.delay("TableInfos", delay);
+        self.server.delay("Tables", delay);
     }
 
-    /// Every cheap check answers HTTP 500 until [`FakeCbs::heal`].
+    /// Every cheap check (the catalogue and `TableInfos`) answers HTTP 500 until
+    /// [`FakeCbs::heal`].
     pub fn break_checks(&self) {
-        self.server
-            .fail_next("TableInfos", crate::common::Fault::Status500, usize::MAX);
+        // The catalogue first, then each table's TableInfos (the catalogue's fallback).
+        for entity in ["ODataCatalog/Tables", "TableInfos"] {
+            self.server
+                .fail_next(entity, crate::common::Fault::Status500, usize::MAX);
+        }
     }
 
     pub fn heal(&self) {
         self.server.clear_faults();
     }
 
-    /// How many cheap checks (`TableInfos`) were made: one per poll of the table.
+    /// How many cheap checks (the catalogue, or `TableInfos` without one) were made: one per
+    /// poll of the source.
     pub fn checks(&self) -> usize {
         self.server
             .requests()
             .iter()
-            .filter(|r| r.contains("/TableInfos"))
+            .filter(|r| r.contains("/TableInfos") || r.starts_with("ODataCatalog/Tables"))
             .count()
     }
 }

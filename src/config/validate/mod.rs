@@ -4,6 +4,7 @@
 
 mod receiver;
 mod rule;
+mod series;
 mod source;
 
 use std::collections::BTreeMap;
@@ -15,10 +16,9 @@ use globset::{Glob, GlobMatcher};
 
 use super::env::{expand_env, read_secret_file};
 use super::locate::{Locator, Seg};
-use super::raw::{RawConfig, RawHeartbeat, RawSeries};
+use super::raw::{RawConfig, RawHeartbeat};
 use super::{
-    Config, ConfigError, HeartbeatConfig, LogFormat, Secret, SeriesConfig, SourceConfig,
-    SourceKind, WebConfig,
+    Config, ConfigError, HeartbeatConfig, LogFormat, Secret, SeriesConfig, SourceConfig, WebConfig,
 };
 use crate::rules::RuleConfig;
 
@@ -109,63 +109,6 @@ impl Validator<'_, '_> {
             }
             (None, None) => Ok(None),
         }
-    }
-
-    fn series(
-        &self,
-        i: usize,
-        s: &RawSeries,
-        earlier: &[SeriesConfig],
-        sources: &BTreeMap<String, SourceConfig>,
-        warnings: &mut Vec<String>,
-    ) -> Result<SeriesConfig, ConfigError> {
-        let loc = self.loc;
-        let at = |k: &'static str| [Seg::Key("series"), Seg::Index(i), Seg::Key(k)];
-        if s.id.trim().is_empty() || s.id.contains('#') {
-            return Err(loc.error(&at("id"), "a series id must be non-empty and without '#'"));
-        }
-        if earlier.iter().any(|o| o.id == s.id) {
-            return Err(loc.error(&at("id"), format!("duplicate series id {:?}", s.id)));
-        }
-        let Some(src) = sources.get(&s.source) else {
-            let known = if sources.is_empty() {
-                "none".to_string()
-            } else {
-                sources.keys().cloned().collect::<Vec<_>>().join(", ")
-            };
-            return Err(loc.error(
-                &at("source"),
-                format!("unknown source {:?} (configured: {known})", s.source),
-            ));
-        };
-        if s.table.trim().is_empty() {
-            return Err(loc.error(&at("table"), "table must not be empty"));
-        }
-        if s.measure.trim().is_empty() {
-            return Err(loc.error(&at("measure"), "measure must not be empty"));
-        }
-        if src.kind == SourceKind::Destatis && s.unit.is_none() {
-            warnings.push(format!(
-                "series {}: no unit set; Destatis publishes some measures in several units, \
-                 and a table that does will be rejected until `unit` picks one",
-                s.id
-            ));
-        }
-        Ok(SeriesConfig {
-            id: s.id.clone(),
-            source: s.source.clone(),
-            table: s.table.trim().to_string(),
-            measure: s.measure.trim().to_string(),
-            dimensions: s
-                .dimensions
-                .iter()
-                .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
-                .collect(),
-            title: s.title.clone().unwrap_or_else(|| s.id.clone()),
-            unit: s.unit.clone().unwrap_or_default(),
-            derive: s.derive,
-            frequency: s.frequency,
-        })
     }
 
     /// Every rule, in order; ids are unique.

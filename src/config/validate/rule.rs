@@ -89,7 +89,11 @@ impl Validator<'_, '_> {
             }
         };
         let matcher = glob(&watched).map_err(|m| at.error("series", m))?;
-        if !watched.is_empty() && !series.iter().any(|s| matcher.is_match(&s.id)) {
+        // A group's ids are only known at a poll: a glob that could match one of them counts.
+        let plain = series
+            .iter()
+            .any(|s| s.group.is_none() && matcher.is_match(&s.id));
+        if !watched.is_empty() && !plain && !crate::config::group::could_match(&watched, series) {
             return Err(at.error(
                 "series",
                 format!("{watched:?} matches no configured series"),

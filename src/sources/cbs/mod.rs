@@ -1,7 +1,8 @@
 //! The CBS StatLine client, OData v3 (`/ODataApi/odata/{table}/`): the change check and the
 //! download of one table, over `odata` (envelope, paging, errors) and `split` (rows -> series).
 //!
-//! Cheap check: `TableInfos` (`Modified`, `OutputStatus`). Data: one `TypedDataSet` request
+//! Cheap check: one `ODataCatalog/Tables` request for every table of the source (see
+//! `catalogue`), falling back to each table's `TableInfos` (`Modified`, `OutputStatus`). Data: one `TypedDataSet` request
 //! per table with `$filter` on the series' dimension keys and the period years, and `$select`
 //! of the needed measures, following `odata.nextLink` to the end; `Perioden` gives each
 //! period's status. Dimension keys may be space-padded at CBS: the config's trimmed keys are
@@ -12,6 +13,7 @@
 //! `max_rows_per_table` rows and a hundredth of that in pages, and nextLinks never leave the
 //! configured origin (an absolute link to CBS's public host is re-based onto base_url).
 
+mod catalogue;
 mod odata;
 mod split;
 
@@ -20,11 +22,12 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use chrono::Datelike;
 use serde::Deserialize;
 use serde_json::Value;
-use tracing::{debug, error, warn};
+use tracing::{debug, warn};
 use url::Url;
 
 use super::http::{Http, HttpError};
-use super::{Check, FetchError, TableData};
+use super::{expand_groups, Check, FetchError, TableData};
+use crate::config::group::{Choice, MEASURE};
 use crate::config::{SeriesConfig, SourceConfig};
 use odata::{odata_str, Pager};
 use split::Splitter;
@@ -40,9 +43,12 @@ pub struct Cbs {
     pub(crate) deadline: std::time::Duration,
 }
 
+/// A table's stamp fields, from `TableInfos` or the catalogue (which adds `Identifier`).
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
 struct TableInfo {
+    #[serde(default)]
+    identifier: String,
     modified: String,
     #[serde(default)]
     output_status: Option<String>,
@@ -77,6 +83,8 @@ struct DataProperty {
     kind: String,
     #[serde(default)]
     key: String,
+    #[serde(default)]
+    title: Option<String>,
 }
 
 impl Cbs {
@@ -123,28 +131,7 @@ impl Cbs {
             .into_iter()
             .next()
             .ok_or_else(|| FetchError::Schema("TableInfos is empty".into()))?;
-        let status = info.output_status.as_deref().unwrap_or("");
-        if status.eq_ignore_ascii_case("Gediscontinueerd")
-            || status.eq_ignore_ascii_case("Discontinued")
-        {
-            let why = format!(
-                "OutputStatus {status}, ReasonDelivery {}, last modified {}{}",
-                info.reason_delivery.as_deref().unwrap_or("-"),
-                info.modified,
-                info.short_title
-                    .map(|t| format!(", {t:?}"))
-                    .unwrap_or_default(),
-            );
-            error!(table, %why, "CBS table is discontinued");
-            return Err(FetchError::Discontinued(why));
-        }
-        if known == Some(info.modified.as_str()) {
-            Ok(Check::Unchanged)
-        } else {
-            Ok(Check::Changed {
-                stamp: info.modified,
-            })
-        }
+        catalogue::judge(table, info, known)
     }
 
     /// The keys of one dimension, exactly as CBS writes them (possibly space-padded).
@@ -165,19 +152,14 @@ impl Cbs {
     /// dimension that does not exist, or a dimension left unpinned, is named with the fix
     /// (the keys to choose from) instead of failing later as an OData error or as several
     /// values per period.
-    async fn check_series(&self, table: &str, series: &[SeriesConfig]) -> Result<(), FetchError> {
-        let props: Vec<DataProperty> = match self
-            .pages
-            .get_all(self.url(table, "DataProperties", &[]), "DataProperties")
-            .await
-        {
-            Err(e) if e.is_not_found() => {
-                // Every StatLine table has it; a mirror or proxy without it only loses the
-                // friendlier messages, not the data.
-                warn!(table, error = %e, "no DataProperties: series not checked against the table");
-                return Ok(());
-            }
-            other => other?,
+    async fn check_series(
+        &self,
+        table: &str,
+        series: &[SeriesConfig],
+        props: Option<&[DataProperty]>,
+    ) -> Result<(), FetchError> {
+        let Some(props) = props else {
+            return Ok(());
         };
         let dims: Vec<&str> = props
             .iter()
@@ -245,12 +227,79 @@ impl Cbs {
             .collect())
     }
 
+    /// The table's `DataProperties`; `None` where the server has none (a mirror or proxy
+    /// without it only loses the friendlier messages and open measures, not the data).
+    async fn data_properties(&self, table: &str) -> Result<Option<Vec<DataProperty>>, FetchError> {
+        match self
+            .pages
+            .get_all(self.url(table, "DataProperties", &[]), "DataProperties")
+            .await
+        {
+            Err(e) if e.is_not_found() => {
+                warn!(table, error = %e, "no DataProperties: series not checked against the table");
+                Ok(None)
+            }
+            other => other.map(Some),
+        }
+    }
+
+    /// Expands the groups among `series`: an open or listed dimension's keys (and titles)
+    /// come from its entity set, an open measure's from the topics of `DataProperties`.
+    async fn expand(
+        &self,
+        table: &str,
+        series: &[SeriesConfig],
+        props: Option<&[DataProperty]>,
+    ) -> Result<Vec<SeriesConfig>, FetchError> {
+        let mut found: BTreeMap<String, Vec<Choice>> = BTreeMap::new();
+        for g in series.iter().filter_map(|s| s.group.as_ref()) {
+            for dim in g.dims.keys() {
+                if !found.contains_key(dim) {
+                    let keys = self.dimension_keys(table, dim).await?;
+                    let choices = keys
+                        .into_iter()
+                        .map(|k| Choice {
+                            title: k.title.unwrap_or_else(|| k.key.trim().to_string()),
+                            key: k.key.trim().to_string(),
+                        })
+                        .collect();
+                    found.insert(dim.clone(), choices);
+                }
+            }
+        }
+        let topics: Vec<Choice> = props
+            .unwrap_or_default()
+            .iter()
+            .filter(|p| p.kind == "Topic")
+            .map(|p| Choice {
+                key: p.key.clone(),
+                title: p.title.clone().unwrap_or_else(|| p.key.clone()),
+            })
+            .collect();
+        expand_groups(series, |s, name| {
+            if name == MEASURE {
+                if props.is_none() {
+                    return Err(FetchError::Series {
+                        series: s.id.clone(),
+                        message: "an open measure needs the table's DataProperties, which \
+                                  this server does not have"
+                            .into(),
+                    });
+                }
+                return Ok(topics.clone());
+            }
+            Ok(found.get(name).cloned().unwrap_or_default())
+        })
+    }
+
     pub async fn fetch(
         &self,
         table: &str,
         series: &[SeriesConfig],
     ) -> Result<TableData, FetchError> {
-        self.check_series(table, series).await?;
+        let props = self.data_properties(table).await?;
+        let series = &self.expand(table, series, props.as_deref()).await?;
+        self.check_series(table, series, props.as_deref()).await?;
         let data_url = self.data_url(table, series).await?;
         let periods: Vec<PeriodInfo> = self
             .pages
@@ -273,7 +322,15 @@ impl Cbs {
             )
             .await?;
         debug!(table, rows, "TypedDataSet downloaded");
-        splitter.finish()
+        let mut data = splitter.finish()?;
+        // A key of a group with no rows at all (an aggregate the measure is not given for)
+        // is no series of this table.
+        data.expanded = series
+            .iter()
+            .filter(|s| s.template.is_none() || data.series.contains_key(&s.id))
+            .cloned()
+            .collect();
+        Ok(data)
     }
 
     /// The `TypedDataSet` URL for `series`: `$filter` on their dimension keys (mapped to the

@@ -134,6 +134,9 @@ impl<'a> Splitter<'a> {
         for ((s, mut o), rows) in self.series.iter().zip(self.obs).zip(self.rows) {
             // Storing nothing for it would store the table's new stamp too, and the release
             // would never be fetched again.
+            if rows == 0 && s.template.is_some() {
+                continue;
+            }
             if rows == 0 {
                 return Err(FetchError::Series {
                     series: s.id.clone(),
@@ -213,6 +216,8 @@ mod tests {
             unit: "%".into(),
             derive: None,
             frequency: None,
+            group: None,
+            template: None,
         };
         let rows: Vec<serde_json::Map<String, Value>> = serde_json::from_str(
             r#"[{"BedrijfstakkenBranchesSBI2008":"307500  ","Perioden":"2024MM01","KalendergecorrigeerdeProductie_14":-5.0},
@@ -246,6 +251,8 @@ mod tests {
             unit: "".into(),
             derive: None,
             frequency: None,
+            group: None,
+            template: None,
         };
         let rows: Vec<serde_json::Map<String, Value>> = serde_json::from_str(
             r#"[{"D":"a","Perioden":"2024MM01","M":1.0},{"D":"b","Perioden":"2024MM01","M":2.0}]"#,
@@ -275,6 +282,8 @@ mod tests {
                 unit: "".into(),
                 derive: None,
                 frequency: None,
+                group: None,
+                template: None,
             }
         }
 

@@ -19,6 +19,7 @@ mod answer;
 mod envelope;
 mod ffcsv;
 mod job;
+mod labels;
 mod select;
 mod stamp;
 
@@ -32,12 +33,12 @@ use tracing::{debug, warn};
 use url::Url;
 
 use super::http::{snippet, Expect, Http, HttpError, Reply};
-use super::{Check, FetchError, TableData};
+use super::{expand_groups, Check, FetchError, TableData};
 use crate::config::{SeriesConfig, SourceConfig};
 use envelope::{status_error, Code, Envelope, EnvelopeError};
 use ffcsv::parse_ffcsv_within;
 use job::JobPoll;
-use select::select;
+use select::{choices, select};
 use stamp::{cubes_stamp, modified_stamp, statistic_code};
 
 /// GENESIS allows 3 parallel requests per user; 2 leaves room for a person using the same
@@ -265,9 +266,20 @@ impl Destatis {
     ) -> Result<TableData, FetchError> {
         let text = self.download(table).await?;
         let cells = parse_ffcsv_within(&text, self.language == "de", self.max_rows)?;
+        let labels = if series.iter().any(|s| s.group.is_some()) {
+            labels::read_labels(&text)?
+        } else {
+            labels::Labels::new()
+        };
         drop(text);
         debug!(table, cells = cells.len(), "GENESIS tablefile parsed");
-        select(&cells, series)
+        let series = expand_groups(series, |s, name| Ok(choices(&cells, s, name, &labels)))?;
+        let mut data = select(&cells, &series)?;
+        data.expanded = series
+            .into_iter()
+            .filter(|s| s.template.is_none() || data.series.contains_key(&s.id))
+            .collect();
+        Ok(data)
     }
 }
 

@@ -4,6 +4,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::ffcsv::Cell;
+use super::labels::Labels;
+use crate::config::group::{Choice, MEASURE};
 use crate::config::SeriesConfig;
 use crate::model::{Observation, Period};
 use crate::sources::{check_unique, keep_one_frequency, FetchError, TableData};
@@ -29,6 +31,43 @@ fn cell_matches(cell: &Cell, s: &SeriesConfig) -> bool {
                 .iter()
                 .any(|(v, a)| v == var.trim() && a == attr.trim())
         })
+}
+
+/// The keys a group entry can take for `name` (an open or listed variable, or `measure`):
+/// those of the cells its pinned parts (measure, unit, variables) select, with their labels.
+pub(crate) fn choices(
+    cells: &[Cell],
+    s: &SeriesConfig,
+    name: &str,
+    labels: &Labels,
+) -> Vec<Choice> {
+    let mut keys = BTreeSet::new();
+    for c in cells {
+        let pinned = (s.measure.is_empty() || c.measure == s.measure)
+            && (s.unit.trim().is_empty() || same_unit(&c.unit, &s.unit))
+            && s.dimensions.iter().all(|(var, attr)| {
+                c.dims
+                    .iter()
+                    .any(|(v, a)| v == var.trim() && a == attr.trim())
+            });
+        if !pinned {
+            continue;
+        }
+        if name == MEASURE {
+            keys.insert(c.measure.as_str());
+        } else if let Some((_, a)) = c.dims.iter().find(|(v, _)| v == name) {
+            keys.insert(a.as_str());
+        }
+    }
+    keys.into_iter()
+        .map(|k| Choice {
+            key: k.to_string(),
+            title: labels
+                .get(&(name.to_string(), k.to_string()))
+                .cloned()
+                .unwrap_or_else(|| k.to_string()),
+        })
+        .collect()
 }
 
 /// Lists up to `max` items, saying how many more there are.
@@ -108,6 +147,10 @@ pub(crate) fn select(cells: &[Cell], series: &[SeriesConfig]) -> Result<TableDat
     let mut data = TableData::default();
     for s in series {
         let matched: Vec<&Cell> = cells.iter().filter(|c| cell_matches(c, s)).collect();
+        if matched.is_empty() && s.template.is_some() {
+            // A key of a group that the other pinned parts leave without cells.
+            continue;
+        }
         if matched.is_empty() {
             return Err(FetchError::Series {
                 series: s.id.clone(),
@@ -194,6 +237,8 @@ mod tests {
             unit: unit.into(),
             derive: None,
             frequency: None,
+            group: None,
+            template: None,
         }
     }
 

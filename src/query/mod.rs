@@ -1,22 +1,37 @@
 //! Read-only views of the store for people and scripts (`series`, `alerts`, `backtest`,
-//! whose replay is in [`crate::backtest`]): the same
+//! whose replay is in [`crate::backtest`], and `export` in `export`): the same
 //! text whether the CLI opened the store itself or asked the running daemon for it, so both
 //! the command line and the control socket sit on top of this module.
+
+mod export;
 
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::backtest::{self, BacktestError, Filter};
-use crate::config::Config;
+use crate::config::{Config, SeriesConfig};
 use crate::model::{signed, DeliveryState};
 use crate::store::{Store, StoreError};
 
 /// A read-only query, as the CLI would run it.
 #[derive(Debug, Serialize, Deserialize)]
 pub enum Query {
-    Series { id: Option<String>, json: bool },
-    Alerts { pending: bool, json: bool },
-    Backtest { filter: Filter, json: bool },
+    Series {
+        id: Option<String>,
+        json: bool,
+    },
+    Alerts {
+        pending: bool,
+        json: bool,
+    },
+    Export {
+        glob: Option<String>,
+        vintages: bool,
+    },
+    Backtest {
+        filter: Filter,
+        json: bool,
+    },
 }
 
 /// Why a query gave no answer. It crosses the control socket as it is, so the CLI reports
@@ -57,6 +72,7 @@ pub fn run(config: &Config, store: &Store, q: &Query) -> Result<String, QueryErr
             Err(e @ BacktestError::Argument { .. }) => Err(QueryError::Argument(e.to_string())),
             Err(BacktestError::Store(e)) => Err(e.into()),
         },
+        Query::Export { glob, vintages } => export::csv(store, glob.as_deref(), *vintages),
     }
 }
 
@@ -75,7 +91,7 @@ fn series(
     match id {
         None => {
             let mut rows = Vec::new();
-            for s in &config.series {
+            for s in &listed(config, store)? {
                 let obs = store.observations(&s.id)?;
                 let last = obs.last();
                 rows.push(json!({
@@ -157,6 +173,29 @@ fn series(
                 }
             }
         }
+    }
+    Ok(out)
+}
+
+/// Every configured series, a group's as the series it expanded into (those the store
+/// holds), in config order.
+fn listed(config: &Config, store: &Store) -> Result<Vec<SeriesConfig>, QueryError> {
+    let mut stored = None;
+    let mut out = Vec::new();
+    for s in &config.series {
+        if s.group.is_none() {
+            out.push(s.clone());
+            continue;
+        }
+        let ids = match &stored {
+            Some(ids) => ids,
+            None => stored.insert(store.series_ids()?),
+        };
+        out.extend(
+            ids.iter()
+                .filter(|id| !id.contains('#') && s.produces(id))
+                .filter_map(|id| config.series(id)),
+        );
     }
     Ok(out)
 }

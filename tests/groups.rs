@@ -1,0 +1,216 @@
+//! Series groups and the one-request change check, end to end: the real binary against the
+//! fake CBS server. One `[[series]]` entry over every branch becomes a series per branch; a
+//! branch that appears later starts as a baseline; a rule glob over the group fires per
+//! branch; an unchanged poll of a hundred tables costs one catalogue request or two.
+
+mod common;
+
+use common::*;
+
+const C: (&str, &str, f64) = ("307500", "C Industrie", 0.0);
+const MACHINES: (&str, &str, f64) = ("336500", "28 Machine-industrie", 2.0);
+const REPAIR: (&str, &str, f64) = ("344400", "33 Reparatie en installatie van machines", -1.0);
+
+fn group_config(base_url: &str, state: &std::path::Path) -> String {
+    format!(
+        r#"
+state_dir = "{state}"
+[sources.cbs]
+kind = "cbs"
+base_url = "{base_url}"
+schedule = "0 */5 6-9 * * Mon-Fri"
+timeout_secs = 2
+history_years = 20
+
+[[series]]
+id = "nl.industry.branch.{{{BRANCH_DIM}}}.yoy"
+source = "cbs"
+table = "{INDUSTRY}"
+measure = "{YOY}"
+dimensions = {{ {BRANCH_DIM} = "*" }}
+title = "Industrial production NL, y/y %: {{{BRANCH_DIM}.title}}"
+unit = "%"
+
+[[rules]]
+id = "branch-release"
+series = "nl.industry.branch.*.yoy"
+kind = "release"
+
+[receivers.journal]
+kind = "log"
+"#,
+        state = state.display()
+    )
+}
+
+fn ids(list: &serde_json::Value) -> Vec<String> {
+    list.as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_group_expands_per_branch_and_a_new_branch_starts_as_a_baseline() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = CbsServer::start().await;
+    let v0 = yoy_vintage(0);
+    // 300002 is an aggregate with no rows for this measure: no series.
+    server.set_table(
+        INDUSTRY,
+        branches_table(&[C, MACHINES], &["300002"], &v0, "2025-04-10T06:30:00"),
+    );
+    let config = write_config(
+        dir.path(),
+        &group_config(&server.base_url(), &dir.path().join("s")),
+    );
+    let o = statwatch(&config, &["check"]).await;
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+
+    let o = statwatch(&config, &["poll"]).await;
+    assert!(o.status.success(), "{}\n{}", stdout(&o), stderr(&o));
+    assert!(
+        !stdout(&o).contains("alert"),
+        "a baseline fires nothing: {}",
+        stdout(&o)
+    );
+    let o = statwatch(&config, &["series", "--json"]).await;
+    let list: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        ids(&list),
+        [
+            "nl.industry.branch.307500.yoy",
+            "nl.industry.branch.336500.yoy"
+        ]
+    );
+    let one = series_json(&config, "nl.industry.branch.336500.yoy").await;
+    let feb = one["observations"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (feb["period"].as_str(), feb["value"].as_f64()),
+        (Some("2025-02"), Some(3.0))
+    );
+
+    // The next release adds March and a branch never seen before.
+    let v1 = with(&v0, &[("2025MM03", 1.3)]);
+    server.set_table(
+        INDUSTRY,
+        branches_table(
+            &[C, MACHINES, REPAIR],
+            &["300002"],
+            &v1,
+            "2025-05-12T06:30:00",
+        ),
+    );
+    let o = statwatch(&config, &["poll"]).await;
+    let (out, err) = (stdout(&o), stderr(&o));
+    assert!(o.status.success(), "{out}\n{err}");
+    for branch in ["307500", "336500"] {
+        let line =
+            format!("fired alert [info] branch-release nl.industry.branch.{branch}.yoy 2025-03");
+        assert!(out.contains(&line), "{line}\n{out}");
+    }
+    assert!(
+        !out.contains("branch.344400.yoy 2025"),
+        "a new branch is a baseline: {out}"
+    );
+    assert!(
+        err.contains("baseline stored") && err.contains("nl.industry.branch.344400.yoy"),
+        "{err}"
+    );
+    let repair = series_json(&config, "nl.industry.branch.344400.yoy").await;
+    assert_eq!(repair["observations"].as_array().unwrap().len(), v1.len());
+
+    // A branch that leaves the table keeps its data and is reported.
+    server.set_table(
+        INDUSTRY,
+        branches_table(&[C, REPAIR], &[], &v1, "2025-06-10T06:30:00"),
+    );
+    let o = statwatch(&config, &["poll"]).await;
+    assert!(
+        stdout(&o)
+            .contains("series nl.industry.branch.336500.yoy: its key is no longer in the table"),
+        "{}",
+        stdout(&o)
+    );
+    let machines = series_json(&config, "nl.industry.branch.336500.yoy").await;
+    assert_eq!(machines["observations"].as_array().unwrap().len(), v1.len());
+    let o = statwatch(&config, &["series", "nl.industry.branch.999999.yoy"]).await;
+    assert!(
+        o.status.success(),
+        "a key of the group is a configured series: {}",
+        stderr(&o)
+    );
+    let o = statwatch(&config, &["series", "nl.other"]).await;
+    assert_eq!(o.status.code(), Some(2));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn check_refuses_a_group_without_its_key_in_the_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = group_config("http://127.0.0.1:9", &dir.path().join("s"))
+        .replace(&format!(".{{{BRANCH_DIM}}}.yoy\""), ".yoy\"");
+    let config = write_config(dir.path(), &text);
+    let o = statwatch(&config, &["check"]).await;
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains(&format!("must contain {{{BRANCH_DIM}}}")),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unchanged_poll_of_a_hundred_tables_is_one_catalogue_request_or_two() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = CbsServer::start().await;
+    let values = until(&yoy_vintage(0), "2022MM03");
+    let mut text = format!(
+        "state_dir = \"{}\"\n[sources.cbs]\nkind = \"cbs\"\nbase_url = \"{}\"\n\
+         schedule = \"0 30 6 * * *\"\nhistory_years = 20\n",
+        dir.path().join("state").display(),
+        server.base_url()
+    );
+    for i in 0..100 {
+        let table = format!("8{i:04}NED");
+        server.set_table(
+            &table,
+            branches_table(&[C], &[], &values, "2025-04-10T06:30:00"),
+        );
+        text.push_str(&format!(
+            "[[series]]\nid = \"t{i}\"\nsource = \"cbs\"\ntable = \"{table}\"\nmeasure = \"{YOY}\"\n\
+             dimensions = {{ {BRANCH_DIM} = \"307500\" }}\n"
+        ));
+    }
+    let config = write_config(dir.path(), &text);
+    let o = statwatch(&config, &["poll"]).await;
+    assert!(o.status.success(), "{}\n{}", stdout(&o), stderr(&o));
+    server.clear_requests();
+    let o = statwatch(&config, &["poll"]).await;
+    assert!(o.status.success(), "{}", stdout(&o));
+    assert_eq!(
+        stdout(&o).matches(": unchanged").count(),
+        100,
+        "{}",
+        stdout(&o)
+    );
+    let reqs = server.requests();
+    let lengths = server.query_lengths();
+    let bytes = server.bytes_sent();
+    eprintln!(
+        "unchanged poll of 100 tables: {} requests, query strings {lengths:?} bytes, {bytes} bytes received",
+        reqs.len()
+    );
+    assert!(reqs.len() <= 2, "{reqs:#?}");
+    assert!(
+        reqs.iter().all(|r| r.starts_with("ODataCatalog/Tables?")),
+        "{reqs:#?}"
+    );
+    assert!(lengths.iter().all(|&n| n < 2048), "{lengths:?}");
+    assert!(bytes < 20_000, "{bytes} bytes");
+}
