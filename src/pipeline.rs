@@ -176,7 +176,7 @@ pub async fn poll_source(
             last_outcome: outcome,
         },
     ));
-    report.committed = Some(store.commit(&write)?);
+    report.committed = Some(store.commit_async(write).await?);
     Ok(report)
 }
 

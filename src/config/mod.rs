@@ -80,6 +80,7 @@ pub struct Config {
     pub receivers: BTreeMap<String, ReceiverConfig>,
     pub smtp: Option<SmtpConfig>,
     pub metrics: Option<MetricsConfig>,
+    pub store: StoreConfig,
     /// Things worth telling the operator that do not stop the config from working.
     pub warnings: Vec<String>,
 }
@@ -249,6 +250,20 @@ pub struct SmtpConfig {
     pub from: String,
     pub ca_file: Option<PathBuf>,
     pub timeout: Duration,
+}
+
+/// `[store]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoreConfig {
+    /// Delivered and failed deliveries older than this many days are pruned (a marker keeps
+    /// them from ever being sent again).
+    pub keep_days: u32,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig { keep_days: 400 }
+    }
 }
 
 #[derive(Debug, Clone)]

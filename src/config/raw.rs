@@ -28,6 +28,15 @@ pub(crate) struct RawConfig {
     pub receivers: BTreeMap<String, RawReceiver>,
     pub smtp: Option<RawSmtp>,
     pub metrics: Option<RawMetrics>,
+    pub store: Option<RawStore>,
+}
+
+/// `[store]`: how long the store keeps what it no longer needs.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawStore {
+    /// Days delivered and failed deliveries are kept (default 400).
+    pub keep_days: Option<u32>,
 }
 
 #[derive(Deserialize)]

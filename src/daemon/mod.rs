@@ -154,6 +154,7 @@ pub async fn run_with_reloads(
         let now = Utc::now();
         daemon.fire_due(now);
         daemon.deliver_due(now);
+        daemon.prune_if_due();
         daemon.heartbeat();
         let wake = daemon.next_wake(now);
         tokio::select! {
@@ -194,6 +195,8 @@ pub(super) struct Daemon {
     store_failure: Option<StoreError>,
     /// Cancelled at shutdown: running polls and deliveries see it and wind down.
     shutdown: CancellationToken,
+    /// When old deliveries were last pruned (`None`: not yet, so at start).
+    last_prune: Option<Instant>,
 }
 
 impl Daemon {
@@ -228,7 +231,7 @@ impl Daemon {
             None => None,
         };
         let sources = arm::at_start(&config, &store, &metrics, built, Utc::now())?;
-        metrics.set_outbox_pending(store.pending()?.len());
+        metrics.set_outbox_pending(store.pending_count()? as usize);
         let watchdog = systemd::watchdog_interval();
         let mut daemon = Daemon {
             config_path,
@@ -250,6 +253,7 @@ impl Daemon {
             last_watchdog: Instant::now(),
             store_failure: None,
             shutdown: CancellationToken::new(),
+            last_prune: None,
         };
         daemon.refresh_next_due();
         let status = daemon.status();

@@ -15,9 +15,10 @@ use globset::{Glob, GlobMatcher};
 
 use super::env::{expand_env, read_secret_file};
 use super::locate::{Locator, Seg};
-use super::raw::{RawConfig, RawMetrics, RawSeries};
+use super::raw::{RawConfig, RawMetrics, RawSeries, RawStore};
 use super::{
     Config, ConfigError, LogFormat, MetricsConfig, Secret, SeriesConfig, SourceConfig, SourceKind,
+    StoreConfig,
 };
 use crate::rules::RuleConfig;
 
@@ -56,6 +57,7 @@ pub(super) fn config(loc: &Locator, path: &Path, raw: RawConfig) -> Result<Confi
         .as_ref()
         .map(|m| v.metrics(m, &mut warnings))
         .transpose()?;
+    let store = v.store(raw.store.as_ref())?;
     for s in sources.keys() {
         if !series.iter().any(|x| &x.source == s) {
             warnings.push(format!("source {s} has no series: it will not be polled"));
@@ -72,6 +74,7 @@ pub(super) fn config(loc: &Locator, path: &Path, raw: RawConfig) -> Result<Confi
         receivers,
         smtp,
         metrics,
+        store,
         warnings,
     })
 }
@@ -208,6 +211,20 @@ impl Validator<'_, '_> {
             ));
         }
         Ok(MetricsConfig { listen })
+    }
+}
+
+impl Validator<'_, '_> {
+    fn store(&self, s: Option<&RawStore>) -> Result<StoreConfig, ConfigError> {
+        let mut out = StoreConfig::default();
+        if let Some(days) = s.and_then(|s| s.keep_days) {
+            if days == 0 {
+                let at = [Seg::Key("store"), Seg::Key("keep_days")];
+                return Err(self.loc.error(&at, "must be at least 1 (days)".to_string()));
+            }
+            out.keep_days = days;
+        }
+        Ok(out)
     }
 }
 
