@@ -85,20 +85,34 @@ impl Store {
             // Checked before the transaction started (see `series_rows`).
             let code = code_of(u.period).expect("checked before the transaction");
             let mut o = u.clone();
-            let revs = std::mem::take(&mut o.revisions);
-            if !revs.is_empty() {
-                revised.push((code, revs));
-            }
+            revised.push((code, std::mem::take(&mut o.revisions)));
             obs.insert(code, o);
         }
         series.insert(id.as_bytes(), record::encode_series(&obs))?;
-        // The revisions record is only read and written when a revision came in.
-        if !revised.is_empty() {
-            let mut revs = match revisions.get(id)? {
-                Some(b) => record::decode_revisions(&b).map_err(|e| abort("revisions", e))?,
-                None => BTreeMap::new(),
-            };
-            revs.extend(revised);
+        // An update replaces its period's vintages too, as schema 1's record did. The
+        // revisions record is only rewritten when that changes something.
+        let old = revisions.get(id)?;
+        if old.is_none() && revised.iter().all(|(_, r)| r.is_empty()) {
+            return Ok(());
+        }
+        let mut revs = match &old {
+            Some(b) => record::decode_revisions(b).map_err(|e| abort("revisions", e))?,
+            None => BTreeMap::new(),
+        };
+        let before = revs.clone();
+        for (code, list) in revised {
+            if list.is_empty() {
+                revs.remove(&code);
+            } else {
+                revs.insert(code, list);
+            }
+        }
+        if revs == before {
+            return Ok(());
+        }
+        if revs.is_empty() {
+            revisions.remove(id.as_bytes())?;
+        } else {
             revisions.insert(id.as_bytes(), record::encode_revisions(&revs))?;
         }
         Ok(())

@@ -386,4 +386,9 @@ fn revisions_live_beside_the_series_and_merge() {
     store.commit(&w(obs(Period::Month(2025, 4), 3.0))).unwrap();
     assert_eq!(store.observations("s").unwrap()[0], revised);
     assert_eq!(store.series_ids().unwrap(), ["s"]);
+    // An update replaces the whole observation, its vintages too (as schema 1 did).
+    let plain = obs(p, 7.0);
+    store.commit(&w(plain.clone())).unwrap();
+    assert_eq!(store.observations("s").unwrap()[0], plain);
+    assert!(store.revisions.get("s").unwrap().is_none());
 }
