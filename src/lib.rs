@@ -28,9 +28,12 @@
 //!   shared `Series` helpers; one file per kind (release, sign_change, streak, change,
 //!   threshold, revision) with its parameters.
 //! - [`store`]: the only module that sees sled; one transaction per poll.
-//!   - `store/mod.rs`: open, schema version, record encoding (checked to read back), commit.
-//!   - `store/series.rs`: observation records, table stamps, the release log, poll records.
-//!   - `store/outbox.rs`: alert records, deliveries, what is due.
+//!   - `store/mod.rs`: open, schema version, the key layout, commit.
+//!   - `store/series.rs`: series and revision records, table stamps, release log, polls.
+//!   - `store/record.rs` + `store/codec.rs`: the binary series records and their primitives.
+//!   - `store/outbox.rs`: alert records, deliveries, reading and settling what is pending.
+//!   - `store/due.rs`: the due index, the pending count, sent markers, pruning.
+//!   - `store/upgrade.rs`: earlier schemas upgraded in place at open.
 //! - [`notify`]: the outbox delivery to webhook, email, log, Slack, Mattermost, Teams and
 //!   Alertmanager receivers.
 //!   - `notify/mod.rs`: the [`notify::Notifier`], fan-out of the due entries, one task per receiver.

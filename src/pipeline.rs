@@ -177,10 +177,10 @@ pub async fn poll_source(
     }
     report.alerts.extend(failing);
     write.poll = Some((name.to_string(), record));
-    let mut committed = store.commit(&write)?;
+    let mut committed = store.commit_async(write).await?;
     // After the commit, so a series that just got a new period is not late.
     let overdue = silence::overdue(config, store, Some(name), Utc::now())?;
-    let late = silence::enqueue(config, store, &overdue)?;
+    let late = silence::enqueue(config, store, &overdue).await?;
     committed.enqueued += late.enqueued;
     committed.new_alerts.extend(late.new_alerts);
     report.alerts.extend(

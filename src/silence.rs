@@ -119,7 +119,7 @@ pub fn overdue(
 
 /// Puts silence alerts into the outbox, routed like any alert (one transaction; an alert id
 /// already known is not enqueued again, so a gap or an outage fires once).
-pub fn enqueue(
+pub async fn enqueue(
     config: &Config,
     store: &Store,
     alerts: &[Alert],
@@ -134,7 +134,7 @@ pub fn enqueue(
             .collect(),
         ..Default::default()
     };
-    let summary = store.commit(&write)?;
+    let summary = store.commit_async(write).await?;
     for a in alerts.iter().filter(|a| summary.new_alerts.contains(&a.id)) {
         if a.recovered() {
             info!(rule = %a.rule, source = %a.source, summary = %a.summary, "silence over");

@@ -83,6 +83,7 @@ pub struct Config {
     /// `[web]` (or its alias `[metrics]`): the pages, `/metrics` and `/healthz`.
     pub web: Option<WebConfig>,
     pub heartbeat: Option<HeartbeatConfig>,
+    pub store: StoreConfig,
     /// Things worth telling the operator that do not stop the config from working.
     pub warnings: Vec<String>,
 }
@@ -314,6 +315,20 @@ pub struct SmtpConfig {
     pub from: String,
     pub ca_file: Option<PathBuf>,
     pub timeout: Duration,
+}
+
+/// `[store]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoreConfig {
+    /// Delivered and failed deliveries older than this many days are pruned (a marker keeps
+    /// them from ever being sent again).
+    pub keep_days: u32,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig { keep_days: 400 }
+    }
 }
 
 #[derive(Debug, Clone)]

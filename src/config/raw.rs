@@ -32,6 +32,7 @@ pub(crate) struct RawConfig {
     /// The first stage's name for `[web]`, still accepted.
     pub metrics: Option<RawWeb>,
     pub heartbeat: Option<RawHeartbeat>,
+    pub store: Option<RawStore>,
 }
 
 /// `[heartbeat]`: a dead-man service pinged while the daemon is healthy.
@@ -43,6 +44,14 @@ pub(crate) struct RawHeartbeat {
     pub url_file: Option<String>,
     /// Seconds between pings (fractions allowed); default 300.
     pub interval_secs: Option<f64>,
+}
+
+/// `[store]`: how long the store keeps what it no longer needs.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawStore {
+    /// Days delivered and failed deliveries are kept (default 400).
+    pub keep_days: Option<u32>,
 }
 
 #[derive(Deserialize)]

@@ -53,7 +53,13 @@ pub(super) async fn open_store(dir: &std::path::Path) -> Result<Store, StoreErro
     let deadline = tokio::time::Instant::now() + STORE_LOCK_WAIT;
     let mut logged = false;
     loop {
-        match Store::open(dir) {
+        // Opening may upgrade an earlier schema (seconds on a large store) and flushes:
+        // on the blocking pool, not on an async worker.
+        let owned = dir.to_path_buf();
+        let opened = tokio::task::spawn_blocking(move || Store::open(&owned))
+            .await
+            .map_err(|e| StoreError::Join(e.to_string()))?;
+        match opened {
             Err(StoreError::Locked { .. }) if tokio::time::Instant::now() < deadline => {
                 if !logged {
                     info!(path = %dir.display(), "store held by another statwatch process; waiting for it");

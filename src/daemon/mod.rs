@@ -157,6 +157,7 @@ pub async fn run_with_reloads(
         daemon.fire_due(now);
         daemon.deliver_due(now);
         daemon.watch_due(now);
+        daemon.prune_if_due();
         daemon.heartbeat();
         let wake = daemon.next_wake(now);
         tokio::select! {
@@ -201,6 +202,8 @@ pub(super) struct Daemon {
     shutdown: CancellationToken,
     /// The hourly overdue check and the heartbeat.
     watch: watch::Watch,
+    /// When old deliveries were last pruned (`None`: not yet, so at start).
+    last_prune: Option<Instant>,
 }
 
 impl Daemon {
@@ -242,7 +245,7 @@ impl Daemon {
             None => None,
         };
         let sources = arm::at_start(&config, &store, &metrics, built, Utc::now())?;
-        metrics.set_outbox_pending(store.pending()?.len());
+        metrics.set_outbox_pending(store.pending_count()? as usize);
         let watchdog = systemd::watchdog_interval();
         let mut daemon = Daemon {
             config_path,
@@ -266,6 +269,7 @@ impl Daemon {
             store_failure: None,
             shutdown: CancellationToken::new(),
             watch: watch::Watch::new(Utc::now()),
+            last_prune: None,
         };
         daemon.refresh_next_due();
         let status = daemon.status();

@@ -18,6 +18,9 @@ use crate::scheduler::next_fire;
 use crate::sources::Source;
 use crate::store::StoreError;
 
+/// How often old deliveries are pruned.
+const PRUNE_EVERY: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
 pub(super) enum Task {
     Poll(String),
     Delivery,
@@ -113,6 +116,24 @@ impl Daemon {
         self.kinds.insert(handle.id(), Task::Delivery);
     }
 
+    /// Prunes old deliveries at start and then daily, on the blocking pool: it reads the
+    /// whole outbox, which must not hold up the loop or an async worker.
+    pub(super) fn prune_if_due(&mut self) {
+        if self.last_prune.is_some_and(|t| t.elapsed() < PRUNE_EVERY) {
+            return;
+        }
+        self.last_prune = Some(Instant::now());
+        let store = self.store.clone();
+        let keep_days = self.config.store.keep_days;
+        tokio::task::spawn_blocking(move || {
+            if let Err(e) = store.prune(keep_days, Utc::now()) {
+                // Pruning is housekeeping: the next day tries again; an I/O failure shows
+                // on the next write the daemon cannot do without.
+                warn!(error = %e, keep_days, "pruning old deliveries failed");
+            }
+        });
+    }
+
     pub(super) fn refresh_next_due(&mut self) {
         match Notifier::next_due(&self.store) {
             Ok(t) => self.next_due = t,
@@ -122,8 +143,8 @@ impl Daemon {
                 self.next_due = Some(Utc::now() + chrono::Duration::seconds(30));
             }
         }
-        match self.store.pending() {
-            Ok(p) => self.metrics.set_outbox_pending(p.len()),
+        match self.store.pending_count() {
+            Ok(n) => self.metrics.set_outbox_pending(n as usize),
             Err(e) => error!(error = %e, "cannot count the outbox"),
         }
     }

@@ -66,10 +66,24 @@ impl Daemon {
                 now + chrono::Duration::from_std(OVERDUE_EVERY).unwrap_or_default();
             self.watch.overdue_running = true;
             let (config, store) = (self.config.clone(), self.store.clone());
-            let handle = self.tasks.spawn_blocking(move || {
-                let found = silence::overdue(&config, &store, None, Utc::now())
-                    .and_then(|alerts| silence::enqueue(&config, &store, &alerts))
-                    .map(|c| c.enqueued);
+            let handle = self.tasks.spawn(async move {
+                // The reads of every series stay off the async workers.
+                let read = {
+                    let (config, store) = (config.clone(), store.clone());
+                    tokio::task::spawn_blocking(move || {
+                        silence::overdue(&config, &store, None, Utc::now())
+                    })
+                };
+                let found = match read.await {
+                    Ok(Ok(alerts)) => silence::enqueue(&config, &store, &alerts)
+                        .await
+                        .map(|c| c.enqueued),
+                    Ok(Err(e)) => Err(e),
+                    Err(e) => {
+                        warn!(error = %e, "overdue check died");
+                        Ok(0)
+                    }
+                };
                 Done::Watch(Watched::Overdue(found))
             });
             self.kinds.insert(handle.id(), Task::Watch);

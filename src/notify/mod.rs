@@ -267,7 +267,7 @@ impl Notifier {
     pub async fn deliver(&self, store: &Store, mode: Mode) -> Result<DeliveryReport, StoreError> {
         let now = Utc::now();
         let mut tasks = JoinSet::new();
-        for (receiver, entries) in self.queue(store, now)? {
+        for (receiver, entries) in self.queue(store, now).await? {
             let entries = match mode {
                 Mode::Poll => entries,
                 Mode::Due => store::due(entries, now),
@@ -289,17 +289,13 @@ impl Notifier {
     }
 
     /// Every pending entry (unreadable ones requeued), per configured receiver.
-    fn queue(
+    async fn queue(
         &self,
         store: &Store,
         now: DateTime<Utc>,
     ) -> Result<BTreeMap<String, Vec<Delivery>>, StoreError> {
-        let (readable, unreadable) = store.outbox()?;
-        let mut pending: Vec<Delivery> = readable
-            .into_iter()
-            .filter(|d| d.state == DeliveryState::Pending)
-            .collect();
-        pending.extend(repair(store, unreadable, now)?);
+        let (mut pending, unreadable) = store.pending_outbox()?;
+        pending.extend(repair(store, unreadable, now).await?);
         let mut by_receiver: BTreeMap<String, Vec<Delivery>> = BTreeMap::new();
         for d in pending {
             by_receiver.entry(d.receiver.clone()).or_default().push(d);
@@ -375,7 +371,7 @@ async fn collect(
 /// Rewrites outbox records that cannot be read as fresh pending entries (when the key names
 /// the receiver and the alert), so the alert is still delivered: its state was lost with the
 /// record, and at least once means sending it again rather than never.
-fn repair(
+async fn repair(
     store: &Store,
     unreadable: Vec<UnreadableDelivery>,
     now: DateTime<Utc>,
@@ -400,7 +396,7 @@ fn repair(
         });
     }
     if !repaired.is_empty() {
-        store.update_deliveries(&repaired)?;
+        store.update_deliveries_async(repaired.clone()).await?;
     }
     Ok(repaired)
 }

@@ -38,7 +38,7 @@ impl Inner {
             in_poll,
             report,
         };
-        let (entries, alerts) = round.attach_alerts(entries)?;
+        let (entries, alerts) = round.attach_alerts(entries).await?;
         if !entries.is_empty() {
             round.send(entries, &alerts).await?;
         }
@@ -59,7 +59,7 @@ struct Round<'a> {
 impl Round<'_> {
     /// Looks the alerts up. An entry whose alert record is gone or unreadable can never be
     /// sent, and must not hold back the others: it is marked failed with the reason.
-    fn attach_alerts(
+    async fn attach_alerts(
         &mut self,
         entries: Vec<Delivery>,
     ) -> Result<(Vec<Delivery>, Vec<Alert>), StoreError> {
@@ -88,7 +88,7 @@ impl Round<'_> {
             orphans.extend(settle(&[d], &outcome, Utc::now(), &self.policy()));
         }
         if !orphans.is_empty() {
-            self.store.update_deliveries(&orphans)?;
+            self.store.update_deliveries_async(orphans.clone()).await?;
             self.report.failed += orphans.len();
         }
         Ok((kept, alerts))
@@ -157,10 +157,10 @@ impl Round<'_> {
         alerts: &[Alert],
     ) -> Result<Result<(), SendError>, StoreError> {
         *entries = claim(entries, Utc::now(), &self.policy());
-        self.store.update_deliveries(entries)?;
+        self.store.update_deliveries_async(entries.clone()).await?;
         let outcome = self.channel.send(self.receiver, alerts, false).await;
         *entries = settle(entries, &outcome, Utc::now(), &self.policy());
-        self.store.update_deliveries(entries)?;
+        self.store.update_deliveries_async(entries.clone()).await?;
         self.record(entries, &outcome);
         Ok(outcome)
     }

@@ -1,32 +1,53 @@
-//! The only module that sees sled: opening the store, its schema, the record encoding, and
-//! the one transaction per poll. What the records are lives beside it: `series` (data,
-//! stamps, release log, polls) and `outbox` (alerts and their deliveries).
+//! The only module that sees sled: opening the store, its schema and upgrade, the record
+//! encoding, and the one transaction per poll. What the records are lives beside it:
+//! `series` (data, stamps, release log, polls), `record` (the binary series records, on
+//! `codec`'s primitives),
+//! `outbox` (alerts and their deliveries), `due` (what the outbox owes, retention) and
+//! `upgrade` (earlier schemas).
 //!
-//! # Key layout (schema version 1)
+//! # Key layout (schema version 2)
 //!
-//! | tree           | key                          | value (JSON)                           |
-//! |----------------|------------------------------|----------------------------------------|
-//! | `meta`         | `schema_version`             | `1`                                    |
-//! | `meta`         | `alive`                      | RFC 3339 time of the last write probe  |
-//! | `observations` | `series \0 period-sort-key`  | [`StoredObservation`]                  |
-//! | `stamps`       | `source \0 table`            | [`TableStamp`] (the cheap-check value) |
-//! | `releases`     | big-endian u64 sequence      | [`ReleaseLogEntry`]                    |
-//! | `polls`        | `source`                     | [`PollRecord`]                         |
-//! | `alerts`       | alert id                     | [`Alert`]                              |
-//! | `outbox`       | `receiver \0 alert id`       | [`Delivery`]                           |
+//! | tree        | key                            | value                                    |
+//! |-------------|--------------------------------|------------------------------------------|
+//! | `meta`      | `schema_version`               | `2`                                      |
+//! | `meta`      | `pending_count`                | big-endian u64: pending deliveries       |
+//! | `series`    | series id                      | its observations, binary (`record`)      |
+//! | `revisions` | series id                      | its earlier vintages, binary (`record`)  |
+//! | `stamps`    | `source \0 table`              | [`TableStamp`] JSON (cheap-check value)  |
+//! | `releases`  | big-endian u64 sequence        | [`ReleaseLogEntry`] JSON                 |
+//! | `polls`     | `source`                       | [`PollRecord`] JSON                      |
+//! | `alerts`    | alert id                       | [`Alert`] JSON                           |
+//! | `outbox`    | `receiver \0 alert id`         | [`Delivery`] JSON                        |
+//! | `due`       | due time (8 bytes) + outbox key | empty: the pending entries, by due time |
+//! | `pending`   | outbox key                     | its due time (8 bytes), to find it again |
+//! | `sent`      | outbox key                     | `d`/`f`: a pruned delivered/failed entry |
+//! | `meta`      | `alive`                        | RFC 3339 time of the last write probe    |
 //!
-//! One poll's writes (observations, stamps, release log, alerts and their outbox entries, the
-//! poll time) go through [`Store::commit`] as ONE sled transaction, so a crash can neither
-//! lose a detection nor record data without its alerts.
+//! Why one record per series: a first sync of a 2,000-series table wrote 240,000 sled keys
+//! with JSON values (about 200 bytes each on disk, and sled's write path held kilobytes of
+//! memory per key); a table is read and written a series at a time anyway. The revisions
+//! live in their own record because most polls never touch them and they only grow.
+//! Schema 1 (one JSON record per observation in `observations`) is upgraded at open.
 //!
-//! Every record is checked to read back before it is written ([`enc`]): JSON has no NaN or
-//! infinity (serde_json writes them as `null`, which then fails to decode as a number), so such
-//! a value is refused at write time with [`StoreError::Unreadable`] instead of becoming a
-//! record that breaks every later read. Reads of single records report the tree and key of a
-//! record that cannot be decoded, so callers can skip it and carry on with the others.
+//! One poll's writes (observations, stamps, release log, alerts and their outbox entries with
+//! their index and count, the poll time) go through [`Store::commit`] as ONE sled transaction,
+//! so a crash can neither lose a detection nor record data without its alerts.
+//!
+//! Every record is checked before it is written: observations by `record::check` (NaN,
+//! infinity and out-of-range periods are refused), JSON records by decoding them again (JSON
+//! has no NaN: serde_json writes `null`, which then fails to decode). A refused value is
+//! [`StoreError::Unreadable`] and nothing of the poll is written. Reads of single records
+//! report the tree and key of a record that cannot be decoded.
+//!
+//! Writes end with a flush to disk, which blocks: async callers use [`Store::commit_async`]
+//! and [`Store::update_deliveries_async`], which run on tokio's blocking pool.
 
+mod codec;
+mod due;
 mod outbox;
+mod record;
 mod series;
+mod upgrade;
 
 use std::path::Path;
 
@@ -38,10 +59,19 @@ use crate::model::{Alert, StoredObservation};
 
 pub(crate) use outbox::due;
 pub use outbox::UnreadableDelivery;
-use series::Row;
+pub use record::{RecordError, Refused};
 pub use series::{PollRecord, ReleaseLogEntry, TableStamp};
 
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
+
+/// Why a stored record does not decode.
+#[derive(Debug, thiserror::Error)]
+pub enum DecodeError {
+    #[error(transparent)]
+    Json(#[from] serde_json::Error),
+    #[error(transparent)]
+    Record(#[from] RecordError),
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -54,10 +84,18 @@ pub enum StoreError {
     /// sled lets one process open the store at a time: the daemon holds it while it runs.
     #[error("the store at {path} is in use by another statwatch process (the daemon?)")]
     Locked { path: String },
-    #[error(
-        "the store at {path} has schema version {found}, this statwatch knows {SCHEMA_VERSION}"
-    )]
-    Schema { path: String, found: String },
+    #[error("the store at {path} has schema version {found}, newer than schema version {known} that this statwatch knows: it was written by a newer statwatch; use that one (nothing was changed)")]
+    Newer {
+        path: String,
+        found: u32,
+        known: u32,
+    },
+    #[error("the store at {path} has schema version {found:?}, which is not a version (this statwatch knows {known})")]
+    Schema {
+        path: String,
+        found: String,
+        known: u32,
+    },
     #[error("store: {0}")]
     Sled(#[from] sled::Error),
     #[error("store: corrupt record in {tree} at key {key:?}: {source}")]
@@ -65,17 +103,19 @@ pub enum StoreError {
         tree: &'static str,
         key: String,
         #[source]
-        source: serde_json::Error,
+        source: DecodeError,
     },
-    /// A record that would not decode again (NaN or infinity, which JSON cannot hold):
-    /// refused before anything is written.
-    #[error("store: refusing to write a record to {tree} at key {key:?} that could not be read back ({source}); NaN and infinity cannot be stored")]
+    /// A record that would not read back exactly (NaN or infinity, which JSON cannot hold,
+    /// or a period out of range): refused before anything is written.
+    #[error("store: refusing to write a record to {tree} at key {key:?} that could not be read back ({reason}); NaN and infinity cannot be stored")]
     Unreadable {
         tree: &'static str,
         key: String,
-        #[source]
-        source: serde_json::Error,
+        reason: String,
     },
+    /// The blocking pool could not run a store write (the runtime is shutting down).
+    #[error("store: a blocking write did not complete: {0}")]
+    Join(String),
 }
 
 impl StoreError {
@@ -83,7 +123,7 @@ impl StoreError {
     /// record or one value being wrong. After such an error sled refuses further writes, so
     /// the daemon stops rather than carry on half-working.
     pub fn is_io(&self) -> bool {
-        matches!(self, StoreError::Sled(_))
+        matches!(self, StoreError::Sled(_) | StoreError::Join(_))
     }
 }
 
@@ -123,12 +163,16 @@ pub struct Store {
     path: String,
     db: sled::Db,
     meta: sled::Tree,
-    observations: sled::Tree,
+    series: sled::Tree,
+    revisions: sled::Tree,
     stamps: sled::Tree,
     releases: sled::Tree,
     polls: sled::Tree,
     alerts: sled::Tree,
     outbox: sled::Tree,
+    due: sled::Tree,
+    pending: sled::Tree,
+    sent: sled::Tree,
 }
 
 fn key2(a: &str, b: &str) -> Vec<u8> {
@@ -139,18 +183,12 @@ fn key2(a: &str, b: &str) -> Vec<u8> {
     k
 }
 
-fn prefix(a: &str) -> Vec<u8> {
-    let mut k = a.as_bytes().to_vec();
-    k.push(0);
-    k
-}
-
 /// A key as text for errors and logs (keys join their parts with NUL, shown as `/`).
 fn show_key(key: &[u8]) -> String {
     String::from_utf8_lossy(key).replace('\0', "/")
 }
 
-/// Encodes a record and proves it decodes again, so nothing unreadable is ever stored.
+/// Encodes a JSON record and proves it decodes again, so nothing unreadable is ever stored.
 /// Decoding a few hundred small records per poll costs microseconds; a record that breaks
 /// every later read of its tree costs a delivery outage.
 fn enc<T: Serialize + DeserializeOwned>(
@@ -158,10 +196,10 @@ fn enc<T: Serialize + DeserializeOwned>(
     key: &[u8],
     v: &T,
 ) -> Result<Vec<u8>, StoreError> {
-    let unreadable = |source| StoreError::Unreadable {
+    let unreadable = |e: serde_json::Error| StoreError::Unreadable {
         tree,
         key: show_key(key),
-        source,
+        reason: e.to_string(),
     };
     let bytes = serde_json::to_vec(v).map_err(unreadable)?;
     serde_json::from_slice::<T>(&bytes).map_err(unreadable)?;
@@ -169,379 +207,180 @@ fn enc<T: Serialize + DeserializeOwned>(
 }
 
 fn dec<T: DeserializeOwned>(tree: &'static str, key: &[u8], bytes: &[u8]) -> Result<T, StoreError> {
-    serde_json::from_slice(bytes).map_err(|source| StoreError::Corrupt {
+    serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt {
         tree,
         key: show_key(key),
-        source,
+        source: e.into(),
     })
+}
+
+/// Turns a transaction's outcome into the store's error.
+fn settled<T>(r: Result<T, TransactionError<StoreError>>) -> Result<T, StoreError> {
+    match r {
+        Ok(v) => Ok(v),
+        Err(TransactionError::Storage(e)) => Err(e.into()),
+        Err(TransactionError::Abort(e)) => Err(e),
+    }
 }
 
 /// How long [`Store::open`] waits for a lock that is being let go.
 const LOCK_RELEASE_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
+fn open_db(dir: &Path, path: &str) -> Result<sled::Db, StoreError> {
+    let deadline = std::time::Instant::now() + LOCK_RELEASE_WAIT;
+    loop {
+        // sled caches up to 1 GB by default; statwatch's working set is a few series.
+        let opened = sled::Config::new()
+            .path(dir)
+            .cache_capacity(32 * 1024 * 1024)
+            .open();
+        match opened {
+            Err(sled::Error::Io(ref e)) if e.to_string().contains("could not acquire lock") => {
+                if std::time::Instant::now() >= deadline {
+                    return Err(StoreError::Locked { path: path.into() });
+                }
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            Err(source) => {
+                return Err(StoreError::Open {
+                    path: path.into(),
+                    source,
+                })
+            }
+            Ok(db) => return Ok(db),
+        }
+    }
+}
+
 impl Store {
-    /// Opens (or creates) the store in `dir`.
+    /// Opens (or creates) the store in `dir`, upgrading a store of an earlier schema in
+    /// place and refusing one of a newer schema (before anything is written).
     ///
     /// sled's background threads let go of the directory's lock a moment after the last
     /// handle is dropped, so a lock held by this process is waited for briefly; one held by
     /// another process is [`StoreError::Locked`] after that wait.
     pub fn open(dir: &Path) -> Result<Store, StoreError> {
         let path = dir.display().to_string();
-        let deadline = std::time::Instant::now() + LOCK_RELEASE_WAIT;
-        let db = loop {
-            // sled caches up to 1 GB by default; statwatch's working set is a few series.
-            let opened = sled::Config::new()
-                .path(dir)
-                .cache_capacity(32 * 1024 * 1024)
-                .open();
-            match opened {
-                Err(sled::Error::Io(ref e)) if e.to_string().contains("could not acquire lock") => {
-                    if std::time::Instant::now() >= deadline {
-                        return Err(StoreError::Locked { path });
-                    }
-                    std::thread::sleep(std::time::Duration::from_millis(20));
-                }
-                Err(source) => return Err(StoreError::Open { path, source }),
-                Ok(db) => break db,
-            }
-        };
+        let db = open_db(dir, &path)?;
         let tree = |name: &str| db.open_tree(name);
         let store = Store {
             meta: tree("meta")?,
-            observations: tree("observations")?,
+            series: tree("series")?,
+            revisions: tree("revisions")?,
             stamps: tree("stamps")?,
             releases: tree("releases")?,
             polls: tree("polls")?,
             alerts: tree("alerts")?,
             outbox: tree("outbox")?,
+            due: tree("due")?,
+            pending: tree("pending")?,
+            sent: tree("sent")?,
             db,
             path,
         };
-        match store.meta.get("schema_version")? {
+        match store.schema()? {
             None => {
                 store
                     .meta
                     .insert("schema_version", SCHEMA_VERSION.to_string().as_bytes())?;
             }
-            Some(v) if v.as_ref() == SCHEMA_VERSION.to_string().as_bytes() => {}
+            Some(v) if v == SCHEMA_VERSION => {}
+            Some(v) if v < SCHEMA_VERSION => store.upgrade(v)?,
             Some(v) => {
-                return Err(StoreError::Schema {
+                return Err(StoreError::Newer {
                     path: store.path,
-                    found: String::from_utf8_lossy(&v).into_owned(),
+                    found: v,
+                    known: SCHEMA_VERSION,
                 })
             }
         }
         Ok(store)
     }
 
+    /// The schema version on disk; `None` for a new store.
+    fn schema(&self) -> Result<Option<u32>, StoreError> {
+        let Some(v) = self.meta.get("schema_version")? else {
+            return Ok(None);
+        };
+        let text = String::from_utf8_lossy(&v).into_owned();
+        match text.trim().parse() {
+            Ok(n) => Ok(Some(n)),
+            Err(_) => Err(StoreError::Schema {
+                path: self.path.clone(),
+                found: text,
+                known: SCHEMA_VERSION,
+            }),
+        }
+    }
+
     pub fn path(&self) -> &str {
         &self.path
     }
 
+    /// [`Store::commit`] on tokio's blocking pool: the transaction of a first sync and the
+    /// flush to disk take long enough to stall an async worker.
+    pub async fn commit_async(&self, w: PollWrite) -> Result<CommitSummary, StoreError> {
+        let store = self.clone();
+        tokio::task::spawn_blocking(move || store.commit(&w))
+            .await
+            .map_err(|e| StoreError::Join(e.to_string()))?
+    }
+
     /// Writes one poll's results in one transaction and flushes them to disk. Every record is
-    /// encoded (and checked to read back) before the transaction starts, so a refused value
+    /// checked (and the JSON ones encoded) before the transaction starts, so a refused value
     /// leaves the store exactly as it was.
     pub fn commit(&self, w: &PollWrite) -> Result<CommitSummary, StoreError> {
         let data = self.series_rows(w)?;
         let alert_rows = outbox::alert_rows(w)?;
         let trees = (
-            &self.observations,
+            &self.series,
+            &self.revisions,
             &self.stamps,
             &self.releases,
             &self.polls,
             &self.alerts,
             &self.outbox,
+            &self.due,
+            &self.pending,
+            &self.meta,
+            &self.sent,
         );
-        let result = trees.transaction(|(obs, stamps, releases, polls, alerts, outbox)| {
-            let mut summary = CommitSummary::default();
-            for (k, v) in &data.observations {
-                obs.insert(k.as_slice(), v.as_slice())?;
-            }
-            for (k, v) in &data.stamps {
-                stamps.insert(k.as_slice(), v.as_slice())?;
-            }
-            for (k, v) in &data.releases {
-                releases.insert(k, v.as_slice())?;
-            }
-            if let Some((k, v)) = &data.poll {
-                polls.insert(k.as_slice(), v.as_slice())?;
-            }
-            for a in &alert_rows {
-                if alerts.get(a.id.as_bytes())?.is_none() {
-                    alerts.insert(a.id.as_bytes(), a.value.as_slice())?;
-                    summary.new_alerts.push(a.id.clone());
+        let result = trees.transaction(
+            |(
+                series,
+                revisions,
+                stamps,
+                releases,
+                polls,
+                alerts,
+                outbox,
+                due,
+                pending,
+                meta,
+                sent,
+            )| {
+                for (id, updates) in &w.observations {
+                    Self::merge_series(series, revisions, id, updates)?;
                 }
-                // The same id is never delivered twice to a receiver, across restarts.
-                for (k, v) in &a.entries {
-                    if outbox.get(k.as_slice())?.is_none() {
-                        outbox.insert(k.as_slice(), v.as_slice())?;
-                        summary.enqueued += 1;
-                    }
+                for (k, v) in &data.stamps {
+                    stamps.insert(k.as_slice(), v.as_slice())?;
                 }
-            }
-            Ok::<_, ConflictableTransactionError<()>>(summary)
-        });
-        let summary = match result {
-            Ok(s) => s,
-            Err(TransactionError::Storage(e)) => return Err(e.into()),
-            Err(TransactionError::Abort(())) => unreachable!("the closure never aborts"),
-        };
+                for (k, v) in &data.releases {
+                    releases.insert(k, v.as_slice())?;
+                }
+                if let Some((k, v)) = &data.poll {
+                    polls.insert(k.as_slice(), v.as_slice())?;
+                }
+                let index = due::Index { due, pending, meta };
+                let summary = outbox::enqueue(&alert_rows, alerts, outbox, sent, &index)?;
+                Ok::<_, ConflictableTransactionError<StoreError>>(summary)
+            },
+        );
+        let summary = settled(result)?;
         self.db.flush()?;
         Ok(summary)
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::model::{AlertKind, Cause, Period, Severity};
-    use chrono::{DateTime, Utc};
-
-    fn obs(p: Period, v: f64) -> StoredObservation {
-        let t = Utc::now();
-        StoredObservation {
-            period: p,
-            source_period: p.to_string(),
-            value: v,
-            status: "Voorlopig".into(),
-            first_seen: t,
-            value_seen: t,
-            revisions: vec![],
-        }
-    }
-
-    fn alert(id: &str) -> Alert {
-        Alert {
-            id: id.into(),
-            rule: "r".into(),
-            kind: AlertKind::Release,
-            severity: Severity::Info,
-            series: "s".into(),
-            title: "t".into(),
-            source: "cbs".into(),
-            table: "T".into(),
-            unit: "%".into(),
-            period: Some(Period::Month(2025, 3)),
-            source_period: "2025MM03".into(),
-            value: Some(1.0),
-            previous: None,
-            cause: Cause::NewPeriod,
-            summary: "x".into(),
-            details: Default::default(),
-            detected_at: Utc::now(),
-        }
-    }
-
-    #[test]
-    fn commit_round_trips_and_dedupes_alerts() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).unwrap();
-        let w = PollWrite {
-            observations: vec![(
-                "s".into(),
-                vec![
-                    obs(Period::Month(2025, 2), 1.0),
-                    obs(Period::Month(2024, 12), -4.5),
-                ],
-            )],
-            alerts: vec![(alert("a1"), vec!["ops".into(), "mail".into()])],
-            ..Default::default()
-        };
-        let s = store.commit(&w).unwrap();
-        assert_eq!(s.new_alerts, vec!["a1".to_string()]);
-        assert_eq!(s.enqueued, 2);
-        // Observations come back in period order; a prefix never leaks into "s2".
-        let got = store.observations("s").unwrap();
-        assert_eq!(got[0].period, Period::Month(2024, 12));
-        assert!(store.observations("s2").unwrap().is_empty());
-        // The same alert again enqueues nothing.
-        let again = store.commit(&w).unwrap();
-        assert_eq!(again.enqueued, 0);
-        assert!(again.new_alerts.is_empty());
-        drop(store);
-        let reopened = Store::open(dir.path()).unwrap();
-        assert_eq!(reopened.pending().unwrap().len(), 2);
-    }
-
-    #[test]
-    fn non_finite_values_are_refused_and_nothing_is_written() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).unwrap();
-        for bad in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
-            let mut a = alert("a-nan");
-            a.value = Some(bad);
-            let w = PollWrite {
-                observations: vec![("s".into(), vec![obs(Period::Month(2025, 2), 1.0)])],
-                alerts: vec![(a, vec!["ops".into()])],
-                ..Default::default()
-            };
-            let e = store.commit(&w).unwrap_err();
-            assert!(
-                matches!(e, StoreError::Unreadable { tree: "alerts", .. }),
-                "{e:?}"
-            );
-            let msg = e.to_string();
-            assert!(msg.contains("a-nan") && msg.contains("NaN"), "{msg}");
-            // The transaction never started: the good observation is not there either.
-            assert!(store.observations("s").unwrap().is_empty());
-            assert!(store.alert("a-nan").unwrap().is_none());
-            assert!(store.deliveries().unwrap().is_empty());
-
-            let e = store
-                .commit(&PollWrite {
-                    observations: vec![("s".into(), vec![obs(Period::Month(2025, 2), bad)])],
-                    ..Default::default()
-                })
-                .unwrap_err();
-            assert!(e.to_string().contains("s/2025-02"), "{e}");
-        }
-    }
-
-    mod encoding {
-        //! Arbitrary records either come back exactly or are refused with a clear error;
-        //! the store never holds a record it cannot read back.
-        use super::*;
-        use crate::model::{Previous, Vintage};
-        use proptest::prelude::*;
-        use std::sync::atomic::{AtomicU64, Ordering};
-
-        fn period() -> impl Strategy<Value = Period> {
-            // Out-of-range months and quarters too: they must be refused, not stored.
-            prop_oneof![
-                any::<i32>().prop_map(Period::Year),
-                (any::<i32>(), any::<u8>()).prop_map(|(y, q)| Period::Quarter(y, q)),
-                (any::<i32>(), any::<u8>()).prop_map(|(y, m)| Period::Month(y, m)),
-                (1900..2100i32, 1..=12u8).prop_map(|(y, m)| Period::Month(y, m)),
-            ]
-        }
-
-        fn time() -> impl Strategy<Value = DateTime<Utc>> {
-            (-400_000_000_000i64..400_000_000_000i64, 0u32..2_000_000_000)
-                .prop_map(|(s, n)| DateTime::from_timestamp(s, n).unwrap_or_default())
-        }
-
-        fn value() -> impl Strategy<Value = f64> {
-            // Every bit pattern: NaNs, infinities, subnormals, -0.0, and the long tails.
-            prop_oneof![any::<f64>(), any::<u64>().prop_map(f64::from_bits)]
-        }
-
-        fn observation() -> impl Strategy<Value = StoredObservation> {
-            (
-                period(),
-                ".*",
-                value(),
-                ".*",
-                time(),
-                time(),
-                prop::collection::vec((value(), ".*", time()), 0..3),
-            )
-                .prop_map(|(period, sp, value, status, first, seen, revs)| {
-                    StoredObservation {
-                        period,
-                        source_period: sp,
-                        value,
-                        status,
-                        first_seen: first,
-                        value_seen: seen,
-                        revisions: revs
-                            .into_iter()
-                            .map(|(value, status, seen_at)| Vintage {
-                                value,
-                                status,
-                                seen_at,
-                            })
-                            .collect(),
-                    }
-                })
-        }
-
-        fn arb_alert() -> impl Strategy<Value = Alert> {
-            (
-                (".*", ".*", period(), ".*", value()),
-                prop::option::of((period(), value())),
-                any::<bool>(),
-                time(),
-                prop::collection::btree_map("[a-z_]{1,8}", value(), 0..3),
-            )
-                .prop_map(|((rule, title, p, summary, v), prev, rev, at, details)| {
-                    let mut a = alert("x");
-                    a.rule = rule;
-                    a.title = title;
-                    a.period = Some(p);
-                    a.summary = summary;
-                    a.value = Some(v);
-                    a.previous = prev.map(|(period, value)| Previous { period, value });
-                    a.cause = if rev {
-                        Cause::Revision
-                    } else {
-                        Cause::NewPeriod
-                    };
-                    a.detected_at = at;
-                    // What a rule puts in details: numbers JSON can hold (from_f64 refuses
-                    // the others, as the rules do by construction).
-                    a.details = details
-                        .into_iter()
-                        .filter_map(|(k, x)| {
-                            serde_json::Number::from_f64(x)
-                                .map(|n| (k, serde_json::Value::Number(n)))
-                        })
-                        .collect();
-                    a
-                })
-        }
-
-        proptest! {
-            #![proptest_config(ProptestConfig::with_cases(256))]
-            #[test]
-            fn records_round_trip_exactly_or_are_refused(o in observation(), a in arb_alert()) {
-                static DIR: std::sync::OnceLock<(tempfile::TempDir, Store)> = std::sync::OnceLock::new();
-                static N: AtomicU64 = AtomicU64::new(0);
-                let (_, store) = DIR.get_or_init(|| {
-                    let d = tempfile::tempdir().unwrap();
-                    let s = Store::open(d.path()).unwrap();
-                    (d, s)
-                });
-                let n = N.fetch_add(1, Ordering::Relaxed);
-                let series = format!("s{n}");
-                let mut a = a;
-                a.id = format!("a{n}");
-                for w in [
-                    PollWrite { observations: vec![(series.clone(), vec![o.clone()])], ..Default::default() },
-                    PollWrite { alerts: vec![(a.clone(), vec!["ops".into()])], ..Default::default() },
-                ] {
-                    match store.commit(&w) {
-                        Ok(_) => {}
-                        Err(e @ StoreError::Unreadable { .. }) => {
-                            let msg = e.to_string();
-                            prop_assert!(msg.contains("refusing to write") && msg.contains("could not be read back"), "{}", msg);
-                        }
-                        Err(e) => prop_assert!(false, "unexpected error: {}", e),
-                    }
-                }
-                // Whatever was written reads back, exactly.
-                match store.observations(&series) {
-                    Ok(got) if got.is_empty() => {}
-                    Ok(got) => prop_assert_eq!(got, vec![o]),
-                    Err(e) => prop_assert!(false, "a stored observation does not read back: {}", e),
-                }
-                match store.alert(&a.id) {
-                    Ok(None) => prop_assert!(store.deliveries().unwrap().iter().all(|d| d.alert_id != a.id)),
-                    Ok(Some(got)) => prop_assert_eq!(got, a),
-                    Err(e) => prop_assert!(false, "a stored alert does not read back: {}", e),
-                }
-            }
-        }
-    }
-
-    #[test]
-    fn a_foreign_schema_is_refused() {
-        let dir = tempfile::tempdir().unwrap();
-        {
-            let s = Store::open(dir.path()).unwrap();
-            s.meta.insert("schema_version", "99").unwrap();
-            s.db.flush().unwrap();
-        }
-        let e = Store::open(dir.path()).err().unwrap().to_string();
-        assert!(e.contains("schema version 99"), "{e}");
-    }
-}
+mod tests;

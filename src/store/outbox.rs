@@ -1,8 +1,12 @@
-//! The outbox: alert records, one delivery record per (receiver, alert), and what is due.
+//! The outbox: alert records, one delivery record per (receiver, alert), and reading and
+//! settling what is pending (through the due index of `due`, kept in the same transactions).
 
 use chrono::{DateTime, Utc};
+use sled::transaction::{ConflictableTransactionError, TransactionalTree};
+use sled::Transactional;
 
-use super::{dec, enc, key2, PollWrite, Row, Store, StoreError};
+use super::due::{position, Index};
+use super::{dec, enc, key2, settled, CommitSummary, PollWrite, Store, StoreError};
 use crate::model::{Alert, Delivery, DeliveryState};
 
 /// An outbox record that could not be decoded, with what its key says about it.
@@ -18,7 +22,8 @@ pub struct UnreadableDelivery {
 pub(super) struct AlertRows {
     pub(super) id: String,
     pub(super) value: Vec<u8>,
-    pub(super) entries: Vec<Row>,
+    /// Key, value and when the entry is due.
+    pub(super) entries: Vec<(Vec<u8>, Vec<u8>, DateTime<Utc>)>,
 }
 
 impl Store {
@@ -41,13 +46,19 @@ impl Store {
             .collect()
     }
 
-    /// Every delivery record that reads, and apart from them those that do not: one bad
-    /// record must not hide the others. Only an I/O error of the store is an error.
-    pub fn outbox(&self) -> Result<(Vec<Delivery>, Vec<UnreadableDelivery>), StoreError> {
+    /// Every pending delivery record that reads, and apart from them the pending ones that
+    /// do not: one bad record must not hide the others. Only the due index is walked, never
+    /// the delivered history. Only an I/O error of the store is an error.
+    pub fn pending_outbox(&self) -> Result<(Vec<Delivery>, Vec<UnreadableDelivery>), StoreError> {
         let mut good = Vec::new();
         let mut bad = Vec::new();
-        for kv in self.outbox.iter() {
-            let (k, v) = kv?;
+        for k in self.pending_keys() {
+            let k = k?;
+            // The index and the records change in one transaction: a key without a record
+            // cannot happen, and would have nothing to deliver.
+            let Some(v) = self.outbox.get(&k)? else {
+                continue;
+            };
             match dec::<Delivery>("outbox", &k, &v) {
                 Ok(d) => good.push(d),
                 Err(error) => bad.push(unreadable(&k, error)),
@@ -56,34 +67,70 @@ impl Store {
         Ok((good, bad))
     }
 
-    /// The pending deliveries that can be read (see [`Store::outbox`] for the others).
+    /// The pending deliveries that can be read (see [`Store::pending_outbox`] for the others).
     pub fn pending(&self) -> Result<Vec<Delivery>, StoreError> {
-        Ok(self
-            .outbox()?
-            .0
-            .into_iter()
-            .filter(|d| d.state == DeliveryState::Pending)
-            .collect())
+        Ok(self.pending_outbox()?.0)
     }
 
-    /// When the next pending entry is due, if any: its next attempt, or the receiver's
-    /// Retry-After if that is later.
-    pub fn next_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
-        Ok(self.pending()?.iter().map(due_at).min())
+    /// [`Store::update_deliveries`] on tokio's blocking pool (it ends with a flush to disk).
+    pub async fn update_deliveries_async(&self, updates: Vec<Delivery>) -> Result<(), StoreError> {
+        let store = self.clone();
+        tokio::task::spawn_blocking(move || store.update_deliveries(&updates))
+            .await
+            .map_err(|e| StoreError::Join(e.to_string()))?
     }
 
-    /// Records the outcome of delivery attempts (after a send, success or not).
+    /// Records the outcome of delivery attempts (after a send, success or not), with the due
+    /// index and the pending count, in one transaction.
     pub fn update_deliveries(&self, updates: &[Delivery]) -> Result<(), StoreError> {
-        let mut batch = sled::Batch::default();
+        let mut rows = Vec::with_capacity(updates.len());
         for d in updates {
             let key = key2(&d.receiver, &d.alert_id);
             let value = enc("outbox", &key, d)?;
-            batch.insert(key, value);
+            rows.push((key, value, position(d)));
         }
-        self.outbox.apply_batch(batch)?;
+        let trees = (&self.outbox, &self.due, &self.pending, &self.meta);
+        let result = trees.transaction(|(outbox, due, pending, meta)| {
+            let index = Index { due, pending, meta };
+            let mut delta = 0;
+            for (k, v, at) in &rows {
+                outbox.insert(k.as_slice(), v.as_slice())?;
+                delta += index.set(k, *at)?;
+            }
+            index.add_to_count(delta)?;
+            Ok::<_, ConflictableTransactionError<StoreError>>(())
+        });
+        settled(result)?;
         self.db.flush()?;
         Ok(())
     }
+}
+
+/// Adds a poll's alerts and their fresh outbox entries, inside the poll's transaction. The
+/// same id is never delivered twice to a receiver, across restarts and after pruning.
+pub(super) fn enqueue(
+    rows: &[AlertRows],
+    alerts: &TransactionalTree,
+    outbox: &TransactionalTree,
+    sent: &TransactionalTree,
+    index: &Index<'_>,
+) -> Result<CommitSummary, ConflictableTransactionError<StoreError>> {
+    let mut summary = CommitSummary::default();
+    for a in rows {
+        if alerts.get(a.id.as_bytes())?.is_none() {
+            alerts.insert(a.id.as_bytes(), a.value.as_slice())?;
+            summary.new_alerts.push(a.id.clone());
+        }
+        for (k, v, at) in &a.entries {
+            if outbox.get(k.as_slice())?.is_none() && !Store::was_sent(sent, k)? {
+                outbox.insert(k.as_slice(), v.as_slice())?;
+                index.set(k, Some(*at))?;
+                summary.enqueued += 1;
+            }
+        }
+    }
+    index.add_to_count(summary.enqueued as i64)?;
+    Ok(summary)
 }
 
 /// Encodes a poll's alerts, each with a fresh entry for every receiver it goes to.
@@ -94,8 +141,9 @@ pub(super) fn alert_rows(w: &PollWrite) -> Result<Vec<AlertRows>, StoreError> {
         let mut entries = Vec::new();
         for r in receivers {
             let key = key2(r, &alert.id);
-            let value = enc("outbox", &key, &new_delivery(r, alert))?;
-            entries.push((key, value));
+            let d = new_delivery(r, alert);
+            let value = enc("outbox", &key, &d)?;
+            entries.push((key, value, d.next_attempt_at));
         }
         rows.push(AlertRows {
             id: alert.id.clone(),
@@ -118,14 +166,6 @@ pub(crate) fn due(entries: Vec<Delivery>, now: DateTime<Utc>) -> Vec<Delivery> {
         .into_iter()
         .filter(|d| d.next_attempt_at <= now)
         .collect()
-}
-
-/// When one entry may be attempted next.
-fn due_at(d: &Delivery) -> DateTime<Utc> {
-    match d.not_before {
-        Some(nb) if nb > d.next_attempt_at => nb,
-        _ => d.next_attempt_at,
-    }
 }
 
 /// What the key of an unreadable outbox record says about it.

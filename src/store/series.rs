@@ -1,10 +1,16 @@
-//! What the store keeps about the data: observation records per series, the cheap-check
-//! stamp per table, the release log and the last poll of each source.
+//! What the store keeps about the data: the observation and revision records per series
+//! (merged with a poll's updates inside its transaction), the cheap-check stamp per table,
+//! the release log and the last poll of each source.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{dec, enc, key2, prefix, PollWrite, Store, StoreError};
+use std::collections::BTreeMap;
+
+use sled::transaction::{ConflictableTransactionError, TransactionalTree};
+
+use super::record::{self, check, code_of};
+use super::{dec, enc, key2, show_key, DecodeError, PollWrite, Store, StoreError};
 use crate::model::{Release, StoredObservation};
 
 /// The last cheap-check value seen for a table (CBS `Modified`, GENESIS `LatestUpdate`).
@@ -43,10 +49,10 @@ pub struct PollRecord {
 /// A key and its encoded value, ready for a transaction.
 pub(super) type Row = (Vec<u8>, Vec<u8>);
 
-/// One poll's data records, encoded and checked before the transaction starts.
+/// One poll's data records, encoded and checked before the transaction starts (the series
+/// records are merged inside it: they hold what is already stored).
 #[derive(Default)]
 pub(super) struct SeriesRows {
-    pub(super) observations: Vec<Row>,
     pub(super) stamps: Vec<Row>,
     pub(super) releases: Vec<([u8; 8], Vec<u8>)>,
     pub(super) poll: Option<Row>,
@@ -55,30 +61,67 @@ pub(super) struct SeriesRows {
 impl Store {
     /// Every stored observation of a series, oldest period first.
     pub fn observations(&self, series: &str) -> Result<Vec<StoredObservation>, StoreError> {
-        self.observations
-            .scan_prefix(prefix(series))
-            .map(|kv| {
-                let (k, v) = kv?;
-                dec("observations", &k, &v)
-            })
-            .collect()
+        let Some(bytes) = self.series.get(series)? else {
+            return Ok(Vec::new());
+        };
+        let mut obs = record::decode_series(&bytes).map_err(|e| corrupt("series", series, e))?;
+        if let Some(bytes) = self.revisions.get(series)? {
+            let revs =
+                record::decode_revisions(&bytes).map_err(|e| corrupt("revisions", series, e))?;
+            attach(&mut obs, revs);
+        }
+        Ok(obs.into_values().collect())
     }
 
-    /// Every series id with stored observations, in key order (a derived series' `#level`
-    /// ids too): what the store knows of groups' expanded series, and what `export` reads.
-    /// One seek per series, not a scan of every observation.
-    pub fn series_ids(&self) -> Result<Vec<String>, StoreError> {
-        let mut out = Vec::new();
-        let mut from: Vec<u8> = Vec::new();
-        while let Some(kv) = self.observations.range(from.as_slice()..).next() {
-            let (k, _) = kv?;
-            let end = k.iter().position(|b| *b == 0).unwrap_or(k.len());
-            out.push(String::from_utf8_lossy(&k[..end]).into_owned());
-            // Keys are `id NUL period`: `id \x01` sorts after every key of this series.
-            from = k[..end].to_vec();
-            from.push(1);
+    /// Merges a poll's new and changed observations of one series into its records, inside
+    /// the poll's transaction. Each update replaces the observation of its period.
+    pub(super) fn merge_series(
+        series: &TransactionalTree,
+        revisions: &TransactionalTree,
+        id: &str,
+        updates: &[StoredObservation],
+    ) -> Result<(), ConflictableTransactionError<StoreError>> {
+        let abort = |tree, e| ConflictableTransactionError::Abort(corrupt(tree, id, e));
+        let mut obs = match series.get(id)? {
+            Some(b) => record::decode_series(&b).map_err(|e| abort("series", e))?,
+            None => BTreeMap::new(),
+        };
+        let mut revised = Vec::new();
+        for u in updates {
+            // Checked before the transaction started (see `series_rows`).
+            let code = code_of(u.period).expect("checked before the transaction");
+            let mut o = u.clone();
+            revised.push((code, std::mem::take(&mut o.revisions)));
+            obs.insert(code, o);
         }
-        Ok(out)
+        series.insert(id.as_bytes(), record::encode_series(&obs))?;
+        // An update replaces its period's vintages too, as schema 1's record did. The
+        // revisions record is only rewritten when that changes something.
+        let old = revisions.get(id)?;
+        if old.is_none() && revised.iter().all(|(_, r)| r.is_empty()) {
+            return Ok(());
+        }
+        let mut revs = match &old {
+            Some(b) => record::decode_revisions(b).map_err(|e| abort("revisions", e))?,
+            None => BTreeMap::new(),
+        };
+        let before = revs.clone();
+        for (code, list) in revised {
+            if list.is_empty() {
+                revs.remove(&code);
+            } else {
+                revs.insert(code, list);
+            }
+        }
+        if revs == before {
+            return Ok(());
+        }
+        if revs.is_empty() {
+            revisions.remove(id.as_bytes())?;
+        } else {
+            revisions.insert(id.as_bytes(), record::encode_revisions(&revs))?;
+        }
+        Ok(())
     }
 
     pub fn stamp(&self, source: &str, table: &str) -> Result<Option<TableStamp>, StoreError> {
@@ -107,6 +150,16 @@ impl Store {
             .collect()
     }
 
+    /// Every series id with stored observations, in order (a derived series' `#level` ids
+    /// too): what the store knows of groups' expanded series, and what `export` reads.
+    pub fn series_ids(&self) -> Result<Vec<String>, StoreError> {
+        self.series
+            .iter()
+            .keys()
+            .map(|k| Ok(String::from_utf8_lossy(&k?).into_owned()))
+            .collect()
+    }
+
     /// Records a poll that wrote nothing else (a failure, or nothing changed).
     pub fn record_poll(&self, source: &str, record: &PollRecord) -> Result<(), StoreError> {
         let value = enc("polls", source.as_bytes(), record)?;
@@ -120,9 +173,11 @@ impl Store {
         let mut rows = SeriesRows::default();
         for (series, list) in &w.observations {
             for o in list {
-                let key = key2(series, &o.period.sort_key());
-                let value = enc("observations", &key, o)?;
-                rows.observations.push((key, value));
+                check(o).map_err(|e| StoreError::Unreadable {
+                    tree: "series",
+                    key: format!("{series}/{}", o.period),
+                    reason: e.to_string(),
+                })?;
             }
         }
         for (source, table, stamp) in &w.stamps {
@@ -142,5 +197,25 @@ impl Store {
             rows.poll = Some((key.to_vec(), enc("polls", key, record)?));
         }
         Ok(rows)
+    }
+}
+
+fn corrupt(tree: &'static str, id: &str, e: record::RecordError) -> StoreError {
+    StoreError::Corrupt {
+        tree,
+        key: show_key(id.as_bytes()),
+        source: DecodeError::Record(e),
+    }
+}
+
+/// Puts each period's earlier vintages back on its observation.
+fn attach(
+    obs: &mut BTreeMap<u64, StoredObservation>,
+    revs: BTreeMap<u64, Vec<crate::model::Vintage>>,
+) {
+    for (code, list) in revs {
+        if let Some(o) = obs.get_mut(&code) {
+            o.revisions = list;
+        }
     }
 }

@@ -16,9 +16,10 @@ use globset::{Glob, GlobMatcher};
 
 use super::env::{expand_env, read_secret_file};
 use super::locate::{Locator, Seg};
-use super::raw::{RawConfig, RawHeartbeat};
+use super::raw::{RawConfig, RawHeartbeat, RawStore};
 use super::{
-    Config, ConfigError, HeartbeatConfig, LogFormat, Secret, SeriesConfig, SourceConfig, WebConfig,
+    Config, ConfigError, HeartbeatConfig, LogFormat, Secret, SeriesConfig, SourceConfig,
+    StoreConfig, WebConfig,
 };
 use crate::rules::RuleConfig;
 
@@ -54,6 +55,7 @@ pub(super) fn config(loc: &Locator, path: &Path, raw: RawConfig) -> Result<Confi
     }
     let web = v.web(&raw, &mut warnings)?;
     let heartbeat = raw.heartbeat.as_ref().map(|h| v.heartbeat(h)).transpose()?;
+    let store = v.store(raw.store.as_ref())?;
     for s in sources.keys() {
         if !series.iter().any(|x| &x.source == s) {
             warnings.push(format!("source {s} has no series: it will not be polled"));
@@ -71,6 +73,7 @@ pub(super) fn config(loc: &Locator, path: &Path, raw: RawConfig) -> Result<Confi
         smtp,
         web,
         heartbeat,
+        store,
         warnings,
     })
 }
@@ -190,6 +193,20 @@ impl Validator<'_, '_> {
             url,
             interval: std::time::Duration::from_secs_f64(secs),
         })
+    }
+}
+
+impl Validator<'_, '_> {
+    fn store(&self, s: Option<&RawStore>) -> Result<StoreConfig, ConfigError> {
+        let mut out = StoreConfig::default();
+        if let Some(days) = s.and_then(|s| s.keep_days) {
+            if days == 0 {
+                let at = [Seg::Key("store"), Seg::Key("keep_days")];
+                return Err(self.loc.error(&at, "must be at least 1 (days)".to_string()));
+            }
+            out.keep_days = days;
+        }
+        Ok(out)
     }
 }
 

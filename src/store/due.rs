@@ -1,0 +1,203 @@
+//! What the outbox owes: the index of pending deliveries by the time they come due, the
+//! count of pending entries, the compact "sent" markers, and pruning after `keep_days`.
+//!
+//! Only pending entries are in the index, so a delivery round and the daemon's timer read
+//! what is owed, never the delivered history: the next due entry is the index's first key,
+//! the pending count a number in `meta`. Both change in the same transaction as the
+//! delivery record they describe.
+
+use chrono::{DateTime, Duration, Utc};
+use sled::transaction::{
+    ConflictableTransactionError, TransactionError, TransactionalTree, UnabortableTransactionError,
+};
+use sled::Transactional;
+use tracing::info;
+
+use super::{dec, Store, StoreError};
+use crate::model::{Delivery, DeliveryState};
+
+/// The `meta` key of the number of pending deliveries (a big-endian u64).
+pub(super) const PENDING_COUNT: &str = "pending_count";
+
+/// How many old deliveries one pruning transaction removes (keeps transactions small).
+const PRUNE_CHUNK: usize = 1000;
+
+/// An 8-byte key part that sorts like the time: microseconds since 1970, sign bit flipped.
+pub(super) fn stamp(t: DateTime<Utc>) -> [u8; 8] {
+    ((t.timestamp_micros() as u64) ^ (1 << 63)).to_be_bytes()
+}
+
+fn unstamp(b: &[u8]) -> Option<DateTime<Utc>> {
+    let micros = (u64::from_be_bytes(b.get(..8)?.try_into().ok()?) ^ (1 << 63)) as i64;
+    DateTime::from_timestamp_micros(micros)
+}
+
+/// The index key of a pending entry: when it is due, then `receiver \0 alert id`.
+pub(super) fn due_key(stamp: &[u8], key: &[u8]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(8 + key.len());
+    k.extend_from_slice(stamp);
+    k.extend_from_slice(key);
+    k
+}
+
+/// When one entry may be attempted next: its next attempt, or the receiver's Retry-After if
+/// that is later.
+pub(super) fn due_at(d: &Delivery) -> DateTime<Utc> {
+    match d.not_before {
+        Some(nb) if nb > d.next_attempt_at => nb,
+        _ => d.next_attempt_at,
+    }
+}
+
+/// The trees that change together with a delivery record.
+pub(super) struct Index<'a> {
+    pub(super) due: &'a TransactionalTree,
+    pub(super) pending: &'a TransactionalTree,
+    pub(super) meta: &'a TransactionalTree,
+}
+
+impl Index<'_> {
+    /// Puts `key` in the index as due at `at` (pending) or takes it out (`None`); returns the
+    /// change of the pending count.
+    pub(super) fn set(
+        &self,
+        key: &[u8],
+        at: Option<DateTime<Utc>>,
+    ) -> Result<i64, UnabortableTransactionError> {
+        let old = self.pending.remove(key)?;
+        if let Some(old) = &old {
+            self.due.remove(due_key(old, key))?;
+        }
+        if let Some(at) = at {
+            let s = stamp(at);
+            self.due.insert(due_key(&s, key), &[][..])?;
+            self.pending.insert(key, &s[..])?;
+        }
+        Ok(i64::from(at.is_some()) - i64::from(old.is_some()))
+    }
+
+    pub(super) fn add_to_count(&self, delta: i64) -> Result<(), UnabortableTransactionError> {
+        if delta == 0 {
+            return Ok(());
+        }
+        let now = self.meta.get(PENDING_COUNT)?.map_or(0, |v| count_of(&v));
+        let next = now.saturating_add_signed(delta);
+        self.meta.insert(PENDING_COUNT, &next.to_be_bytes()[..])?;
+        Ok(())
+    }
+}
+
+fn count_of(v: &[u8]) -> u64 {
+    v.try_into().map(u64::from_be_bytes).unwrap_or(0)
+}
+
+/// The index position of a delivery record: pending entries are due at [`due_at`].
+pub(super) fn position(d: &Delivery) -> Option<DateTime<Utc>> {
+    (d.state == DeliveryState::Pending).then(|| due_at(d))
+}
+
+/// When a settled entry was settled, for retention: its delivery, else its last attempt.
+fn settled_at(d: &Delivery) -> DateTime<Utc> {
+    d.delivered_at
+        .unwrap_or(d.next_attempt_at)
+        .max(d.created_at)
+}
+
+impl Store {
+    /// How many deliveries are pending (kept in the transactions that change them).
+    pub fn pending_count(&self) -> Result<u64, StoreError> {
+        Ok(self.meta.get(PENDING_COUNT)?.map_or(0, |v| count_of(&v)))
+    }
+
+    /// The `receiver \0 alert id` keys of every pending entry, earliest due first.
+    pub(super) fn pending_keys(&self) -> impl Iterator<Item = Result<Vec<u8>, StoreError>> {
+        self.due
+            .iter()
+            .keys()
+            .map(|k| Ok(k?.get(8..).unwrap_or(&[]).to_vec()))
+    }
+
+    /// When the next pending entry is due, if any: the index's first key.
+    pub fn next_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let Some((k, _)) = self.due.first()? else {
+            return Ok(None);
+        };
+        // The key holds microseconds; the record has the exact time.
+        let key = &k[8..];
+        match self.outbox.get(key)? {
+            Some(v) => match dec::<Delivery>("outbox", key, &v) {
+                Ok(d) => Ok(Some(due_at(&d))),
+                Err(_) => Ok(unstamp(&k)),
+            },
+            None => Ok(unstamp(&k)),
+        }
+    }
+
+    /// Whether `receiver \0 alert id` was ever enqueued and has been pruned since.
+    pub(super) fn was_sent(
+        sent: &TransactionalTree,
+        key: &[u8],
+    ) -> Result<bool, UnabortableTransactionError> {
+        Ok(sent.get(key)?.is_some())
+    }
+
+    /// Removes delivered and failed entries settled more than `keep_days` ago, leaving a
+    /// one-byte marker per (receiver, alert) so that alert is never enqueued for that
+    /// receiver again. Pending entries and records that do not decode are kept. This reads
+    /// the whole outbox: run it rarely (at start, then daily), off the async workers.
+    pub fn prune(&self, keep_days: u32, now: DateTime<Utc>) -> Result<usize, StoreError> {
+        let cutoff = now - Duration::days(i64::from(keep_days));
+        let mut old: Vec<(Vec<u8>, u8)> = Vec::new();
+        for kv in self.outbox.iter() {
+            let (k, v) = kv?;
+            let Ok(d) = dec::<Delivery>("outbox", &k, &v) else {
+                continue;
+            };
+            if d.state != DeliveryState::Pending && settled_at(&d) < cutoff {
+                let mark = if d.state == DeliveryState::Delivered {
+                    b'd'
+                } else {
+                    b'f'
+                };
+                old.push((k.to_vec(), mark));
+            }
+        }
+        for chunk in old.chunks(PRUNE_CHUNK) {
+            let result = (&self.outbox, &self.sent).transaction(|(outbox, sent)| {
+                for (k, mark) in chunk {
+                    sent.insert(k.as_slice(), &[*mark][..])?;
+                    outbox.remove(k.as_slice())?;
+                }
+                Ok::<_, ConflictableTransactionError<()>>(())
+            });
+            match result {
+                Ok(()) => {}
+                Err(TransactionError::Storage(e)) => return Err(e.into()),
+                Err(TransactionError::Abort(())) => unreachable!("the closure never aborts"),
+            }
+        }
+        if !old.is_empty() {
+            self.db.flush()?;
+            info!(pruned = old.len(), keep_days, "old deliveries pruned");
+        }
+        Ok(old.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stamps_sort_like_times_and_read_back() {
+        let ts = [
+            "1950-01-01T00:00:00Z",
+            "1970-01-01T00:00:00Z",
+            "2025-05-09T04:31:00.123456Z",
+            "2025-05-09T04:31:01Z",
+        ];
+        let s: Vec<[u8; 8]> = ts.iter().map(|t| stamp(t.parse().unwrap())).collect();
+        assert!(s.windows(2).all(|w| w[0] < w[1]));
+        assert_eq!(unstamp(&s[2]), Some(ts[2].parse().unwrap()));
+    }
+}

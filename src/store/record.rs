@@ -1,0 +1,385 @@
+//! The binary records of schema 2: one record per series holding its observations (the hot
+//! record every poll reads), and one beside it holding the series' earlier vintages.
+//!
+//! Both start with a format byte and two intern tables, so a status word or a first-seen
+//! time shared by a whole table is stored once per series instead of once per observation:
+//!
+//! ```text
+//! record     = format:u8  statuses  times  count:varint  item*
+//! statuses   = n:varint ( len:varint utf8-bytes )*
+//! times      = n:varint ( secs:zigzag-varint nanos:varint )*
+//! obs item   = period-step:varint flags:u8 [source_period:str] value status:varint
+//!              first_seen:varint [value_seen:varint]
+//! rev item   = period-step:varint n:varint ( form:u8 value status:varint seen_at:varint )*
+//! value      = zigzag-varint m, the value being m / 10^form   (form 0-9)
+//!            | f64 little-endian                               (form 15)
+//! ```
+//!
+//! A period is the code `(year - 1800) * 17 + k` with k = 0 for the year, 1-12 for months
+//! and 13-16 for quarters, which sorts exactly like schema 1's text keys (`2024` <
+//! `2024-01` < `2024-Q1`); items are in period order and each stores the step from the
+//! previous code (1 for the next month). `flags` bits 0-1 say how `source_period` is kept:
+//! 0 the CBS code (`2025MM03`, `2025KW01`, `2025JJ00`), 1 the period as text, 2 written out;
+//! bit 2 set means `value_seen` equals `first_seen` (true until a revision); bits 4-7 are the
+//! value's form. Published figures have a few decimals, so most values are an integer and a
+//! power of ten (`-0.3` is -3 / 10^1, two bytes); a value that does not come back bit for bit
+//! that way (`-0.0`, `1/3`) is kept as the f64 itself. A monthly observation of a first sync
+//! costs 6 to 9 bytes.
+//!
+//! Values are refused before they are encoded (see [`check`]): NaN and infinity, and periods
+//! that would not read back, never reach a record.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{DateTime, Utc};
+
+use super::codec::{string, value, value_form, varint, zigzag, Reader};
+use crate::model::{Period, StoredObservation, Vintage, YEARS};
+
+/// The layout version inside a record, so a later change can be read beside this one.
+pub(super) const FORMAT: u8 = 1;
+
+const SP_CBS: u8 = 0;
+const SP_TEXT: u8 = 1;
+const SP_OWN: u8 = 2;
+const SAME_SEEN: u8 = 4;
+/// The value form kept as the f64 itself.
+pub(super) const RAW: u8 = 15;
+/// The most decimals tried before a value is kept as the f64 itself.
+pub(super) const MAX_DECIMALS: u8 = 9;
+
+/// Why a record's bytes do not decode.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum RecordError {
+    #[error("record ends early at byte {at} (reading {what})")]
+    Truncated { at: usize, what: &'static str },
+    #[error("record format {found} is unknown (this statwatch reads format {FORMAT})")]
+    Format { found: u8 },
+    #[error("bad {what} at byte {at}")]
+    Bad { at: usize, what: &'static str },
+}
+
+/// Why an observation cannot be stored (it would not read back exactly).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum Refused {
+    #[error("the value {value} is not finite")]
+    NotFinite { value: f64 },
+    #[error("the period {period:?} is out of range (year 1800 to 2200, month 1-12, quarter 1-4)")]
+    Period { period: Period },
+}
+
+/// Checks that an observation can be stored and read back exactly.
+pub(super) fn check(o: &StoredObservation) -> Result<(), Refused> {
+    period_code(o.period)?;
+    for value in std::iter::once(o.value).chain(o.revisions.iter().map(|v| v.value)) {
+        if !value.is_finite() {
+            return Err(Refused::NotFinite { value });
+        }
+    }
+    Ok(())
+}
+
+fn period_code(p: Period) -> Result<u64, Refused> {
+    let (year, k) = match p {
+        Period::Year(y) => (y, 0),
+        Period::Month(y, m) if (1..=12).contains(&m) => (y, u64::from(m)),
+        Period::Quarter(y, q) if (1..=4).contains(&q) => (y, 12 + u64::from(q)),
+        _ => return Err(Refused::Period { period: p }),
+    };
+    if !YEARS.contains(&year) {
+        return Err(Refused::Period { period: p });
+    }
+    Ok((year - YEARS.start()) as u64 * 17 + k)
+}
+
+fn period_of(code: u64) -> Option<Period> {
+    let year = i32::try_from(code / 17).ok()? + YEARS.start();
+    let p = match (code % 17) as u8 {
+        0 => Period::Year(year),
+        k @ 1..=12 => Period::Month(year, k),
+        k => Period::Quarter(year, k - 12),
+    };
+    YEARS.contains(&year).then_some(p)
+}
+
+/// The CBS code of a period, which is what CBS series carry as `source_period`.
+fn cbs_code(p: Period) -> String {
+    match p {
+        Period::Year(y) => format!("{y}JJ00"),
+        Period::Quarter(y, q) => format!("{y}KW{q:02}"),
+        Period::Month(y, m) => format!("{y}MM{m:02}"),
+    }
+}
+
+/// Values met more than once in a record, each written once and then named by index.
+#[derive(Default)]
+struct Interner<T: std::hash::Hash + Eq + Clone> {
+    items: Vec<T>,
+    index: HashMap<T, u64>,
+}
+
+impl<T: std::hash::Hash + Eq + Clone> Interner<T> {
+    fn id(&mut self, v: &T) -> u64 {
+        if let Some(i) = self.index.get(v) {
+            return *i;
+        }
+        let i = self.items.len() as u64;
+        self.items.push(v.clone());
+        self.index.insert(v.clone(), i);
+        i
+    }
+}
+
+/// The body of a record is built first, so the tables it refers to can be written before it.
+#[derive(Default)]
+struct Writer {
+    statuses: Interner<String>,
+    times: Interner<DateTime<Utc>>,
+    body: Vec<u8>,
+}
+
+impl Writer {
+    fn finish(self, count: usize) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.body.len() + 64);
+        out.push(FORMAT);
+        varint(&mut out, self.statuses.items.len() as u64);
+        for s in &self.statuses.items {
+            string(&mut out, s);
+        }
+        varint(&mut out, self.times.items.len() as u64);
+        for t in &self.times.items {
+            varint(&mut out, zigzag(t.timestamp()));
+            varint(&mut out, u64::from(t.timestamp_subsec_nanos()));
+        }
+        varint(&mut out, count as u64);
+        out.extend_from_slice(&self.body);
+        out
+    }
+}
+
+/// Encodes a series' observations (without their revisions), in period order. Every one
+/// must have passed [`check`].
+pub(super) fn encode_series(obs: &BTreeMap<u64, StoredObservation>) -> Vec<u8> {
+    let mut w = Writer::default();
+    let mut prev = 0;
+    for (code, o) in obs {
+        varint(&mut w.body, code - prev);
+        prev = *code;
+        let (form, m) = value_form(o.value);
+        let mut flags = if o.source_period == cbs_code(o.period) {
+            SP_CBS
+        } else if o.source_period == o.period.to_string() {
+            SP_TEXT
+        } else {
+            SP_OWN
+        };
+        if o.value_seen == o.first_seen {
+            flags |= SAME_SEEN;
+        }
+        w.body.push(flags | (form << 4));
+        if flags & 3 == SP_OWN {
+            string(&mut w.body, &o.source_period);
+        }
+        value(&mut w.body, form, m);
+        let status = w.statuses.id(&o.status);
+        varint(&mut w.body, status);
+        let first = w.times.id(&o.first_seen);
+        varint(&mut w.body, first);
+        if flags & SAME_SEEN == 0 {
+            let seen = w.times.id(&o.value_seen);
+            varint(&mut w.body, seen);
+        }
+    }
+    w.finish(obs.len())
+}
+
+/// Encodes a series' earlier vintages, per period (periods without any are left out).
+pub(super) fn encode_revisions(revs: &BTreeMap<u64, Vec<Vintage>>) -> Vec<u8> {
+    let mut w = Writer::default();
+    let mut count = 0;
+    let mut prev = 0;
+    for (code, list) in revs.iter().filter(|(_, l)| !l.is_empty()) {
+        count += 1;
+        varint(&mut w.body, code - prev);
+        prev = *code;
+        varint(&mut w.body, list.len() as u64);
+        for v in list {
+            let (form, m) = value_form(v.value);
+            w.body.push(form);
+            value(&mut w.body, form, m);
+            let status = w.statuses.id(&v.status);
+            varint(&mut w.body, status);
+            let seen = w.times.id(&v.seen_at);
+            varint(&mut w.body, seen);
+        }
+    }
+    w.finish(count)
+}
+
+/// Reads a series record: its observations by period code, revisions left empty.
+pub(super) fn decode_series(bytes: &[u8]) -> Result<BTreeMap<u64, StoredObservation>, RecordError> {
+    let mut r = Reader::open(bytes)?;
+    let (statuses, times) = r.tables()?;
+    let mut out = BTreeMap::new();
+    let mut code = 0u64;
+    for _ in 0..r.varint("count")? {
+        code = code
+            .checked_add(r.varint("period")?)
+            .ok_or(r.bad("period"))?;
+        let period = period_of(code).ok_or(r.bad("period"))?;
+        let flags = r.byte("flags")?;
+        let source_period = match flags & 3 {
+            SP_CBS => cbs_code(period),
+            SP_TEXT => period.to_string(),
+            SP_OWN => r.string()?,
+            _ => return Err(r.bad("flags")),
+        };
+        let value = r.value(flags >> 4)?;
+        let status = r.pick(&statuses, "status")?.clone();
+        let first_seen = *r.pick(&times, "first_seen")?;
+        let value_seen = if flags & SAME_SEEN != 0 {
+            first_seen
+        } else {
+            *r.pick(&times, "value_seen")?
+        };
+        let o = StoredObservation {
+            period,
+            source_period,
+            value,
+            status,
+            first_seen,
+            value_seen,
+            revisions: Vec::new(),
+        };
+        out.insert(code, o);
+    }
+    r.end()?;
+    Ok(out)
+}
+
+/// Reads a revisions record: earlier vintages by period code.
+pub(super) fn decode_revisions(bytes: &[u8]) -> Result<BTreeMap<u64, Vec<Vintage>>, RecordError> {
+    let mut r = Reader::open(bytes)?;
+    let (statuses, times) = r.tables()?;
+    let mut out = BTreeMap::new();
+    let mut code = 0u64;
+    for _ in 0..r.varint("count")? {
+        code = code
+            .checked_add(r.varint("period")?)
+            .ok_or(r.bad("period"))?;
+        period_of(code).ok_or(r.bad("period"))?;
+        let n = r.varint("vintages")?;
+        let mut list = Vec::new();
+        for _ in 0..n {
+            let form = r.byte("value form")?;
+            let value = r.value(form)?;
+            let status = r.pick(&statuses, "status")?.clone();
+            let seen_at = *r.pick(&times, "seen_at")?;
+            list.push(Vintage {
+                value,
+                status,
+                seen_at,
+            });
+        }
+        out.insert(code, list);
+    }
+    r.end()?;
+    Ok(out)
+}
+
+/// The period code of an observation that passed [`check`].
+pub(super) fn code_of(p: Period) -> Result<u64, Refused> {
+    period_code(p)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::codec::Reader;
+
+    fn t(s: &str) -> DateTime<Utc> {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn period_codes_sort_like_schema_1_keys_and_round_trip() {
+        let ps = [
+            Period::Year(2024),
+            Period::Month(2024, 1),
+            Period::Month(2024, 12),
+            Period::Quarter(2024, 1),
+            Period::Quarter(2024, 4),
+            Period::Year(2025),
+        ];
+        let codes: Vec<u64> = ps.iter().map(|p| period_code(*p).unwrap()).collect();
+        assert!(codes.windows(2).all(|w| w[0] < w[1]), "{codes:?}");
+        let keys: Vec<String> = ps.iter().map(|p| p.sort_key()).collect();
+        assert!(keys.windows(2).all(|w| w[0] < w[1]), "{keys:?}");
+        for (p, c) in ps.iter().zip(codes) {
+            assert_eq!(period_of(c), Some(*p));
+        }
+        assert!(period_code(Period::Month(2024, 13)).is_err());
+        assert!(period_code(Period::Year(1799)).is_err());
+    }
+
+    #[test]
+    fn values_come_back_bit_for_bit() {
+        for v in [
+            0.0,
+            -0.0,
+            -0.3,
+            1.0,
+            104.3,
+            12345.0,
+            1.0 / 3.0,
+            1e300,
+            -1e-300,
+            5e-324,
+            0.1 + 0.2,
+            9_007_199_254_740_993.0,
+            f64::MAX,
+            f64::MIN_POSITIVE,
+        ] {
+            let (form, m) = value_form(v);
+            let mut b = Vec::new();
+            value(&mut b, form, m);
+            let mut r = Reader { bytes: &b, at: 0 };
+            assert_eq!(r.value(form).unwrap().to_bits(), v.to_bits(), "{v}");
+        }
+        assert_eq!(value_form(-0.3), (1, zigzag(-3)));
+        assert_eq!(value_form(-0.0).0, RAW);
+    }
+
+    #[test]
+    fn a_first_sync_month_of_small_values_costs_5_bytes() {
+        let obs = |m: u8| StoredObservation {
+            period: Period::Month(2025, m),
+            source_period: format!("2025MM{m:02}"),
+            value: f64::from(m) / 10.0,
+            status: "Definitief".into(),
+            first_seen: t("2025-05-09T04:31:00.123Z"),
+            value_seen: t("2025-05-09T04:31:00.123Z"),
+            revisions: vec![],
+        };
+        let map: BTreeMap<u64, _> = (1..=12)
+            .map(|m| (period_code(Period::Month(2025, m)).unwrap(), obs(m)))
+            .collect();
+        let one = encode_series(&map.clone().into_iter().take(1).collect()).len();
+        let all = encode_series(&map).len();
+        assert_eq!((all - one) / 11, 5);
+        assert_eq!(decode_series(&encode_series(&map)).unwrap(), map);
+    }
+
+    #[test]
+    fn broken_bytes_are_errors_not_panics() {
+        let map: BTreeMap<u64, _> = BTreeMap::new();
+        let good = encode_series(&map);
+        assert!(decode_series(&good).unwrap().is_empty());
+        assert!(matches!(
+            decode_series(&[9]),
+            Err(RecordError::Format { found: 9 })
+        ));
+        assert!(decode_series(&[FORMAT, 0, 0, 5]).is_err());
+        assert!(decode_revisions(b"{\"json\": 1}").is_err());
+    }
+}

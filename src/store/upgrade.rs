@@ -1,0 +1,120 @@
+//! Upgrading a store written by an earlier statwatch, in place, at open.
+//!
+//! Schema 1 kept one JSON record per observation (`observations`: `series \0 period`) and no
+//! index of the outbox. Schema 2 keeps one binary record per series (`series`) with its
+//! revisions beside it (`revisions`), and the outbox's due index and pending count. The
+//! upgrade writes the new records from the old ones and sets `schema_version` last, so a
+//! crash halfway leaves a schema-1 store that the next start upgrades again from the start
+//! (every step overwrites what it writes). Nothing is deleted: the schema-1 `observations`
+//! tree is left as it was (nothing reads it any more).
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use tracing::{info, warn};
+
+use super::due::{due_key, position, stamp, PENDING_COUNT};
+use super::record::{check, code_of, encode_revisions, encode_series};
+use super::{dec, show_key, Store, StoreError, SCHEMA_VERSION};
+use crate::model::{Delivery, StoredObservation};
+
+/// The schema-1 tree of observations.
+const V1_OBSERVATIONS: &str = "observations";
+
+impl Store {
+    /// Brings a store of schema `from` up to [`SCHEMA_VERSION`] and logs it once.
+    pub(super) fn upgrade(&self, from: u32) -> Result<(), StoreError> {
+        if from < 2 {
+            let n = self.observations_from_v1()?;
+            let pending = self.index_outbox()?;
+            info!(observations = n, pending, "schema 1 records carried over");
+        }
+        self.db.flush()?;
+        self.meta
+            .insert("schema_version", SCHEMA_VERSION.to_string().as_bytes())?;
+        self.db.flush()?;
+        info!(store = %self.path, from, to = SCHEMA_VERSION, "store upgraded from schema {from} to {SCHEMA_VERSION}");
+        Ok(())
+    }
+
+    /// Rewrites schema 1's per-observation records as one record per series. A record that
+    /// does not decode or cannot be stored stops the upgrade (nothing may be lost silently).
+    fn observations_from_v1(&self) -> Result<usize, StoreError> {
+        let old = self.db.open_tree(V1_OBSERVATIONS)?;
+        let mut count = 0;
+        let mut series: Option<String> = None;
+        let mut obs: BTreeMap<u64, StoredObservation> = BTreeMap::new();
+        for kv in old.iter() {
+            let (k, v) = kv?;
+            let id = k.split(|b| *b == 0).next().unwrap_or(&[]);
+            let id = String::from_utf8_lossy(id).into_owned();
+            if series.as_deref() != Some(id.as_str()) {
+                if let Some(done) = series.take() {
+                    self.put_series(&done, std::mem::take(&mut obs))?;
+                }
+                series = Some(id);
+            }
+            let o: StoredObservation = dec(V1_OBSERVATIONS, &k, &v)?;
+            let code =
+                check(&o)
+                    .and_then(|()| code_of(o.period))
+                    .map_err(|e| StoreError::Unreadable {
+                        tree: V1_OBSERVATIONS,
+                        key: show_key(&k),
+                        reason: e.to_string(),
+                    })?;
+            obs.insert(code, o);
+            count += 1;
+        }
+        if let Some(done) = series {
+            self.put_series(&done, obs)?;
+        }
+        Ok(count)
+    }
+
+    fn put_series(
+        &self,
+        id: &str,
+        mut obs: BTreeMap<u64, StoredObservation>,
+    ) -> Result<(), StoreError> {
+        let revs: BTreeMap<_, _> = obs
+            .iter_mut()
+            .map(|(c, o)| (*c, std::mem::take(&mut o.revisions)))
+            .filter(|(_, r)| !r.is_empty())
+            .collect();
+        self.series.insert(id, encode_series(&obs))?;
+        if revs.is_empty() {
+            self.revisions.remove(id)?;
+        } else {
+            self.revisions.insert(id, encode_revisions(&revs))?;
+        }
+        Ok(())
+    }
+
+    /// Builds the due index and the pending count from the delivery records. A record that
+    /// does not decode is indexed as due at once: the next delivery round rewrites it as
+    /// pending (at least once), as schema 1 did.
+    fn index_outbox(&self) -> Result<u64, StoreError> {
+        let epoch = DateTime::<Utc>::UNIX_EPOCH;
+        let mut pending = 0u64;
+        for kv in self.outbox.iter() {
+            let (k, v) = kv?;
+            let at = match dec::<Delivery>("outbox", &k, &v) {
+                Ok(d) => position(&d),
+                Err(e) => {
+                    warn!(key = %show_key(&k), error = %e, "an outbox record does not decode; indexed as due");
+                    Some(epoch)
+                }
+            };
+            if let Some(at) = at {
+                let s = stamp(at);
+                self.due.insert(due_key(&s, &k), &[][..])?;
+                self.pending.insert(&k, &s[..])?;
+                pending += 1;
+            }
+        }
+        self.meta
+            .insert(PENDING_COUNT, &pending.to_be_bytes()[..])?;
+        Ok(pending)
+    }
+}

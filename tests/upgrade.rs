@@ -1,0 +1,194 @@
+//! A store written by schema 1 (tests/fixtures/store-v1, written by the code of commit
+//! 0ee703b) opens in this statwatch and is upgraded in place with nothing lost; a store of a
+//! newer schema is refused with exit 1, naming both versions.
+
+#[allow(dead_code)] // the other tests use the rest of it
+#[path = "common/hook.rs"]
+mod hook;
+mod support_notify;
+
+use std::path::Path;
+use std::process::Output;
+
+use chrono::{DateTime, Utc};
+use statwatch::model::{DeliveryState, Period};
+use statwatch::notify::{Mode, Notifier};
+use statwatch::store::{PollWrite, Store, SCHEMA_VERSION};
+use support_notify::*;
+
+fn t(s: &str) -> DateTime<Utc> {
+    s.parse().unwrap()
+}
+
+/// A copy of the schema-1 fixture in a temp dir (sled writes to its directory).
+fn v1_store() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/store-v1");
+    for f in ["conf", "db"] {
+        std::fs::copy(fixture.join(f), dir.path().join(f)).unwrap();
+    }
+    std::fs::create_dir_all(dir.path().join("blobs")).unwrap();
+    dir
+}
+
+fn config_text(state_dir: &Path, hook: &str) -> String {
+    let base = BASE.replace(
+        "state_dir = \"/tmp/statwatch-notify-test\"",
+        &format!("state_dir = {:?}", state_dir.display().to_string()),
+    );
+    format!("{base}\n[receivers.ops]\nkind = \"webhook\"\nurl = \"{hook}\"\nsecret = \"s3cret-upgrade\"\n")
+}
+
+fn run(config: &Path, args: &[&str]) -> Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_statwatch"))
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .env("RUST_LOG", "info")
+        .env_remove("STATWATCH_CONFIG")
+        .output()
+        .unwrap()
+}
+
+fn check_everything_is_there(store: &Store) {
+    let yoy = store.observations("nl.industry.yoy").unwrap();
+    let periods: Vec<Period> = yoy.iter().map(|o| o.period).collect();
+    assert_eq!(
+        periods,
+        [2025, 2025, 2025]
+            .iter()
+            .zip(1..=3)
+            .map(|(y, m)| Period::Month(*y, m))
+            .collect::<Vec<_>>()
+    );
+    assert_eq!((yoy[0].value, yoy[0].status.as_str()), (2.5, "Definitief"));
+    let feb = &yoy[1];
+    assert_eq!((feb.value, feb.source_period.as_str()), (-0.3, "2025MM02"));
+    assert_eq!(feb.first_seen, t("2025-03-10T05:31:00Z"));
+    assert_eq!(feb.value_seen, t("2025-04-10T04:31:00Z"));
+    assert_eq!(feb.revisions.len(), 1);
+    assert_eq!(feb.revisions[0].value, 1.0);
+    assert_eq!(feb.revisions[0].seen_at, t("2025-03-10T05:31:00Z"));
+    let de = store.observations("de.gdp").unwrap();
+    assert_eq!(de.len(), 2);
+    assert_eq!(
+        (de[0].period, de[0].source_period.as_str()),
+        (Period::Year(2024), "2024")
+    );
+    assert_eq!(
+        (de[1].period, de[1].source_period.as_str()),
+        (Period::Quarter(2024, 4), "2024 Q4")
+    );
+    assert_eq!(de[0].status, "p");
+
+    assert_eq!(
+        store.stamp("cbs", "85806NED").unwrap().unwrap().stamp,
+        "2025-05-09T06:30:00"
+    );
+    assert_eq!(store.releases().unwrap().len(), 1);
+    let last = |s: &str| store.poll_record(s).unwrap().unwrap().last_success;
+    assert_eq!(last("cbs"), Some(t("2025-05-09T04:31:00Z")));
+    assert_eq!(last("destatis"), Some(t("2025-02-25T07:00:00Z")));
+    for id in ["alert-pending", "alert-delivered", "alert-failed"] {
+        assert!(store.alert(id).unwrap().is_some(), "{id}");
+    }
+    assert_eq!(store.deliveries().unwrap().len(), 4);
+}
+
+#[tokio::test]
+async fn a_schema_1_store_is_upgraded_in_place_with_nothing_lost() {
+    let hook = hook::Hook::start().await;
+    let dir = v1_store();
+    let config = dir.path().join("statwatch.toml");
+    std::fs::write(&config, config_text(dir.path(), &hook.url)).unwrap();
+
+    // The binary upgrades at open and says so once.
+    let o = run(&config, &["series", "nl.industry.yoy", "--json"]);
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert!(o.status.success(), "{err}");
+    assert!(
+        err.contains(&format!("store upgraded from schema 1 to {SCHEMA_VERSION}")),
+        "{err}"
+    );
+    let json: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(json.to_string().contains("-0.3"), "{json}");
+    let o = run(&config, &["series", "nl.industry.yoy", "--json"]);
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert!(
+        o.status.success() && !err.contains("store upgraded"),
+        "{err}"
+    );
+
+    let store = Store::open(dir.path()).unwrap();
+    check_everything_is_there(&store);
+    assert_eq!(store.pending_count().unwrap(), 2);
+    assert_eq!(store.next_due().unwrap(), Some(t("2025-05-09T04:31:00Z")));
+
+    // The pending deliveries go out, once; the delivered and failed ones do not.
+    let cfg =
+        statwatch::config::Config::parse(&config, &config_text(dir.path(), &hook.url)).unwrap();
+    let n = Notifier::new(&cfg).unwrap();
+    let report = n.deliver(&store, Mode::Due).await.unwrap();
+    let posts = hook.accepted();
+    assert_eq!(posts.len(), 1, "{report:?}");
+    let body = String::from_utf8_lossy(&posts[0].body);
+    assert!(
+        body.contains("alert-pending") && !body.contains("alert-delivered"),
+        "{body}"
+    );
+    for r in ["ops", "journal"] {
+        assert_eq!(
+            delivery(&store, r, "alert-pending").state,
+            DeliveryState::Delivered
+        );
+    }
+    assert_eq!(
+        delivery(&store, "ops", "alert-delivered").state,
+        DeliveryState::Delivered
+    );
+    assert_eq!(
+        delivery(&store, "ops", "alert-failed").state,
+        DeliveryState::Failed
+    );
+    assert_eq!(store.pending_count().unwrap(), 0);
+    n.deliver(&store, Mode::Poll).await.unwrap();
+    assert_eq!(hook.posts().len(), 1);
+
+    // An alert delivered before the upgrade is not enqueued again.
+    let again = store.alert("alert-delivered").unwrap().unwrap();
+    let w = PollWrite {
+        alerts: vec![(again, vec!["ops".into()])],
+        ..Default::default()
+    };
+    assert_eq!(store.commit(&w).unwrap().enqueued, 0);
+    drop(store);
+    // Everything is still there after a restart.
+    check_everything_is_there(&Store::open(dir.path()).unwrap());
+}
+
+#[test]
+fn a_store_of_a_newer_schema_is_refused_with_exit_1_naming_both_versions() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let db = sled::open(dir.path()).unwrap();
+        db.open_tree("meta")
+            .unwrap()
+            .insert("schema_version", "7")
+            .unwrap();
+        db.flush().unwrap();
+    }
+    let config = dir.path().join("statwatch.toml");
+    std::fs::write(&config, config_text(dir.path(), "http://127.0.0.1:9/hook")).unwrap();
+    let o = run(&config, &["series", "nl.industry.yoy"]);
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("schema version 7")
+            && err.contains(&format!("schema version {SCHEMA_VERSION}")),
+        "{err}"
+    );
+    // Nothing was changed.
+    let db = sled::open(dir.path()).unwrap();
+    let v = db.open_tree("meta").unwrap().get("schema_version").unwrap();
+    assert_eq!(v.as_deref(), Some(&b"7"[..]));
+}
