@@ -4,7 +4,8 @@
 //!
 //! # Layout
 //!
-//! - [`cli`]: the command line and the one-shot commands; `main.rs` maps outcomes to exit codes.
+//! - [`cli`]: the command line and the one-shot commands (`mod.rs`); `check.rs` the config on
+//!   one screen without secrets; `main.rs` maps outcomes to exit codes.
 //! - [`config`]: the TOML config. `mod` the validated [`config::Config`], its shared types
 //!   and `load`; `raw` the file as written (serde structs, enums for closed sets); `locate`
 //!   key path -> file:line:column, toml errors, redaction of echoed secrets; `env`

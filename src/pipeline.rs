@@ -13,7 +13,7 @@ use tracing::{info, warn};
 use crate::config::{Config, SeriesConfig};
 use crate::derive::derive;
 use crate::diff::{diff, merged};
-use crate::model::{Alert, Release, StoredObservation};
+use crate::model::{Alert, Observation, Release, StoredObservation};
 use crate::notify;
 use crate::rules;
 use crate::silence;
@@ -268,83 +268,13 @@ async fn poll_table(
     let mut results = Vec::new();
     let mut changes = Vec::new();
     let mut alerts = Vec::new();
+    let at = At { name, table, now };
     for s in &data.expanded {
         let fetched = data.series.get(&s.id).cloned().unwrap_or_default();
-        let stored = |id: &str| store.observations(id);
-        // An answer with no value at all for a series the store holds values of is not a
-        // release but a broken answer: taking it would store the new stamp, and the real
-        // release would never be fetched.
-        if fetched.is_empty() {
-            let held = stored(&s.level_id())?.len().max(stored(&s.id)?.len());
-            if held > 0 {
-                return Err(TableError::Fetch(FetchError::Series {
-                    series: s.id.clone(),
-                    message: format!(
-                        "the answer has no values for it, the store holds {held} periods: \
-                         an incomplete answer, nothing stored"
-                    ),
-                }));
-            }
-        }
-        let (target, before) = match s.derive {
-            None => (fetched, stored(&s.id)?),
-            Some(how) => {
-                let levels = stored(&s.level_id())?;
-                let d = diff(&levels, &fetched, now);
-                let after_levels = merged(&levels, &d.updates);
-                if !d.updates.is_empty() {
-                    changes.push(SeriesChange {
-                        series: s.level_id(),
-                        release: d.release,
-                        updates: d.updates,
-                    });
-                }
-                (derive(&after_levels, how), stored(&s.id)?)
-            }
-        };
-        let d = diff(&before, &target, now);
-        let after = merged(&before, &d.updates);
-        for rule in &config.rules {
-            alerts.extend(rules::evaluate(
-                rule,
-                &rules::Input {
-                    series: s.into(),
-                    after: &after,
-                    release: &d.release,
-                    detected_at: now,
-                },
-            ));
-        }
-        if d.release.baseline && !d.release.is_empty() {
-            let group = s.template.as_deref().unwrap_or("");
-            info!(source = name, table, series = %s.id, group, periods = d.release.new_periods.len(), "baseline stored");
-        } else if !d.release.is_empty() {
-            info!(source = name, table, series = %s.id, release = %d.release, "release");
-        }
-        results.push((s.id.clone(), d.release.clone()));
-        changes.push(SeriesChange {
-            series: s.id.clone(),
-            release: d.release,
-            updates: d.updates,
-        });
+        let release = series_release(config, store, &at, s, fetched, &mut changes, &mut alerts)?;
+        results.push((s.id.clone(), release));
     }
-
-    for c in &changes {
-        if !c.updates.is_empty() {
-            write
-                .observations
-                .push((c.series.clone(), c.updates.clone()));
-        }
-        if !c.release.is_empty() {
-            write.releases.push(ReleaseLogEntry {
-                at: now,
-                source: name.to_string(),
-                table: table.to_string(),
-                series: c.series.clone(),
-                release: c.release.clone(),
-            });
-        }
-    }
+    stage(config, write, &at, &changes, &alerts);
     write.stamps.push((
         name.to_string(),
         table.to_string(),
@@ -354,14 +284,118 @@ async fn poll_table(
             selection,
         },
     ));
-    for a in &alerts {
+    report.changes.extend(changes);
+    report.alerts.extend(alerts);
+    Ok(TableResult::Updated(results))
+}
+
+/// Where a table's poll stands: its source, the table, the poll's time.
+struct At<'a> {
+    name: &'a str,
+    table: &'a str,
+    now: DateTime<Utc>,
+}
+
+/// One series of a downloaded table: diffed against the store (through its levels when it
+/// is derived), its changes and the alerts its rules fire added to `changes` and `alerts`.
+fn series_release(
+    config: &Config,
+    store: &Store,
+    at: &At,
+    s: &SeriesConfig,
+    fetched: Vec<Observation>,
+    changes: &mut Vec<SeriesChange>,
+    alerts: &mut Vec<Alert>,
+) -> Result<Release, TableError> {
+    let stored = |id: &str| store.observations(id);
+    // An answer with no value at all for a series the store holds values of is not a
+    // release but a broken answer: taking it would store the new stamp, and the real
+    // release would never be fetched.
+    if fetched.is_empty() {
+        let held = stored(&s.level_id())?.len().max(stored(&s.id)?.len());
+        if held > 0 {
+            return Err(TableError::Fetch(FetchError::Series {
+                series: s.id.clone(),
+                message: format!(
+                    "the answer has no values for it, the store holds {held} periods: \
+                     an incomplete answer, nothing stored"
+                ),
+            }));
+        }
+    }
+    let (target, before) = match s.derive {
+        None => (fetched, stored(&s.id)?),
+        Some(how) => {
+            let levels = stored(&s.level_id())?;
+            let d = diff(&levels, &fetched, at.now);
+            let after_levels = merged(&levels, &d.updates);
+            if !d.updates.is_empty() {
+                changes.push(SeriesChange {
+                    series: s.level_id(),
+                    release: d.release,
+                    updates: d.updates,
+                });
+            }
+            (derive(&after_levels, how), stored(&s.id)?)
+        }
+    };
+    let d = diff(&before, &target, at.now);
+    let after = merged(&before, &d.updates);
+    for rule in &config.rules {
+        alerts.extend(rules::evaluate(
+            rule,
+            &rules::Input {
+                series: s.into(),
+                after: &after,
+                release: &d.release,
+                detected_at: at.now,
+            },
+        ));
+    }
+    let (name, table) = (at.name, at.table);
+    if d.release.baseline && !d.release.is_empty() {
+        let group = s.template.as_deref().unwrap_or("");
+        info!(source = name, table, series = %s.id, group, periods = d.release.new_periods.len(), "baseline stored");
+    } else if !d.release.is_empty() {
+        info!(source = name, table, series = %s.id, release = %d.release, "release");
+    }
+    changes.push(SeriesChange {
+        series: s.id.clone(),
+        release: d.release.clone(),
+        updates: d.updates,
+    });
+    Ok(d.release)
+}
+
+/// Adds a table's changes, release log entries and routed alerts to the poll's one write.
+fn stage(
+    config: &Config,
+    write: &mut PollWrite,
+    at: &At,
+    changes: &[SeriesChange],
+    alerts: &[Alert],
+) {
+    for c in changes {
+        if !c.updates.is_empty() {
+            write
+                .observations
+                .push((c.series.clone(), c.updates.clone()));
+        }
+        if !c.release.is_empty() {
+            write.releases.push(ReleaseLogEntry {
+                at: at.now,
+                source: at.name.to_string(),
+                table: at.table.to_string(),
+                series: c.series.clone(),
+                release: c.release.clone(),
+            });
+        }
+    }
+    for a in alerts {
         write
             .alerts
             .push((a.clone(), notify::receivers_for(config, a)));
     }
-    report.changes.extend(changes);
-    report.alerts.extend(alerts);
-    Ok(TableResult::Updated(results))
 }
 
 /// The stored series of `series`' groups that this answer no longer has: their keys left

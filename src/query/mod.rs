@@ -10,7 +10,7 @@ use serde_json::json;
 
 use crate::backtest::{self, BacktestError, Filter};
 use crate::config::{Config, SeriesConfig};
-use crate::model::{signed, DeliveryState};
+use crate::model::{signed, DeliveryState, StoredObservation};
 use crate::store::{Store, StoreError};
 
 /// A read-only query, as the CLI would run it.
@@ -83,37 +83,8 @@ fn series(
     id: Option<&str>,
     as_json: bool,
 ) -> Result<String, QueryError> {
-    let mut out = String::new();
-    let mut print = |s: String| {
-        out.push_str(&s);
-        out.push('\n');
-    };
     match id {
-        None => {
-            let mut rows = Vec::new();
-            for s in &listed(config, store)? {
-                let obs = store.observations(&s.id)?;
-                let last = obs.last();
-                rows.push(json!({
-                    "id": s.id, "source": s.source, "table": s.table,
-                    "latest_period": last.map(|o| o.period.to_string()),
-                    "latest_value": last.map(|o| o.value),
-                }));
-                if !as_json {
-                    print(format!(
-                        "{:<28} {:<10} {:<12} {}",
-                        s.id,
-                        s.source,
-                        s.table,
-                        last.map(|o| format!("{} {}", o.period, signed(o.value)))
-                            .unwrap_or_else(|| "(no data yet)".into())
-                    ));
-                }
-            }
-            if as_json {
-                print(serde_json::to_string_pretty(&rows).expect("json"));
-            }
-        }
+        None => series_list(config, store, as_json),
         Some(id) => {
             let Some(s) = config.series(id) else {
                 return Err(QueryError::UnknownSeries {
@@ -123,58 +94,88 @@ fn series(
                 });
             };
             let obs = store.observations(&s.id)?;
-            if as_json {
-                let observations: Vec<_> = obs
-                    .iter()
-                    .map(|o| {
-                        json!({
-                            "period": o.period.to_string(), "source_period": o.source_period,
-                            "value": o.value, "status": o.status,
-                            "first_seen": o.first_seen.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-                            "revisions": o.revisions.iter().map(|r| json!({
-                                "value": r.value, "status": r.status,
-                                "seen_at": r.seen_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-                            })).collect::<Vec<_>>(),
-                        })
-                    })
-                    .collect();
-                let doc = json!({
-                    "id": s.id, "source": s.source, "table": s.table, "unit": s.unit,
-                    "observations": observations,
-                });
-                print(serde_json::to_string_pretty(&doc).expect("json"));
+            Ok(if as_json {
+                series_json(&s, &obs)
             } else {
-                print(format!(
-                    "{} ({}, {} {}) {}",
-                    s.id, s.unit, s.source, s.table, s.title
-                ));
-                for o in &obs {
-                    print(format!(
-                        "{:<8} {:>10} {:<16} first seen {}  {}",
-                        o.period,
-                        o.value,
-                        o.status,
-                        o.first_seen
-                            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-                        if o.revisions.is_empty() {
-                            String::new()
-                        } else {
-                            format!(
-                                "revised {}x (was {})",
-                                o.revisions.len(),
-                                o.revisions
-                                    .iter()
-                                    .map(|r| r.value.to_string())
-                                    .collect::<Vec<_>>()
-                                    .join(" -> ")
-                            )
-                        }
-                    ));
-                }
-            }
+                series_text(&s, &obs)
+            })
         }
     }
+}
+
+/// `series [--json]`: every series with its latest period and value.
+fn series_list(config: &Config, store: &Store, as_json: bool) -> Result<String, QueryError> {
+    let mut out = String::new();
+    let mut rows = Vec::new();
+    for s in &listed(config, store)? {
+        let obs = store.observations(&s.id)?;
+        let last = obs.last();
+        rows.push(json!({
+            "id": s.id, "source": s.source, "table": s.table,
+            "latest_period": last.map(|o| o.period.to_string()),
+            "latest_value": last.map(|o| o.value),
+        }));
+        let latest = last
+            .map(|o| format!("{} {}", o.period, signed(o.value)))
+            .unwrap_or_else(|| "(no data yet)".into());
+        out.push_str(&format!(
+            "{:<28} {:<10} {:<12} {latest}\n",
+            s.id, s.source, s.table
+        ));
+    }
+    if as_json {
+        out = serde_json::to_string_pretty(&rows).expect("json") + "\n";
+    }
     Ok(out)
+}
+
+/// `series ID --json`: the contract's document, oldest period first.
+fn series_json(s: &SeriesConfig, obs: &[StoredObservation]) -> String {
+    let stamp =
+        |t: &chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let observations: Vec<_> = obs
+        .iter()
+        .map(|o| {
+            json!({
+                "period": o.period.to_string(), "source_period": o.source_period,
+                "value": o.value, "status": o.status,
+                "first_seen": stamp(&o.first_seen),
+                "revisions": o.revisions.iter().map(|r| json!({
+                    "value": r.value, "status": r.status, "seen_at": stamp(&r.seen_at),
+                })).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    let doc = json!({
+        "id": s.id, "source": s.source, "table": s.table, "unit": s.unit,
+        "observations": observations,
+    });
+    serde_json::to_string_pretty(&doc).expect("json") + "\n"
+}
+
+/// `series ID`: one line per observation, with its revisions.
+fn series_text(s: &SeriesConfig, obs: &[StoredObservation]) -> String {
+    let mut out = format!(
+        "{} ({}, {} {}) {}\n",
+        s.id, s.unit, s.source, s.table, s.title
+    );
+    for o in obs {
+        let revised = if o.revisions.is_empty() {
+            String::new()
+        } else {
+            let was: Vec<String> = o.revisions.iter().map(|r| r.value.to_string()).collect();
+            format!("revised {}x (was {})", o.revisions.len(), was.join(" -> "))
+        };
+        out.push_str(&format!(
+            "{:<8} {:>10} {:<16} first seen {}  {revised}\n",
+            o.period,
+            o.value,
+            o.status,
+            o.first_seen
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        ));
+    }
+    out
 }
 
 /// Every configured series, a group's as the series it expanded into (those the store

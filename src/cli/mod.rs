@@ -7,13 +7,16 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{Config, ReceiverKind};
+use crate::config::Config;
 use crate::notify::{Mode, Notifier};
 use crate::pipeline::{self, TableResult};
 use crate::query::{Query, QueryError};
-use crate::rules::RuleKind;
 use crate::sources::Source;
 use crate::store::{Store, StoreError};
+
+mod check;
+
+pub use check::check;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -117,147 +120,6 @@ fn print(s: impl AsRef<str>) {
     let _ = writeln!(out, "{}", s.as_ref());
 }
 
-/// `statwatch check`: a one-screen summary; never prints a secret.
-pub fn check(config: &Config) {
-    print(format!("config {} is valid", config.path.display()));
-    print(format!("state_dir  {}", config.state_dir.display()));
-    for (name, s) in &config.sources {
-        let next = s
-            .schedule
-            .cron
-            .find_next_occurrence(&chrono::Utc::now().with_timezone(&s.schedule.tz), false)
-            .map(|t| t.format("%Y-%m-%d %H:%M:%S %Z").to_string())
-            .unwrap_or_else(|_| "never".into());
-        let n = config.series.iter().filter(|x| &x.source == name).count();
-        print(format!(
-            "source     {name} ({}) {} schedule {:?} in {}, next {next}; {n} series{}",
-            s.kind,
-            redacted_url(&s.base_url),
-            s.schedule.expr,
-            s.schedule.tz,
-            if s.username.as_ref().is_some_and(|u| !u.is_empty()) {
-                ", credentials set"
-            } else {
-                ""
-            },
-        ));
-    }
-    for s in &config.series {
-        print(format!(
-            "series     {} = {} {} {}{}{}",
-            s.id,
-            s.source,
-            s.table,
-            s.measure,
-            s.dimensions
-                .iter()
-                .map(|(k, v)| format!(" {k}={v}"))
-                .collect::<String>(),
-            s.derive
-                .map(|d| format!(" derive={d:?}"))
-                .unwrap_or_default(),
-        ));
-    }
-    for r in &config.rules {
-        let on = match &r.kind {
-            RuleKind::SourceFailing(k) => format!("source {}", k.source),
-            _ => r.series.clone(),
-        };
-        print(format!(
-            "rule       {} ({}, {}) on {on}",
-            r.id,
-            r.kind.name(),
-            r.severity,
-        ));
-    }
-    for r in config.receivers.values() {
-        let target = match &r.kind {
-            ReceiverKind::Email { to } => to.join(", "),
-            ReceiverKind::Webhook { url, secret, .. } => format!(
-                "{}{}",
-                origin_only(url),
-                if secret.is_some() {
-                    " (signed)"
-                } else {
-                    " (unsigned)"
-                }
-            ),
-            ReceiverKind::Log => "log lines".into(),
-            // Display of a SecretUrl is its origin only: the path is the token.
-            ReceiverKind::Chat { url, .. } => format!("{url} (URL is a secret)"),
-            ReceiverKind::Alertmanager {
-                urls,
-                resolve_after,
-                ..
-            } => format!(
-                "{} (resolve after {} h)",
-                urls.iter().map(origin_only).collect::<Vec<_>>().join(", "),
-                resolve_after.as_secs() / 3600
-            ),
-        };
-        print(format!(
-            "receiver   {} ({}) -> {target}, min severity {}",
-            r.name,
-            r.kind_name(),
-            r.min_severity
-        ));
-    }
-    if let Some(s) = &config.smtp {
-        print(format!(
-            "smtp       {}:{} tls={:?}{}",
-            s.host,
-            s.port,
-            s.tls,
-            if s.password.is_some() {
-                ", password set"
-            } else {
-                ""
-            }
-        ));
-    }
-    if let Some(w) = &config.web {
-        print(format!(
-            "web        http://{}/ (pages, /metrics, /healthz)",
-            w.listen
-        ));
-    }
-    if let Some(h) = &config.heartbeat {
-        // The URL is a secret (a dead-man service's check id): its origin at most.
-        let to = url::Url::parse(h.url.expose())
-            .map(|u| origin_only(&u))
-            .unwrap_or_default();
-        print(format!(
-            "heartbeat  every {} s to {to}",
-            h.interval.as_secs_f64()
-        ));
-    }
-    for w in &config.warnings {
-        print(format!("warning    {w}"));
-    }
-}
-
-/// A receiver's URL as scheme, host and port only: chat and webhook services put the token in
-/// the path (`https://hooks.slack.com/services/T0/B0/XXXX`).
-fn origin_only(u: &url::Url) -> String {
-    let path = if u.path().trim_matches('/').is_empty() {
-        ""
-    } else {
-        "/..."
-    };
-    format!("{}{path}", u.origin().ascii_serialization())
-}
-
-/// A URL without user info or query (either may carry a token).
-fn redacted_url(u: &url::Url) -> String {
-    let mut u = u.clone();
-    let _ = u.set_username("");
-    let _ = u.set_password(None);
-    if u.query().is_some() {
-        u.set_query(Some("..."));
-    }
-    u.to_string()
-}
-
 /// `statwatch poll`: one cycle of every (or one) source, then delivery. Returns whether
 /// everything succeeded.
 pub async fn poll(config: &Config, only: Option<&str>, dry_run: bool) -> Result<bool, CliError> {
@@ -287,55 +149,7 @@ pub async fn poll(config: &Config, only: Option<&str>, dry_run: bool) -> Result<
             &CancellationToken::new(),
         )
         .await?;
-        for t in &report.tables {
-            ok &= t.result.is_ok();
-            print(format!("{name} {t}"));
-            if dry_run {
-                if let Ok(TableResult::Updated(series)) = &t.result {
-                    for (id, _) in series {
-                        for c in report
-                            .changes
-                            .iter()
-                            .filter(|c| &c.series == id || c.series == format!("{id}#level"))
-                        {
-                            for o in &c.updates {
-                                print(format!(
-                                    "  would store {} {} = {} {}{}",
-                                    c.series,
-                                    o.period,
-                                    o.value,
-                                    o.status,
-                                    if o.revisions.is_empty() {
-                                        String::new()
-                                    } else {
-                                        format!(
-                                            " (was {})",
-                                            o.revisions.last().map(|v| v.value).unwrap_or_default()
-                                        )
-                                    }
-                                ));
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        for id in &report.vanished {
-            print(format!(
-                "{name} series {id}: its key is no longer in the table (stored data kept)"
-            ));
-        }
-        for a in &report.alerts {
-            print(format!(
-                "{} alert [{}] {} {} {}: {}",
-                if dry_run { "would fire" } else { "fired" },
-                a.severity,
-                a.rule,
-                a.series,
-                a.period_text(),
-                a.summary
-            ));
-        }
+        ok &= print_report(name, &report, dry_run);
     }
     if dry_run {
         return Ok(ok);
@@ -355,6 +169,60 @@ pub async fn poll(config: &Config, only: Option<&str>, dry_run: bool) -> Result<
         ));
     }
     Ok(ok && !delivery.failed())
+}
+
+/// What one source's poll did, table by table (with `--dry-run`, what would be stored);
+/// whether every table succeeded.
+fn print_report(name: &str, report: &pipeline::PollReport, dry_run: bool) -> bool {
+    let mut ok = true;
+    for t in &report.tables {
+        ok &= t.result.is_ok();
+        print(format!("{name} {t}"));
+        if let (true, Ok(TableResult::Updated(series))) = (dry_run, &t.result) {
+            for (id, _) in series {
+                print_would_store(report, id);
+            }
+        }
+    }
+    for id in &report.vanished {
+        print(format!(
+            "{name} series {id}: its key is no longer in the table (stored data kept)"
+        ));
+    }
+    for a in &report.alerts {
+        print(format!(
+            "{} alert [{}] {} {} {}: {}",
+            if dry_run { "would fire" } else { "fired" },
+            a.severity,
+            a.rule,
+            a.series,
+            a.period_text(),
+            a.summary
+        ));
+    }
+    ok
+}
+
+/// `--dry-run`: the observations of series `id` (and of its levels) a poll would store.
+fn print_would_store(report: &pipeline::PollReport, id: &str) {
+    let level = format!("{id}#level");
+    for c in report
+        .changes
+        .iter()
+        .filter(|c| c.series == id || c.series == level)
+    {
+        for o in &c.updates {
+            let was = o
+                .revisions
+                .last()
+                .map(|v| format!(" (was {})", v.value))
+                .unwrap_or_default();
+            print(format!(
+                "  would store {} {} = {} {}{was}",
+                c.series, o.period, o.value, o.status
+            ));
+        }
+    }
 }
 
 /// Asks the running daemon if one answers, else opens the store. The socket is tried first
