@@ -105,6 +105,14 @@ fn labels(config: &Config, cycle: &Cycle<'_>, ids: &BTreeSet<String>) -> Labels 
             .get(id)
             .cloned()
             .or_else(|| conf.as_ref().map(|s| s.unit.clone()));
+        // A derived growth rate is in percent whatever the unit of the levels it is made of.
+        let pct = conf.as_ref().is_some_and(|s| {
+            matches!(
+                s.derive,
+                Some(crate::derive::Derive::YoyPct | crate::derive::Derive::MomPct)
+            )
+        });
+        let unit = if pct { Some("%".to_string()) } else { unit };
         if let Some(t) = title {
             l.titles.insert(id.clone(), t);
         }
