@@ -69,6 +69,7 @@
 //! - [`listen`]: listeners a local user cannot exhaust (connection cap, idle timeout).
 
 pub mod backtest;
+pub mod briefs;
 pub mod cli;
 pub mod config;
 pub mod control;

@@ -298,6 +298,8 @@ pub enum AlertKind {
     Overdue,
     SourceFailing,
     Test,
+    /// Not a rule but a `[[briefs]]` entry: its text and facts are in `details`.
+    Brief,
     Other(String),
 }
 
@@ -313,6 +315,7 @@ impl AlertKind {
             AlertKind::Overdue => "overdue",
             AlertKind::SourceFailing => "source_failing",
             AlertKind::Test => "test",
+            AlertKind::Brief => "brief",
             AlertKind::Other(name) => name,
         }
     }
@@ -330,6 +333,7 @@ impl From<&str> for AlertKind {
             "overdue" => AlertKind::Overdue,
             "source_failing" => AlertKind::SourceFailing,
             "test" => AlertKind::Test,
+            "brief" => AlertKind::Brief,
             other => AlertKind::Other(other.to_string()),
         }
     }
@@ -489,6 +493,21 @@ impl Alert {
 
     pub fn last_error(&self) -> Option<&str> {
         self.detail(detail::LAST_ERROR)?.as_str()
+    }
+
+    /// Whether this record is a brief (`[[briefs]]`), not a rule's alert.
+    pub fn is_brief(&self) -> bool {
+        self.kind == AlertKind::Brief
+    }
+
+    /// A brief's plain text.
+    pub fn brief_text(&self) -> Option<&str> {
+        self.detail("text")?.as_str()
+    }
+
+    /// A brief's facts (webhook payload v1 `facts`).
+    pub fn brief_facts(&self) -> Option<&serde_json::Value> {
+        self.detail("facts")
     }
 
     /// Whether this is `test-notify`'s alert.

@@ -10,6 +10,7 @@ use sha2::{Digest, Sha256};
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
+use crate::briefs;
 use crate::config::{Config, SeriesConfig};
 use crate::derive::derive;
 use crate::diff::{diff, merged};
@@ -63,6 +64,9 @@ pub struct PollReport {
     pub committed: Option<CommitSummary>,
     /// Stored series of a group whose key the table no longer has (their data is kept).
     pub vanished: Vec<String>,
+    /// Title and unit of every series this poll fetched (a group's titles come from the
+    /// source), for the briefs.
+    pub labels: Box<crate::briefs::text::Labels>,
 }
 
 impl PollReport {
@@ -129,6 +133,7 @@ pub async fn poll_source(
         alerts: Vec::new(),
         committed: None,
         vanished: Vec::new(),
+        labels: Default::default(),
     };
     let tables = config.tables_of(name);
     let mut checks = check_all(config, store, name, source, &tables).await;
@@ -188,8 +193,55 @@ pub async fn poll_source(
             .into_iter()
             .filter(|a| committed.new_alerts.contains(&a.id)),
     );
+    let briefs = made_briefs(config, store, &report).await?;
+    committed.enqueued += briefs.enqueued;
+    committed.new_alerts.extend(briefs.new_alerts);
     report.committed = Some(committed);
     Ok(report)
+}
+
+/// The briefs this poll opens, made from the store after the commit and enqueued like alerts
+/// (to the front of the report, since every message of the cycle leads with them). A brief
+/// that cannot be made is logged and the poll goes on: the alerts are already stored.
+async fn made_briefs(
+    config: &Config,
+    store: &Store,
+    report: &PollReport,
+) -> Result<CommitSummary, StoreError> {
+    if config.briefs.is_empty() {
+        return Ok(CommitSummary::default());
+    }
+    let cycle = briefs::Cycle {
+        new_periods: report
+            .changes
+            .iter()
+            .filter(|c| !c.release.baseline && !c.release.new_periods.is_empty())
+            .map(|c| (c.series.clone(), c.release.new_periods.clone()))
+            .collect(),
+        labels: (*report.labels).clone(),
+        alerts: &report.alerts,
+        now: Utc::now(),
+    };
+    let made = match briefs::make(config, store, &cycle) {
+        Ok(made) => made,
+        Err(briefs::BriefError::Store(e)) => return Err(e),
+        Err(e) => {
+            warn!(source = %report.source, error = %e, "brief not made");
+            return Ok(CommitSummary::default());
+        }
+    };
+    if made.is_empty() {
+        return Ok(CommitSummary::default());
+    }
+    // An id already stored is not enqueued again, so a re-fetched release briefs once.
+    let write = PollWrite {
+        alerts: made
+            .iter()
+            .map(|a| (a.clone(), notify::receivers_for(config, a)))
+            .collect(),
+        ..Default::default()
+    };
+    store.commit_async(write).await
 }
 
 /// The cheap check of every table at once, where the source can (see
@@ -270,6 +322,8 @@ async fn poll_table(
     let mut alerts = Vec::new();
     let at = At { name, table, now };
     for s in &data.expanded {
+        report.labels.titles.insert(s.id.clone(), s.title.clone());
+        report.labels.units.insert(s.id.clone(), s.unit.clone());
         let fetched = data.series.get(&s.id).cloned().unwrap_or_default();
         let release = series_release(config, store, &at, s, fetched, &mut changes, &mut alerts)?;
         results.push((s.id.clone(), release));

@@ -22,6 +22,18 @@ fn the_default_config_validates_with_no_secrets_set() {
     );
     assert!(out.contains("receiver   journal (log)"), "{out}");
     assert!(
+        out.contains("brief      nl-industry (\"Dutch manufacturing\") lead nl.industry.yoy"),
+        "{out}"
+    );
+    for key in [
+        "Seizoencorrectie=A042500",
+        "VerwachteBedrijvigheid_2",
+        "WERT03=X13JDKB",
+        "WERT03=X13JDKSB",
+    ] {
+        assert!(out.contains(key), "{key}: {out}");
+    }
+    assert!(
         out.contains("warning    source destatis: no GENESIS credentials"),
         "{out}"
     );

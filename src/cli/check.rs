@@ -40,6 +40,17 @@ pub fn check(config: &Config) {
             r.severity,
         ));
     }
+    for b in &config.briefs {
+        print(format!(
+            "brief      {} ({:?}) lead {}, context {}, breakdown {}, top {}",
+            b.id,
+            b.title,
+            b.lead,
+            b.context.join(" "),
+            b.breakdown.as_ref().map_or("none", |(g, _)| g.as_str()),
+            b.top
+        ));
+    }
     for r in config.receivers.values() {
         print(format!(
             "receiver   {} ({}) -> {}, min severity {}",

@@ -78,6 +78,7 @@ pub struct Config {
     pub sources: BTreeMap<String, SourceConfig>,
     pub series: Vec<SeriesConfig>,
     pub rules: Vec<RuleConfig>,
+    pub briefs: Vec<crate::briefs::BriefConfig>,
     pub receivers: BTreeMap<String, ReceiverConfig>,
     pub smtp: Option<SmtpConfig>,
     /// `[web]` (or its alias `[metrics]`): the pages, `/metrics` and `/healthz`.

@@ -25,6 +25,8 @@ pub(crate) struct RawConfig {
     #[serde(default)]
     pub rules: Vec<RawRule>,
     #[serde(default)]
+    pub briefs: Vec<RawBrief>,
+    #[serde(default)]
     pub receivers: BTreeMap<String, RawReceiver>,
     pub smtp: Option<RawSmtp>,
     /// The pages, `/metrics` and `/healthz`.
@@ -166,6 +168,23 @@ impl RawDirection {
             RawDirection::Any => "any",
         }
     }
+}
+
+/// `[[briefs]]`: the story of a release in one message.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawBrief {
+    /// Receivers subscribe to it like to a rule id.
+    pub id: String,
+    pub title: Option<String>,
+    /// A new period of this series opens a brief.
+    pub lead: String,
+    #[serde(default)]
+    pub context: Vec<String>,
+    /// A series glob: how many rose and fell, top and bottom.
+    pub breakdown: Option<String>,
+    /// Movers named at each end (default 3).
+    pub top: Option<i64>,
 }
 
 #[derive(Deserialize)]

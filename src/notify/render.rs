@@ -9,8 +9,12 @@ use rand::Rng;
 
 use crate::model::{detail, signed, Alert, AlertKind, Cause, Period, Severity};
 
-/// The alert that names a message: the most severe, the earliest detected among equals.
+/// The alert that names a message: its first brief (the story of the release), else the
+/// most severe alert, the earliest detected among equals.
 pub(crate) fn headline(alerts: &[Alert]) -> Option<&Alert> {
+    if let Some(b) = alerts.iter().find(|a| a.is_brief()) {
+        return Some(b);
+    }
     alerts.iter().min_by(|a, b| {
         b.severity
             .cmp(&a.severity)
@@ -177,9 +181,14 @@ pub(crate) fn body(alerts: &[Alert], test: bool) -> String {
              No rule fired; if you can read this, the receiver works.\n\n",
         );
     }
-    let n = alerts.len();
+    // Briefs first, whole: the text is complete on its own.
+    for b in alerts.iter().filter(|a| a.is_brief()) {
+        s.push_str(b.brief_text().unwrap_or(&b.summary));
+        let _ = writeln!(s, "\n  brief:    {} (id {})\n", b.rule, b.id);
+    }
+    let n = alerts.iter().filter(|a| !a.is_brief()).count();
     let _ = writeln!(s, "statwatch: {n} alert{}\n", if n == 1 { "" } else { "s" });
-    for a in alerts {
+    for a in alerts.iter().filter(|a| !a.is_brief()) {
         let unit = if a.unit.is_empty() {
             String::new()
         } else {

@@ -38,7 +38,9 @@ impl Inner {
             in_poll,
             report,
         };
-        let (entries, alerts) = round.attach_alerts(entries).await?;
+        let (entries, mut alerts) = round.attach_alerts(entries).await?;
+        // Every message of a cycle leads with its briefs (a stable sort keeps the rest).
+        alerts.sort_by_key(|a| !a.is_brief());
         if !entries.is_empty() {
             round.send(entries, &alerts).await?;
         }

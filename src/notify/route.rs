@@ -1,6 +1,7 @@
 //! Routing: which receivers want which alert. A receiver takes an alert when the alert's
 //! severity is at least its `min_severity` and its rule id matches one of its `subscribe` globs
-//! (no globs: every rule).
+//! (no globs: every rule). A brief is routed by its brief id the same way, whatever the
+//! receiver's `min_severity`.
 
 use crate::config::{Config, ReceiverConfig};
 use crate::model::Alert;
@@ -17,7 +18,8 @@ pub fn receivers_for(config: &Config, alert: &Alert) -> Vec<String> {
 
 /// Whether one receiver takes an alert.
 fn wants(receiver: &ReceiverConfig, alert: &Alert) -> bool {
-    alert.severity >= receiver.min_severity
+    // A brief is the story of a release, not an alarm: `min_severity` does not filter it.
+    (alert.is_brief() || alert.severity >= receiver.min_severity)
         && (receiver.subscribe.is_empty()
             || receiver.subscribe.iter().any(|g| g.is_match(&alert.rule)))
 }

@@ -26,10 +26,40 @@ struct Payload<'a> {
     version: &'static str,
     receiver: &'a str,
     sent_at: String,
-    alerts: &'a [Alert],
+    alerts: Vec<&'a Alert>,
+    /// The cycle's briefs; left out when there are none, so a config without briefs sends
+    /// exactly the first stage's bytes.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    briefs: Vec<Brief<'a>>,
     /// Only on `test-notify` messages, so a receiver can tell them apart.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     test: bool,
+}
+
+/// A brief in payload v1: `{"id", "brief", "title", "period", "text", "facts"}`.
+#[derive(Serialize)]
+struct Brief<'a> {
+    id: &'a str,
+    brief: &'a str,
+    title: &'a str,
+    period: String,
+    text: &'a str,
+    facts: &'a serde_json::Value,
+}
+
+const NO_FACTS: serde_json::Value = serde_json::Value::Null;
+
+impl<'a> Brief<'a> {
+    fn of(a: &'a Alert) -> Brief<'a> {
+        Brief {
+            id: &a.id,
+            brief: &a.rule,
+            title: &a.title,
+            period: a.period_text(),
+            text: a.brief_text().unwrap_or(&a.summary),
+            facts: a.brief_facts().unwrap_or(&NO_FACTS),
+        }
+    }
 }
 
 /// The exact JSON body sent to `receiver` for `alerts` at `sent_at`.
@@ -43,7 +73,12 @@ pub fn payload(
         version: "1",
         receiver,
         sent_at: sent_at.to_rfc3339_opts(SecondsFormat::Secs, true),
-        alerts,
+        alerts: alerts.iter().filter(|a| !a.is_brief()).collect(),
+        briefs: alerts
+            .iter()
+            .filter(|a| a.is_brief())
+            .map(Brief::of)
+            .collect(),
         test,
     })
 }

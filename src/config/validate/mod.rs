@@ -2,6 +2,7 @@
 //! references between sections and builds each module's own types. Every error is located
 //! (`file:line:col: key: message`). Sources, rules and receivers each have a file here.
 
+mod brief;
 mod receiver;
 mod rule;
 mod series;
@@ -47,10 +48,17 @@ pub(super) fn config(loc: &Locator, path: &Path, raw: RawConfig) -> Result<Confi
         series.push(built);
     }
     let rules = v.rules(&raw, &series, &sources)?;
+    let briefs = v.briefs(&raw.briefs, &series, &rules)?;
+    // Receivers subscribe to rule and brief ids alike.
+    let subscribable: Vec<&str> = rules
+        .iter()
+        .map(|r| r.id.as_str())
+        .chain(briefs.iter().map(|b| b.id.as_str()))
+        .collect();
     let smtp = raw.smtp.as_ref().map(|s| v.smtp(s)).transpose()?;
     let mut receivers = BTreeMap::new();
     for (name, r) in &raw.receivers {
-        let rc = v.receiver(name, r, &rules, smtp.is_some())?;
+        let rc = v.receiver(name, r, &subscribable, smtp.is_some())?;
         receivers.insert(name.clone(), rc);
     }
     let web = v.web(&raw, &mut warnings)?;
@@ -69,6 +77,7 @@ pub(super) fn config(loc: &Locator, path: &Path, raw: RawConfig) -> Result<Confi
         sources,
         series,
         rules,
+        briefs,
         receivers,
         smtp,
         web,

@@ -14,14 +14,13 @@ use super::super::{
 };
 use super::{glob, is_loopback_host, Validator};
 use crate::model::Severity;
-use crate::rules::RuleConfig;
 
 impl Validator<'_, '_> {
     pub(super) fn receiver(
         &self,
         name: &str,
         r: &RawReceiver,
-        rules: &[RuleConfig],
+        rules: &[&str],
         has_smtp: bool,
     ) -> Result<ReceiverConfig, ConfigError> {
         let at = |k: &'static str| [Seg::Key("receivers"), Seg::Key(name), Seg::Key(k)];
@@ -38,10 +37,10 @@ impl Validator<'_, '_> {
         let mut subscribe = Vec::new();
         for pattern in r.subscribe.iter().flatten() {
             let g = glob(pattern).map_err(|m| self.loc.error(&at("subscribe"), m))?;
-            if !rules.is_empty() && !rules.iter().any(|rule| g.is_match(&rule.id)) {
+            if !rules.is_empty() && !rules.iter().any(|id| g.is_match(id)) {
                 return Err(self.loc.error(
                     &at("subscribe"),
-                    format!("{pattern:?} matches no configured rule"),
+                    format!("{pattern:?} matches no configured rule or brief"),
                 ));
             }
             subscribe.push(g);

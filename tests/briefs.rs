@@ -1,0 +1,217 @@
+//! The brief of the March 2025 CBS release, replayed through the real binary into a webhook:
+//! the lead's run computed from the stored series, m/m, producer confidence, the branch counts
+//! and movers, and the text that says them.
+//!
+//! Figures: C Industrie y/y is the April 2025 vintage plus March's first print (+1.3); m/m
+//! are the first prints (+1.0, +1.2, -0.6); confidence is the November 2025 vintage (March -1.5,
+//! April -3.3). Of the branches, the four the CBS release named are real (33 repair +11.9,
+//! 27 electrical equipment +9.2, 29-30 transport -7.1, 25 metal products -4.0); the other four
+//! are placeholders chosen between them, keeping "half grew" as CBS said.
+
+mod common;
+
+use common::hook::Hook;
+use common::*;
+use serde_json::{json, Map, Value};
+
+const MOM: &str = "OntwSeizoengecorrigeerdeProductie_21";
+
+/// (key, title, March 2025 y/y): the eight branches of the default config.
+const BRANCHES: [(&str, &str, f64); 8] = [
+    ("307600", "10 Voedingsmiddelenindustrie", 1.5),
+    ("320700", "20 Chemische industrie", -2.2),
+    ("330300", "25 Metaalproductenindustrie", -4.0),
+    ("332900", "26 Elektrotechnische industrie", -1.0),
+    ("334800", "27 Elektrische apparatenindustrie", 9.2),
+    ("336500", "28 Machine-industrie", 0.8),
+    ("339205", "29-30 Transportmiddelenindustrie", -7.1),
+    ("344400", "33 Reparatie en installatie van machines", 11.9),
+];
+
+/// 85806NED with C Industrie (y/y and m/m) and the eight branches (y/y; before March each
+/// at +0.5, their history does not matter here), monthly rows up to `last`.
+fn industry(yoy: &[(String, f64)], mom: &[(&str, f64)], last: &str, modified: &str) -> FakeTable {
+    let mut rows = Vec::new();
+    let mut row = |branch: &str, p: &str, y: f64, m: Option<f64>| {
+        let mut r = Map::new();
+        r.insert("ID".into(), json!(rows.len()));
+        r.insert(BRANCH_DIM.into(), json!(format!("{branch}  ")));
+        r.insert("Perioden".into(), json!(p));
+        r.insert(YOY.into(), json!(y));
+        r.insert(MOM.into(), json!(m));
+        rows.push(r);
+    };
+    let periods: Vec<(String, f64)> = until(yoy, last);
+    for (p, v) in &periods {
+        let m = mom.iter().find(|(q, _)| q == p).map_or(0.1, |x| x.1);
+        row("307500", p, *v, Some(m));
+        for (key, _, march) in BRANCHES {
+            row(key, p, if p == "2025MM03" { march } else { 0.5 }, None);
+        }
+    }
+    let mut keys = vec!["307500  ".to_string()];
+    keys.extend(BRANCHES.iter().map(|(k, _, _)| format!("{k}  ")));
+    let mut titles: std::collections::HashMap<String, String> = BRANCHES
+        .iter()
+        .map(|(k, t, _)| (k.to_string(), t.to_string()))
+        .collect();
+    titles.insert("307500".into(), "C Industrie".into());
+    FakeTable {
+        modified: modified.into(),
+        output_status: "Regulier".into(),
+        dimensions: vec![(BRANCH_DIM.into(), keys)],
+        periods: periods
+            .iter()
+            .map(|(p, _)| (p.clone(), "Voorlopig".to_string()))
+            .collect(),
+        rows,
+        titles,
+    }
+}
+
+const BRIEF: &str = r#"
+[[series]]
+id = "nl.industry.mom"
+source = "cbs"
+table = "85806NED"
+measure = "OntwSeizoengecorrigeerdeProductie_21"
+dimensions = { BedrijfstakkenBranchesSBI2008 = "307500" }
+title = "Industrial production NL, m/m % (seasonally adjusted)"
+unit = "%"
+
+[[series]]
+id = "nl.industry.branch.{BedrijfstakkenBranchesSBI2008}.yoy"
+source = "cbs"
+table = "85806NED"
+measure = "KalendergecorrigeerdeProductie_14"
+dimensions = { BedrijfstakkenBranchesSBI2008 = ["307600", "320700", "330300", "332900", "334800", "336500", "339205", "344400"] }
+title = "{BedrijfstakkenBranchesSBI2008.title}"
+unit = "%"
+
+[[rules]]
+id = "nl-industry-streak"
+series = "nl.industry.yoy"
+kind = "streak"
+direction = "positive"
+length = 3
+
+[[briefs]]
+id = "nl-industry"
+title = "Dutch manufacturing"
+lead = "nl.industry.yoy"
+context = ["nl.industry.mom", "nl.confidence"]
+breakdown = "nl.industry.branch.*.yoy"
+top = 2
+"#;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_march_2025_release_makes_one_brief_with_its_facts_and_text() {
+    let dir = tempfile::tempdir().unwrap();
+    let cbs = CbsServer::start().await;
+    let hook = Hook::start().await;
+    let extra = format!(
+        "{BRIEF}\n[receivers.ops]\nkind = \"webhook\"\nurl = \"{}\"\nmin_severity = \"critical\"\n",
+        hook.url
+    );
+    let config = write_config(
+        dir.path(),
+        &cbs_config(&cbs.base_url(), &dir.path().join("state"), &extra),
+    );
+    // The April 2025 vintage (data to February), then March first printed at +1.3.
+    let yoy = with(&yoy_vintage(0), &[("2025MM03", 1.3)]);
+    let mom = [("2025MM01", 1.0), ("2025MM02", 1.2), ("2025MM03", -0.6)];
+    let conf = confidence_vintage();
+    cbs.set_table(
+        INDUSTRY,
+        industry(&yoy, &mom, "2025MM02", "2025-04-10T06:30:00"),
+    );
+    cbs.set_table(
+        CONFIDENCE,
+        confidence_table(&until(&conf, "2025MM03"), "2025-03-28T06:30:00"),
+    );
+    let o = statwatch(&config, &["poll"]).await;
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    assert!(hook.posts().is_empty(), "a baseline makes no brief");
+
+    cbs.set_table(
+        INDUSTRY,
+        industry(&yoy, &mom, "2025MM03", "2025-05-12T06:30:00"),
+    );
+    cbs.set_table(
+        CONFIDENCE,
+        confidence_table(&until(&conf, "2025MM04"), "2025-04-29T06:30:00"),
+    );
+    let o = statwatch(&config, &["poll"]).await;
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    let posts = hook.accepted();
+    assert_eq!(posts.len(), 1, "one message for the cycle");
+    let v: Value = serde_json::from_slice(&posts[0].body).unwrap();
+    // min_severity = critical filters the info streak alert, not the brief.
+    assert_eq!(v["alerts"], json!([]));
+    let briefs = v["briefs"].as_array().unwrap();
+    assert_eq!(briefs.len(), 1);
+    let b = &briefs[0];
+    let mut keys: Vec<&str> = b.as_object().unwrap().keys().map(|k| k.as_str()).collect();
+    keys.sort();
+    assert_eq!(keys, ["brief", "facts", "id", "period", "text", "title"]);
+    assert_eq!(b["brief"], "nl-industry");
+    assert_eq!(b["title"], "Dutch manufacturing");
+    assert_eq!(b["period"], "2025-03");
+    let f = &b["facts"];
+    assert_eq!(
+        f["lead"],
+        json!({"series": "nl.industry.yoy", "period": "2025-03", "value": 1.3,
+               "run": {"sign": "positive", "length": 3, "previous_sign": "negative",
+                       "previous_length": 18, "previous_since": "2023-07"}})
+    );
+    assert_eq!(
+        f["context"],
+        json!([
+            {"series": "nl.industry.mom", "period": "2025-03", "value": -0.6,
+             "previous_value": 1.2, "change": -1.8},
+            {"series": "nl.confidence", "period": "2025-04", "value": -3.3,
+             "previous_value": -1.5, "change": -1.8}
+        ])
+    );
+    let bd = &f["breakdown"];
+    assert_eq!(
+        (
+            bd["rose"].as_u64(),
+            bd["fell"].as_u64(),
+            bd["total"].as_u64()
+        ),
+        (Some(4), Some(4), Some(8))
+    );
+    assert_eq!(bd["glob"], "nl.industry.branch.*.yoy");
+    assert_eq!(
+        bd["top"],
+        json!([
+            {"series": "nl.industry.branch.344400.yoy", "title": "33 Reparatie en installatie van machines", "value": 11.9},
+            {"series": "nl.industry.branch.334800.yoy", "title": "27 Elektrische apparatenindustrie", "value": 9.2}
+        ])
+    );
+    assert_eq!(
+        bd["bottom"],
+        json!([
+            {"series": "nl.industry.branch.339205.yoy", "title": "29-30 Transportmiddelenindustrie", "value": -7.1},
+            {"series": "nl.industry.branch.330300.yoy", "title": "25 Metaalproductenindustrie", "value": -4.0}
+        ])
+    );
+    let text = b["text"].as_str().unwrap();
+    for says in [
+        "Dutch manufacturing, 2025-03",
+        "+1.3 % in 2025-03, positive for the 3rd month in a row, after 18 months of negative values since 2023-07",
+        "-0.6 % in 2025-03 (from +1.2 the period before, -1.8)",
+        "Producer confidence NL (manufacturing): -3.3 in 2025-04 (from -1.5 the period before, -1.8)",
+        "4 rose and 4 fell",
+        "Highest: 33 Reparatie en installatie van machines +11.9 %, 27 Elektrische apparatenindustrie +9.2 %",
+        "Lowest: 29-30 Transportmiddelenindustrie -7.1 %, 25 Metaalproductenindustrie -4 %",
+        "positive for the 3rd month in a row (+1.3 in 2025-03)",
+    ] {
+        assert!(text.contains(says), "the text does not say {says:?}:\n{text}");
+    }
+
+    // Nothing new: no second brief; the same release again would have the same id.
+    assert!(statwatch(&config, &["poll"]).await.status.success());
+    assert_eq!(hook.accepted().len(), 1);
+}
