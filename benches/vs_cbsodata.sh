@@ -23,9 +23,12 @@ cleanup() {
 }
 trap cleanup EXIT
 
-echo "== building statwatch (release)" >&2
-(cd "$ROOT" && cargo build --release --quiet --bin statwatch)
-BIN="$TARGET/release/statwatch"
+# STATWATCH_BIN=path measures that binary instead (an older build, to compare).
+BIN="${STATWATCH_BIN:-$TARGET/release/statwatch}"
+if [[ -z "${STATWATCH_BIN:-}" ]]; then
+    echo "== building statwatch (release)" >&2
+    (cd "$ROOT" && cargo build --release --quiet --bin statwatch)
+fi
 
 if [[ ! -x "$VENV/bin/python" ]] || ! "$VENV/bin/python" -c "import cbsodata" 2>/dev/null; then
     echo "== creating $VENV with cbsodata" >&2

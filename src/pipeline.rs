@@ -177,6 +177,14 @@ pub async fn poll_source(
     }
     report.alerts.extend(failing);
     write.poll = Some((name.to_string(), record));
+    // Moved, not cloned: only a dry run shows the updates, and it returned above.
+    for c in &mut report.changes {
+        if !c.updates.is_empty() {
+            write
+                .observations
+                .push((c.series.clone(), std::mem::take(&mut c.updates)));
+        }
+    }
     let mut committed = store.commit_async(write).await?;
     // After the commit, so a series that just got a new period is not late.
     let overdue = silence::overdue(config, store, Some(name), Utc::now())?;
@@ -258,7 +266,7 @@ async fn poll_table(
         Check::Unchanged => return Ok(TableResult::Unchanged),
         Check::Changed { stamp } => stamp,
     };
-    let data = source.fetch(table, series, cancel).await?;
+    let mut data = source.fetch(table, series, cancel).await?;
     report
         .vanished
         .extend(vanished(store, name, table, series, &data.expanded)?);
@@ -269,7 +277,9 @@ async fn poll_table(
     let mut changes = Vec::new();
     let mut alerts = Vec::new();
     for s in &data.expanded {
-        let fetched = data.series.get(&s.id).cloned().unwrap_or_default();
+        // Taken, not cloned: a whole table's observations are held once, and each series'
+        // are freed as soon as it is diffed.
+        let fetched = data.series.remove(&s.id).unwrap_or_default();
         let stored = |id: &str| store.observations(id);
         // An answer with no value at all for a series the store holds values of is not a
         // release but a broken answer: taking it would store the new stamp, and the real
@@ -329,12 +339,9 @@ async fn poll_table(
         });
     }
 
+    // The updates themselves stay in `report.changes` until the commit (see `poll_source`),
+    // so a first sync of a large table does not hold them twice.
     for c in &changes {
-        if !c.updates.is_empty() {
-            write
-                .observations
-                .push((c.series.clone(), c.updates.clone()));
-        }
         if !c.release.is_empty() {
             write.releases.push(ReleaseLogEntry {
                 at: now,
