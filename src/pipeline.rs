@@ -182,6 +182,14 @@ pub async fn poll_source(
     }
     report.alerts.extend(failing);
     write.poll = Some((name.to_string(), record));
+    // Moved, not cloned: only a dry run shows the updates, and it returned above.
+    for c in &mut report.changes {
+        if !c.updates.is_empty() {
+            write
+                .observations
+                .push((c.series.clone(), std::mem::take(&mut c.updates)));
+        }
+    }
     let mut committed = store.commit_async(write).await?;
     // After the commit, so a series that just got a new period is not late.
     let overdue = silence::overdue(config, store, Some(name), Utc::now())?;
@@ -310,7 +318,7 @@ async fn poll_table(
         Check::Unchanged => return Ok(TableResult::Unchanged),
         Check::Changed { stamp } => stamp,
     };
-    let data = source.fetch(table, series, cancel).await?;
+    let mut data = source.fetch(table, series, cancel).await?;
     report
         .vanished
         .extend(vanished(store, name, table, series, &data.expanded)?);
@@ -324,7 +332,8 @@ async fn poll_table(
     for s in &data.expanded {
         report.labels.titles.insert(s.id.clone(), s.title.clone());
         report.labels.units.insert(s.id.clone(), s.unit.clone());
-        let fetched = data.series.get(&s.id).cloned().unwrap_or_default();
+        // Taken, not cloned: a whole table's observations are held once.
+        let fetched = data.series.remove(&s.id).unwrap_or_default();
         let release = series_release(config, store, &at, s, fetched, &mut changes, &mut alerts)?;
         results.push((s.id.clone(), release));
     }
