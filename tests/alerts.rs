@@ -14,34 +14,6 @@ use sha2::Sha256;
 
 const SECRET: &str = "replay-secret-4f1a";
 
-const RULES: &str = r#"
-[[rules]]
-id = "nl-industry-turn"
-series = "nl.industry.yoy"
-kind = "sign_change"
-severity = "warning"
-
-[[rules]]
-id = "nl-industry-streak"
-series = "nl.industry.yoy"
-kind = "streak"
-direction = "positive"
-length = 3
-
-[[rules]]
-id = "nl-confidence-drop"
-series = "nl.confidence"
-kind = "change"
-direction = "down"
-min = 1.0
-
-[[rules]]
-id = "nl-industry-revised"
-series = "nl.industry.yoy"
-kind = "revision"
-min = 0.5
-"#;
-
 /// (rule, period, cause) of an alert.
 type Event = (String, String, String);
 
@@ -82,7 +54,7 @@ async fn the_real_2025_releases_fire_each_expected_alert_once() {
     let cbs = CbsServer::start().await;
     let hook = Hook::start().await;
     let receivers = format!(
-        "{RULES}\n[receivers.ops]\nkind = \"webhook\"\nurl = \"{}\"\nsecret = \"{SECRET}\"\n",
+        "{REPLAY_RULES}\n[receivers.ops]\nkind = \"webhook\"\nurl = \"{}\"\nsecret = \"{SECRET}\"\n",
         hook.url
     );
     let config = write_config(

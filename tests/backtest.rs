@@ -12,34 +12,6 @@ use std::time::Duration;
 use common::*;
 use serde_json::Value;
 
-const RULES: &str = r#"
-[[rules]]
-id = "nl-industry-turn"
-series = "nl.industry.yoy"
-kind = "sign_change"
-severity = "warning"
-
-[[rules]]
-id = "nl-industry-streak"
-series = "nl.industry.yoy"
-kind = "streak"
-direction = "positive"
-length = 3
-
-[[rules]]
-id = "nl-confidence-drop"
-series = "nl.confidence"
-kind = "change"
-direction = "down"
-min = 1.0
-
-[[rules]]
-id = "nl-industry-revised"
-series = "nl.industry.yoy"
-kind = "revision"
-min = 0.5
-"#;
-
 /// (rule, series, period) of each row of a JSON list.
 fn events(rows: &Value) -> BTreeSet<(String, String, String)> {
     rows.as_array()
@@ -132,7 +104,7 @@ async fn backtest_lists_what_the_2025_releases_fired_and_filters_and_runs_beside
     let cbs = CbsServer::start().await;
     let config = write_config(
         dir.path(),
-        &cbs_config(&cbs.base_url(), &dir.path().join("state"), RULES),
+        &cbs_config(&cbs.base_url(), &dir.path().join("state"), REPLAY_RULES),
     );
     replay_2025(&cbs, &config).await;
 

@@ -17,34 +17,6 @@ use common::*;
 use rand::{Rng, SeedableRng};
 use serde_json::Value;
 
-const RULES: &str = r#"
-[[rules]]
-id = "nl-industry-turn"
-series = "nl.industry.yoy"
-kind = "sign_change"
-severity = "warning"
-
-[[rules]]
-id = "nl-industry-streak"
-series = "nl.industry.yoy"
-kind = "streak"
-direction = "positive"
-length = 3
-
-[[rules]]
-id = "nl-confidence-drop"
-series = "nl.confidence"
-kind = "change"
-direction = "down"
-min = 1.0
-
-[[rules]]
-id = "nl-industry-revised"
-series = "nl.industry.yoy"
-kind = "revision"
-min = 0.5
-"#;
-
 /// Kills in all, spread over the five releases.
 const KILLS: usize = 16;
 
@@ -97,7 +69,7 @@ async fn sigkill_at_random_points_loses_no_alert() {
     let cbs = CbsServer::start().await;
     let hook = Hook::start().await;
     let receivers = format!(
-        "{RULES}\n[receivers.ops]\nkind = \"webhook\"\nurl = \"{}\"\n",
+        "{REPLAY_RULES}\n[receivers.ops]\nkind = \"webhook\"\nurl = \"{}\"\n",
         hook.url
     );
     let config = write_config(

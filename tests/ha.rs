@@ -16,34 +16,6 @@ use common::hook::Hook;
 use common::*;
 use serde_json::Value;
 
-const RULES: &str = r#"
-[[rules]]
-id = "nl-industry-turn"
-series = "nl.industry.yoy"
-kind = "sign_change"
-severity = "warning"
-
-[[rules]]
-id = "nl-industry-streak"
-series = "nl.industry.yoy"
-kind = "streak"
-direction = "positive"
-length = 3
-
-[[rules]]
-id = "nl-confidence-drop"
-series = "nl.confidence"
-kind = "change"
-direction = "down"
-min = 1.0
-
-[[rules]]
-id = "nl-industry-revised"
-series = "nl.industry.yoy"
-kind = "revision"
-min = 0.5
-"#;
-
 /// How long the second cluster member waits for the first one's notification to show up in
 /// the gossiped notification log before sending itself (Alertmanager's default is 15 s).
 const PEER_TIMEOUT: &str = "3s";
@@ -165,7 +137,8 @@ fn instance(root: &Path, name: &str, cbs: &CbsServer, ams: &[Member]) -> PathBuf
         .map(|m| format!("\"http://127.0.0.1:{}\"", m.web))
         .collect::<Vec<_>>()
         .join(", ");
-    let extra = format!("{RULES}\n[receivers.am]\nkind = \"alertmanager\"\nurls = [{urls}]\n");
+    let extra =
+        format!("{REPLAY_RULES}\n[receivers.am]\nkind = \"alertmanager\"\nurls = [{urls}]\n");
     write_config(
         &dir,
         &cbs_config(&cbs.base_url(), &dir.join("state"), &extra),

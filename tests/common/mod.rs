@@ -15,6 +15,35 @@ use serde_json::{json, Map, Value};
 #[allow(unused_imports)] // each test binary uses its own part
 pub use cbs_server::{CbsServer, FakeTable, Fault};
 
+/// The rules the replay of the real 2025 releases is checked against: exactly six alerts.
+pub const REPLAY_RULES: &str = r#"
+[[rules]]
+id = "nl-industry-turn"
+series = "nl.industry.yoy"
+kind = "sign_change"
+severity = "warning"
+
+[[rules]]
+id = "nl-industry-streak"
+series = "nl.industry.yoy"
+kind = "streak"
+direction = "positive"
+length = 3
+
+[[rules]]
+id = "nl-confidence-drop"
+series = "nl.confidence"
+kind = "change"
+direction = "down"
+min = 1.0
+
+[[rules]]
+id = "nl-industry-revised"
+series = "nl.industry.yoy"
+kind = "revision"
+min = 0.5
+"#;
+
 pub const INDUSTRY: &str = "85806NED";
 pub const CONFIDENCE: &str = "81234ned";
 pub const BRANCH_DIM: &str = "BedrijfstakkenBranchesSBI2008";
