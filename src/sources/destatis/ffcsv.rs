@@ -235,12 +235,9 @@ pub(crate) fn parse_ffcsv(text: &str, decimal_comma: bool) -> Result<Vec<Cell>, 
     )
 }
 
-/// `parse_ffcsv`, refusing a file of more than `max_rows` rows.
-pub(crate) fn parse_ffcsv_within(
-    text: &str,
-    decimal_comma: bool,
-    max_rows: usize,
-) -> Result<Vec<Cell>, FfcsvError> {
+/// A `;`-separated reader over an ffcsv text (a UTF-8 byte-order mark dropped) and its
+/// header row.
+pub(crate) fn reader(text: &str) -> Result<(csv::Reader<&[u8]>, csv::StringRecord), FfcsvError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut rdr = csv::ReaderBuilder::new()
         .delimiter(b';')
@@ -252,6 +249,16 @@ pub(crate) fn parse_ffcsv_within(
             reason: e.to_string(),
         })?
         .clone();
+    Ok((rdr, header))
+}
+
+/// `parse_ffcsv`, refusing a file of more than `max_rows` rows.
+pub(crate) fn parse_ffcsv_within(
+    text: &str,
+    decimal_comma: bool,
+    max_rows: usize,
+) -> Result<Vec<Cell>, FfcsvError> {
+    let (mut rdr, header) = reader(text)?;
     let lay = layout(&header)?;
     let mut cells = Vec::new();
     let mut keys = HashSet::new();

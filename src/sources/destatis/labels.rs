@@ -11,17 +11,7 @@ use crate::config::group::MEASURE;
 pub(crate) type Labels = HashMap<(String, String), String>;
 
 pub(crate) fn read_labels(text: &str) -> Result<Labels, FfcsvError> {
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let mut rdr = csv::ReaderBuilder::new()
-        .delimiter(b';')
-        .has_headers(true)
-        .from_reader(text.as_bytes());
-    let header = rdr
-        .headers()
-        .map_err(|e| FfcsvError::Header {
-            reason: e.to_string(),
-        })?
-        .clone();
+    let (mut rdr, header) = super::ffcsv::reader(text)?;
     let find = |name: &str| header.iter().position(|n| n.trim() == name);
     // (code column, attribute code column, attribute label column) per variable.
     let mut vars = Vec::new();
