@@ -97,19 +97,22 @@ fn draw(rgb: &mut [u8], obs: &[StoredObservation], spec: &ChartSpec<'_>) -> Draw
         .x_label_formatter(&|x| period_label(&labels, *x))
         .y_label_formatter(&|v| format!("{v:.1}"))
         .label_style((fonts::FAMILY, 14))
-        .light_line_style(RGBColor(238, 238, 238))
+        // Only the labelled grid lines, faint: the series and its marked point are the story.
+        .bold_line_style(RGBColor(228, 228, 228))
+        .light_line_style(TRANSPARENT)
         .draw()?;
     let last = obs.len() as f64 - 0.5;
     chart.draw_series(LineSeries::new(
         [(-0.5, 0.0), (last, 0.0)],
-        RGBColor(180, 180, 180),
+        RGBColor(150, 150, 150).stroke_width(1),
     ))?;
     chart.draw_series(LineSeries::new(
         obs.iter().enumerate().map(|(i, o)| (i as f64, o.value)),
         LINE.stroke_width(2),
     ))?;
     if let Some(i) = marked {
-        mark(&mut chart, i, obs.len(), obs[i].value, old)?;
+        let label = format!("{}: {}", labels[i], signed(obs[i].value));
+        mark(&mut chart, (i, obs.len()), obs[i].value, old, label)?;
     }
     root.present()?;
     Ok(())
@@ -122,8 +125,14 @@ type Chart<'a, 'b> = ChartContext<
 >;
 
 /// The alert's period as a filled point with its value; a revision's old value as an open
-/// point joined to the new one, labelled "was …".
-fn mark(chart: &mut Chart<'_, '_>, i: usize, n: usize, value: f64, old: Option<f64>) -> DrawResult {
+/// point joined to the new one, labelled "was …". `at` is (index, number of periods).
+fn mark(
+    chart: &mut Chart<'_, '_>,
+    (i, n): (usize, usize),
+    value: f64,
+    old: Option<f64>,
+    text: String,
+) -> DrawResult {
     let x = i as f64;
     // Labels go on the side with room: left of a point in the right half, else right of it.
     let (dx, h) = if i * 2 >= n {
@@ -154,7 +163,7 @@ fn mark(chart: &mut Chart<'_, '_>, i: usize, n: usize, value: f64, old: Option<f
     chart.draw_series(std::iter::once(
         EmptyElement::at((x, value))
             + Circle::new((0, 0), 6, MARK.filled())
-            + label(signed(value), &MARK, v),
+            + label(text, &MARK, v),
     ))?;
     Ok(())
 }
