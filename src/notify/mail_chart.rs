@@ -167,3 +167,56 @@ fn mark(
     ))?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::Utc;
+
+    fn series(n: usize) -> Vec<StoredObservation> {
+        let t = Utc::now();
+        (0..n)
+            .map(|i| StoredObservation {
+                period: Period::Month(2020 + (i / 12) as i32, (i % 12 + 1) as u8),
+                source_period: String::new(),
+                value: i as f64,
+                status: String::new(),
+                first_seen: t,
+                value_seen: t,
+                revisions: Vec::new(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_window_is_the_last_36_periods_and_keeps_an_older_marked_one() {
+        let obs = series(60);
+        let w = window(&obs, Some(obs[59].period));
+        assert_eq!((w.len(), w[35].period), (36, obs[59].period));
+        assert_eq!(window(&obs, None)[0].period, obs[24].period);
+        let older = window(&obs, Some(obs[10].period));
+        assert_eq!((older.len(), older[10].period), (11, obs[10].period));
+        assert_eq!(window(&obs, Some(obs[30].period)).len(), 36);
+    }
+
+    #[test]
+    fn a_chart_is_a_png_of_the_chart_size() {
+        let obs = series(40);
+        let spec = ChartSpec {
+            obs: &obs,
+            period: Some(obs[38].period),
+            old_value: Some(-3.0),
+        };
+        let png = png_chart(&spec).unwrap().unwrap();
+        let reader = png::Decoder::new(std::io::Cursor::new(png))
+            .read_info()
+            .unwrap();
+        assert_eq!((reader.info().width, reader.info().height), CHART_SIZE);
+        let empty = ChartSpec {
+            obs: &[],
+            period: None,
+            old_value: None,
+        };
+        assert!(png_chart(&empty).unwrap().is_none());
+    }
+}

@@ -181,3 +181,25 @@ fn item(a: &Alert, chart: Option<ChartRef>) -> Item {
         chart,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Severity;
+    use crate::notify::tests::alert;
+
+    #[test]
+    fn the_template_loads_and_escapes_titles() {
+        let html = MailHtml::load().unwrap();
+        let mut a = alert("id-x", Severity::Info, "a <b>bold</b> summary");
+        a.title = "A & B <i>".into();
+        let r = html.render(&[a], false, &SeriesData::new()).unwrap();
+        assert!(
+            r.html.contains("a &lt;b&gt;bold&lt;&#x2f;b&gt; summary"),
+            "{}",
+            r.html
+        );
+        assert!(!r.html.contains("<i>") && r.html.contains("id-x"));
+        assert!(r.images.is_empty() && !r.html.contains("cid:"));
+    }
+}
