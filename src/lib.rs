@@ -76,6 +76,7 @@ pub mod control;
 pub mod daemon;
 pub mod derive;
 pub mod diff;
+pub(crate) mod fonts;
 pub mod listen;
 pub mod metrics;
 pub mod model;

@@ -4,14 +4,16 @@
 
 mod support_notify;
 
+use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use statwatch::model::{DeliveryState, Severity};
+use mail_parser::MimeHeaders;
+use statwatch::model::{Alert, Cause, DeliveryState, Period, Severity, StoredObservation, Vintage};
 use statwatch::notify::{Mode, Notifier};
-use statwatch::store::Store;
+use statwatch::store::{PollWrite, Store};
 use support_notify::*;
 
 const PYTHON: &str = "/usr/bin/python3";
@@ -207,7 +209,7 @@ async fn starttls_auth_delivers_one_message_with_every_alert() {
         str_of(m, "subject"),
         "NL industry turned negative (+2 more)"
     );
-    assert_eq!(str_of(m, "content_type"), "text/plain");
+    assert_eq!(str_of(m, "content_type"), "multipart/alternative");
     assert_eq!(str_of(m, "charset"), "utf-8");
     let body = str_of(m, "body");
     for a in &alerts {
@@ -337,4 +339,171 @@ async fn an_untrusted_certificate_is_refused_and_retried_later() {
     let e = d.last_error.unwrap().to_lowercase();
     assert!(e.contains("certificate") || e.contains("tls"), "{e}");
     assert!(server.messages().is_empty());
+}
+
+/// 40 months of a y/y series ending in 2025-03 (a run of negative values, then three positive
+/// ones); 2025-02 was revised from -0.4 to +1.0.
+fn industry_history() -> Vec<StoredObservation> {
+    let t = chrono::Utc::now();
+    (0..40)
+        .map(|i| {
+            let (year, month) = (2021 + (i + 11) / 12, ((i + 11) % 12 + 1) as u8);
+            let value = match (year, month) {
+                (2025, 3) => 1.3,
+                (2025, 2) => 1.0,
+                (2025, 1) => 0.4,
+                _ => ((i as f64) * 0.7).sin() * 3.0 - 1.5,
+            };
+            let revisions = if (year, month) == (2025, 2) {
+                vec![Vintage {
+                    value: -0.4,
+                    status: "Voorlopig".into(),
+                    seen_at: t,
+                }]
+            } else {
+                Vec::new()
+            };
+            StoredObservation {
+                period: Period::Month(year, month),
+                source_period: format!("{year}MM{month:02}"),
+                value,
+                status: "Voorlopig".into(),
+                first_seen: t,
+                value_seen: t,
+                revisions,
+            }
+        })
+        .collect()
+}
+
+/// A brief, a new-period alert and a revision alert on the same series.
+fn html_alerts() -> Vec<Alert> {
+    let mut brief = alert(
+        "id-brief",
+        Severity::Info,
+        "Dutch manufacturing: output +1.3 %",
+    );
+    brief.kind = "brief".into();
+    brief.rule = "nl-industry".into();
+    brief.title = "Dutch manufacturing".into();
+    brief.details.insert(
+        "text".into(),
+        serde_json::json!(
+            "Dutch manufacturing, 2025-03\n\nManufacturing output rose 1.3 % on a year earlier \
+             in March 2025, positive for the 3rd month in a row <after> 18 months of negative \
+             values since 2023-07."
+        ),
+    );
+    let new = alert("id-new", Severity::Warning, "Third month of growth");
+    let mut revised = alert(
+        "id-rev",
+        Severity::Critical,
+        "2025-02 revised: sign flipped",
+    );
+    revised.kind = "revision".into();
+    revised.cause = Cause::Revision;
+    revised.period = Some(Period::Month(2025, 2));
+    revised.source_period = "2025MM02".into();
+    revised.value = Some(1.0);
+    revised
+        .details
+        .insert("old_value".into(), serde_json::json!(-0.4));
+    vec![new, revised, brief]
+}
+
+/// The inline parts of a parsed message by Content-ID (without the angle brackets).
+fn inline_pngs(msg: &mail_parser::Message<'_>) -> BTreeMap<String, Vec<u8>> {
+    msg.parts
+        .iter()
+        .filter_map(|p| {
+            let cid = p.content_id()?.trim_matches(['<', '>']).to_string();
+            let ct = p.content_type()?;
+            assert_eq!(
+                (ct.ctype(), ct.subtype()),
+                ("image", Some("png")),
+                "part {cid}"
+            );
+            Some((cid, p.contents().to_vec()))
+        })
+        .collect()
+}
+
+fn png_size(bytes: &[u8]) -> (u32, u32) {
+    let reader = png::Decoder::new(std::io::Cursor::new(bytes))
+        .read_info()
+        .expect("a PNG that decodes");
+    let info = reader.info();
+    (info.width, info.height)
+}
+
+#[tokio::test]
+async fn html_part_with_an_inline_png_chart_per_brief_and_alert() {
+    capture_logs();
+    let dir = tempfile::tempdir().unwrap();
+    let pki = pki(dir.path());
+    let port = free_port();
+    let spool = dir.path().join("spool");
+    let server = SmtpServer::start(port, &pki, &spool, "starttls");
+    let store = Store::open(&dir.path().join("db")).unwrap();
+    store
+        .commit(&PollWrite {
+            observations: vec![("nl.industry.yoy".into(), industry_history())],
+            ..Default::default()
+        })
+        .unwrap();
+    let alerts = html_alerts();
+    enqueue(&store, "macro", &alerts);
+    let n = notifier(&email_config(port, "starttls", PASSWORD, Some(&pki.ca)));
+    let report = n.deliver(&store, Mode::Poll).await.unwrap();
+    assert!(!report.failed(), "{report:?}");
+    assert_eq!(server.messages().len(), 1);
+    let raw = std::fs::read(spool.join("msg-0001.eml")).unwrap();
+    let msg = mail_parser::MessageParser::default().parse(&raw).unwrap();
+
+    let text = msg.body_text(0).expect("a text/plain part");
+    for a in &alerts {
+        assert!(
+            text.contains(&a.id),
+            "id {} missing from the text:\n{text}",
+            a.id
+        );
+    }
+    assert!(text.contains("revision (was -0.4)"), "{text}");
+    let html = msg.body_html(0).expect("a text/html part").to_string();
+    let pngs = inline_pngs(&msg);
+    let cids: Vec<&str> = html
+        .split("src=\"cid:")
+        .skip(1)
+        .map(|s| &s[..s.find('"').unwrap()])
+        .collect();
+    assert_eq!(cids.len(), 3, "a chart per brief and alert:\n{html}");
+    for cid in &cids {
+        let png = pngs
+            .get(*cid)
+            .unwrap_or_else(|| panic!("cid:{cid} resolves to no part"));
+        assert_eq!(png_size(png), (640, 280), "cid:{cid}");
+    }
+    // Briefs first; the brief's text escaped, not markup.
+    let (b, a) = (html.find("id-brief").unwrap(), html.find("id-new").unwrap());
+    assert!(b < a, "the brief leads");
+    assert!(html.contains("&lt;after&gt;") && !html.contains("<after>"));
+    for needle in [
+        "revision (was -0.4)",
+        "+1.3 %",
+        "2025-03 (2025MM03)",
+        "nl-industry-streak",
+    ] {
+        assert!(html.contains(needle), "{needle:?} missing from the HTML");
+    }
+    // The revision's chart: the marked point and the old value, the richest to look at.
+    keep_for_people(&raw, &html, &pngs[cids[2]]);
+}
+
+/// One rendered mail, its HTML and a chart under target/mail/, to be looked at.
+fn keep_for_people(raw: &[u8], html: &str, chart: &[u8]) {
+    let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/mail");
+    std::fs::create_dir_all(&out).unwrap();
+    std::fs::write(out.join("mail.eml"), raw).unwrap();
+    std::fs::write(out.join("mail.html"), html).unwrap();
+    std::fs::write(out.join("chart.png"), chart).unwrap();
 }

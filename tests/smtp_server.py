@@ -33,7 +33,8 @@ class Spool:
             "to": str(msg["to"]),
             "subject": str(msg["subject"]),
             "content_type": msg.get_content_type(),
-            "charset": msg.get_content_charset(),
+            # The plain-text part's charset (the message itself is multipart/alternative).
+            "charset": part.get_content_charset() if part is not None else None,
             "transfer_encoding": str(msg.get("content-transfer-encoding", "")),
             # The body decoded from its transfer encoding, as a reader would see it.
             "body": part.get_content() if part is not None else "",
@@ -44,6 +45,10 @@ class Spool:
         }
         self.count += 1
         name = os.path.join(self.directory, "msg-%04d.json" % self.count)
+        # The raw message too, for tests that parse the MIME structure themselves.
+        with open(name[: -len(".json")] + ".eml.tmp", "wb") as f:
+            f.write(envelope.content)
+        os.rename(name[: -len(".json")] + ".eml.tmp", name[: -len(".json")] + ".eml")
         # Written then renamed, so the test never reads half a message.
         with open(name + ".tmp", "w", encoding="utf-8") as f:
             json.dump(record, f)

@@ -1,4 +1,6 @@
-//! The email receiver: one plain-text UTF-8 message per delivery, over SMTP with lettre.
+//! The email receiver: one message per delivery, over SMTP with lettre:
+//! `multipart/alternative` with the complete plain text (it stands on its own) and an HTML
+//! part (`multipart/related` with the charts as inline PNGs, see mail_html).
 //!
 //! `tls = "starttls"` requires STARTTLS (never falls back to clear text), `implicit` speaks TLS
 //! from the first byte, `none` is clear text (the config allows it only to a loopback host).
@@ -9,11 +11,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use lettre::message::header::ContentType;
-use lettre::message::Mailbox;
+use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
+use tracing::warn;
+
+use super::mail_html::{MailHtml, SeriesData};
 use super::render::{body, chain, subject};
 use super::{NotifyError, SendError};
 use crate::config::{SmtpConfig, SmtpTls};
@@ -82,6 +87,7 @@ impl Transport {
 
 pub(super) struct Email {
     transport: Arc<Transport>,
+    html: Arc<MailHtml>,
     to: Vec<Mailbox>,
 }
 
@@ -89,6 +95,7 @@ impl Email {
     pub(super) fn new(
         receiver: &str,
         transport: Arc<Transport>,
+        html: Arc<MailHtml>,
         to: &[String],
     ) -> Result<Email, NotifyError> {
         let to = to
@@ -100,20 +107,56 @@ impl Email {
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(Email { transport, to })
+        Ok(Email {
+            transport,
+            html,
+            to,
+        })
     }
 
-    pub(super) async fn send(&self, alerts: &[Alert], test: bool) -> Result<(), SendError> {
+    /// The whole message: plain text and HTML alternatives, the charts inline.
+    fn message(
+        &self,
+        alerts: &[Alert],
+        test: bool,
+        data: &SeriesData,
+    ) -> Result<Message, SendError> {
         let mut builder = Message::builder()
             .from(self.transport.from.clone())
-            .subject(subject(alerts, test))
-            .header(ContentType::TEXT_PLAIN);
+            .subject(subject(alerts, test));
         for to in &self.to {
             builder = builder.to(to.clone());
         }
-        let message = builder
-            .body(body(alerts, test))
-            .map_err(|e| SendError::Permanent(format!("cannot build the message: {e}")))?;
+        let text = SinglePart::plain(body(alerts, test));
+        let body = match self.html.render(alerts, test, data) {
+            Ok(r) => {
+                let png = ContentType::parse("image/png").expect("a valid MIME type");
+                let mut related = MultiPart::related().singlepart(SinglePart::html(r.html));
+                for image in r.images {
+                    related = related
+                        .singlepart(Attachment::new_inline(image.cid).body(image.png, png.clone()));
+                }
+                MultiPart::alternative().singlepart(text).multipart(related)
+            }
+            // The plain text is complete on its own: a chart that cannot be drawn must not
+            // keep the alerts from going out.
+            Err(e) => {
+                warn!(error = %chain(&e), "the HTML part cannot be rendered; sending plain text only");
+                MultiPart::alternative().singlepart(text)
+            }
+        };
+        builder
+            .multipart(body)
+            .map_err(|e| SendError::Permanent(format!("cannot build the message: {e}")))
+    }
+
+    pub(super) async fn send(
+        &self,
+        alerts: &[Alert],
+        test: bool,
+        data: &SeriesData,
+    ) -> Result<(), SendError> {
+        let message = self.message(alerts, test, data)?;
         let sent = tokio::time::timeout(
             self.transport.total_timeout,
             self.transport.smtp.send(message),

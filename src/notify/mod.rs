@@ -29,6 +29,8 @@ mod chat;
 mod email;
 mod http;
 mod log;
+mod mail_chart;
+mod mail_html;
 mod mattermost;
 mod render;
 mod round;
@@ -49,6 +51,7 @@ use tracing::{info, warn};
 use crate::config::{Config, ReceiverKind};
 use crate::model::{Alert, Delivery, DeliveryState};
 use crate::store::{self, Store, StoreError, UnreadableDelivery};
+use mail_html::SeriesData;
 use render::test_alert;
 use settle::Backoff;
 
@@ -82,6 +85,8 @@ pub enum NotifyError {
     HttpClient(String),
     #[error("cannot build the message: {0}")]
     Message(String),
+    #[error(transparent)]
+    MailHtml(#[from] mail_html::MailHtmlError),
     /// A send that failed; `permanent` says whether retrying could help.
     #[error("delivery to {receiver} failed: {message}")]
     Send {
@@ -164,10 +169,16 @@ enum Channel {
 }
 
 impl Channel {
-    async fn send(&self, receiver: &str, alerts: &[Alert], test: bool) -> Result<(), SendError> {
+    async fn send(
+        &self,
+        receiver: &str,
+        alerts: &[Alert],
+        test: bool,
+        data: &SeriesData,
+    ) -> Result<(), SendError> {
         match self {
             Channel::Webhook(w) => w.send(receiver, alerts, test).await,
-            Channel::Email(e) => e.send(alerts, test).await,
+            Channel::Email(e) => e.send(alerts, test, data).await,
             Channel::Log => {
                 log::send(receiver, alerts);
                 Ok(())
@@ -204,6 +215,9 @@ impl Notifier {
     pub fn new(config: &Config) -> Result<Notifier, NotifyError> {
         let mut channels = BTreeMap::new();
         let mut smtp: Option<Arc<email::Transport>> = None;
+        // Compiled and checked once, with the first email receiver: a broken template or
+        // font fails start-up, not a delivery.
+        let mut html: Option<Arc<mail_html::MailHtml>> = None;
         for (name, r) in &config.receivers {
             let channel = match &r.kind {
                 ReceiverKind::Webhook {
@@ -229,7 +243,11 @@ impl Notifier {
                             t
                         }
                     };
-                    Channel::Email(email::Email::new(name, transport, to)?)
+                    let html = match &html {
+                        Some(h) => h.clone(),
+                        None => html.insert(Arc::new(mail_html::MailHtml::load()?)).clone(),
+                    };
+                    Channel::Email(email::Email::new(name, transport, html, to)?)
                 }
                 ReceiverKind::Log => Channel::Log,
                 ReceiverKind::Chat {
@@ -325,7 +343,12 @@ impl Notifier {
         let alert = test_alert();
         info!(receiver, id = %alert.id, "sending a test alert");
         channel
-            .send(receiver, std::slice::from_ref(&alert), true)
+            .send(
+                receiver,
+                std::slice::from_ref(&alert),
+                true,
+                &SeriesData::new(),
+            )
             .await
             .map_err(|e| NotifyError::Send {
                 receiver: receiver.to_string(),

@@ -5,6 +5,7 @@ use chrono::Utc;
 use tokio::time::Instant;
 use tracing::{debug, info, warn};
 
+use super::mail_html::SeriesData;
 use super::settle::{claim, settle, Policy};
 use super::{Channel, Inner, Mode, ReceiverReport, SendError, POLL_ATTEMPTS, POLL_MAX_WAIT};
 use crate::model::{Alert, Delivery};
@@ -107,13 +108,14 @@ impl Round<'_> {
             Mode::Poll => POLL_ATTEMPTS,
             Mode::Due => 1,
         };
+        let data = self.series_data(alerts)?;
         let deadline = Instant::now() + POLL_MAX_WAIT;
         for made in 1..=max_attempts {
             if !self.wait_for_retry_after(&entries, deadline).await {
                 break;
             }
             if !matches!(
-                self.attempt(&mut entries, alerts).await?,
+                self.attempt(&mut entries, alerts, &data).await?,
                 Err(SendError::Transient { .. })
             ) {
                 return Ok(());
@@ -157,14 +159,30 @@ impl Round<'_> {
         &mut self,
         entries: &mut Vec<Delivery>,
         alerts: &[Alert],
+        data: &SeriesData,
     ) -> Result<Result<(), SendError>, StoreError> {
         *entries = claim(entries, Utc::now(), &self.policy());
         self.store.update_deliveries_async(entries.clone()).await?;
-        let outcome = self.channel.send(self.receiver, alerts, false).await;
+        let outcome = self.channel.send(self.receiver, alerts, false, data).await;
         *entries = settle(entries, &outcome, Utc::now(), &self.policy());
         self.store.update_deliveries_async(entries.clone()).await?;
         self.record(entries, &outcome);
         Ok(outcome)
+    }
+
+    /// The stored observations of the alerts' series, for the email's charts (read once per
+    /// round, as the store holds them now); the other channels draw nothing and get none.
+    fn series_data(&self, alerts: &[Alert]) -> Result<SeriesData, StoreError> {
+        let mut data = SeriesData::new();
+        if !matches!(self.channel, Channel::Email(_)) {
+            return Ok(data);
+        }
+        for a in alerts.iter().filter(|a| !a.series.is_empty()) {
+            if !data.contains_key(&a.series) {
+                data.insert(a.series.clone(), self.store.observations(&a.series)?);
+            }
+        }
+        Ok(data)
     }
 
     fn policy(&self) -> Policy {

@@ -11,10 +11,10 @@ const LINE: RGBColor = RGBColor(31, 100, 180);
 const FIRST_PRINT: RGBColor = RGBColor(214, 96, 20);
 
 /// How many periods a sparkline shows.
-pub(super) const SPARK_PERIODS: usize = 36;
+pub(crate) const SPARK_PERIODS: usize = 36;
 
 /// The range of `values` padded a little, never empty (a flat series still gets a band).
-fn value_range(values: impl Iterator<Item = f64>) -> std::ops::Range<f64> {
+pub(crate) fn value_range(values: impl Iterator<Item = f64>) -> std::ops::Range<f64> {
     let (lo, hi) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
         (lo.min(v), hi.max(v))
     });
@@ -23,6 +23,14 @@ fn value_range(values: impl Iterator<Item = f64>) -> std::ops::Range<f64> {
     }
     let pad = ((hi - lo) * 0.08).max(0.5);
     (lo - pad)..(hi + pad)
+}
+
+/// The x axis label at `x`: ticks fall on whole periods only; the others stay unlabelled.
+pub(crate) fn period_label(labels: &[String], x: f64) -> String {
+    match (x.fract() == 0.0 && x >= 0.0).then_some(x as usize) {
+        Some(i) => labels.get(i).cloned().unwrap_or_default(),
+        None => String::new(),
+    }
 }
 
 /// Makes the chart scale with its container (plotters writes fixed pixel sizes).
@@ -67,7 +75,8 @@ pub(super) fn sparkline(obs: &[StoredObservation]) -> String {
 /// The series chart: latest values as a line, each period's first print as a point (where
 /// a revision moved the value, the point sits off the line).
 pub(super) fn series_chart(obs: &[StoredObservation]) -> String {
-    if obs.is_empty() {
+    // Without the registered font the axis labels would silently not be drawn.
+    if obs.is_empty() || crate::fonts::register().is_err() {
         return String::new();
     }
     let first = |o: &StoredObservation| o.revisions.first().map_or(o.value, |r| r.value);
@@ -87,11 +96,7 @@ pub(super) fn series_chart(obs: &[StoredObservation]) -> String {
         else {
             return String::new();
         };
-        // Ticks fall on whole periods only; the others stay unlabelled.
-        let label = |x: &f64| match (x.fract() == 0.0 && *x >= 0.0).then_some(*x as usize) {
-            Some(i) => labels.get(i).cloned().unwrap_or_default(),
-            None => String::new(),
-        };
+        let label = |x: &f64| period_label(&labels, *x);
         let _ = chart
             .configure_mesh()
             .x_labels(8)

@@ -12,7 +12,7 @@
 //! must not hold up the async workers that run polls and deliveries.
 
 mod alerts;
-mod chart;
+pub(crate) mod chart;
 mod health;
 mod overview;
 mod series;

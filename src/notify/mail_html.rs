@@ -1,0 +1,205 @@
+//! The HTML part of an email: every brief (its text and a chart of its lead series), then
+//! every alert (summary, value, previous, period, cause, rule, id and a chart of its series),
+//! rendered from an embedded minijinja template with autoescape on: CBS titles and brief text
+//! are shown as text, never as markup. The charts travel as inline PNG parts (`cid:`).
+
+use std::collections::BTreeMap;
+
+use minijinja::value::Serde;
+use minijinja::{Environment, UndefinedBehavior, Value};
+use serde::Serialize;
+
+use super::mail_chart::{png_chart, ChartError, ChartSpec, CHART_SIZE};
+use super::render::{cause_text, change_text, period_text, subject, test_alert, value_text};
+use crate::model::{Alert, StoredObservation};
+
+/// The stored observations of every series a message is about, read at send time.
+pub(crate) type SeriesData = BTreeMap<String, Vec<StoredObservation>>;
+
+const NAME: &str = "mail.html";
+const TEMPLATE: &str = include_str!("templates/mail.html");
+
+#[derive(Debug, thiserror::Error)]
+pub enum MailHtmlError {
+    #[error("the mail template {NAME}: {0}")]
+    Template(#[from] minijinja::Error),
+    #[error(transparent)]
+    Chart(#[from] ChartError),
+}
+
+/// An inline image: referenced from the HTML as `cid:{cid}`.
+pub(crate) struct Inline {
+    pub cid: String,
+    pub png: Vec<u8>,
+}
+
+pub(crate) struct Rendered {
+    pub html: String,
+    pub images: Vec<Inline>,
+}
+
+#[derive(Serialize)]
+struct ChartRef {
+    cid: String,
+    width: u32,
+    height: u32,
+    alt: String,
+}
+
+#[derive(Serialize)]
+struct Item {
+    id: String,
+    rule: String,
+    series: String,
+    title: String,
+    text: String,
+    severity: String,
+    summary: String,
+    /// (label, text) rows, in the plain text's order.
+    rows: Vec<(&'static str, String)>,
+    chart: Option<ChartRef>,
+}
+
+#[derive(Serialize)]
+struct Page {
+    subject: String,
+    test: bool,
+    briefs: Vec<Item>,
+    alerts: Vec<Item>,
+}
+
+/// The compiled template. Built once per Notifier, so a broken template fails start-up.
+pub(crate) struct MailHtml {
+    env: Environment<'static>,
+}
+
+impl MailHtml {
+    /// Compiles the template and renders a test message once (no charts): strict undefined
+    /// makes a misspelt field an error here, at start, rather than in a delivery.
+    pub(crate) fn load() -> Result<MailHtml, MailHtmlError> {
+        let mut env = Environment::new();
+        env.set_undefined_behavior(UndefinedBehavior::Strict);
+        // The name ends in .html, so autoescape is on; said explicitly so a rename cannot
+        // turn it off.
+        env.set_auto_escape_callback(|_| minijinja::AutoEscape::Html);
+        env.add_template(NAME, TEMPLATE)?;
+        let html = MailHtml { env };
+        html.render(&[test_alert()], true, &SeriesData::new())?;
+        Ok(html)
+    }
+
+    /// The HTML and its charts; an alert whose series has no stored data gets no chart.
+    pub(crate) fn render(
+        &self,
+        alerts: &[Alert],
+        test: bool,
+        data: &SeriesData,
+    ) -> Result<Rendered, MailHtmlError> {
+        let mut images = Vec::new();
+        let mut briefs = Vec::new();
+        let mut plain = Vec::new();
+        for a in alerts {
+            let chart = chart(a, data, &mut images)?;
+            let item = item(a, chart);
+            if a.is_brief() {
+                briefs.push(item);
+            } else {
+                plain.push(item);
+            }
+        }
+        let ctx = Page {
+            subject: subject(alerts, test),
+            test,
+            briefs,
+            alerts: plain,
+        };
+        let html = self
+            .env
+            .get_template(NAME)?
+            .render(Value::from(Serde(&ctx)))?;
+        Ok(Rendered { html, images })
+    }
+}
+
+/// Draws the alert's chart, if its series has data, and files it under a new Content-ID.
+fn chart(
+    a: &Alert,
+    data: &SeriesData,
+    images: &mut Vec<Inline>,
+) -> Result<Option<ChartRef>, ChartError> {
+    let Some(obs) = data.get(&a.series) else {
+        return Ok(None);
+    };
+    let spec = ChartSpec {
+        obs,
+        period: a.period,
+        old_value: a.old_value(),
+    };
+    let Some(png) = png_chart(&spec)? else {
+        return Ok(None);
+    };
+    // Unique within the message, which is all a Content-ID reference needs.
+    let cid = format!("chart{}@statwatch", images.len() + 1);
+    images.push(Inline {
+        cid: cid.clone(),
+        png,
+    });
+    Ok(Some(ChartRef {
+        cid,
+        width: CHART_SIZE.0,
+        height: CHART_SIZE.1,
+        alt: format!("{}: the last periods, {} marked", a.title, period_text(a)),
+    }))
+}
+
+fn item(a: &Alert, chart: Option<ChartRef>) -> Item {
+    let mut rows = Vec::new();
+    if !a.series.is_empty() {
+        rows.push(("series", format!("{} ({})", a.series, a.title)));
+    }
+    rows.push(("value", value_text(a)));
+    rows.push(("previous", change_text(a)));
+    rows.push(("period", period_text(a)));
+    let source = if a.table.is_empty() {
+        a.source.clone()
+    } else {
+        format!("{} table {}", a.source, a.table)
+    };
+    rows.push(("source", source));
+    rows.push(("cause", cause_text(a)));
+    rows.push(("rule", format!("{} ({}, {})", a.rule, a.kind, a.severity)));
+    rows.push(("id", a.id.clone()));
+    Item {
+        id: a.id.clone(),
+        rule: a.rule.clone(),
+        series: a.series.clone(),
+        title: a.title.clone(),
+        text: a.brief_text().unwrap_or(&a.summary).to_string(),
+        severity: a.severity.to_string().to_uppercase(),
+        summary: a.summary.clone(),
+        rows,
+        chart,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Severity;
+    use crate::notify::tests::alert;
+
+    #[test]
+    fn the_template_loads_and_escapes_titles() {
+        let html = MailHtml::load().unwrap();
+        let mut a = alert("id-x", Severity::Info, "a <b>bold</b> summary");
+        a.title = "A & B <i>".into();
+        let r = html.render(&[a], false, &SeriesData::new()).unwrap();
+        assert!(
+            r.html.contains("a &lt;b&gt;bold&lt;&#x2f;b&gt; summary"),
+            "{}",
+            r.html
+        );
+        assert!(!r.html.contains("<i>") && r.html.contains("id-x"));
+        assert!(r.images.is_empty() && !r.html.contains("cid:"));
+    }
+}
