@@ -1,0 +1,151 @@
+//! The shipped default config, pointed at the fake CBS server built in the real tables'
+//! shapes (81234ned with its Marges and Seizoencorrectie dimensions and four measures;
+//! 85806NED with its branches and measures): `check` passes and every CBS table polls, so a
+//! key the config pins that the real table does not have would fail here, not in production.
+
+mod common;
+
+use std::collections::HashMap;
+use std::process::Command;
+
+use common::*;
+use serde_json::{json, Map, Value};
+
+/// A table with every combination of `dims` keys, each measure a value per period.
+fn table(dims: &[(&str, &[&str])], measures: &[&str], periods: &[&str]) -> FakeTable {
+    let mut combos: Vec<Vec<(&str, &str)>> = vec![Vec::new()];
+    for (dim, keys) in dims {
+        combos = combos
+            .into_iter()
+            .flat_map(|c| {
+                keys.iter().map(move |k| {
+                    let mut c = c.clone();
+                    c.push((*dim, *k));
+                    c
+                })
+            })
+            .collect();
+    }
+    let mut rows = Vec::new();
+    for combo in &combos {
+        for (i, p) in periods.iter().enumerate() {
+            let mut r = Map::new();
+            r.insert("ID".into(), json!(rows.len()));
+            for (dim, key) in combo {
+                r.insert((*dim).into(), json!(key));
+            }
+            r.insert("Perioden".into(), json!(p));
+            for (m, measure) in measures.iter().enumerate() {
+                let v = ((i as f64 - 6.0) * 0.7 + m as f64 * 0.3 - 1.0 * 10.0).round() / 10.0;
+                r.insert((*measure).into(), Value::from(v));
+            }
+            rows.push(r);
+        }
+    }
+    FakeTable {
+        modified: "2025-05-09T06:30:00".into(),
+        output_status: "Regulier".into(),
+        dimensions: dims
+            .iter()
+            .map(|(d, keys)| (d.to_string(), keys.iter().map(|k| k.to_string()).collect()))
+            .collect(),
+        periods: periods
+            .iter()
+            .map(|p| (p.to_string(), "Voorlopig".to_string()))
+            .collect(),
+        rows,
+        titles: HashMap::new(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_cbs_table_of_the_default_config_polls_against_the_real_shapes() {
+    let cbs = CbsServer::start().await;
+    let periods: Vec<String> = (1..=12)
+        .map(|m| format!("2024MM{m:02}"))
+        .chain((1..=3).map(|m| format!("2025MM{m:02}")))
+        .collect();
+    let periods: Vec<&str> = periods.iter().map(String::as_str).collect();
+    let branches = [
+        "300002  ", "307500  ", "307600  ", "320700  ", "330300  ", "332900  ", "334800  ",
+        "336500  ", "339205  ", "344400  ",
+    ];
+    cbs.set_table(
+        INDUSTRY,
+        table(
+            &[(BRANCH_DIM, &branches)],
+            &[
+                YOY,
+                "OntwSeizoengecorrigeerdeProductie_21",
+                "SeizoengecorrigeerdeProductie_3",
+            ],
+            &periods,
+        ),
+    );
+    cbs.set_table(
+        CONFIDENCE,
+        table(
+            &[
+                (BRANCH_DIM, &["307500", "307600"]),
+                ("Marges", &["MW00000", "MOG0095", "MBG0095"]),
+                ("Seizoencorrectie", &["A042500", "A042501"]),
+            ],
+            &[
+                CONF_MEASURE,
+                "VerwachteBedrijvigheid_2",
+                "OordeelOrderpositie_3",
+                "OordeelVoorraden_4",
+            ],
+            &periods,
+        ),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let shipped = std::fs::read_to_string("config/statwatch.toml").unwrap();
+    let text = shipped
+        .replace(
+            "state_dir = \"${STATE_DIRECTORY:-var/statwatch}\"",
+            &format!("state_dir = \"{}\"", dir.path().join("state").display()),
+        )
+        .replacen(
+            "kind     = \"cbs\"",
+            &format!("kind     = \"cbs\"\nbase_url = \"{}\"", cbs.base_url()),
+            1,
+        );
+    assert_ne!(
+        text, shipped,
+        "the default config's shape changed: update this test"
+    );
+    let cfg = dir.path().join("statwatch.toml");
+    std::fs::write(&cfg, text).unwrap();
+    let run = move |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_statwatch"))
+            .arg("--config")
+            .arg(&cfg)
+            .args(args)
+            .env_remove("DESTATIS_TOKEN")
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (out.status.success(), text)
+    };
+    // The server runs on this runtime: the binary is waited for off its workers.
+    let (ok, text) = tokio::task::spawn_blocking(move || {
+        let (ok, text) = run(&["check"]);
+        assert!(ok, "{text}");
+        run(&["poll", "--source", "cbs"])
+    })
+    .await
+    .unwrap();
+    assert!(ok, "every CBS table must poll:\n{text}");
+    assert!(!text.contains("FAILED"), "{text}");
+    for t in [INDUSTRY, CONFIDENCE] {
+        assert!(
+            text.contains(&format!("cbs {t}: ")),
+            "{t} was not polled:\n{text}"
+        );
+    }
+}
