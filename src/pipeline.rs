@@ -430,7 +430,8 @@ fn series_release(
     Ok(d.release)
 }
 
-/// Adds a table's changes, release log entries and routed alerts to the poll's one write.
+/// Adds a table's release log entries and routed alerts to the poll's one write (its
+/// observations follow from `report.changes` at the commit).
 fn stage(
     config: &Config,
     write: &mut PollWrite,
@@ -438,12 +439,9 @@ fn stage(
     changes: &[SeriesChange],
     alerts: &[Alert],
 ) {
+    // The updates themselves stay in `report.changes` until the commit (see `poll_source`),
+    // so a first sync of a large table does not hold them twice.
     for c in changes {
-        if !c.updates.is_empty() {
-            write
-                .observations
-                .push((c.series.clone(), c.updates.clone()));
-        }
         if !c.release.is_empty() {
             write.releases.push(ReleaseLogEntry {
                 at: at.now,
