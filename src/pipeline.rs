@@ -443,13 +443,9 @@ fn stage(
     // so a first sync of a large table does not hold them twice.
     for c in changes {
         if !c.release.is_empty() {
-            write.releases.push(ReleaseLogEntry {
-                at: at.now,
-                source: at.name.to_string(),
-                table: at.table.to_string(),
-                series: c.series.clone(),
-                release: c.release.clone(),
-            });
+            write.releases.push(ReleaseLogEntry::compact(
+                at.now, at.name, at.table, &c.series, &c.release,
+            ));
         }
     }
     for a in alerts {

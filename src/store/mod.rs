@@ -14,7 +14,8 @@
 //! | `series`    | series id                      | its observations, binary (`record`)      |
 //! | `revisions` | series id                      | its earlier vintages, binary (`record`)  |
 //! | `stamps`    | `source \0 table`              | [`TableStamp`] JSON (cheap-check value)  |
-//! | `releases`  | big-endian u64 sequence        | [`ReleaseLogEntry`] JSON                 |
+//! | `releases`  | big-endian u64 sequence        | [`ReleaseLogEntry`] JSON (a baseline's   |
+//! |             |                                | periods only as count, first and last)   |
 //! | `polls`     | `source`                       | [`PollRecord`] JSON                      |
 //! | `alerts`    | alert id                       | [`Alert`] JSON                           |
 //! | `outbox`    | `receiver \0 alert id`         | [`Delivery`] JSON                        |
@@ -60,7 +61,7 @@ use crate::model::{Alert, StoredObservation};
 pub(crate) use outbox::due;
 pub use outbox::UnreadableDelivery;
 pub use record::{RecordError, Refused};
-pub use series::{PollRecord, ReleaseLogEntry, TableStamp};
+pub use series::{BaselineSpan, PollRecord, ReleaseLogEntry, TableStamp};
 
 pub const SCHEMA_VERSION: u32 = 2;
 
