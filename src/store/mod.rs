@@ -61,7 +61,7 @@ use crate::model::{Alert, StoredObservation};
 pub(crate) use outbox::due;
 pub use outbox::UnreadableDelivery;
 pub use record::{RecordError, Refused};
-pub use series::{BaselineSpan, PollRecord, ReleaseLogEntry, TableStamp};
+pub use series::{BaselineSpan, EncodedSeries, PollRecord, ReleaseLogEntry, TableStamp};
 
 pub const SCHEMA_VERSION: u32 = 2;
 
@@ -144,6 +144,8 @@ impl Store {
 pub struct PollWrite {
     /// New or changed observations, per series id.
     pub observations: Vec<(String, Vec<StoredObservation>)>,
+    /// First syncs of series, encoded as they were diffed ([`Store::encode_baseline`]).
+    pub encoded: Vec<(String, EncodedSeries)>,
     pub stamps: Vec<(String, String, TableStamp)>,
     pub releases: Vec<ReleaseLogEntry>,
     /// Each alert with the receivers it goes to.
@@ -362,6 +364,9 @@ impl Store {
             )| {
                 for (id, updates) in &w.observations {
                     Self::merge_series(series, revisions, id, updates)?;
+                }
+                for (id, e) in &w.encoded {
+                    Self::put_encoded(series, revisions, id, e)?;
                 }
                 for (k, v) in &data.stamps {
                     stamps.insert(k.as_slice(), v.as_slice())?;

@@ -110,7 +110,52 @@ pub(super) struct SeriesRows {
     pub(super) poll: Option<Row>,
 }
 
+/// The new observations of a first sync of one series, already encoded as its series
+/// record, so a poll need not hold every decoded observation of a large table until its
+/// commit (see [`Store::encode_baseline`]).
+#[derive(Debug)]
+pub struct EncodedSeries {
+    bytes: Vec<u8>,
+}
+
 impl Store {
+    /// Encodes a series' updates as its record when they are a first sync's: every value
+    /// passes [`check`], none has earlier vintages, periods strictly ascending (as `diff`
+    /// gives them). `None` otherwise: such updates go to the commit as they are, which
+    /// merges them or refuses the poll as before.
+    pub fn encode_baseline(updates: &[StoredObservation]) -> Option<EncodedSeries> {
+        let mut codes = Vec::with_capacity(updates.len());
+        for o in updates {
+            check(o).ok()?;
+            let code = code_of(o.period).ok()?;
+            if !o.revisions.is_empty() || codes.last().is_some_and(|c| *c >= code) {
+                return None;
+            }
+            codes.push(code);
+        }
+        let bytes = record::encode_sorted(codes.into_iter().zip(updates), updates.len());
+        Some(EncodedSeries { bytes })
+    }
+
+    /// Writes a first sync's encoded record inside the poll's transaction; should the
+    /// series have records by now, it is merged like any update.
+    pub(super) fn put_encoded(
+        series: &TransactionalTree,
+        revisions: &TransactionalTree,
+        id: &str,
+        e: &EncodedSeries,
+    ) -> Result<(), ConflictableTransactionError<StoreError>> {
+        if series.get(id)?.is_none() && revisions.get(id)?.is_none() {
+            series.insert(id.as_bytes(), e.bytes.as_slice())?;
+            return Ok(());
+        }
+        let updates: Vec<StoredObservation> = record::decode_series(&e.bytes)
+            .map_err(|err| ConflictableTransactionError::Abort(corrupt("series", id, err)))?
+            .into_values()
+            .collect();
+        Self::merge_series(series, revisions, id, &updates)
+    }
+
     /// Every stored observation of a series, oldest period first.
     pub fn observations(&self, series: &str) -> Result<Vec<StoredObservation>, StoreError> {
         let Some(bytes) = self.series.get(series)? else {

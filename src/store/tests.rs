@@ -422,3 +422,33 @@ fn a_baseline_log_entry_names_its_periods_by_count_and_span_only() {
     let e = ReleaseLogEntry::compact(Utc::now(), "cbs", "T", "s", &later);
     assert_eq!((e.release, e.baseline), (later, None));
 }
+
+#[test]
+fn an_encoded_first_sync_is_written_as_is_or_merged_into_what_is_there() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let first = vec![
+        obs(Period::Month(2025, 1), 1.0),
+        obs(Period::Month(2025, 2), 2.5),
+    ];
+    let e = Store::encode_baseline(&first).unwrap();
+    let w = PollWrite {
+        encoded: vec![("s".into(), e)],
+        ..Default::default()
+    };
+    store.commit(&w).unwrap();
+    assert_eq!(store.observations("s").unwrap(), first);
+    // The store has the series by the commit: merged, not overwritten.
+    let more = vec![obs(Period::Month(2025, 3), 3.0)];
+    let w = PollWrite {
+        encoded: vec![("s".into(), Store::encode_baseline(&more).unwrap())],
+        ..Default::default()
+    };
+    store.commit(&w).unwrap();
+    assert_eq!(store.observations("s").unwrap().len(), 3);
+    // Not a first sync's updates: left to the commit.
+    let mut unordered = first.clone();
+    unordered.reverse();
+    assert!(Store::encode_baseline(&unordered).is_none());
+    assert!(Store::encode_baseline(&[obs(Period::Month(2025, 4), f64::NAN)]).is_none());
+}
