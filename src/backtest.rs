@@ -156,17 +156,22 @@ fn steps(
 ) -> Vec<(DateTime<Utc>, Vec<StoredObservation>, Release)> {
     let mut out = Vec::new();
     let first = entries.iter().position(|e| e.release.baseline);
-    // The first sync: its periods (or, with no log, those first seen earliest).
+    // The first sync: its periods (or, with no log, those first seen earliest). A compact
+    // baseline entry (see `ReleaseLogEntry::compact`) does not list them: they are the
+    // observations first seen at its time.
+    let first_seen_at = |t: DateTime<Utc>| -> Vec<Period> {
+        obs.iter()
+            .filter(|o| o.first_seen == t)
+            .map(|o| o.period)
+            .collect()
+    };
     let (start, mut periods) = match first {
+        Some(i) if entries[i].release.new_periods.is_empty() => {
+            (entries[i].at, first_seen_at(entries[i].at))
+        }
         Some(i) => (entries[i].at, entries[i].release.new_periods.clone()),
         None => match obs.iter().map(|o| o.first_seen).min() {
-            Some(t) => (
-                t,
-                obs.iter()
-                    .filter(|o| o.first_seen == t)
-                    .map(|o| o.period)
-                    .collect(),
-            ),
+            Some(t) => (t, first_seen_at(t)),
             None => return out,
         },
     };

@@ -156,6 +156,7 @@ pub async fn poll_source(
                 now: started_at,
                 cancel,
                 checked: checks.remove(&table),
+                dry_run,
             },
             &table,
             &series,
@@ -282,6 +283,8 @@ struct Poll<'a> {
     cancel: &'a CancellationToken,
     /// The table's cheap check if the source made it for every table at once.
     checked: Option<Result<Check, FetchError>>,
+    /// Only a dry run keeps each series' updates (to show them).
+    dry_run: bool,
 }
 
 async fn poll_table(
@@ -299,6 +302,7 @@ async fn poll_table(
         now,
         cancel,
         checked,
+        dry_run,
     } = poll;
     // A stamp only counts for the selection it was downloaded with: a series added to a
     // table (or a longer history) must not wait for the table's next release.
@@ -328,16 +332,30 @@ async fn poll_table(
     let mut results = Vec::new();
     let mut changes = Vec::new();
     let mut alerts = Vec::new();
+    let mut encoded = Vec::new();
     let at = At { name, table, now };
     for s in &data.expanded {
         report.labels.titles.insert(s.id.clone(), s.title.clone());
         report.labels.units.insert(s.id.clone(), s.unit.clone());
         // Taken, not cloned: a whole table's observations are held once.
         let fetched = data.series.remove(&s.id).unwrap_or_default();
+        let n = changes.len();
         let release = series_release(config, store, &at, s, fetched, &mut changes, &mut alerts)?;
         results.push((s.id.clone(), release));
+        // A first sync's updates become its record now, not at the commit: a large table's
+        // decoded observations are never all held at once.
+        for c in changes[n..]
+            .iter_mut()
+            .filter(|c| c.release.baseline && !dry_run)
+        {
+            if let Some(e) = Store::encode_baseline(&c.updates) {
+                encoded.push((c.series.clone(), e));
+                c.updates = Vec::new();
+            }
+        }
     }
     stage(config, write, &at, &changes, &alerts);
+    write.encoded.extend(encoded);
     write.stamps.push((
         name.to_string(),
         table.to_string(),
@@ -443,13 +461,9 @@ fn stage(
     // so a first sync of a large table does not hold them twice.
     for c in changes {
         if !c.release.is_empty() {
-            write.releases.push(ReleaseLogEntry {
-                at: at.now,
-                source: at.name.to_string(),
-                table: at.table.to_string(),
-                series: c.series.clone(),
-                release: c.release.clone(),
-            });
+            write.releases.push(ReleaseLogEntry::compact(
+                at.now, at.name, at.table, &c.series, &c.release,
+            ));
         }
     }
     for a in alerts {

@@ -14,7 +14,8 @@
 //! | `series`    | series id                      | its observations, binary (`record`)      |
 //! | `revisions` | series id                      | its earlier vintages, binary (`record`)  |
 //! | `stamps`    | `source \0 table`              | [`TableStamp`] JSON (cheap-check value)  |
-//! | `releases`  | big-endian u64 sequence        | [`ReleaseLogEntry`] JSON                 |
+//! | `releases`  | big-endian u64 sequence        | [`ReleaseLogEntry`] JSON (a baseline's   |
+//! |             |                                | periods only as count, first and last)   |
 //! | `polls`     | `source`                       | [`PollRecord`] JSON                      |
 //! | `alerts`    | alert id                       | [`Alert`] JSON                           |
 //! | `outbox`    | `receiver \0 alert id`         | [`Delivery`] JSON                        |
@@ -60,7 +61,7 @@ use crate::model::{Alert, StoredObservation};
 pub(crate) use outbox::due;
 pub use outbox::UnreadableDelivery;
 pub use record::{RecordError, Refused};
-pub use series::{PollRecord, ReleaseLogEntry, TableStamp};
+pub use series::{BaselineSpan, EncodedSeries, PollRecord, ReleaseLogEntry, TableStamp};
 
 pub const SCHEMA_VERSION: u32 = 2;
 
@@ -143,6 +144,8 @@ impl Store {
 pub struct PollWrite {
     /// New or changed observations, per series id.
     pub observations: Vec<(String, Vec<StoredObservation>)>,
+    /// First syncs of series, encoded as they were diffed ([`Store::encode_baseline`]).
+    pub encoded: Vec<(String, EncodedSeries)>,
     pub stamps: Vec<(String, String, TableStamp)>,
     pub releases: Vec<ReleaseLogEntry>,
     /// Each alert with the receivers it goes to.
@@ -361,6 +364,9 @@ impl Store {
             )| {
                 for (id, updates) in &w.observations {
                     Self::merge_series(series, revisions, id, updates)?;
+                }
+                for (id, e) in &w.encoded {
+                    Self::put_encoded(series, revisions, id, e)?;
                 }
                 for (k, v) in &data.stamps {
                     stamps.insert(k.as_slice(), v.as_slice())?;

@@ -111,6 +111,25 @@ fn cbs_code(p: Period) -> String {
     }
 }
 
+/// Whether `s` is [`cbs_code`]`(p)`, without building it (once per stored observation).
+fn is_cbs_code(s: &str, p: Period) -> bool {
+    let b = s.as_bytes();
+    if b.len() != 8 {
+        return false;
+    }
+    let (year, tag, n) = match p {
+        Period::Year(y) => (y, b"JJ", 0),
+        Period::Quarter(y, q) => (y, b"KW", q),
+        Period::Month(y, m) => (y, b"MM", m),
+    };
+    let digits = |d: &[u8]| {
+        d.iter().try_fold(0i32, |acc, c| {
+            c.is_ascii_digit().then(|| acc * 10 + i32::from(c - b'0'))
+        })
+    };
+    digits(&b[..4]) == Some(year) && &b[4..6] == tag && digits(&b[6..]) == Some(i32::from(n))
+}
+
 /// Values met more than once in a record, each written once and then named by index.
 #[derive(Default)]
 struct Interner<T: std::hash::Hash + Eq + Clone> {
@@ -160,13 +179,21 @@ impl Writer {
 /// Encodes a series' observations (without their revisions), in period order. Every one
 /// must have passed [`check`].
 pub(super) fn encode_series(obs: &BTreeMap<u64, StoredObservation>) -> Vec<u8> {
+    encode_sorted(obs.iter().map(|(c, o)| (*c, o)), obs.len())
+}
+
+/// [`encode_series`] of `count` observations given in strictly ascending period code.
+pub(super) fn encode_sorted<'a>(
+    obs: impl Iterator<Item = (u64, &'a StoredObservation)>,
+    count: usize,
+) -> Vec<u8> {
     let mut w = Writer::default();
     let mut prev = 0;
     for (code, o) in obs {
         varint(&mut w.body, code - prev);
-        prev = *code;
+        prev = code;
         let (form, m) = value_form(o.value);
-        let mut flags = if o.source_period == cbs_code(o.period) {
+        let mut flags = if is_cbs_code(&o.source_period, o.period) {
             SP_CBS
         } else if o.source_period == o.period.to_string() {
             SP_TEXT
@@ -190,7 +217,7 @@ pub(super) fn encode_series(obs: &BTreeMap<u64, StoredObservation>) -> Vec<u8> {
             varint(&mut w.body, seen);
         }
     }
-    w.finish(obs.len())
+    w.finish(count)
 }
 
 /// Encodes a series' earlier vintages, per period (periods without any are left out).
@@ -368,6 +395,30 @@ mod tests {
         let all = encode_series(&map).len();
         assert_eq!((all - one) / 11, 5);
         assert_eq!(decode_series(&encode_series(&map)).unwrap(), map);
+    }
+
+    #[test]
+    fn cbs_codes_are_recognised_without_building_them() {
+        for p in [
+            Period::Year(2024),
+            Period::Quarter(1999, 3),
+            Period::Month(2025, 11),
+            Period::Month(1800, 1),
+        ] {
+            assert!(is_cbs_code(&cbs_code(p), p), "{p}");
+        }
+        let m = Period::Month(2025, 5);
+        for s in [
+            "2025MM5",
+            "2025MM+5",
+            "2025KW05",
+            "2024MM05",
+            "2025MM050",
+            "2025-05",
+            "é025MM0",
+        ] {
+            assert!(!is_cbs_code(s, m), "{s}");
+        }
     }
 
     #[test]

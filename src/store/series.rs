@@ -11,7 +11,7 @@ use sled::transaction::{ConflictableTransactionError, TransactionalTree};
 
 use super::record::{self, check, code_of};
 use super::{dec, enc, key2, show_key, DecodeError, PollWrite, Store, StoreError};
-use crate::model::{Release, StoredObservation};
+use crate::model::{Period, Release, StoredObservation};
 
 /// The last cheap-check value seen for a table (CBS `Modified`, GENESIS `LatestUpdate`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -24,6 +24,10 @@ pub struct TableStamp {
 }
 
 /// One line of the release log: what a poll found in one series.
+///
+/// A baseline (first sync) entry does not list its periods: they are the series' stored
+/// observations whose `first_seen` is the entry's `at` (see [`ReleaseLogEntry::compact`]),
+/// and listing them made the log half of the store after the first sync of a large table.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ReleaseLogEntry {
     pub at: DateTime<Utc>,
@@ -31,6 +35,54 @@ pub struct ReleaseLogEntry {
     pub table: String,
     pub series: String,
     pub release: Release,
+    /// A compacted baseline's new periods: how many, the first and the last.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<BaselineSpan>,
+}
+
+/// The new periods of a baseline release, in short.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BaselineSpan {
+    pub count: usize,
+    pub first: Period,
+    pub last: Period,
+}
+
+impl ReleaseLogEntry {
+    /// The log entry of `release`: a baseline keeps its revisions and status changes (none,
+    /// in practice) but names its new periods only by count and span.
+    pub fn compact(
+        at: DateTime<Utc>,
+        source: &str,
+        table: &str,
+        series: &str,
+        release: &Release,
+    ) -> ReleaseLogEntry {
+        let (release, baseline) = if release.baseline && !release.new_periods.is_empty() {
+            let span = BaselineSpan {
+                count: release.new_periods.len(),
+                first: *release.new_periods.iter().min().expect("not empty"),
+                last: *release.new_periods.iter().max().expect("not empty"),
+            };
+            let short = Release {
+                baseline: true,
+                new_periods: Vec::new(),
+                revisions: release.revisions.clone(),
+                status_changes: release.status_changes.clone(),
+            };
+            (short, Some(span))
+        } else {
+            (release.clone(), None)
+        };
+        ReleaseLogEntry {
+            at,
+            source: source.to_string(),
+            table: table.to_string(),
+            series: series.to_string(),
+            release,
+            baseline,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -58,7 +110,52 @@ pub(super) struct SeriesRows {
     pub(super) poll: Option<Row>,
 }
 
+/// The new observations of a first sync of one series, already encoded as its series
+/// record, so a poll need not hold every decoded observation of a large table until its
+/// commit (see [`Store::encode_baseline`]).
+#[derive(Debug)]
+pub struct EncodedSeries {
+    bytes: Vec<u8>,
+}
+
 impl Store {
+    /// Encodes a series' updates as its record when they are a first sync's: every value
+    /// passes [`check`], none has earlier vintages, periods strictly ascending (as `diff`
+    /// gives them). `None` otherwise: such updates go to the commit as they are, which
+    /// merges them or refuses the poll as before.
+    pub fn encode_baseline(updates: &[StoredObservation]) -> Option<EncodedSeries> {
+        let mut codes = Vec::with_capacity(updates.len());
+        for o in updates {
+            check(o).ok()?;
+            let code = code_of(o.period).ok()?;
+            if !o.revisions.is_empty() || codes.last().is_some_and(|c| *c >= code) {
+                return None;
+            }
+            codes.push(code);
+        }
+        let bytes = record::encode_sorted(codes.into_iter().zip(updates), updates.len());
+        Some(EncodedSeries { bytes })
+    }
+
+    /// Writes a first sync's encoded record inside the poll's transaction; should the
+    /// series have records by now, it is merged like any update.
+    pub(super) fn put_encoded(
+        series: &TransactionalTree,
+        revisions: &TransactionalTree,
+        id: &str,
+        e: &EncodedSeries,
+    ) -> Result<(), ConflictableTransactionError<StoreError>> {
+        if series.get(id)?.is_none() && revisions.get(id)?.is_none() {
+            series.insert(id.as_bytes(), e.bytes.as_slice())?;
+            return Ok(());
+        }
+        let updates: Vec<StoredObservation> = record::decode_series(&e.bytes)
+            .map_err(|err| ConflictableTransactionError::Abort(corrupt("series", id, err)))?
+            .into_values()
+            .collect();
+        Self::merge_series(series, revisions, id, &updates)
+    }
+
     /// Every stored observation of a series, oldest period first.
     pub fn observations(&self, series: &str) -> Result<Vec<StoredObservation>, StoreError> {
         let Some(bytes) = self.series.get(series)? else {

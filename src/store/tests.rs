@@ -392,3 +392,63 @@ fn revisions_live_beside_the_series_and_merge() {
     assert_eq!(store.observations("s").unwrap()[0], plain);
     assert!(store.revisions.get("s").unwrap().is_none());
 }
+
+#[test]
+fn a_baseline_log_entry_names_its_periods_by_count_and_span_only() {
+    let release = crate::model::Release {
+        baseline: true,
+        new_periods: vec![Period::Month(2025, 3), Period::Month(2025, 1)],
+        ..Default::default()
+    };
+    let e = ReleaseLogEntry::compact(Utc::now(), "cbs", "T", "s", &release);
+    assert!(e.release.baseline && e.release.new_periods.is_empty());
+    let span = e.baseline.clone().unwrap();
+    assert_eq!(
+        (span.count, span.first, span.last),
+        (2, Period::Month(2025, 1), Period::Month(2025, 3))
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let w = PollWrite {
+        releases: vec![e.clone()],
+        ..Default::default()
+    };
+    store.commit(&w).unwrap();
+    assert_eq!(store.releases().unwrap(), vec![e]);
+    let later = crate::model::Release {
+        new_periods: vec![Period::Month(2025, 4)],
+        ..Default::default()
+    };
+    let e = ReleaseLogEntry::compact(Utc::now(), "cbs", "T", "s", &later);
+    assert_eq!((e.release, e.baseline), (later, None));
+}
+
+#[test]
+fn an_encoded_first_sync_is_written_as_is_or_merged_into_what_is_there() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let first = vec![
+        obs(Period::Month(2025, 1), 1.0),
+        obs(Period::Month(2025, 2), 2.5),
+    ];
+    let e = Store::encode_baseline(&first).unwrap();
+    let w = PollWrite {
+        encoded: vec![("s".into(), e)],
+        ..Default::default()
+    };
+    store.commit(&w).unwrap();
+    assert_eq!(store.observations("s").unwrap(), first);
+    // The store has the series by the commit: merged, not overwritten.
+    let more = vec![obs(Period::Month(2025, 3), 3.0)];
+    let w = PollWrite {
+        encoded: vec![("s".into(), Store::encode_baseline(&more).unwrap())],
+        ..Default::default()
+    };
+    store.commit(&w).unwrap();
+    assert_eq!(store.observations("s").unwrap().len(), 3);
+    // Not a first sync's updates: left to the commit.
+    let mut unordered = first.clone();
+    unordered.reverse();
+    assert!(Store::encode_baseline(&unordered).is_none());
+    assert!(Store::encode_baseline(&[obs(Period::Month(2025, 4), f64::NAN)]).is_none());
+}
