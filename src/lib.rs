@@ -11,8 +11,9 @@
 //!   key path -> file:line:column, toml errors, redaction of echoed secrets; `env`
 //!   `${VAR:-x}`, `*_file` and `Secret`; `validate` raw -> validated, one file per section;
 //!   `group` series groups (templates, id patterns, expansion into concrete series).
-//! - [`model`]: plain data (periods, observations, releases, alerts with their kind and typed
-//!   details, deliveries).
+//! - [`model`]: plain data, re-exported from one file per idea: `period.rs` periods and
+//!   frequencies; `observation.rs` observations, vintages, releases; `alert.rs` alerts with
+//!   their kind, cause and typed details; `delivery.rs` outbox entries.
 //! - [`sources`]: CBS (OData v3) and Destatis (GENESIS 2020) clients over one HTTP layer.
 //!   - `sources/mod.rs`: `Source`, `Check`, `FetchError`, the checks every table passes.
 //!   - `sources/http.rs`: transport only (timeouts, byte caps, origin, content type, retries).
@@ -22,7 +23,8 @@
 //!     `envelope.rs` the JSON envelope and its status enum; `answer.rs` zip or envelope,
 //!     text encoding; `ffcsv.rs` the CSV parser; `labels.rs` attribute labels for groups;
 //!     `select.rs` cells -> series; `stamp.rs` change stamps from the catalogue.
-//! - [`pipeline`]: what one poll of one source does, start to finish.
+//! - [`pipeline`]: what one poll of one source does, start to finish (`mod.rs`); what it
+//!   reports per table (`report.rs`).
 //! - [`diff`]: pure, stored vs fetched -> release.
 //! - [`derive`]: pure, growth rates from stored levels (owns `Derive`).
 //! - [`rules`]: pure, series + release -> alerts with stable ids. `mod` dispatch, ids and the

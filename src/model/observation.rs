@@ -1,0 +1,93 @@
+//! Observations as sources deliver them and as the store holds them (with every earlier
+//! vintage), and the release a fetch makes of one series: new periods, revisions, status
+//! changes.
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::Period;
+
+/// One published value of a series as a source delivers it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Observation {
+    pub period: Period,
+    /// The source's own period code (`2025MM03`, `MONAT03 2025`), kept for people.
+    pub source_period: String,
+    pub value: f64,
+    /// The source's status word (`Voorlopig`, `Definitief`, a Destatis quality flag), or empty.
+    pub status: String,
+}
+
+/// An earlier value of a stored observation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Vintage {
+    pub value: f64,
+    pub status: String,
+    pub seen_at: DateTime<Utc>,
+}
+
+/// An observation as the store holds it: the latest value and every earlier one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredObservation {
+    pub period: Period,
+    pub source_period: String,
+    pub value: f64,
+    pub status: String,
+    pub first_seen: DateTime<Utc>,
+    /// When the current value was first seen (equals `first_seen` until a revision).
+    pub value_seen: DateTime<Utc>,
+    /// Earlier values, oldest first.
+    pub revisions: Vec<Vintage>,
+}
+
+/// A change of a published value.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Revision {
+    pub period: Period,
+    pub old: f64,
+    pub new: f64,
+}
+
+/// A change of status without a change of value (Voorlopig -> Definitief).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StatusChange {
+    pub period: Period,
+    pub old: String,
+    pub new: String,
+}
+
+/// What one fetch changed in one series, compared with the store.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Release {
+    /// The first sync of a series: stored and logged, never alerted on.
+    pub baseline: bool,
+    pub new_periods: Vec<Period>,
+    pub revisions: Vec<Revision>,
+    pub status_changes: Vec<StatusChange>,
+}
+
+impl Release {
+    pub fn is_empty(&self) -> bool {
+        self.new_periods.is_empty() && self.revisions.is_empty() && self.status_changes.is_empty()
+    }
+}
+
+impl fmt::Display for Release {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.is_empty() {
+            return f.write_str("unchanged");
+        }
+        let plural =
+            |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+        write!(
+            f,
+            "{}{}, {}, {}",
+            if self.baseline { "baseline: " } else { "" },
+            plural(self.new_periods.len(), "new period", "new periods"),
+            plural(self.revisions.len(), "revision", "revisions"),
+            plural(self.status_changes.len(), "status change", "status changes"),
+        )
+    }
+}

@@ -1,0 +1,104 @@
+//! What a poll tells its caller: per table, unchanged, updated (each series with its
+//! release) or failed with its cause; the series changes, alerts and vanished group keys; the
+//! one-line summary for `STATUS=` and logs.
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+
+use crate::model::{Alert, Release, StoredObservation};
+use crate::sources::FetchError;
+use crate::store::{CommitSummary, StoreError};
+
+/// What happened to one table.
+#[derive(Debug)]
+pub enum TableResult {
+    /// The cheap check says nothing moved: no data was requested.
+    Unchanged,
+    /// Data was downloaded and compared; each series with its release.
+    Updated(Vec<(String, Release)>),
+}
+
+/// Why a table's poll failed.
+#[derive(Debug, thiserror::Error)]
+pub enum TableError {
+    #[error(transparent)]
+    Fetch(#[from] FetchError),
+    #[error("local store: {0}")]
+    Store(#[from] StoreError),
+}
+
+#[derive(Debug)]
+pub struct TableOutcome {
+    pub table: String,
+    pub result: Result<TableResult, TableError>,
+}
+
+/// A series that changed, as the store will hold it: for `--dry-run` and logs.
+#[derive(Debug, Clone)]
+pub struct SeriesChange {
+    pub series: String,
+    pub release: Release,
+    pub updates: Vec<StoredObservation>,
+}
+
+#[derive(Debug)]
+pub struct PollReport {
+    pub source: String,
+    pub started_at: DateTime<Utc>,
+    pub tables: Vec<TableOutcome>,
+    pub changes: Vec<SeriesChange>,
+    pub alerts: Vec<Alert>,
+    /// What the commit added; `None` on a dry run.
+    pub committed: Option<CommitSummary>,
+    /// Stored series of a group whose key the table no longer has (their data is kept).
+    pub vanished: Vec<String>,
+    /// Title and unit of every series this poll fetched (a group's titles come from the
+    /// source), for the briefs.
+    pub labels: Box<crate::briefs::text::Labels>,
+}
+
+impl PollReport {
+    pub fn failed(&self) -> bool {
+        self.tables.iter().any(|t| t.result.is_err())
+    }
+
+    /// One line for `STATUS=` and logs.
+    pub fn summary(&self) -> String {
+        let failed = self.tables.iter().filter(|t| t.result.is_err()).count();
+        let changed = self
+            .tables
+            .iter()
+            .filter(|t| matches!(&t.result, Ok(TableResult::Updated(s)) if s.iter().any(|(_, r)| !r.is_empty())))
+            .count();
+        format!(
+            "{}: {} tables, {} changed, {} failed, {} alerts",
+            self.source,
+            self.tables.len(),
+            changed,
+            failed,
+            self.alerts.len()
+        )
+    }
+}
+
+impl fmt::Display for TableOutcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.result {
+            Ok(TableResult::Unchanged) => write!(f, "{}: unchanged", self.table),
+            Ok(TableResult::Updated(series)) => {
+                let mut total = Release::default();
+                for (_, r) in series {
+                    total.baseline |= r.baseline;
+                    total.new_periods.extend(r.new_periods.iter().copied());
+                    total.revisions.extend(r.revisions.iter().cloned());
+                    total
+                        .status_changes
+                        .extend(r.status_changes.iter().cloned());
+                }
+                write!(f, "{}: {total}", self.table)
+            }
+            Err(e) => write!(f, "{}: FAILED: {e}", self.table),
+        }
+    }
+}
