@@ -12,16 +12,6 @@ use std::time::Duration;
 use chrono::{Timelike, Utc};
 use support_daemon::*;
 
-const EVERY_2S: &str = "*/2 * * * * *";
-
-const RELEASE_RULE: &str = r#"
-[[rules]]
-id = "nl-release"
-series = "nl.*"
-kind = "release"
-severity = "info"
-"#;
-
 fn alerts_json(config: &std::path::Path) -> Vec<serde_json::Value> {
     let out = statwatch(config, &["alerts", "--json"]);
     assert!(

@@ -19,14 +19,6 @@ use std::time::{Duration, Instant};
 
 use support_daemon::*;
 
-const RELEASE_RULE: &str = r#"
-[[rules]]
-id = "nl-release"
-series = "nl.*"
-kind = "release"
-severity = "info"
-"#;
-
 /// A tmpfs mounted for the test, unmounted when dropped.
 struct Tmpfs(PathBuf);
 

@@ -12,16 +12,6 @@ use std::time::Duration;
 
 use support_daemon::*;
 
-const EVERY_2S: &str = "*/2 * * * * *";
-
-const RELEASE_RULE: &str = r#"
-[[rules]]
-id = "nl-release"
-series = "nl.*"
-kind = "release"
-severity = "info"
-"#;
-
 /// CPU time (user + system) the process has used, in clock ticks.
 fn cpu_ticks(pid: u32) -> u64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();

@@ -13,6 +13,18 @@ use std::time::{Duration, Instant};
 
 use crate::common::{industry_table, with, CbsServer};
 
+/// A schedule that fires every two seconds.
+pub const EVERY_2S: &str = "*/2 * * * * *";
+
+/// A rule that fires on every new period of the default series.
+pub const RELEASE_RULE: &str = r#"
+[[rules]]
+id = "nl-release"
+series = "nl.*"
+kind = "release"
+severity = "info"
+"#;
+
 pub const TABLE: &str = crate::common::INDUSTRY;
 pub const DIM: &str = crate::common::BRANCH_DIM;
 pub const KEY: &str = "307500";
