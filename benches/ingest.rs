@@ -1,4 +1,4 @@
-//! Ingesting a 100,000-row CBS table: parse the TypedDataSet rows into series, diff them
+//! Ingesting a 100,000-row CBS table: parse the TypedDataSet page into series, diff them
 //! against the store, and commit them in one transaction. Run: `cargo bench --bench ingest`.
 //! Peak memory: `/usr/bin/time -v target/release/deps/ingest-* --bench` (see README).
 
@@ -10,7 +10,7 @@ use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use serde_json::{json, Map, Value};
 use statwatch::config::Config;
 use statwatch::diff::diff;
-use statwatch::sources::cbs::split_rows;
+use statwatch::sources::cbs::split_pages;
 use statwatch::store::{PollWrite, Store};
 
 const BRANCHES: usize = 400;
@@ -45,12 +45,12 @@ fn config() -> Config {
     Config::parse(Path::new("bench.toml"), &text).unwrap()
 }
 
-fn ingest(store: &Store, cfg: &Config, rows: &[Map<String, Value>]) {
-    let data = split_rows(rows, &cfg.series, &HashMap::new()).unwrap();
+fn ingest(store: &Store, cfg: &Config, page: &[u8]) {
+    let data = split_pages(&[page], &cfg.series, &HashMap::new()).unwrap();
     let now = Utc::now();
     let mut w = PollWrite::default();
     for (id, fetched) in &data.series {
-        let d = diff(&store.observations(id).unwrap(), fetched, now);
+        let d = diff(&store.observations(id).unwrap(), &fetched.to_vec(), now);
         w.observations.push((id.clone(), d.updates));
     }
     store.commit(&w).unwrap();
@@ -68,15 +68,15 @@ fn bench(c: &mut Criterion) {
     g.bench_function("baseline_parse_diff_store", |b| {
         b.iter_batched(
             || tempfile::tempdir().unwrap(),
-            |dir| ingest(&Store::open(dir.path()).unwrap(), &cfg, &rows),
+            |dir| ingest(&Store::open(dir.path()).unwrap(), &cfg, &text),
             BatchSize::PerIteration,
         );
     });
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
-    ingest(&store, &cfg, &rows);
+    ingest(&store, &cfg, &text);
     g.bench_function("unchanged_parse_diff", |b| {
-        b.iter(|| ingest(&store, &cfg, &rows))
+        b.iter(|| ingest(&store, &cfg, &text))
     });
     g.finish();
 }

@@ -68,9 +68,9 @@ mod tests {
     fn level(y: i32, m: u8, v: f64) -> StoredObservation {
         StoredObservation {
             period: Period::Month(y, m),
-            source_period: format!("{y}-{m:02}"),
+            source_period: format!("{y}-{m:02}").into(),
             value: v,
-            status: String::new(),
+            status: Default::default(),
             first_seen: Utc::now(),
             value_seen: Utc::now(),
             revisions: vec![],

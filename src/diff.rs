@@ -110,7 +110,7 @@ mod tests {
         rows.iter()
             .map(|&(m, v, s)| Observation {
                 period: Period::Month(2025, m),
-                source_period: format!("2025MM{m:02}"),
+                source_period: format!("2025MM{m:02}").into(),
                 value: v,
                 status: s.into(),
             })

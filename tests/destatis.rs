@@ -496,9 +496,13 @@ fn expected(values: &[f64]) -> Vec<Observation> {
             };
             Observation {
                 period: p,
-                source_period: format!("{y}-MONAT{m:02}"),
+                source_period: format!("{y}-MONAT{m:02}").into(),
                 value: *v,
-                status: if y == 2025 { "p".into() } else { String::new() },
+                status: if y == 2025 {
+                    "p".into()
+                } else {
+                    Default::default()
+                },
             }
         })
         .collect()
@@ -528,10 +532,10 @@ async fn check_then_fetch_then_a_release_with_revisions() {
         .fetch(TABLE, &series, &CancellationToken::new())
         .await
         .expect("fetch");
-    let index = &data.series["de.industry.index"];
+    let index = &data.series["de.industry.index"].to_vec();
     assert_eq!(index, &expected(&C_SA), "levels parse exactly");
     // The y/y % rows of the same code are told apart by unit; coal: 2025 only.
-    let coal = &data.series["de.coal.yoy"];
+    let coal = &data.series["de.coal.yoy"].to_vec();
     assert_eq!(coal.len(), 3);
     assert_eq!(coal[0].period, Period::Month(2025, 1));
     let want = ((92.5 - 31.4) / (94.8 - 31.4) - 1.0) * 100.0;
@@ -588,11 +592,14 @@ async fn check_then_fetch_then_a_release_with_revisions() {
         .fetch(TABLE, &series, &CancellationToken::new())
         .await
         .expect("fetch");
-    assert_eq!(data2.series["de.industry.index"], expected(&C_SA_2));
+    assert_eq!(
+        data2.series["de.industry.index"].to_vec(),
+        expected(&C_SA_2)
+    );
 
     let t0 = Utc::now();
     let stored = statwatch::diff::diff(&[], index, t0).updates;
-    let d = statwatch::diff::diff(&stored, &data2.series["de.industry.index"], t0);
+    let d = statwatch::diff::diff(&stored, &data2.series["de.industry.index"].to_vec(), t0);
     assert!(!d.release.baseline);
     assert_eq!(d.release.new_periods, vec![Period::Month(2025, 4)]);
     let revised: Vec<(Period, f64, f64)> = d
@@ -622,7 +629,7 @@ async fn a_too_big_table_goes_through_the_job_flow() {
         .fetch(TABLE, &series(&cfg), &CancellationToken::new())
         .await
         .expect("fetch via job");
-    assert_eq!(data.series["de.industry.index"], expected(&C_SA));
+    assert_eq!(data.series["de.industry.index"].to_vec(), expected(&C_SA));
     assert_eq!(fake.count("data/tablefile"), 2, "job=false, then job=true");
     assert_eq!(
         fake.count("catalogue/results"),
@@ -1101,8 +1108,11 @@ kind = "release"
             ),
         ]
     );
-    assert_eq!(data.series["de.industry.WZ08-C.index"], expected(&C_SA));
-    let coal = &data.series["de.industry.WZ08-B-05.index"];
+    assert_eq!(
+        data.series["de.industry.WZ08-C.index"].to_vec(),
+        expected(&C_SA)
+    );
+    let coal = &data.series["de.industry.WZ08-B-05.index"].to_vec();
     assert_eq!(coal.len(), C_SA.len());
     assert!((coal[0].value - (C_SA[0] - 31.4)).abs() < 0.051);
     assert!(cfg.rules[0].applies_to("de.industry.WZ08-C.index"));

@@ -365,7 +365,7 @@ fn industry_history() -> Vec<StoredObservation> {
             };
             StoredObservation {
                 period: Period::Month(year, month),
-                source_period: format!("{year}MM{month:02}"),
+                source_period: format!("{year}MM{month:02}").into(),
                 value,
                 status: "Voorlopig".into(),
                 first_seen: t,

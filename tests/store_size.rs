@@ -39,7 +39,7 @@ fn bytes_per_observation_on_a_large_table() {
                 let p = Period::Month(2015 + (m / 12) as i32, (m % 12 + 1) as u8);
                 StoredObservation {
                     period: p,
-                    source_period: format!("{}MM{:02}", 2015 + m / 12, m % 12 + 1),
+                    source_period: format!("{}MM{:02}", 2015 + m / 12, m % 12 + 1).into(),
                     value: ((s * 7 + m * 13) % 2000) as f64 / 10.0 - 100.0,
                     status: if m + 3 < MONTHS {
                         "Definitief"

@@ -235,7 +235,7 @@ fn record(
         table: lead.as_ref().map(|s| s.table.clone()).unwrap_or_default(),
         unit: lead.as_ref().map(|s| s.unit.clone()).unwrap_or_default(),
         period: Some(period),
-        source_period,
+        source_period: source_period.to_string(),
         value: Some(facts.lead.value),
         previous,
         cause: Cause::NewPeriod,

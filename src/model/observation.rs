@@ -9,22 +9,27 @@ use serde::{Deserialize, Serialize};
 
 use super::Period;
 
+/// Short text that every observation repeats: the source's period code and status word.
+/// Inline up to 23 bytes (every CBS and GENESIS code is shorter), so the millions of them a
+/// whole table brings allocate nothing, and a clone is a copy.
+pub type Label = smol_str::SmolStr;
+
 /// One published value of a series as a source delivers it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Observation {
     pub period: Period,
     /// The source's own period code (`2025MM03`, `MONAT03 2025`), kept for people.
-    pub source_period: String,
+    pub source_period: Label,
     pub value: f64,
     /// The source's status word (`Voorlopig`, `Definitief`, a Destatis quality flag), or empty.
-    pub status: String,
+    pub status: Label,
 }
 
 /// An earlier value of a stored observation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Vintage {
     pub value: f64,
-    pub status: String,
+    pub status: Label,
     pub seen_at: DateTime<Utc>,
 }
 
@@ -32,9 +37,9 @@ pub struct Vintage {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StoredObservation {
     pub period: Period,
-    pub source_period: String,
+    pub source_period: Label,
     pub value: f64,
-    pub status: String,
+    pub status: Label,
     pub first_seen: DateTime<Utc>,
     /// When the current value was first seen (equals `first_seen` until a revision).
     pub value_seen: DateTime<Utc>,
@@ -54,8 +59,8 @@ pub struct Revision {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StatusChange {
     pub period: Period,
-    pub old: String,
-    pub new: String,
+    pub old: Label,
+    pub new: Label,
 }
 
 /// What one fetch changed in one series, compared with the store.

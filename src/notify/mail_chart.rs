@@ -178,9 +178,9 @@ mod tests {
         (0..n)
             .map(|i| StoredObservation {
                 period: Period::Month(2020 + (i / 12) as i32, (i % 12 + 1) as u8),
-                source_period: String::new(),
+                source_period: Default::default(),
                 value: i as f64,
-                status: String::new(),
+                status: Default::default(),
                 first_seen: t,
                 value_seen: t,
                 revisions: Vec::new(),

@@ -248,7 +248,7 @@ async fn poll_table(
         report.labels.titles.insert(s.id.clone(), s.title.clone());
         report.labels.units.insert(s.id.clone(), s.unit.clone());
         // Taken, not cloned: a whole table's observations are held once.
-        let fetched = data.series.remove(&s.id).unwrap_or_default();
+        let fetched = data.series.remove(&s.id).unwrap_or_default().to_vec();
         let n = changes.len();
         let release = series_release(config, store, &at, s, fetched, &mut changes, &mut alerts)?;
         results.push((s.id.clone(), release));
@@ -331,17 +331,21 @@ fn series_release(
         }
     };
     let d = diff(&before, &target, at.now);
-    let after = merged(&before, &d.updates);
-    for rule in &config.rules {
-        alerts.extend(rules::evaluate(
-            rule,
-            &rules::Input {
-                series: s.into(),
-                after: &after,
-                release: &d.release,
-                detected_at: at.now,
-            },
-        ));
+    drop(target);
+    // Nothing fires on a baseline (see `rules`): a first sync builds no merged copy of itself.
+    if !d.release.baseline {
+        let after = merged(&before, &d.updates);
+        for rule in &config.rules {
+            alerts.extend(rules::evaluate(
+                rule,
+                &rules::Input {
+                    series: s.into(),
+                    after: &after,
+                    release: &d.release,
+                    detected_at: at.now,
+                },
+            ));
+        }
     }
     let (name, table) = (at.name, at.table);
     if d.release.baseline && !d.release.is_empty() {

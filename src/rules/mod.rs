@@ -187,7 +187,7 @@ fn alert(
         table: input.series.table.to_string(),
         unit: input.series.unit.to_string(),
         period: Some(p),
-        source_period: obs.map(|o| o.source_period.clone()).unwrap_or_default(),
+        source_period: obs.map(|o| o.source_period.to_string()).unwrap_or_default(),
         value: Some(v),
         previous,
         cause,

@@ -54,7 +54,7 @@ impl Overdue {
             table: series.table.to_string(),
             unit: series.unit.to_string(),
             period: Some(p),
-            source_period: latest.source_period.clone(),
+            source_period: latest.source_period.to_string(),
             value: Some(latest.value),
             previous: None,
             cause: Cause::Overdue,

@@ -75,7 +75,7 @@ pub(super) fn obs(rows: &[(i32, u8, f64)]) -> Vec<Observation> {
     rows.iter()
         .map(|&(y, m, v)| Observation {
             period: Period::Month(y, m),
-            source_period: format!("{y}MM{m:02}"),
+            source_period: format!("{y}MM{m:02}").into(),
             value: v,
             status: "Voorlopig".into(),
         })

@@ -5,6 +5,7 @@
 
 pub mod cbs;
 pub mod destatis;
+mod fetched;
 pub(crate) mod http;
 
 use std::collections::BTreeMap;
@@ -15,8 +16,8 @@ use tracing::warn;
 
 use crate::config::group::{Choice, Keys, MEASURE};
 use crate::config::{SeriesConfig, SourceConfig, SourceKind};
-use crate::model::{Frequency, Observation};
 
+pub use fetched::{Fetched, PeriodLabel};
 pub use http::HttpError;
 
 /// Why fetching or parsing one table failed. The pipeline adds the source and table names.
@@ -69,7 +70,7 @@ pub enum Check {
 /// One table's data, split by configured series id.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct TableData {
-    pub series: BTreeMap<String, Vec<Observation>>,
+    pub series: BTreeMap<String, Fetched>,
     /// The table's concrete series at this poll: plain entries as configured, groups
     /// expanded into one series per key found (with the source's titles).
     pub expanded: Vec<SeriesConfig>,
@@ -159,7 +160,7 @@ impl TableData {
             let Some(obs) = self.series.get(&s.id) else {
                 return Err(fail("the answer has no data for this series".into()));
             };
-            for o in obs {
+            for o in obs.iter() {
                 if !o.value.is_finite() {
                     return Err(fail(format!(
                         "{}: not a finite number: {}",
@@ -227,31 +228,4 @@ pub(crate) fn expand_groups(
         });
     }
     Ok(out)
-}
-
-/// Keeps one frequency per series: the configured one, else the finest present
-/// (monthly tables also carry quarter and year rows).
-pub(crate) fn keep_one_frequency(rows: &mut Vec<Observation>, wanted: Option<Frequency>) {
-    let Some(freq) = wanted.or_else(|| rows.iter().map(|o| o.period.frequency()).min()) else {
-        return;
-    };
-    rows.retain(|o| o.period.frequency() == freq);
-    rows.sort_by_key(|o| o.period);
-}
-
-/// Refuses a selection that yields two values for one period (a dimension left unpinned).
-pub(crate) fn check_unique(series: &SeriesConfig, rows: &[Observation]) -> Result<(), FetchError> {
-    for w in rows.windows(2) {
-        if w[0].period == w[1].period {
-            return Err(FetchError::Series {
-                series: series.id.clone(),
-                message: format!(
-                    "several values for {} ({} and {}): pin every dimension of the table in \
-                     `dimensions`",
-                    w[0].period, w[0].value, w[1].value
-                ),
-            });
-        }
-    }
-    Ok(())
 }

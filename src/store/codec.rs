@@ -125,10 +125,12 @@ impl<'a> Reader<'a> {
             .ok_or(self.bad(what))
     }
 
-    pub(super) fn tables(&mut self) -> Result<(Vec<String>, Vec<DateTime<Utc>>), RecordError> {
+    pub(super) fn tables(
+        &mut self,
+    ) -> Result<(Vec<crate::model::Label>, Vec<DateTime<Utc>>), RecordError> {
         let mut statuses = Vec::new();
         for _ in 0..self.varint("statuses")? {
-            statuses.push(self.string()?);
+            statuses.push(self.string()?.into());
         }
         let mut times = Vec::new();
         for _ in 0..self.varint("times")? {

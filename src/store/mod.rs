@@ -2,8 +2,8 @@
 //! encoding, and the one transaction per poll. What the records are lives beside it:
 //! `series` (data, stamps, release log, polls), `record` (the binary series records, on
 //! `codec`'s primitives),
-//! `outbox` (alerts and their deliveries), `due` (what the outbox owes, retention) and
-//! `upgrade` (earlier schemas).
+//! `outbox` (alerts and their deliveries), `due` (what the outbox owes, retention),
+//! `ahead` (first syncs written ahead of the transaction) and `upgrade` (earlier schemas).
 //!
 //! # Key layout (schema version 2)
 //!
@@ -23,6 +23,7 @@
 //! | `pending`   | outbox key                     | its due time (8 bytes), to find it again |
 //! | `sent`      | outbox key                     | `d`/`f`: a pruned delivered/failed entry |
 //! | `meta`      | `alive`                        | RFC 3339 time of the last write probe    |
+//! | `meta`      | `ahead:` + big-endian u64      | undo record of a commit in progress      |
 //!
 //! Why one record per series: a first sync of a 2,000-series table wrote 240,000 sled keys
 //! with JSON values (about 200 bytes each on disk, and sled's write path held kilobytes of
@@ -32,7 +33,12 @@
 //!
 //! One poll's writes (observations, stamps, release log, alerts and their outbox entries with
 //! their index and count, the poll time) go through [`Store::commit`] as ONE sled transaction,
-//! so a crash can neither lose a detection nor record data without its alerts.
+//! so a crash can neither lose a detection nor record data without its alerts. The one
+//! exception is a first sync's new records (and its baseline log entries), which fire no
+//! alert: they are written just ahead of the transaction under an undo record that the
+//! transaction removes, because sled holds a transaction's every key in memory (see `ahead`).
+//! A crash in between is undone at the next open, so the store still shows the whole poll or
+//! none of it.
 //!
 //! Every record is checked before it is written: observations by `record::check` (NaN,
 //! infinity and out-of-range periods are refused), JSON records by decoding them again (JSON
@@ -43,6 +49,7 @@
 //! Writes end with a flush to disk, which blocks: async callers use [`Store::commit_async`]
 //! and [`Store::update_deliveries_async`], which run on tokio's blocking pool.
 
+mod ahead;
 mod codec;
 mod due;
 mod outbox;
@@ -297,6 +304,7 @@ impl Store {
                 })
             }
         }
+        store.undo_interrupted()?;
         Ok(store)
     }
 
@@ -335,6 +343,11 @@ impl Store {
     pub fn commit(&self, w: &PollWrite) -> Result<CommitSummary, StoreError> {
         let data = self.series_rows(w)?;
         let alert_rows = outbox::alert_rows(w)?;
+        let ahead = self.write_ahead(&w.encoded, &data.releases)?;
+        let done: std::collections::HashSet<&str> = ahead
+            .iter()
+            .flat_map(|a| a.undo.series.iter().map(String::as_str))
+            .collect();
         let trees = (
             &self.series,
             &self.revisions,
@@ -365,14 +378,23 @@ impl Store {
                 for (id, updates) in &w.observations {
                     Self::merge_series(series, revisions, id, updates)?;
                 }
-                for (id, e) in &w.encoded {
+                for (id, e) in w
+                    .encoded
+                    .iter()
+                    .filter(|(id, _)| !done.contains(id.as_str()))
+                {
                     Self::put_encoded(series, revisions, id, e)?;
                 }
                 for (k, v) in &data.stamps {
                     stamps.insert(k.as_slice(), v.as_slice())?;
                 }
-                for (k, v) in &data.releases {
-                    releases.insert(k, v.as_slice())?;
+                for (k, v, baseline) in &data.releases {
+                    if !(*baseline && ahead.is_some()) {
+                        releases.insert(k, v.as_slice())?;
+                    }
+                }
+                if let Some(a) = &ahead {
+                    meta.remove(a.key.as_slice())?;
                 }
                 if let Some((k, v)) = &data.poll {
                     polls.insert(k.as_slice(), v.as_slice())?;
@@ -382,7 +404,15 @@ impl Store {
                 Ok::<_, ConflictableTransactionError<StoreError>>(summary)
             },
         );
-        let summary = settled(result)?;
+        let summary = match settled(result) {
+            Ok(s) => s,
+            Err(e) => {
+                if let Some(a) = &ahead {
+                    self.undo(a);
+                }
+                return Err(e);
+            }
+        };
         self.db.flush()?;
         Ok(summary)
     }

@@ -34,7 +34,7 @@ use std::collections::{BTreeMap, HashMap};
 use chrono::{DateTime, Utc};
 
 use super::codec::{string, value, value_form, varint, zigzag, Reader};
-use crate::model::{Period, StoredObservation, Vintage, YEARS};
+use crate::model::{Label, Period, StoredObservation, Vintage, YEARS};
 
 /// The layout version inside a record, so a later change can be read beside this one.
 pub(super) const FORMAT: u8 = 1;
@@ -103,11 +103,11 @@ fn period_of(code: u64) -> Option<Period> {
 }
 
 /// The CBS code of a period, which is what CBS series carry as `source_period`.
-fn cbs_code(p: Period) -> String {
+fn cbs_code(p: Period) -> Label {
     match p {
-        Period::Year(y) => format!("{y}JJ00"),
-        Period::Quarter(y, q) => format!("{y}KW{q:02}"),
-        Period::Month(y, m) => format!("{y}MM{m:02}"),
+        Period::Year(y) => smol_str::format_smolstr!("{y}JJ00"),
+        Period::Quarter(y, q) => smol_str::format_smolstr!("{y}KW{q:02}"),
+        Period::Month(y, m) => smol_str::format_smolstr!("{y}MM{m:02}"),
     }
 }
 
@@ -152,7 +152,7 @@ impl<T: std::hash::Hash + Eq + Clone> Interner<T> {
 /// The body of a record is built first, so the tables it refers to can be written before it.
 #[derive(Default)]
 struct Writer {
-    statuses: Interner<String>,
+    statuses: Interner<Label>,
     times: Interner<DateTime<Utc>>,
     body: Vec<u8>,
 }
@@ -257,8 +257,8 @@ pub(super) fn decode_series(bytes: &[u8]) -> Result<BTreeMap<u64, StoredObservat
         let flags = r.byte("flags")?;
         let source_period = match flags & 3 {
             SP_CBS => cbs_code(period),
-            SP_TEXT => period.to_string(),
-            SP_OWN => r.string()?,
+            SP_TEXT => smol_str::format_smolstr!("{period}"),
+            SP_OWN => r.string()?.into(),
             _ => return Err(r.bad("flags")),
         };
         let value = r.value(flags >> 4)?;
@@ -381,7 +381,7 @@ mod tests {
     fn a_first_sync_month_of_small_values_costs_5_bytes() {
         let obs = |m: u8| StoredObservation {
             period: Period::Month(2025, m),
-            source_period: format!("2025MM{m:02}"),
+            source_period: format!("2025MM{m:02}").into(),
             value: f64::from(m) / 10.0,
             status: "Definitief".into(),
             first_seen: t("2025-05-09T04:31:00.123Z"),

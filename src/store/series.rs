@@ -106,7 +106,8 @@ pub(super) type Row = (Vec<u8>, Vec<u8>);
 #[derive(Default)]
 pub(super) struct SeriesRows {
     pub(super) stamps: Vec<Row>,
-    pub(super) releases: Vec<([u8; 8], Vec<u8>)>,
+    /// Key, value, and whether it is a baseline's (written ahead: see `ahead`).
+    pub(super) releases: Vec<([u8; 8], Vec<u8>, bool)>,
     pub(super) poll: Option<Row>,
 }
 
@@ -116,6 +117,12 @@ pub(super) struct SeriesRows {
 #[derive(Debug)]
 pub struct EncodedSeries {
     bytes: Vec<u8>,
+}
+
+impl EncodedSeries {
+    pub(super) fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
 }
 
 impl Store {
@@ -287,7 +294,7 @@ impl Store {
         for entry in &w.releases {
             let key = self.db.generate_id()?.to_be_bytes();
             let value = enc("releases", &key, entry)?;
-            rows.releases.push((key, value));
+            rows.releases.push((key, value, entry.release.baseline));
         }
         if let Some((source, record)) = &w.poll {
             let key = source.as_bytes();

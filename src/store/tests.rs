@@ -9,7 +9,7 @@ fn obs(p: Period, v: f64) -> StoredObservation {
     let t = Utc::now();
     StoredObservation {
         period: p,
-        source_period: p.to_string(),
+        source_period: p.to_string().into(),
         value: v,
         status: "Voorlopig".into(),
         first_seen: t,
@@ -146,16 +146,16 @@ mod encoding {
             .prop_map(
                 |(period, sp, value, status, first, seen, revs)| StoredObservation {
                     period,
-                    source_period: sp,
+                    source_period: sp.into(),
                     value,
-                    status,
+                    status: status.into(),
                     first_seen: first,
                     value_seen: seen,
                     revisions: revs
                         .into_iter()
                         .map(|(value, status, seen_at)| Vintage {
                             value,
-                            status,
+                            status: status.into(),
                             seen_at,
                         })
                         .collect(),
@@ -451,4 +451,107 @@ fn an_encoded_first_sync_is_written_as_is_or_merged_into_what_is_there() {
     unordered.reverse();
     assert!(Store::encode_baseline(&unordered).is_none());
     assert!(Store::encode_baseline(&[obs(Period::Month(2025, 4), f64::NAN)]).is_none());
+}
+
+/// A poll's first syncs and their log entries (written ahead of the transaction) with an
+/// alert of another series and the table's stamp.
+fn first_sync_write(ids: &[&str]) -> PollWrite {
+    let baseline = crate::model::Release {
+        baseline: true,
+        new_periods: vec![Period::Month(2025, 1), Period::Month(2025, 2)],
+        ..Default::default()
+    };
+    let first = vec![
+        obs(Period::Month(2025, 1), 1.0),
+        obs(Period::Month(2025, 2), 2.5),
+    ];
+    PollWrite {
+        encoded: ids
+            .iter()
+            .map(|id| (id.to_string(), Store::encode_baseline(&first).unwrap()))
+            .collect(),
+        releases: ids
+            .iter()
+            .map(|id| ReleaseLogEntry::compact(Utc::now(), "cbs", "T", id, &baseline))
+            .collect(),
+        stamps: vec![(
+            "cbs".into(),
+            "T".into(),
+            TableStamp {
+                stamp: "m1".into(),
+                fetched_at: Utc::now(),
+                selection: String::new(),
+            },
+        )],
+        alerts: vec![(alert("a1"), vec!["ops".into()])],
+        ..Default::default()
+    }
+}
+
+#[test]
+fn first_syncs_written_ahead_commit_with_the_poll_and_leave_no_undo_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let w = first_sync_write(&["a", "b"]);
+    assert_eq!(store.commit(&w).unwrap().new_alerts, vec!["a1".to_string()]);
+    assert_eq!(store.series_ids().unwrap(), vec!["a", "b"]);
+    assert_eq!(store.observations("b").unwrap().len(), 2);
+    assert_eq!(store.releases().unwrap().len(), 2);
+    assert!(store.stamp("cbs", "T").unwrap().is_some());
+    assert_eq!(store.meta.scan_prefix(b"ahead:").count(), 0);
+    drop(store);
+    let store = Store::open(dir.path()).unwrap();
+    assert_eq!(store.series_ids().unwrap(), vec!["a", "b"]);
+}
+
+#[test]
+fn a_crash_between_the_writes_ahead_and_the_transaction_is_undone_at_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    // Held before the poll: it must survive the undo untouched.
+    store.commit(&first_sync_write(&["old"])).unwrap();
+    let w = first_sync_write(&["a", "b", "old"]);
+    let rows = store.series_rows(&w).unwrap();
+    let ahead = store
+        .write_ahead(&w.encoded, &rows.releases)
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        ahead.undo.series,
+        vec!["a", "b"],
+        "only series new to the store"
+    );
+    assert_eq!(store.series_ids().unwrap(), vec!["a", "b", "old"]);
+    // The process dies here: no transaction.
+    drop(store);
+    let store = Store::open(dir.path()).unwrap();
+    assert_eq!(store.series_ids().unwrap(), vec!["old"]);
+    assert_eq!(store.observations("old").unwrap().len(), 2);
+    assert_eq!(
+        store.releases().unwrap().len(),
+        1,
+        "the earlier poll's entry only"
+    );
+    assert_eq!(store.meta.scan_prefix(b"ahead:").count(), 0);
+}
+
+#[test]
+fn a_failed_transaction_undoes_its_writes_ahead() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    // A stored record that no longer decodes makes the transaction's merge abort.
+    store
+        .series
+        .insert("broken", &b"\xffnot a record"[..])
+        .unwrap();
+    let mut w = first_sync_write(&["a"]);
+    w.observations
+        .push(("broken".into(), vec![obs(Period::Month(2025, 3), 1.0)]));
+    let e = store.commit(&w).unwrap_err();
+    assert!(matches!(e, StoreError::Corrupt { .. }), "{e}");
+    assert_eq!(store.series_ids().unwrap(), vec!["broken"]);
+    assert!(store.releases().unwrap().is_empty());
+    assert!(store.stamp("cbs", "T").unwrap().is_none());
+    assert!(store.alert("a1").unwrap().is_none());
+    assert_eq!(store.meta.scan_prefix(b"ahead:").count(), 0);
 }

@@ -128,7 +128,7 @@ mod tests {
         let t = Utc::now();
         StoredObservation {
             period: Period::Month(2025, m),
-            source_period: format!("2025MM{m:02}"),
+            source_period: format!("2025MM{m:02}").into(),
             value: v,
             status: "Voorlopig".into(),
             first_seen: t,

@@ -53,7 +53,7 @@ fn series(config: &Config, store: &Store, id: &str) -> Result<SeriesPage, PageEr
         .map(|o| Row {
             period: o.period.to_string(),
             value: o.value,
-            status: o.status.clone(),
+            status: o.status.to_string(),
             first_seen: time(o.first_seen),
             first_print: o.revisions.first().map_or(o.value, |r| r.value),
             revisions: o
@@ -61,7 +61,7 @@ fn series(config: &Config, store: &Store, id: &str) -> Result<SeriesPage, PageEr
                 .iter()
                 .map(|r| Vintage {
                     value: r.value,
-                    status: r.status.clone(),
+                    status: r.status.to_string(),
                     seen_at: time(r.seen_at),
                 })
                 .collect(),

@@ -21,7 +21,6 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::Datelike;
 use serde::Deserialize;
-use serde_json::Value;
 use tracing::{debug, warn};
 use url::Url;
 
@@ -30,9 +29,9 @@ use super::{expand_groups, Check, FetchError, TableData};
 use crate::config::group::{Choice, MEASURE};
 use crate::config::{SeriesConfig, SourceConfig};
 use odata::{odata_str, Pager};
-use split::Splitter;
+use split::{Columns, RowSeed, Splitter};
 
-pub use split::split_rows;
+pub use split::split_pages;
 
 /// More keys of one dimension than this are not put in the `$filter` (see `fetch`).
 const MAX_KEYS_IN_FILTER: usize = 20;
@@ -305,21 +304,23 @@ impl Cbs {
             .pages
             .get_all(self.url(table, "Perioden", &[]), "Perioden")
             .await?;
-        let status: HashMap<String, String> = periods
+        let status: HashMap<String, crate::model::Label> = periods
             .into_iter()
-            .map(|p| (p.key.trim().to_string(), p.status.unwrap_or_default()))
+            .map(|p| {
+                (
+                    p.key.trim().to_string(),
+                    p.status.unwrap_or_default().into(),
+                )
+            })
             .collect();
-        let mut splitter = Splitter::new(series, &status);
+        let columns = Columns::of(series);
+        let mut splitter = Splitter::new(series, &status, &columns);
         let mut rows = 0;
         self.pages
-            .get_pages(
-                data_url,
-                "TypedDataSet",
-                |row: serde_json::Map<String, Value>| {
-                    rows += 1;
-                    splitter.add_row(&row)
-                },
-            )
+            .get_pages(data_url, "TypedDataSet", RowSeed(&columns), |row| {
+                rows += 1;
+                splitter.add_row(&row)
+            })
             .await?;
         debug!(table, rows, "TypedDataSet downloaded");
         let mut data = splitter.finish()?;

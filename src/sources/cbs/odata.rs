@@ -101,7 +101,7 @@ impl Pager {
         what: &str,
     ) -> Result<Vec<T>, FetchError> {
         let mut out = Vec::new();
-        self.get_pages(first, what, |row: T| {
+        self.get_pages(first, what, std::marker::PhantomData::<T>, |row| {
             out.push(row);
             Ok(())
         })
@@ -110,14 +110,18 @@ impl Pager {
     }
 
     /// GETs an entity set page by page, following `odata.nextLink` to the end, handing each
-    /// row to `on_row` as it is parsed (so a large table never sits in memory as JSON), and
-    /// stopping at the row and page caps.
-    pub(crate) async fn get_pages<T: serde::de::DeserializeOwned>(
+    /// row (read by `seed`) to `on_row` as it is parsed (so a large table never sits in
+    /// memory as JSON), and stopping at the row and page caps.
+    pub(crate) async fn get_pages<S, T>(
         &self,
         first: Url,
         what: &str,
+        seed: S,
         mut on_row: impl FnMut(T) -> Result<(), FetchError>,
-    ) -> Result<(), FetchError> {
+    ) -> Result<(), FetchError>
+    where
+        S: for<'de> DeserializeSeed<'de, Value = T> + Copy,
+    {
         let mut url = first;
         let mut seen = BTreeSet::new();
         let mut rows = 0usize;
@@ -136,7 +140,7 @@ impl Pager {
                 }
                 on_row(row)
             };
-            let next = read_page(&reply.body, &mut counted).map_err(|e| match e {
+            let next = read_page(&reply.body, seed, &mut counted).map_err(|e| match e {
                 PageError::Row(e) => e,
                 PageError::Json(e) => FetchError::from(OdataError::NotAnEnvelope {
                     what: what.to_string(),
@@ -202,16 +206,20 @@ pub(crate) enum PageError {
 /// Reads one OData v3 envelope, handing each element of `value` to `on_row` as soon as it
 /// is parsed (a streaming visitor: the rows never exist as one `Vec` of maps), and returns
 /// its `odata.nextLink`.
-pub(crate) fn read_page<T: serde::de::DeserializeOwned>(
+pub(crate) fn read_page<S, T>(
     body: &[u8],
+    seed: S,
     on_row: &mut dyn FnMut(T) -> Result<(), FetchError>,
-) -> Result<Option<String>, PageError> {
+) -> Result<Option<String>, PageError>
+where
+    S: for<'de> DeserializeSeed<'de, Value = T> + Copy,
+{
     let mut stop = None;
     let mut de = serde_json::Deserializer::from_slice(body);
     let next = PageSeed {
+        seed,
         on_row,
         stop: &mut stop,
-        _row: std::marker::PhantomData,
     }
     .deserialize(&mut de)
     .and_then(|next| de.end().map(|()| next));
@@ -222,14 +230,17 @@ pub(crate) fn read_page<T: serde::de::DeserializeOwned>(
     }
 }
 
-struct PageSeed<'a, T> {
+struct PageSeed<'a, S, T> {
+    seed: S,
     on_row: &'a mut dyn FnMut(T) -> Result<(), FetchError>,
     /// The row error that stopped the parse (serde can only carry a message).
     stop: &'a mut Option<FetchError>,
-    _row: std::marker::PhantomData<T>,
 }
 
-impl<'de, T: serde::de::DeserializeOwned> DeserializeSeed<'de> for PageSeed<'_, T> {
+impl<'de, S, T> DeserializeSeed<'de> for PageSeed<'_, S, T>
+where
+    S: for<'r> DeserializeSeed<'r, Value = T> + Copy,
+{
     type Value = Option<String>;
 
     fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
@@ -237,7 +248,10 @@ impl<'de, T: serde::de::DeserializeOwned> DeserializeSeed<'de> for PageSeed<'_, 
     }
 }
 
-impl<'de, T: serde::de::DeserializeOwned> Visitor<'de> for PageSeed<'_, T> {
+impl<'de, S, T> Visitor<'de> for PageSeed<'_, S, T>
+where
+    S: for<'r> DeserializeSeed<'r, Value = T> + Copy,
+{
     type Value = Option<String>;
 
     fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
@@ -247,15 +261,15 @@ impl<'de, T: serde::de::DeserializeOwned> Visitor<'de> for PageSeed<'_, T> {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut next = None;
         let mut has_value = false;
-        let PageSeed { on_row, stop, .. } = self;
+        let PageSeed { seed, on_row, stop } = self;
         while let Some(key) = map.next_key::<String>()? {
             match key.as_str() {
                 "value" if !has_value => {
                     has_value = true;
                     map.next_value_seed(RowsSeed {
+                        seed,
                         on_row: &mut *on_row,
                         stop: &mut *stop,
-                        _row: std::marker::PhantomData,
                     })?;
                 }
                 "value" => return Err(de::Error::duplicate_field("value")),
@@ -272,13 +286,16 @@ impl<'de, T: serde::de::DeserializeOwned> Visitor<'de> for PageSeed<'_, T> {
     }
 }
 
-struct RowsSeed<'a, T> {
+struct RowsSeed<'a, S, T> {
+    seed: S,
     on_row: &'a mut dyn FnMut(T) -> Result<(), FetchError>,
     stop: &'a mut Option<FetchError>,
-    _row: std::marker::PhantomData<T>,
 }
 
-impl<'de, T: serde::de::DeserializeOwned> DeserializeSeed<'de> for RowsSeed<'_, T> {
+impl<'de, S, T> DeserializeSeed<'de> for RowsSeed<'_, S, T>
+where
+    S: for<'r> DeserializeSeed<'r, Value = T> + Copy,
+{
     type Value = ();
 
     fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
@@ -286,7 +303,10 @@ impl<'de, T: serde::de::DeserializeOwned> DeserializeSeed<'de> for RowsSeed<'_, 
     }
 }
 
-impl<'de, T: serde::de::DeserializeOwned> Visitor<'de> for RowsSeed<'_, T> {
+impl<'de, S, T> Visitor<'de> for RowsSeed<'_, S, T>
+where
+    S: for<'r> DeserializeSeed<'r, Value = T> + Copy,
+{
     type Value = ();
 
     fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
@@ -294,7 +314,7 @@ impl<'de, T: serde::de::DeserializeOwned> Visitor<'de> for RowsSeed<'_, T> {
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        while let Some(row) = seq.next_element::<T>()? {
+        while let Some(row) = seq.next_element_seed(self.seed)? {
             if let Err(e) = (self.on_row)(row) {
                 *self.stop = Some(e);
                 return Err(de::Error::custom("stopped by a row"));

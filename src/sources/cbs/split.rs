@@ -3,12 +3,15 @@
 //! observation with the period's status, one frequency kept per series.
 
 use std::collections::{BTreeMap, HashMap};
+use std::fmt;
 
-use serde_json::Value;
+use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use crate::config::SeriesConfig;
-use crate::model::{Observation, Period};
-use crate::sources::{check_unique, keep_one_frequency, FetchError, TableData};
+use crate::model::{Label, Period};
+use crate::sources::{FetchError, Fetched, PeriodLabel, TableData};
+
+use super::odata::{read_page, PageError};
 
 /// Parses a CBS period key: `2025MM03`, `2025KW01`, `2025JJ00` (space padding allowed).
 /// Other kinds of period (half years, two-year spans) are not watched: `None`.
@@ -32,17 +35,175 @@ pub(crate) fn parse_period(key: &str) -> Option<Period> {
     }
 }
 
-/// Picks each series' observations out of the TypedDataSet rows.
-pub fn split_rows(
-    rows: &[serde_json::Map<String, Value>],
+/// Splits TypedDataSet envelopes (pages) into series, as `fetch` does page by page.
+pub fn split_pages(
+    pages: &[&[u8]],
     series: &[SeriesConfig],
-    status: &HashMap<String, String>,
+    status: &HashMap<String, Label>,
 ) -> Result<TableData, FetchError> {
-    let mut s = Splitter::new(series, status);
-    for row in rows {
-        s.add_row(row)?;
+    let columns = Columns::of(series);
+    let mut s = Splitter::new(series, status, &columns);
+    for body in pages {
+        let mut add = |row: Row| s.add_row(&row);
+        read_page(body, RowSeed(&columns), &mut add).map_err(|e| match e {
+            PageError::Json(e) => FetchError::Schema(format!("TypedDataSet: {e}")),
+            PageError::Row(e) => e,
+        })?;
     }
     s.finish()
+}
+
+/// The columns of a TypedDataSet row that the series read (`Perioden`, their dimensions and
+/// measures), numbered. A row is read into one [`Cell`] per column and every other column is
+/// skipped unparsed: a wide row costs no map and no allocation per key.
+pub(crate) struct Columns {
+    index: HashMap<String, usize>,
+}
+
+/// `Perioden`'s column.
+const PERIOD: usize = 0;
+
+impl Columns {
+    pub(crate) fn of(series: &[SeriesConfig]) -> Columns {
+        let mut index = HashMap::from([("Perioden".to_string(), PERIOD)]);
+        for s in series {
+            for name in s.dimensions.keys().chain([&s.measure]) {
+                let n = index.len();
+                index.entry(name.clone()).or_insert(n);
+            }
+        }
+        Columns { index }
+    }
+
+    fn at(&self, name: &str) -> usize {
+        self.index[name]
+    }
+}
+
+/// One value of a row, as far as the splitter cares.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Cell {
+    /// The row has no such column.
+    Absent,
+    Null,
+    Number(f64),
+    Text(String),
+    /// Anything else (true, an array, an object), named for the error message.
+    Other(&'static str),
+}
+
+pub(crate) type Row = Vec<Cell>;
+
+/// Reads one row (a JSON object) into its [`Cell`]s by [`Columns`].
+#[derive(Clone, Copy)]
+pub(crate) struct RowSeed<'a>(pub(crate) &'a Columns);
+
+impl<'de> DeserializeSeed<'de> for RowSeed<'_> {
+    type Value = Row;
+
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Row, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for RowSeed<'_> {
+    type Value = Row;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a TypedDataSet row (an object)")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Row, A::Error> {
+        let mut row = vec![Cell::Absent; self.0.index.len()];
+        while let Some(col) = map.next_key_seed(ColumnSeed(self.0))? {
+            match col {
+                Some(c) => row[c] = map.next_value_seed(CellSeed)?,
+                None => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(row)
+    }
+}
+
+/// A row's key: its column number, or `None` for a column no series reads.
+struct ColumnSeed<'a>(&'a Columns);
+
+impl<'de> DeserializeSeed<'de> for ColumnSeed<'_> {
+    type Value = Option<usize>;
+
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ColumnSeed<'_> {
+    type Value = Option<usize>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a column name")
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(self.0.index.get(v).copied())
+    }
+}
+
+struct CellSeed;
+
+impl<'de> DeserializeSeed<'de> for CellSeed {
+    type Value = Cell;
+
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Cell, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for CellSeed {
+    type Value = Cell;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a cell")
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Cell, E> {
+        Ok(Cell::Null)
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<Cell, E> {
+        Ok(Cell::Null)
+    }
+
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Cell, E> {
+        Ok(Cell::Number(v))
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Cell, E> {
+        Ok(Cell::Number(v as f64))
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Cell, E> {
+        Ok(Cell::Number(v as f64))
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Cell, E> {
+        Ok(Cell::Text(v.to_string()))
+    }
+
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Cell, E> {
+        Ok(Cell::Other(if v { "true" } else { "false" }))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Cell, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(Cell::Other("an array"))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Cell, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(Cell::Other("an object"))
+    }
 }
 
 /// Splits TypedDataSet rows into series, a page at a time, in one pass over the rows: series
@@ -50,15 +211,26 @@ pub fn split_rows(
 /// for those dimensions.
 pub(crate) struct Splitter<'a> {
     series: &'a [SeriesConfig],
-    status: &'a HashMap<String, String>,
-    groups: BTreeMap<Vec<&'a str>, HashMap<Vec<&'a str>, Vec<usize>>>,
-    obs: Vec<Vec<Observation>>,
+    status: &'a HashMap<String, Label>,
+    /// Per set of pinned dimensions: their columns, and the series by their keys.
+    groups: Vec<(Vec<usize>, HashMap<Vec<&'a str>, Vec<usize>>)>,
+    /// Each series' measure column.
+    measures: Vec<usize>,
+    /// The periods met so far (shared by every series) and their numbers by trimmed key.
+    labels: Vec<PeriodLabel>,
+    numbers: HashMap<String, u32>,
+    /// (period number, value) per series.
+    cells: Vec<Vec<(u32, f64)>>,
     /// Rows seen per series (with an empty cell too): none means the answer lacks it.
     rows: Vec<usize>,
 }
 
 impl<'a> Splitter<'a> {
-    pub(crate) fn new(series: &'a [SeriesConfig], status: &'a HashMap<String, String>) -> Self {
+    pub(crate) fn new(
+        series: &'a [SeriesConfig],
+        status: &'a HashMap<String, Label>,
+        columns: &Columns,
+    ) -> Self {
         let mut groups: BTreeMap<Vec<&str>, HashMap<Vec<&str>, Vec<usize>>> = BTreeMap::new();
         for (i, s) in series.iter().enumerate() {
             let dims: Vec<&str> = s.dimensions.keys().map(String::as_str).collect();
@@ -73,56 +245,68 @@ impl<'a> Splitter<'a> {
         Splitter {
             series,
             status,
-            groups,
-            obs: vec![Vec::new(); series.len()],
+            groups: groups
+                .into_iter()
+                .map(|(dims, by_keys)| (dims.iter().map(|d| columns.at(d)).collect(), by_keys))
+                .collect(),
+            measures: series.iter().map(|s| columns.at(&s.measure)).collect(),
+            labels: Vec::new(),
+            numbers: HashMap::new(),
+            cells: vec![Vec::new(); series.len()],
             rows: vec![0; series.len()],
         }
     }
 
-    pub(crate) fn add_row(
-        &mut self,
-        row: &serde_json::Map<String, Value>,
-    ) -> Result<(), FetchError> {
-        {
-            for (dims, by_keys) in &self.groups {
-                let keys: Option<Vec<&str>> = dims
-                    .iter()
-                    .map(|d| row.get(*d).and_then(Value::as_str).map(str::trim))
-                    .collect();
-                let Some(matched) = keys.and_then(|k| by_keys.get(&k)) else {
-                    continue;
-                };
-                let Some(period_key) = row.get("Perioden").and_then(Value::as_str) else {
-                    return Err(FetchError::Schema(
-                        "a TypedDataSet row has no Perioden".into(),
-                    ));
-                };
-                let Some(period) = parse_period(period_key) else {
-                    continue;
-                };
-                let key = period_key.trim();
-                for &i in matched {
-                    self.rows[i] += 1;
-                    let s = &self.series[i];
-                    let Some(cell) = row.get(&s.measure) else {
-                        return Err(FetchError::Series {
-                            series: s.id.clone(),
-                            message: format!("the table has no measure {:?}", s.measure),
-                        });
+    pub(crate) fn add_row(&mut self, row: &[Cell]) -> Result<(), FetchError> {
+        let text = |c: usize| match &row[c] {
+            Cell::Text(s) => Some(s.as_str()),
+            _ => None,
+        };
+        for (cols, by_keys) in &self.groups {
+            let keys: Option<Vec<&str>> = cols.iter().map(|&c| text(c).map(str::trim)).collect();
+            let Some(matched) = keys.and_then(|k| by_keys.get(&k)) else {
+                continue;
+            };
+            let Some(period_key) = text(PERIOD) else {
+                return Err(FetchError::Schema(
+                    "a TypedDataSet row has no Perioden".into(),
+                ));
+            };
+            let key = period_key.trim();
+            let number = match self.numbers.get(key) {
+                Some(n) => *n,
+                None => {
+                    let Some(period) = parse_period(key) else {
+                        continue;
                     };
-                    let value = cell_value(cell).map_err(|m| FetchError::Series {
-                        series: s.id.clone(),
-                        message: format!("{period_key}: {m}"),
-                    })?;
-                    // A missing cell is a period not (yet) published.
-                    if let Some(value) = value {
-                        self.obs[i].push(Observation {
-                            period,
-                            source_period: key.to_string(),
-                            value,
-                            status: self.status.get(key).cloned().unwrap_or_default(),
-                        });
+                    let n = self.labels.len() as u32;
+                    self.labels.push(PeriodLabel {
+                        period,
+                        code: key.into(),
+                        status: self.status.get(key).cloned().unwrap_or_default(),
+                    });
+                    self.numbers.insert(key.to_string(), n);
+                    n
+                }
+            };
+            for &i in matched {
+                self.rows[i] += 1;
+                let s = &self.series[i];
+                let value = cell_value(&row[self.measures[i]]).map_err(|m| FetchError::Series {
+                    series: s.id.clone(),
+                    message: match m {
+                        None => format!("the table has no measure {:?}", s.measure),
+                        Some(m) => format!("{period_key}: {m}"),
+                    },
+                })?;
+                // A missing cell is a period not (yet) published.
+                if let Some(value) = value {
+                    let cells = &mut self.cells[i];
+                    if cells.capacity() == 0 {
+                        // At most one value per period of the table: no doubling slack.
+                        cells.reserve_exact(self.status.len().max(16));
                     }
+                    cells.push((number, value));
                 }
             }
         }
@@ -131,7 +315,8 @@ impl<'a> Splitter<'a> {
 
     pub(crate) fn finish(self) -> Result<TableData, FetchError> {
         let mut data = TableData::default();
-        for ((s, mut o), rows) in self.series.iter().zip(self.obs).zip(self.rows) {
+        let labels = std::sync::Arc::new(self.labels);
+        for ((s, cells), rows) in self.series.iter().zip(self.cells).zip(self.rows) {
             // Storing nothing for it would store the table's new stamp too, and the release
             // would never be fetched again.
             if rows == 0 && s.template.is_some() {
@@ -151,8 +336,9 @@ impl<'a> Splitter<'a> {
                     ),
                 });
             }
-            keep_one_frequency(&mut o, s.frequency);
-            check_unique(s, &o)?;
+            let mut o = Fetched::new(std::sync::Arc::clone(&labels), cells);
+            o.keep_one_frequency(s.frequency);
+            o.check_unique(s)?;
             data.series.insert(s.id.clone(), o);
         }
         Ok(data)
@@ -160,15 +346,14 @@ impl<'a> Splitter<'a> {
 }
 
 /// A TypedDataSet cell: a number, null (missing), or (in untyped sets) padded text with "."
-/// for missing.
-fn cell_value(v: &Value) -> Result<Option<f64>, String> {
-    match v {
-        Value::Null => Ok(None),
-        Value::Number(n) => match n.as_f64() {
-            Some(v) if v.is_finite() => Ok(Some(v)),
-            _ => Err(format!("not a finite number: {n}")),
-        },
-        Value::String(s) => {
+/// for missing. `Err(None)`: the row has no such column.
+fn cell_value(c: &Cell) -> Result<Option<f64>, Option<String>> {
+    match c {
+        Cell::Absent => Err(None),
+        Cell::Null => Ok(None),
+        Cell::Number(v) if v.is_finite() => Ok(Some(*v)),
+        Cell::Number(v) => Err(Some(format!("not a finite number: {v}"))),
+        Cell::Text(s) => {
             let t = s.trim();
             if t.is_empty() || t == "." || t == "x" || t == "-" {
                 return Ok(None);
@@ -177,11 +362,11 @@ fn cell_value(v: &Value) -> Result<Option<f64>, String> {
             // JSON cannot store them (they would be written as null and never read back).
             match t.parse::<f64>() {
                 Ok(v) if v.is_finite() => Ok(Some(v)),
-                Ok(_) => Err(format!("not a finite number: {s:?}")),
-                Err(_) => Err(format!("not a number: {s:?}")),
+                Ok(_) => Err(Some(format!("not a finite number: {s:?}"))),
+                Err(_) => Err(Some(format!("not a number: {s:?}"))),
             }
         }
-        other => Err(format!("unexpected cell {other}")),
+        Cell::Other(what) => Err(Some(format!("unexpected cell: {what}"))),
     }
 }
 
@@ -219,24 +404,25 @@ mod tests {
             group: None,
             template: None,
         };
-        let rows: Vec<serde_json::Map<String, Value>> = serde_json::from_str(
-            r#"[{"BedrijfstakkenBranchesSBI2008":"307500  ","Perioden":"2024MM01","KalendergecorrigeerdeProductie_14":-5.0},
+        let page: &[u8] = br#"{"value": [{"BedrijfstakkenBranchesSBI2008":"307500  ","Perioden":"2024MM01","KalendergecorrigeerdeProductie_14":-5.0, "ID": 0},
                 {"BedrijfstakkenBranchesSBI2008":"307500","Perioden":"2024KW01","KalendergecorrigeerdeProductie_14":-4.8},
                 {"BedrijfstakkenBranchesSBI2008":"307500","Perioden":"2024MM02","KalendergecorrigeerdeProductie_14":null},
-                {"BedrijfstakkenBranchesSBI2008":"336500","Perioden":"2024MM01","KalendergecorrigeerdeProductie_14":3.0}]"#,
-        )
-        .unwrap();
-        let status = [("2024MM01".to_string(), "NaderVoorlopig".to_string())].into();
-        let data = split_rows(&rows, std::slice::from_ref(&series), &status).unwrap();
-        let obs = &data.series["nl"];
+                {"BedrijfstakkenBranchesSBI2008":"336500","Perioden":"2024MM01","KalendergecorrigeerdeProductie_14":3.0}]}"#;
+        let rows = [page];
+        let status = [("2024MM01".to_string(), Label::from("NaderVoorlopig"))].into();
+        let data = split_pages(&rows, std::slice::from_ref(&series), &status).unwrap();
+        let obs = data.series["nl"].to_vec();
         assert_eq!(obs.len(), 1);
         assert_eq!(obs[0].period, Period::Month(2024, 1));
         assert_eq!(obs[0].value, -5.0);
         assert_eq!(obs[0].status, "NaderVoorlopig");
         let mut q = series.clone();
         q.frequency = Some(crate::model::Frequency::Quarter);
-        let data = split_rows(&rows, &[q], &status).unwrap();
-        assert_eq!(data.series["nl"][0].period, Period::Quarter(2024, 1));
+        let data = split_pages(&rows, &[q], &status).unwrap();
+        assert_eq!(
+            data.series["nl"].to_vec()[0].period,
+            Period::Quarter(2024, 1)
+        );
     }
 
     #[test]
@@ -254,14 +440,13 @@ mod tests {
             group: None,
             template: None,
         };
-        let rows: Vec<serde_json::Map<String, Value>> = serde_json::from_str(
-            r#"[{"D":"a","Perioden":"2024MM01","M":1.0},{"D":"b","Perioden":"2024MM01","M":2.0}]"#,
-        )
-        .unwrap();
-        let e = split_rows(&rows, std::slice::from_ref(&series), &HashMap::new()).unwrap_err();
+        let rows: [&[u8]; 1] = [
+            br#"{"value": [{"D":"a","Perioden":"2024MM01","M":1.0},{"D":"b","Perioden":"2024MM01","M":2.0}]}"#,
+        ];
+        let e = split_pages(&rows, std::slice::from_ref(&series), &HashMap::new()).unwrap_err();
         assert!(e.to_string().contains("pin every dimension"), "{e}");
         series.dimensions.insert("D".into(), "a".into());
-        assert!(split_rows(&rows, &[series], &HashMap::new()).is_ok());
+        assert!(split_pages(&rows, &[series], &HashMap::new()).is_ok());
     }
 
     /// The page parser and the period parser on arbitrary input: a value or an error,
@@ -340,7 +525,7 @@ mod tests {
 
         fn check_data(data: &TableData) {
             for obs in data.series.values() {
-                for o in obs {
+                for o in obs.iter() {
                     assert!(o.value.is_finite(), "{o:?}");
                     assert!(crate::model::YEARS.contains(&o.period.year()), "{o:?}");
                     assert_eq!(o.period.to_string().parse::<Period>(), Ok(o.period));
@@ -348,19 +533,8 @@ mod tests {
             }
         }
 
-        use crate::sources::cbs::odata::{read_page, PageError};
-
         fn parse(body: &[u8]) -> Result<TableData, String> {
-            let series = [series()];
-            let status = HashMap::new();
-            let mut splitter = Splitter::new(&series, &status);
-            let mut add = |row: serde_json::Map<String, Value>| splitter.add_row(&row);
-            match read_page(body, &mut add) {
-                Ok(_) => {}
-                Err(PageError::Json(e)) => return Err(e.to_string()),
-                Err(PageError::Row(e)) => return Err(e.to_string()),
-            }
-            splitter.finish().map_err(|e| e.to_string())
+            split_pages(&[body], &[series()], &HashMap::new()).map_err(|e| e.to_string())
         }
 
         proptest! {

@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use crate::model::Period;
+use crate::model::{Label, Period};
 use crate::sources::http::snippet;
 use crate::sources::FetchError;
 
@@ -73,14 +73,14 @@ pub(crate) struct Cell {
     pub(crate) dims: Vec<(String, String)>,
     pub(crate) period: Period,
     /// Readable source period: `2025-MONAT03`, `2025-QUART1`, `2025`.
-    pub(crate) source_period: String,
+    pub(crate) source_period: Label,
     /// `value_variable_code`.
     pub(crate) measure: String,
     pub(crate) unit: String,
     /// `None` for a missing-value marker.
     pub(crate) value: Option<f64>,
     /// `value_q` (the quality flag), or empty.
-    pub(crate) quality: String,
+    pub(crate) quality: Label,
 }
 
 struct Layout {
@@ -281,13 +281,13 @@ pub(crate) fn parse_ffcsv_within(
         let cell = Cell {
             dims,
             period,
-            source_period,
+            source_period: source_period.into(),
             measure: get(lay.measure).trim().to_string(),
             unit: get(lay.unit).trim().to_string(),
             value,
             quality: lay
                 .quality
-                .map(|q| get(q).trim().to_string())
+                .map(|q| Label::from(get(q).trim()))
                 .unwrap_or_default(),
         };
         let key = (
@@ -301,7 +301,7 @@ pub(crate) fn parse_ffcsv_within(
                 line,
                 dims: fmt_dims(&cell.dims),
                 measure: cell.measure,
-                period: cell.source_period,
+                period: cell.source_period.to_string(),
                 unit: cell.unit,
             });
         }

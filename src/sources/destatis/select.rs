@@ -8,7 +8,7 @@ use super::labels::Labels;
 use crate::config::group::{Choice, MEASURE};
 use crate::config::SeriesConfig;
 use crate::model::{Observation, Period};
-use crate::sources::{check_unique, keep_one_frequency, FetchError, TableData};
+use crate::sources::{FetchError, Fetched, TableData};
 
 /// Units compared as people write them: `%` and `Prozent`/`percent` are one unit (GENESIS
 /// labels the same unit differently per language).
@@ -185,7 +185,7 @@ pub(crate) fn select(cells: &[Cell], series: &[SeriesConfig]) -> Result<TableDat
                 });
             }
         }
-        let mut obs: Vec<Observation> = matched
+        let obs: Vec<Observation> = matched
             .iter()
             .filter_map(|c| {
                 Some(Observation {
@@ -196,8 +196,9 @@ pub(crate) fn select(cells: &[Cell], series: &[SeriesConfig]) -> Result<TableDat
                 })
             })
             .collect();
-        keep_one_frequency(&mut obs, s.frequency);
-        check_unique(s, &obs)?;
+        let mut obs = Fetched::from(obs);
+        obs.keep_one_frequency(s.frequency);
+        obs.check_unique(s)?;
         data.series.insert(s.id.clone(), obs);
     }
     Ok(data)
@@ -267,7 +268,7 @@ mod tests {
         assert_eq!(de[0].value, Some(101.6));
         let s = series("saar", "PRE034", &[("DLAND", "10")], "2020=100");
         let data = select(&de, std::slice::from_ref(&s)).unwrap();
-        let obs = &data.series["saar"];
+        let obs = data.series["saar"].to_vec();
         // Sorted by period though the file is not; unpublished months left out.
         assert!(obs.windows(2).all(|w| w[0].period < w[1].period));
         assert_eq!(obs[0].period, Period::Month(2021, 1));
@@ -297,7 +298,7 @@ mod tests {
         let gdp = series("gdp", "VGR014", &[("VGRPB5", "VGRPVU")], "jew. ME");
         let growth = series("g", "BIP005", &[("VGRPB5", "VGRPKM")], "%");
         let data = select(&cells, &[gdp, growth]).unwrap();
-        let gdp = &data.series["gdp"];
+        let gdp = data.series["gdp"].to_vec();
         assert_eq!(gdp.len(), 10);
         assert_eq!(gdp[0].period, Period::Year(2016));
         let y2020 = gdp.iter().find(|o| o.period == Period::Year(2020)).unwrap();
@@ -306,7 +307,7 @@ mod tests {
             ("2020", 3391.228)
         );
         // Real GDP growth 2020 (price-adjusted, chained): -4.1 %.
-        let g = &data.series["g"];
+        let g = data.series["g"].to_vec();
         assert_eq!(g.len(), 10);
         assert_eq!(
             g.iter()
@@ -348,9 +349,9 @@ mod tests {
             "{m}"
         );
         let d = select(&cells, &[series("cpi", "PREIS1", &[], "2020=100")]).unwrap();
-        assert_eq!(d.series["cpi"].last().unwrap().value, 121.9);
+        assert_eq!(d.series["cpi"].to_vec().last().unwrap().value, 121.9);
         let d = select(&cells, &[series("cpi", "PREIS1", &[], "Prozent")]).unwrap();
-        assert_eq!(d.series["cpi"].last().unwrap().value, 2.2);
+        assert_eq!(d.series["cpi"].to_vec().last().unwrap().value, 2.2);
         let e = select(&cells, &[series("cpi", "PREIS1", &[], "EUR")]).unwrap_err();
         assert!(e.to_string().contains("not in unit \"EUR\""), "{e}");
     }
@@ -374,7 +375,7 @@ mod tests {
         );
         let d = select(&cells, &[s]).unwrap();
         assert_eq!(
-            d.series["u"],
+            d.series["u"].to_vec(),
             vec![Observation {
                 period: Period::Year(2023),
                 source_period: "2023".into(),
