@@ -206,6 +206,9 @@ impl<'de> Visitor<'de> for CellSeed {
     }
 }
 
+/// Series (their indexes) by their keys of one set of pinned dimensions.
+type ByKeys<'a> = HashMap<Vec<&'a str>, Vec<usize>>;
+
 /// Splits TypedDataSet rows into series, a page at a time, in one pass over the rows: series
 /// are grouped by which dimensions they pin, and each row is looked up by its (trimmed) keys
 /// for those dimensions.
@@ -213,7 +216,7 @@ pub(crate) struct Splitter<'a> {
     series: &'a [SeriesConfig],
     status: &'a HashMap<String, Label>,
     /// Per set of pinned dimensions: their columns, and the series by their keys.
-    groups: Vec<(Vec<usize>, HashMap<Vec<&'a str>, Vec<usize>>)>,
+    groups: Vec<(Vec<usize>, ByKeys<'a>)>,
     /// Each series' measure column.
     measures: Vec<usize>,
     /// The periods met so far (shared by every series) and their numbers by trimmed key.
