@@ -269,7 +269,7 @@ async fn the_march_2025_release_makes_one_brief_with_its_facts_and_text() {
         "Producer confidence NL (manufacturing): -3.3 in 2025-04 (from -1.5 the period before, -1.8)",
         "4 rose and 4 fell",
         "Highest: 33 Reparatie en installatie van machines +11.9 %, 27 Elektrische apparatenindustrie +9.2 %",
-        "Lowest: 29-30 Transportmiddelenindustrie -7.1 %, 25 Metaalproductenindustrie -4 %",
+        "Lowest: 29-30 Transportmiddelenindustrie -7.1 %, 25 Metaalproductenindustrie -4.0 %",
         "positive for the 3rd month in a row (+1.3 in 2025-03)",
         "Industrial production DE, y/y % (calendar adjusted): +0.3 % in 2025-03 (from -3.6 the period before, +3.9)",
         "Industrial production DE, m/m % (calendar and seasonally adjusted): +3.5 % in 2025-03 (from -1.3 the period before, +4.8)",

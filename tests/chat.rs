@@ -39,7 +39,7 @@ fn two_alerts() -> Vec<statwatch::model::Alert> {
     let mut b = alert(
         "9b21c0d4",
         Severity::Warning,
-        "Industrial production NL, y/y % (calendar adjusted): turned negative (-0.3 in 2025-02, revised from +1) after 1 month of positive values",
+        "Industrial production NL, y/y % (calendar adjusted): turned negative (-0.3 in 2025-02, revised from +1.0) after 1 month of positive values",
     );
     b.rule = "nl-industry-turn".into();
     b.period = Some(statwatch::model::Period::Month(2025, 2));
@@ -74,7 +74,7 @@ async fn slack_gets_one_valid_block_kit_message_per_cycle() {
     let text = v.to_string();
     for needle in [
         "+1.3 %",
-        "+0.3 from 2025-02 (+1 %)",
+        "+0.3 from 2025-02 (+1.0 %)",
         "2025-03 (2025MM03)",
         "-0.4 from 2025-01 (+0.1 %)",
         "revision (was 1.0)",
@@ -238,7 +238,7 @@ async fn teams_202_and_mattermost_ok_deliver() {
         assert_eq!(reqs[0].status, status);
         let text = reqs[0].json().to_string();
         assert!(
-            text.contains("+0.3 from 2025-02 (+1 %)") && text.contains("9b21c0d4"),
+            text.contains("+0.3 from 2025-02 (+1.0 %)") && text.contains("9b21c0d4"),
             "{text}"
         );
         sample(file, &reqs[0].body);

@@ -104,15 +104,7 @@ fn labels(config: &Config, cycle: &Cycle<'_>, ids: &BTreeSet<String>) -> Labels 
             .units
             .get(id)
             .cloned()
-            .or_else(|| conf.as_ref().map(|s| s.unit.clone()));
-        // A derived growth rate is in percent whatever the unit of the levels it is made of.
-        let pct = conf.as_ref().is_some_and(|s| {
-            matches!(
-                s.derive,
-                Some(crate::derive::Derive::YoyPct | crate::derive::Derive::MomPct)
-            )
-        });
-        let unit = if pct { Some("%".to_string()) } else { unit };
+            .or_else(|| conf.as_ref().map(|s| s.value_unit().to_string()));
         if let Some(t) = title {
             l.titles.insert(id.clone(), t);
         }
@@ -233,7 +225,10 @@ fn record(
         title: b.title.clone(),
         source: lead.as_ref().map(|s| s.source.clone()).unwrap_or_default(),
         table: lead.as_ref().map(|s| s.table.clone()).unwrap_or_default(),
-        unit: lead.as_ref().map(|s| s.unit.clone()).unwrap_or_default(),
+        unit: lead
+            .as_ref()
+            .map(|s| s.value_unit().to_string())
+            .unwrap_or_default(),
         period: Some(period),
         source_period,
         value: Some(facts.lead.value),

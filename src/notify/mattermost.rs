@@ -115,6 +115,6 @@ mod tests {
         assert_eq!(msgs.len(), 1);
         let t = &msgs[0].text;
         assert!(t.contains("**[WARNING]** x\\*y"), "{t}");
-        assert!(t.contains("Value **+1.3 %** · change +0.3 from 2025-02 (+1 %) · period 2025-03"));
+        assert!(t.contains("Value **+1.3 %** · change +0.3 from 2025-02 (+1.0 %) · period 2025-03"));
     }
 }

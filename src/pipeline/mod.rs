@@ -246,7 +246,10 @@ async fn poll_table(
     let at = At { name, table, now };
     for s in &data.expanded {
         report.labels.titles.insert(s.id.clone(), s.title.clone());
-        report.labels.units.insert(s.id.clone(), s.unit.clone());
+        report
+            .labels
+            .units
+            .insert(s.id.clone(), s.value_unit().to_string());
         // Taken, not cloned: a whole table's observations are held once.
         let fetched = data.series.remove(&s.id).unwrap_or_default();
         let n = changes.len();
