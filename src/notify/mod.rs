@@ -457,6 +457,19 @@ pub(crate) mod tests {
         }
     }
 
+    /// A brief record as `briefs::record` makes it: kind `brief`, its text in `details`.
+    pub(crate) fn brief(id: &str, text: &str) -> Alert {
+        let mut b = alert(id, Severity::Info, "Dutch manufacturing: +1.3 % in 2025-03");
+        b.kind = AlertKind::Brief;
+        b.rule = "nl-industry".into();
+        b.title = "Dutch manufacturing".into();
+        b.details = serde_json::json!({"text": text, "facts": {}})
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
+        b
+    }
+
     #[test]
     fn report_failed_means_any_error_or_failure() {
         let mut r = DeliveryReport {

@@ -130,6 +130,45 @@ pub(crate) fn cause_text(a: &Alert) -> String {
     }
 }
 
+/// Cuts `text` into pieces of at most `max` units, where each character weighs what it will
+/// take once escaped (`&` is five in Slack's `&amp;`). Cuts fall at line ends; a line longer
+/// than `max` on its own is cut between characters, so no escape is ever split. Used for a
+/// brief's whole text, which a chat service may only take in limited pieces.
+pub(crate) fn split_lines(text: &str, max: usize, weight: impl Fn(char) -> usize) -> Vec<String> {
+    let max = max.max(1);
+    let mut out = Vec::new();
+    let (mut cur, mut used) = (String::new(), 0);
+    let mut flush = |cur: &mut String, used: &mut usize| {
+        let piece = cur.trim_end_matches('\n');
+        if !piece.is_empty() {
+            out.push(piece.to_string());
+        }
+        cur.clear();
+        *used = 0;
+    };
+    for line in text.split_inclusive('\n') {
+        let w: usize = line.chars().map(&weight).sum();
+        if used + w > max {
+            flush(&mut cur, &mut used);
+        }
+        if w <= max {
+            cur.push_str(line);
+            used += w;
+            continue;
+        }
+        for c in line.chars() {
+            let cw = weight(c);
+            if used + cw > max {
+                flush(&mut cur, &mut used);
+            }
+            cur.push(c);
+            used += cw;
+        }
+    }
+    flush(&mut cur, &mut used);
+    out
+}
+
 /// Splits a message's items into consecutive parts of at most `max_items` items and at most
 /// `budget` size units each (an item larger than the budget goes alone). Chat services refuse
 /// a message over their limits; splitting keeps every alert and every part acceptable.
@@ -296,6 +335,24 @@ mod tests {
         assert_eq!(parts(&[40, 40, 40], 100, 10), vec![0..2, 2..3]);
         assert_eq!(parts(&[500, 1], 100, 10), vec![0..1, 1..2]);
         assert!(parts(&[], 100, 10).is_empty());
+    }
+
+    #[test]
+    fn split_lines_cuts_at_line_ends_and_never_inside_an_escape() {
+        let text = "first line\nsecond & line\n\nthird";
+        let slack = |c: char| if c == '&' { 5 } else { 1 };
+        assert_eq!(split_lines(text, 100, slack), [text]);
+        assert_eq!(
+            split_lines(text, 20, slack),
+            ["first line", "second & line", "third"]
+        );
+        let long = "&".repeat(7);
+        let pieces = split_lines(&long, 12, slack);
+        assert_eq!(pieces, ["&&", "&&", "&&", "&"]);
+        assert!(pieces
+            .iter()
+            .all(|p| p.chars().map(slack).sum::<usize>() <= 12));
+        assert!(split_lines("", 10, slack).is_empty());
     }
 
     #[test]
