@@ -2,7 +2,8 @@
 //! encoding, and the one transaction per poll. What the records are lives beside it:
 //! `series` (data, stamps, release log, polls), `record` (the binary series records, on
 //! `codec`'s primitives),
-//! `outbox` (alerts and their deliveries), `due` (what the outbox owes, retention) and
+//! `outbox` (alerts and their deliveries), `due` (what the outbox owes, retention),
+//! `staged` (the store as a poll's write will leave it, read before the commit) and
 //! `upgrade` (earlier schemas).
 //!
 //! # Key layout (schema version 2)
@@ -30,9 +31,10 @@
 //! live in their own record because most polls never touch them and they only grow.
 //! Schema 1 (one JSON record per observation in `observations`) is upgraded at open.
 //!
-//! One poll's writes (observations, stamps, release log, alerts and their outbox entries with
-//! their index and count, the poll time) go through [`Store::commit`] as ONE sled transaction,
-//! so a crash can neither lose a detection nor record data without its alerts.
+//! One poll's writes (observations, stamps, release log, alerts and briefs and their outbox
+//! entries with their index and count, the poll time) go through [`Store::commit`] as ONE sled
+//! transaction, so a crash can neither lose a detection nor record data without its alerts
+//! and briefs.
 //!
 //! Every record is checked before it is written: observations by `record::check` (NaN,
 //! infinity and out-of-range periods are refused), JSON records by decoding them again (JSON
@@ -48,6 +50,7 @@ mod due;
 mod outbox;
 mod record;
 mod series;
+mod staged;
 mod upgrade;
 
 use std::path::Path;
@@ -62,6 +65,7 @@ pub(crate) use outbox::due;
 pub use outbox::UnreadableDelivery;
 pub use record::{RecordError, Refused};
 pub use series::{BaselineSpan, EncodedSeries, PollRecord, ReleaseLogEntry, TableStamp};
+pub use staged::Staged;
 
 pub const SCHEMA_VERSION: u32 = 2;
 

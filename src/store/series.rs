@@ -118,6 +118,13 @@ pub struct EncodedSeries {
     bytes: Vec<u8>,
 }
 
+impl EncodedSeries {
+    /// The series record as it will be written.
+    pub(super) fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+}
+
 impl Store {
     /// Encodes a series' updates as its record when they are a first sync's: every value
     /// passes [`check`], none has earlier vintages, periods strictly ascending (as `diff`
@@ -297,7 +304,7 @@ impl Store {
     }
 }
 
-fn corrupt(tree: &'static str, id: &str, e: record::RecordError) -> StoreError {
+pub(super) fn corrupt(tree: &'static str, id: &str, e: record::RecordError) -> StoreError {
     StoreError::Corrupt {
         tree,
         key: show_key(id.as_bytes()),
