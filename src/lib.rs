@@ -24,7 +24,7 @@
 //!     text encoding; `ffcsv.rs` the CSV parser; `labels.rs` attribute labels for groups;
 //!     `select.rs` cells -> series; `stamp.rs` change stamps from the catalogue.
 //! - [`pipeline`]: what one poll of one source does, start to finish (`mod.rs`); what it
-//!   reports per table (`report.rs`).
+//!   reports per table (`report.rs`); crash points for the crash tests (`fault.rs`).
 //! - [`diff`]: pure, stored vs fetched -> release.
 //! - [`derive`]: pure, growth rates from stored levels (owns `Derive`).
 //! - [`rules`]: pure, series + release -> alerts with stable ids. `mod` dispatch, ids and the
@@ -36,6 +36,8 @@
 //!   - `store/record.rs` + `store/codec.rs`: the binary series records and their primitives.
 //!   - `store/outbox.rs`: alert records, deliveries, reading and settling what is pending.
 //!   - `store/due.rs`: the due index, the pending count, sent markers, pruning.
+//!   - `store/staged.rs`: the series as a poll's write will leave them, read before its
+//!     commit (briefs go into the same transaction).
 //!   - `store/upgrade.rs`: earlier schemas upgraded in place at open.
 //! - [`notify`]: the outbox delivery to webhook, email, log, Slack, Mattermost, Teams and
 //!   Alertmanager receivers.

@@ -177,7 +177,7 @@ async fn the_real_2025_releases_fire_each_expected_alert_once() {
     assert!(revised["summary"]
         .as_str()
         .unwrap()
-        .ends_with("2025-02 revised from +1 to -0.3"));
+        .ends_with("2025-02 revised from +1.0 to -0.3"));
     let april_turn = alert(&hook, "nl-industry-turn", "2025-04", "new_period");
     assert_eq!(april_turn["details"]["new_sign"], "negative");
 

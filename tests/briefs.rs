@@ -1,15 +1,20 @@
 //! The brief of the March 2025 CBS release, replayed through the real binary into a webhook:
 //! the lead's run computed from the stored series, m/m, producer confidence, the branch counts
-//! and movers, and the text that says them.
+//! and movers, the German y/y and m/m derived from the Destatis index, and the text that says
+//! them.
 //!
 //! Figures: C Industrie y/y is the April 2025 vintage plus March's first print (+1.3); m/m
 //! are the first prints (+1.0, +1.2, -0.6); confidence is the November 2025 vintage (March -1.5,
 //! April -3.3). Of the branches, the four the CBS release named are real (33 repair +11.9,
 //! 27 electrical equipment +9.2, 29-30 transport -7.1, 25 metal products -4.0); the other four
-//! are placeholders chosen between them, keeping "half grew" as CBS said.
+//! are placeholders chosen between them, keeping "half grew" as CBS said. The German index
+//! (42153-0001) is constructed, in the real wire shape, so that March 2025 is +0.3 % y/y
+//! (calendar adjusted) and +3.5 % m/m (seasonally adjusted) as Destatis announced: see
+//! tests/fixtures/destatis/README.md.
 
 mod common;
 
+use common::destatis_server::{production_release, DestatisServer, DESTATIS_TOKEN};
 use common::hook::Hook;
 use common::*;
 use serde_json::{json, Map, Value};
@@ -69,7 +74,38 @@ fn industry(yoy: &[(String, f64)], mom: &[(&str, f64)], last: &str, modified: &s
     }
 }
 
+/// The brief and the series it reads beyond `cbs_config`'s; `{destatis}` is the fake
+/// GENESIS base URL. The German series are the default config's.
 const BRIEF: &str = r#"
+[sources.destatis]
+kind = "destatis"
+base_url = "{destatis}"
+schedule = "0 */10 8-12 * * Mon-Fri"
+timezone = "Europe/Berlin"
+username = "{token}"
+password = ""
+timeout_secs = 2
+
+[[series]]
+id = "de.industry.yoy"
+source = "destatis"
+table = "42153-0001"
+measure = "PRO101"
+dimensions = { WERT03 = "X13JDKB", WZ08V1 = "WZ08-C" }
+title = "Industrial production DE, y/y % (calendar adjusted)"
+unit = "2021=100"
+derive = "yoy_pct"
+
+[[series]]
+id = "de.industry.mom"
+source = "destatis"
+table = "42153-0001"
+measure = "PRO101"
+dimensions = { WERT03 = "X13JDKSB", WZ08V1 = "WZ08-C" }
+title = "Industrial production DE, m/m % (calendar and seasonally adjusted)"
+unit = "2021=100"
+derive = "mom_pct"
+
 [[series]]
 id = "nl.industry.mom"
 source = "cbs"
@@ -99,7 +135,7 @@ length = 3
 id = "nl-industry"
 title = "Dutch manufacturing"
 lead = "nl.industry.yoy"
-context = ["nl.industry.mom", "nl.confidence"]
+context = ["nl.industry.mom", "nl.confidence", "de.industry.yoy", "de.industry.mom"]
 breakdown = "nl.industry.branch.*.yoy"
 top = 2
 "#;
@@ -108,9 +144,13 @@ top = 2
 async fn the_march_2025_release_makes_one_brief_with_its_facts_and_text() {
     let dir = tempfile::tempdir().unwrap();
     let cbs = CbsServer::start().await;
+    let destatis = DestatisServer::start().await;
     let hook = Hook::start().await;
     let extra = format!(
-        "{BRIEF}\n[receivers.ops]\nkind = \"webhook\"\nurl = \"{}\"\nmin_severity = \"critical\"\n",
+        "{}\n[receivers.ops]\nkind = \"webhook\"\nurl = \"{}\"\nmin_severity = \"critical\"\n",
+        BRIEF
+            .replace("{destatis}", &destatis.base_url)
+            .replace("{token}", DESTATIS_TOKEN),
         hook.url
     );
     let config = write_config(
@@ -129,9 +169,27 @@ async fn the_march_2025_release_makes_one_brief_with_its_facts_and_text() {
         CONFIDENCE,
         confidence_table(&until(&conf, "2025MM03"), "2025-03-28T06:30:00"),
     );
+    // Destatis: the February-release vintage (data to February 2025).
+    destatis.publish("07.04.2025 08:00:32h", production_release("2025-04"));
     let o = statwatch(&config, &["poll"]).await;
     assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
     assert!(hook.posts().is_empty(), "a baseline makes no brief");
+
+    // Destatis publishes March on 8 May, CBS on 12 May: the German figures are stored first,
+    // and alone they open no brief (its lead is Dutch). Each of the two series has March
+    // new and February revised.
+    destatis.publish("08.05.2025 08:00:04h", production_release("2025-05"));
+    let o = statwatch(&config, &["poll", "--source", "destatis"]).await;
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    assert!(
+        stdout(&o).contains("destatis 42153-0001: 2 new periods, 2 revisions"),
+        "{}",
+        stdout(&o)
+    );
+    assert!(
+        hook.posts().is_empty(),
+        "no brief without the lead's release"
+    );
 
     cbs.set_table(
         INDUSTRY,
@@ -141,7 +199,7 @@ async fn the_march_2025_release_makes_one_brief_with_its_facts_and_text() {
         CONFIDENCE,
         confidence_table(&until(&conf, "2025MM04"), "2025-04-29T06:30:00"),
     );
-    let o = statwatch(&config, &["poll"]).await;
+    let o = statwatch(&config, &["poll", "--source", "cbs"]).await;
     assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
     let posts = hook.accepted();
     assert_eq!(posts.len(), 1, "one message for the cycle");
@@ -170,7 +228,13 @@ async fn the_march_2025_release_makes_one_brief_with_its_facts_and_text() {
             {"series": "nl.industry.mom", "period": "2025-03", "value": -0.6,
              "previous_value": 1.2, "change": -1.8},
             {"series": "nl.confidence", "period": "2025-04", "value": -3.3,
-             "previous_value": -1.5, "change": -1.8}
+             "previous_value": -1.5, "change": -1.8},
+            // Derived from the index: 104.4 / 104.1 (calendar adjusted), February revised
+            // to 90.6 / 94.0; 95.0 / 91.8 (seasonally adjusted), February 91.8 / 93.0.
+            {"series": "de.industry.yoy", "period": "2025-03", "value": 0.3,
+             "previous_value": -3.6, "change": 3.9},
+            {"series": "de.industry.mom", "period": "2025-03", "value": 3.5,
+             "previous_value": -1.3, "change": 4.8}
         ])
     );
     let bd = &f["breakdown"];
@@ -205,8 +269,10 @@ async fn the_march_2025_release_makes_one_brief_with_its_facts_and_text() {
         "Producer confidence NL (manufacturing): -3.3 in 2025-04 (from -1.5 the period before, -1.8)",
         "4 rose and 4 fell",
         "Highest: 33 Reparatie en installatie van machines +11.9 %, 27 Elektrische apparatenindustrie +9.2 %",
-        "Lowest: 29-30 Transportmiddelenindustrie -7.1 %, 25 Metaalproductenindustrie -4 %",
+        "Lowest: 29-30 Transportmiddelenindustrie -7.1 %, 25 Metaalproductenindustrie -4.0 %",
         "positive for the 3rd month in a row (+1.3 in 2025-03)",
+        "Industrial production DE, y/y % (calendar adjusted): +0.3 % in 2025-03 (from -3.6 the period before, +3.9)",
+        "Industrial production DE, m/m % (calendar and seasonally adjusted): +3.5 % in 2025-03 (from -1.3 the period before, +4.8)",
     ] {
         assert!(text.contains(says), "the text does not say {says:?}:\n{text}");
     }

@@ -150,7 +150,11 @@ async fn baseline_then_a_release_records_exactly_its_changes() {
 
     // The text view names the revision history too.
     let o = statwatch(&w.config, &["series", "nl.industry.yoy"]).await;
-    assert!(stdout(&o).contains("revised 1x (was 1)"), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("revised 1x (was 1.0)"),
+        "{}",
+        stdout(&o)
+    );
     // And the overview lists every series with its latest value.
     let o = statwatch(&w.config, &["series", "--json"]).await;
     let all: Value = serde_json::from_slice(&o.stdout).unwrap();

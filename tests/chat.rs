@@ -1,7 +1,8 @@
 //! Slack, Mattermost, Teams and Alertmanager receivers against local servers that answer like
 //! each platform and check the documented shapes (tests/support_notify/platforms.rs), with a
 //! real sled store in a temp dir. The first accepted Slack, Teams and Mattermost messages
-//! are written to target/receivers/ as samples.
+//! are written to target/receivers/ as samples (and a Slack message with a brief's whole
+//! text, `slack_brief.json`).
 
 mod support_notify;
 
@@ -39,7 +40,7 @@ fn two_alerts() -> Vec<statwatch::model::Alert> {
     let mut b = alert(
         "9b21c0d4",
         Severity::Warning,
-        "Industrial production NL, y/y % (calendar adjusted): turned negative (-0.3 in 2025-02, revised from +1) after 1 month of positive values",
+        "Industrial production NL, y/y % (calendar adjusted): turned negative (-0.3 in 2025-02, revised from +1.0) after 1 month of positive values",
     );
     b.rule = "nl-industry-turn".into();
     b.period = Some(statwatch::model::Period::Month(2025, 2));
@@ -74,7 +75,7 @@ async fn slack_gets_one_valid_block_kit_message_per_cycle() {
     let text = v.to_string();
     for needle in [
         "+1.3 %",
-        "+0.3 from 2025-02 (+1 %)",
+        "+0.3 from 2025-02 (+1.0 %)",
         "2025-03 (2025MM03)",
         "-0.4 from 2025-01 (+0.1 %)",
         "revision (was 1.0)",
@@ -238,7 +239,7 @@ async fn teams_202_and_mattermost_ok_deliver() {
         assert_eq!(reqs[0].status, status);
         let text = reqs[0].json().to_string();
         assert!(
-            text.contains("+0.3 from 2025-02 (+1 %)") && text.contains("9b21c0d4"),
+            text.contains("+0.3 from 2025-02 (+1.0 %)") && text.contains("9b21c0d4"),
             "{text}"
         );
         sample(file, &reqs[0].body);
@@ -249,6 +250,153 @@ async fn teams_202_and_mattermost_ok_deliver() {
             DeliveryState::Delivered
         );
     }
+}
+
+/// A brief as the pipeline stores it, its text longer than one Slack section (3,000
+/// characters): the March 2025 brief of tests/briefs.rs with a release of 60 revisions, and
+/// branch titles with the characters chat markup reads (`&`, `<`, `*`, `_`).
+fn long_brief() -> (statwatch::model::Alert, String) {
+    let mut text = String::from(
+        "Dutch manufacturing, 2025-03\n\n\
+         Industrial production NL, y/y % (calendar adjusted): +1.3 % in 2025-03, positive for the 3rd month in a row, after 18 months of negative values since 2023-07.\n\
+         Industrial production DE, y/y % (calendar adjusted): +0.3 % in 2025-03 (from -3.6 the period before, +3.9).\n\
+         Industrial production DE, m/m % (calendar and seasonally adjusted): +3.5 % in 2025-03 (from -1.3 the period before, +4.8).\n\
+         Of 8 series (nl.industry.branch.*.yoy) in 2025-03, 4 rose and 4 fell.\n\
+         Highest: 13-15 Textiel-, kleding- & lederindustrie +11.9 %, 27 Elektrische apparatenindustrie <EA> +9.2 %.\n\
+         Lowest: 29-30 Transportmiddelenindustrie -7.1 %, 25 Metaal_producten -4.0 %.\n\n\
+         Alerts of this release:\n",
+    );
+    for i in 0..60 {
+        text.push_str(&format!(
+            "- Branch {i:02} & co, y/y % (calendar adjusted): 2025-02 revised from +1.0 to -0.3: now negative\n"
+        ));
+    }
+    let mut b = alert(
+        "brief-2025-03",
+        Severity::Info,
+        "Dutch manufacturing: Industrial production NL, y/y % (calendar adjusted): +1.3 % in 2025-03",
+    );
+    b.kind = "brief".into();
+    b.rule = "nl-industry".into();
+    b.title = "Dutch manufacturing".into();
+    b.details = serde_json::json!({"text": text, "facts": {}})
+        .as_object()
+        .cloned()
+        .unwrap();
+    (b, text)
+}
+
+#[tokio::test]
+async fn every_chat_platform_gets_the_whole_text_of_a_brief() {
+    let p = Platforms::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let (brief, text) = long_brief();
+    assert!(
+        text.chars().count() > 3000 * 2,
+        "longer than two Slack sections"
+    );
+    let cycle = [vec![brief], two_alerts()].concat();
+    let extra = [
+        chat("s", "slack", &p.url(SLACK_PATH)),
+        chat("m", "mattermost", &p.url(MATTERMOST_PATH)),
+        chat("t", "teams", &p.url(TEAMS_PATH)),
+    ]
+    .concat();
+    for r in ["s", "m", "t"] {
+        enqueue(&store, r, &cycle);
+    }
+    let report = notifier(&extra).deliver(&store, Mode::Poll).await.unwrap();
+    assert!(!report.failed(), "{report:?}");
+    let one = |path: &str| {
+        let reqs: Vec<_> = p
+            .requests()
+            .into_iter()
+            .filter(|r| r.path == path)
+            .collect();
+        assert_eq!(reqs.len(), 1, "{path}: one message for the cycle");
+        assert_eq!(reqs[0].invalid, None, "{path}");
+        reqs[0].json()
+    };
+    let lines: Vec<&str> = text.lines().filter(|l| !l.is_empty()).collect();
+
+    // Slack: mrkdwn sections of at most 3,000 characters that put together are the text.
+    let v = one(SLACK_PATH);
+    let sections: Vec<String> = v["blocks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .skip(1)
+        .take_while(|b| b["type"] == "section" && b["fields"].is_null())
+        .map(|b| {
+            assert_eq!(b["text"]["type"], "mrkdwn");
+            b["text"]["text"].as_str().unwrap().to_string()
+        })
+        .collect();
+    assert!(sections.len() >= 3, "{} sections", sections.len());
+    let joined = sections
+        .join("\n")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&");
+    let squeeze = |t: &str| {
+        t.lines()
+            .filter(|l| !l.is_empty())
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert_eq!(
+        squeeze(&joined),
+        lines.join("\n"),
+        "Slack: the whole text, in order"
+    );
+    assert!(v
+        .to_string()
+        .contains("brief nl-industry · id brief-2025-03"));
+    assert!(
+        v.to_string().contains("9b21c0d4"),
+        "the alerts follow the brief"
+    );
+
+    // Teams: the brief's container holds every line as a TextBlock, in order.
+    let v = one(TEAMS_PATH);
+    let items: Vec<&str> = v["attachments"][0]["content"]["body"][1]["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(&items[..items.len() - 1], &lines[..], "Teams: every line");
+    assert_eq!(
+        items[items.len() - 1],
+        "brief nl-industry · id brief-2025-03"
+    );
+
+    // Mattermost: every line, Markdown characters escaped, single line breaks kept.
+    let v = one(MATTERMOST_PATH);
+    let post = v["text"].as_str().unwrap();
+    let unescaped: String = {
+        let mut out = String::new();
+        let mut chars = post.chars();
+        while let Some(c) = chars.next() {
+            if c == '\\' {
+                out.extend(chars.next());
+            } else {
+                out.push(c);
+            }
+        }
+        out
+    };
+    let body = lines[1..].join("\n");
+    assert!(
+        squeeze(&unescaped).contains(&format!("**{}**\n{body}", lines[0])),
+        "Mattermost: the whole text:\n{post}"
+    );
+    assert!(post.contains("nl.industry.branch.\\*.yoy"), "{post}");
+    sample(
+        "slack_brief.json",
+        &serde_json::to_vec_pretty(&one(SLACK_PATH)).unwrap(),
+    );
 }
 
 #[tokio::test]

@@ -5,17 +5,21 @@
 //!
 //! The kill delays come from a seeded rng; the seed is printed, and
 //! `STATWATCH_CRASH_SEED=<n>` replays a run.
+//!
+//! A crash at one exact point (the binary's `STATWATCH_FAULT` crash points) shows what a
+//! random kill would hit only by luck: a crash right after a poll's commit loses no brief.
 
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use common::hook::Hook;
 use common::*;
 use rand::{Rng, SeedableRng};
-use serde_json::Value;
+use serde_json::{json, Value};
 
 /// Kills in all, spread over the five releases.
 const KILLS: usize = 16;
@@ -226,4 +230,112 @@ async fn sigkill_at_random_points_loses_no_alert() {
         ops.iter().all(|a| a["state"] == "delivered"),
         "seed {seed}: {ops:#?}"
     );
+}
+
+/// The brief the crash test expects: made when C Industrie y/y gets a new period.
+const BRIEF: &str = r#"
+[[briefs]]
+id = "nl-industry"
+title = "Dutch manufacturing"
+lead = "nl.industry.yoy"
+context = ["nl.confidence"]
+"#;
+
+/// `statwatch poll` that aborts at the crash point `point`, as a crash there would end it.
+async fn poll_crashing_at(config: &Path, point: &str) -> std::process::Output {
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_statwatch"))
+        .arg("--config")
+        .arg(config)
+        .arg("poll")
+        .env("RUST_LOG", "info")
+        .env("STATWATCH_FAULT", point)
+        .env_remove("STATWATCH_CONFIG")
+        .output()
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_crash_right_after_the_poll_commit_loses_no_brief() {
+    let dir = tempfile::tempdir().unwrap();
+    let cbs = CbsServer::start().await;
+    let hook = Hook::start().await;
+    let extra = format!(
+        "{BRIEF}\n[receivers.ops]\nkind = \"webhook\"\nurl = \"{}\"\n",
+        hook.url
+    );
+    let config = write_config(
+        dir.path(),
+        &cbs_config(&cbs.base_url(), &dir.path().join("state"), &extra),
+    );
+    // The April 2025 vintage (data to February) as the baseline, then March at +1.3.
+    let april = yoy_vintage(0);
+    let conf = confidence_vintage();
+    cbs.set_table(
+        INDUSTRY,
+        industry_table(&until(&april, "2025MM02"), "2025-04-10T06:30:00"),
+    );
+    cbs.set_table(
+        CONFIDENCE,
+        confidence_table(&until(&conf, "2025MM03"), "2025-03-28T06:30:00"),
+    );
+    let o = statwatch(&config, &["poll"]).await;
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(hook.posts().is_empty(), "a baseline makes no brief");
+
+    cbs.set_table(
+        INDUSTRY,
+        industry_table(
+            &with(&until(&april, "2025MM02"), &[("2025MM03", 1.3)]),
+            "2025-05-12T06:30:00",
+        ),
+    );
+    let o = poll_crashing_at(&config, "after-poll-commit").await;
+    assert_eq!(
+        o.status.signal(),
+        Some(6),
+        "the poll must abort at the crash point (SIGABRT): {}",
+        stderr(&o)
+    );
+    assert!(
+        stderr(&o).contains("STATWATCH_FAULT: aborting here"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(
+        hook.posts().is_empty(),
+        "nothing was delivered before the crash"
+    );
+    // What the crash left on disk: the release, and its brief waiting in the outbox.
+    let o = statwatch(&config, &["alerts", "--pending", "--json"]).await;
+    let pending: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let briefs: Vec<&Value> = pending
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["kind"] == "brief" && a["receiver"] == "ops")
+        .collect();
+    assert_eq!(briefs.len(), 1, "the brief is in the outbox: {pending:#}");
+    assert_eq!(
+        (&briefs[0]["rule"], &briefs[0]["period"]),
+        (&json!("nl-industry"), &json!("2025-03"))
+    );
+
+    // The next poll finds nothing new at CBS (the release is stored) and delivers the brief.
+    let o = statwatch(&config, &["poll"]).await;
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    let posts = hook.accepted();
+    assert_eq!(posts.len(), 1, "the brief, once");
+    let v: Value = serde_json::from_slice(&posts[0].body).unwrap();
+    let b = &v["briefs"][0];
+    assert_eq!(
+        (&b["brief"], &b["period"]),
+        (&json!("nl-industry"), &json!("2025-03"))
+    );
+    assert!(
+        b["text"].as_str().unwrap().contains("+1.3 % in 2025-03"),
+        "{b:#}"
+    );
+    assert!(statwatch(&config, &["poll"]).await.status.success());
+    assert_eq!(hook.accepted().len(), 1, "and never again");
 }

@@ -1,13 +1,17 @@
 //! The shipped default config, pointed at the fake CBS server built in the real tables'
 //! shapes (81234ned with its Marges and Seizoencorrectie dimensions and four measures;
-//! 85806NED with its branches and measures): `check` passes and every CBS table polls, so a
-//! key the config pins that the real table does not have would fail here, not in production.
+//! 85806NED with its branches and measures) and at the fake GENESIS service answering the
+//! constructed 42153-0001 ffcsv (real codes and wire shape, see
+//! tests/fixtures/destatis/README.md): `check` passes and every table polls, so a key the
+//! config pins that the real table does not have would fail here, not in production; and the
+//! German y/y and m/m the config derives from the index are the published +0.3 and +3.5.
 
 mod common;
 
 use std::collections::HashMap;
 use std::process::Command;
 
+use common::destatis_server::{production_release, DestatisServer, DESTATIS_TOKEN};
 use common::*;
 use serde_json::{json, Map, Value};
 
@@ -59,8 +63,10 @@ fn table(dims: &[(&str, &[&str])], measures: &[&str], periods: &[&str]) -> FakeT
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn every_cbs_table_of_the_default_config_polls_against_the_real_shapes() {
+async fn every_table_of_the_default_config_polls_against_the_real_shapes() {
     let cbs = CbsServer::start().await;
+    let destatis = DestatisServer::start().await;
+    destatis.publish("08.05.2025 08:00:04h", production_release("2025-05"));
     let periods: Vec<String> = (1..=12)
         .map(|m| format!("2024MM{m:02}"))
         .chain((1..=3).map(|m| format!("2025MM{m:02}")))
@@ -110,6 +116,14 @@ async fn every_cbs_table_of_the_default_config_polls_against_the_real_shapes() {
             "kind     = \"cbs\"",
             &format!("kind     = \"cbs\"\nbase_url = \"{}\"", cbs.base_url()),
             1,
+        )
+        .replacen(
+            "kind     = \"destatis\"",
+            &format!(
+                "kind     = \"destatis\"\nbase_url = \"{}\"",
+                destatis.base_url
+            ),
+            1,
         );
     assert_ne!(
         text, shipped,
@@ -122,7 +136,8 @@ async fn every_cbs_table_of_the_default_config_polls_against_the_real_shapes() {
             .arg("--config")
             .arg(&cfg)
             .args(args)
-            .env_remove("DESTATIS_TOKEN")
+            // The config reads the GENESIS token from here, as in production.
+            .env("DESTATIS_TOKEN", DESTATIS_TOKEN)
             .output()
             .unwrap();
         let text = format!(
@@ -133,19 +148,37 @@ async fn every_cbs_table_of_the_default_config_polls_against_the_real_shapes() {
         (out.status.success(), text)
     };
     // The server runs on this runtime: the binary is waited for off its workers.
-    let (ok, text) = tokio::task::spawn_blocking(move || {
+    let ((ok, text), german) = tokio::task::spawn_blocking(move || {
         let (ok, text) = run(&["check"]);
         assert!(ok, "{text}");
-        run(&["poll", "--source", "cbs"])
+        let poll = run(&["poll"]);
+        let german = ["de.industry.yoy", "de.industry.mom"].map(|id| {
+            let (ok, json) = run(&["series", id, "--json"]);
+            assert!(ok, "{json}");
+            let v: Value = serde_json::from_str(&json).expect("series --json");
+            let last = v["observations"].as_array().unwrap().last().cloned();
+            last.map(|o| (o["period"].clone(), o["value"].clone()))
+        });
+        (poll, german)
     })
     .await
     .unwrap();
-    assert!(ok, "every CBS table must poll:\n{text}");
+    assert!(ok, "every table must poll:\n{text}");
     assert!(!text.contains("FAILED"), "{text}");
-    for t in [INDUSTRY, CONFIDENCE] {
-        assert!(
-            text.contains(&format!("cbs {t}: ")),
-            "{t} was not polled:\n{text}"
-        );
+    for t in [
+        format!("cbs {INDUSTRY}: "),
+        format!("cbs {CONFIDENCE}: "),
+        "destatis 42153-0001: ".to_string(),
+    ] {
+        assert!(text.contains(&t), "{t} was not polled:\n{text}");
     }
+    // y/y on the calendar adjusted index, m/m on the seasonally adjusted one.
+    assert_eq!(
+        german,
+        [
+            Some((json!("2025-03"), json!(0.3))),
+            Some((json!("2025-03"), json!(3.5)))
+        ]
+    );
+    assert_eq!(destatis.count("data/tablefile"), 1, "one download");
 }

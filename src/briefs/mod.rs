@@ -1,9 +1,11 @@
-//! Briefs (`[[briefs]]`): the story of a release in one message. After a poll's commit, each
-//! brief whose lead got a new period (never on a baseline) is made from what the store then
-//! holds, and stored as an alert record of kind `brief` (its text and facts in `details`), so
-//! it goes through the outbox like any alert: durable, retried, once per receiver.
+//! Briefs (`[[briefs]]`): the story of a release in one message. Each brief whose lead got a
+//! new period in a poll (never on a baseline) is made from what the store will hold once the
+//! poll commits ([`Staged`]: the stored series with the poll's writes merged in), and goes into
+//! that same commit as an alert record of kind `brief` (its text and facts in `details`). So
+//! it goes through the outbox like any alert (durable, retried, once per receiver), and a
+//! crash cannot store a release without its brief.
 //!
-//! The facts are pure functions in `facts`, the words in `text`; this file reads the store.
+//! The facts are pure functions in `facts`, the words in `text`; this file reads the series.
 
 pub mod facts;
 pub mod text;
@@ -17,7 +19,7 @@ use tracing::info;
 
 use crate::config::Config;
 use crate::model::{Alert, AlertKind, Cause, Period, Previous, Severity};
-use crate::store::{Store, StoreError};
+use crate::store::{Staged, StoreError};
 use facts::{Facts, Lead, Mover};
 use text::Labels;
 
@@ -60,8 +62,12 @@ pub struct Cycle<'a> {
     pub now: DateTime<Utc>,
 }
 
-/// The briefs this cycle opens, made from the store as it now is.
-pub fn make(config: &Config, store: &Store, cycle: &Cycle<'_>) -> Result<Vec<Alert>, BriefError> {
+/// The briefs this cycle opens, made from the series as the poll's commit will leave them.
+pub fn make(
+    config: &Config,
+    store: &Staged<'_>,
+    cycle: &Cycle<'_>,
+) -> Result<Vec<Alert>, BriefError> {
     let mut out = Vec::new();
     for b in &config.briefs {
         let Some(new) = cycle.new_periods.get(&b.lead) else {
@@ -80,7 +86,7 @@ pub fn make(config: &Config, store: &Store, cycle: &Cycle<'_>) -> Result<Vec<Ale
     Ok(out)
 }
 
-fn values(store: &Store, id: &str) -> Result<Vec<(Period, f64)>, StoreError> {
+fn values(store: &Staged<'_>, id: &str) -> Result<Vec<(Period, f64)>, StoreError> {
     Ok(store
         .observations(id)?
         .into_iter()
@@ -104,15 +110,7 @@ fn labels(config: &Config, cycle: &Cycle<'_>, ids: &BTreeSet<String>) -> Labels 
             .units
             .get(id)
             .cloned()
-            .or_else(|| conf.as_ref().map(|s| s.unit.clone()));
-        // A derived growth rate is in percent whatever the unit of the levels it is made of.
-        let pct = conf.as_ref().is_some_and(|s| {
-            matches!(
-                s.derive,
-                Some(crate::derive::Derive::YoyPct | crate::derive::Derive::MomPct)
-            )
-        });
-        let unit = if pct { Some("%".to_string()) } else { unit };
+            .or_else(|| conf.as_ref().map(|s| s.value_unit().to_string()));
         if let Some(t) = title {
             l.titles.insert(id.clone(), t);
         }
@@ -125,7 +123,7 @@ fn labels(config: &Config, cycle: &Cycle<'_>, ids: &BTreeSet<String>) -> Labels 
 
 fn one(
     config: &Config,
-    store: &Store,
+    store: &Staged<'_>,
     cycle: &Cycle<'_>,
     b: &BriefConfig,
     lead_obs: &[(Period, f64)],
@@ -189,7 +187,7 @@ fn one(
 /// The brief as an alert record: stable id per (brief id, lead period).
 fn record(
     config: &Config,
-    store: &Store,
+    store: &Staged<'_>,
     cycle: &Cycle<'_>,
     b: &BriefConfig,
     facts: Facts,
@@ -233,7 +231,10 @@ fn record(
         title: b.title.clone(),
         source: lead.as_ref().map(|s| s.source.clone()).unwrap_or_default(),
         table: lead.as_ref().map(|s| s.table.clone()).unwrap_or_default(),
-        unit: lead.as_ref().map(|s| s.unit.clone()).unwrap_or_default(),
+        unit: lead
+            .as_ref()
+            .map(|s| s.value_unit().to_string())
+            .unwrap_or_default(),
         period: Some(period),
         source_period: source_period.to_string(),
         value: Some(facts.lead.value),

@@ -7,7 +7,7 @@ use std::fmt::Write;
 
 use super::facts::{Facts, Mover, Run, Sign};
 use crate::model::signed;
-use crate::rules::{num, ordinal};
+use crate::rules::ordinal;
 
 /// What the text names series by: title and unit per series id (a missing one reads as the
 /// id, unit-less).
@@ -22,14 +22,19 @@ impl Labels {
         self.titles.get(series).map_or(series, String::as_str)
     }
 
+    fn unit(&self, series: &str) -> &str {
+        self.units.get(series).map_or("", String::as_str)
+    }
+
     /// A value with its sign, and " %" for percentages (other units are read from the title).
     fn value(&self, series: &str, v: f64) -> String {
-        let pct = self.units.get(series).is_some_and(|u| u == "%");
-        format!(
-            "{}{}",
-            signed(num(v).parse().unwrap_or(v)),
-            if pct { " %" } else { "" }
-        )
+        let unit = self.unit(series);
+        format!("{}{}", signed(v, unit), if unit == "%" { " %" } else { "" })
+    }
+
+    /// A figure of the series without its unit (a previous value, a change).
+    fn bare(&self, series: &str, v: f64) -> String {
+        signed(v, self.unit(series))
     }
 }
 
@@ -96,8 +101,8 @@ pub fn render(title: &str, facts: &Facts, labels: &Labels, alerts: &[String]) ->
                 let _ = writeln!(
                     s,
                     " (from {} the period before, {}).",
-                    signed(p),
-                    signed(ch)
+                    labels.bare(&c.series, p),
+                    labels.bare(&c.series, ch)
                 );
             }
             _ => s.push_str(".\n"),
@@ -149,13 +154,22 @@ mod tests {
                     previous_since: Some(Period::Month(2023, 7)),
                 },
             },
-            context: vec![Context {
-                series: "nl.confidence".into(),
-                period: Period::Month(2025, 4),
-                value: -3.3,
-                previous_value: Some(-1.5),
-                change: Some(-1.8),
-            }],
+            context: vec![
+                Context {
+                    series: "nl.confidence".into(),
+                    period: Period::Month(2025, 4),
+                    value: -3.3,
+                    previous_value: Some(-1.5),
+                    change: Some(-1.8),
+                },
+                Context {
+                    series: "de.industry.mom".into(),
+                    period: Period::Month(2025, 3),
+                    value: 3.0,
+                    previous_value: Some(-1.0),
+                    change: Some(4.0),
+                },
+            ],
             breakdown: Some(Breakdown {
                 glob: "b.*".into(),
                 period: Period::Month(2025, 3),
@@ -163,7 +177,10 @@ mod tests {
                 fell: 4,
                 total: 8,
                 top: vec![m("b.344400", "33 Repair", 11.9)],
-                bottom: vec![m("b.343000", "30 Transport", -7.1)],
+                bottom: vec![
+                    m("b.343000", "30 Transport", -7.1),
+                    m("b.330300", "25 Metal", -4.0),
+                ],
             }),
         };
         let mut labels = Labels::default();
@@ -172,6 +189,8 @@ mod tests {
             .insert("nl.industry.yoy".into(), "Output y/y".into());
         labels.units.insert("nl.industry.yoy".into(), "%".into());
         labels.units.insert("b.344400".into(), "%".into());
+        labels.units.insert("b.330300".into(), "%".into());
+        labels.units.insert("de.industry.mom".into(), "%".into());
         let t = render("Dutch manufacturing", &facts, &labels, &["x fired".into()]);
         assert!(t.starts_with("Dutch manufacturing, 2025-03\n"), "{t}");
         assert!(t.contains("Output y/y: +1.3 % in 2025-03, positive for the 3rd month in a row, after 18 months of negative values since 2023-07."), "{t}");
@@ -184,7 +203,15 @@ mod tests {
             "{t}"
         );
         assert!(t.contains("Highest: 33 Repair +11.9 %."), "{t}");
-        assert!(t.contains("Lowest: 30 Transport -7.1."), "{t}");
+        // Percentages have one decimal always, as CBS and Destatis print them.
+        assert!(
+            t.contains("Lowest: 30 Transport -7.1, 25 Metal -4.0 %."),
+            "{t}"
+        );
+        assert!(
+            t.contains("de.industry.mom: +3.0 % in 2025-03 (from -1.0 the period before, +4.0)."),
+            "{t}"
+        );
         assert!(t.ends_with("- x fired\n"), "{t}");
     }
 }

@@ -217,7 +217,7 @@ impl<'a> From<&'a SeriesConfig> for crate::rules::Subject<'a> {
             title: &s.title,
             source: &s.source,
             table: &s.table,
-            unit: &s.unit,
+            unit: s.value_unit(),
         }
     }
 }
@@ -226,6 +226,15 @@ impl SeriesConfig {
     /// The id under which the raw levels of a derived series are stored.
     pub fn level_id(&self) -> String {
         format!("{}#level", self.id)
+    }
+
+    /// The unit of the series' values: `unit` names the levels a derived series is made of
+    /// (it selects the Destatis rows), but a growth rate derived from them is in percent.
+    pub fn value_unit(&self) -> &str {
+        match self.derive {
+            Some(Derive::YoyPct | Derive::MomPct) => "%",
+            Some(Derive::Diff) | None => &self.unit,
+        }
     }
 }
 

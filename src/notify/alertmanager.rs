@@ -191,7 +191,7 @@ mod tests {
         assert!(v[0]["annotations"]["description"]
             .as_str()
             .unwrap()
-            .contains("previous: +1 % in 2025-02"));
+            .contains("previous: +1.0 % in 2025-02"));
         assert_eq!(v[0]["startsAt"], "2025-05-09T06:31:01.000Z");
         assert_eq!(v[0]["endsAt"], "2025-05-10T06:31:01.000Z");
     }

@@ -7,7 +7,7 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use crate::fonts::{self, FontError};
-use crate::model::{signed, Period, StoredObservation};
+use crate::model::{figure, signed, Period, StoredObservation};
 use crate::web::chart::{period_label, value_range, SPARK_PERIODS};
 
 /// The PNG's size in pixels (the HTML shows it at this size; wide enough for a phone's width
@@ -34,6 +34,8 @@ pub(crate) struct ChartSpec<'a> {
     pub obs: &'a [StoredObservation],
     pub period: Option<Period>,
     pub old_value: Option<f64>,
+    /// The unit of the values, for how the labels write them.
+    pub unit: &'a str,
 }
 
 /// The last [`SPARK_PERIODS`] observations, ending at the marked period when that is older
@@ -95,7 +97,7 @@ fn draw(rgb: &mut [u8], obs: &[StoredObservation], spec: &ChartSpec<'_>) -> Draw
         .x_labels(7)
         .y_labels(6)
         .x_label_formatter(&|x| period_label(&labels, *x))
-        .y_label_formatter(&|v| format!("{v:.1}"))
+        .y_label_formatter(&|v| figure(*v, spec.unit))
         .label_style((fonts::FAMILY, 14))
         // Only the labelled grid lines, faint: the series and its marked point are the story.
         .bold_line_style(RGBColor(228, 228, 228))
@@ -111,7 +113,8 @@ fn draw(rgb: &mut [u8], obs: &[StoredObservation], spec: &ChartSpec<'_>) -> Draw
         LINE.stroke_width(2),
     ))?;
     if let Some(i) = marked {
-        let label = format!("{}: {}", labels[i], signed(obs[i].value));
+        let label = format!("{}: {}", labels[i], signed(obs[i].value, spec.unit));
+        let old = old.map(|o| (o, format!("was {}", signed(o, spec.unit))));
         mark(&mut chart, (i, obs.len()), obs[i].value, old, label)?;
     }
     root.present()?;
@@ -125,12 +128,13 @@ type Chart<'a, 'b> = ChartContext<
 >;
 
 /// The alert's period as a filled point with its value; a revision's old value as an open
-/// point joined to the new one, labelled "was …". `at` is (index, number of periods).
+/// point joined to the new one, labelled "was …" (`old` is that value and its label). `at` is
+/// (index, number of periods).
 fn mark(
     chart: &mut Chart<'_, '_>,
     (i, n): (usize, usize),
     value: f64,
-    old: Option<f64>,
+    old: Option<(f64, String)>,
     text: String,
 ) -> DrawResult {
     let x = i as f64;
@@ -146,18 +150,19 @@ fn mark(
             .pos(Pos::new(h, v));
         Text::new(text, (dx, 0), style)
     };
-    if let Some(old) = old {
+    if let Some((old, was)) = &old {
+        let old = *old;
         chart.draw_series(LineSeries::new([(x, old), (x, value)], OLD.stroke_width(1)))?;
         let below = old < value;
         let v = if below { VPos::Top } else { VPos::Bottom };
         chart.draw_series(std::iter::once(
             EmptyElement::at((x, old))
                 + Circle::new((0, 0), 5, OLD.stroke_width(2))
-                + label(format!("was {}", signed(old)), &OLD, v),
+                + label(was.clone(), &OLD, v),
         ))?;
     }
     let v = match old {
-        Some(o) if o > value => VPos::Top,
+        Some((o, _)) if o > value => VPos::Top,
         _ => VPos::Bottom,
     };
     chart.draw_series(std::iter::once(
@@ -206,6 +211,7 @@ mod tests {
             obs: &obs,
             period: Some(obs[38].period),
             old_value: Some(-3.0),
+            unit: "%",
         };
         let png = png_chart(&spec).unwrap().unwrap();
         let reader = png::Decoder::new(std::io::Cursor::new(png))
@@ -216,6 +222,7 @@ mod tests {
             obs: &[],
             period: None,
             old_value: None,
+            unit: "",
         };
         assert!(png_chart(&empty).unwrap().is_none());
     }

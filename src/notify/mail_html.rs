@@ -134,6 +134,7 @@ fn chart(
         obs,
         period: a.period,
         old_value: a.old_value(),
+        unit: &a.unit,
     };
     let Some(png) = png_chart(&spec)? else {
         return Ok(None);

@@ -1,7 +1,8 @@
 //! Mattermost: one incoming-webhook post per cycle, `{"text": <Markdown>}` (the
-//! Slack-compatible form every Mattermost server takes). A post holds at most 16,383
-//! characters (Mattermost's `MaxPostSize`); a longer cycle is split into several posts, each
-//! alert whole, and an alert longer than a post on its own is shortened.
+//! Slack-compatible form every Mattermost server takes): a brief as its whole text (Mattermost
+//! keeps single line breaks), an alert as its summary, figures and origin. A post holds at
+//! most 16,383 characters (Mattermost's `MaxPostSize`); a longer cycle is split into several
+//! posts, each brief and alert whole, and one longer than a post on its own is shortened.
 
 use std::fmt::Write as _;
 
@@ -23,7 +24,13 @@ pub(super) struct Message {
 /// The posts for one cycle: one, unless the text exceeds a post.
 pub(super) fn messages(alerts: &[Alert], test: bool) -> Vec<Message> {
     let budget = MAX_POST - HEADING_ROOM;
-    let blocks: Vec<String> = alerts.iter().map(|a| clip(&alert(a), budget)).collect();
+    let blocks: Vec<String> = alerts
+        .iter()
+        .map(|a| match a.brief_text() {
+            Some(text) if a.is_brief() => clip(&brief_block(a, text), budget),
+            _ => clip(&alert(a), budget),
+        })
+        .collect();
     let sizes: Vec<usize> = blocks.iter().map(|b| b.chars().count()).collect();
     let mut ranges = parts(&sizes, budget, usize::MAX);
     if ranges.is_empty() {
@@ -44,6 +51,21 @@ pub(super) fn messages(alerts: &[Alert], test: bool) -> Vec<Message> {
             }
         })
         .collect()
+}
+
+/// A brief: its first line (title and period) in bold, the rest line by line as it is
+/// written, then the brief and its id.
+fn brief_block(a: &Alert, text: &str) -> String {
+    let mut s = String::from("\n");
+    for (i, line) in text.trim_end().lines().enumerate() {
+        if i == 0 {
+            let _ = writeln!(s, "**{}**", escape(line));
+        } else {
+            let _ = writeln!(s, "{}", escape(line));
+        }
+    }
+    let _ = writeln!(s, "\nbrief `{}` · id `{}`", a.rule, a.id);
+    s
 }
 
 /// One alert: the summary in bold, then value, change and period, then where it comes from.
@@ -91,7 +113,7 @@ fn escape(s: &str) -> String {
 mod tests {
     use super::*;
     use crate::model::Severity;
-    use crate::notify::tests::alert as sample;
+    use crate::notify::tests::{alert as sample, brief};
 
     #[test]
     fn a_long_cycle_is_split_into_posts_that_fit() {
@@ -110,11 +132,31 @@ mod tests {
     }
 
     #[test]
+    fn a_brief_is_its_whole_text_line_by_line() {
+        let text = "Dutch manufacturing, 2025-03\n\nOf 8 series (nl.industry.branch.*.yoy) in 2025-03, 4 rose and 4 fell.\nLowest: 25 Metal -4.0 %.\n";
+        let msgs = messages(
+            &[brief("b1", text), sample("a1", Severity::Info, "x")],
+            false,
+        );
+        assert_eq!(msgs.len(), 1);
+        let t = &msgs[0].text;
+        assert!(
+            t.contains(
+                "**Dutch manufacturing, 2025-03**\n\n\
+                 Of 8 series (nl.industry.branch.\\*.yoy) in 2025-03, 4 rose and 4 fell.\n\
+                 Lowest: 25 Metal -4.0 %.\n\nbrief `nl-industry` · id `b1`"
+            ),
+            "{t}"
+        );
+        assert!(t.contains("id `a1`"), "{t}");
+    }
+
+    #[test]
     fn one_post_for_a_short_cycle_with_value_change_and_period() {
         let msgs = messages(&[sample("a", Severity::Warning, "x*y")], false);
         assert_eq!(msgs.len(), 1);
         let t = &msgs[0].text;
         assert!(t.contains("**[WARNING]** x\\*y"), "{t}");
-        assert!(t.contains("Value **+1.3 %** · change +0.3 from 2025-02 (+1 %) · period 2025-03"));
+        assert!(t.contains("Value **+1.3 %** · change +0.3 from 2025-02 (+1.0 %) · period 2025-03"));
     }
 }

@@ -38,6 +38,8 @@ mod route;
 mod settle;
 mod slack;
 mod teams;
+#[cfg(test)]
+mod testkit;
 mod webhook;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -426,36 +428,8 @@ async fn repair(
 
 #[cfg(test)]
 pub(crate) mod tests {
+    pub(crate) use super::testkit::{alert, brief};
     use super::*;
-    use crate::model::{AlertKind, Cause, Period, Previous, Severity};
-
-    pub(crate) fn alert(id: &str, severity: Severity, summary: &str) -> Alert {
-        Alert {
-            id: id.into(),
-            rule: "nl-industry-streak".into(),
-            kind: AlertKind::Streak,
-            severity,
-            series: "nl.industry.yoy".into(),
-            title: "Industrial production NL, y/y % (calendar adjusted)".into(),
-            source: "cbs".into(),
-            table: "85806NED".into(),
-            unit: "%".into(),
-            period: Some(Period::Month(2025, 3)),
-            source_period: "2025MM03".into(),
-            value: Some(1.3),
-            previous: Some(Previous {
-                period: Period::Month(2025, 2),
-                value: 1.0,
-            }),
-            cause: Cause::NewPeriod,
-            summary: summary.into(),
-            details: serde_json::json!({"streak": 3})
-                .as_object()
-                .cloned()
-                .unwrap_or_default(),
-            detected_at: "2025-05-09T06:31:01Z".parse().unwrap(),
-        }
-    }
 
     #[test]
     fn report_failed_means_any_error_or_failure() {

@@ -7,7 +7,7 @@ use std::ops::Range;
 use chrono::Utc;
 use rand::Rng;
 
-use crate::model::{detail, signed, Alert, AlertKind, Cause, Period, Severity};
+use crate::model::{detail, figure, signed, Alert, AlertKind, Cause, Period, Severity};
 
 /// The alert that names a message: its first brief (the story of the release), else the
 /// most severe alert, the earliest detected among equals.
@@ -76,7 +76,7 @@ pub(crate) fn clip(text: &str, max: usize) -> String {
 /// The alert's value with its unit: `+1.3 %`.
 pub(crate) fn value_text(a: &Alert) -> String {
     match a.value {
-        Some(v) => format!("{}{}", signed(v), unit_suffix(a)),
+        Some(v) => format!("{}{}", signed(v, &a.unit), unit_suffix(a)),
         // An alert about a whole source (source_failing) has no value.
         None => "-".to_string(),
     }
@@ -91,20 +91,16 @@ fn unit_suffix(a: &Alert) -> String {
 }
 
 /// The change from the period before, with that period and its value: `+0.3 from 2025-02
-/// (+1 %)`, or `no earlier period`.
+/// (+1.0 %)`, or `no earlier period`.
 pub(crate) fn change_text(a: &Alert) -> String {
     match (&a.previous, a.value) {
-        (Some(p), Some(v)) => {
-            // Rounded so that 1.3 - 1.0 reads +0.3, not +0.30000000000000004.
-            let change = ((v - p.value) * 10_000.0).round() / 10_000.0;
-            format!(
-                "{} from {} ({}{})",
-                signed(change),
-                p.period,
-                signed(p.value),
-                unit_suffix(a)
-            )
-        }
+        (Some(p), Some(v)) => format!(
+            "{} from {} ({}{})",
+            signed(v - p.value, &a.unit),
+            p.period,
+            signed(p.value, &a.unit),
+            unit_suffix(a)
+        ),
         _ => "no earlier period".to_string(),
     }
 }
@@ -117,12 +113,12 @@ pub(crate) fn period_text(a: &Alert) -> String {
     }
 }
 
-/// `new period`, or `revision (was 1.0)`: the old value as the webhook payload writes it.
+/// `new period`, or `revision (was 1.0)`.
 pub(crate) fn cause_text(a: &Alert) -> String {
     match a.cause {
         Cause::NewPeriod => "new period".to_string(),
-        Cause::Revision => match a.old_value().map(serde_json::Value::from) {
-            Some(old) => format!("revision (was {old})"),
+        Cause::Revision => match a.old_value() {
+            Some(old) => format!("revision (was {})", figure(old, &a.unit)),
             None => "revision".to_string(),
         },
         Cause::Overdue => "overdue: no new period".to_string(),
@@ -132,6 +128,45 @@ pub(crate) fn cause_text(a: &Alert) -> String {
             None => "source failing".to_string(),
         },
     }
+}
+
+/// Cuts `text` into pieces of at most `max` units, where each character weighs what it will
+/// take once escaped (`&` is five in Slack's `&amp;`). Cuts fall at line ends; a line longer
+/// than `max` on its own is cut between characters, so no escape is ever split. Used for a
+/// brief's whole text, which a chat service may only take in limited pieces.
+pub(crate) fn split_lines(text: &str, max: usize, weight: impl Fn(char) -> usize) -> Vec<String> {
+    let max = max.max(1);
+    let mut out = Vec::new();
+    let (mut cur, mut used) = (String::new(), 0);
+    let mut flush = |cur: &mut String, used: &mut usize| {
+        let piece = cur.trim_end_matches('\n');
+        if !piece.is_empty() {
+            out.push(piece.to_string());
+        }
+        cur.clear();
+        *used = 0;
+    };
+    for line in text.split_inclusive('\n') {
+        let w: usize = line.chars().map(&weight).sum();
+        if used + w > max {
+            flush(&mut cur, &mut used);
+        }
+        if w <= max {
+            cur.push_str(line);
+            used += w;
+            continue;
+        }
+        for c in line.chars() {
+            let cw = weight(c);
+            if used + cw > max {
+                flush(&mut cur, &mut used);
+            }
+            cur.push(c);
+            used += cw;
+        }
+    }
+    flush(&mut cur, &mut used);
+    out
 }
 
 /// Splits a message's items into consecutive parts of at most `max_items` items and at most
@@ -208,10 +243,11 @@ pub(crate) fn body(alerts: &[Alert], test: bool) -> String {
             let _ = writeln!(s, "  period:   {p} ({})", a.source_period);
         }
         if let Some(v) = a.value {
-            let _ = writeln!(s, "  value:    {}{unit}", signed(v));
+            let _ = writeln!(s, "  value:    {}{unit}", signed(v, &a.unit));
             match &a.previous {
                 Some(p) => {
-                    let _ = writeln!(s, "  previous: {}{unit} in {}", signed(p.value), p.period);
+                    let previous = signed(p.value, &a.unit);
+                    let _ = writeln!(s, "  previous: {previous}{unit} in {}", p.period);
                 }
                 None => s.push_str("  previous: none\n"),
             }
@@ -302,6 +338,24 @@ mod tests {
     }
 
     #[test]
+    fn split_lines_cuts_at_line_ends_and_never_inside_an_escape() {
+        let text = "first line\nsecond & line\n\nthird";
+        let slack = |c: char| if c == '&' { 5 } else { 1 };
+        assert_eq!(split_lines(text, 100, slack), [text]);
+        assert_eq!(
+            split_lines(text, 20, slack),
+            ["first line", "second & line", "third"]
+        );
+        let long = "&".repeat(7);
+        let pieces = split_lines(&long, 12, slack);
+        assert_eq!(pieces, ["&&", "&&", "&&", "&"]);
+        assert!(pieces
+            .iter()
+            .all(|p| p.chars().map(slack).sum::<usize>() <= 12));
+        assert!(split_lines("", 10, slack).is_empty());
+    }
+
+    #[test]
     fn clip_counts_characters() {
         assert_eq!(clip("ééééé", 5), "ééééé");
         assert_eq!(clip("éééééé", 5), "éééé…");
@@ -311,7 +365,7 @@ mod tests {
     #[test]
     fn change_reads_as_a_person_would_write_it() {
         let a = alert("a", Severity::Info, "x");
-        assert_eq!(change_text(&a), "+0.3 from 2025-02 (+1 %)");
+        assert_eq!(change_text(&a), "+0.3 from 2025-02 (+1.0 %)");
         assert_eq!(value_text(&a), "+1.3 %");
         assert_eq!(period_text(&a), "2025-03 (2025MM03)");
     }
@@ -336,7 +390,7 @@ mod tests {
             "Industrie: groei (+1.3 in 2025-03)",
             "sign flipped",
             "+1.3 %",
-            "previous: +1 % in 2025-02",
+            "previous: +1.0 % in 2025-02",
             "cbs table 85806NED",
             "2025-03 (2025MM03)",
             "cause:    new period",

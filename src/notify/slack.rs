@@ -1,12 +1,16 @@
 //! Slack: one incoming-webhook message per cycle in Block Kit (`{"text": <fallback>,
 //! "blocks": [...]}`), built from typed blocks and kept within Slack's documented limits: 50
 //! blocks a message, 150 characters in a header, 3,000 in a section's text, 2,000 in a field,
-//! 10 fields a section. A cycle with more alerts than one message holds is split into several
-//! messages (each alert whole, in order); text over a limit is shortened, never refused.
+//! 10 fields a section. A brief is its whole text in mrkdwn sections (cut at line ends into
+//! pieces of at most 3,000 characters); an alert is a section with fields. A cycle with more
+//! blocks than one message holds is split into several messages (each brief and alert whole,
+//! in order); text over a limit is shortened, never refused.
 
 use serde::Serialize;
 
-use super::render::{cause_text, change_text, clip, part_title, parts, period_text, value_text};
+use super::render::{
+    cause_text, change_text, clip, part_title, parts, period_text, split_lines, value_text,
+};
 use crate::model::{Alert, Severity};
 
 /// Blocks in one message.
@@ -17,9 +21,8 @@ pub(super) const MAX_HEADER: usize = 150;
 pub(super) const MAX_SECTION: usize = 3000;
 /// Characters in one field of a section.
 pub(super) const MAX_FIELD: usize = 2000;
-/// Each alert is a section and a context block; the header takes one block of the 50.
-const BLOCKS_PER_ALERT: usize = 2;
-const ALERTS_PER_MESSAGE: usize = (MAX_BLOCKS - 1) / BLOCKS_PER_ALERT;
+/// Blocks a message has for its items: the header takes one of the 50.
+const ITEM_BLOCKS: usize = MAX_BLOCKS - 1;
 
 #[derive(Debug, Serialize)]
 pub(super) struct Message {
@@ -83,6 +86,15 @@ fn escape(s: &str) -> String {
         .replace('>', "&gt;")
 }
 
+/// What a character takes of a text limit once escaped.
+fn escaped_len(c: char) -> usize {
+    match c {
+        '&' => "&amp;".len(),
+        '<' | '>' => "&lt;".len(),
+        _ => 1,
+    }
+}
+
 fn badge(s: Severity) -> &'static str {
     match s {
         Severity::Critical => ":red_circle: CRITICAL",
@@ -91,38 +103,77 @@ fn badge(s: Severity) -> &'static str {
     }
 }
 
-/// The messages for one cycle: one, unless the alerts need more blocks than Slack allows.
+/// The messages for one cycle: one, unless the briefs and alerts need more blocks than Slack
+/// allows.
 pub(super) fn messages(alerts: &[Alert], test: bool) -> Vec<Message> {
-    let ranges = parts(&vec![1; alerts.len()], usize::MAX, ALERTS_PER_MESSAGE);
-    let of = ranges.len().max(1);
+    let items: Vec<Vec<Block>> = alerts
+        .iter()
+        .map(|a| match a.brief_text() {
+            Some(text) if a.is_brief() => brief_blocks(a, text),
+            _ => alert_blocks(a).into(),
+        })
+        .collect();
+    let sizes: Vec<usize> = items.iter().map(Vec::len).collect();
+    let mut ranges = parts(&sizes, ITEM_BLOCKS, usize::MAX);
     if ranges.is_empty() {
         // test-notify always has an alert; an empty cycle is never sent. Still a valid message.
-        return vec![message(alerts, alerts, test, 0, 1)];
+        ranges.push(0..0);
     }
+    let of = ranges.len();
+    let mut items = items.into_iter();
     ranges
         .into_iter()
         .enumerate()
-        .map(|(i, r)| message(alerts, &alerts[r], test, i, of))
+        .map(|(i, r)| {
+            let title = part_title(alerts, test, i, of, MAX_HEADER);
+            let mut blocks = vec![Block::Header {
+                text: Text::plain(&title, MAX_HEADER),
+            }];
+            blocks.extend(items.by_ref().take(r.len()).flatten());
+            Message {
+                text: clip(&title, MAX_SECTION),
+                blocks,
+            }
+        })
         .collect()
 }
 
-fn message(all: &[Alert], part: &[Alert], test: bool, i: usize, of: usize) -> Message {
-    let title = part_title(all, test, i, of, MAX_HEADER);
-    let mut blocks = vec![Block::Header {
-        text: Text::plain(&title, MAX_HEADER),
-    }];
-    for a in part {
-        blocks.extend(alert_blocks(a));
+/// A brief: its whole text, in as many sections as Slack's 3,000 characters a section need
+/// (cut at line ends), then a context line with the brief and its id. A brief longer than a
+/// message could hold keeps what fits and ends in `…`.
+fn brief_blocks(a: &Alert, text: &str) -> Vec<Block> {
+    let mut pieces = split_lines(text, MAX_SECTION, escaped_len);
+    if pieces.len() > ITEM_BLOCKS - 1 {
+        pieces.truncate(ITEM_BLOCKS - 1);
+        if let Some(last) = pieces.last_mut() {
+            // The mark takes the place of the last character, so the piece still fits.
+            let n = last.chars().count();
+            *last = last
+                .chars()
+                .take(n.saturating_sub(1))
+                .chain(['…'])
+                .collect();
+        }
     }
-    Message {
-        text: clip(&title, MAX_SECTION),
-        blocks,
-    }
+    let mut blocks: Vec<Block> = pieces
+        .iter()
+        .map(|p| Block::Section {
+            text: Text::Mrkdwn { text: escape(p) },
+            fields: Vec::new(),
+        })
+        .collect();
+    blocks.push(Block::Context {
+        elements: vec![Text::mrkdwn(
+            &escape(&format!("brief {} · id {}", a.rule, a.id)),
+            MAX_SECTION,
+        )],
+    });
+    blocks
 }
 
 /// One alert: its summary with value, change, period and series as fields, and a context line
 /// with the rule, the cause and the id (the id lets a reader match it to `statwatch alerts`).
-fn alert_blocks(a: &Alert) -> [Block; BLOCKS_PER_ALERT] {
+fn alert_blocks(a: &Alert) -> [Block; 2] {
     let field = |label: &str, value: &str| {
         Text::mrkdwn(&format!("*{label}*\n{}", escape(value)), MAX_FIELD)
     };
@@ -158,7 +209,7 @@ fn alert_blocks(a: &Alert) -> [Block; BLOCKS_PER_ALERT] {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::notify::tests::alert;
+    use crate::notify::tests::{alert, brief};
 
     #[test]
     fn a_long_cycle_is_split_within_the_limits() {
@@ -169,7 +220,8 @@ mod tests {
             alerts.push(a);
         }
         let msgs = messages(&alerts, false);
-        assert_eq!(msgs.len(), 120usize.div_ceil(ALERTS_PER_MESSAGE));
+        // Two blocks an alert, 49 blocks a message for them.
+        assert_eq!(msgs.len(), 120usize.div_ceil(ITEM_BLOCKS / 2));
         let mut sections = 0;
         for m in &msgs {
             assert!(m.blocks.len() <= MAX_BLOCKS);
@@ -192,6 +244,34 @@ mod tests {
         }
         assert_eq!(sections, 120, "every alert is in a message");
         assert!(msgs[0].text.ends_with("(part 1 of 5)"), "{}", msgs[0].text);
+    }
+
+    #[test]
+    fn a_brief_is_its_whole_text_in_sections_of_at_most_3000_characters() {
+        // 200 lines of 40 characters, an `&` in each: about 8,800 characters escaped.
+        let text: String = (0..200)
+            .map(|i| format!("line {i:03}: output & orders rose 1.3 %.....\n"))
+            .collect();
+        let msgs = messages(
+            &[brief("b1", &text), alert("a1", Severity::Info, "x")],
+            false,
+        );
+        assert_eq!(msgs.len(), 1, "one message under the block limit");
+        let v = serde_json::to_value(&msgs[0]).unwrap();
+        let blocks = v["blocks"].as_array().unwrap();
+        let sections: Vec<&str> = blocks
+            .iter()
+            .take_while(|b| b["type"] != "context")
+            .filter(|b| b["type"] == "section")
+            .map(|b| b["text"]["text"].as_str().unwrap())
+            .collect();
+        assert!(sections.len() >= 3, "{} sections", sections.len());
+        assert!(sections.iter().all(|s| s.chars().count() <= MAX_SECTION));
+        let back = sections.join("\n").replace("&amp;", "&");
+        assert_eq!(back, text.trim_end(), "the whole text, in order");
+        assert!(v.to_string().contains("brief nl-industry · id b1"));
+        // The alert after it keeps its own blocks.
+        assert!(v.to_string().contains("id a1"));
     }
 
     #[test]

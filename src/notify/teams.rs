@@ -1,8 +1,10 @@
 //! Microsoft Teams: one Workflows-webhook message per cycle, `{"type": "message",
-//! "attachments": [one Adaptive Card 1.4]}` with a heading TextBlock and, per alert, a
-//! Container of a TextBlock (the summary) and a FactSet (value, change, period, series, rule,
-//! cause, id). Teams refuses messages over about 28 KB: a longer cycle is split into several
-//! cards, each alert whole, and an alert too long for a card on its own is shortened.
+//! "attachments": [one Adaptive Card 1.4]}` with a heading TextBlock and, per brief, a
+//! Container of its whole text (one TextBlock a line: Teams does not break lines inside one
+//! reliably) and, per alert, a Container of a TextBlock (the summary) and a FactSet (value,
+//! change, period, series, rule, cause, id). Teams refuses messages over about 28 KB: a longer
+//! cycle is split into several cards, each brief and alert whole, and one too long for a card
+//! on its own is shortened.
 
 use serde::Serialize;
 
@@ -124,6 +126,9 @@ fn card(body: Vec<Element>) -> Message {
 }
 
 fn container(a: &Alert) -> Element {
+    if let Some(text) = a.brief_text().filter(|_| a.is_brief()) {
+        return brief_container(a, text);
+    }
     let fact = |title: &str, value: String| Fact {
         title: title.to_string(),
         value: clip(&value, MAX_TEXT),
@@ -162,10 +167,83 @@ fn container(a: &Alert) -> Element {
     }
 }
 
+/// A brief: its first line (the title and period) bold, every further line as it is, then
+/// the brief and its id, small. Lines past what one card holds are left out, marked `…`.
+fn brief_container(a: &Alert, text: &str) -> Element {
+    let block = |text: String, weight: Option<&'static str>, size: Option<&'static str>| {
+        Element::TextBlock {
+            text: clip(&text, MAX_TEXT),
+            wrap: true,
+            size,
+            weight,
+            color: None,
+        }
+    };
+    // The card's own heading and envelope need some of the message; the text gets the rest.
+    let mut room = MAX_MESSAGE_BYTES - 4_000;
+    let mut items = Vec::new();
+    for (i, line) in text.lines().filter(|l| !l.trim().is_empty()).enumerate() {
+        // A TextBlock's JSON is about 60 bytes besides its text.
+        let cost = line.len() + 60;
+        if cost > room {
+            items.push(block("…".into(), None, None));
+            break;
+        }
+        room -= cost;
+        items.push(block(line.to_string(), (i == 0).then_some("Bolder"), None));
+    }
+    items.push(block(
+        format!("brief {} · id {}", a.rule, a.id),
+        None,
+        Some("Small"),
+    ));
+    Element::Container {
+        separator: true,
+        items,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::notify::tests::alert;
+    use crate::notify::tests::{alert, brief};
+
+    #[test]
+    fn a_brief_is_every_line_of_its_text() {
+        let text = "Dutch manufacturing, 2025-03\n\nOutput y/y: +1.3 % in 2025-03.\n\
+                    Lowest: 25 Metal -4.0 %.\n\nAlerts of this release:\n- x fired\n";
+        let msgs = messages(&[brief("b1", text)], false);
+        assert_eq!(msgs.len(), 1);
+        let v = serde_json::to_value(&msgs[0]).unwrap();
+        let items = &v["attachments"][0]["content"]["body"][1]["items"];
+        let lines: Vec<&str> = items
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["text"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            lines,
+            [
+                "Dutch manufacturing, 2025-03",
+                "Output y/y: +1.3 % in 2025-03.",
+                "Lowest: 25 Metal -4.0 %.",
+                "Alerts of this release:",
+                "- x fired",
+                "brief nl-industry · id b1"
+            ]
+        );
+        assert_eq!(items[0]["weight"], "Bolder");
+        // A brief of a thousand long lines still makes a card Teams takes.
+        let long: String = (0..1000)
+            .map(|i| format!("line {i}: {}\n", "x".repeat(80)))
+            .collect();
+        let msgs = messages(&[brief("b2", &long)], false);
+        assert_eq!(msgs.len(), 1);
+        let json = serde_json::to_vec(&msgs[0]).unwrap();
+        assert!(json.len() <= MAX_MESSAGE_BYTES, "{} bytes", json.len());
+        assert!(String::from_utf8(json).unwrap().contains("id b2"));
+    }
 
     #[test]
     fn a_long_cycle_becomes_cards_under_the_size_limit() {

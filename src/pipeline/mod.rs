@@ -1,6 +1,6 @@
 //! What one poll of one source does, start to finish: cheap check, fetch what moved, diff,
-//! derive, evaluate rules, and commit data, release log and alerts in one transaction.
-//! Delivery is separate (the outbox in `notify`).
+//! derive, evaluate rules, make the briefs the release opens, and commit data, release log,
+//! alerts and briefs in one transaction. Delivery is separate (the outbox in `notify`).
 
 use std::collections::BTreeMap;
 
@@ -18,8 +18,9 @@ use crate::notify;
 use crate::rules;
 use crate::silence;
 use crate::sources::{Check, FetchError, Source};
-use crate::store::{CommitSummary, PollWrite, ReleaseLogEntry, Store, StoreError, TableStamp};
+use crate::store::{PollWrite, ReleaseLogEntry, Staged, Store, StoreError, TableStamp};
 
+mod fault;
 mod report;
 
 pub use report::{PollReport, SeriesChange, TableError, TableOutcome, TableResult};
@@ -101,7 +102,15 @@ pub async fn poll_source(
                 .push((c.series.clone(), std::mem::take(&mut c.updates)));
         }
     }
+    // In the poll's own transaction: a crash after the commit cannot lose a brief (a second
+    // commit for it would leave a window where the release is stored and its brief is not,
+    // and the next poll would not see the release as new again).
+    for b in briefs_of(config, store, &write, &report)? {
+        let to = notify::receivers_for(config, &b);
+        write.alerts.push((b, to));
+    }
     let mut committed = store.commit_async(write).await?;
+    fault::point(fault::AFTER_POLL_COMMIT);
     // After the commit, so a series that just got a new period is not late.
     let overdue = silence::overdue(config, store, Some(name), Utc::now())?;
     let late = silence::enqueue(config, store, &overdue).await?;
@@ -112,23 +121,21 @@ pub async fn poll_source(
             .into_iter()
             .filter(|a| committed.new_alerts.contains(&a.id)),
     );
-    let briefs = made_briefs(config, store, &report).await?;
-    committed.enqueued += briefs.enqueued;
-    committed.new_alerts.extend(briefs.new_alerts);
     report.committed = Some(committed);
     Ok(report)
 }
 
-/// The briefs this poll opens, made from the store after the commit and enqueued like alerts
-/// (to the front of the report, since every message of the cycle leads with them). A brief
-/// that cannot be made is logged and the poll goes on: the alerts are already stored.
-async fn made_briefs(
+/// The briefs this poll opens, made from the series as `write` will leave them (an id
+/// already stored is not enqueued again at the commit, so a re-fetched release briefs once).
+/// A brief that cannot be made is logged and the poll goes on without it.
+fn briefs_of(
     config: &Config,
     store: &Store,
+    write: &PollWrite,
     report: &PollReport,
-) -> Result<CommitSummary, StoreError> {
+) -> Result<Vec<Alert>, StoreError> {
     if config.briefs.is_empty() {
-        return Ok(CommitSummary::default());
+        return Ok(Vec::new());
     }
     let cycle = briefs::Cycle {
         new_periods: report
@@ -141,26 +148,14 @@ async fn made_briefs(
         alerts: &report.alerts,
         now: Utc::now(),
     };
-    let made = match briefs::make(config, store, &cycle) {
-        Ok(made) => made,
-        Err(briefs::BriefError::Store(e)) => return Err(e),
+    match briefs::make(config, &Staged::new(store, write), &cycle) {
+        Ok(made) => Ok(made),
+        Err(briefs::BriefError::Store(e)) => Err(e),
         Err(e) => {
             warn!(source = %report.source, error = %e, "brief not made");
-            return Ok(CommitSummary::default());
+            Ok(Vec::new())
         }
-    };
-    if made.is_empty() {
-        return Ok(CommitSummary::default());
     }
-    // An id already stored is not enqueued again, so a re-fetched release briefs once.
-    let write = PollWrite {
-        alerts: made
-            .iter()
-            .map(|a| (a.clone(), notify::receivers_for(config, a)))
-            .collect(),
-        ..Default::default()
-    };
-    store.commit_async(write).await
 }
 
 /// The cheap check of every table at once, where the source can (see
@@ -246,7 +241,10 @@ async fn poll_table(
     let at = At { name, table, now };
     for s in &data.expanded {
         report.labels.titles.insert(s.id.clone(), s.title.clone());
-        report.labels.units.insert(s.id.clone(), s.unit.clone());
+        report
+            .labels
+            .units
+            .insert(s.id.clone(), s.value_unit().to_string());
         // Taken, not cloned: a whole table's observations are held once.
         let fetched = data.series.remove(&s.id).unwrap_or_default().to_vec();
         let n = changes.len();

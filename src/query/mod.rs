@@ -10,7 +10,7 @@ use serde_json::json;
 
 use crate::backtest::{self, BacktestError, Filter};
 use crate::config::{Config, SeriesConfig};
-use crate::model::{signed, DeliveryState, StoredObservation};
+use crate::model::{figure, signed, DeliveryState, StoredObservation};
 use crate::store::{Store, StoreError};
 
 /// A read-only query, as the CLI would run it.
@@ -116,7 +116,7 @@ fn series_list(config: &Config, store: &Store, as_json: bool) -> Result<String, 
             "latest_value": last.map(|o| o.value),
         }));
         let latest = last
-            .map(|o| format!("{} {}", o.period, signed(o.value)))
+            .map(|o| format!("{} {}", o.period, signed(o.value, s.value_unit())))
             .unwrap_or_else(|| "(no data yet)".into());
         out.push_str(&format!(
             "{:<28} {:<10} {:<12} {latest}\n",
@@ -157,19 +157,24 @@ fn series_json(s: &SeriesConfig, obs: &[StoredObservation]) -> String {
 fn series_text(s: &SeriesConfig, obs: &[StoredObservation]) -> String {
     let mut out = format!(
         "{} ({}, {} {}) {}\n",
-        s.id, s.unit, s.source, s.table, s.title
+        s.id,
+        s.value_unit(),
+        s.source,
+        s.table,
+        s.title
     );
+    let unit = s.value_unit();
     for o in obs {
         let revised = if o.revisions.is_empty() {
             String::new()
         } else {
-            let was: Vec<String> = o.revisions.iter().map(|r| r.value.to_string()).collect();
+            let was: Vec<String> = o.revisions.iter().map(|r| figure(r.value, unit)).collect();
             format!("revised {}x (was {})", o.revisions.len(), was.join(" -> "))
         };
         out.push_str(&format!(
             "{:<8} {:>10} {:<16} first seen {}  {revised}\n",
             o.period,
-            o.value,
+            figure(o.value, unit),
             o.status,
             o.first_seen
                 .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),

@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use super::{num, round, Check, Fired, Series};
+use super::{round, Check, Fired, Series};
 use crate::model::Period;
 
 /// Which moves count.
@@ -46,17 +46,19 @@ impl Check for Change {
             return None;
         }
         let by = if self.relative {
-            format!("{}%", num(delta.abs()))
+            // A computed rate: one decimal, as the offices round theirs.
+            let pct = (delta.abs() * 10.0).round() / 10.0;
+            format!("{}%", crate::model::figure(pct, "%"))
         } else {
-            num(delta.abs())
+            s.figure(delta.abs())
         };
         Some(Fired {
             discriminator: String::new(),
             summary: format!(
                 "{} {by} to {} in {p} (from {} in {})",
                 if delta > 0.0 { "up" } else { "down" },
-                num(v),
-                num(pv),
+                s.figure(v),
+                s.figure(pv),
                 p.prev()
             ),
             details: json!({ "change": round(delta), "relative": self.relative }),

@@ -92,8 +92,8 @@ pub(crate) trait Check {
         None
     }
 
-    /// What a revision of a published value fires.
-    fn on_revision(&self, _r: &Revision) -> Option<Fired> {
+    /// What a revision of a published value fires (`s` is the series after it).
+    fn on_revision(&self, _s: &Series, _r: &Revision) -> Option<Fired> {
         None
     }
 }
@@ -131,7 +131,7 @@ pub fn evaluate(rule: &RuleConfig, input: &Input) -> Vec<Alert> {
         return Vec::new();
     }
     let check = rule.kind.check();
-    let s = Series::new(input.after);
+    let s = Series::new(input.after, input.series.unit);
     let mut out = Vec::new();
     let mut new_periods = input.release.new_periods.clone();
     new_periods.sort();
@@ -142,7 +142,7 @@ pub fn evaluate(rule: &RuleConfig, input: &Input) -> Vec<Alert> {
         }
     }
     for r in &input.release.revisions {
-        if let Some(f) = check.on_revision(r) {
+        if let Some(f) = check.on_revision(&s, r) {
             if let Some(v) = s.value(r.period) {
                 out.push(alert(rule, input, &s, r.period, v, Cause::Revision, f));
             }
@@ -213,16 +213,28 @@ pub fn alert_id(
     hex::encode(&h.finalize()[..16])
 }
 
-/// The series after the release, indexed by period.
+/// The series after the release, indexed by period, with the unit its figures are written in.
 pub(crate) struct Series<'a> {
     obs: BTreeMap<Period, &'a StoredObservation>,
+    unit: &'a str,
 }
 
 impl<'a> Series<'a> {
-    fn new(after: &'a [StoredObservation]) -> Self {
+    fn new(after: &'a [StoredObservation], unit: &'a str) -> Self {
         Series {
             obs: after.iter().map(|o| (o.period, o)).collect(),
+            unit,
         }
+    }
+
+    /// A figure of this series as summaries write it (see [`crate::model::figure`]).
+    pub(crate) fn figure(&self, v: f64) -> String {
+        crate::model::figure(v, self.unit)
+    }
+
+    /// The same with an explicit sign for positive values.
+    pub(crate) fn signed(&self, v: f64) -> String {
+        crate::model::signed(v, self.unit)
     }
 
     fn get(&self, p: Period) -> Option<&'a StoredObservation> {
@@ -325,10 +337,6 @@ pub(crate) fn ordinal(n: u32) -> String {
 /// Rounds away float noise from arithmetic on one-decimal figures.
 pub(crate) fn round(v: f64) -> f64 {
     (v * 1e6).round() / 1e6
-}
-
-pub(crate) fn num(v: f64) -> String {
-    format!("{}", round(v))
 }
 
 #[cfg(test)]

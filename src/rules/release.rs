@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use super::{num, Check, Fired, Series};
+use super::{Check, Fired, Series};
 use crate::model::Period;
 
 /// Takes no parameters.
@@ -18,8 +18,13 @@ impl Check for Release {
         Some(Fired {
             discriminator: String::new(),
             summary: match s.value(p.prev()) {
-                Some(pv) => format!("{} in {p} (previous {} in {})", num(v), num(pv), p.prev()),
-                None => format!("{} in {p}", num(v)),
+                Some(pv) => format!(
+                    "{} in {p} (previous {} in {})",
+                    s.figure(v),
+                    s.figure(pv),
+                    p.prev()
+                ),
+                None => format!("{} in {p}", s.figure(v)),
             },
             details: json!({}),
         })
@@ -40,7 +45,7 @@ mod tests {
         assert_eq!(a[0].period, Some(Period::Month(2025, 2)));
         assert!(
             a[0].summary
-                .ends_with("1 in 2025-02 (previous 0.3 in 2025-01)"),
+                .ends_with(": 1.0 in 2025-02 (previous 0.3 in 2025-01)"),
             "{}",
             a[0].summary
         );

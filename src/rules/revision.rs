@@ -2,8 +2,8 @@
 
 use serde_json::json;
 
-use super::{Check, Fired};
-use crate::model::{signed, Revision as Revised};
+use super::{Check, Fired, Series};
+use crate::model::Revision as Revised;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Revision {
@@ -15,14 +15,14 @@ impl Check for Revision {
         "revision"
     }
 
-    fn on_revision(&self, r: &Revised) -> Option<Fired> {
+    fn on_revision(&self, s: &Series, r: &Revised) -> Option<Fired> {
         ((r.new - r.old).abs() + 1e-9 >= self.min).then(|| Fired {
             discriminator: format!("{}>{}", r.old, r.new),
             summary: format!(
                 "{} revised from {} to {}",
                 r.period,
-                signed(r.old),
-                signed(r.new)
+                s.signed(r.old),
+                s.signed(r.new)
             ),
             details: json!({ "old_value": r.old }),
         })
@@ -45,7 +45,9 @@ mod tests {
         // 0.3 -> 0.1 is below min = 0.5; 1.0 -> -0.3 is not.
         assert_eq!(rev.len(), 1);
         assert!(
-            rev[0].summary.ends_with("2025-02 revised from +1 to -0.3"),
+            rev[0]
+                .summary
+                .ends_with("2025-02 revised from +1.0 to -0.3"),
             "{}",
             rev[0].summary
         );

@@ -5,7 +5,7 @@
 use serde_json::json;
 
 use super::{frequency_word, plural, sign, sign_name, Check, Fired, Series};
-use crate::model::{signed, Period, Revision};
+use crate::model::{Period, Revision};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct SignChange {
@@ -31,7 +31,7 @@ impl Check for SignChange {
             summary: format!(
                 "turned {} ({} in {p}) after {} {} of {} values",
                 sign_name(new),
-                signed(v),
+                s.signed(v),
                 run,
                 plural(unit, run),
                 sign_name(old)
@@ -40,15 +40,15 @@ impl Check for SignChange {
         })
     }
 
-    fn on_revision(&self, r: &Revision) -> Option<Fired> {
+    fn on_revision(&self, s: &Series, r: &Revision) -> Option<Fired> {
         let (old, new) = (sign(r.old, self.dead_band), sign(r.new, self.dead_band));
         (old != 0 && new != 0 && old != new).then(|| Fired {
             discriminator: sign_name(new).to_string(),
             summary: format!(
                 "{} revised from {} to {}: now {}",
                 r.period,
-                signed(r.old),
-                signed(r.new),
+                s.signed(r.old),
+                s.signed(r.new),
                 sign_name(new)
             ),
             details: json!({ "old_value": r.old, "new_sign": sign_name(new) }),

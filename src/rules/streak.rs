@@ -4,7 +4,7 @@
 use serde_json::json;
 
 use super::{frequency_word, ordinal, Check, Fired, Series};
-use crate::model::{signed, Period};
+use crate::model::Period;
 
 /// Which run a streak counts: of signs (`positive`, `negative`) or of moves (`rising`,
 /// `falling`, each period against the one before).
@@ -52,7 +52,7 @@ impl Check for Streak {
                 self.direction.name(),
                 ordinal(n),
                 frequency_word(p.frequency()),
-                signed(v)
+                s.signed(v)
             ),
             details: json!({ "streak": n }),
         })

@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use super::{num, Check, Fired, Series};
+use super::{Check, Fired, Series};
 use crate::model::Period;
 
 /// At least one of the two levels is set (`validate` makes sure).
@@ -50,9 +50,10 @@ impl Check for Threshold {
             discriminator: format!("{dir} {level}"),
             summary: format!(
                 "{dir} {} ({} in {p}, from {} in {})",
-                num(level),
-                num(v),
-                num(pv),
+                // The level as configured; the values as the series' figures.
+                crate::model::figure(level, ""),
+                s.figure(v),
+                s.figure(pv),
                 p.prev()
             ),
             details: json!({ "level": level }),

@@ -3,7 +3,8 @@
 //! `series` (data, stamps, release log, polls), `record` (the binary series records, on
 //! `codec`'s primitives),
 //! `outbox` (alerts and their deliveries), `due` (what the outbox owes, retention),
-//! `ahead` (first syncs written ahead of the transaction) and `upgrade` (earlier schemas).
+//! `ahead` (first syncs written ahead of the transaction), `staged` (the store as a poll's
+//! write will leave it, read before the commit) and `upgrade` (earlier schemas).
 //!
 //! # Key layout (schema version 2)
 //!
@@ -31,11 +32,12 @@
 //! live in their own record because most polls never touch them and they only grow.
 //! Schema 1 (one JSON record per observation in `observations`) is upgraded at open.
 //!
-//! One poll's writes (observations, stamps, release log, alerts and their outbox entries with
-//! their index and count, the poll time) go through [`Store::commit`] as ONE sled transaction,
-//! so a crash can neither lose a detection nor record data without its alerts. The one
-//! exception is a first sync's new records (and its baseline log entries), which fire no
-//! alert: they are written just ahead of the transaction under an undo record that the
+//! One poll's writes (observations, stamps, release log, alerts and briefs and their outbox
+//! entries with their index and count, the poll time) go through [`Store::commit`] as ONE sled
+//! transaction, so a crash can neither lose a detection nor record data without its alerts
+//! and briefs.
+//! The one exception is a first sync's new records (and its baseline log entries), which fire
+//! no alert: they are written just ahead of the transaction under an undo record that the
 //! transaction removes, because sled holds a transaction's every key in memory (see `ahead`).
 //! A crash in between is undone at the next open, so the store still shows the whole poll or
 //! none of it.
@@ -55,6 +57,7 @@ mod due;
 mod outbox;
 mod record;
 mod series;
+mod staged;
 mod upgrade;
 
 use std::path::Path;
@@ -69,6 +72,7 @@ pub(crate) use outbox::due;
 pub use outbox::UnreadableDelivery;
 pub use record::{RecordError, Refused};
 pub use series::{BaselineSpan, EncodedSeries, PollRecord, ReleaseLogEntry, TableStamp};
+pub use staged::Staged;
 
 pub const SCHEMA_VERSION: u32 = 2;
 

@@ -120,6 +120,7 @@ pub struct EncodedSeries {
 }
 
 impl EncodedSeries {
+    /// The series record as it will be written.
     pub(super) fn bytes(&self) -> &[u8] {
         &self.bytes
     }
@@ -304,7 +305,7 @@ impl Store {
     }
 }
 
-fn corrupt(tree: &'static str, id: &str, e: record::RecordError) -> StoreError {
+pub(super) fn corrupt(tree: &'static str, id: &str, e: record::RecordError) -> StoreError {
     StoreError::Corrupt {
         tree,
         key: show_key(id.as_bytes()),

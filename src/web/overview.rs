@@ -58,10 +58,10 @@ fn row(s: &crate::config::SeriesConfig, obs: &[StoredObservation]) -> Row {
     Row {
         id: s.id.clone(),
         title: s.title.clone(),
-        unit: s.unit.clone(),
+        unit: s.value_unit().to_string(),
         period: last.map(|o| o.period.to_string()),
-        value: last.map(|o| signed(o.value)),
-        change: change.map(|c| signed((c * 100.0).round() / 100.0)),
+        value: last.map(|o| signed(o.value, s.value_unit())),
+        change: change.map(|c| signed(c, s.value_unit())),
         direction: match change {
             Some(c) if c > 0.0 => "up",
             Some(c) if c < 0.0 => "down",

@@ -10,12 +10,15 @@ use serde::Serialize;
 use super::overview::time;
 use super::{chart, PageError, WebState};
 use crate::config::Config;
+use crate::model::figure;
 use crate::query::{self, Query, QueryError};
 use crate::store::Store;
 
+/// Values are written as every message writes them ([`figure`]), so the page and the alert
+/// a reader came from show the same "-4.0".
 #[derive(Serialize)]
 struct Vintage {
-    value: f64,
+    value: String,
     status: String,
     seen_at: String,
 }
@@ -23,10 +26,10 @@ struct Vintage {
 #[derive(Serialize)]
 struct Row {
     period: String,
-    value: f64,
+    value: String,
     status: String,
     first_seen: String,
-    first_print: f64,
+    first_print: String,
     revisions: Vec<Vintage>,
 }
 
@@ -47,20 +50,21 @@ fn series(config: &Config, store: &Store, id: &str) -> Result<SeriesPage, PageEr
         .series(id)
         .ok_or_else(|| PageError::UnknownSeries(id.into()))?;
     let obs = store.observations(&s.id)?;
+    let unit = s.value_unit();
     let rows = obs
         .iter()
         .rev()
         .map(|o| Row {
             period: o.period.to_string(),
-            value: o.value,
+            value: figure(o.value, unit),
             status: o.status.to_string(),
             first_seen: time(o.first_seen),
-            first_print: o.revisions.first().map_or(o.value, |r| r.value),
+            first_print: figure(o.revisions.first().map_or(o.value, |r| r.value), unit),
             revisions: o
                 .revisions
                 .iter()
                 .map(|r| Vintage {
-                    value: r.value,
+                    value: figure(r.value, unit),
                     status: r.status.to_string(),
                     seen_at: time(r.seen_at),
                 })
@@ -72,7 +76,7 @@ fn series(config: &Config, store: &Store, id: &str) -> Result<SeriesPage, PageEr
         id: s.id.clone(),
         source: s.source.clone(),
         table: s.table.clone(),
-        unit: s.unit.clone(),
+        unit: unit.to_string(),
         chart: chart::series_chart(&obs),
         revised: obs.iter().filter(|o| !o.revisions.is_empty()).count(),
         rows,

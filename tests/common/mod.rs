@@ -5,6 +5,7 @@
 
 pub mod cbs_catalogue;
 pub mod cbs_server;
+pub mod destatis_server;
 pub mod hook;
 
 use std::path::{Path, PathBuf};
