@@ -24,7 +24,7 @@
 //!     text encoding; `ffcsv.rs` the CSV parser; `labels.rs` attribute labels for groups;
 //!     `select.rs` cells -> series; `stamp.rs` change stamps from the catalogue.
 //! - [`pipeline`]: what one poll of one source does, start to finish (`mod.rs`); what it
-//!   reports per table (`report.rs`); crash points for the crash tests (`fault.rs`).
+//!   reports per table (`report.rs`).
 //! - [`diff`]: pure, stored vs fetched -> release.
 //! - [`derive`]: pure, growth rates from stored levels (owns `Derive`).
 //! - [`rules`]: pure, series + release -> alerts with stable ids. `mod` dispatch, ids and the
@@ -36,6 +36,7 @@
 //!   - `store/record.rs` + `store/codec.rs`: the binary series records and their primitives.
 //!   - `store/outbox.rs`: alert records, deliveries, reading and settling what is pending.
 //!   - `store/due.rs`: the due index, the pending count, sent markers, pruning.
+//!   - `store/ahead.rs`: a first sync written ahead of the poll's transaction, with undo.
 //!   - `store/staged.rs`: the series as a poll's write will leave them, read before its
 //!     commit (briefs go into the same transaction).
 //!   - `store/upgrade.rs`: earlier schemas upgraded in place at open.
@@ -71,6 +72,7 @@
 //!     compiled at start, autoescaped.
 //!   - `web/chart.rs`: sparklines and the series chart as inline SVG (plotters).
 //! - [`listen`]: listeners a local user cannot exhaust (connection cap, idle timeout).
+//! - `fault`: crash points for the crash tests (`STATWATCH_FAULT`).
 
 pub mod backtest;
 pub mod briefs;
@@ -80,6 +82,7 @@ pub mod control;
 pub mod daemon;
 pub mod derive;
 pub mod diff;
+mod fault;
 pub(crate) mod fonts;
 pub mod listen;
 pub mod metrics;

@@ -339,3 +339,70 @@ async fn a_crash_right_after_the_poll_commit_loses_no_brief() {
     assert!(statwatch(&config, &["poll"]).await.status.success());
     assert_eq!(hook.accepted().len(), 1, "and never again");
 }
+
+/// A first sync's records are written ahead of the poll's transaction (sled would hold the
+/// whole transaction in memory). A crash in between leaves the store as before the poll once
+/// it is opened again, and the next poll stores the same as a poll that never crashed.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_crash_between_a_first_syncs_writes_ahead_and_its_transaction_leaves_nothing() {
+    let cbs = CbsServer::start().await;
+    let april = yoy_vintage(0);
+    cbs.set_table(
+        INDUSTRY,
+        industry_table(&until(&april, "2025MM02"), "2025-04-10T06:30:00"),
+    );
+    cbs.set_table(
+        CONFIDENCE,
+        confidence_table(
+            &until(&confidence_vintage(), "2025MM03"),
+            "2025-03-28T06:30:00",
+        ),
+    );
+    let setup =
+        |dir: &Path| write_config(dir, &cbs_config(&cbs.base_url(), &dir.join("state"), ""));
+
+    let clean = tempfile::tempdir().unwrap();
+    let clean_config = setup(clean.path());
+    let o = statwatch(&clean_config, &["poll"]).await;
+    assert!(o.status.success(), "{}", stderr(&o));
+    let expected = statwatch(&clean_config, &["export"]).await.stdout;
+    assert!(
+        expected.split(|b| *b == b'\n').count() > 10,
+        "the clean first sync stored data"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let config = setup(dir.path());
+    let o = poll_crashing_at(&config, "after-write-ahead").await;
+    assert_eq!(
+        o.status.signal(),
+        Some(6),
+        "abort at the crash point: {}",
+        stderr(&o)
+    );
+    let o = statwatch(&config, &["export"]).await;
+    assert!(
+        o.status.success(),
+        "the store opens after the crash: {}",
+        stderr(&o)
+    );
+    assert!(
+        stderr(&o).contains("first-sync records were removed"),
+        "the open undoes the writes ahead: {}",
+        stderr(&o)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout).lines().count(),
+        1,
+        "nothing but the CSV header: {}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    let o = statwatch(&config, &["poll"]).await;
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("baseline"), "{}", stdout(&o));
+    assert_eq!(
+        String::from_utf8_lossy(&statwatch(&config, &["export"]).await.stdout),
+        String::from_utf8_lossy(&expected),
+        "the same store as a first sync that never crashed"
+    );
+}

@@ -20,7 +20,6 @@ use crate::silence;
 use crate::sources::{Check, FetchError, Source};
 use crate::store::{PollWrite, ReleaseLogEntry, Staged, Store, StoreError, TableStamp};
 
-mod fault;
 mod report;
 
 pub use report::{PollReport, SeriesChange, TableError, TableOutcome, TableResult};
@@ -110,7 +109,7 @@ pub async fn poll_source(
         write.alerts.push((b, to));
     }
     let mut committed = store.commit_async(write).await?;
-    fault::point(fault::AFTER_POLL_COMMIT);
+    crate::fault::point(crate::fault::AFTER_POLL_COMMIT);
     // After the commit, so a series that just got a new period is not late.
     let overdue = silence::overdue(config, store, Some(name), Utc::now())?;
     let late = silence::enqueue(config, store, &overdue).await?;
@@ -398,15 +397,17 @@ fn vanished(
     if groups.is_empty() {
         return Ok(Vec::new());
     }
+    let present: std::collections::HashSet<&str> = expanded.iter().map(|e| e.id.as_str()).collect();
     let mut out = Vec::new();
     for id in store.series_ids()? {
+        if present.contains(id.as_str()) {
+            continue;
+        }
         let Some(g) = groups.iter().find(|g| !id.contains('#') && g.produces(&id)) else {
             continue;
         };
-        if !expanded.iter().any(|e| e.id == id) {
-            warn!(source, table, series = %id, group = %g.id, "the table no longer has this key of the group: its stored data is kept");
-            out.push(id);
-        }
+        warn!(source, table, series = %id, group = %g.id, "the table no longer has this key of the group: its stored data is kept");
+        out.push(id);
     }
     Ok(out)
 }

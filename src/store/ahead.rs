@@ -44,9 +44,11 @@ impl Store {
         releases: &[([u8; 8], Vec<u8>, bool)],
     ) -> Result<Option<Ahead>, StoreError> {
         let mut undo = Undo::default();
-        for (id, _) in encoded {
+        let mut new = Vec::new();
+        for (id, e) in encoded {
             if self.series.get(id)?.is_none() && self.revisions.get(id)?.is_none() {
                 undo.series.push(id.clone());
+                new.push((id, e));
             }
         }
         undo.releases = releases
@@ -65,10 +67,8 @@ impl Store {
         self.db.flush()?;
         let ahead = Ahead { key, undo };
         let written = (|| {
-            for (id, e) in encoded {
-                if ahead.undo.series.contains(id) {
-                    self.series.insert(id.as_bytes(), e.bytes())?;
-                }
+            for (id, e) in new {
+                self.series.insert(id.as_bytes(), e.bytes())?;
             }
             for (k, v, baseline) in releases {
                 if *baseline {

@@ -348,6 +348,9 @@ impl Store {
         let data = self.series_rows(w)?;
         let alert_rows = outbox::alert_rows(w)?;
         let ahead = self.write_ahead(&w.encoded, &data.releases)?;
+        if ahead.is_some() {
+            crate::fault::point(crate::fault::AFTER_WRITE_AHEAD);
+        }
         let done: std::collections::HashSet<&str> = ahead
             .iter()
             .flat_map(|a| a.undo.series.iter().map(String::as_str))

@@ -297,7 +297,8 @@ impl Cbs {
         series: &[SeriesConfig],
     ) -> Result<TableData, FetchError> {
         let props = self.data_properties(table).await?;
-        let series = &self.expand(table, series, props.as_deref()).await?;
+        let expanded = self.expand(table, series, props.as_deref()).await?;
+        let series = &expanded;
         self.check_series(table, series, props.as_deref()).await?;
         let data_url = self.data_url(table, series).await?;
         let periods: Vec<PeriodInfo> = self
@@ -326,10 +327,10 @@ impl Cbs {
         let mut data = splitter.finish()?;
         // A key of a group with no rows at all (an aggregate the measure is not given for)
         // is no series of this table.
-        data.expanded = series
-            .iter()
+        // Moved, not cloned: a whole table's expansion is thousands of entries.
+        data.expanded = expanded
+            .into_iter()
             .filter(|s| s.template.is_none() || data.series.contains_key(&s.id))
-            .cloned()
             .collect();
         Ok(data)
     }

@@ -7,10 +7,13 @@
 use tracing::error;
 
 /// Right after a poll's one transaction is on disk, before anything is delivered.
-pub(super) const AFTER_POLL_COMMIT: &str = "after-poll-commit";
+pub(crate) const AFTER_POLL_COMMIT: &str = "after-poll-commit";
+
+/// In a commit, after a first sync's records are written ahead, before its transaction.
+pub(crate) const AFTER_WRITE_AHEAD: &str = "after-write-ahead";
 
 /// Aborts the process if `STATWATCH_FAULT` names this point.
-pub(super) fn point(name: &str) {
+pub(crate) fn point(name: &str) {
     if std::env::var_os("STATWATCH_FAULT").is_some_and(|v| v == name) {
         error!(
             point = name,
