@@ -178,8 +178,8 @@ fn print_report(name: &str, report: &pipeline::PollReport, dry_run: bool) -> boo
     for t in &report.tables {
         ok &= t.result.is_ok();
         print(format!("{name} {t}"));
-        if let (true, Ok(TableResult::Updated(series))) = (dry_run, &t.result) {
-            for (id, _) in series {
+        if let (true, Ok(TableResult::Updated { series, .. })) = (dry_run, &t.result) {
+            for id in series {
                 print_would_store(report, id);
             }
         }

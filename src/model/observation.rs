@@ -81,6 +81,37 @@ impl Release {
 
 impl fmt::Display for Release {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut t = Tally::default();
+        t.add(self);
+        t.fmt(f)
+    }
+}
+
+/// How much changed in one or more releases (a table's, for reports): counts only, so a
+/// report of a first sync does not hold every new period twice.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Tally {
+    pub baseline: bool,
+    pub new_periods: usize,
+    pub revisions: usize,
+    pub status_changes: usize,
+}
+
+impl Tally {
+    pub fn add(&mut self, r: &Release) {
+        self.baseline |= r.baseline;
+        self.new_periods += r.new_periods.len();
+        self.revisions += r.revisions.len();
+        self.status_changes += r.status_changes.len();
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.new_periods == 0 && self.revisions == 0 && self.status_changes == 0
+    }
+}
+
+impl fmt::Display for Tally {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.is_empty() {
             return f.write_str("unchanged");
         }
@@ -90,9 +121,9 @@ impl fmt::Display for Release {
             f,
             "{}{}, {}, {}",
             if self.baseline { "baseline: " } else { "" },
-            plural(self.new_periods.len(), "new period", "new periods"),
-            plural(self.revisions.len(), "revision", "revisions"),
-            plural(self.status_changes.len(), "status change", "status changes"),
+            plural(self.new_periods, "new period", "new periods"),
+            plural(self.revisions, "revision", "revisions"),
+            plural(self.status_changes, "status change", "status changes"),
         )
     }
 }

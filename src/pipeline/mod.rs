@@ -13,7 +13,7 @@ use crate::briefs;
 use crate::config::{Config, SeriesConfig};
 use crate::derive::derive;
 use crate::diff::{diff, merged};
-use crate::model::{Alert, Observation, Release};
+use crate::model::{Alert, Observation, Release, Tally};
 use crate::notify;
 use crate::rules;
 use crate::silence;
@@ -233,10 +233,12 @@ async fn poll_table(
 
     // Everything below is computed before anything is written, so a failure leaves the
     // table exactly as it was.
-    let mut results = Vec::new();
+    let mut held = Vec::new();
+    let mut changed = Tally::default();
     let mut changes = Vec::new();
     let mut alerts = Vec::new();
     let mut encoded = Vec::new();
+    let mut releases = Vec::new();
     let at = At { name, table, now };
     for s in &data.expanded {
         report.labels.titles.insert(s.id.clone(), s.title.clone());
@@ -248,21 +250,33 @@ async fn poll_table(
         let fetched = data.series.remove(&s.id).unwrap_or_default().to_vec();
         let n = changes.len();
         let release = series_release(config, store, &at, s, fetched, &mut changes, &mut alerts)?;
-        results.push((s.id.clone(), release));
-        // A first sync's updates become its record now, not at the commit: a large table's
-        // decoded observations are never all held at once.
-        for c in changes[n..]
-            .iter_mut()
-            .filter(|c| c.release.baseline && !dry_run)
-        {
-            if let Some(e) = Store::encode_baseline(&c.updates) {
-                encoded.push((c.series.clone(), e));
-                c.updates = Vec::new();
+        held.push(s.id.clone());
+        changed.add(&release);
+        // The log entry is made now, and a first sync's updates become its record now, not
+        // at the commit: a large table's releases and decoded observations are never all
+        // held at once. An encoded first sync is done with (it fires nothing, briefs nothing).
+        for c in changes.split_off(n) {
+            if !c.release.is_empty() {
+                releases.push(ReleaseLogEntry::compact(
+                    now, name, table, &c.series, &c.release,
+                ));
             }
+            if c.release.baseline && !dry_run {
+                if let Some(e) = Store::encode_baseline(&c.updates) {
+                    encoded.push((c.series, e));
+                    continue;
+                }
+            }
+            changes.push(c);
         }
     }
-    stage(config, write, &at, &changes, &alerts);
+    write.releases.extend(releases);
     write.encoded.extend(encoded);
+    for a in &alerts {
+        write
+            .alerts
+            .push((a.clone(), notify::receivers_for(config, a)));
+    }
     write.stamps.push((
         name.to_string(),
         table.to_string(),
@@ -274,7 +288,10 @@ async fn poll_table(
     ));
     report.changes.extend(changes);
     report.alerts.extend(alerts);
-    Ok(TableResult::Updated(results))
+    Ok(TableResult::Updated {
+        series: held,
+        changed,
+    })
 }
 
 /// Where a table's poll stands: its source, the table, the poll's time.
@@ -357,31 +374,6 @@ fn series_release(
         updates: d.updates,
     });
     Ok(d.release)
-}
-
-/// Adds a table's release log entries and routed alerts to the poll's one write (its
-/// observations follow from `report.changes` at the commit).
-fn stage(
-    config: &Config,
-    write: &mut PollWrite,
-    at: &At,
-    changes: &[SeriesChange],
-    alerts: &[Alert],
-) {
-    // The updates themselves stay in `report.changes` until the commit (see `poll_source`),
-    // so a first sync of a large table does not hold them twice.
-    for c in changes {
-        if !c.release.is_empty() {
-            write.releases.push(ReleaseLogEntry::compact(
-                at.now, at.name, at.table, &c.series, &c.release,
-            ));
-        }
-    }
-    for a in alerts {
-        write
-            .alerts
-            .push((a.clone(), notify::receivers_for(config, a)));
-    }
 }
 
 /// The stored series of `series`' groups that this answer no longer has: their keys left

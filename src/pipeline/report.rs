@@ -6,7 +6,7 @@ use std::fmt;
 
 use chrono::{DateTime, Utc};
 
-use crate::model::{Alert, Release, StoredObservation};
+use crate::model::{Alert, Release, StoredObservation, Tally};
 use crate::sources::FetchError;
 use crate::store::{CommitSummary, StoreError};
 
@@ -15,8 +15,9 @@ use crate::store::{CommitSummary, StoreError};
 pub enum TableResult {
     /// The cheap check says nothing moved: no data was requested.
     Unchanged,
-    /// Data was downloaded and compared; each series with its release.
-    Updated(Vec<(String, Release)>),
+    /// Data was downloaded and compared: the series it holds and what changed in them
+    /// (each series' release is in [`PollReport::changes`]).
+    Updated { series: Vec<String>, changed: Tally },
 }
 
 /// Why a table's poll failed.
@@ -69,7 +70,7 @@ impl PollReport {
         let changed = self
             .tables
             .iter()
-            .filter(|t| matches!(&t.result, Ok(TableResult::Updated(s)) if s.iter().any(|(_, r)| !r.is_empty())))
+            .filter(|t| matches!(&t.result, Ok(TableResult::Updated { changed, .. }) if !changed.is_empty()))
             .count();
         format!(
             "{}: {} tables, {} changed, {} failed, {} alerts",
@@ -86,18 +87,7 @@ impl fmt::Display for TableOutcome {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.result {
             Ok(TableResult::Unchanged) => write!(f, "{}: unchanged", self.table),
-            Ok(TableResult::Updated(series)) => {
-                let mut total = Release::default();
-                for (_, r) in series {
-                    total.baseline |= r.baseline;
-                    total.new_periods.extend(r.new_periods.iter().copied());
-                    total.revisions.extend(r.revisions.iter().cloned());
-                    total
-                        .status_changes
-                        .extend(r.status_changes.iter().cloned());
-                }
-                write!(f, "{}: {total}", self.table)
-            }
+            Ok(TableResult::Updated { changed, .. }) => write!(f, "{}: {changed}", self.table),
             Err(e) => write!(f, "{}: FAILED: {e}", self.table),
         }
     }

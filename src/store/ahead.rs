@@ -68,7 +68,7 @@ impl Store {
         let ahead = Ahead { key, undo };
         let written = (|| {
             for (id, e) in new {
-                self.series.insert(id.as_bytes(), e.bytes())?;
+                self.series.insert(id.as_bytes(), e.ivec())?;
             }
             for (k, v, baseline) in releases {
                 if *baseline {

@@ -116,13 +116,19 @@ pub(super) struct SeriesRows {
 /// commit (see [`Store::encode_baseline`]).
 #[derive(Debug)]
 pub struct EncodedSeries {
-    bytes: Vec<u8>,
+    /// Shared, not copied, by the tree it is inserted into.
+    bytes: sled::IVec,
 }
 
 impl EncodedSeries {
     /// The series record as it will be written.
     pub(super) fn bytes(&self) -> &[u8] {
         &self.bytes
+    }
+
+    /// The record for an insert: a reference, not a copy of the bytes.
+    pub(super) fn ivec(&self) -> sled::IVec {
+        self.bytes.clone()
     }
 }
 
@@ -142,7 +148,9 @@ impl Store {
             codes.push(code);
         }
         let bytes = record::encode_sorted(codes.into_iter().zip(updates), updates.len());
-        Some(EncodedSeries { bytes })
+        Some(EncodedSeries {
+            bytes: bytes.into(),
+        })
     }
 
     /// Writes a first sync's encoded record inside the poll's transaction; should the
@@ -154,7 +162,7 @@ impl Store {
         e: &EncodedSeries,
     ) -> Result<(), ConflictableTransactionError<StoreError>> {
         if series.get(id)?.is_none() && revisions.get(id)?.is_none() {
-            series.insert(id.as_bytes(), e.bytes.as_slice())?;
+            series.insert(id.as_bytes(), e.ivec())?;
             return Ok(());
         }
         let updates: Vec<StoredObservation> = record::decode_series(&e.bytes)
