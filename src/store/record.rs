@@ -139,6 +139,10 @@ struct Interner<T: std::hash::Hash + Eq + Clone> {
 
 impl<T: std::hash::Hash + Eq + Clone> Interner<T> {
     fn id(&mut self, v: &T) -> u64 {
+        // A record has one or a few distinct statuses and times: a scan beats hashing.
+        if let Some(i) = self.items.iter().take(4).position(|x| x == v) {
+            return i as u64;
+        }
         if let Some(i) = self.index.get(v) {
             return *i;
         }

@@ -3,6 +3,8 @@
 //! observation with the period's status, one frequency kept per series.
 
 use std::collections::{BTreeMap, HashMap};
+
+use rustc_hash::FxHashMap;
 use std::fmt;
 
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
@@ -57,7 +59,7 @@ pub fn split_pages(
 /// measures), numbered. A row is read into one [`Cell`] per column and every other column is
 /// skipped unparsed: a wide row costs no map and no allocation per key.
 pub(crate) struct Columns {
-    index: HashMap<String, usize>,
+    index: FxHashMap<String, usize>,
 }
 
 /// `Perioden`'s column.
@@ -65,7 +67,7 @@ const PERIOD: usize = 0;
 
 impl Columns {
     pub(crate) fn of(series: &[SeriesConfig]) -> Columns {
-        let mut index = HashMap::from([("Perioden".to_string(), PERIOD)]);
+        let mut index = FxHashMap::from_iter([("Perioden".to_string(), PERIOD)]);
         for s in series {
             for name in s.dimensions.keys().chain([&s.measure]) {
                 let n = index.len();
@@ -87,7 +89,8 @@ pub(crate) enum Cell {
     Absent,
     Null,
     Number(f64),
-    Text(String),
+    /// Inline when short (every key and period code is): no allocation.
+    Text(Label),
     /// Anything else (true, an array, an object), named for the error message.
     Other(&'static str),
 }
@@ -188,7 +191,7 @@ impl<'de> Visitor<'de> for CellSeed {
     }
 
     fn visit_str<E: de::Error>(self, v: &str) -> Result<Cell, E> {
-        Ok(Cell::Text(v.to_string()))
+        Ok(Cell::Text(v.into()))
     }
 
     fn visit_bool<E: de::Error>(self, v: bool) -> Result<Cell, E> {
@@ -207,7 +210,7 @@ impl<'de> Visitor<'de> for CellSeed {
 }
 
 /// Series (their indexes) by their keys of one set of pinned dimensions.
-type ByKeys<'a> = HashMap<Vec<&'a str>, Vec<usize>>;
+type ByKeys<'a> = FxHashMap<Vec<&'a str>, Vec<usize>>;
 
 /// Splits TypedDataSet rows into series, a page at a time, in one pass over the rows: series
 /// are grouped by which dimensions they pin, and each row is looked up by its (trimmed) keys
@@ -221,9 +224,10 @@ pub(crate) struct Splitter<'a> {
     measures: Vec<usize>,
     /// The periods met so far (shared by every series) and their numbers by trimmed key.
     labels: Vec<PeriodLabel>,
-    numbers: HashMap<String, u32>,
-    /// (period number, value) per series.
-    cells: Vec<Vec<(u32, f64)>>,
+    period_numbers: FxHashMap<String, u32>,
+    /// Per series: the number of each value's period, and the value.
+    numbers: Vec<Vec<u32>>,
+    values: Vec<Vec<f64>>,
     /// Rows seen per series (with an empty cell too): none means the answer lacks it.
     rows: Vec<usize>,
 }
@@ -234,7 +238,7 @@ impl<'a> Splitter<'a> {
         status: &'a HashMap<String, Label>,
         columns: &Columns,
     ) -> Self {
-        let mut groups: BTreeMap<Vec<&str>, HashMap<Vec<&str>, Vec<usize>>> = BTreeMap::new();
+        let mut groups: BTreeMap<Vec<&str>, ByKeys> = BTreeMap::new();
         for (i, s) in series.iter().enumerate() {
             let dims: Vec<&str> = s.dimensions.keys().map(String::as_str).collect();
             let keys: Vec<&str> = s.dimensions.values().map(String::as_str).collect();
@@ -254,8 +258,9 @@ impl<'a> Splitter<'a> {
                 .collect(),
             measures: series.iter().map(|s| columns.at(&s.measure)).collect(),
             labels: Vec::new(),
-            numbers: HashMap::new(),
-            cells: vec![Vec::new(); series.len()],
+            period_numbers: FxHashMap::default(),
+            numbers: vec![Vec::new(); series.len()],
+            values: vec![Vec::new(); series.len()],
             rows: vec![0; series.len()],
         }
     }
@@ -276,7 +281,7 @@ impl<'a> Splitter<'a> {
                 ));
             };
             let key = period_key.trim();
-            let number = match self.numbers.get(key) {
+            let number = match self.period_numbers.get(key) {
                 Some(n) => *n,
                 None => {
                     let Some(period) = parse_period(key) else {
@@ -288,7 +293,7 @@ impl<'a> Splitter<'a> {
                         code: key.into(),
                         status: self.status.get(key).cloned().unwrap_or_default(),
                     });
-                    self.numbers.insert(key.to_string(), n);
+                    self.period_numbers.insert(key.to_string(), n);
                     n
                 }
             };
@@ -304,12 +309,14 @@ impl<'a> Splitter<'a> {
                 })?;
                 // A missing cell is a period not (yet) published.
                 if let Some(value) = value {
-                    let cells = &mut self.cells[i];
-                    if cells.capacity() == 0 {
+                    let (numbers, values) = (&mut self.numbers[i], &mut self.values[i]);
+                    if numbers.capacity() == 0 {
                         // At most one value per period of the table: no doubling slack.
-                        cells.reserve_exact(self.status.len().max(16));
+                        numbers.reserve_exact(self.status.len().max(16));
+                        values.reserve_exact(self.status.len().max(16));
                     }
-                    cells.push((number, value));
+                    numbers.push(number);
+                    values.push(value);
                 }
             }
         }
@@ -319,7 +326,8 @@ impl<'a> Splitter<'a> {
     pub(crate) fn finish(self) -> Result<TableData, FetchError> {
         let mut data = TableData::default();
         let labels = std::sync::Arc::new(self.labels);
-        for ((s, cells), rows) in self.series.iter().zip(self.cells).zip(self.rows) {
+        let columns = self.numbers.into_iter().zip(self.values);
+        for ((s, (numbers, values)), rows) in self.series.iter().zip(columns).zip(self.rows) {
             // Storing nothing for it would store the table's new stamp too, and the release
             // would never be fetched again.
             if rows == 0 && s.template.is_some() {
@@ -339,7 +347,7 @@ impl<'a> Splitter<'a> {
                     ),
                 });
             }
-            let mut o = Fetched::new(std::sync::Arc::clone(&labels), cells);
+            let mut o = Fetched::new(std::sync::Arc::clone(&labels), numbers, values);
             o.keep_one_frequency(s.frequency);
             o.check_unique(s)?;
             data.series.insert(s.id.clone(), o);
