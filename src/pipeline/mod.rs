@@ -17,8 +17,10 @@ use crate::model::{Alert, Observation, Release, Tally};
 use crate::notify;
 use crate::rules;
 use crate::silence;
-use crate::sources::{Check, FetchError, Source};
-use crate::store::{PollWrite, ReleaseLogEntry, Staged, Store, StoreError, TableStamp};
+use crate::sources::{Check, FetchError, Fetched, Source};
+use crate::store::{
+    EncodedSeries, PollWrite, ReleaseLogEntry, Staged, Store, StoreError, TableStamp,
+};
 
 mod report;
 
@@ -233,21 +235,35 @@ async fn poll_table(
 
     // Everything below is computed before anything is written, so a failure leaves the
     // table exactly as it was.
-    let mut held = Vec::new();
+    let count = data.expanded.len();
+    let mut held = Vec::with_capacity(count);
     let mut changed = Tally::default();
     let mut changes = Vec::new();
     let mut alerts = Vec::new();
-    let mut encoded = Vec::new();
-    let mut releases = Vec::new();
+    let mut encoded = Vec::with_capacity(count);
+    let mut releases = Vec::with_capacity(count);
     let at = At { name, table, now };
-    for s in &data.expanded {
+    // Each series' config is dropped once it is done with (a whole table's is thousands).
+    for s in std::mem::take(&mut data.expanded) {
+        let s = &s;
         report.labels.titles.insert(s.id.clone(), s.title.clone());
         report
             .labels
             .units
             .insert(s.id.clone(), s.value_unit().to_string());
         // Taken, not cloned: a whole table's observations are held once.
-        let fetched = data.series.remove(&s.id).unwrap_or_default().to_vec();
+        let fetched = data.series.remove(&s.id).unwrap_or_default();
+        if !dry_run {
+            if let Some((release, e)) = first_sync(store, s, &fetched, now)? {
+                log_release(&at, s, &release);
+                releases.push(ReleaseLogEntry::compact(now, name, table, &s.id, &release));
+                encoded.push((s.id.clone(), e));
+                held.push(s.id.clone());
+                changed.add(&release);
+                continue;
+            }
+        }
+        let fetched = fetched.to_vec();
         let n = changes.len();
         let release = series_release(config, store, &at, s, fetched, &mut changes, &mut alerts)?;
         held.push(s.id.clone());
@@ -292,6 +308,39 @@ async fn poll_table(
         series: held,
         changed,
     })
+}
+
+fn log_release(at: &At, s: &SeriesConfig, release: &Release) {
+    let (name, table) = (at.name, at.table);
+    if release.baseline && !release.is_empty() {
+        let group = s.template.as_deref().unwrap_or("");
+        info!(source = name, table, series = %s.id, group, periods = release.new_periods.len(), "baseline stored");
+    } else if !release.is_empty() {
+        info!(source = name, table, series = %s.id, release = %release, "release");
+    }
+}
+
+/// A first sync of a plain series (nothing stored, no derivation) goes from the download
+/// straight to its record and log entry: it fires nothing and briefs nothing, so it needs no
+/// diff, and a whole table's `StoredObservation`s are never built. `None`: the usual path.
+fn first_sync(
+    store: &Store,
+    s: &SeriesConfig,
+    fetched: &Fetched,
+    now: DateTime<Utc>,
+) -> Result<Option<(Release, EncodedSeries)>, StoreError> {
+    if s.derive.is_some() || fetched.is_empty() || store.holds(&s.id)? {
+        return Ok(None);
+    }
+    let Some(encoded) = Store::encode_first_sync(fetched, now) else {
+        return Ok(None);
+    };
+    let release = Release {
+        baseline: true,
+        new_periods: fetched.cells().map(|(l, _)| l.period).collect(),
+        ..Release::default()
+    };
+    Ok(Some((release, encoded)))
 }
 
 /// Where a table's poll stands: its source, the table, the poll's time.
@@ -361,13 +410,7 @@ fn series_release(
             ));
         }
     }
-    let (name, table) = (at.name, at.table);
-    if d.release.baseline && !d.release.is_empty() {
-        let group = s.template.as_deref().unwrap_or("");
-        info!(source = name, table, series = %s.id, group, periods = d.release.new_periods.len(), "baseline stored");
-    } else if !d.release.is_empty() {
-        info!(source = name, table, series = %s.id, release = %d.release, "release");
-    }
+    log_release(at, s, &d.release);
     changes.push(SeriesChange {
         series: s.id.clone(),
         release: d.release.clone(),

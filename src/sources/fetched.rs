@@ -58,15 +58,20 @@ impl Fetched {
         &self.labels[number as usize]
     }
 
+    /// Each observation's period label and value, in order.
+    pub fn cells(&self) -> impl Iterator<Item = (&PeriodLabel, f64)> + Clone + '_ {
+        self.numbers
+            .iter()
+            .zip(&self.values)
+            .map(|(&n, &value)| (self.label(n), value))
+    }
+
     pub fn iter(&self) -> impl Iterator<Item = Observation> + '_ {
-        self.numbers.iter().zip(&self.values).map(|(&n, &value)| {
-            let l = self.label(n);
-            Observation {
-                period: l.period,
-                source_period: l.code.clone(),
-                value,
-                status: l.status.clone(),
-            }
+        self.cells().map(|(l, value)| Observation {
+            period: l.period,
+            source_period: l.code.clone(),
+            value,
+            status: l.status.clone(),
         })
     }
 

@@ -180,15 +180,39 @@ impl Writer {
     }
 }
 
+/// What the encoder reads of an observation: a stored one, or a first sync's straight from
+/// the download (see `Store::encode_first_sync`), without building a `StoredObservation`.
+pub(super) struct View<'a> {
+    pub(super) period: Period,
+    pub(super) source_period: &'a str,
+    pub(super) value: f64,
+    pub(super) status: &'a Label,
+    pub(super) first_seen: DateTime<Utc>,
+    pub(super) value_seen: DateTime<Utc>,
+}
+
+impl<'a> From<&'a StoredObservation> for View<'a> {
+    fn from(o: &'a StoredObservation) -> View<'a> {
+        View {
+            period: o.period,
+            source_period: &o.source_period,
+            value: o.value,
+            status: &o.status,
+            first_seen: o.first_seen,
+            value_seen: o.value_seen,
+        }
+    }
+}
+
 /// Encodes a series' observations (without their revisions), in period order. Every one
 /// must have passed [`check`].
 pub(super) fn encode_series(obs: &BTreeMap<u64, StoredObservation>) -> Vec<u8> {
-    encode_sorted(obs.iter().map(|(c, o)| (*c, o)), obs.len())
+    encode_sorted(obs.iter().map(|(c, o)| (*c, o.into())), obs.len())
 }
 
 /// [`encode_series`] of `count` observations given in strictly ascending period code.
 pub(super) fn encode_sorted<'a>(
-    obs: impl Iterator<Item = (u64, &'a StoredObservation)>,
+    obs: impl Iterator<Item = (u64, View<'a>)>,
     count: usize,
 ) -> Vec<u8> {
     let mut w = Writer::default();
@@ -197,9 +221,9 @@ pub(super) fn encode_sorted<'a>(
         varint(&mut w.body, code - prev);
         prev = code;
         let (form, m) = value_form(o.value);
-        let mut flags = if is_cbs_code(&o.source_period, o.period) {
+        let mut flags = if is_cbs_code(o.source_period, o.period) {
             SP_CBS
-        } else if o.source_period == o.period.to_string() {
+        } else if o.source_period == o.period.to_string().as_str() {
             SP_TEXT
         } else {
             SP_OWN
@@ -209,10 +233,10 @@ pub(super) fn encode_sorted<'a>(
         }
         w.body.push(flags | (form << 4));
         if flags & 3 == SP_OWN {
-            string(&mut w.body, &o.source_period);
+            string(&mut w.body, o.source_period);
         }
         value(&mut w.body, form, m);
-        let status = w.statuses.id(&o.status);
+        let status = w.statuses.id(o.status);
         varint(&mut w.body, status);
         let first = w.times.id(&o.first_seen);
         varint(&mut w.body, first);

@@ -9,9 +9,10 @@ use std::collections::BTreeMap;
 
 use sled::transaction::{ConflictableTransactionError, TransactionalTree};
 
-use super::record::{self, check, code_of};
+use super::record::{self, check, code_of, View};
 use super::{dec, enc, key2, show_key, DecodeError, PollWrite, Store, StoreError};
 use crate::model::{Period, Release, StoredObservation};
+use crate::sources::Fetched;
 
 /// The last cheap-check value seen for a table (CBS `Modified`, GENESIS `LatestUpdate`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -138,18 +139,51 @@ impl Store {
     /// gives them). `None` otherwise: such updates go to the commit as they are, which
     /// merges them or refuses the poll as before.
     pub fn encode_baseline(updates: &[StoredObservation]) -> Option<EncodedSeries> {
-        let mut codes = Vec::with_capacity(updates.len());
-        for o in updates {
-            check(o).ok()?;
-            let code = code_of(o.period).ok()?;
-            if !o.revisions.is_empty() || codes.last().is_some_and(|c| *c >= code) {
+        if updates
+            .iter()
+            .any(|o| !o.revisions.is_empty() || check(o).is_err())
+        {
+            return None;
+        }
+        Self::encode_views(updates.iter().map(View::from), updates.len())
+    }
+
+    /// A first sync's record made straight from the download, all first seen at `seen_at`
+    /// (what `diff` against an empty store and [`Store::encode_baseline`] make, without the
+    /// `Observation`s and `StoredObservation`s of a whole table in between). `None` under the
+    /// same conditions as `encode_baseline`.
+    pub fn encode_first_sync(fetched: &Fetched, seen_at: DateTime<Utc>) -> Option<EncodedSeries> {
+        if fetched.cells().any(|(_, v)| !v.is_finite()) {
+            return None;
+        }
+        let views = fetched.cells().map(|(l, value)| View {
+            period: l.period,
+            source_period: &l.code,
+            value,
+            status: &l.status,
+            first_seen: seen_at,
+            value_seen: seen_at,
+        });
+        Self::encode_views(views, fetched.len())
+    }
+
+    /// Encodes `count` checked observations if their periods are valid and strictly
+    /// ascending.
+    fn encode_views<'a>(
+        views: impl Iterator<Item = View<'a>> + Clone,
+        count: usize,
+    ) -> Option<EncodedSeries> {
+        let mut last = None;
+        for v in views.clone() {
+            let code = code_of(v.period).ok()?;
+            if last.is_some_and(|c| c >= code) {
                 return None;
             }
-            codes.push(code);
+            last = Some(code);
         }
-        let bytes = record::encode_sorted(codes.into_iter().zip(updates), updates.len());
+        let coded = views.map(|v| (code_of(v.period).expect("checked above"), v));
         Some(EncodedSeries {
-            bytes: bytes.into(),
+            bytes: record::encode_sorted(coded, count).into(),
         })
     }
 
@@ -170,6 +204,11 @@ impl Store {
             .into_values()
             .collect();
         Self::merge_series(series, revisions, id, &updates)
+    }
+
+    /// Whether the store has records of a series.
+    pub fn holds(&self, series: &str) -> Result<bool, StoreError> {
+        Ok(self.series.contains_key(series)? || self.revisions.contains_key(series)?)
     }
 
     /// Every stored observation of a series, oldest period first.

@@ -555,3 +555,35 @@ fn a_failed_transaction_undoes_its_writes_ahead() {
     assert!(store.alert("a1").unwrap().is_none());
     assert_eq!(store.meta.scan_prefix(b"ahead:").count(), 0);
 }
+
+#[test]
+fn a_first_sync_encoded_from_the_download_is_the_record_diff_would_make() {
+    use crate::model::Observation;
+    let t = Utc::now();
+    let fetched: Vec<Observation> = [
+        (Period::Month(2024, 11), "2024MM11", -1.25, "Definitief"),
+        (Period::Month(2024, 12), "2024-12", 0.0, "Voorlopig"),
+        (Period::Month(2025, 1), "MONAT01 2025", 1e-9, ""),
+        (Period::Month(2025, 2), "2025MM02", 123456.789, "Voorlopig"),
+    ]
+    .into_iter()
+    .map(|(period, code, value, status)| Observation {
+        period,
+        source_period: code.into(),
+        value,
+        status: status.into(),
+    })
+    .collect();
+    let updates = crate::diff::diff(&[], &fetched, t).updates;
+    let slow = Store::encode_baseline(&updates).unwrap();
+    let fast =
+        Store::encode_first_sync(&crate::sources::Fetched::from(fetched.clone()), t).unwrap();
+    assert_eq!(fast.bytes(), slow.bytes());
+    // Out of order or not finite: left to the usual path, like `encode_baseline`.
+    let mut unordered = fetched.clone();
+    unordered.swap(0, 1);
+    assert!(Store::encode_first_sync(&unordered.into(), t).is_none());
+    let mut nan = fetched;
+    nan[0].value = f64::NAN;
+    assert!(Store::encode_first_sync(&nan.into(), t).is_none());
+}
