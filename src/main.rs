@@ -24,7 +24,30 @@ fn init_tracing(format: LogFormat) {
     }
 }
 
+/// glibc gives each thread that allocates an arena of its own (up to eight per core), and
+/// memory freed in one arena is not reused by another: a first sync parses on one thread and
+/// commits on another (tokio's blocking pool, sled's flusher). Measured on a 2-million-cell
+/// table: 82-86 MB peak RSS with glibc's default, 68-71 MB with one arena, at the same CPU
+/// (0.65-0.7 s): statwatch's threads mostly wait, so they hardly contend for its lock.
+/// `MALLOC_ARENA_MAX` in the environment wins.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn limit_malloc_arenas() {
+    if std::env::var_os("MALLOC_ARENA_MAX").is_none() {
+        // SAFETY: sets one allocator parameter, before any other thread exists.
+        unsafe {
+            libc::mallopt(libc::M_ARENA_MAX, ARENAS);
+        }
+    }
+}
+
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+const ARENAS: libc::c_int = 1;
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn limit_malloc_arenas() {}
+
 fn main() -> ExitCode {
+    limit_malloc_arenas();
     let cli = Cli::parse();
     let path = cli.config.clone().unwrap_or_else(config::default_path);
     let config = match Config::load(&path) {

@@ -84,6 +84,21 @@ async fn a_group_expands_per_branch_and_a_new_branch_starts_as_a_baseline() {
             "nl.industry.branch.336500.yoy"
         ]
     );
+    // The group's first sync is one log entry for the group, not one per series.
+    {
+        let store = statwatch::store::Store::open(&dir.path().join("s")).unwrap();
+        let log = store.releases().unwrap();
+        assert_eq!(log.len(), 1, "{log:#?}");
+        assert!(
+            log[0].series.contains('{'),
+            "the group's id template: {log:#?}"
+        );
+        assert_eq!(log[0].group_series, Some(2));
+        assert_eq!(
+            log[0].baseline.as_ref().map(|b| b.count),
+            Some(2 * v0.len())
+        );
+    }
     let one = series_json(&config, "nl.industry.branch.336500.yoy").await;
     let feb = one["observations"]
         .as_array()

@@ -19,7 +19,7 @@ use crate::rules;
 use crate::silence;
 use crate::sources::{Check, FetchError, Fetched, Source};
 use crate::store::{
-    EncodedSeries, PollWrite, ReleaseLogEntry, Staged, Store, StoreError, TableStamp,
+    BaselineSpan, EncodedSeries, PollWrite, ReleaseLogEntry, Staged, Store, StoreError, TableStamp,
 };
 
 mod report;
@@ -241,7 +241,8 @@ async fn poll_table(
     let mut changes = Vec::new();
     let mut alerts = Vec::new();
     let mut encoded = Vec::with_capacity(count);
-    let mut releases = Vec::with_capacity(count);
+    let mut releases = Vec::new();
+    let mut group_firsts: BTreeMap<String, ReleaseLogEntry> = BTreeMap::new();
     let at = At { name, table, now };
     // Each series' config is dropped once it is done with (a whole table's is thousands).
     for s in std::mem::take(&mut data.expanded) {
@@ -256,7 +257,30 @@ async fn poll_table(
         if !dry_run {
             if let Some((release, e)) = first_sync(store, s, &fetched, now)? {
                 log_release(&at, s, &release);
-                releases.push(ReleaseLogEntry::compact(now, name, table, &s.id, &release));
+                match &s.template {
+                    // One log entry for a group's first syncs in this table, not one each.
+                    Some(template) => match group_firsts.get_mut(template) {
+                        Some(entry) => {
+                            if let Some(span) = BaselineSpan::of(&release) {
+                                entry.fold_group_baseline(&span);
+                            }
+                        }
+                        None => {
+                            let entry =
+                                ReleaseLogEntry::compact(now, name, table, template, &release);
+                            group_firsts.insert(
+                                template.clone(),
+                                ReleaseLogEntry {
+                                    group_series: Some(1),
+                                    ..entry
+                                },
+                            );
+                        }
+                    },
+                    None => {
+                        releases.push(ReleaseLogEntry::compact(now, name, table, &s.id, &release))
+                    }
+                }
                 encoded.push((s.id.clone(), e));
                 held.push(s.id.clone());
                 changed.add(&release);
@@ -287,6 +311,7 @@ async fn poll_table(
         }
     }
     write.releases.extend(releases);
+    write.releases.extend(group_firsts.into_values());
     write.encoded.extend(encoded);
     for a in &alerts {
         write

@@ -39,6 +39,11 @@ pub struct ReleaseLogEntry {
     /// A compacted baseline's new periods: how many, the first and the last.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub baseline: Option<BaselineSpan>,
+    /// For the first sync of a group's series in one poll (`series` is then the group's id
+    /// template): how many series it stored. One entry instead of one per series, which for
+    /// a whole table was thousands of log writes saying the same thing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group_series: Option<usize>,
 }
 
 /// The new periods of a baseline release, in short.
@@ -47,6 +52,20 @@ pub struct BaselineSpan {
     pub count: usize,
     pub first: Period,
     pub last: Period,
+}
+
+impl BaselineSpan {
+    /// The span of a baseline's new periods; `None` for any other release, or an empty one.
+    pub fn of(release: &Release) -> Option<BaselineSpan> {
+        if !release.baseline || release.new_periods.is_empty() {
+            return None;
+        }
+        Some(BaselineSpan {
+            count: release.new_periods.len(),
+            first: *release.new_periods.iter().min().expect("not empty"),
+            last: *release.new_periods.iter().max().expect("not empty"),
+        })
+    }
 }
 
 impl ReleaseLogEntry {
@@ -59,12 +78,7 @@ impl ReleaseLogEntry {
         series: &str,
         release: &Release,
     ) -> ReleaseLogEntry {
-        let (release, baseline) = if release.baseline && !release.new_periods.is_empty() {
-            let span = BaselineSpan {
-                count: release.new_periods.len(),
-                first: *release.new_periods.iter().min().expect("not empty"),
-                last: *release.new_periods.iter().max().expect("not empty"),
-            };
+        let (release, baseline) = if let Some(span) = BaselineSpan::of(release) {
             let short = Release {
                 baseline: true,
                 new_periods: Vec::new(),
@@ -82,6 +96,19 @@ impl ReleaseLogEntry {
             series: series.to_string(),
             release,
             baseline,
+            group_series: None,
+        }
+    }
+
+    /// Folds the baseline entry of one more series of a group (see `group_series`) into
+    /// this one, which starts as [`ReleaseLogEntry::compact`] of the first with the group's
+    /// template as `series`.
+    pub fn fold_group_baseline(&mut self, other: &BaselineSpan) {
+        self.group_series = Some(self.group_series.unwrap_or(1) + 1);
+        if let Some(span) = &mut self.baseline {
+            span.count += other.count;
+            span.first = span.first.min(other.first);
+            span.last = span.last.max(other.last);
         }
     }
 }
@@ -341,7 +368,17 @@ impl Store {
         // draw new ones, and gaps after a failed commit are harmless.
         for entry in &w.releases {
             let key = self.db.generate_id()?.to_be_bytes();
-            let value = enc("releases", &key, entry)?;
+            // Only a revision's values are floats, the one thing JSON may not read back: an
+            // entry without any (every baseline's) skips the decoding check.
+            let value = if entry.release.revisions.is_empty() {
+                serde_json::to_vec(entry).map_err(|e| StoreError::Unreadable {
+                    tree: "releases",
+                    key: show_key(&key),
+                    reason: e.to_string(),
+                })?
+            } else {
+                enc("releases", &key, entry)?
+            };
             rows.releases.push((key, value, entry.release.baseline));
         }
         if let Some((source, record)) = &w.poll {

@@ -59,7 +59,8 @@ pub fn split_pages(
 /// measures), numbered. A row is read into one [`Cell`] per column and every other column is
 /// skipped unparsed: a wide row costs no map and no allocation per key.
 pub(crate) struct Columns {
-    index: FxHashMap<String, usize>,
+    /// By the name's bytes: a key is looked up before (without) UTF-8 validation.
+    index: FxHashMap<Vec<u8>, usize>,
 }
 
 /// `Perioden`'s column.
@@ -67,18 +68,18 @@ const PERIOD: usize = 0;
 
 impl Columns {
     pub(crate) fn of(series: &[SeriesConfig]) -> Columns {
-        let mut index = FxHashMap::from_iter([("Perioden".to_string(), PERIOD)]);
+        let mut index = FxHashMap::from_iter([(b"Perioden".to_vec(), PERIOD)]);
         for s in series {
             for name in s.dimensions.keys().chain([&s.measure]) {
                 let n = index.len();
-                index.entry(name.clone()).or_insert(n);
+                index.entry(name.as_bytes().to_vec()).or_insert(n);
             }
         }
         Columns { index }
     }
 
     fn at(&self, name: &str) -> usize {
-        self.index[name]
+        self.index[name.as_bytes()]
     }
 }
 
@@ -137,7 +138,9 @@ impl<'de> DeserializeSeed<'de> for ColumnSeed<'_> {
     type Value = Option<usize>;
 
     fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        d.deserialize_str(self)
+        // serde_json hands a key over as bytes without checking its UTF-8 (the names it is
+        // compared with are valid UTF-8, so only a valid key can match).
+        d.deserialize_bytes(self)
     }
 }
 
@@ -148,8 +151,12 @@ impl<'de> Visitor<'de> for ColumnSeed<'_> {
         f.write_str("a column name")
     }
 
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+    fn visit_bytes<E: de::Error>(self, v: &[u8]) -> Result<Self::Value, E> {
         Ok(self.0.index.get(v).copied())
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        self.visit_bytes(v.as_bytes())
     }
 }
 
