@@ -16,7 +16,8 @@
 //! | `revisions` | series id                      | its earlier vintages, binary (`record`)  |
 //! | `stamps`    | `source \0 table`              | [`TableStamp`] JSON (cheap-check value)  |
 //! | `releases`  | big-endian u64 sequence        | [`ReleaseLogEntry`] JSON (a baseline's   |
-//! |             |                                | periods only as count, first and last)   |
+//! |             |                                | periods only as count, first and last;   |
+//! |             |                                | a group's first sync as one entry)       |
 //! | `polls`     | `source`                       | [`PollRecord`] JSON                      |
 //! | `alerts`    | alert id                       | [`Alert`] JSON                           |
 //! | `outbox`    | `receiver \0 alert id`         | [`Delivery`] JSON                        |
