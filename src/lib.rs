@@ -36,7 +36,7 @@
 //!   - `store/record.rs` + `store/codec.rs`: the binary series records and their primitives.
 //!   - `store/outbox.rs`: alert records, deliveries, reading and settling what is pending.
 //!   - `store/due.rs`: the due index, the pending count, sent markers, pruning.
-//!   - `store/ahead.rs`: a first sync written ahead of the poll's transaction, with undo.
+//!   - `store/ahead.rs`: series records written ahead of the poll's transaction, with undo.
 //!   - `store/staged.rs`: the series as a poll's write will leave them, read before its
 //!     commit (briefs go into the same transaction).
 //!   - `store/upgrade.rs`: earlier schemas upgraded in place at open.

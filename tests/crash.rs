@@ -387,7 +387,7 @@ async fn a_crash_between_a_first_syncs_writes_ahead_and_its_transaction_leaves_n
         stderr(&o)
     );
     assert!(
-        stderr(&o).contains("first-sync records were removed"),
+        stderr(&o).contains("interrupted poll's records were undone"),
         "the open undoes the writes ahead: {}",
         stderr(&o)
     );
@@ -411,5 +411,80 @@ async fn a_crash_between_a_first_syncs_writes_ahead_and_its_transaction_leaves_n
         without_time(&statwatch(&config, &["export"]).await.stdout),
         without_time(&expected),
         "the same store as a first sync that never crashed"
+    );
+}
+
+/// A release's records are written ahead of the transaction that holds its alerts. A crash
+/// in between is undone at the next open (the release is not in the store), so the next
+/// poll finds the release again and its alert is not lost.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_crash_between_a_releases_writes_ahead_and_its_alerts_loses_no_alert() {
+    let dir = tempfile::tempdir().unwrap();
+    let cbs = CbsServer::start().await;
+    let hook = Hook::start().await;
+    let extra = format!(
+        "[[rules]]\nid = \"nl-release\"\nseries = \"nl.industry.yoy\"\nkind = \"release\"\n\
+         severity = \"info\"\n[receivers.ops]\nkind = \"webhook\"\nurl = \"{}\"\n",
+        hook.url
+    );
+    let config = write_config(
+        dir.path(),
+        &cbs_config(&cbs.base_url(), &dir.path().join("state"), &extra),
+    );
+    let april = yoy_vintage(0);
+    cbs.set_table(
+        INDUSTRY,
+        industry_table(&until(&april, "2025MM02"), "2025-04-10T06:30:00"),
+    );
+    cbs.set_table(
+        CONFIDENCE,
+        confidence_table(
+            &until(&confidence_vintage(), "2025MM03"),
+            "2025-03-28T06:30:00",
+        ),
+    );
+    let o = statwatch(&config, &["poll"]).await;
+    assert!(o.status.success(), "{}", stderr(&o));
+
+    cbs.set_table(
+        INDUSTRY,
+        industry_table(
+            &with(&until(&april, "2025MM02"), &[("2025MM03", 1.3)]),
+            "2025-05-12T06:30:00",
+        ),
+    );
+    let o = poll_crashing_at(&config, "after-write-ahead").await;
+    assert_eq!(
+        o.status.signal(),
+        Some(6),
+        "abort at the crash point: {}",
+        stderr(&o)
+    );
+    let march = |csv: &str| {
+        csv.lines()
+            .any(|l| l.starts_with("nl.industry.yoy,2025-03,"))
+    };
+    let o = statwatch(&config, &["export"]).await;
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        !march(&stdout(&o)),
+        "the open undid the release's record: {}",
+        stdout(&o)
+    );
+    let o = statwatch(&config, &["alerts", "--json"]).await;
+    let alerts: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(alerts.as_array().map(Vec::len), Some(0), "{alerts:#}");
+
+    // The next poll finds March again, stores it, and its alert goes out.
+    let o = statwatch(&config, &["poll"]).await;
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    assert!(march(&stdout(&statwatch(&config, &["export"]).await)));
+    let posts = hook.accepted();
+    assert_eq!(posts.len(), 1, "the release alert, once");
+    let v: Value = serde_json::from_slice(&posts[0].body).unwrap();
+    let text = v.to_string();
+    assert!(
+        text.contains("nl.industry.yoy") && text.contains("2025-03"),
+        "{v:#}"
     );
 }

@@ -1,120 +1,270 @@
-//! First syncs written ahead of their poll's transaction, under an undo record.
+//! A poll's series records written ahead of its transaction, under an undo log.
 //!
 //! sled keeps every key a transaction writes, and every node version those writes replace,
 //! in memory until the transaction ends: measured with sled 0.34, 16,680 series records of
 //! 900 bytes in one transaction peaked at 148 MB of RSS, the same records inserted one by one
 //! at 25 MB (16,680 records of 100 bytes still cost 90 MB: the cost is per key, not per byte).
-//! A first sync of a whole table is that many new keys, none of which can fire an alert.
+//! A poll of a whole table writes that many series records, at its first sync and again at
+//! every release that adds a period.
 //!
-//! So a commit first writes the undo record (`meta` key `ahead:` + big-endian id: the keys
-//! about to be written), flushes it, then inserts the new series' records and their baseline
-//! log entries one by one, and the transaction removes the undo record together with
-//! everything else it writes. A store opened with an undo record left (a crash between the
-//! two) removes the keys it lists: they did not exist before that poll, so the store is as
-//! the poll found it, which is what one transaction would have left. A transaction that fails
-//! undoes them at once.
+//! So a commit first writes the undo log (`meta` keys `ahead:` + big-endian id + chunk
+//! number: every key about to be written, with the value it replaces or none), flushes it,
+//! then writes the series and revision records and the release log entries one by one; the
+//! transaction (alerts, outbox, stamps, the poll time) deletes the undo
+//! log together with everything else it writes. A store opened with an undo log left (a crash
+//! between the two) puts back what it lists, so the store is as the poll found it, which is
+//! what one transaction would have left: data and its alerts still land together or not at
+//! all. A transaction that fails is undone at once.
 
-use serde::{Deserialize, Serialize};
+use std::collections::HashSet;
+
+use sled::IVec;
 use tracing::warn;
 
-use super::{dec, enc, EncodedSeries, Store, StoreError};
+use super::codec::{varint, Reader};
+use super::record::{RecordError, FORMAT};
+use super::series::{corrupt, merged_records};
+use super::{EncodedSeries, PollWrite, Store, StoreError, StoredObservation};
 
 const PREFIX: &[u8] = b"ahead:";
+/// An undo log is cut into values of about this size (sled holds a value whole).
+const CHUNK_BYTES: usize = 1 << 20;
 
-/// The keys one commit wrote ahead of its transaction.
-#[derive(Debug, Default, Serialize, Deserialize)]
-pub(super) struct Undo {
-    pub(super) series: Vec<String>,
-    pub(super) releases: Vec<[u8; 8]>,
+/// The trees a poll writes ahead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Tree {
+    Series = 1,
+    Revisions = 2,
+    Releases = 3,
 }
 
-/// An undo record written and not yet removed: its `meta` key and what it lists.
+/// One write ahead: where, the new value (`None`: remove), and what it replaces.
+struct Write {
+    tree: Tree,
+    key: Vec<u8>,
+    new: Option<IVec>,
+    old: Option<IVec>,
+}
+
+/// The undo log of one commit: its `meta` keys, removed by the transaction.
 pub(super) struct Ahead {
-    pub(super) key: Vec<u8>,
-    pub(super) undo: Undo,
+    pub(super) keys: Vec<Vec<u8>>,
 }
 
 impl Store {
-    /// Writes the first syncs among `encoded` (series with no records yet) and the
-    /// baseline log entries among `releases` ahead of the transaction; `None` when there are
-    /// none. `releases` are `(key, value, is_baseline)`.
+    fn tree(&self, t: Tree) -> &sled::Tree {
+        match t {
+            Tree::Series => &self.series,
+            Tree::Revisions => &self.revisions,
+            Tree::Releases => &self.releases,
+        }
+    }
+
+    /// Writes the poll's series records (first syncs as encoded, updates merged into what is
+    /// stored) and its release log entries ahead of the transaction, after their undo log;
+    /// `None` when there is nothing to write.
     pub(super) fn write_ahead(
         &self,
-        encoded: &[(String, EncodedSeries)],
-        releases: &[([u8; 8], Vec<u8>, bool)],
+        w: &PollWrite,
+        releases: &[Row8],
     ) -> Result<Option<Ahead>, StoreError> {
-        let mut undo = Undo::default();
-        let mut new = Vec::new();
-        for (id, e) in encoded {
-            if self.series.get(id)?.is_none() && self.revisions.get(id)?.is_none() {
-                undo.series.push(id.clone());
-                new.push((id, e));
-            }
-        }
-        undo.releases = releases
-            .iter()
-            .filter(|(_, _, baseline)| *baseline)
-            .map(|(k, _, _)| *k)
-            .collect();
-        if undo.series.is_empty() && undo.releases.is_empty() {
+        let writes = self.planned(w, releases)?;
+        if writes.is_empty() {
             return Ok(None);
         }
-        let mut key = PREFIX.to_vec();
-        key.extend_from_slice(&self.db.generate_id()?.to_be_bytes());
-        self.meta
-            .insert(key.as_slice(), enc("meta", &key, &undo)?)?;
-        // The undo record is on disk before anything it undoes.
+        let id = self.db.generate_id()?.to_be_bytes();
+        let mut keys = Vec::new();
+        let mut chunk = vec![FORMAT];
+        for write in &writes {
+            encode_undo(&mut chunk, write);
+            if chunk.len() >= CHUNK_BYTES {
+                keys.push(self.put_undo(&id, keys.len(), &chunk)?);
+                chunk = vec![FORMAT];
+            }
+        }
+        if chunk.len() > 1 {
+            keys.push(self.put_undo(&id, keys.len(), &chunk)?);
+        }
+        // The undo log is on disk before anything it undoes.
         self.db.flush()?;
-        let ahead = Ahead { key, undo };
-        let written = (|| {
-            for (id, e) in new {
-                self.series.insert(id.as_bytes(), e.ivec())?;
+        let ahead = Ahead { keys };
+        let written = writes.iter().try_for_each(|write| {
+            let tree = self.tree(write.tree);
+            match &write.new {
+                Some(v) => tree.insert(write.key.as_slice(), v.clone()).map(drop),
+                None => tree.remove(write.key.as_slice()).map(drop),
             }
-            for (k, v, baseline) in releases {
-                if *baseline {
-                    self.releases.insert(k, v.as_slice())?;
-                }
-            }
-            Ok::<_, StoreError>(())
-        })();
+        });
         if let Err(e) = written {
             self.undo(&ahead);
-            return Err(e);
+            return Err(e.into());
         }
         Ok(Some(ahead))
     }
 
-    /// Removes what `ahead` wrote, and its undo record; an error is logged, and the undo
-    /// record (if it could not be removed) is acted on at the next open.
-    pub(super) fn undo(&self, ahead: &Ahead) {
-        if let Err(e) = self.remove_ahead(&ahead.key, &ahead.undo) {
-            warn!(store = %self.path, error = %e, "could not undo a failed commit's first-sync records; the next start does");
-        }
+    fn put_undo(&self, id: &[u8; 8], n: usize, chunk: &[u8]) -> Result<Vec<u8>, StoreError> {
+        let mut key = PREFIX.to_vec();
+        key.extend_from_slice(id);
+        key.extend_from_slice(&(n as u32).to_be_bytes());
+        self.meta.insert(key.as_slice(), chunk)?;
+        Ok(key)
     }
 
-    fn remove_ahead(&self, key: &[u8], undo: &Undo) -> Result<(), StoreError> {
-        for id in &undo.series {
-            self.series.remove(id.as_bytes())?;
+    /// Every write the poll makes ahead, with the values they replace: a series' record and
+    /// revisions as merged with the poll's updates (each series is written by one poll at a
+    /// time, so what is read here is what the transaction would have read).
+    fn planned(&self, w: &PollWrite, releases: &[Row8]) -> Result<Vec<Write>, StoreError> {
+        let mut writes = Vec::new();
+        let mut seen = HashSet::new();
+        for (id, e) in &w.encoded {
+            self.plan_series(&mut writes, &mut seen, id, Updates::Encoded(e))?;
         }
-        for k in &undo.releases {
-            self.releases.remove(k)?;
+        for (id, updates) in &w.observations {
+            self.plan_series(&mut writes, &mut seen, id, Updates::Decoded(updates))?;
         }
-        self.meta.remove(key)?;
-        self.db.flush()?;
+        for (key, value) in releases {
+            writes.push(Write {
+                tree: Tree::Releases,
+                key: key.to_vec(),
+                new: Some(value.as_slice().into()),
+                old: None,
+            });
+        }
+        Ok(writes)
+    }
+
+    fn plan_series(
+        &self,
+        writes: &mut Vec<Write>,
+        seen: &mut HashSet<String>,
+        id: &str,
+        updates: Updates,
+    ) -> Result<(), StoreError> {
+        // A series written twice in one poll (not done today) would need its first old value.
+        if !seen.insert(id.to_string()) {
+            return Err(StoreError::Unreadable {
+                tree: "series",
+                key: id.to_string(),
+                reason: "written twice in one poll".into(),
+            });
+        }
+        let old_series = self.series.get(id)?;
+        let old_revs = self.revisions.get(id)?;
+        if let (Updates::Encoded(e), None, None) = (&updates, &old_series, &old_revs) {
+            writes.push(Write {
+                tree: Tree::Series,
+                key: id.as_bytes().to_vec(),
+                new: Some(e.ivec()),
+                old: None,
+            });
+            return Ok(());
+        }
+        let decoded;
+        let list: &[StoredObservation] = match updates {
+            Updates::Decoded(list) => list,
+            Updates::Encoded(e) => {
+                decoded = super::record::decode_series(e.bytes())
+                    .map_err(|err| corrupt("series", id, err))?
+                    .into_values()
+                    .collect::<Vec<_>>();
+                &decoded
+            }
+        };
+        let (series, revisions) =
+            merged_records(id, old_series.as_deref(), old_revs.as_deref(), list)?;
+        writes.push(Write {
+            tree: Tree::Series,
+            key: id.as_bytes().to_vec(),
+            new: Some(series.into()),
+            old: old_series,
+        });
+        if let Some(new) = revisions {
+            writes.push(Write {
+                tree: Tree::Revisions,
+                key: id.as_bytes().to_vec(),
+                new: new.map(IVec::from),
+                old: old_revs,
+            });
+        }
         Ok(())
     }
 
-    /// At open: undoes the writes-ahead of commits that never finished (a crash between the
-    /// writes and the transaction). Returns how many series records were removed.
-    pub(super) fn undo_interrupted(&self) -> Result<usize, StoreError> {
-        let mut removed = 0;
-        for kv in self.meta.scan_prefix(PREFIX) {
-            let (key, value) = kv?;
-            let undo: Undo = dec("meta", &key, &value)?;
-            self.remove_ahead(&key, &undo)?;
-            warn!(store = %self.path, series = undo.series.len(), "an interrupted poll's first-sync records were removed; the next poll fetches them again");
-            removed += undo.series.len();
+    /// Puts back what `ahead` wrote and removes its undo log; an error is logged, and the
+    /// undo log (if it could not be removed) is acted on at the next open.
+    pub(super) fn undo(&self, ahead: &Ahead) {
+        let undone = ahead.keys.iter().try_for_each(|k| match self.meta.get(k)? {
+            Some(chunk) => self.apply_undo(k, &chunk),
+            None => Ok(()),
+        });
+        if let Err(e) = undone.and_then(|()| Ok(self.db.flush().map(drop)?)) {
+            warn!(store = %self.path, error = %e, "could not undo a failed commit's records; the next start does");
         }
-        Ok(removed)
+    }
+
+    /// Restores what one undo chunk lists, then deletes the chunk.
+    fn apply_undo(&self, key: &[u8], chunk: &[u8]) -> Result<(), StoreError> {
+        let bad = |e: RecordError| corrupt("meta", &String::from_utf8_lossy(key), e);
+        let mut r = Reader::open(chunk).map_err(bad)?;
+        while !r.done() {
+            let tree = match r.byte("tree").map_err(bad)? {
+                1 => Tree::Series,
+                2 => Tree::Revisions,
+                3 => Tree::Releases,
+                _ => return Err(bad(r.bad("tree"))),
+            };
+            let k = r.bytes("key").map_err(bad)?.to_vec();
+            let tree = self.tree(tree);
+            match r.byte("old").map_err(bad)? {
+                0 => {
+                    tree.remove(k)?;
+                }
+                _ => {
+                    let old = r.bytes("old value").map_err(bad)?;
+                    tree.insert(k, old)?;
+                }
+            }
+        }
+        self.meta.remove(key)?;
+        Ok(())
+    }
+
+    /// At open: undoes the writes ahead of commits that never finished (a crash between the
+    /// writes and the transaction). Returns how many undo chunks were applied.
+    pub(super) fn undo_interrupted(&self) -> Result<usize, StoreError> {
+        let mut applied = 0;
+        for kv in self.meta.scan_prefix(PREFIX) {
+            let (key, chunk) = kv?;
+            self.apply_undo(&key, &chunk)?;
+            applied += 1;
+        }
+        if applied > 0 {
+            self.db.flush()?;
+            warn!(store = %self.path, chunks = applied, "an interrupted poll's records were undone; the next poll fetches them again");
+        }
+        Ok(applied)
+    }
+}
+
+/// A release log row: its sequence key and JSON value.
+pub(super) type Row8 = ([u8; 8], Vec<u8>);
+
+/// A series' updates as the poll holds them.
+enum Updates<'a> {
+    Encoded(&'a EncodedSeries),
+    Decoded(&'a [StoredObservation]),
+}
+
+/// tree:u8 key-len:varint key old:u8 (0 none, 1 some) [old-len:varint old]
+fn encode_undo(out: &mut Vec<u8>, w: &Write) {
+    out.push(w.tree as u8);
+    varint(out, w.key.len() as u64);
+    out.extend_from_slice(&w.key);
+    match &w.old {
+        None => out.push(0),
+        Some(old) => {
+            out.push(1);
+            varint(out, old.len() as u64);
+            out.extend_from_slice(old);
+        }
     }
 }

@@ -65,6 +65,17 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// Whether every byte has been read.
+    pub(super) fn done(&self) -> bool {
+        self.at == self.bytes.len()
+    }
+
+    /// A length-prefixed run of bytes.
+    pub(super) fn bytes(&mut self, what: &'static str) -> Result<&'a [u8], RecordError> {
+        let n = usize::try_from(self.varint(what)?).map_err(|_| self.bad(what))?;
+        self.take(n, what)
+    }
+
     pub(super) fn bad(&self, what: &'static str) -> RecordError {
         RecordError::Bad { at: self.at, what }
     }

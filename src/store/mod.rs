@@ -3,7 +3,7 @@
 //! `series` (data, stamps, release log, polls), `record` (the binary series records, on
 //! `codec`'s primitives),
 //! `outbox` (alerts and their deliveries), `due` (what the outbox owes, retention),
-//! `ahead` (first syncs written ahead of the transaction), `staged` (the store as a poll's
+//! `ahead` (series records written ahead of the transaction), `staged` (the store as a poll's
 //! write will leave it, read before the commit) and `upgrade` (earlier schemas).
 //!
 //! # Key layout (schema version 2)
@@ -25,7 +25,7 @@
 //! | `pending`   | outbox key                     | its due time (8 bytes), to find it again |
 //! | `sent`      | outbox key                     | `d`/`f`: a pruned delivered/failed entry |
 //! | `meta`      | `alive`                        | RFC 3339 time of the last write probe    |
-//! | `meta`      | `ahead:` + big-endian u64      | undo record of a commit in progress      |
+//! | `meta`      | `ahead:` + id (u64) + chunk    | undo log of a commit in progress (binary)|
 //!
 //! Why one record per series: a first sync of a 2,000-series table wrote 240,000 sled keys
 //! with JSON values (about 200 bytes each on disk, and sled's write path held kilobytes of
@@ -34,14 +34,13 @@
 //! Schema 1 (one JSON record per observation in `observations`) is upgraded at open.
 //!
 //! One poll's writes (observations, stamps, release log, alerts and briefs and their outbox
-//! entries with their index and count, the poll time) go through [`Store::commit`] as ONE sled
-//! transaction, so a crash can neither lose a detection nor record data without its alerts
-//! and briefs.
-//! The one exception is a first sync's new records (and its baseline log entries), which fire
-//! no alert: they are written just ahead of the transaction under an undo record that the
-//! transaction removes, because sled holds a transaction's every key in memory (see `ahead`).
-//! A crash in between is undone at the next open, so the store still shows the whole poll or
-//! none of it.
+//! entries with their index and count, the poll time) go through [`Store::commit`] as one
+//! unit, so a crash can neither lose a detection nor record data without its alerts and
+//! briefs. The alerts, briefs, outbox, stamps and poll time are ONE sled transaction; the
+//! series and revision records and the release log are written just ahead of it, under an
+//! undo log of the values they replace that the transaction deletes, because sled holds a
+//! transaction's every key in memory (see `ahead`). A crash in between is undone at the next
+//! open, so the store shows the whole poll or none of it.
 //!
 //! Every record is checked before it is written: observations by `record::check` (NaN,
 //! infinity and out-of-range periods are refused), JSON records by decoding them again (JSON
@@ -348,19 +347,13 @@ impl Store {
     pub fn commit(&self, w: &PollWrite) -> Result<CommitSummary, StoreError> {
         let data = self.series_rows(w)?;
         let alert_rows = outbox::alert_rows(w)?;
-        let ahead = self.write_ahead(&w.encoded, &data.releases)?;
+        let ahead = self.write_ahead(w, &data.releases)?;
         if ahead.is_some() {
             crate::fault::point(crate::fault::AFTER_WRITE_AHEAD);
         }
-        let done: std::collections::HashSet<&str> = ahead
-            .iter()
-            .flat_map(|a| a.undo.series.iter().map(String::as_str))
-            .collect();
+        // The series records and the release log went ahead (see `ahead`).
         let trees = (
-            &self.series,
-            &self.revisions,
             &self.stamps,
-            &self.releases,
             &self.polls,
             &self.alerts,
             &self.outbox,
@@ -370,45 +363,23 @@ impl Store {
             &self.sent,
         );
         let result = trees.transaction(
-            |(
-                series,
-                revisions,
-                stamps,
-                releases,
-                polls,
-                alerts,
-                outbox,
-                due,
-                pending,
-                meta,
-                sent,
-            )| {
-                for (id, updates) in &w.observations {
-                    Self::merge_series(series, revisions, id, updates)?;
-                }
-                for (id, e) in w
-                    .encoded
-                    .iter()
-                    .filter(|(id, _)| !done.contains(id.as_str()))
-                {
-                    Self::put_encoded(series, revisions, id, e)?;
-                }
+            |(stamps, polls, alerts, outbox, due, pending, meta, sent)| {
                 for (k, v) in &data.stamps {
                     stamps.insert(k.as_slice(), v.as_slice())?;
                 }
-                for (k, v, baseline) in &data.releases {
-                    if !(*baseline && ahead.is_some()) {
-                        releases.insert(k, v.as_slice())?;
-                    }
-                }
-                if let Some(a) = &ahead {
-                    meta.remove(a.key.as_slice())?;
+                for key in ahead.iter().flat_map(|a| &a.keys) {
+                    meta.remove(key.as_slice())?;
                 }
                 if let Some((k, v)) = &data.poll {
                     polls.insert(k.as_slice(), v.as_slice())?;
                 }
                 let index = due::Index { due, pending, meta };
                 let summary = outbox::enqueue(&alert_rows, alerts, outbox, sent, &index)?;
+                #[cfg(test)]
+                if tests::FAIL_TRANSACTION.with(|f| f.replace(false)) {
+                    let e = StoreError::Join("a test failed this transaction".into());
+                    return Err(ConflictableTransactionError::Abort(e));
+                }
                 Ok::<_, ConflictableTransactionError<StoreError>>(summary)
             },
         );

@@ -7,8 +7,6 @@ use serde::{Deserialize, Serialize};
 
 use std::collections::BTreeMap;
 
-use sled::transaction::{ConflictableTransactionError, TransactionalTree};
-
 use super::record::{self, check, code_of, View};
 use super::{dec, enc, key2, show_key, DecodeError, PollWrite, Store, StoreError};
 use crate::model::{Period, Release, StoredObservation};
@@ -134,8 +132,8 @@ pub(super) type Row = (Vec<u8>, Vec<u8>);
 #[derive(Default)]
 pub(super) struct SeriesRows {
     pub(super) stamps: Vec<Row>,
-    /// Key, value, and whether it is a baseline's (written ahead: see `ahead`).
-    pub(super) releases: Vec<([u8; 8], Vec<u8>, bool)>,
+    /// Written ahead of the transaction (see `ahead`).
+    pub(super) releases: Vec<super::ahead::Row8>,
     pub(super) poll: Option<Row>,
 }
 
@@ -214,25 +212,6 @@ impl Store {
         })
     }
 
-    /// Writes a first sync's encoded record inside the poll's transaction; should the
-    /// series have records by now, it is merged like any update.
-    pub(super) fn put_encoded(
-        series: &TransactionalTree,
-        revisions: &TransactionalTree,
-        id: &str,
-        e: &EncodedSeries,
-    ) -> Result<(), ConflictableTransactionError<StoreError>> {
-        if series.get(id)?.is_none() && revisions.get(id)?.is_none() {
-            series.insert(id.as_bytes(), e.ivec())?;
-            return Ok(());
-        }
-        let updates: Vec<StoredObservation> = record::decode_series(&e.bytes)
-            .map_err(|err| ConflictableTransactionError::Abort(corrupt("series", id, err)))?
-            .into_values()
-            .collect();
-        Self::merge_series(series, revisions, id, &updates)
-    }
-
     /// Whether the store has records of a series.
     pub fn holds(&self, series: &str) -> Result<bool, StoreError> {
         Ok(self.series.contains_key(series)? || self.revisions.contains_key(series)?)
@@ -250,57 +229,6 @@ impl Store {
             attach(&mut obs, revs);
         }
         Ok(obs.into_values().collect())
-    }
-
-    /// Merges a poll's new and changed observations of one series into its records, inside
-    /// the poll's transaction. Each update replaces the observation of its period.
-    pub(super) fn merge_series(
-        series: &TransactionalTree,
-        revisions: &TransactionalTree,
-        id: &str,
-        updates: &[StoredObservation],
-    ) -> Result<(), ConflictableTransactionError<StoreError>> {
-        let abort = |tree, e| ConflictableTransactionError::Abort(corrupt(tree, id, e));
-        let mut obs = match series.get(id)? {
-            Some(b) => record::decode_series(&b).map_err(|e| abort("series", e))?,
-            None => BTreeMap::new(),
-        };
-        let mut revised = Vec::new();
-        for u in updates {
-            // Checked before the transaction started (see `series_rows`).
-            let code = code_of(u.period).expect("checked before the transaction");
-            let mut o = u.clone();
-            revised.push((code, std::mem::take(&mut o.revisions)));
-            obs.insert(code, o);
-        }
-        series.insert(id.as_bytes(), record::encode_series(&obs))?;
-        // An update replaces its period's vintages too, as schema 1's record did. The
-        // revisions record is only rewritten when that changes something.
-        let old = revisions.get(id)?;
-        if old.is_none() && revised.iter().all(|(_, r)| r.is_empty()) {
-            return Ok(());
-        }
-        let mut revs = match &old {
-            Some(b) => record::decode_revisions(b).map_err(|e| abort("revisions", e))?,
-            None => BTreeMap::new(),
-        };
-        let before = revs.clone();
-        for (code, list) in revised {
-            if list.is_empty() {
-                revs.remove(&code);
-            } else {
-                revs.insert(code, list);
-            }
-        }
-        if revs == before {
-            return Ok(());
-        }
-        if revs.is_empty() {
-            revisions.remove(id.as_bytes())?;
-        } else {
-            revisions.insert(id.as_bytes(), record::encode_revisions(&revs))?;
-        }
-        Ok(())
     }
 
     pub fn stamp(&self, source: &str, table: &str) -> Result<Option<TableStamp>, StoreError> {
@@ -379,7 +307,7 @@ impl Store {
             } else {
                 enc("releases", &key, entry)?
             };
-            rows.releases.push((key, value, entry.release.baseline));
+            rows.releases.push((key, value));
         }
         if let Some((source, record)) = &w.poll {
             let key = source.as_bytes();
@@ -387,6 +315,55 @@ impl Store {
         }
         Ok(rows)
     }
+}
+
+/// What happens to a series' revisions record: `None` nothing, `Some(None)` removed,
+/// `Some(Some(bytes))` written.
+pub(super) type RevisionsChange = Option<Option<Vec<u8>>>;
+
+/// A series' records with a poll's new and changed observations merged in: its new series
+/// record, and its revisions record if that changes (`Some(None)`: removed). Each update
+/// replaces the observation of its period, and that period's vintages too, as schema 1's
+/// record did.
+pub(super) fn merged_records(
+    id: &str,
+    old_series: Option<&[u8]>,
+    old_revisions: Option<&[u8]>,
+    updates: &[StoredObservation],
+) -> Result<(Vec<u8>, RevisionsChange), StoreError> {
+    let mut obs = match old_series {
+        Some(b) => record::decode_series(b).map_err(|e| corrupt("series", id, e))?,
+        None => BTreeMap::new(),
+    };
+    let mut revised = Vec::new();
+    for u in updates {
+        // Checked before the commit started (see `series_rows`).
+        let code = code_of(u.period).expect("checked before the commit");
+        let mut o = u.clone();
+        revised.push((code, std::mem::take(&mut o.revisions)));
+        obs.insert(code, o);
+    }
+    let series = record::encode_series(&obs);
+    if old_revisions.is_none() && revised.iter().all(|(_, r)| r.is_empty()) {
+        return Ok((series, None));
+    }
+    let mut revs = match old_revisions {
+        Some(b) => record::decode_revisions(b).map_err(|e| corrupt("revisions", id, e))?,
+        None => BTreeMap::new(),
+    };
+    let before = revs.clone();
+    for (code, list) in revised {
+        if list.is_empty() {
+            revs.remove(&code);
+        } else {
+            revs.insert(code, list);
+        }
+    }
+    if revs == before {
+        return Ok((series, None));
+    }
+    let revisions = (!revs.is_empty()).then(|| record::encode_revisions(&revs));
+    Ok((series, Some(revisions)))
 }
 
 pub(super) fn corrupt(tree: &'static str, id: &str, e: record::RecordError) -> StoreError {

@@ -508,25 +508,35 @@ fn first_syncs_written_ahead_commit_with_the_poll_and_leave_no_undo_record() {
 fn a_crash_between_the_writes_ahead_and_the_transaction_is_undone_at_open() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
-    // Held before the poll: it must survive the undo untouched.
+    // Held before the poll: its update is undone, its record put back as it was.
     store.commit(&first_sync_write(&["old"])).unwrap();
-    let w = first_sync_write(&["a", "b", "old"]);
+    let before = store.observations("old").unwrap();
+    let mut w = first_sync_write(&["a", "b"]);
+    let mut revised = obs(Period::Month(2025, 2), 9.0);
+    revised.revisions.push(crate::model::Vintage {
+        value: 2.5,
+        status: "Voorlopig".into(),
+        seen_at: Utc::now(),
+    });
+    w.observations.push((
+        "old".into(),
+        vec![revised, obs(Period::Month(2025, 3), 3.0)],
+    ));
     let rows = store.series_rows(&w).unwrap();
-    let ahead = store
-        .write_ahead(&w.encoded, &rows.releases)
-        .unwrap()
-        .unwrap();
-    assert_eq!(
-        ahead.undo.series,
-        vec!["a", "b"],
-        "only series new to the store"
-    );
+    let ahead = store.write_ahead(&w, &rows.releases).unwrap().unwrap();
+    assert!(!ahead.keys.is_empty());
     assert_eq!(store.series_ids().unwrap(), vec!["a", "b", "old"]);
+    assert_eq!(store.observations("old").unwrap().len(), 3);
+    assert!(store.revisions.get("old").unwrap().is_some());
     // The process dies here: no transaction.
     drop(store);
     let store = Store::open(dir.path()).unwrap();
     assert_eq!(store.series_ids().unwrap(), vec!["old"]);
-    assert_eq!(store.observations("old").unwrap().len(), 2);
+    assert_eq!(store.observations("old").unwrap(), before);
+    assert!(
+        store.revisions.get("old").unwrap().is_none(),
+        "no revisions before"
+    );
     assert_eq!(
         store.releases().unwrap().len(),
         1,
@@ -535,25 +545,34 @@ fn a_crash_between_the_writes_ahead_and_the_transaction_is_undone_at_open() {
     assert_eq!(store.meta.scan_prefix(b"ahead:").count(), 0);
 }
 
+thread_local! {
+    /// Makes the next commit's transaction fail on this thread (after its writes ahead).
+    pub(super) static FAIL_TRANSACTION: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
 #[test]
 fn a_failed_transaction_undoes_its_writes_ahead() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
-    // A stored record that no longer decodes makes the transaction's merge abort.
-    store
-        .series
-        .insert("broken", &b"\xffnot a record"[..])
-        .unwrap();
+    store.commit(&first_sync_write(&["old"])).unwrap();
+    let before = store.observations("old").unwrap();
     let mut w = first_sync_write(&["a"]);
     w.observations
-        .push(("broken".into(), vec![obs(Period::Month(2025, 3), 1.0)]));
+        .push(("old".into(), vec![obs(Period::Month(2025, 3), 3.0)]));
+    w.stamps[0].2.stamp = "m2".into();
+    w.alerts = vec![(alert("a2"), vec!["ops".into()])];
+    FAIL_TRANSACTION.with(|f| f.set(true));
     let e = store.commit(&w).unwrap_err();
-    assert!(matches!(e, StoreError::Corrupt { .. }), "{e}");
-    assert_eq!(store.series_ids().unwrap(), vec!["broken"]);
-    assert!(store.releases().unwrap().is_empty());
-    assert!(store.stamp("cbs", "T").unwrap().is_none());
-    assert!(store.alert("a1").unwrap().is_none());
+    assert!(e.to_string().contains("a test failed"), "{e}");
+    assert_eq!(store.series_ids().unwrap(), vec!["old"]);
+    assert_eq!(store.observations("old").unwrap(), before);
+    assert_eq!(store.releases().unwrap().len(), 1);
+    assert_eq!(store.stamp("cbs", "T").unwrap().unwrap().stamp, "m1");
+    assert!(store.alert("a2").unwrap().is_none());
     assert_eq!(store.meta.scan_prefix(b"ahead:").count(), 0);
+    // The same write commits afterwards.
+    store.commit(&w).unwrap();
+    assert_eq!(store.observations("old").unwrap().len(), 3);
 }
 
 #[test]
