@@ -30,7 +30,8 @@
 //! - [`rules`]: pure, series + release -> alerts with stable ids. `mod` dispatch, ids and the
 //!   shared `Series` helpers; one file per kind (release, sign_change, streak, change,
 //!   threshold, revision) with its parameters.
-//! - [`store`]: the only module that sees sled; one transaction per poll.
+//! - [`store`]: the only module that sees sled; one commit per poll (records ahead under an
+//!   undo log, then one transaction).
 //!   - `store/mod.rs`: open, schema version, the key layout, commit.
 //!   - `store/series.rs`: series and revision records, table stamps, release log, polls.
 //!   - `store/record.rs` + `store/codec.rs`: the binary series records and their primitives.
