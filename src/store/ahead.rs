@@ -232,7 +232,9 @@ impl Store {
     /// writes and the transaction). Returns how many undo chunks were applied.
     pub(super) fn undo_interrupted(&self) -> Result<usize, StoreError> {
         let mut applied = 0;
-        for kv in self.meta.scan_prefix(PREFIX) {
+        // Newest first: should two unfinished commits have written one key, the older one's
+        // old value is the one left.
+        for kv in self.meta.scan_prefix(PREFIX).rev() {
             let (key, chunk) = kv?;
             self.apply_undo(&key, &chunk)?;
             applied += 1;
