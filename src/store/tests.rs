@@ -606,3 +606,47 @@ fn a_first_sync_encoded_from_the_download_is_the_record_diff_would_make() {
     nan[0].value = f64::NAN;
     assert!(Store::encode_first_sync(&nan.into(), t).is_none());
 }
+
+#[test]
+fn an_undo_log_of_several_chunks_puts_every_record_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let months: Vec<StoredObservation> = (0..240)
+        .map(|i| {
+            obs(
+                Period::Month(2000 + i / 12, (i % 12 + 1) as u8),
+                f64::from(i) * 1.37,
+            )
+        })
+        .collect();
+    let ids: Vec<String> = (0..1500).map(|i| format!("s{i:04}")).collect();
+    let first = PollWrite {
+        encoded: ids
+            .iter()
+            .map(|id| (id.clone(), Store::encode_baseline(&months).unwrap()))
+            .collect(),
+        ..Default::default()
+    };
+    store.commit(&first).unwrap();
+    let before: Vec<_> = ids
+        .iter()
+        .map(|id| store.observations(id).unwrap())
+        .collect();
+    let update = PollWrite {
+        observations: ids
+            .iter()
+            .map(|id| (id.clone(), vec![obs(Period::Month(2021, 1), -1.0)]))
+            .collect(),
+        ..Default::default()
+    };
+    let rows = store.series_rows(&update).unwrap();
+    let ahead = store.write_ahead(&update, &rows.releases).unwrap().unwrap();
+    assert!(ahead.keys.len() > 1, "{} chunk(s)", ahead.keys.len());
+    assert_eq!(store.observations("s0000").unwrap().len(), 241);
+    drop(store);
+    let store = Store::open(dir.path()).unwrap();
+    for (id, b) in ids.iter().zip(&before) {
+        assert_eq!(&store.observations(id).unwrap(), b, "{id}");
+    }
+    assert_eq!(store.meta.scan_prefix(b"ahead:").count(), 0);
+}
