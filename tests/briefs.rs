@@ -16,6 +16,7 @@ mod common;
 
 use common::destatis_server::{production_release, DestatisServer, DESTATIS_TOKEN};
 use common::hook::Hook;
+use common::smtp;
 use common::*;
 use serde_json::{json, Map, Value};
 
@@ -146,12 +147,16 @@ async fn the_march_2025_release_makes_one_brief_with_its_facts_and_text() {
     let cbs = CbsServer::start().await;
     let destatis = DestatisServer::start().await;
     let hook = Hook::start().await;
+    let pki = smtp::pki(dir.path());
+    let port = smtp::free_port();
+    let mail = smtp::SmtpServer::start(port, &pki, &dir.path().join("spool"), "starttls");
     let extra = format!(
-        "{}\n[receivers.ops]\nkind = \"webhook\"\nurl = \"{}\"\nmin_severity = \"critical\"\n",
+        "{}\n[receivers.ops]\nkind = \"webhook\"\nurl = \"{}\"\nmin_severity = \"critical\"\n{}",
         BRIEF
             .replace("{destatis}", &destatis.base_url)
             .replace("{token}", DESTATIS_TOKEN),
-        hook.url
+        hook.url,
+        smtp::email_config(port, "starttls", smtp::PASSWORD, Some(&pki.ca)),
     );
     let config = write_config(
         dir.path(),
@@ -277,7 +282,34 @@ async fn the_march_2025_release_makes_one_brief_with_its_facts_and_text() {
         assert!(text.contains(says), "the text does not say {says:?}:\n{text}");
     }
 
+    // The same brief by mail, first in the message, with the alerts of the cycle after it.
+    let msgs = mail.messages();
+    assert_eq!(msgs.len(), 1, "one message for the cycle: {msgs:#?}");
+    let m = &msgs[0];
+    assert_eq!(m["content_type"], "multipart/alternative");
+    let subject = m["subject"].as_str().unwrap_or_default();
+    assert!(subject.starts_with("Dutch manufacturing"), "{subject}");
+    let body = m["body"].as_str().unwrap_or_default();
+    let brief_at = body
+        .find("Dutch manufacturing, 2025-03")
+        .expect("the brief in the mail");
+    let alert_at = body
+        .find("nl-industry-streak")
+        .expect("the streak alert in the mail");
+    assert!(brief_at < alert_at, "the brief comes first:\n{body}");
+    for says in [
+        "+1.3 % in 2025-03, positive for the 3rd month in a row",
+        "Highest: 33 Reparatie en installatie van machines +11.9 %",
+        "Industrial production DE, y/y % (calendar adjusted): +0.3 % in 2025-03",
+    ] {
+        assert!(
+            body.contains(says),
+            "the mail does not say {says:?}:\n{body}"
+        );
+    }
+
     // Nothing new: no second brief; the same release again would have the same id.
     assert!(statwatch(&config, &["poll"]).await.status.success());
     assert_eq!(hook.accepted().len(), 1);
+    assert_eq!(mail.messages().len(), 1);
 }

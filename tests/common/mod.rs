@@ -7,6 +7,7 @@ pub mod cbs_catalogue;
 pub mod cbs_server;
 pub mod destatis_server;
 pub mod hook;
+pub mod smtp;
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
