@@ -9,11 +9,12 @@
 use chrono::{DateTime, Utc};
 use tracing::{info, warn};
 
-use crate::config::Config;
+use crate::config::group::Choice;
+use crate::config::{Config, SeriesConfig};
 use crate::model::Alert;
 use crate::notify;
 use crate::pipeline::{PollReport, TableError};
-use crate::rules::RuleKind;
+use crate::rules::{RuleKind, Subject};
 use crate::sources::FetchError;
 use crate::store::{CommitSummary, PollRecord, PollWrite, Store, StoreError};
 
@@ -99,22 +100,88 @@ pub fn overdue(
     now: DateTime<Utc>,
 ) -> Result<Vec<Alert>, StoreError> {
     let mut alerts = Vec::new();
-    for rule in &config.rules {
-        let RuleKind::Overdue(k) = &rule.kind else {
-            continue;
-        };
-        let watched = config
-            .series
-            .iter()
-            .filter(|s| source.is_none_or(|n| s.source == n) && rule.applies_to(&s.id));
-        for s in watched {
-            let obs = store.observations(&s.id)?;
+    let rules: Vec<_> = config
+        .rules
+        .iter()
+        .filter_map(|r| match &r.kind {
+            RuleKind::Overdue(k) => Some((r, k)),
+            _ => None,
+        })
+        .collect();
+    if rules.is_empty() {
+        return Ok(alerts);
+    }
+    let entries: Vec<&SeriesConfig> = config
+        .series
+        .iter()
+        .filter(|s| source.is_none_or(|n| s.source == n))
+        .collect();
+    // A group's series are the ones the store holds for it (its keys come from the table).
+    let stored = if entries.iter().any(|s| s.group.is_some()) {
+        store.series_ids()?
+    } else {
+        Vec::new()
+    };
+    for s in entries {
+        for watched in members(s, &stored) {
+            let subject = Subject {
+                id: &watched.id,
+                title: &watched.title,
+                source: &s.source,
+                table: &s.table,
+                unit: &s.unit,
+            };
+            let applies: Vec<_> = rules
+                .iter()
+                .filter(|(r, _)| r.applies_to(subject.id))
+                .collect();
+            if applies.is_empty() {
+                continue;
+            }
             // Never fetched yet: nothing can be late.
-            let Some(latest) = obs.last() else { continue };
-            alerts.extend(k.check(rule, s.into(), latest, now));
+            let Some(latest) = store.observations(subject.id)?.pop() else {
+                continue;
+            };
+            for (rule, k) in applies {
+                alerts.extend(k.check(rule, subject, &latest, now));
+            }
         }
     }
     Ok(alerts)
+}
+
+/// An entry's series for `overdue`: itself, or a group's stored series, titled from the
+/// group's template with each key as its own title (the source's titles come with a poll).
+fn members(s: &SeriesConfig, stored: &[String]) -> Vec<Member> {
+    let Some(g) = &s.group else {
+        return vec![Member {
+            id: s.id.clone(),
+            title: s.title.clone(),
+        }];
+    };
+    stored
+        .iter()
+        .filter(|id| !id.contains('#') && s.produces(id))
+        .filter_map(|id| {
+            let keys = g.id.captures(id)?;
+            let chosen = keys
+                .into_iter()
+                .map(|(name, key)| {
+                    let title = key.clone();
+                    (name, Choice { key, title })
+                })
+                .collect();
+            Some(Member {
+                id: id.clone(),
+                title: g.title.render(&chosen),
+            })
+        })
+        .collect()
+}
+
+struct Member {
+    id: String,
+    title: String,
 }
 
 /// Puts silence alerts into the outbox, routed like any alert (one transaction; an alert id

@@ -165,6 +165,60 @@ async fn a_group_expands_per_branch_and_a_new_branch_starts_as_a_baseline() {
     assert_eq!(o.status.code(), Some(2));
 }
 
+/// `overdue` addresses a group's series by glob like any rule: each stored series of the
+/// group that gets no new period in time fires once, titled from the group's template.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_overdue_rule_watches_every_series_of_a_group() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = CbsServer::start().await;
+    server.set_table(
+        INDUSTRY,
+        branches_table(&[C, MACHINES], &[], &yoy_vintage(0), "2025-04-10T06:30:00"),
+    );
+    // Two seconds without a new period is late.
+    let rule = "[[rules]]\nid = \"branch-overdue\"\nseries = \"nl.industry.branch.*.yoy\"\n\
+                kind = \"overdue\"\nafter_days = 0.0000232\nseverity = \"warning\"\n";
+    let config = write_config(
+        dir.path(),
+        &format!(
+            "{}{rule}",
+            group_config(&server.base_url(), &dir.path().join("s"))
+        ),
+    );
+    let o = statwatch(&config, &["poll"]).await;
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    assert!(!stdout(&o).contains("branch-overdue"), "{}", stdout(&o));
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    let o = statwatch(&config, &["poll"]).await;
+    let out = stdout(&o);
+    assert!(o.status.success(), "{out}{}", stderr(&o));
+    for branch in ["307500", "336500"] {
+        let line = format!("fired alert [warning] branch-overdue nl.industry.branch.{branch}.yoy");
+        assert!(out.contains(&line), "{line}\n{out}");
+    }
+    // Titled from the group's template, each key standing for its title.
+    assert!(
+        out.contains("Industrial production NL, y/y %: 336500: no new period for"),
+        "{out}"
+    );
+    let o = statwatch(&config, &["alerts", "--json"]).await;
+    let alerts: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let overdue = alerts
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["kind"] == "overdue")
+        .count();
+    assert_eq!(overdue, 2, "one per series (one receiver): {alerts:#}");
+    // Once per gap: the next poll fires nothing new.
+    let o = statwatch(&config, &["poll"]).await;
+    assert!(
+        !stdout(&o).contains("fired alert [warning] branch-overdue"),
+        "{}",
+        stdout(&o)
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn check_refuses_a_group_without_its_key_in_the_id() {
     let dir = tempfile::tempdir().unwrap();
