@@ -74,19 +74,30 @@ impl Store {
         }
         let id = self.db.generate_id()?.to_be_bytes();
         let mut keys = Vec::new();
-        let mut chunk = vec![FORMAT];
-        for write in &writes {
-            encode_undo(&mut chunk, write);
-            if chunk.len() >= CHUNK_BYTES {
-                keys.push(self.put_undo(&id, keys.len(), &chunk)?);
-                chunk = vec![FORMAT];
+        let logged = (|| {
+            let mut chunk = vec![FORMAT];
+            for write in &writes {
+                encode_undo(&mut chunk, write);
+                if chunk.len() >= CHUNK_BYTES {
+                    keys.push(self.put_undo(&id, keys.len(), &chunk)?);
+                    chunk = vec![FORMAT];
+                }
             }
+            if chunk.len() > 1 {
+                keys.push(self.put_undo(&id, keys.len(), &chunk)?);
+            }
+            // The undo log is on disk before anything it undoes.
+            self.db.flush()?;
+            Ok::<_, StoreError>(())
+        })();
+        if let Err(e) = logged {
+            // Nothing was written yet: a partial undo log must not outlive this commit (it
+            // would put back old values over later ones at the next open).
+            for k in &keys {
+                let _ = self.meta.remove(k.as_slice());
+            }
+            return Err(e);
         }
-        if chunk.len() > 1 {
-            keys.push(self.put_undo(&id, keys.len(), &chunk)?);
-        }
-        // The undo log is on disk before anything it undoes.
-        self.db.flush()?;
         let ahead = Ahead { keys };
         let written = writes.iter().try_for_each(|write| {
             let tree = self.tree(write.tree);
