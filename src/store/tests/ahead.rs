@@ -1,0 +1,203 @@
+//! The commit's writes ahead of its transaction (`store::ahead`): they land with the
+//! transaction, a crash or a failed transaction puts every value back, and a first sync
+//! encoded straight from the download is the record `diff` would make.
+
+use super::*;
+
+/// A poll's first syncs and their log entries (written ahead of the transaction) with an
+/// alert of another series and the table's stamp.
+fn first_sync_write(ids: &[&str]) -> PollWrite {
+    let baseline = crate::model::Release {
+        baseline: true,
+        new_periods: vec![Period::Month(2025, 1), Period::Month(2025, 2)],
+        ..Default::default()
+    };
+    let first = vec![
+        obs(Period::Month(2025, 1), 1.0),
+        obs(Period::Month(2025, 2), 2.5),
+    ];
+    PollWrite {
+        encoded: ids
+            .iter()
+            .map(|id| (id.to_string(), Store::encode_baseline(&first).unwrap()))
+            .collect(),
+        releases: ids
+            .iter()
+            .map(|id| ReleaseLogEntry::compact(Utc::now(), "cbs", "T", id, &baseline))
+            .collect(),
+        stamps: vec![(
+            "cbs".into(),
+            "T".into(),
+            TableStamp {
+                stamp: "m1".into(),
+                fetched_at: Utc::now(),
+                selection: String::new(),
+            },
+        )],
+        alerts: vec![(alert("a1"), vec!["ops".into()])],
+        ..Default::default()
+    }
+}
+
+#[test]
+fn first_syncs_written_ahead_commit_with_the_poll_and_leave_no_undo_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let w = first_sync_write(&["a", "b"]);
+    assert_eq!(store.commit(&w).unwrap().new_alerts, vec!["a1".to_string()]);
+    assert_eq!(store.series_ids().unwrap(), vec!["a", "b"]);
+    assert_eq!(store.observations("b").unwrap().len(), 2);
+    assert_eq!(store.releases().unwrap().len(), 2);
+    assert!(store.stamp("cbs", "T").unwrap().is_some());
+    assert_eq!(store.meta.scan_prefix(b"ahead:").count(), 0);
+    drop(store);
+    let store = Store::open(dir.path()).unwrap();
+    assert_eq!(store.series_ids().unwrap(), vec!["a", "b"]);
+}
+
+#[test]
+fn a_crash_between_the_writes_ahead_and_the_transaction_is_undone_at_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    // Held before the poll: its update is undone, its record put back as it was.
+    store.commit(&first_sync_write(&["old"])).unwrap();
+    let before = store.observations("old").unwrap();
+    let mut w = first_sync_write(&["a", "b"]);
+    let mut revised = obs(Period::Month(2025, 2), 9.0);
+    revised.revisions.push(crate::model::Vintage {
+        value: 2.5,
+        status: "Voorlopig".into(),
+        seen_at: Utc::now(),
+    });
+    w.observations.push((
+        "old".into(),
+        vec![revised, obs(Period::Month(2025, 3), 3.0)],
+    ));
+    let rows = store.series_rows(&w).unwrap();
+    let ahead = store.write_ahead(&w, &rows.releases).unwrap().unwrap();
+    assert!(!ahead.keys.is_empty());
+    assert_eq!(store.series_ids().unwrap(), vec!["a", "b", "old"]);
+    assert_eq!(store.observations("old").unwrap().len(), 3);
+    assert!(store.revisions.get("old").unwrap().is_some());
+    // The process dies here: no transaction.
+    drop(store);
+    let store = Store::open(dir.path()).unwrap();
+    assert_eq!(store.series_ids().unwrap(), vec!["old"]);
+    assert_eq!(store.observations("old").unwrap(), before);
+    assert!(
+        store.revisions.get("old").unwrap().is_none(),
+        "no revisions before"
+    );
+    assert_eq!(
+        store.releases().unwrap().len(),
+        1,
+        "the earlier poll's entry only"
+    );
+    assert_eq!(store.meta.scan_prefix(b"ahead:").count(), 0);
+}
+
+thread_local! {
+    /// Makes the next commit's transaction fail on this thread (after its writes ahead).
+    pub(in crate::store) static FAIL_TRANSACTION: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+#[test]
+fn a_failed_transaction_undoes_its_writes_ahead() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    store.commit(&first_sync_write(&["old"])).unwrap();
+    let before = store.observations("old").unwrap();
+    let mut w = first_sync_write(&["a"]);
+    w.observations
+        .push(("old".into(), vec![obs(Period::Month(2025, 3), 3.0)]));
+    w.stamps[0].2.stamp = "m2".into();
+    w.alerts = vec![(alert("a2"), vec!["ops".into()])];
+    FAIL_TRANSACTION.with(|f| f.set(true));
+    let e = store.commit(&w).unwrap_err();
+    assert!(e.to_string().contains("a test failed"), "{e}");
+    assert_eq!(store.series_ids().unwrap(), vec!["old"]);
+    assert_eq!(store.observations("old").unwrap(), before);
+    assert_eq!(store.releases().unwrap().len(), 1);
+    assert_eq!(store.stamp("cbs", "T").unwrap().unwrap().stamp, "m1");
+    assert!(store.alert("a2").unwrap().is_none());
+    assert_eq!(store.meta.scan_prefix(b"ahead:").count(), 0);
+    // The same write commits afterwards.
+    store.commit(&w).unwrap();
+    assert_eq!(store.observations("old").unwrap().len(), 3);
+}
+
+#[test]
+fn a_first_sync_encoded_from_the_download_is_the_record_diff_would_make() {
+    use crate::model::Observation;
+    let t = Utc::now();
+    let fetched: Vec<Observation> = [
+        (Period::Month(2024, 11), "2024MM11", -1.25, "Definitief"),
+        (Period::Month(2024, 12), "2024-12", 0.0, "Voorlopig"),
+        (Period::Month(2025, 1), "MONAT01 2025", 1e-9, ""),
+        (Period::Month(2025, 2), "2025MM02", 123456.789, "Voorlopig"),
+    ]
+    .into_iter()
+    .map(|(period, code, value, status)| Observation {
+        period,
+        source_period: code.into(),
+        value,
+        status: status.into(),
+    })
+    .collect();
+    let updates = crate::diff::diff(&[], &fetched, t).updates;
+    let slow = Store::encode_baseline(&updates).unwrap();
+    let fast =
+        Store::encode_first_sync(&crate::sources::Fetched::from(fetched.clone()), t).unwrap();
+    assert_eq!(fast.bytes(), slow.bytes());
+    // Out of order or not finite: left to the usual path, like `encode_baseline`.
+    let mut unordered = fetched.clone();
+    unordered.swap(0, 1);
+    assert!(Store::encode_first_sync(&unordered.into(), t).is_none());
+    let mut nan = fetched;
+    nan[0].value = f64::NAN;
+    assert!(Store::encode_first_sync(&nan.into(), t).is_none());
+}
+
+#[test]
+fn an_undo_log_of_several_chunks_puts_every_record_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let months: Vec<StoredObservation> = (0..240)
+        .map(|i| {
+            obs(
+                Period::Month(2000 + i / 12, (i % 12 + 1) as u8),
+                f64::from(i) * 1.37,
+            )
+        })
+        .collect();
+    let ids: Vec<String> = (0..1500).map(|i| format!("s{i:04}")).collect();
+    let first = PollWrite {
+        encoded: ids
+            .iter()
+            .map(|id| (id.clone(), Store::encode_baseline(&months).unwrap()))
+            .collect(),
+        ..Default::default()
+    };
+    store.commit(&first).unwrap();
+    let before: Vec<_> = ids
+        .iter()
+        .map(|id| store.observations(id).unwrap())
+        .collect();
+    let update = PollWrite {
+        observations: ids
+            .iter()
+            .map(|id| (id.clone(), vec![obs(Period::Month(2021, 1), -1.0)]))
+            .collect(),
+        ..Default::default()
+    };
+    let rows = store.series_rows(&update).unwrap();
+    let ahead = store.write_ahead(&update, &rows.releases).unwrap().unwrap();
+    assert!(ahead.keys.len() > 1, "{} chunk(s)", ahead.keys.len());
+    assert_eq!(store.observations("s0000").unwrap().len(), 241);
+    drop(store);
+    let store = Store::open(dir.path()).unwrap();
+    for (id, b) in ids.iter().zip(&before) {
+        assert_eq!(&store.observations(id).unwrap(), b, "{id}");
+    }
+    assert_eq!(store.meta.scan_prefix(b"ahead:").count(), 0);
+}
