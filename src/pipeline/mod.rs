@@ -19,7 +19,7 @@ use crate::rules;
 use crate::silence;
 use crate::sources::{Check, FetchError, Fetched, Source};
 use crate::store::{
-    BaselineSpan, EncodedSeries, PollWrite, ReleaseLogEntry, Staged, Store, StoreError, TableStamp,
+    EncodedSeries, PollWrite, ReleaseLogEntry, Staged, Store, StoreError, TableStamp,
 };
 
 mod report;
@@ -260,21 +260,12 @@ async fn poll_table(
                 match &s.template {
                     // One log entry for a group's first syncs in this table, not one each.
                     Some(template) => match group_firsts.get_mut(template) {
-                        Some(entry) => {
-                            if let Some(span) = BaselineSpan::of(&release) {
-                                entry.fold_group_baseline(&span);
-                            }
-                        }
+                        Some(entry) => entry.fold_group_baseline(&release),
                         None => {
-                            let entry =
-                                ReleaseLogEntry::compact(now, name, table, template, &release);
-                            group_firsts.insert(
-                                template.clone(),
-                                ReleaseLogEntry {
-                                    group_series: Some(1),
-                                    ..entry
-                                },
+                            let entry = ReleaseLogEntry::group_baseline(
+                                now, name, table, template, &release,
                             );
+                            group_firsts.insert(template.clone(), entry);
                         }
                     },
                     None => {

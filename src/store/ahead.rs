@@ -66,7 +66,7 @@ impl Store {
     pub(super) fn write_ahead(
         &self,
         w: &PollWrite,
-        releases: &[Row8],
+        releases: &[LogRow],
     ) -> Result<Option<Ahead>, StoreError> {
         let writes = self.planned(w, releases)?;
         if writes.is_empty() {
@@ -124,7 +124,7 @@ impl Store {
     /// Every write the poll makes ahead, with the values they replace: a series' record and
     /// revisions as merged with the poll's updates (each series is written by one poll at a
     /// time, so what is read here is what the transaction would have read).
-    fn planned(&self, w: &PollWrite, releases: &[Row8]) -> Result<Vec<Write>, StoreError> {
+    fn planned(&self, w: &PollWrite, releases: &[LogRow]) -> Result<Vec<Write>, StoreError> {
         let mut writes = Vec::new();
         let mut seen = HashSet::new();
         for (id, e) in &w.encoded {
@@ -259,7 +259,7 @@ impl Store {
 }
 
 /// A release log row: its sequence key and JSON value.
-pub(super) type Row8 = ([u8; 8], Vec<u8>);
+pub(super) type LogRow = ([u8; 8], Vec<u8>);
 
 /// A series' updates as the poll holds them.
 enum Updates<'a> {

@@ -98,12 +98,25 @@ impl ReleaseLogEntry {
         }
     }
 
-    /// Folds the baseline entry of one more series of a group (see `group_series`) into
-    /// this one, which starts as [`ReleaseLogEntry::compact`] of the first with the group's
-    /// template as `series`.
-    pub fn fold_group_baseline(&mut self, other: &BaselineSpan) {
+    /// The one entry of a group's first syncs in a poll (see `group_series`), begun with the
+    /// baseline of its first series; [`ReleaseLogEntry::fold_group_baseline`] adds the others.
+    pub fn group_baseline(
+        at: DateTime<Utc>,
+        source: &str,
+        table: &str,
+        template: &str,
+        release: &Release,
+    ) -> ReleaseLogEntry {
+        ReleaseLogEntry {
+            group_series: Some(1),
+            ..ReleaseLogEntry::compact(at, source, table, template, release)
+        }
+    }
+
+    /// Adds the baseline of one more series of the group.
+    pub fn fold_group_baseline(&mut self, release: &Release) {
         self.group_series = Some(self.group_series.unwrap_or(1) + 1);
-        if let Some(span) = &mut self.baseline {
+        if let (Some(span), Some(other)) = (&mut self.baseline, BaselineSpan::of(release)) {
             span.count += other.count;
             span.first = span.first.min(other.first);
             span.last = span.last.max(other.last);
@@ -133,7 +146,7 @@ pub(super) type Row = (Vec<u8>, Vec<u8>);
 pub(super) struct SeriesRows {
     pub(super) stamps: Vec<Row>,
     /// Written ahead of the transaction (see `ahead`).
-    pub(super) releases: Vec<super::ahead::Row8>,
+    pub(super) releases: Vec<super::ahead::LogRow>,
     pub(super) poll: Option<Row>,
 }
 
