@@ -4,7 +4,9 @@
 //! Pure functions over [`Schedule`] and instants, so the DST and catch-up rules are unit
 //! tested with literal dates. The next tick is computed afresh from the `chrono_tz::Tz` every
 //! time (never from an offset captured once), so a 06:30 Europe/Amsterdam schedule stays at
-//! 06:30 local time across the March and October switches in a long-running daemon.
+//! 06:30 local time across the March and October switches in a long-running daemon. In the
+//! hour repeated when clocks go back, a schedule that fires every hour fires in both passes
+//! (every real hour), a daily time once; a local time skipped in spring fires as the gap ends.
 
 use std::fmt;
 use std::time::Duration;
