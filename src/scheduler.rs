@@ -12,7 +12,7 @@ use std::fmt;
 use std::time::Duration;
 
 use chrono::offset::LocalResult;
-use chrono::{DateTime, FixedOffset, Offset, TimeZone, Utc};
+use chrono::{DateTime, FixedOffset, Offset, SubsecRound, TimeZone, Utc};
 use chrono_tz::Tz;
 use croner::Cron;
 
@@ -71,7 +71,8 @@ impl Schedule {
 /// real hour on the autumn switch. The second instants are looked up in the fixed offset
 /// that follows the switch, and fire when [`fires_at`] says so.
 pub fn next_fire(schedule: &Schedule, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
-    let mut from = after;
+    // croner carries the fraction of a second over into its answer; ticks are whole seconds.
+    let mut from = after.trunc_subsecs(0);
     // Each round rejects at most one repeated instant; a fold is an hour of them at most.
     for _ in 0..MAX_REJECTED {
         let zoned = schedule
@@ -355,6 +356,11 @@ mod tests {
         assert_eq!(
             fires(&s, "2025-10-24T06:00:00Z", 2),
             ["2025-10-27T07:00:00+00:00", "2025-10-28T07:00:00+00:00"]
+        );
+        // Ticks are whole seconds, whatever the fraction of `after`.
+        assert_eq!(
+            next_fire(&s, utc("2025-03-28T07:00:00.25Z")).unwrap(),
+            utc("2025-03-31T06:00:00Z")
         );
         // Exactly at a tick: the next one, not the same one again.
         assert_eq!(
