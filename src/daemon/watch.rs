@@ -4,7 +4,7 @@
 //! pings; each ping first proves the store takes writes, and a store that does not ends the
 //! daemon like any store failure (and so the pings). Both are intervals on the monotonic
 //! clock, so a step of the wall clock does not move them; `/healthz` fails when pings stop
-//! for two intervals (plus the loop's latency).
+//! for two intervals (plus a ping's timeout and the loop's latency).
 
 use std::time::Duration;
 
@@ -126,10 +126,14 @@ impl Daemon {
     }
 
     /// Tells `/healthz` that a ping must start or end again within two intervals (a ping
-    /// still running at its next interval skips it); without a `[heartbeat]`, none.
+    /// still running at its next interval skips it) and a ping's timeout: a slow dead-man
+    /// service is its own problem, a daemon that stops pinging is ours. Without a
+    /// `[heartbeat]`, none.
     pub(super) fn expect_ping(&self) {
         match &self.config.heartbeat {
-            Some(hb) => self.metrics.expect(PING_DUTY, hb.interval * 2 + MAX_SLEEP),
+            Some(hb) => self
+                .metrics
+                .expect(PING_DUTY, hb.interval * 2 + PING_TIMEOUT + MAX_SLEEP),
             None => self.metrics.retain_duties(|d| d != PING_DUTY),
         }
     }
