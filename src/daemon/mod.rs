@@ -150,6 +150,7 @@ pub async fn run_with_reloads(
     mut reloads: mpsc::Receiver<()>,
 ) -> Result<(), AppError> {
     let mut daemon = Daemon::start(config_path, config).await?;
+    daemon.expect_all(Utc::now());
     tokio::pin!(shutdown);
     loop {
         if let Some(e) = daemon.store_failure.take() {
@@ -280,7 +281,6 @@ impl Daemon {
             clock: clock::WallClock::new(),
         };
         daemon.refresh_next_due();
-        daemon.expect_all(Utc::now());
         let status = daemon.status();
         notify(&[NotifyState::Ready, NotifyState::Status(&status)]);
         if watchdog.is_some() {
