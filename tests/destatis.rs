@@ -686,6 +686,12 @@ async fn a_too_big_table_goes_through_the_job_flow() {
             .contains(&format!("GENESIS job {JOB} was not ready after 10 polls")),
         "{e}"
     );
+    // The token used here may be why: the message says what to do if it repeats.
+    assert!(
+        e.to_string()
+            .contains("give the source a GENESIS user account"),
+        "{e}"
+    );
 }
 
 /// How many `data/tablefile` requests asked for a job.

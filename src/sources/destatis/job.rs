@@ -47,12 +47,15 @@ pub(crate) enum JobError {
     NoResultName { content: String },
     #[error(
         "GENESIS job {name} was not ready after {tries} polls {delay:?} apart; the next poll \
-         of this release waits for the same job"
+         of this release waits for the same job{}",
+        if *.token { TOKEN_NOT_READY } else { "" }
     )]
     NotReady {
         name: String,
         tries: u32,
         delay: Duration,
+        /// The source uses an API token, whose jobs GENESIS may never finish.
+        token: bool,
     },
     #[error(
         "GENESIS named the job's result {name:?}, which is not a result of table {table}: \
@@ -84,6 +87,10 @@ impl From<JobError> for FetchError {
         }
     }
 }
+
+/// What a job not ready adds for a token.
+const TOKEN_NOT_READY: &str = " (this source uses an API token, which GENESIS may not let run \
+    jobs: if this repeats, give the source a GENESIS user account, username and password)";
 
 /// What was done about a release that needs a job.
 #[derive(Debug, Clone)]
@@ -313,6 +320,7 @@ impl Destatis {
                     name,
                     tries: self.job.tries,
                     delay: self.job.policy.base,
+                    token: self.token,
                 }
                 .into())
             }

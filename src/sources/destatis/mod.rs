@@ -14,6 +14,8 @@
 //! Data: `data/tablefile` as `ffcsv` (a zip holding one `;`-separated CSV in long form, one
 //! row per cell). A table too big for the dialog (status 98) goes through the job flow:
 //! `job=true` (status 99 names the result), poll `catalogue/results`, then `data/resultfile`.
+//! A release starts at most one job (job.rs remembers it), and a file of another statistic
+//! than the table's is refused whole.
 
 mod answer;
 mod envelope;
