@@ -415,6 +415,35 @@ mod tests {
             .contains("second row"));
     }
 
+    #[test]
+    fn a_file_of_another_statistic_is_refused_when_one_is_asked_for() {
+        let zip = include_bytes!(
+            "../../../tests/fixtures/destatis/data_tablefile_61111-0021_de_ffcsv.zip"
+        );
+        let Answer::Csv(text) = read_answer(zip).unwrap() else {
+            panic!("a zip");
+        };
+        let max = crate::config::DEFAULT_MAX_ROWS_PER_TABLE as usize;
+        assert!(parse_ffcsv_within(&text, true, max, Some("61111")).is_ok());
+        let e = parse_ffcsv_within(&text, true, max, Some("42153")).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "ffcsv line 2: statistics_code \"61111\", but the table asked for belongs to \
+             statistic 42153: this file is another statistic's, nothing of it is stored"
+        );
+        let e = parse_ffcsv_within(
+            "time_code;time;value;value_unit;value_variable_code\n",
+            true,
+            max,
+            Some("1"),
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string().contains("no column \"statistics_code\""),
+            "{e}"
+        );
+    }
+
     /// The ffcsv parser on arbitrary fields and bytes: cells or an error, never a panic;
     /// every value finite and every period in range, printing as something that parses back.
     mod props {
