@@ -48,6 +48,8 @@
 //!   - `notify/route.rs`: which receivers want which alert (`subscribe` globs, `min_severity`).
 //!   - `notify/settle.rs`: the delivery backoff and the pure claim/settle transitions.
 //!   - `notify/render.rs`: headline, subject, text body, one-line errors; shared by receivers.
+//!   - `notify/escape.rs`: source and config text neutralised per chat platform (mentions,
+//!     links, markup) before it goes into a Slack, Mattermost or Teams message.
 //!   - `notify/http.rs`: the HTTP POST and the reading of answers every HTTP receiver shares.
 //!   - `notify/chat.rs`: the chat channel (render per platform, post each part).
 //!   - `notify/webhook.rs`, `notify/email.rs`, `notify/log.rs`, `notify/slack.rs`,
