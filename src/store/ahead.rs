@@ -15,8 +15,22 @@
 //! between the two) puts back what it lists, so the store is as the poll found it, which is
 //! what one transaction would have left: data and its alerts still land together or not at
 //! all. A transaction that fails is undone at once.
+//!
+//! # What readers see meanwhile
+//!
+//! Readers (the pages, the control socket, `series` and `export`, the overdue check, another
+//! source's poll) never see a record of a commit that has not finished: from before its first
+//! write ahead until its transaction is committed, or its undo has finished, the commit's
+//! planned writes (each with the value it replaces) are registered in the store
+//! ([`InFlight`]), and every reader of the trees written ahead reads through
+//! [`Store::committed`], which answers a registered key with the value it had before the
+//! commit. Registering and unregistering take a lock that each read holds only while it
+//! reads, so a reader never waits for a commit's writes and never sees half of them: it sees
+//! the store as the last finished commit left it. A commit whose undo could not finish stays
+//! registered until the process ends (the next open undoes it).
 
 use std::collections::HashSet;
+use std::sync::{Arc, RwLock, RwLockReadGuard};
 
 use sled::IVec;
 use tracing::warn;
@@ -31,8 +45,8 @@ const PREFIX: &[u8] = b"ahead:";
 const CHUNK_BYTES: usize = 1 << 20;
 
 /// The trees a poll writes ahead.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Tree {
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(super) enum Tree {
     Series = 1,
     Revisions = 2,
     Releases = 3,
@@ -49,9 +63,100 @@ struct Write {
 /// The undo log of one commit: its `meta` keys, removed by the transaction.
 pub(super) struct Ahead {
     pub(super) keys: Vec<Vec<u8>>,
+    /// Its writes as readers are shown them until it is done ([`Store::finished`]).
+    inflight: Arc<InFlight>,
+}
+
+/// The writes of one unfinished commit, sorted by tree and key, each with the value it
+/// replaces: what readers are answered for those keys (see the module docs).
+pub(super) struct InFlight {
+    writes: Vec<Write>,
+}
+
+impl InFlight {
+    /// The value `key` had before this commit, if the commit writes it.
+    fn before(&self, tree: Tree, key: &[u8]) -> Option<&Option<IVec>> {
+        self.writes
+            .binary_search_by(|w| (w.tree, w.key.as_slice()).cmp(&(tree, key)))
+            .ok()
+            .map(|i| &self.writes[i].old)
+    }
+}
+
+/// The commits in flight, shared by every clone of a store.
+pub(super) type Registry = Arc<RwLock<Vec<Arc<InFlight>>>>;
+
+/// A read of the trees written ahead as the finished commits left them (see the module
+/// docs); held only while reading, it keeps a commit from registering or finishing meanwhile.
+pub(super) struct Committed<'a> {
+    store: &'a Store,
+    inflight: RwLockReadGuard<'a, Vec<Arc<InFlight>>>,
+}
+
+impl Committed<'_> {
+    /// The committed value of one key.
+    pub(super) fn get(&self, tree: Tree, key: &[u8]) -> Result<Option<IVec>, StoreError> {
+        // The oldest commit that writes the key knows its value before all of them.
+        if let Some(old) = self.inflight.iter().find_map(|c| c.before(tree, key)) {
+            return Ok(old.clone());
+        }
+        Ok(self.store.tree(tree).get(key)?)
+    }
+
+    /// Every committed key and value of a tree, in key order.
+    pub(super) fn entries(
+        &self,
+        tree: Tree,
+        keys_only: bool,
+    ) -> Result<Vec<(IVec, IVec)>, StoreError> {
+        let mut out = Vec::new();
+        for kv in self.store.tree(tree).iter() {
+            let (k, v) = kv?;
+            if self.inflight.iter().any(|c| c.before(tree, &k).is_some()) {
+                continue;
+            }
+            out.push((k, if keys_only { IVec::default() } else { v }));
+        }
+        if self.inflight.is_empty() {
+            return Ok(out);
+        }
+        // Keys the commits in flight wrote or removed: as they were before them.
+        let mut seen = HashSet::new();
+        for c in self.inflight.iter() {
+            for w in c.writes.iter().filter(|w| w.tree == tree) {
+                if !seen.insert(w.key.as_slice()) {
+                    continue;
+                }
+                if let Some(Some(old)) = self.inflight.iter().find_map(|c| c.before(tree, &w.key)) {
+                    let v = if keys_only {
+                        IVec::default()
+                    } else {
+                        old.clone()
+                    };
+                    out.push((w.key.as_slice().into(), v));
+                }
+            }
+        }
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(out)
+    }
 }
 
 impl Store {
+    /// A read of the committed records (see the module docs).
+    pub(super) fn committed(&self) -> Committed<'_> {
+        Committed {
+            store: self,
+            inflight: self.inflight.read().unwrap_or_else(|e| e.into_inner()),
+        }
+    }
+
+    /// The commit of `ahead` is done (committed, or undone): readers see the trees again.
+    pub(super) fn finished(&self, ahead: &Ahead) {
+        let mut all = self.inflight.write().unwrap_or_else(|e| e.into_inner());
+        all.retain(|c| !Arc::ptr_eq(c, &ahead.inflight));
+    }
+
     fn tree(&self, t: Tree) -> &sled::Tree {
         match t {
             Tree::Series => &self.series,
@@ -68,10 +173,12 @@ impl Store {
         w: &PollWrite,
         releases: &[LogRow],
     ) -> Result<Option<Ahead>, StoreError> {
-        let writes = self.planned(w, releases)?;
+        let mut writes = self.planned(w, releases)?;
         if writes.is_empty() {
             return Ok(None);
         }
+        // Sorted for `InFlight::before`; each key is written once, so the order is free.
+        writes.sort_by(|a, b| (a.tree, &a.key).cmp(&(b.tree, &b.key)));
         let id = self.db.generate_id()?.to_be_bytes();
         let mut keys = Vec::new();
         let logged = (|| {
@@ -98,8 +205,14 @@ impl Store {
             }
             return Err(e);
         }
-        let ahead = Ahead { keys };
-        let written = writes.iter().try_for_each(|write| {
+        // Registered before the first write: from here readers see the values it replaces.
+        let inflight = Arc::new(InFlight { writes });
+        self.inflight
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(inflight.clone());
+        let ahead = Ahead { keys, inflight };
+        let written = ahead.inflight.writes.iter().try_for_each(|write| {
             let tree = self.tree(write.tree);
             match &write.new {
                 Some(v) => tree.insert(write.key.as_slice(), v.clone()).map(drop),
@@ -200,15 +313,19 @@ impl Store {
         Ok(())
     }
 
-    /// Puts back what `ahead` wrote and removes its undo log; an error is logged, and the
-    /// undo log (if it could not be removed) is acted on at the next open.
+    /// Puts back what `ahead` wrote and removes its undo log, then lets readers see the
+    /// trees again; an error is logged, and the undo log (if it could not be removed) is
+    /// acted on at the next open (readers go on seeing the values it puts back until then).
     pub(super) fn undo(&self, ahead: &Ahead) {
         let undone = ahead.keys.iter().try_for_each(|k| match self.meta.get(k)? {
             Some(chunk) => self.apply_undo(k, &chunk),
             None => Ok(()),
         });
-        if let Err(e) = undone.and_then(|()| Ok(self.db.flush().map(drop)?)) {
-            warn!(store = %self.path, error = %e, "could not undo a failed commit's records; the next start does");
+        match undone.and_then(|()| Ok(self.db.flush().map(drop)?)) {
+            Ok(()) => self.finished(ahead),
+            Err(e) => {
+                warn!(store = %self.path, error = %e, "could not undo a failed commit's records; the next start does");
+            }
         }
     }
 

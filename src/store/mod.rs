@@ -40,7 +40,9 @@
 //! series and revision records and the release log are written just ahead of it, under an
 //! undo log of the values they replace that the transaction deletes, because sled holds a
 //! transaction's every key in memory (see `ahead`). A crash in between is undone at the next
-//! open, so the store shows the whole poll or none of it.
+//! open, so the store shows the whole poll or none of it. Readers never see the records of
+//! a commit in progress: they read the values those records replace until the transaction
+//! has committed or the records are undone (see `ahead`, "What readers see meanwhile").
 //!
 //! Every record is checked before it is written: observations by `record::check` (NaN,
 //! infinity and out-of-range periods are refused), JSON records by decoding them again (JSON
@@ -187,6 +189,8 @@ pub struct Store {
     due: sled::Tree,
     pending: sled::Tree,
     sent: sled::Tree,
+    /// The commits whose records are written ahead but not yet committed (see `ahead`).
+    inflight: ahead::Registry,
 }
 
 fn key2(a: &str, b: &str) -> Vec<u8> {
@@ -289,6 +293,7 @@ impl Store {
             due: tree("due")?,
             pending: tree("pending")?,
             sent: tree("sent")?,
+            inflight: Default::default(),
             db,
             path,
         };
@@ -350,6 +355,8 @@ impl Store {
         let ahead = self.write_ahead(w, &data.releases)?;
         if ahead.is_some() {
             crate::fault::point(crate::fault::AFTER_WRITE_AHEAD);
+            #[cfg(test)]
+            tests::after_write_ahead();
         }
         // The series records and the release log went ahead (see `ahead`).
         let trees = (
@@ -392,6 +399,9 @@ impl Store {
                 return Err(e);
             }
         };
+        if let Some(a) = &ahead {
+            self.finished(a);
+        }
         self.db.flush()?;
         Ok(summary)
     }

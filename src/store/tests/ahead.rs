@@ -76,8 +76,10 @@ fn a_crash_between_the_writes_ahead_and_the_transaction_is_undone_at_open() {
     let rows = store.series_rows(&w).unwrap();
     let ahead = store.write_ahead(&w, &rows.releases).unwrap().unwrap();
     assert!(!ahead.keys.is_empty());
-    assert_eq!(store.series_ids().unwrap(), vec!["a", "b", "old"]);
-    assert_eq!(store.observations("old").unwrap().len(), 3);
+    // Written (readers are still shown the store as it was).
+    assert!(store.series.get("a").unwrap().is_some());
+    assert_eq!(store.series_ids().unwrap(), vec!["old"]);
+    assert_eq!(store.observations("old").unwrap(), before);
     assert!(store.revisions.get("old").unwrap().is_some());
     // The process dies here: no transaction.
     drop(store);
@@ -99,6 +101,85 @@ fn a_crash_between_the_writes_ahead_and_the_transaction_is_undone_at_open() {
 thread_local! {
     /// Makes the next commit's transaction fail on this thread (after its writes ahead).
     pub(in crate::store) static FAIL_TRANSACTION: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+thread_local! {
+    /// Runs once on this thread's next commit, between its writes ahead and its transaction.
+    static AFTER_WRITE_AHEAD: std::cell::RefCell<Option<Box<dyn FnOnce()>>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Called by the commit between its writes ahead and its transaction.
+pub(in crate::store) fn after_write_ahead() {
+    if let Some(f) = AFTER_WRITE_AHEAD.with(|f| f.borrow_mut().take()) {
+        f();
+    }
+}
+
+/// What a reader sees of the store: ids, every observation, the release log's length.
+type Seen = (Vec<String>, Vec<Vec<StoredObservation>>, usize, bool);
+
+fn seen_by_reader(store: &Store) -> Seen {
+    let ids = store.series_ids().unwrap();
+    let obs = ids
+        .iter()
+        .map(|id| store.observations(id).unwrap())
+        .collect();
+    (
+        ids,
+        obs,
+        store.releases().unwrap().len(),
+        store.holds("a").unwrap(),
+    )
+}
+
+#[test]
+fn readers_never_see_the_records_of_a_commit_that_is_then_undone() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    store.commit(&first_sync_write(&["old"])).unwrap();
+    let before = seen_by_reader(&store);
+    // A new period and a revision of "old", a first sync of "a": written ahead, then the
+    // transaction fails and everything is undone.
+    let mut w = first_sync_write(&["a"]);
+    let mut revised = obs(Period::Month(2025, 2), 9.0);
+    revised.revisions.push(crate::model::Vintage {
+        value: 2.5,
+        status: "Voorlopig".into(),
+        seen_at: Utc::now(),
+    });
+    w.observations.push((
+        "old".into(),
+        vec![revised, obs(Period::Month(2025, 3), 3.0)],
+    ));
+    w.alerts = vec![(alert("a2"), vec!["ops".into()])];
+    let during = std::sync::Arc::new(std::sync::Mutex::new(None));
+    let (reader_store, out) = (store.clone(), during.clone());
+    AFTER_WRITE_AHEAD.with(|f| {
+        *f.borrow_mut() = Some(Box::new(move || {
+            // The records are on disk (uncommitted) while another thread reads.
+            assert!(reader_store.series.get("a").unwrap().is_some());
+            assert!(reader_store.revisions.get("old").unwrap().is_some());
+            let s = reader_store.clone();
+            let seen = std::thread::spawn(move || seen_by_reader(&s))
+                .join()
+                .unwrap();
+            *out.lock().unwrap() = Some(seen);
+        }))
+    });
+    FAIL_TRANSACTION.with(|f| f.set(true));
+    store.commit(&w).unwrap_err();
+    let during = during.lock().unwrap().take().expect("the reader ran");
+    assert_eq!(
+        during, before,
+        "a reader saw records of an unfinished commit"
+    );
+    assert_eq!(seen_by_reader(&store), before, "undone");
+    // The same write committed: now readers see it.
+    store.commit(&w).unwrap();
+    let after = seen_by_reader(&store);
+    assert_eq!(after.0, ["a", "old"]);
+    assert_eq!(after.1[1].len(), 3);
+    assert!(after.3);
 }
 
 #[test]
@@ -193,7 +274,8 @@ fn an_undo_log_of_several_chunks_puts_every_record_back() {
     let rows = store.series_rows(&update).unwrap();
     let ahead = store.write_ahead(&update, &rows.releases).unwrap().unwrap();
     assert!(ahead.keys.len() > 1, "{} chunk(s)", ahead.keys.len());
-    assert_eq!(store.observations("s0000").unwrap().len(), 241);
+    let written = store.series.get("s0000").unwrap().unwrap();
+    assert_eq!(super::record::decode_series(&written).unwrap().len(), 241);
     drop(store);
     let store = Store::open(dir.path()).unwrap();
     for (id, b) in ids.iter().zip(&before) {
