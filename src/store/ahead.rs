@@ -29,7 +29,7 @@
 //! the store as the last finished commit left it. A commit whose undo could not finish stays
 //! registered until the process ends (the next open undoes it).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, RwLock, RwLockReadGuard};
 
 use sled::IVec;
@@ -50,6 +50,7 @@ pub(super) enum Tree {
     Series = 1,
     Revisions = 2,
     Releases = 3,
+    Identities = 4,
 }
 
 /// One write ahead: where, the new value (`None`: remove), and what it replaces.
@@ -162,6 +163,7 @@ impl Store {
             Tree::Series => &self.series,
             Tree::Revisions => &self.revisions,
             Tree::Releases => &self.releases,
+            Tree::Identities => &self.identities,
         }
     }
 
@@ -236,15 +238,43 @@ impl Store {
 
     /// Every write the poll makes ahead, with the values they replace: a series' record and
     /// revisions as merged with the poll's updates (each series is written by one poll at a
-    /// time, so what is read here is what the transaction would have read).
+    /// time, so what is read here is what the transaction would have read), a renamed
+    /// series' records moved, and the identities indexed.
     fn planned(&self, w: &PollWrite, releases: &[LogRow]) -> Result<Vec<Write>, StoreError> {
         let mut writes = Vec::new();
         let mut seen = HashSet::new();
+        let from: HashMap<&str, &str> = w
+            .renames
+            .iter()
+            .map(|r| (r.to.as_str(), r.from.as_str()))
+            .collect();
+        let from_of = |id: &str| from.get(id).copied();
         for (id, e) in &w.encoded {
-            self.plan_series(&mut writes, &mut seen, id, Updates::Encoded(e))?;
+            self.plan_series(&mut writes, &mut seen, id, from_of(id), Updates::Encoded(e))?;
         }
         for (id, updates) in &w.observations {
-            self.plan_series(&mut writes, &mut seen, id, Updates::Decoded(updates))?;
+            let updates = Updates::Decoded(updates);
+            self.plan_series(&mut writes, &mut seen, id, from_of(id), updates)?;
+        }
+        for r in &w.renames {
+            if !seen.contains(r.to.as_str()) {
+                let none = Updates::Decoded(&[]);
+                self.plan_series(&mut writes, &mut seen, &r.to, Some(&r.from), none)?;
+            }
+            self.plan_removal(&mut writes, &mut seen, &r.from)?;
+        }
+        let mut indexed = HashSet::new();
+        for (identity, id) in &w.identities {
+            let old = self.identities.get(identity.key())?;
+            // The first series of an identity is indexed (see `pipeline::identity`).
+            if indexed.insert(identity.key()) && old.as_deref() != Some(id.as_bytes()) {
+                writes.push(Write {
+                    tree: Tree::Identities,
+                    key: identity.key().to_vec(),
+                    new: Some(id.as_bytes().into()),
+                    old,
+                });
+            }
         }
         for (key, value) in releases {
             writes.push(Write {
@@ -257,29 +287,42 @@ impl Store {
         Ok(writes)
     }
 
+    /// A series written twice in one poll would need its first old value: refused.
+    fn once(seen: &mut HashSet<String>, id: &str) -> Result<(), StoreError> {
+        if seen.insert(id.to_string()) {
+            return Ok(());
+        }
+        Err(StoreError::Unreadable {
+            tree: "series",
+            key: id.to_string(),
+            reason: "written twice in one poll".into(),
+        })
+    }
+
+    /// The series `id` with `updates` merged into its records, which are read from `from`
+    /// when it is renamed from there (the records `id` holds are then replaced).
     fn plan_series(
         &self,
         writes: &mut Vec<Write>,
         seen: &mut HashSet<String>,
         id: &str,
+        from: Option<&str>,
         updates: Updates,
     ) -> Result<(), StoreError> {
-        // A series written twice in one poll (not done today) would need its first old value.
-        if !seen.insert(id.to_string()) {
-            return Err(StoreError::Unreadable {
-                tree: "series",
-                key: id.to_string(),
-                reason: "written twice in one poll".into(),
-            });
-        }
-        let old_series = self.series.get(id)?;
-        let old_revs = self.revisions.get(id)?;
+        Self::once(seen, id)?;
+        let src = from.unwrap_or(id);
+        let old_series = self.series.get(src)?;
+        let old_revs = self.revisions.get(src)?;
+        let (at_series, at_revs) = match from {
+            None => (old_series.clone(), old_revs.clone()),
+            Some(_) => (self.series.get(id)?, self.revisions.get(id)?),
+        };
         if let (Updates::Encoded(e), None, None) = (&updates, &old_series, &old_revs) {
             writes.push(Write {
                 tree: Tree::Series,
                 key: id.as_bytes().to_vec(),
                 new: Some(e.ivec()),
-                old: None,
+                old: at_series,
             });
             return Ok(());
         }
@@ -300,15 +343,42 @@ impl Store {
             tree: Tree::Series,
             key: id.as_bytes().to_vec(),
             new: Some(series.into()),
-            old: old_series,
+            old: at_series,
         });
-        if let Some(new) = revisions {
+        // A renamed series takes its revisions along where the poll leaves them as they were.
+        let revisions = match revisions {
+            Some(new) => Some(new.map(IVec::from)),
+            None if from.is_some() => Some(old_revs),
+            None => None,
+        };
+        if let Some(new) = revisions.filter(|new| new.is_some() || at_revs.is_some()) {
             writes.push(Write {
                 tree: Tree::Revisions,
                 key: id.as_bytes().to_vec(),
-                new: new.map(IVec::from),
-                old: old_revs,
+                new,
+                old: at_revs,
             });
+        }
+        Ok(())
+    }
+
+    /// Removes the records of a series renamed away.
+    fn plan_removal(
+        &self,
+        writes: &mut Vec<Write>,
+        seen: &mut HashSet<String>,
+        id: &str,
+    ) -> Result<(), StoreError> {
+        Self::once(seen, id)?;
+        for tree in [Tree::Series, Tree::Revisions] {
+            if let Some(old) = self.tree(tree).get(id)? {
+                writes.push(Write {
+                    tree,
+                    key: id.as_bytes().to_vec(),
+                    new: None,
+                    old: Some(old),
+                });
+            }
         }
         Ok(())
     }
@@ -338,6 +408,7 @@ impl Store {
                 1 => Tree::Series,
                 2 => Tree::Revisions,
                 3 => Tree::Releases,
+                4 => Tree::Identities,
                 _ => return Err(bad(r.bad("tree"))),
             };
             let k = r.bytes("key").map_err(bad)?.to_vec();
