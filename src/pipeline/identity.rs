@@ -150,3 +150,97 @@ pub(crate) fn index_stored(config: &Config, store: &Store) -> Result<(), StoreEr
     info!(store = %store.path(), series = added, "stored series indexed by identity (source, table, measure, keys), so a renamed id keeps its history");
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Period, StoredObservation};
+    use crate::store::PollWrite;
+
+    fn config(series: &str) -> Config {
+        let text = format!(
+            r#"
+state_dir = "/tmp/unused"
+[sources.cbs]
+kind = "cbs"
+schedule = "0 0 6 * * *"
+[receivers.journal]
+kind = "log"
+{series}"#
+        );
+        Config::parse(std::path::Path::new("t.toml"), &text).unwrap()
+    }
+
+    fn entry(id: &str, branch: &str) -> String {
+        format!(
+            "[[series]]\nid = \"{id}\"\nsource = \"cbs\"\ntable = \"T\"\nmeasure = \"M\"\n\
+             dimensions = {{ B = \"{branch}\" }}\ntitle = \"x {{B.title}}\"\nunit = \"%\"\n"
+        )
+    }
+
+    fn one_month() -> Vec<StoredObservation> {
+        let t = chrono::Utc::now();
+        vec![StoredObservation {
+            period: Period::Month(2025, 1),
+            source_period: "2025MM01".into(),
+            value: 1.0,
+            status: "Definitief".into(),
+            first_seen: t,
+            value_seen: t,
+            revisions: vec![],
+        }]
+    }
+
+    /// A store written before the index existed: its series are indexed once, from the
+    /// config in effect, and a later rename then finds them.
+    #[test]
+    fn stored_series_are_indexed_once_then_a_rename_finds_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let ids = ["nl.plain", "nl.g.307500"];
+        let month = one_month();
+        let write = PollWrite {
+            observations: ids
+                .iter()
+                .map(|id| (id.to_string(), month.clone()))
+                .collect(),
+            ..Default::default()
+        };
+        store.commit(&write).unwrap();
+        assert!(!store.identities_indexed().unwrap());
+        let before = config(&(entry("nl.plain", "336500") + &entry("nl.g.{B}", "*")));
+        index_stored(&before, &store).unwrap();
+        assert!(store.identities_indexed().unwrap());
+        for id in ids {
+            let s = before.series(id).unwrap();
+            assert_eq!(
+                store.identity_owner(&identity(&s)).unwrap().as_deref(),
+                Some(id)
+            );
+        }
+
+        // Renamed: the plain entry, and the group's template.
+        let after = config(&(entry("nl.renamed", "336500") + &entry("de.g.{B}", "*")));
+        let expanded = ["nl.renamed", "de.g.307500"].map(|id| after.series(id).unwrap());
+        let at = Table {
+            source: "cbs",
+            table: "T",
+            dry_run: false,
+        };
+        let homes = resolve(&after, &store, &at, &expanded).unwrap();
+        assert_eq!(homes.of("nl.renamed"), "nl.plain");
+        assert_eq!(homes.of("de.g.307500"), "nl.g.307500");
+        let mut write = PollWrite {
+            identities: homes.identities,
+            renames: homes.renames,
+            ..Default::default()
+        };
+        write.observations.push(("nl.renamed".into(), vec![]));
+        store.commit(&write).unwrap();
+        assert_eq!(store.series_ids().unwrap(), ["de.g.307500", "nl.renamed"]);
+        assert_eq!(store.observations("nl.renamed").unwrap(), month);
+        // The next poll has nothing to move or index.
+        let homes = resolve(&after, &store, &at, &expanded).unwrap();
+        assert!(homes.renames.is_empty() && homes.identities.is_empty());
+    }
+}

@@ -283,3 +283,55 @@ fn an_undo_log_of_several_chunks_puts_every_record_back() {
     }
     assert_eq!(store.meta.scan_prefix(b"ahead:").count(), 0);
 }
+
+#[test]
+fn a_rename_moves_records_and_revisions_with_the_poll_or_not_at_all() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    store.commit(&first_sync_write(&["old"])).unwrap();
+    let mut revised = obs(Period::Month(2025, 2), 9.0);
+    revised.revisions.push(crate::model::Vintage {
+        value: 2.5,
+        status: "Voorlopig".into(),
+        seen_at: Utc::now(),
+    });
+    store
+        .commit(&PollWrite {
+            observations: vec![("old".into(), vec![revised])],
+            ..Default::default()
+        })
+        .unwrap();
+    let before = store.observations("old").unwrap();
+    let identity = Identity::new(["cbs", "T", "M"]);
+    let w = PollWrite {
+        observations: vec![("new".into(), vec![obs(Period::Month(2025, 3), 3.0)])],
+        renames: vec![Rename {
+            from: "old".into(),
+            to: "new".into(),
+        }],
+        identities: vec![(identity.clone(), "new".into())],
+        ..Default::default()
+    };
+    // A failed transaction, then a crash after the writes ahead: no half rename.
+    FAIL_TRANSACTION.with(|f| f.set(true));
+    store.commit(&w).unwrap_err();
+    let rows = store.series_rows(&w).unwrap();
+    store.write_ahead(&w, &rows.releases).unwrap().unwrap();
+    drop(store);
+    let store = Store::open(dir.path()).unwrap();
+    assert_eq!(store.series_ids().unwrap(), ["old"]);
+    assert_eq!(store.observations("old").unwrap(), before);
+    assert_eq!(store.identity_owner(&identity).unwrap(), None);
+
+    store.commit(&w).unwrap();
+    assert_eq!(store.series_ids().unwrap(), ["new"]);
+    assert!(!store.holds("old").unwrap());
+    let moved = store.observations("new").unwrap();
+    assert_eq!(moved[..2], before[..]);
+    assert_eq!(moved[1].revisions.len(), 1, "revisions move along");
+    assert_eq!(moved[2].period, Period::Month(2025, 3));
+    assert_eq!(
+        store.identity_owner(&identity).unwrap().as_deref(),
+        Some("new")
+    );
+}
