@@ -197,7 +197,7 @@ kind = "log"
     fn stored_series_are_indexed_once_then_a_rename_finds_them() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
-        let ids = ["nl.plain", "nl.g.307500"];
+        let ids = ["nl.plain", "nl.g.307500", "nl.d", "nl.d#level"];
         let month = one_month();
         let write = PollWrite {
             observations: ids
@@ -208,10 +208,12 @@ kind = "log"
         };
         store.commit(&write).unwrap();
         assert!(!store.identities_indexed().unwrap());
-        let before = config(&(entry("nl.plain", "336500") + &entry("nl.g.{B}", "*")));
+        let derived = |id: &str| entry(id, "344400") + "derive = \"yoy_pct\"\n";
+        let before =
+            config(&(entry("nl.plain", "336500") + &entry("nl.g.{B}", "*") + &derived("nl.d")));
         index_stored(&before, &store).unwrap();
         assert!(store.identities_indexed().unwrap());
-        for id in ids {
+        for id in ["nl.plain", "nl.g.307500", "nl.d"] {
             let s = before.series(id).unwrap();
             assert_eq!(
                 store.identity_owner(&identity(&s)).unwrap().as_deref(),
@@ -220,8 +222,9 @@ kind = "log"
         }
 
         // Renamed: the plain entry, and the group's template.
-        let after = config(&(entry("nl.renamed", "336500") + &entry("de.g.{B}", "*")));
-        let expanded = ["nl.renamed", "de.g.307500"].map(|id| after.series(id).unwrap());
+        let after =
+            config(&(entry("nl.renamed", "336500") + &entry("de.g.{B}", "*") + &derived("de.d")));
+        let expanded = ["nl.renamed", "de.g.307500", "de.d"].map(|id| after.series(id).unwrap());
         let at = Table {
             source: "cbs",
             table: "T",
@@ -230,6 +233,8 @@ kind = "log"
         let homes = resolve(&after, &store, &at, &expanded).unwrap();
         assert_eq!(homes.of("nl.renamed"), "nl.plain");
         assert_eq!(homes.of("de.g.307500"), "nl.g.307500");
+        // A derived series' levels move with it.
+        assert_eq!(homes.of("de.d#level"), "nl.d#level");
         let mut write = PollWrite {
             identities: homes.identities,
             renames: homes.renames,
@@ -237,7 +242,10 @@ kind = "log"
         };
         write.observations.push(("nl.renamed".into(), vec![]));
         store.commit(&write).unwrap();
-        assert_eq!(store.series_ids().unwrap(), ["de.g.307500", "nl.renamed"]);
+        assert_eq!(
+            store.series_ids().unwrap(),
+            ["de.d", "de.d#level", "de.g.307500", "nl.renamed"]
+        );
         assert_eq!(store.observations("nl.renamed").unwrap(), month);
         // The next poll has nothing to move or index.
         let homes = resolve(&after, &store, &at, &expanded).unwrap();
