@@ -16,22 +16,17 @@ use crate::store::{Identity, Rename, Store, StoreError};
 pub(crate) fn identity(s: &SeriesConfig) -> Identity {
     let derive = s.derive.map(|d| d.name()).unwrap_or_default();
     let frequency = s.frequency.map(|f| format!("{f:?}")).unwrap_or_default();
+    // Positional (each part is length-prefixed): one index key per series stays small.
     let mut parts = vec![
-        "source",
         s.source.as_str(),
-        "table",
         s.table.as_str(),
-        "measure",
         s.measure.trim(),
-        "unit",
         s.unit.trim(),
-        "derive",
         derive,
-        "frequency",
         frequency.as_str(),
     ];
     for (dim, key) in &s.dimensions {
-        parts.extend(["key", dim.trim(), key.trim()]);
+        parts.extend([dim.trim(), key.trim()]);
     }
     Identity::new(parts)
 }
