@@ -242,14 +242,8 @@ async fn poll_table(
         dry_run,
     };
     let homes = identity::resolve(config, store, &here, &data.expanded)?;
-    report.vanished.extend(vanished(
-        store,
-        name,
-        table,
-        series,
-        &data.expanded,
-        &homes,
-    )?);
+    let gone = vanished(store, name, table, series, &data.expanded, &homes)?;
+    report.vanished.extend(gone);
 
     // Everything below is computed before anything is written, so a failure leaves the
     // table exactly as it was.
