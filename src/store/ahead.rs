@@ -38,7 +38,8 @@ use tracing::warn;
 use super::codec::{varint, Reader};
 use super::record::{RecordError, FORMAT};
 use super::series::{corrupt, merged_records};
-use super::{EncodedSeries, PollWrite, Store, StoreError, StoredObservation};
+use super::StoredObservation;
+use super::{dec, enc, EncodedSeries, PollWrite, ReleaseLogEntry, Rename, Store, StoreError};
 
 const PREFIX: &[u8] = b"ahead:";
 /// An undo log is cut into values of about this size (sled holds a value whole).
@@ -256,6 +257,9 @@ impl Store {
             let updates = Updates::Decoded(updates);
             self.plan_series(&mut writes, &mut seen, id, from_of(id), updates)?;
         }
+        if !w.renames.is_empty() {
+            self.plan_log_renames(&mut writes, &w.renames)?;
+        }
         for r in &w.renames {
             if !seen.contains(r.to.as_str()) {
                 let none = Updates::Decoded(&[]);
@@ -357,6 +361,36 @@ impl Store {
                 key: id.as_bytes().to_vec(),
                 new,
                 old: at_revs,
+            });
+        }
+        Ok(())
+    }
+
+    /// The release log entries of series renamed away, named by their new id (so a backtest
+    /// of the new id replays them). An entry that does not decode is left as it is.
+    fn plan_log_renames(
+        &self,
+        writes: &mut Vec<Write>,
+        renames: &[Rename],
+    ) -> Result<(), StoreError> {
+        let to: HashMap<&str, &str> = renames
+            .iter()
+            .map(|r| (r.from.as_str(), r.to.as_str()))
+            .collect();
+        for kv in self.releases.iter() {
+            let (key, old) = kv?;
+            let Ok(mut entry) = dec::<ReleaseLogEntry>("releases", &key, &old) else {
+                continue;
+            };
+            let Some(new_id) = to.get(entry.series.as_str()) else {
+                continue;
+            };
+            entry.series = new_id.to_string();
+            writes.push(Write {
+                tree: Tree::Releases,
+                key: key.to_vec(),
+                new: Some(enc("releases", &key, &entry)?.into()),
+                old: Some(old),
             });
         }
         Ok(())

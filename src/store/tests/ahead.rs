@@ -331,6 +331,15 @@ fn a_rename_moves_records_and_revisions_with_the_poll_or_not_at_all() {
         })
         .unwrap();
     let before = store.observations("old").unwrap();
+    let logged = |store: &Store| -> Vec<String> {
+        store
+            .releases()
+            .unwrap()
+            .into_iter()
+            .map(|e| e.series)
+            .collect()
+    };
+    assert_eq!(logged(&store), ["old"]);
     let identity = Identity::new(["cbs", "T", "M"]);
     let w = PollWrite {
         observations: vec![("new".into(), vec![obs(Period::Month(2025, 3), 3.0)])],
@@ -351,8 +360,10 @@ fn a_rename_moves_records_and_revisions_with_the_poll_or_not_at_all() {
     assert_eq!(store.series_ids().unwrap(), ["old"]);
     assert_eq!(store.observations("old").unwrap(), before);
     assert_eq!(store.identity_owner(&identity).unwrap(), None);
+    assert_eq!(logged(&store), ["old"]);
 
     store.commit(&w).unwrap();
+    assert_eq!(logged(&store), ["new"], "the log follows the series");
     assert_eq!(store.series_ids().unwrap(), ["new"]);
     assert!(!store.holds("old").unwrap());
     let moved = store.observations("new").unwrap();
