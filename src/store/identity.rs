@@ -3,7 +3,8 @@
 //! `identities` tree maps each identity to the id its records are stored under, so that a
 //! configured id the store holds nothing for can be found under the id it had before (the
 //! user renamed it, or the group's id template): the poll then moves the records to the new
-//! id in its own commit ([`Rename`], written ahead with the rest, see `ahead`).
+//! id in its own commit ([`Rename`], written ahead with the rest, see `ahead`), and names the
+//! series' release log entries by the new id. Alerts keep the id they were sent with.
 //!
 //! Every commit indexes the series it polled ([`PollWrite::identities`]). A store written
 //! before the index existed is indexed once ([`Store::index_identities`], from the config in
