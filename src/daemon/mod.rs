@@ -221,6 +221,8 @@ impl Daemon {
             source,
         })?;
         let store = arm::open_store(&config.state_dir).await?;
+        // Before any reload can rename a series: its identity must be known under its id.
+        crate::pipeline::index_stored(&config, &store)?;
         let notifier = Arc::new(Notifier::new(&config)?);
         let config = Arc::new(config);
         let shared_config = Arc::new(std::sync::RwLock::new(config.clone()));

@@ -4,7 +4,8 @@
 //! `codec`'s primitives),
 //! `outbox` (alerts and their deliveries), `due` (what the outbox owes, retention),
 //! `ahead` (series records written ahead of the transaction), `staged` (the store as a poll's
-//! write will leave it, read before the commit) and `upgrade` (earlier schemas).
+//! write will leave it, read before the commit), `identity` (a series' identity, so a
+//! renamed id keeps its records) and `upgrade` (earlier schemas).
 //!
 //! # Key layout (schema version 2)
 //!
@@ -26,6 +27,8 @@
 //! | `sent`      | outbox key                     | `d`/`f`: a pruned delivered/failed entry |
 //! | `meta`      | `alive`                        | RFC 3339 time of the last write probe    |
 //! | `meta`      | `ahead:` + id (u64) + chunk    | undo log of a commit in progress (binary)|
+//! | `identities`| a series' identity (`identity`) | the series id its records are under     |
+//! | `meta`      | `identities_indexed`           | set once earlier series were indexed     |
 //!
 //! Why one record per series: a first sync of a 2,000-series table wrote 240,000 sled keys
 //! with JSON values (about 200 bytes each on disk, and sled's write path held kilobytes of
@@ -40,7 +43,9 @@
 //! series and revision records and the release log are written just ahead of it, under an
 //! undo log of the values they replace that the transaction deletes, because sled holds a
 //! transaction's every key in memory (see `ahead`). A crash in between is undone at the next
-//! open, so the store shows the whole poll or none of it.
+//! open, so the store shows the whole poll or none of it. Readers never see the records of
+//! a commit in progress: they read the values those records replace until the transaction
+//! has committed or the records are undone (see `ahead`, "What readers see meanwhile").
 //!
 //! Every record is checked before it is written: observations by `record::check` (NaN,
 //! infinity and out-of-range periods are refused), JSON records by decoding them again (JSON
@@ -54,6 +59,7 @@
 mod ahead;
 mod codec;
 mod due;
+mod identity;
 mod outbox;
 mod record;
 mod series;
@@ -68,6 +74,7 @@ use sled::Transactional;
 
 use crate::model::{Alert, StoredObservation};
 
+pub use identity::{Identity, Rename};
 pub(crate) use outbox::due;
 pub use outbox::UnreadableDelivery;
 pub use record::{RecordError, Refused};
@@ -163,6 +170,11 @@ pub struct PollWrite {
     pub alerts: Vec<(Alert, Vec<String>)>,
     /// The source polled and the outcome; `success` sets its last successful poll time.
     pub poll: Option<(String, PollRecord)>,
+    /// The identity of each series polled, indexed to its id (see `identity`); an entry
+    /// already indexed so is not written again.
+    pub identities: Vec<(Identity, String)>,
+    /// Series whose records move to a new id, with this poll's updates merged in.
+    pub renames: Vec<Rename>,
 }
 
 /// What a commit actually added (an alert already known is not enqueued again).
@@ -187,6 +199,9 @@ pub struct Store {
     due: sled::Tree,
     pending: sled::Tree,
     sent: sled::Tree,
+    identities: sled::Tree,
+    /// The commits whose records are written ahead but not yet committed (see `ahead`).
+    inflight: ahead::Registry,
 }
 
 fn key2(a: &str, b: &str) -> Vec<u8> {
@@ -289,6 +304,8 @@ impl Store {
             due: tree("due")?,
             pending: tree("pending")?,
             sent: tree("sent")?,
+            identities: tree("identities")?,
+            inflight: Default::default(),
             db,
             path,
         };
@@ -350,6 +367,8 @@ impl Store {
         let ahead = self.write_ahead(w, &data.releases)?;
         if ahead.is_some() {
             crate::fault::point(crate::fault::AFTER_WRITE_AHEAD);
+            #[cfg(test)]
+            tests::after_write_ahead();
         }
         // The series records and the release log went ahead (see `ahead`).
         let trees = (
@@ -392,6 +411,9 @@ impl Store {
                 return Err(e);
             }
         };
+        if let Some(a) = &ahead {
+            self.finished(a);
+        }
         self.db.flush()?;
         Ok(summary)
     }

@@ -4,7 +4,7 @@
 mod ahead;
 mod encoding;
 
-pub(super) use ahead::FAIL_TRANSACTION;
+pub(super) use ahead::{after_write_ahead, FAIL_TRANSACTION};
 
 use super::*;
 use crate::model::{AlertKind, Cause, Delivery, DeliveryState, Period, Severity};
