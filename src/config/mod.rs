@@ -7,6 +7,7 @@
 
 mod env;
 pub mod group;
+pub mod ident;
 mod locate;
 mod raw;
 mod validate;

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use super::super::group::{Group, Keys, Template, MEASURE};
+use super::super::ident::{check_id, check_key, check_name, same_when_trimmed};
 use super::super::locate::Seg;
 use super::super::raw::{RawKeys, RawSeries};
 use super::super::{ConfigError, SeriesConfig, SourceConfig, SourceKind};
@@ -16,18 +17,27 @@ enum Sel {
     Group(Keys),
 }
 
-fn sel(raw: &RawKeys) -> Result<Sel, &'static str> {
+fn sel(raw: &RawKeys) -> Result<Sel, String> {
+    let key = |k: &str| check_key(k.trim()).map_err(|e| format!("key {k:?} {e}"));
     match raw {
         RawKeys::One(k) if k.trim() == "*" => Ok(Sel::Group(Keys::All)),
-        RawKeys::One(k) if k.trim().is_empty() => Err("a key must not be empty"),
-        RawKeys::One(k) => Ok(Sel::One(k.trim().to_string())),
-        RawKeys::List(l) if l.is_empty() => Err("a list of keys must not be empty"),
+        RawKeys::One(k) if k.trim().is_empty() => Err("a key must not be empty".into()),
+        RawKeys::One(k) => key(k).map(|()| Sel::One(k.trim().to_string())),
+        RawKeys::List(l) if l.is_empty() => Err("a list of keys must not be empty".into()),
         RawKeys::List(l) if l.iter().any(|k| k.trim().is_empty() || k.trim() == "*") => {
-            Err("listed keys must be keys (not empty, not \"*\")")
+            Err("listed keys must be keys (not empty, not \"*\")".into())
         }
-        RawKeys::List(l) => Ok(Sel::Group(Keys::List(
-            l.iter().map(|k| k.trim().to_string()).collect(),
-        ))),
+        RawKeys::List(l) => {
+            l.iter().try_for_each(|k| key(k))?;
+            if let Some((a, b)) = same_when_trimmed(l.iter().map(String::as_str)) {
+                return Err(format!(
+                    "listed keys {a:?} and {b:?} are the same key once trimmed: list it once"
+                ));
+            }
+            Ok(Sel::Group(Keys::List(
+                l.iter().map(|k| k.trim().to_string()).collect(),
+            )))
+        }
     }
 }
 
@@ -42,8 +52,13 @@ impl Validator<'_, '_> {
     ) -> Result<SeriesConfig, ConfigError> {
         let loc = self.loc;
         let at = |k: &'static str| [Seg::Key("series"), Seg::Index(i), Seg::Key(k)];
-        if s.id.trim().is_empty() || s.id.contains('#') {
-            return Err(loc.error(&at("id"), "a series id must be non-empty and without '#'"));
+        check_id(&s.id).map_err(|e| loc.error(&at("id"), format!("the series id {e}")))?;
+        check_name(&s.table).map_err(|e| loc.error(&at("table"), format!("table {e}")))?;
+        if let Some((a, b)) = same_when_trimmed(s.dimensions.keys().map(String::as_str)) {
+            return Err(loc.error(
+                &at("dimensions"),
+                format!("dimensions {a:?} and {b:?} are the same dimension once trimmed"),
+            ));
         }
         let Some(src) = sources.get(&s.source) else {
             let known = if sources.is_empty() {
@@ -56,9 +71,6 @@ impl Validator<'_, '_> {
                 format!("unknown source {:?} (configured: {known})", s.source),
             ));
         };
-        if s.table.trim().is_empty() {
-            return Err(loc.error(&at("table"), "table must not be empty"));
-        }
         let (measure, open_measure) =
             match sel(&s.measure).map_err(|m| loc.error(&at("measure"), m))? {
                 Sel::One(m) => (m, None),
@@ -73,6 +85,7 @@ impl Validator<'_, '_> {
                 Seg::Key("dimensions"),
                 Seg::Key(d),
             ];
+            check_name(d).map_err(|e| loc.error(&here, format!("dimension {d:?} {e}")))?;
             match sel(raw).map_err(|m| loc.error(&here, m))? {
                 Sel::One(k) => {
                     dimensions.insert(d.trim().to_string(), k);
