@@ -69,7 +69,10 @@ mod tests {
             escape(forged, false),
             "WARN key=X\\nERROR statwatch: forged\\r\\0\\u{1b}[2J\\ttab\n"
         );
-        assert_eq!(escape("\u{1b}[1mINFO\u{1b}[0m ok\n", true), "\u{1b}[1mINFO\u{1b}[0m ok\n");
+        assert_eq!(
+            escape("\u{1b}[1mINFO\u{1b}[0m ok\n", true),
+            "\u{1b}[1mINFO\u{1b}[0m ok\n"
+        );
         assert_eq!(escape("Zürich ✓\n", false), "Zürich ✓\n");
     }
 }

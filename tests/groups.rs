@@ -297,7 +297,12 @@ async fn a_hostile_key_costs_its_own_series_not_the_source() {
     // "307500 " is C's key once trimmed (the table pads both).
     server.set_table(
         INDUSTRY,
-        branches_table(&[C, MACHINES, hash, forged], &["307500 "], &v0, "2025-04-10T06:30:00"),
+        branches_table(
+            &[C, MACHINES, hash, forged],
+            &["307500 "],
+            &v0,
+            "2025-04-10T06:30:00",
+        ),
     );
     let config = write_config(
         dir.path(),
@@ -326,8 +331,12 @@ async fn a_hostile_key_costs_its_own_series_not_the_source() {
     );
     let o = statwatch(&config, &["series", "--json"]).await;
     let list: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(ids(&list), ["nl.industry.branch.336500.yoy"], "{}", stderr(&o));
+    assert_eq!(
+        ids(&list),
+        ["nl.industry.branch.336500.yoy"],
+        "{}",
+        stderr(&o)
+    );
     let machines = series_json(&config, "nl.industry.branch.336500.yoy").await;
     assert_eq!(machines["observations"].as_array().unwrap().len(), v0.len());
 }
-

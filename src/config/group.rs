@@ -498,7 +498,10 @@ mod tests {
         let mut steps = 0;
         let keys = tpl.captures_counted(&fits, &mut steps).unwrap();
         assert_eq!((keys["A"].as_str(), keys["B"].as_str()), ("a", "a"));
-        assert!(steps <= 2 * (tpl.parts.len() + 1) * (fits.len() + 1), "{steps}");
+        assert!(
+            steps <= 2 * (tpl.parts.len() + 1) * (fits.len() + 1),
+            "{steps}"
+        );
         let long = format!("nl.a.b.{}.x", "c".repeat(MAX_ID_BYTES));
         assert!(tpl.captures(&long).is_none(), "longer than any id");
     }

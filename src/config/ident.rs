@@ -29,6 +29,16 @@ pub enum IdentError {
     TooLong(usize),
 }
 
+/// The store's record of the raw levels of derived series `id`.
+pub fn level_id(id: &str) -> String {
+    format!("{id}{RESERVED}level")
+}
+
+/// Whether a stored id names a record of another series (its levels), not a series.
+pub fn is_level_id(id: &str) -> bool {
+    id.contains(RESERVED)
+}
+
 /// A name that joins other names in a store key or is written to the log: source, table,
 /// receiver and dimension names.
 pub fn check_name(name: &str) -> Result<(), IdentError> {
@@ -60,7 +70,9 @@ pub fn check_id(id: &str) -> Result<(), IdentError> {
 
 /// The first two of `keys` that are the same key once trimmed (`"A"` and `"A "`): a config,
 /// an id and the source's rows all name keys trimmed, so the two cannot be told apart.
-pub fn same_when_trimmed<'a>(keys: impl IntoIterator<Item = &'a str>) -> Option<(&'a str, &'a str)> {
+pub fn same_when_trimmed<'a>(
+    keys: impl IntoIterator<Item = &'a str>,
+) -> Option<(&'a str, &'a str)> {
     let mut seen: std::collections::HashMap<&str, &str> = std::collections::HashMap::new();
     for k in keys {
         if let Some(first) = seen.insert(k.trim(), k) {

@@ -226,7 +226,7 @@ impl<'a> From<&'a SeriesConfig> for crate::rules::Subject<'a> {
 impl SeriesConfig {
     /// The id under which the raw levels of a derived series are stored.
     pub fn level_id(&self) -> String {
-        format!("{}#level", self.id)
+        ident::level_id(&self.id)
     }
 
     /// The unit of the series' values: `unit` names the levels a derived series is made of

@@ -274,14 +274,21 @@ schedule = "0 30 6 * * Mon-Fri"
     fn keys_with_reserved_or_control_characters_are_refused_where_written() {
         let e = parse(&group("nl.{B}.yoy", "B = \"*\", P = \"a\\nERROR forged\"")).unwrap_err();
         assert!(
-            e.starts_with("t.toml:9:") && e.contains("series[0].dimensions.P")
+            e.starts_with("t.toml:9:")
+                && e.contains("series[0].dimensions.P")
                 && e.contains("control character '\\n'"),
             "{e}"
         );
         let e = parse(&group("nl.{B}.yoy", "B = [\"1\", \"2#level\"]")).unwrap_err();
-        assert!(e.starts_with("t.toml:9:") && e.contains("\"2#level\" must not contain '#'"), "{e}");
+        assert!(
+            e.starts_with("t.toml:9:") && e.contains("\"2#level\" must not contain '#'"),
+            "{e}"
+        );
         let e = parse(&group("nl.x\\u001b[2J.{B}", "B = \"*\"")).unwrap_err();
-        assert!(e.starts_with("t.toml:5:") && e.contains("control character '\\u{1b}'"), "{e}");
+        assert!(
+            e.starts_with("t.toml:5:") && e.contains("control character '\\u{1b}'"),
+            "{e}"
+        );
         let e = parse(&format!(
             "[[series]]\nid = \"{}\"\nsource = \"cbs\"\ntable = \"T\"\nmeasure = \"M\"\n",
             "x".repeat(600)
@@ -295,7 +302,9 @@ schedule = "0 30 6 * * Mon-Fri"
         let e = parse(&group("nl.{B}.yoy", "B = [\"307500\", \" 307500 \"]")).unwrap_err();
         assert!(
             e.starts_with("t.toml:9:")
-                && e.contains(r#"listed keys "307500" and " 307500 " are the same key once trimmed"#),
+                && e.contains(
+                    r#"listed keys "307500" and " 307500 " are the same key once trimmed"#
+                ),
             "{e}"
         );
         let e = parse(&group("nl.{B}.yoy", "B = \"*\", \"B \" = \"1\"")).unwrap_err();

@@ -35,7 +35,10 @@ impl Validator<'_, '_> {
         let loc = self.loc;
         let at = |k: &'static str| [Seg::Key("sources"), Seg::Key(name), Seg::Key(k)];
         check_name(name).map_err(|e| {
-            loc.error(&[Seg::Key("sources"), Seg::Key(name)], format!("source name {name:?} {e}"))
+            loc.error(
+                &[Seg::Key("sources"), Seg::Key(name)],
+                format!("source name {name:?} {e}"),
+            )
         })?;
         let default_url = match s.kind {
             SourceKind::Cbs => "https://opendata.cbs.nl",
