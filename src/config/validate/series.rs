@@ -52,14 +52,7 @@ impl Validator<'_, '_> {
     ) -> Result<SeriesConfig, ConfigError> {
         let loc = self.loc;
         let at = |k: &'static str| [Seg::Key("series"), Seg::Index(i), Seg::Key(k)];
-        check_id(&s.id).map_err(|e| loc.error(&at("id"), format!("the series id {e}")))?;
-        check_name(&s.table).map_err(|e| loc.error(&at("table"), format!("table {e}")))?;
-        if let Some((a, b)) = same_when_trimmed(s.dimensions.keys().map(String::as_str)) {
-            return Err(loc.error(
-                &at("dimensions"),
-                format!("dimensions {a:?} and {b:?} are the same dimension once trimmed"),
-            ));
-        }
+        self.names(i, s)?;
         let Some(src) = sources.get(&s.source) else {
             let known = if sources.is_empty() {
                 "none".to_string()
@@ -122,6 +115,22 @@ impl Validator<'_, '_> {
         };
         self.no_collision(i, &built, earlier)?;
         Ok(built)
+    }
+
+    /// The id, the table and the dimension names: they name store records (see
+    /// [`super::super::ident`]), and dimensions are named trimmed.
+    fn names(&self, i: usize, s: &RawSeries) -> Result<(), ConfigError> {
+        let at = |k: &'static str| [Seg::Key("series"), Seg::Index(i), Seg::Key(k)];
+        let fail = |k: &'static str, m: String| self.loc.error(&at(k), m);
+        check_id(&s.id).map_err(|e| fail("id", format!("the series id {e}")))?;
+        check_name(&s.table).map_err(|e| fail("table", format!("table {e}")))?;
+        if let Some((a, b)) = same_when_trimmed(s.dimensions.keys().map(String::as_str)) {
+            return Err(fail(
+                "dimensions",
+                format!("dimensions {a:?} and {b:?} are the same dimension once trimmed"),
+            ));
+        }
+        Ok(())
     }
 
     /// The templates of a group: placeholders name its open or listed selectors, and the id
