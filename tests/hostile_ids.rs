@@ -37,6 +37,8 @@ fn a_long_hostile_id_is_no_series_on_the_pages_and_the_control_socket() {
     }
     let fits = "nl.a.b.c.x";
     assert_eq!(http_get(addr, &format!("/series/{fits}")).0, 200);
+    // An id with the store's separator would name another record (`ID#level`).
+    assert_eq!(http_get(addr, "/series/nl.a.b.c%23level.x").0, 404);
 
     let o = statwatch(&path, &["series", &hostile]);
     let err = String::from_utf8_lossy(&o.stderr);
