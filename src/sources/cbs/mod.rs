@@ -389,7 +389,8 @@ impl Cbs {
                         ),
                     });
                 }
-                let e = if exact.exact.is_empty() {
+                // No keys at all: the dimension's entity set is missing (see `exact_keys`).
+                let e = if exact.exact.is_empty() && exact.ambiguous.is_empty() {
                     Some(*key)
                 } else {
                     exact.exact.get(*key).map(|k| k.key.as_str())
