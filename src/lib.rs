@@ -10,7 +10,8 @@
 //!   and `load`; `raw` the file as written (serde structs, enums for closed sets); `locate`
 //!   key path -> file:line:column, toml errors, redaction of echoed secrets; `env`
 //!   `${VAR:-x}`, `*_file` and `Secret`; `validate` raw -> validated, one file per section;
-//!   `group` series groups (templates, id patterns, expansion into concrete series).
+//!   `group` series groups (templates, id patterns, expansion into concrete series); `ident`
+//!   what ids, keys and names may hold.
 //! - [`model`]: plain data, re-exported from one file per idea: `period.rs` periods and
 //!   frequencies; `observation.rs` observations, vintages, releases; `alert.rs` alerts with
 //!   their kind, cause and typed details; `delivery.rs` outbox entries.
@@ -79,6 +80,8 @@
 //!     compiled at start, autoescaped.
 //!   - `web/chart.rs`: sparklines and the series chart as inline SVG (plotters).
 //! - [`listen`]: listeners a local user cannot exhaust (connection cap, idle timeout).
+//! - [`logline`]: the text log's writer: control characters from sources escaped, one line
+//!   per event.
 //! - `fault`: crash points for the crash tests (`STATWATCH_FAULT`).
 
 pub mod backtest;
@@ -92,6 +95,7 @@ pub mod diff;
 mod fault;
 pub(crate) mod fonts;
 pub mod listen;
+pub mod logline;
 pub mod metrics;
 pub mod model;
 pub mod notify;

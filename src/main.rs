@@ -15,7 +15,8 @@ fn init_tracing(format: LogFormat) {
     let colour = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let builder = fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        // One line per event: control characters from a source are escaped.
+        .with_writer(statwatch::logline::OneLine { ansi: colour })
         .with_ansi(colour);
     match (format, under_journald) {
         (LogFormat::Json, _) => builder.json().init(),

@@ -205,7 +205,7 @@ fn print_report(name: &str, report: &pipeline::PollReport, dry_run: bool) -> boo
 
 /// `--dry-run`: the observations of series `id` (and of its levels) a poll would store.
 fn print_would_store(report: &pipeline::PollReport, id: &str) {
-    let level = format!("{id}#level");
+    let level = crate::config::ident::level_id(id);
     for c in report
         .changes
         .iter()

@@ -7,6 +7,7 @@
 
 mod env;
 pub mod group;
+pub mod ident;
 mod locate;
 mod raw;
 mod validate;
@@ -108,7 +109,10 @@ impl Config {
 
     /// The configured series of this id, a group's expanded series included (its title then
     /// has keys where the source's titles would be: those are only known at a poll).
+    /// An id no series can have (too long, a reserved or control character: a client's, or
+    /// another record's such as `ID#level`) is none, before any matching.
     pub fn series(&self, id: &str) -> Option<SeriesConfig> {
+        ident::check_id(id).ok()?;
         if let Some(s) = self.series.iter().find(|s| s.id == id && s.group.is_none()) {
             return Some(s.clone());
         }
@@ -225,7 +229,7 @@ impl<'a> From<&'a SeriesConfig> for crate::rules::Subject<'a> {
 impl SeriesConfig {
     /// The id under which the raw levels of a derived series are stored.
     pub fn level_id(&self) -> String {
-        format!("{}#level", self.id)
+        ident::level_id(&self.id)
     }
 
     /// The unit of the series' values: `unit` names the levels a derived series is made of

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::backtest::{self, BacktestError, Filter};
-use crate::config::{Config, SeriesConfig};
+use crate::config::{ident, Config, SeriesConfig};
 use crate::model::{figure, signed, DeliveryState, StoredObservation};
 use crate::store::{Store, StoreError};
 
@@ -199,7 +199,7 @@ fn listed(config: &Config, store: &Store) -> Result<Vec<SeriesConfig>, QueryErro
         };
         out.extend(
             ids.iter()
-                .filter(|id| !id.contains('#') && s.produces(id))
+                .filter(|id| !ident::is_level_id(id) && s.produces(id))
                 .filter_map(|id| config.series(id)),
         );
     }

@@ -30,6 +30,12 @@
 //! | `identities`| a series' identity (`identity`) | the series id its records are under     |
 //! | `meta`      | `identities_indexed`           | set once earlier series were indexed     |
 //!
+//! No two records share a key: a derived series' raw levels are the `series` record
+//! `ID#level` ([`crate::config::ident::level_id`]), and no series id contains `#`; the names
+//! joined with NUL (source, table, receiver) contain no control character, and an alert id
+//! is hex. `config::ident` checks this where ids, keys and names enter: the config, and the
+//! keys a source lists for a group (a key that fails is skipped, not stored).
+//!
 //! Why one record per series: a first sync of a 2,000-series table wrote 240,000 sled keys
 //! with JSON values (about 200 bytes each on disk, and sled's write path held kilobytes of
 //! memory per key); a table is read and written a series at a time anyway. The revisions

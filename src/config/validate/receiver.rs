@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use url::Url;
 
+use super::super::ident::check_name;
 use super::super::locate::Seg;
 use super::super::raw::{RawReceiver, RawReceiverKind, RawSmtp};
 use super::super::{
@@ -24,6 +25,10 @@ impl Validator<'_, '_> {
         has_smtp: bool,
     ) -> Result<ReceiverConfig, ConfigError> {
         let at = |k: &'static str| [Seg::Key("receivers"), Seg::Key(name), Seg::Key(k)];
+        check_name(name).map_err(|e| {
+            let here = [Seg::Key("receivers"), Seg::Key(name)];
+            self.loc.error(&here, format!("receiver name {name:?} {e}"))
+        })?;
         self.kind_keys(name, r)?;
         let kind = match r.kind {
             RawReceiverKind::Email => self.email(name, r, has_smtp)?,

@@ -73,6 +73,32 @@ struct DimensionKey {
     title: Option<String>,
 }
 
+/// The keys of one dimension by their trimmed form, as configs, ids and rows name them.
+#[derive(Default)]
+struct Trimmed {
+    exact: BTreeMap<String, DimensionKey>,
+    /// Two keys the same once trimmed (`"A"` and `"A "`): no series can tell them apart,
+    /// so neither is in `exact`.
+    ambiguous: BTreeMap<String, (String, String)>,
+}
+
+impl Trimmed {
+    fn of(keys: Vec<DimensionKey>) -> Trimmed {
+        let mut t = Trimmed::default();
+        for k in keys {
+            let trimmed = k.key.trim().to_string();
+            if let Some((first, _)) = t.ambiguous.get(&trimmed) {
+                t.ambiguous.insert(trimmed, (first.clone(), k.key));
+            } else if let Some(first) = t.exact.remove(&trimmed) {
+                t.ambiguous.insert(trimmed, (first.key, k.key));
+            } else {
+                t.exact.insert(trimmed, k);
+            }
+        }
+        t
+    }
+}
+
 /// One entry of `DataProperties`: a dimension, the time dimension, a topic (measure) or a
 /// group of topics.
 #[derive(Deserialize)]
@@ -207,23 +233,15 @@ impl Cbs {
     }
 
     /// Maps trimmed keys to the exact (possibly space-padded) keys of one dimension.
-    async fn exact_keys(
-        &self,
-        table: &str,
-        dim: &str,
-    ) -> Result<HashMap<String, String>, FetchError> {
-        let keys = match self.dimension_keys(table, dim).await {
+    async fn exact_keys(&self, table: &str, dim: &str) -> Result<Trimmed, FetchError> {
+        match self.dimension_keys(table, dim).await {
             Err(e) if e.is_not_found() => {
                 // Without the dimension's entity set the configured keys are used as written.
                 warn!(table, dim, error = %e, "no dimension entity set: keys used as configured");
-                return Ok(HashMap::new());
+                Ok(Trimmed::default())
             }
-            other => other?,
-        };
-        Ok(keys
-            .into_iter()
-            .map(|k| (k.key.trim().to_string(), k.key))
-            .collect())
+            other => Ok(Trimmed::of(other?)),
+        }
     }
 
     /// The table's `DataProperties`; `None` where the server has none (a mirror or proxy
@@ -254,12 +272,16 @@ impl Cbs {
         for g in series.iter().filter_map(|s| s.group.as_ref()) {
             for dim in g.dims.keys() {
                 if !found.contains_key(dim) {
-                    let keys = self.dimension_keys(table, dim).await?;
+                    let keys = Trimmed::of(self.dimension_keys(table, dim).await?);
+                    for (a, b) in keys.ambiguous.values() {
+                        warn!(table, dimension = %dim, first = ?a, second = ?b, "two keys of the table are the same once trimmed: neither is watched");
+                    }
                     let choices = keys
+                        .exact
                         .into_iter()
-                        .map(|k| Choice {
-                            title: k.title.unwrap_or_else(|| k.key.trim().to_string()),
-                            key: k.key.trim().to_string(),
+                        .map(|(key, k)| Choice {
+                            title: k.title.unwrap_or_else(|| key.clone()),
+                            key,
                         })
                         .collect();
                     found.insert(dim.clone(), choices);
@@ -350,19 +372,32 @@ impl Cbs {
             let exact = self.exact_keys(table, dim).await?;
             let mut ors = Vec::new();
             for key in keys {
-                let e = if exact.is_empty() {
-                    Some(*key)
-                } else {
-                    exact.get(*key).map(String::as_str)
-                };
-                let Some(e) = e else {
+                let users = || {
                     let users: Vec<_> = series
                         .iter()
                         .filter(|s| s.dimensions.get(*dim).map(String::as_str) == Some(*key))
                         .map(|s| s.id.as_str())
                         .collect();
+                    users.join(", ")
+                };
+                if let Some((a, b)) = exact.ambiguous.get(*key) {
                     return Err(FetchError::Series {
-                        series: users.join(", "),
+                        series: users(),
+                        message: format!(
+                            "dimension {dim} has two keys {a:?} and {b:?} that are the same \
+                             once trimmed: the series cannot tell them apart"
+                        ),
+                    });
+                }
+                // No keys at all: the dimension's entity set is missing (see `exact_keys`).
+                let e = if exact.exact.is_empty() && exact.ambiguous.is_empty() {
+                    Some(*key)
+                } else {
+                    exact.exact.get(*key).map(|k| k.key.as_str())
+                };
+                let Some(e) = e else {
+                    return Err(FetchError::Series {
+                        series: users(),
                         message: format!("dimension {dim} has no key {key:?}"),
                     });
                 };
