@@ -218,7 +218,7 @@ async fn one_signed_post_per_receiver_delivered_once() {
     n.deliver(&store, Mode::Poll).await.unwrap();
     n.deliver(&store, Mode::Due).await.unwrap();
     assert_eq!(hook.requests().len(), 1);
-    assert_eq!(Notifier::next_due(&store).unwrap(), None);
+    assert_eq!(n.next_due(&store).unwrap(), None);
     check_no_secret(&format!("{report:?} {n:?}"));
 }
 
@@ -252,7 +252,7 @@ async fn server_errors_are_retried_within_the_poll_and_later() {
     // Backoff after 3 attempts: 120 s minus at most 20 % jitter.
     let wait = secs_between(before, d.next_attempt_at);
     assert!(wait >= 95.0, "next attempt only {wait} s later");
-    assert_eq!(Notifier::next_due(&store).unwrap(), Some(d.next_attempt_at));
+    assert_eq!(n.next_due(&store).unwrap(), Some(d.next_attempt_at));
 
     // The daemon's mode respects the backoff; a poll retries whatever its backoff.
     let due = n.deliver(&store, Mode::Due).await.unwrap();
@@ -332,7 +332,7 @@ async fn a_long_retry_after_is_honoured_across_deliveries() {
         "not_before {ra} s after the 429"
     );
     assert!(d.next_attempt_at >= nb);
-    assert!(Notifier::next_due(&store).unwrap().unwrap() >= nb);
+    assert!(n.next_due(&store).unwrap().unwrap() >= nb);
 
     // Neither a forced retry nor the daemon sends before that time; a new alert for the same
     // receiver waits as well (the Retry-After is about the receiver).
@@ -371,7 +371,7 @@ async fn a_client_error_fails_for_good() {
     n.deliver(&store, Mode::Poll).await.unwrap();
     n.deliver(&store, Mode::Due).await.unwrap();
     assert_eq!(hook.requests().len(), 1, "a 400 is never retried");
-    assert_eq!(Notifier::next_due(&store).unwrap(), None);
+    assert_eq!(n.next_due(&store).unwrap(), None);
 }
 
 #[tokio::test]

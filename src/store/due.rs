@@ -87,7 +87,16 @@ impl Index<'_> {
     }
 }
 
-/// The `meta` key of a receiver's Retry-After: `hold \0 receiver`.
+/// When a receiver may be called again ([`Store::receiver_hold`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Hold {
+    /// Not before this, in any mode: the receiver's Retry-After.
+    pub retry_after: Option<DateTime<Utc>>,
+    /// Not before this in the daemon's rounds: the backoff (and the Retry-After, if later).
+    pub until: DateTime<Utc>,
+}
+
+/// The `meta` key of a receiver's hold: `hold \0 receiver`.
 fn hold_key(receiver: &str) -> Vec<u8> {
     let mut k = b"hold\0".to_vec();
     k.extend_from_slice(receiver.as_bytes());
@@ -184,17 +193,35 @@ impl Store {
         self.pending.scan_prefix(&prefix).count()
     }
 
-    /// The receiver's own word about when to call again (its last Retry-After), kept across
-    /// rounds and restarts: it holds for every entry of the receiver, also for those that
-    /// were not in the message that got it.
-    pub fn receiver_hold(&self, receiver: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
-        Ok(self.meta.get(hold_key(receiver))?.and_then(|v| unstamp(&v)))
+    /// When a receiver may be called again, kept across rounds and restarts: after its
+    /// Retry-After (`retry_after`, which even a forced retry honours) and after the backoff of
+    /// a failed message that left more of its backlog unsent (`until`, for the daemon only).
+    /// It holds for every entry of the receiver, also those that were not in that message.
+    pub fn receiver_hold(&self, receiver: &str) -> Result<Option<Hold>, StoreError> {
+        let Some(v) = self.meta.get(hold_key(receiver))? else {
+            return Ok(None);
+        };
+        Ok(unstamp(&v).map(|until| Hold {
+            until,
+            retry_after: v.get(8..).and_then(unstamp),
+        }))
     }
 
-    /// Records a receiver's Retry-After (see [`Store::receiver_hold`]); a later one replaces it.
-    pub fn set_receiver_hold(&self, receiver: &str, until: DateTime<Utc>) -> Result<(), StoreError> {
-        self.meta.insert(hold_key(receiver), &stamp(until)[..])?;
+    /// Records a receiver's hold (see [`Store::receiver_hold`]), replacing the one before.
+    pub fn set_receiver_hold(&self, receiver: &str, hold: &Hold) -> Result<(), StoreError> {
+        let mut v = stamp(hold.until).to_vec();
+        if let Some(ra) = hold.retry_after {
+            v.extend_from_slice(&stamp(ra));
+        }
+        self.meta.insert(hold_key(receiver), v)?;
         Ok(())
+    }
+
+    /// Whether a receiver has any pending entry.
+    pub fn has_pending(&self, receiver: &str) -> bool {
+        let mut prefix = receiver.as_bytes().to_vec();
+        prefix.push(0);
+        self.pending.scan_prefix(&prefix).next().is_some()
     }
 
     /// The exact due time of an index key: the record's, or the key's (microseconds).

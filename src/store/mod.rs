@@ -26,7 +26,7 @@
 //! | `sent`      | outbox key                     | `d`/`f`: a pruned delivered/failed entry |
 //! | `meta`      | `alive`                        | RFC 3339 time of the last write probe    |
 //! | `meta`      | `ahead:` + id (u64) + chunk    | undo log of a commit in progress (binary)|
-//! | `meta`      | `hold \0 receiver`             | its last Retry-After (8-byte due time)   |
+//! | `meta`      | `hold \0 receiver`             | [`Hold`]: until, then Retry-After (8+8)  |
 //!
 //! Why one record per series: a first sync of a 2,000-series table wrote 240,000 sled keys
 //! with JSON values (about 200 bytes each on disk, and sled's write path held kilobytes of
@@ -69,7 +69,7 @@ use sled::Transactional;
 
 use crate::model::{Alert, StoredObservation};
 
-pub(crate) use outbox::due;
+pub use due::Hold;
 pub use outbox::{PendingPage, UnreadableDelivery};
 pub use record::{RecordError, Refused};
 pub use series::{BaselineSpan, EncodedSeries, PollRecord, ReleaseLogEntry, TableStamp};

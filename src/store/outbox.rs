@@ -96,7 +96,10 @@ impl Store {
         };
         let end = until.map(|t| stamp(t + chrono::Duration::microseconds(1)));
         let mut page = PendingPage::default();
-        for k in self.due.range::<Vec<u8>, _>((start, std::ops::Bound::Unbounded)) {
+        for k in self
+            .due
+            .range::<Vec<u8>, _>((start, std::ops::Bound::Unbounded))
+        {
             let (k, _) = k?;
             if end.is_some_and(|e| k[..8.min(k.len())] >= e[..]) {
                 break;
@@ -204,20 +207,6 @@ pub(super) fn alert_rows(w: &PollWrite) -> Result<Vec<AlertRows>, StoreError> {
         });
     }
     Ok(rows)
-}
-
-/// One receiver's pending entries that are due at `now`: none while its Retry-After holds
-/// (the receiver's word about itself holds for every entry), else those whose next attempt
-/// has come.
-pub(crate) fn due(entries: Vec<Delivery>, now: DateTime<Utc>) -> Vec<Delivery> {
-    let blocked_until = entries.iter().filter_map(|d| d.not_before).max();
-    if blocked_until.is_some_and(|t| t > now) {
-        return Vec::new();
-    }
-    entries
-        .into_iter()
-        .filter(|d| d.next_attempt_at <= now)
-        .collect()
 }
 
 /// What the key of an unreadable outbox record says about it.

@@ -9,8 +9,8 @@ use url::Url;
 use super::super::locate::Seg;
 use super::super::raw::{RawReceiver, RawReceiverKind, RawSmtp};
 use super::super::{
-    BatchLimits, ChatPlatform, ConfigError, ReceiverConfig, ReceiverKind, SecretUrl, SmtpConfig, SmtpTls,
-    DEFAULT_RESOLVE_AFTER_HOURS,
+    BatchLimits, ChatPlatform, ConfigError, ReceiverConfig, ReceiverKind, SecretUrl, SmtpConfig,
+    SmtpTls, DEFAULT_RESOLVE_AFTER_HOURS,
 };
 use super::{glob, is_loopback_host, Validator};
 use crate::model::Severity;
