@@ -209,9 +209,11 @@ impl Store {
 
     /// Records a receiver's hold (see [`Store::receiver_hold`]), replacing the one before.
     pub fn set_receiver_hold(&self, receiver: &str, hold: &Hold) -> Result<(), StoreError> {
-        let mut v = stamp(hold.until).to_vec();
+        // Rounded up to the microsecond a stamp keeps: a hold must never end early.
+        let up = |t: DateTime<Utc>| stamp(t + Duration::nanoseconds(999));
+        let mut v = up(hold.until).to_vec();
         if let Some(ra) = hold.retry_after {
-            v.extend_from_slice(&stamp(ra));
+            v.extend_from_slice(&up(ra));
         }
         self.meta.insert(hold_key(receiver), v)?;
         Ok(())
