@@ -8,6 +8,7 @@
 //! Slack answers a successful post with the body `ok`; any other answer, even with a 200
 //! (`invalid_token`, `channel_not_found`), is a refusal with that body in `last_error`.
 
+use std::ops::Range;
 use std::time::Duration;
 
 use serde::Serialize;
@@ -33,15 +34,18 @@ pub(super) struct Chat {
     timeout: Duration,
 }
 
+/// One message of a cycle: the range of the cycle's alerts it carries, and its JSON body.
+pub type Rendered = (Range<usize>, Vec<u8>);
+
 /// The JSON bodies one cycle is sent as, in order, each with the alerts it carries.
 pub fn render(
     platform: ChatPlatform,
     alerts: &[Alert],
     test: bool,
-) -> Result<Vec<(std::ops::Range<usize>, Vec<u8>)>, serde_json::Error> {
+) -> Result<Vec<Rendered>, serde_json::Error> {
     fn encode<T: Serialize>(
-        msgs: Vec<(std::ops::Range<usize>, T)>,
-    ) -> Result<Vec<(std::ops::Range<usize>, Vec<u8>)>, serde_json::Error> {
+        msgs: Vec<(Range<usize>, T)>,
+    ) -> Result<Vec<Rendered>, serde_json::Error> {
         msgs.into_iter()
             .map(|(r, m)| Ok((r, serde_json::to_vec(&m)?)))
             .collect()
