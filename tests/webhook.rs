@@ -893,6 +893,9 @@ async fn one_alert_over_the_body_limit_stays_pending_and_names_the_limit() {
         "{report:?}"
     );
     let d = delivery(&store, "ops", "one-00001");
+    // In the whole POST, in its half, then alone: and not again in this poll.
+    assert_eq!(d.attempts, 3);
+    assert_eq!(hook.requests().len(), 5);
     assert_eq!(d.state, DeliveryState::Pending);
     let e = d.last_error.unwrap();
     assert!(

@@ -1,20 +1,28 @@
 //! Alert delivery through the durable outbox: the [`Notifier`] fans the due entries out, one
-//! task per receiver, and runs each receiver's round as small steps (look up the alerts, wait
-//! for a Retry-After, claim, send, settle, record). Routing is in `route`, the state
-//! transitions and the backoff in `settle`, the message text in `render`, and each receiver
-//! kind has its file.
+//! task per receiver, and runs each receiver's round as small steps (read a page, look up the
+//! alerts, split them into parts, and per part: wait for a Retry-After, claim, send, settle,
+//! record). Routing is in `route`, the bounds of a message in `batch`, the state transitions
+//! and the backoff in `settle`, the message text in `render`, and each receiver kind has its
+//! file.
 //!
 //! The store's `outbox` tree holds one [`Delivery`] per (receiver, alert). [`Notifier::deliver`]
-//! groups a receiver's pending entries into ONE message (a webhook POST, an email, log lines,
-//! a chat message split only to respect the platform's limits, an Alertmanager alert list),
-//! sends it, and records the outcome in the store right after each attempt, so a crash after
-//! a send re-sends at most that one message (delivery is at least once; the alert id lets
-//! receivers dedupe).
+//! reads a receiver's pending entries a page at a time (at most `max_batch_alerts`), oldest
+//! first, and sends each page as bounded messages: a webhook POST or an Alertmanager list
+//! within `max_batch_alerts` and `max_batch_bytes`, an email, log lines, chat messages split
+//! to the platform's limits and paced to its rate limit. Each message's entries are recorded
+//! right after its attempt, so a crash after a send re-sends at most that one message, and a
+//! retry resumes after the last delivered one (delivery is at least once; the alert id lets
+//! receivers dedupe). A daemon round hands back after a minute of sending; the next goes on.
 //!
 //! Outcomes: success marks every entry of the message `Delivered`; a permanent refusal (HTTP
-//! 4xx other than 429, an SMTP 5xx reply) marks them `Failed` for good; anything else (5xx,
-//! 429, timeouts, connection errors, SMTP 4xx replies) keeps them pending with a backoff, and
-//! a `Retry-After` becomes `not_before`, which even a forced retry honours.
+//! 4xx other than 413 and 429, a redirect, a Slack answer other than `ok`, an SMTP 5xx reply)
+//! marks them `Failed` for good; HTTP 413 halves the message and sends the halves (one alert
+//! alone too large stays pending, its error naming the body limit); anything else (5xx, 429,
+//! timeouts, connection errors, SMTP 4xx replies) keeps them pending with a backoff. A
+//! `Retry-After` becomes `not_before` and the receiver's hold, which even a forced retry
+//! honours for all its entries; a failed message that leaves more of a backlog unsent holds
+//! the receiver for the daemon until its next attempt. Entries of receivers no longer
+//! configured are kept, reported once per config and then hourly, and never wake the daemon.
 //!
 //! One record that cannot be read never stops the others: an entry whose alert record does not
 //! decode is marked `Failed` with the reason; an outbox record that does not decode is

@@ -5,7 +5,7 @@
 //! is settled as soon as it is sent, so a retry resumes after the last delivered part and
 //! never sends it again, and no more than a page of a backlog is ever held in memory.
 
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -56,6 +56,7 @@ impl Inner {
             failures: 0,
             waited: Duration::ZERO,
             started: Instant::now(),
+            left: HashSet::new(),
         };
         if !round.run().await? {
             return Ok(None);
@@ -81,6 +82,10 @@ struct Round<'a> {
     /// Time spent waiting for a Retry-After or an in-poll backoff (at most 30 s in a poll).
     waited: Duration,
     started: Instant,
+    /// Alerts tried in this round that stayed pending while it went on (one alert alone too
+    /// large): their entries move further down the due index, where a `poll`'s reading
+    /// would meet them again.
+    left: HashSet<String>,
 }
 
 /// What a round does after a part.
@@ -119,6 +124,7 @@ impl Round<'_> {
                 }
             }
             let mut entries = page.entries;
+            entries.retain(|d| !self.left.contains(&d.alert_id));
             entries.extend(repair(self.store, page.unreadable, Utc::now()).await?);
             let (entries, alerts) = self.attach_alerts(entries).await?;
             if !entries.is_empty() && !self.send_page(entries, alerts, more).await? {
@@ -230,7 +236,10 @@ impl Round<'_> {
             match self.attempt(entries, alerts, part, data).await? {
                 Ok(()) | Err(SendError::Permanent(_)) => return Ok(Step::Next),
                 Err(SendError::TooLarge(_)) if alerts.len() > 1 => return Ok(Step::Split),
-                Err(SendError::TooLarge(_)) => return Ok(Step::Next),
+                Err(SendError::TooLarge(_)) => {
+                    self.left.extend(entries.iter().map(|d| d.alert_id.clone()));
+                    return Ok(Step::Next);
+                }
                 Err(SendError::Transient { retry_after, .. }) => {
                     if let Some(ra) = retry_after {
                         let until = latest(entries).max(ra);
