@@ -462,6 +462,9 @@ impl Notifier {
     /// spin on entries it never sends); past a long run of them in the index, the answer is a
     /// look again in a minute rather than a walk of the whole outbox.
     pub fn next_due(&self, store: &Store) -> Result<Option<DateTime<Utc>>, StoreError> {
+        // The daemon asks this at start and after every task: where orphans are reported
+        // even when nothing is ever due for a configured receiver.
+        self.check_orphans(store);
         let now = Utc::now();
         let mut held = BTreeMap::new();
         for r in self.inner.channels.keys() {
