@@ -49,14 +49,16 @@
 //! - [`notify`]: the outbox delivery to webhook, email, log, Slack, Mattermost, Teams and
 //!   Alertmanager receivers.
 //!   - `notify/mod.rs`: the [`notify::Notifier`], fan-out of the due entries, one task per receiver.
-//!   - `notify/round.rs`: one receiver's round as small steps (look up, wait, claim, send, settle).
+//!   - `notify/round.rs`: one receiver's round as small steps (read a page, look up, split,
+//!     and per part wait, claim, send, settle), paced, resumable part by part.
+//!   - `notify/batch.rs`: a page of alerts as bounded parts (count, bytes), halving on 413.
 //!   - `notify/route.rs`: which receivers want which alert (`subscribe` globs, `min_severity`).
 //!   - `notify/settle.rs`: the delivery backoff and the pure claim/settle transitions.
 //!   - `notify/render.rs`: headline, subject, text body, one-line errors; shared by receivers.
 //!   - `notify/escape.rs`: source and config text neutralised per chat platform (mentions,
 //!     links, markup) before it goes into a Slack, Mattermost or Teams message.
 //!   - `notify/http.rs`: the HTTP POST and the reading of answers every HTTP receiver shares.
-//!   - `notify/chat.rs`: the chat channel (render per platform, post each part).
+//!   - `notify/chat.rs`: the chat channel (render per platform into parts, post one, pace).
 //!   - `notify/webhook.rs`, `notify/email.rs`, `notify/log.rs`, `notify/slack.rs`,
 //!     `notify/mattermost.rs`, `notify/teams.rs`, `notify/alertmanager.rs`: one file per
 //!     receiver kind.

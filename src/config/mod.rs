@@ -290,10 +290,41 @@ impl ChatPlatform {
 /// Default `resolve_after_hours` of an alertmanager receiver (interface.md).
 pub const DEFAULT_RESOLVE_AFTER_HOURS: u64 = 24;
 
+/// How big one message to a receiver may be (`max_batch_alerts`, `max_batch_bytes`): a
+/// backlog goes out as several messages within these bounds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BatchLimits {
+    pub max_alerts: usize,
+    /// The most bytes of a message's body (JSON receivers; others: no byte bound).
+    pub max_bytes: usize,
+}
+
+impl BatchLimits {
+    /// Webhook and Alertmanager: 500 alerts and 512 KiB a POST, well under the 1 MB body
+    /// limit nginx has by default in front of a receiver.
+    pub const HTTP: BatchLimits = BatchLimits {
+        max_alerts: 500,
+        max_bytes: 512 * 1024,
+    };
+    /// Email: 100 alerts a mail (each may carry a chart), so a backlog is a few mails of a few
+    /// megabytes, not one mail a server refuses.
+    pub const EMAIL: BatchLimits = BatchLimits {
+        max_alerts: 100,
+        max_bytes: usize::MAX,
+    };
+    /// Chat and log: the platform's own limits split a message; a round reads this many at a time.
+    pub const OTHER: BatchLimits = BatchLimits {
+        max_alerts: 500,
+        max_bytes: usize::MAX,
+    };
+}
+
 #[derive(Debug, Clone)]
 pub struct ReceiverConfig {
     pub name: String,
     pub kind: ReceiverKind,
+    /// How big one message may be.
+    pub batch: BatchLimits,
     /// Rule-id globs; empty means every rule.
     pub subscribe: Vec<GlobMatcher>,
     pub min_severity: Severity,

@@ -27,6 +27,7 @@
 //! | `sent`      | outbox key                     | `d`/`f`: a pruned delivered/failed entry |
 //! | `meta`      | `alive`                        | RFC 3339 time of the last write probe    |
 //! | `meta`      | `ahead:` + id (u64) + chunk    | undo log of a commit in progress (binary)|
+//! | `meta`      | `hold \0 receiver`             | [`Hold`]: until, then Retry-After (8+8)  |
 //! | `identities`| a series' identity (`identity`) | the series id its records are under     |
 //! | `meta`      | `identities_indexed`           | set once earlier series were indexed     |
 //!
@@ -80,9 +81,9 @@ use sled::Transactional;
 
 use crate::model::{Alert, StoredObservation};
 
+pub use due::Hold;
 pub use identity::{Identity, Rename};
-pub(crate) use outbox::due;
-pub use outbox::UnreadableDelivery;
+pub use outbox::{PendingPage, UnreadableDelivery};
 pub use record::{RecordError, Refused};
 pub use series::{BaselineSpan, EncodedSeries, PollRecord, ReleaseLogEntry, TableStamp};
 pub use staged::Staged;
