@@ -108,8 +108,8 @@ fn series_toml(meta: &TableMeta) -> Option<String> {
     ));
     if meta.variable_values {
         out.push_str(
-            "# GENESIS lists a variable's values, not the table's: check --online confirms \
-             the keys\n",
+            "# GENESIS lists a variable's values, not only the table's: `statwatch poll \
+             --dry-run` shows whether the table holds these keys\n",
         );
     }
     if let Some(g) = meta.dimensions.iter().max_by_key(|d| d.values.len()) {
