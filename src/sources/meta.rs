@@ -118,6 +118,17 @@ pub fn resolve(s: &SeriesConfig, meta: &TableMeta) -> Vec<Unresolved> {
             candidates,
         })
     };
+    missing_measures(s, meta, &mut miss);
+    missing_keys(s, meta, &mut miss);
+    out
+}
+
+/// The measure, or every listed measure, that the table lacks.
+fn missing_measures(
+    s: &SeriesConfig,
+    meta: &TableMeta,
+    miss: &mut impl FnMut(Missing, Vec<KeyTitle>),
+) {
     let measures: Vec<KeyTitle> = meta
         .measures
         .iter()
@@ -137,6 +148,11 @@ pub fn resolve(s: &SeriesConfig, meta: &TableMeta) -> Vec<Unresolved> {
             miss(Missing::Measure(m.into()), closest(m, &measures));
         }
     }
+}
+
+/// Every pinned or listed key (and its dimension) the table lacks, and, where the table
+/// needs every dimension pinned, each dimension the series leaves out.
+fn missing_keys(s: &SeriesConfig, meta: &TableMeta, miss: &mut impl FnMut(Missing, Vec<KeyTitle>)) {
     let dims: Vec<KeyTitle> = meta
         .dimensions
         .iter()
@@ -189,7 +205,6 @@ pub fn resolve(s: &SeriesConfig, meta: &TableMeta) -> Vec<Unresolved> {
             miss(Missing::Unpinned(d.key.clone()), first);
         }
     }
-    out
 }
 
 /// The [`CANDIDATES`] keys closest to `wrong`. Closeness is the edit distance (Levenshtein)
