@@ -248,6 +248,66 @@ mod tests {
         }
     }
 
+    fn table(pin_all: bool) -> TableMeta {
+        TableMeta {
+            source: "cbs".into(),
+            id: "T".into(),
+            title: "t".into(),
+            status: None,
+            frequency: None,
+            period: None,
+            dimensions: vec![
+                Dimension {
+                    key: "Branche".into(),
+                    title: "Branche".into(),
+                    values: vec![kt("307500", "C Industrie"), kt("336500", "26-27")],
+                },
+                Dimension {
+                    key: "Marges".into(),
+                    title: "Marges".into(),
+                    values: vec![kt("MW00000", "Waarde")],
+                },
+            ],
+            measures: vec![Measure {
+                key: "M_1".into(),
+                title: "m".into(),
+                unit: None,
+                numeric: true,
+            }],
+            pin_all,
+            variable_values: false,
+        }
+    }
+
+    fn series(entry: &str) -> SeriesConfig {
+        let text = format!(
+            "state_dir = \"/x\"\n[sources.cbs]\nkind = \"cbs\"\n\
+             schedule = \"0 0 8 * * *\"\n[[series]]\nsource = \"cbs\"\ntable = \"T\"\n{entry}"
+        );
+        let c = crate::config::Config::parse(std::path::Path::new("t.toml"), &text).unwrap();
+        c.series[0].clone()
+    }
+
+    #[test]
+    fn an_open_group_resolves_and_an_unpinned_dimension_is_named_where_it_must_be_pinned() {
+        let open = series(
+            "id = \"b.{Branche}\"\nmeasure = \"M_1\"\ndimensions = { Branche = \"*\", Marges = \"MW00000\" }\n",
+        );
+        assert_eq!(resolve(&open, &table(true)), []);
+        let unpinned =
+            series("id = \"b\"\nmeasure = \"M_1\"\ndimensions = { Branche = \"307500\" }\n");
+        let problems = resolve(&unpinned, &table(true));
+        assert_eq!(problems.len(), 1);
+        assert_eq!(problems[0].missing, Missing::Unpinned("Marges".into()));
+        assert_eq!(problems[0].candidates, [kt("MW00000", "Waarde")]);
+        // GENESIS leaves a one-valued variable out.
+        assert_eq!(resolve(&unpinned, &table(false)), []);
+        let typo = series("id = \"b\"\nmeasure = \"M_1\"\ndimensions = { Branch = \"307500\", Marges = \"MW00000\" }\n");
+        let problems = resolve(&typo, &table(false));
+        assert_eq!(problems[0].missing, Missing::Dimension("Branch".into()));
+        assert_eq!(problems[0].candidates[0].key, "Branche");
+    }
+
     #[test]
     fn closest_keys_by_code_and_by_title() {
         let keys = [
