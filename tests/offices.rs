@@ -193,6 +193,8 @@ async fn describe_cbs_prints_an_entry_that_checks_and_polls_without_data_request
         entry.contains("BedrijfstakkenBranchesSBI2008 = \"307500\""),
         "{entry}"
     );
+    let o = statwatch(&config, &["describe", "nope", INDUSTRY]).await;
+    assert_eq!(o.status.code(), Some(2), "an unknown source is bad usage");
     assert!(entry.contains("unit       = \"%\""), "{entry}");
     let o = statwatch(&config, &["describe", "cbs", INDUSTRY, "--json"]).await;
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
@@ -275,6 +277,9 @@ async fn describe_genesis_prints_an_entry_that_checks_and_polls_without_data_req
 async fn check_online_names_what_does_not_resolve_with_the_closest_keys() {
     let cbs = CbsServer::start().await;
     cbs.set_table(INDUSTRY, branches());
+    let mut old = branches();
+    old.output_status = "Gediscontinueerd".into();
+    cbs.set_table("81810NED", old);
     let dir = tempfile::tempdir().unwrap();
     let series = format!(
         r#"
@@ -299,6 +304,13 @@ table = "{INDUSTRY}"
 measure = "{YOY}"
 dimensions = {{ {BRANCH_DIM} = ["307500", "33650"] }}
 title = "{{{BRANCH_DIM}.title}}"
+
+[[series]]
+id = "stopped"
+source = "cbs"
+table = "81810NED"
+measure = "{YOY}"
+dimensions = {{ {BRANCH_DIM} = "307500" }}
 "#
     );
     let config = write_config(
@@ -318,6 +330,7 @@ title = "{{{BRANCH_DIM}.title}}"
     for want in [
         "online     cbs 85806NED: series wrong.key: dimension BedrijfstakkenBranchesSBI2008 has no key \"307000\"; closest: 307500 (C Industrie), 336500 (26-27 Elektrotechnische en elektrische industrie)",
         "online     cbs 85806NED: series wrong.measure: no measure \"KalendergecorrigeerdeProductie_41\"; closest: KalendergecorrigeerdeProductie_14 (KalendergecorrigeerdeProductie_14)",
+        "online     cbs 81810NED: 1 series on it; DISCONTINUED: this table gets no new data",
         "online     cbs 85806NED: series branch.{BedrijfstakkenBranchesSBI2008}: dimension BedrijfstakkenBranchesSBI2008 has no key \"33650\"; closest: 336500 (26-27 Elektrotechnische en elektrische industrie), 307500 (C Industrie)",
     ] {
         assert!(out.contains(want), "{want:?} missing from:\n{out}");
@@ -333,11 +346,9 @@ title = "{{{BRANCH_DIM}.title}}"
 async fn check_online_names_a_source_that_cannot_be_reached() {
     let cbs = CbsServer::start().await;
     cbs.set_table(INDUSTRY, branches());
-    // A port nothing listens on: bind one, then let it go.
-    let dead = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap()
-    };
+    // Port 1 (tcpmux): nothing listens there, and no test server is ever given it (a port
+    // bound and let go could be handed to a parallel test's server).
+    let dead = "127.0.0.1:1";
     let dir = tempfile::tempdir().unwrap();
     let text = format!(
         "{}\n[sources.gone]\nkind = \"cbs\"\nbase_url = \"http://{dead}\"\n\

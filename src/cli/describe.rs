@@ -31,6 +31,9 @@ pub async fn describe(
         or_dash(&meta.frequency),
         or_dash(&meta.period)
     ));
+    if meta.discontinued {
+        print(super::online::DISCONTINUED);
+    }
     for d in &meta.dimensions {
         print(format!(
             "\ndimension {} ({}), {} keys:",

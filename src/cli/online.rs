@@ -10,6 +10,10 @@ use crate::sources::{FetchError, HttpError, Source};
 
 use super::{print, CliError};
 
+/// What a discontinued table means for whoever would watch it.
+pub(super) const DISCONTINUED: &str =
+    "DISCONTINUED: this table gets no new data; find its successor with `statwatch tables`";
+
 /// One table's metadata from a configured source.
 pub(super) async fn metadata(
     config: &Config,
@@ -69,7 +73,16 @@ fn unreachable(e: &FetchError) -> bool {
 /// Prints one line for a table whose series all resolve, else one per unresolved part.
 fn report(source: &str, meta: &TableMeta, series: &[&SeriesConfig]) -> bool {
     let problems: Vec<_> = series.iter().flat_map(|s| resolve(s, meta)).collect();
-    if problems.is_empty() {
+    if meta.discontinued {
+        // Its series resolve, but a poll fails on the table: it is not watchable.
+        print(format!(
+            "online     {source} {}: {} series on it; {}",
+            meta.id,
+            series.len(),
+            DISCONTINUED
+        ));
+    }
+    if problems.is_empty() && !meta.discontinued {
         print(format!(
             "online     {source} {}: {} series resolve ({})",
             meta.id,
@@ -78,7 +91,7 @@ fn report(source: &str, meta: &TableMeta, series: &[&SeriesConfig]) -> bool {
         ));
         return true;
     }
-    for p in problems {
+    for p in &problems {
         let closest: Vec<String> = p
             .candidates
             .iter()

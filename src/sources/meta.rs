@@ -69,6 +69,9 @@ pub struct TableMeta {
     /// lists no per-table values without the data).
     #[serde(skip)]
     pub variable_values: bool,
+    /// The office stopped the table: it gets no new data (CBS `OutputStatus`).
+    #[serde(skip)]
+    pub discontinued: bool,
 }
 
 /// What of a series is not in its table's metadata.
@@ -276,6 +279,7 @@ mod tests {
             }],
             pin_all,
             variable_values: false,
+            discontinued: false,
         }
     }
 

@@ -166,6 +166,7 @@ impl Cbs {
             })
             .collect();
         Ok(TableMeta {
+            discontinued: super::catalogue::discontinued(&info),
             source: source.to_string(),
             id: table.to_string(),
             title: info.title.or(info.short_title).unwrap_or_default(),

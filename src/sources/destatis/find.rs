@@ -186,6 +186,8 @@ impl Destatis {
             measures,
             pin_all: false,
             variable_values: true,
+            // A table GENESIS no longer has answers no metadata at all.
+            discontinued: false,
         })
     }
 
