@@ -5,7 +5,9 @@
 //! # Layout
 //!
 //! - [`cli`]: the command line and the one-shot commands (`mod.rs`); `check.rs` the config on
-//!   one screen without secrets; `main.rs` maps outcomes to exit codes.
+//!   one screen without secrets; `tables.rs` the catalogue search; `describe.rs` a table's
+//!   keys and a ready `[[series]]` entry; `online.rs` `check --online` (series resolved
+//!   against live metadata); `main.rs` maps outcomes to exit codes.
 //! - [`config`]: the TOML config. `mod` the validated [`config::Config`], its shared types
 //!   and `load`; `raw` the file as written (serde structs, enums for closed sets); `locate`
 //!   key path -> file:line:column, toml errors, redaction of echoed secrets; `env`
@@ -17,13 +19,17 @@
 //!   their kind, cause and typed details; `delivery.rs` outbox entries.
 //! - [`sources`]: CBS (OData v3) and Destatis (GENESIS 2020) clients over one HTTP layer.
 //!   - `sources/mod.rs`: `Source`, `Check`, `FetchError`, the checks every table passes.
+//!   - `sources/meta.rs`: tables without their data: search hits, a table's metadata, series
+//!     resolved against it with the closest keys.
 //!   - `sources/http.rs`: transport only (timeouts, byte caps, origin, content type, retries).
 //!   - `sources/cbs/`: `mod.rs` the client; `odata.rs` envelope, paging and error bodies;
-//!     `split.rs` rows -> series; `catalogue.rs` the one-request change check of every table.
+//!     `split.rs` rows -> series; `catalogue.rs` the one-request change check of every table;
+//!     `meta.rs` the catalogue search (kept a day) and a table's metadata.
 //!   - `sources/destatis/`: `mod.rs` the client; `job.rs` the download and the job flow;
 //!     `envelope.rs` the JSON envelope and its status enum; `answer.rs` zip or envelope,
 //!     text encoding; `ffcsv.rs` the CSV parser; `labels.rs` attribute labels for groups;
-//!     `select.rs` cells -> series; `stamp.rs` change stamps from the catalogue.
+//!     `select.rs` cells -> series; `stamp.rs` change stamps from the catalogue; `find.rs`
+//!     the table search and a table's metadata.
 //! - [`pipeline`]: what one poll of one source does, start to finish (`mod.rs`); what it
 //!   reports per table (`report.rs`); which stored records each series continues, by its
 //!   identity, so a renamed id keeps its history (`identity.rs`).

@@ -71,10 +71,27 @@ fn main() -> ExitCode {
     };
     let result: Result<bool, CliError> = runtime.block_on(async {
         match cli.command {
-            Command::Check => {
+            Command::Check { online } => {
                 cli::check(&config);
-                Ok(true)
+                if online {
+                    cli::check_online(&config).await
+                } else {
+                    Ok(true)
+                }
             }
+            Command::Tables {
+                query,
+                source,
+                all,
+                json,
+            } => cli::tables(&config, &query, source.as_deref(), all, json).await,
+            Command::Describe {
+                source,
+                table,
+                json,
+            } => cli::describe(&config, &source, &table, json)
+                .await
+                .map(|_| true),
             Command::Poll { source, dry_run } => {
                 cli::poll(&config, source.as_deref(), dry_run).await
             }

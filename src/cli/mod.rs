@@ -15,8 +15,14 @@ use crate::sources::Source;
 use crate::store::{Store, StoreError};
 
 mod check;
+mod describe;
+mod online;
+mod tables;
 
 pub use check::check;
+pub use describe::describe;
+pub use online::check_online;
+pub use tables::tables;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -38,7 +44,32 @@ pub enum Command {
     /// Run the daemon: poll every source on its schedule, diff, evaluate, deliver.
     Run,
     /// Validate the config and print a summary.
-    Check,
+    Check {
+        /// Then resolve every series against its table's live metadata (never its data).
+        #[arg(long)]
+        online: bool,
+    },
+    /// Search the configured sources' catalogues for tables (every word must match).
+    Tables {
+        #[arg(required = true, value_name = "QUERY")]
+        query: Vec<String>,
+        /// Only this source.
+        #[arg(long, value_name = "NAME")]
+        source: Option<String>,
+        /// Also discontinued tables (marked).
+        #[arg(long)]
+        all: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// A table's dimensions, keys and measures, and a [[series]] entry to paste.
+    Describe {
+        /// A configured source's name.
+        source: String,
+        table: String,
+        #[arg(long)]
+        json: bool,
+    },
     /// One full cycle now (all sources, or one), then exit.
     Poll {
         /// Only this source.
@@ -115,6 +146,18 @@ fn open_store(config: &Config) -> Result<Store, CliError> {
     Ok(Store::open(&config.state_dir)?)
 }
 
+/// A source named on the command line must be configured (bad usage otherwise).
+fn known_source(config: &Config, name: Option<&str>) -> Result<(), CliError> {
+    match name {
+        Some(name) if !config.sources.contains_key(name) => Err(CliError::Usage(format!(
+            "{}: no source {name:?} (configured: {})",
+            config.path.display(),
+            crate::config::names(config.sources.keys())
+        ))),
+        _ => Ok(()),
+    }
+}
+
 fn print(s: impl AsRef<str>) {
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "{}", s.as_ref());
@@ -123,15 +166,7 @@ fn print(s: impl AsRef<str>) {
 /// `statwatch poll`: one cycle of every (or one) source, then delivery. Returns whether
 /// everything succeeded.
 pub async fn poll(config: &Config, only: Option<&str>, dry_run: bool) -> Result<bool, CliError> {
-    if let Some(name) = only {
-        if !config.sources.contains_key(name) {
-            return Err(CliError::Usage(format!(
-                "{}: no source {name:?} (configured: {})",
-                config.path.display(),
-                crate::config::names(config.sources.keys())
-            )));
-        }
-    }
+    known_source(config, only)?;
     let store = open_store(config)?;
     let notifier = Notifier::new(config).map_err(|e| CliError::Runtime(e.to_string()))?;
     let mut ok = true;

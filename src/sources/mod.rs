@@ -7,6 +7,7 @@ pub mod cbs;
 pub mod destatis;
 mod fetched;
 pub(crate) mod http;
+pub mod meta;
 
 use std::collections::BTreeMap;
 
@@ -110,6 +111,28 @@ impl Source {
         match self {
             Source::Cbs(s) => s.check_all(known).await,
             Source::Destatis(_) => BTreeMap::new(),
+        }
+    }
+
+    /// The tables the source's catalogue finds for `words` (`source` names them; the CBS
+    /// catalogue is kept under `state_dir` for a day).
+    pub async fn search(
+        &self,
+        source: &str,
+        words: &[String],
+        state_dir: &std::path::Path,
+    ) -> Result<Vec<meta::Found>, FetchError> {
+        match self {
+            Source::Cbs(s) => s.search(source, words, state_dir).await,
+            Source::Destatis(s) => s.search(source, words).await,
+        }
+    }
+
+    /// One table's metadata (dimensions, keys, measures), without its data.
+    pub async fn describe(&self, source: &str, table: &str) -> Result<meta::TableMeta, FetchError> {
+        match self {
+            Source::Cbs(s) => s.describe(source, table).await,
+            Source::Destatis(s) => s.describe(source, table).await,
         }
     }
 

@@ -14,6 +14,7 @@
 //! configured origin (an absolute link to CBS's public host is re-based onto base_url).
 
 mod catalogue;
+mod meta;
 mod odata;
 mod split;
 
@@ -42,8 +43,9 @@ pub struct Cbs {
     pub(crate) deadline: std::time::Duration,
 }
 
-/// A table's stamp fields, from `TableInfos` or the catalogue (which adds `Identifier`).
-#[derive(Deserialize)]
+/// A table's stamp fields, from `TableInfos` or the catalogue (which adds `Identifier`);
+/// `describe` and `tables` read its title, frequency and period too.
+#[derive(Deserialize, serde::Serialize)]
 #[serde(rename_all = "PascalCase")]
 struct TableInfo {
     #[serde(default)]
@@ -55,6 +57,12 @@ struct TableInfo {
     reason_delivery: Option<String>,
     #[serde(default)]
     short_title: Option<String>,
+    #[serde(default)]
+    title: Option<String>,
+    #[serde(default)]
+    frequency: Option<String>,
+    #[serde(default)]
+    period: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -110,6 +118,19 @@ struct DataProperty {
     key: String,
     #[serde(default)]
     title: Option<String>,
+    /// A topic's unit (`%`, `2021=100`).
+    #[serde(default)]
+    unit: Option<String>,
+    /// A topic's type: `Double`, `Long`, `Integer`, `Decimal`, or `String` for text.
+    #[serde(default)]
+    datatype: Option<String>,
+}
+
+impl DataProperty {
+    /// A dimension a series pins (the time dimension is not one).
+    fn is_dimension(&self) -> bool {
+        self.kind == "Dimension" || self.kind == "GeoDimension"
+    }
 }
 
 impl Cbs {
@@ -188,7 +209,7 @@ impl Cbs {
         };
         let dims: Vec<&str> = props
             .iter()
-            .filter(|p| p.kind == "Dimension" || p.kind == "GeoDimension")
+            .filter(|p| p.is_dimension())
             .map(|p| p.key.as_str())
             .collect();
         let topics: Vec<&str> = props
