@@ -2,7 +2,8 @@
 //! encoding, and the one transaction per poll. What the records are lives beside it:
 //! `series` (data, stamps, release log, polls), `record` (the binary series records, on
 //! `codec`'s primitives),
-//! `outbox` (alerts and their deliveries), `due` (what the outbox owes, retention),
+//! `outbox` (alerts and their deliveries), `due` (what the outbox owes, retention), `log`
+//! (the delivery log read a page at a time),
 //! `ahead` (series records written ahead of the transaction), `staged` (the store as a poll's
 //! write will leave it, read before the commit) and `upgrade` (earlier schemas).
 //!
@@ -54,6 +55,7 @@
 mod ahead;
 mod codec;
 mod due;
+mod log;
 mod outbox;
 mod record;
 mod series;
@@ -68,6 +70,7 @@ use sled::Transactional;
 
 use crate::model::{Alert, StoredObservation};
 
+pub use log::{LogCounts, LogCursor, LogOrder, LogPage};
 pub(crate) use outbox::due;
 pub use outbox::UnreadableDelivery;
 pub use record::{RecordError, Refused};

@@ -3,6 +3,7 @@
 
 mod ahead;
 mod encoding;
+mod log;
 
 pub(super) use ahead::FAIL_TRANSACTION;
 
