@@ -43,7 +43,7 @@ impl LogCursor {
 }
 
 /// Which way a page reads from its cursor.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, Deserialize)]
 pub enum LogOrder {
     /// Entries before the cursor (or from the end), newest first.
     NewestFirst,

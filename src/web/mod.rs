@@ -66,6 +66,9 @@ pub enum WebError {
 pub(crate) enum PageError {
     #[error("no series {0:?} in the config")]
     UnknownSeries(String),
+    /// A malformed query string (a cursor that is not one).
+    #[error("{0}")]
+    BadRequest(String),
     #[error("the store could not be read: {0}")]
     Store(#[from] StoreError),
     #[error("the page could not be rendered: {0}")]
@@ -80,6 +83,7 @@ impl IntoResponse for PageError {
     fn into_response(self) -> Response {
         let status = match self {
             PageError::UnknownSeries(_) => StatusCode::NOT_FOUND,
+            PageError::BadRequest(_) => StatusCode::BAD_REQUEST,
             _ => {
                 warn!(error = %self, "page failed");
                 StatusCode::INTERNAL_SERVER_ERROR
