@@ -36,9 +36,9 @@ pub fn alerts(config: &Config, args: AlertsArgs) -> Result<(), CliError> {
             order,
             from: None,
             // No more than is wanted: a short --limit asks for a short chunk.
-            limit: args
-                .limit
-                .map_or(ALERT_CHUNK, |n| n.saturating_add(args.offset).clamp(1, ALERT_CHUNK)),
+            limit: args.limit.map_or(ALERT_CHUNK, |n| {
+                n.saturating_add(args.offset).clamp(1, ALERT_CHUNK)
+            }),
         },
         done: false,
     };
@@ -86,7 +86,7 @@ impl Chunks<'_> {
         };
         let chunk: AlertChunk = serde_json::from_str(&text)
             .map_err(|e| CliError::Runtime(format!("the delivery log's answer is not one: {e}")))?;
-        self.done = !chunk.more;
+        self.done = !chunk.more || chunk.rows.is_empty();
         if let (Query::AlertLog { from, .. }, Some(last)) = (&mut self.query, chunk.rows.last()) {
             *from = Some(last.cursor.clone());
         }

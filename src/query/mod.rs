@@ -262,8 +262,12 @@ pub fn alert_chunk(
             })
         })
         .transpose()?;
-    let page =
-        store.delivery_log_page(order, from.as_ref(), limit.min(ALERT_CHUNK), pending_only)?;
+    let page = store.delivery_log_page(
+        order,
+        from.as_ref(),
+        limit.clamp(1, ALERT_CHUNK),
+        pending_only,
+    )?;
     let mut rows = Vec::with_capacity(page.rows.len());
     for (cursor, d) in page.rows {
         let alert = store.alert(&d.alert_id)?;
