@@ -240,7 +240,7 @@ fn a_client_trickling_its_head_is_cut_off() {
     // A byte every 200 ms: each byte used to restart the idle timeout (30 s), forever.
     std::thread::spawn(move || {
         let head = b"GET / HTTP/1.1\r\nHost: x\r\nX-Slow: ".iter();
-        for b in head.chain(std::iter::repeat(&b'a').take(1000)) {
+        for b in head.chain(std::iter::repeat_n(&b'a', 1000)) {
             if writer.write_all(&[*b]).is_err() {
                 return;
             }
