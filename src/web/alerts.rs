@@ -3,7 +3,9 @@
 //! and older pages (`?after=` and `?before=` a row's cursor; plain links, no JavaScript).
 //!
 //! A page is read by [`Store::delivery_log_page`], which holds the page and not the log: a
-//! log of 200,000 entries once made every view render all of them (70 MB of HTML).
+//! log of 200,000 entries once made every view render all of them (70 MB of HTML). That read
+//! is still one pass over the log, so at most [`SCANS`] views read at once: a crowd of
+//! viewers waits its turn instead of taking every core from the polls and deliveries.
 
 use axum::extract::{RawQuery, State};
 use axum::response::Html;
@@ -17,6 +19,9 @@ use crate::store::{LogCounts, LogCursor, LogOrder, Store};
 
 /// Rows on one page.
 pub(super) const PAGE: usize = 100;
+
+/// Views of the log read at once.
+static SCANS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
 
 #[derive(Serialize)]
 struct Row {
@@ -121,6 +126,7 @@ pub(super) async fn page(
     RawQuery(query): RawQuery,
 ) -> Result<Html<String>, PageError> {
     let (order, from) = start(query.as_deref())?;
+    let _turn = SCANS.acquire().await.expect("never closed");
     s.page("alerts.html", move |_: &Config, store: &Store| {
         alerts(store, order, from)
     })
