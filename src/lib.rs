@@ -82,12 +82,15 @@
 //!   `/healthz`.
 //! - [`web`]: optional `[web] listen` (alias `[metrics] listen`): the HTTP side.
 //!   - `web/mod.rs`: the router, server start and stop, the shared state and page errors.
+//!   - `web/serve.rs`: serving connections: the request head deadline, and the reserved
+//!     slots in which only `/healthz` and `/metrics` are served.
 //!   - `web/overview.rs` `/`, `web/series.rs` `/series/{id}` and `/api/series/{id}`,
 //!     `web/alerts.rs` `/alerts`, `web/health.rs` `/metrics` and `/healthz`.
 //!   - `web/templates.rs`: the embedded minijinja templates (`web/templates/*.html`),
 //!     compiled at start, autoescaped.
 //!   - `web/chart.rs`: sparklines and the series chart as inline SVG (plotters).
-//! - [`listen`]: listeners a local user cannot exhaust (connection cap, idle timeout).
+//! - [`listen`]: listeners a local user cannot exhaust (connection cap, idle timeout,
+//!   reserved slots).
 //! - [`logline`]: the text log's writer: control characters from sources escaped, one line
 //!   per event.
 //! - `fault`: crash points for the crash tests (`STATWATCH_FAULT`).

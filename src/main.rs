@@ -96,7 +96,20 @@ fn main() -> ExitCode {
                 cli::poll(&config, source.as_deref(), dry_run).await
             }
             Command::Series { id, json } => cli::series(&config, id.as_deref(), json).map(|_| true),
-            Command::Alerts { pending, json } => cli::alerts(&config, pending, json).map(|_| true),
+            Command::Alerts {
+                pending,
+                json,
+                limit,
+                offset,
+            } => {
+                let args = cli::AlertsArgs {
+                    pending,
+                    json,
+                    limit,
+                    offset,
+                };
+                cli::alerts(&config, args).map(|_| true)
+            }
             Command::Backtest {
                 rules,
                 series,

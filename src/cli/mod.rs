@@ -14,11 +14,13 @@ use crate::query::{Query, QueryError};
 use crate::sources::Source;
 use crate::store::{Store, StoreError};
 
+mod alerts;
 mod check;
 mod describe;
 mod online;
 mod tables;
 
+pub use alerts::{alerts, AlertsArgs};
 pub use check::check;
 pub use describe::describe;
 pub use online::check_online;
@@ -100,6 +102,12 @@ pub enum Command {
         pending: bool,
         #[arg(long)]
         json: bool,
+        /// Only the N newest entries (still listed oldest first).
+        #[arg(long, value_name = "N")]
+        limit: Option<usize>,
+        /// With --limit: skip the M newest entries first (the page before).
+        #[arg(long, value_name = "M", requires = "limit", default_value_t = 0)]
+        offset: usize,
     },
     /// Replay the store's history through the configured rules: what would have fired.
     Backtest {
@@ -260,10 +268,38 @@ fn print_would_store(report: &pipeline::PollReport, id: &str) {
     }
 }
 
-/// Asks the running daemon if one answers, else opens the store. The socket is tried first
-/// so that a query never holds the store's lock while a daemon wants it; a daemon that is
-/// starting (lock taken, socket not yet bound) is waited for briefly.
-fn query(config: &Config, q: Query) -> Result<(), CliError> {
+/// Where queries are answered: the running daemon, or the store opened by this process.
+enum Reader {
+    Daemon,
+    Store(Store),
+}
+
+impl Reader {
+    fn answer(&self, config: &Config, q: &Query) -> Result<String, CliError> {
+        settle(match self {
+            Reader::Store(store) => crate::query::run(config, store, q),
+            Reader::Daemon => crate::control::ask(&config.state_dir, q).map_err(|e| {
+                CliError::Runtime(format!("the running daemon did not answer: {e}"))
+            })?,
+        })
+    }
+}
+
+/// A query's answer as the CLI reports it.
+fn settle(answer: crate::control::Answer) -> Result<String, CliError> {
+    answer.map_err(|e| match e {
+        QueryError::UnknownSeries { .. } | QueryError::Argument(_) => {
+            CliError::Usage(e.to_string())
+        }
+        QueryError::Store(_) | QueryError::Daemon(_) => CliError::Runtime(e.to_string()),
+    })
+}
+
+/// Asks the running daemon if one answers, else opens the store; returns the answer and
+/// where later queries go. The socket is tried first so that a query never holds the store's
+/// lock while a daemon wants it; a daemon that is starting (lock taken, socket not yet bound)
+/// is waited for briefly.
+fn first_answer(config: &Config, q: &Query) -> Result<(Reader, String), CliError> {
     std::fs::create_dir_all(&config.state_dir).map_err(|e| {
         CliError::Runtime(format!(
             "cannot create state_dir {}: {e}",
@@ -271,9 +307,9 @@ fn query(config: &Config, q: Query) -> Result<(), CliError> {
         ))
     })?;
     let deadline = std::time::Instant::now() + DAEMON_START_WAIT;
-    let answer = loop {
-        match crate::control::ask(&config.state_dir, &q) {
-            Ok(answer) => break answer,
+    let (reader, asked) = loop {
+        match crate::control::ask(&config.state_dir, q) {
+            Ok(answer) => break (Reader::Daemon, Some(answer)),
             Err(e) if !e.no_daemon() => {
                 return Err(CliError::Runtime(format!(
                     "the running daemon did not answer: {e}"
@@ -282,7 +318,7 @@ fn query(config: &Config, q: Query) -> Result<(), CliError> {
             Err(_) => {}
         }
         match Store::open(&config.state_dir) {
-            Ok(store) => break crate::query::run(config, &store, &q),
+            Ok(store) => break (Reader::Store(store), None),
             Err(StoreError::Locked { .. }) if std::time::Instant::now() < deadline => {
                 std::thread::sleep(std::time::Duration::from_millis(100));
             }
@@ -294,12 +330,16 @@ fn query(config: &Config, q: Query) -> Result<(), CliError> {
             Err(e) => return Err(e.into()),
         }
     };
-    let text = answer.map_err(|e| match e {
-        QueryError::UnknownSeries { .. } | QueryError::Argument(_) => {
-            CliError::Usage(e.to_string())
-        }
-        QueryError::Store(_) | QueryError::Daemon(_) => CliError::Runtime(e.to_string()),
-    })?;
+    let text = match asked {
+        Some(answer) => settle(answer)?,
+        None => reader.answer(config, q)?,
+    };
+    Ok((reader, text))
+}
+
+/// Runs one query and prints its answer.
+fn query(config: &Config, q: Query) -> Result<(), CliError> {
+    let (_, text) = first_answer(config, &q)?;
     let mut out = std::io::stdout().lock();
     let _ = out.write_all(text.as_bytes());
     Ok(())
@@ -329,11 +369,6 @@ pub fn export(config: &Config, glob: Option<&str>, vintages: bool) -> Result<(),
             vintages,
         },
     )
-}
-
-/// `statwatch alerts [--pending] [--json]`.
-pub fn alerts(config: &Config, pending: bool, json: bool) -> Result<(), CliError> {
-    query(config, Query::Alerts { pending, json })
 }
 
 /// `statwatch backtest [--rules GLOB] [--series GLOB] [--since PERIOD] [--json]`.

@@ -2,7 +2,8 @@
 //! encoding, and the one transaction per poll. What the records are lives beside it:
 //! `series` (data, stamps, release log, polls), `record` (the binary series records, on
 //! `codec`'s primitives),
-//! `outbox` (alerts and their deliveries), `due` (what the outbox owes, retention),
+//! `outbox` (alerts and their deliveries), `due` (what the outbox owes, retention), `log`
+//! (the delivery log read a page at a time),
 //! `ahead` (series records written ahead of the transaction), `staged` (the store as a poll's
 //! write will leave it, read before the commit), `identity` (a series' identity, so a
 //! renamed id keeps its records) and `upgrade` (earlier schemas).
@@ -67,6 +68,7 @@ mod ahead;
 mod codec;
 mod due;
 mod identity;
+mod log;
 mod outbox;
 mod record;
 mod series;
@@ -83,6 +85,7 @@ use crate::model::{Alert, StoredObservation};
 
 pub use due::Hold;
 pub use identity::{Identity, Rename};
+pub use log::{LogCounts, LogCursor, LogOrder, LogPage};
 pub use outbox::{PendingPage, UnreadableDelivery};
 pub use record::{RecordError, Refused};
 pub use series::{BaselineSpan, EncodedSeries, PollRecord, ReleaseLogEntry, TableStamp};

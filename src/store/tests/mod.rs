@@ -3,6 +3,7 @@
 
 mod ahead;
 mod encoding;
+mod log;
 
 pub(super) use ahead::{after_write_ahead, FAIL_TRANSACTION};
 
