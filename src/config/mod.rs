@@ -30,7 +30,7 @@ use crate::model::{Frequency, Severity};
 use crate::rules::RuleConfig;
 use crate::scheduler::Schedule;
 
-/// Where the config lives when nothing says otherwise (interface.md, "Config path").
+/// Where the config lives when nothing says otherwise (docs/config.md, "Config path").
 pub fn default_path() -> PathBuf {
     if let Some(p) = std::env::var_os("STATWATCH_CONFIG") {
         return PathBuf::from(p);
@@ -287,7 +287,8 @@ impl ChatPlatform {
     }
 }
 
-/// Default `resolve_after_hours` of an alertmanager receiver (interface.md).
+/// Default `resolve_after_hours` of an alertmanager receiver (docs/config.md,
+/// `[receivers.NAME]`).
 pub const DEFAULT_RESOLVE_AFTER_HOURS: u64 = 24;
 
 /// How big one message to a receiver may be (`max_batch_alerts`, `max_batch_bytes`): a

@@ -130,8 +130,9 @@ impl<'de> Deserialize<'de> for AlertKind {
     }
 }
 
-/// The keys rules write into [`Alert::details`] (interface.md, webhook payload). Code reads
-/// them back through the typed accessors on [`Alert`], never by spelling a key.
+/// The keys rules write into [`Alert::details`] (docs/rules.md, "Rule kinds"; docs/payloads.md,
+/// "Webhook payload"). Code reads them back through the typed accessors on [`Alert`], never by
+/// spelling a key.
 pub mod detail {
     /// The value before a revision (alerts caused by a revision).
     pub const OLD_VALUE: &str = "old_value";

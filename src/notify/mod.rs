@@ -73,7 +73,7 @@ pub use chat::render as chat_messages;
 pub(crate) use route::receivers_for;
 pub use webhook::{parse_retry_after, payload, sign};
 
-/// How many attempts one `poll` makes per receiver (interface.md, "Delivery inside one poll").
+/// How many attempts one `poll` makes per receiver (docs/cli.md, "poll").
 const POLL_ATTEMPTS: u32 = 3;
 /// The default pause before the second in-poll attempt; the third waits twice as long, so a
 /// poll spends about 10 s in all on a receiver that is down.

@@ -1,5 +1,6 @@
-//! The webhook receiver: one signed JSON POST (payload version 1, interface.md) per message;
-//! a backlog is several messages, each within the receiver's count and byte bounds (`batch`).
+//! The webhook receiver: one signed JSON POST (payload version 1, docs/payloads.md) per
+//! message; a backlog is several messages, each within the receiver's count and byte bounds
+//! (`batch`).
 //!
 //! Signature: `X-Statwatch-Signature: sha256=<hex HMAC-SHA256 of "<timestamp>.<raw body>">`
 //! with `X-Statwatch-Timestamp` carrying the same unix seconds, so a receiver can both verify

@@ -319,7 +319,7 @@ pub fn alert_text(r: &AlertRow) -> String {
     )
 }
 
-/// `statwatch alerts --json`'s object for one entry (interface.md).
+/// `statwatch alerts --json`'s object for one entry (docs/cli.md, "alerts").
 pub fn alert_json(r: &AlertRow) -> serde_json::Value {
     json!({
         "id": r.id, "rule": r.rule, "kind": r.kind, "series": r.series, "period": r.period,
