@@ -189,6 +189,9 @@ fn print_report(name: &str, report: &pipeline::PollReport, dry_run: bool) -> boo
             "{name} series {id}: its key is no longer in the table (stored data kept)"
         ));
     }
+    if let Some(flood) = &report.flood {
+        print(format!("{name} flood: {flood}"));
+    }
     for a in &report.alerts {
         print(format!(
             "{} alert [{}] {} {} {}: {}",

@@ -57,6 +57,8 @@ pub struct PollReport {
     /// Title and unit of every series this poll fetched (a group's titles come from the
     /// source), for the briefs.
     pub labels: Box<crate::briefs::text::Labels>,
+    /// Set when the poll fired more alerts than `[store] flood_alerts`: the warning.
+    pub flood: Option<String>,
 }
 
 impl PollReport {

@@ -27,7 +27,7 @@ pub(super) fn stamp(t: DateTime<Utc>) -> [u8; 8] {
     ((t.timestamp_micros() as u64) ^ (1 << 63)).to_be_bytes()
 }
 
-fn unstamp(b: &[u8]) -> Option<DateTime<Utc>> {
+pub(super) fn unstamp(b: &[u8]) -> Option<DateTime<Utc>> {
     let micros = (u64::from_be_bytes(b.get(..8)?.try_into().ok()?) ^ (1 << 63)) as i64;
     DateTime::from_timestamp_micros(micros)
 }
@@ -131,14 +131,6 @@ impl Store {
             },
             None => Ok(unstamp(&k)),
         }
-    }
-
-    /// Whether `receiver \0 alert id` was ever enqueued and has been pruned since.
-    pub(super) fn was_sent(
-        sent: &TransactionalTree,
-        key: &[u8],
-    ) -> Result<bool, UnabortableTransactionError> {
-        Ok(sent.get(key)?.is_some())
     }
 
     /// Removes delivered and failed entries settled more than `keep_days` ago, leaving a

@@ -3,7 +3,8 @@
 //! `series` (data, stamps, release log, polls), `record` (the binary series records, on
 //! `codec`'s primitives),
 //! `outbox` (alerts and their deliveries), `due` (what the outbox owes, retention),
-//! `ahead` (series records written ahead of the transaction), `staged` (the store as a poll's
+//! `ahead` (series, alert and outbox records written ahead of the transaction), `queue` (new
+//! outbox entries on their way into the due index), `staged` (the store as a poll's
 //! write will leave it, read before the commit) and `upgrade` (earlier schemas).
 //!
 //! # Key layout (schema version 2)
@@ -26,6 +27,7 @@
 //! | `sent`      | outbox key                     | `d`/`f`: a pruned delivered/failed entry |
 //! | `meta`      | `alive`                        | RFC 3339 time of the last write probe    |
 //! | `meta`      | `ahead:` + id (u64) + chunk    | undo log of a commit in progress (binary)|
+//! | `meta`      | `queue:` + id (u64) + chunk    | committed outbox entries not yet in `due`|
 //!
 //! Why one record per series: a first sync of a 2,000-series table wrote 240,000 sled keys
 //! with JSON values (about 200 bytes each on disk, and sled's write path held kilobytes of
@@ -36,11 +38,15 @@
 //! One poll's writes (observations, stamps, release log, alerts and briefs and their outbox
 //! entries with their index and count, the poll time) go through [`Store::commit`] as one
 //! unit, so a crash can neither lose a detection nor record data without its alerts and
-//! briefs. The alerts, briefs, outbox, stamps and poll time are ONE sled transaction; the
-//! series and revision records and the release log are written just ahead of it, under an
-//! undo log of the values they replace that the transaction deletes, because sled holds a
-//! transaction's every key in memory (see `ahead`). A crash in between is undone at the next
-//! open, so the store shows the whole poll or none of it.
+//! briefs. The stamps and poll time are ONE sled transaction; the series and revision
+//! records, the release log and the new alert and outbox records are written just ahead of
+//! it, under an undo log of the values they replace that the transaction deletes, because
+//! sled holds a transaction's every key in memory (see `ahead`). A crash in between is undone
+//! at the next open, so the store shows the whole poll or none of it. The transaction also
+//! queues the new outbox entries, which go into the due index (what delivery reads) in small
+//! transactions after it, or at the next open after a crash (see `queue`): nothing is sent
+//! before its poll is committed, and however many alerts a poll fires, no transaction holds
+//! more than a chunk of them. Commits take turns.
 //!
 //! Every record is checked before it is written: observations by `record::check` (NaN,
 //! infinity and out-of-range periods are refused), JSON records by decoding them again (JSON
@@ -55,6 +61,7 @@ mod ahead;
 mod codec;
 mod due;
 mod outbox;
+mod queue;
 mod record;
 mod series;
 mod staged;
@@ -187,6 +194,9 @@ pub struct Store {
     due: sled::Tree,
     pending: sled::Tree,
     sent: sled::Tree,
+    /// Held through a commit: a commit reads which alerts and entries are new outside a
+    /// transaction, and its undo log must not interleave with another's.
+    committing: std::sync::Arc<std::sync::Mutex<()>>,
 }
 
 fn key2(a: &str, b: &str) -> Vec<u8> {
@@ -289,6 +299,7 @@ impl Store {
             due: tree("due")?,
             pending: tree("pending")?,
             sent: tree("sent")?,
+            committing: Default::default(),
             db,
             path,
         };
@@ -309,6 +320,7 @@ impl Store {
             }
         }
         store.undo_interrupted()?;
+        store.index_interrupted()?;
         Ok(store)
     }
 
@@ -345,55 +357,56 @@ impl Store {
     /// checked (and the JSON ones encoded) before the transaction starts, so a refused value
     /// leaves the store exactly as it was.
     pub fn commit(&self, w: &PollWrite) -> Result<CommitSummary, StoreError> {
+        // A panic in another commit poisons nothing that needs repair: its undo log does that.
+        let _turn = self
+            .committing
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let data = self.series_rows(w)?;
-        let alert_rows = outbox::alert_rows(w)?;
-        let ahead = self.write_ahead(w, &data.releases)?;
+        let fresh = self.fresh(w)?;
+        let queued = queue::chunks(
+            &self.db,
+            fresh.entries.iter().map(|(k, _, at)| (k.as_slice(), *at)),
+        )?;
+        let ahead = self.write_ahead(w, &data.releases, &fresh)?;
         if ahead.is_some() {
             crate::fault::point(crate::fault::AFTER_WRITE_AHEAD);
         }
-        // The series records and the release log went ahead (see `ahead`).
-        let trees = (
-            &self.stamps,
-            &self.polls,
-            &self.alerts,
-            &self.outbox,
-            &self.due,
-            &self.pending,
-            &self.meta,
-            &self.sent,
-        );
-        let result = trees.transaction(
-            |(stamps, polls, alerts, outbox, due, pending, meta, sent)| {
-                for (k, v) in &data.stamps {
-                    stamps.insert(k.as_slice(), v.as_slice())?;
-                }
-                for key in ahead.iter().flat_map(|a| &a.keys) {
-                    meta.remove(key.as_slice())?;
-                }
-                if let Some((k, v)) = &data.poll {
-                    polls.insert(k.as_slice(), v.as_slice())?;
-                }
-                let index = due::Index { due, pending, meta };
-                let summary = outbox::enqueue(&alert_rows, alerts, outbox, sent, &index)?;
-                #[cfg(test)]
-                if tests::FAIL_TRANSACTION.with(|f| f.replace(false)) {
-                    let e = StoreError::Join("a test failed this transaction".into());
-                    return Err(ConflictableTransactionError::Abort(e));
-                }
-                Ok::<_, ConflictableTransactionError<StoreError>>(summary)
-            },
-        );
-        let summary = match settled(result) {
-            Ok(s) => s,
-            Err(e) => {
-                if let Some(a) = &ahead {
-                    self.undo(a);
-                }
-                return Err(e);
+        // Everything else went ahead (see `ahead`); the new entries are queued (see `queue`).
+        let result = (&self.stamps, &self.polls, &self.meta).transaction(|(stamps, polls, meta)| {
+            for (k, v) in &data.stamps {
+                stamps.insert(k.as_slice(), v.as_slice())?;
             }
-        };
+            for key in ahead.iter().flat_map(|a| &a.keys) {
+                meta.remove(key.as_slice())?;
+            }
+            for (k, v) in &queued {
+                meta.insert(k.as_slice(), v.as_slice())?;
+            }
+            if let Some((k, v)) = &data.poll {
+                polls.insert(k.as_slice(), v.as_slice())?;
+            }
+            #[cfg(test)]
+            if tests::FAIL_TRANSACTION.with(|f| f.replace(false)) {
+                let e = StoreError::Join("a test failed this transaction".into());
+                return Err(ConflictableTransactionError::Abort(e));
+            }
+            Ok::<_, ConflictableTransactionError<StoreError>>(())
+        });
+        if let Err(e) = settled(result) {
+            if let Some(a) = &ahead {
+                self.undo(a);
+            }
+            return Err(e);
+        }
+        if !queued.is_empty() {
+            // The poll is on disk before any of its entries can be sent.
+            self.db.flush()?;
+            crate::fault::point(crate::fault::AFTER_POLL_TRANSACTION);
+            self.index_queued(queued.iter().map(|(k, _)| k.as_slice()))?;
+        }
         self.db.flush()?;
-        Ok(summary)
+        Ok(fresh.summary)
     }
 }
 

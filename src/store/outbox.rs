@@ -1,9 +1,11 @@
 //! The outbox: alert records, one delivery record per (receiver, alert), and reading and
 //! settling what is pending (through the due index of `due`, kept in the same transactions).
 
+use std::collections::HashSet;
+
 use chrono::{DateTime, Utc};
-use sled::transaction::{ConflictableTransactionError, TransactionalTree};
-use sled::Transactional;
+use sled::transaction::ConflictableTransactionError;
+use sled::{IVec, Transactional};
 
 use super::due::{position, Index};
 use super::{dec, enc, key2, settled, CommitSummary, PollWrite, Store, StoreError};
@@ -18,12 +20,16 @@ pub struct UnreadableDelivery {
     pub error: StoreError,
 }
 
-/// One alert of a poll, encoded with its fresh outbox entries.
-pub(super) struct AlertRows {
-    pub(super) id: String,
-    pub(super) value: Vec<u8>,
-    /// Key, value and when the entry is due.
-    pub(super) entries: Vec<(Vec<u8>, Vec<u8>, DateTime<Utc>)>,
+/// A poll's alerts and outbox entries that the store does not hold yet, encoded. They are
+/// written ahead of the poll's transaction with its series records (see `ahead`) and go
+/// into the due index after it (see `queue`): no transaction holds a key per alert.
+#[derive(Default)]
+pub(super) struct Fresh {
+    /// New alert records: id and JSON.
+    pub(super) alerts: Vec<(Vec<u8>, IVec)>,
+    /// New outbox records: `receiver \0 alert id`, JSON, and when the entry is due.
+    pub(super) entries: Vec<(Vec<u8>, IVec, DateTime<Utc>)>,
+    pub(super) summary: CommitSummary,
 }
 
 impl Store {
@@ -106,52 +112,38 @@ impl Store {
     }
 }
 
-/// Adds a poll's alerts and their fresh outbox entries, inside the poll's transaction. The
-/// same id is never delivered twice to a receiver, across restarts and after pruning.
-pub(super) fn enqueue(
-    rows: &[AlertRows],
-    alerts: &TransactionalTree,
-    outbox: &TransactionalTree,
-    sent: &TransactionalTree,
-    index: &Index<'_>,
-) -> Result<CommitSummary, ConflictableTransactionError<StoreError>> {
-    let mut summary = CommitSummary::default();
-    for a in rows {
-        if alerts.get(a.id.as_bytes())?.is_none() {
-            alerts.insert(a.id.as_bytes(), a.value.as_slice())?;
-            summary.new_alerts.push(a.id.clone());
-        }
-        for (k, v, at) in &a.entries {
-            if outbox.get(k.as_slice())?.is_none() && !Store::was_sent(sent, k)? {
-                outbox.insert(k.as_slice(), v.as_slice())?;
-                index.set(k, Some(*at))?;
-                summary.enqueued += 1;
+impl Store {
+    /// The poll's alerts the store does not hold yet, and their entries for receivers that
+    /// never had them (an entry pruned since is remembered in `sent`): the same id is never
+    /// delivered twice to a receiver, across restarts and after pruning. Read outside a
+    /// transaction: commits take turns (`Store::commit`), and delivery only changes entries
+    /// that exist.
+    pub(super) fn fresh(&self, w: &PollWrite) -> Result<Fresh, StoreError> {
+        let mut fresh = Fresh::default();
+        let (mut ids, mut keys) = (HashSet::new(), HashSet::new());
+        for (alert, receivers) in &w.alerts {
+            let id = alert.id.as_bytes();
+            if ids.insert(id) && self.alerts.get(id)?.is_none() {
+                let value = enc("alerts", id, alert)?;
+                fresh.alerts.push((id.to_vec(), value.into()));
+                fresh.summary.new_alerts.push(alert.id.clone());
+            }
+            for r in receivers {
+                let key = key2(r, &alert.id);
+                if !keys.insert(key.clone())
+                    || self.outbox.get(&key)?.is_some()
+                    || self.sent.get(&key)?.is_some()
+                {
+                    continue;
+                }
+                let d = new_delivery(r, alert);
+                let value = enc("outbox", &key, &d)?;
+                fresh.entries.push((key, value.into(), d.next_attempt_at));
             }
         }
+        fresh.summary.enqueued = fresh.entries.len();
+        Ok(fresh)
     }
-    index.add_to_count(summary.enqueued as i64)?;
-    Ok(summary)
-}
-
-/// Encodes a poll's alerts, each with a fresh entry for every receiver it goes to.
-pub(super) fn alert_rows(w: &PollWrite) -> Result<Vec<AlertRows>, StoreError> {
-    let mut rows = Vec::new();
-    for (alert, receivers) in &w.alerts {
-        let value = enc("alerts", alert.id.as_bytes(), alert)?;
-        let mut entries = Vec::new();
-        for r in receivers {
-            let key = key2(r, &alert.id);
-            let d = new_delivery(r, alert);
-            let value = enc("outbox", &key, &d)?;
-            entries.push((key, value, d.next_attempt_at));
-        }
-        rows.push(AlertRows {
-            id: alert.id.clone(),
-            value,
-            entries,
-        });
-    }
-    Ok(rows)
 }
 
 /// One receiver's pending entries that are due at `now`: none while its Retry-After holds

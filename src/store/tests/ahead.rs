@@ -74,7 +74,7 @@ fn a_crash_between_the_writes_ahead_and_the_transaction_is_undone_at_open() {
         vec![revised, obs(Period::Month(2025, 3), 3.0)],
     ));
     let rows = store.series_rows(&w).unwrap();
-    let ahead = store.write_ahead(&w, &rows.releases).unwrap().unwrap();
+    let ahead = store.write_ahead(&w, &rows.releases, &store.fresh(&w).unwrap()).unwrap().unwrap();
     assert!(!ahead.keys.is_empty());
     assert_eq!(store.series_ids().unwrap(), vec!["a", "b", "old"]);
     assert_eq!(store.observations("old").unwrap().len(), 3);
@@ -191,7 +191,7 @@ fn an_undo_log_of_several_chunks_puts_every_record_back() {
         ..Default::default()
     };
     let rows = store.series_rows(&update).unwrap();
-    let ahead = store.write_ahead(&update, &rows.releases).unwrap().unwrap();
+    let ahead = store.write_ahead(&update, &rows.releases, &Default::default()).unwrap().unwrap();
     assert!(ahead.keys.len() > 1, "{} chunk(s)", ahead.keys.len());
     assert_eq!(store.observations("s0000").unwrap().len(), 241);
     drop(store);
