@@ -373,26 +373,27 @@ impl Store {
             crate::fault::point(crate::fault::AFTER_WRITE_AHEAD);
         }
         // Everything else went ahead (see `ahead`); the new entries are queued (see `queue`).
-        let result = (&self.stamps, &self.polls, &self.meta).transaction(|(stamps, polls, meta)| {
-            for (k, v) in &data.stamps {
-                stamps.insert(k.as_slice(), v.as_slice())?;
-            }
-            for key in ahead.iter().flat_map(|a| &a.keys) {
-                meta.remove(key.as_slice())?;
-            }
-            for (k, v) in &queued {
-                meta.insert(k.as_slice(), v.as_slice())?;
-            }
-            if let Some((k, v)) = &data.poll {
-                polls.insert(k.as_slice(), v.as_slice())?;
-            }
-            #[cfg(test)]
-            if tests::FAIL_TRANSACTION.with(|f| f.replace(false)) {
-                let e = StoreError::Join("a test failed this transaction".into());
-                return Err(ConflictableTransactionError::Abort(e));
-            }
-            Ok::<_, ConflictableTransactionError<StoreError>>(())
-        });
+        let result =
+            (&self.stamps, &self.polls, &self.meta).transaction(|(stamps, polls, meta)| {
+                for (k, v) in &data.stamps {
+                    stamps.insert(k.as_slice(), v.as_slice())?;
+                }
+                for key in ahead.iter().flat_map(|a| &a.keys) {
+                    meta.remove(key.as_slice())?;
+                }
+                for (k, v) in &queued {
+                    meta.insert(k.as_slice(), v.as_slice())?;
+                }
+                if let Some((k, v)) = &data.poll {
+                    polls.insert(k.as_slice(), v.as_slice())?;
+                }
+                #[cfg(test)]
+                if tests::FAIL_TRANSACTION.with(|f| f.replace(false)) {
+                    let e = StoreError::Join("a test failed this transaction".into());
+                    return Err(ConflictableTransactionError::Abort(e));
+                }
+                Ok::<_, ConflictableTransactionError<StoreError>>(())
+            });
         if let Err(e) = settled(result) {
             if let Some(a) = &ahead {
                 self.undo(a);
@@ -403,6 +404,10 @@ impl Store {
             // The poll is on disk before any of its entries can be sent.
             self.db.flush()?;
             crate::fault::point(crate::fault::AFTER_POLL_TRANSACTION);
+            #[cfg(test)]
+            if tests::STOP_BEFORE_INDEX.with(|f| f.replace(false)) {
+                return Ok(fresh.summary);
+            }
             self.index_queued(queued.iter().map(|(k, _)| k.as_slice()))?;
         }
         self.db.flush()?;

@@ -218,7 +218,9 @@ impl Validator<'_, '_> {
         if let Some(n) = s.and_then(|s| s.flood_alerts) {
             if n == 0 {
                 let at = [Seg::Key("store"), Seg::Key("flood_alerts")];
-                return Err(self.loc.error(&at, "must be at least 1 (alerts)".to_string()));
+                return Err(self
+                    .loc
+                    .error(&at, "must be at least 1 (alerts)".to_string()));
             }
             out.flood_alerts = n;
         }
