@@ -77,68 +77,73 @@ impl Store {
         releases: &[LogRow],
         fresh: &Fresh,
     ) -> Result<Option<Ahead>, StoreError> {
-        let writes = self.planned(w, releases, fresh)?;
-        if writes.is_empty() {
+        let writes = self.planned(w, releases)?;
+        if writes.is_empty() && fresh.alerts.is_empty() && fresh.entries.is_empty() {
             return Ok(None);
         }
-        let id = self.db.generate_id()?.to_be_bytes();
-        let mut keys = Vec::new();
+        let mut undo = UndoLog {
+            store: self,
+            id: self.db.generate_id()?.to_be_bytes(),
+            chunk: vec![FORMAT],
+            keys: Vec::new(),
+        };
         let logged = (|| {
-            let mut chunk = vec![FORMAT];
             for write in &writes {
-                encode_undo(&mut chunk, write);
-                if chunk.len() >= CHUNK_BYTES {
-                    keys.push(self.put_undo(&id, keys.len(), &chunk)?);
-                    chunk = vec![FORMAT];
-                }
+                undo.push(write.tree, &write.key, write.old.as_deref())?;
             }
-            if chunk.len() > 1 {
-                keys.push(self.put_undo(&id, keys.len(), &chunk)?);
+            // New keys only (see `Store::fresh`): undone by removing them.
+            for &i in &fresh.alerts {
+                undo.push(Tree::Alerts, w.alerts[i].0.id.as_bytes(), None)?;
             }
-            // The undo log is on disk before anything it undoes.
-            self.db.flush()?;
-            Ok::<_, StoreError>(())
+            for (key, _) in fresh.entry_keys(w) {
+                undo.push(Tree::Outbox, &key, None)?;
+            }
+            undo.finish()
         })();
         if let Err(e) = logged {
             // Nothing was written yet: a partial undo log must not outlive this commit (it
             // would put back old values over later ones at the next open).
-            for k in &keys {
+            for k in &undo.keys {
                 let _ = self.meta.remove(k.as_slice());
             }
             return Err(e);
         }
-        let ahead = Ahead { keys };
-        let written = writes.iter().try_for_each(|write| {
-            let tree = self.tree(write.tree);
-            match &write.new {
-                Some(v) => tree.insert(write.key.as_slice(), v.clone()).map(drop),
-                None => tree.remove(write.key.as_slice()).map(drop),
-            }
-        });
+        let ahead = Ahead { keys: undo.keys };
+        let written = writes
+            .iter()
+            .try_for_each(|write| {
+                let tree = self.tree(write.tree);
+                match &write.new {
+                    Some(v) => tree.insert(write.key.as_slice(), v.clone()).map(drop),
+                    None => tree.remove(write.key.as_slice()).map(drop),
+                }
+            })
+            .map_err(StoreError::from)
+            .and_then(|()| self.write_fresh(w, fresh));
         if let Err(e) = written {
             self.undo(&ahead);
-            return Err(e.into());
+            return Err(e);
         }
         Ok(Some(ahead))
     }
 
-    fn put_undo(&self, id: &[u8; 8], n: usize, chunk: &[u8]) -> Result<Vec<u8>, StoreError> {
-        let mut key = PREFIX.to_vec();
-        key.extend_from_slice(id);
-        key.extend_from_slice(&(n as u32).to_be_bytes());
-        self.meta.insert(key.as_slice(), chunk)?;
-        Ok(key)
+    /// The poll's new alert and outbox records, each encoded as it is written.
+    fn write_fresh(&self, w: &PollWrite, fresh: &Fresh) -> Result<(), StoreError> {
+        for record in fresh.alert_records(w) {
+            let (k, v) = record?;
+            self.alerts.insert(k, v)?;
+        }
+        for record in fresh.entry_records(w) {
+            let (k, v) = record?;
+            self.outbox.insert(k, v)?;
+        }
+        Ok(())
     }
 
     /// Every write the poll makes ahead, with the values they replace: a series' record and
     /// revisions as merged with the poll's updates (each series is written by one poll at a
     /// time, so what is read here is what the transaction would have read).
-    fn planned(
-        &self,
-        w: &PollWrite,
-        releases: &[LogRow],
-        fresh: &Fresh,
-    ) -> Result<Vec<Write>, StoreError> {
+    fn planned(&self, w: &PollWrite, releases: &[LogRow]) -> Result<Vec<Write>, StoreError> {
         let mut writes = Vec::new();
         let mut seen = HashSet::new();
         for (id, e) in &w.encoded {
@@ -152,17 +157,6 @@ impl Store {
                 tree: Tree::Releases,
                 key: key.to_vec(),
                 new: Some(value.as_slice().into()),
-                old: None,
-            });
-        }
-        // New keys only (see `Store::fresh`): undone by removing them.
-        let alerts = fresh.alerts.iter().map(|(k, v)| (Tree::Alerts, k, v));
-        let entries = fresh.entries.iter().map(|(k, v, _)| (Tree::Outbox, k, v));
-        for (tree, key, value) in alerts.chain(entries) {
-            writes.push(Write {
-                tree,
-                key: key.clone(),
-                new: Some(value.clone()),
                 old: None,
             });
         }
@@ -294,12 +288,50 @@ enum Updates<'a> {
     Decoded(&'a [StoredObservation]),
 }
 
+/// An undo log as it is written: cut into chunks of about [`CHUNK_BYTES`], each a `meta` key.
+struct UndoLog<'a> {
+    store: &'a Store,
+    id: [u8; 8],
+    chunk: Vec<u8>,
+    keys: Vec<Vec<u8>>,
+}
+
+impl UndoLog<'_> {
+    /// Lists one key about to be written, with the value it replaces (`None`: none).
+    fn push(&mut self, tree: Tree, key: &[u8], old: Option<&[u8]>) -> Result<(), StoreError> {
+        encode_undo(&mut self.chunk, tree, key, old);
+        if self.chunk.len() >= CHUNK_BYTES {
+            self.put()?;
+        }
+        Ok(())
+    }
+
+    fn put(&mut self) -> Result<(), StoreError> {
+        let mut key = PREFIX.to_vec();
+        key.extend_from_slice(&self.id);
+        key.extend_from_slice(&(self.keys.len() as u32).to_be_bytes());
+        self.store.meta.insert(key.as_slice(), self.chunk.as_slice())?;
+        self.keys.push(key);
+        self.chunk = vec![FORMAT];
+        Ok(())
+    }
+
+    /// Puts the last chunk and flushes: the undo log is on disk before anything it undoes.
+    fn finish(&mut self) -> Result<(), StoreError> {
+        if self.chunk.len() > 1 {
+            self.put()?;
+        }
+        self.store.db.flush()?;
+        Ok(())
+    }
+}
+
 /// tree:u8 key-len:varint key old:u8 (0 none, 1 some) [old-len:varint old]
-fn encode_undo(out: &mut Vec<u8>, w: &Write) {
-    out.push(w.tree as u8);
-    varint(out, w.key.len() as u64);
-    out.extend_from_slice(&w.key);
-    match &w.old {
+fn encode_undo(out: &mut Vec<u8>, tree: Tree, key: &[u8], old: Option<&[u8]>) {
+    out.push(tree as u8);
+    varint(out, key.len() as u64);
+    out.extend_from_slice(key);
+    match old {
         None => out.push(0),
         Some(old) => {
             out.push(1);

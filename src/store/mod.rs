@@ -364,10 +364,7 @@ impl Store {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let data = self.series_rows(w)?;
         let fresh = self.fresh(w)?;
-        let queued = queue::chunks(
-            &self.db,
-            fresh.entries.iter().map(|(k, _, at)| (k.as_slice(), *at)),
-        )?;
+        let queued = queue::chunks(&self.db, fresh.entry_keys(w))?;
         let ahead = self.write_ahead(w, &data.releases, &fresh)?;
         if ahead.is_some() {
             crate::fault::point(crate::fault::AFTER_WRITE_AHEAD);

@@ -5,7 +5,7 @@ use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};
 use sled::transaction::ConflictableTransactionError;
-use sled::{IVec, Transactional};
+use sled::Transactional;
 
 use super::due::{position, Index};
 use super::{dec, enc, key2, settled, CommitSummary, PollWrite, Store, StoreError};
@@ -20,16 +20,60 @@ pub struct UnreadableDelivery {
     pub error: StoreError,
 }
 
-/// A poll's alerts and outbox entries that the store does not hold yet, encoded. They are
-/// written ahead of the poll's transaction with its series records (see `ahead`) and go
-/// into the due index after it (see `queue`): no transaction holds a key per alert.
+/// Which of a poll's alerts and outbox entries the store does not hold yet. They are written
+/// ahead of the poll's transaction with its series records (see `ahead`) and go into the due
+/// index after it (see `queue`): no transaction holds a key per alert. Each record is encoded
+/// as it is written, so a flood's records are never all held at once.
 #[derive(Default)]
 pub(super) struct Fresh {
-    /// New alert records: id and JSON.
-    pub(super) alerts: Vec<(Vec<u8>, IVec)>,
-    /// New outbox records: `receiver \0 alert id`, JSON, and when the entry is due.
-    pub(super) entries: Vec<(Vec<u8>, IVec, DateTime<Utc>)>,
+    /// New alerts: indices into [`PollWrite::alerts`].
+    pub(super) alerts: Vec<usize>,
+    /// New outbox entries: an alert's index and its receiver's.
+    pub(super) entries: Vec<(usize, usize)>,
     pub(super) summary: CommitSummary,
+}
+
+impl Fresh {
+    /// The new alert records: id and JSON.
+    pub(super) fn alert_records<'a>(
+        &'a self,
+        w: &'a PollWrite,
+    ) -> impl Iterator<Item = Result<(Vec<u8>, Vec<u8>), StoreError>> + 'a {
+        self.alerts.iter().map(|&i| alert_record(&w.alerts[i].0))
+    }
+
+    /// The new outbox records: `receiver \0 alert id` and JSON.
+    pub(super) fn entry_records<'a>(
+        &'a self,
+        w: &'a PollWrite,
+    ) -> impl Iterator<Item = Result<(Vec<u8>, Vec<u8>), StoreError>> + 'a {
+        self.entries.iter().map(|&(i, r)| {
+            let (alert, receivers) = &w.alerts[i];
+            entry_record(&receivers[r], alert)
+        })
+    }
+
+    /// The new entries' keys and when each is due.
+    pub(super) fn entry_keys<'a>(
+        &'a self,
+        w: &'a PollWrite,
+    ) -> impl ExactSizeIterator<Item = (Vec<u8>, DateTime<Utc>)> + 'a {
+        self.entries.iter().map(|&(i, r)| {
+            let (alert, receivers) = &w.alerts[i];
+            (key2(&receivers[r], &alert.id), new_delivery(&receivers[r], alert).next_attempt_at)
+        })
+    }
+}
+
+fn alert_record(alert: &Alert) -> Result<(Vec<u8>, Vec<u8>), StoreError> {
+    let key = alert.id.as_bytes();
+    Ok((key.to_vec(), enc("alerts", key, alert)?))
+}
+
+fn entry_record(receiver: &str, alert: &Alert) -> Result<(Vec<u8>, Vec<u8>), StoreError> {
+    let key = key2(receiver, &alert.id);
+    let value = enc("outbox", &key, &new_delivery(receiver, alert))?;
+    Ok((key, value))
 }
 
 impl Store {
@@ -121,24 +165,24 @@ impl Store {
     pub(super) fn fresh(&self, w: &PollWrite) -> Result<Fresh, StoreError> {
         let mut fresh = Fresh::default();
         let (mut ids, mut keys) = (HashSet::new(), HashSet::new());
-        for (alert, receivers) in &w.alerts {
+        for (i, (alert, receivers)) in w.alerts.iter().enumerate() {
             let id = alert.id.as_bytes();
             if ids.insert(id) && self.alerts.get(id)?.is_none() {
-                let value = enc("alerts", id, alert)?;
-                fresh.alerts.push((id.to_vec(), value.into()));
+                // Encoded here only to be refused before anything is written.
+                alert_record(alert)?;
+                fresh.alerts.push(i);
                 fresh.summary.new_alerts.push(alert.id.clone());
             }
-            for r in receivers {
-                let key = key2(r, &alert.id);
+            for (r, receiver) in receivers.iter().enumerate() {
+                let key = key2(receiver, &alert.id);
                 if !keys.insert(key.clone())
                     || self.outbox.get(&key)?.is_some()
                     || self.sent.get(&key)?.is_some()
                 {
                     continue;
                 }
-                let d = new_delivery(r, alert);
-                let value = enc("outbox", &key, &d)?;
-                fresh.entries.push((key, value.into(), d.next_attempt_at));
+                entry_record(receiver, alert)?;
+                fresh.entries.push((i, r));
             }
         }
         fresh.summary.enqueued = fresh.entries.len();

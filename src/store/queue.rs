@@ -27,9 +27,9 @@ const PREFIX: &[u8] = b"queue:";
 const CHUNK_ENTRIES: usize = 500;
 
 /// The queue chunks of one commit: `meta` keys and values, written by its transaction.
-pub(super) fn chunks<'a>(
+pub(super) fn chunks(
     db: &sled::Db,
-    entries: impl ExactSizeIterator<Item = (&'a [u8], DateTime<Utc>)>,
+    entries: impl ExactSizeIterator<Item = (Vec<u8>, DateTime<Utc>)>,
 ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
     if entries.len() == 0 {
         return Ok(Vec::new());
@@ -46,7 +46,7 @@ pub(super) fn chunks<'a>(
         let chunk = &mut out.last_mut().expect("pushed above").1;
         varint(chunk, u64::from_be_bytes(stamp(at)));
         varint(chunk, key.len() as u64);
-        chunk.extend_from_slice(key);
+        chunk.extend_from_slice(&key);
     }
     Ok(out)
 }
