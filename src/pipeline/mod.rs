@@ -90,11 +90,6 @@ pub async fn poll_source(
     }
     let before = store.poll_record(name)?;
     let (record, failing) = silence::after_poll(config, store, before.as_ref(), &report)?;
-    for a in &failing {
-        write
-            .alerts
-            .push((a.clone(), notify::receivers_for(config, a)));
-    }
     report.alerts.extend(failing);
     write.poll = Some((name.to_string(), record));
     // Moved, not cloned: only a dry run shows the updates, and it returned above.
@@ -108,11 +103,25 @@ pub async fn poll_source(
     // In the poll's own transaction: a crash after the commit cannot lose a brief (a second
     // commit for it would leave a window where the release is stored and its brief is not,
     // and the next poll would not see the release as new again).
-    for b in briefs_of(config, store, &write, &report)? {
-        let to = notify::receivers_for(config, &b);
-        write.alerts.push((b, to));
-    }
-    let mut committed = store.commit_async(write).await?;
+    let briefs = briefs_of(config, store, &write, &report)?;
+    // Moved into the write and back, not cloned: a flood's alerts are held once.
+    let fired = std::mem::take(&mut report.alerts);
+    let reported = fired.len();
+    write.alerts = fired
+        .into_iter()
+        .chain(briefs)
+        .map(|a| {
+            let to = notify::receivers_for(config, &a);
+            (a, to)
+        })
+        .collect();
+    let (mut committed, write) = store.commit_async(write).await?;
+    report.alerts = write
+        .alerts
+        .into_iter()
+        .take(reported)
+        .map(|(a, _)| a)
+        .collect();
     crate::fault::point(crate::fault::AFTER_POLL_COMMIT);
     // After the commit, so a series that just got a new period is not late.
     let overdue = silence::overdue(config, store, Some(name), Utc::now())?;
@@ -330,11 +339,6 @@ async fn poll_table(
     write.releases.extend(releases);
     write.releases.extend(group_firsts.into_values());
     write.encoded.extend(encoded);
-    for a in &alerts {
-        write
-            .alerts
-            .push((a.clone(), notify::receivers_for(config, a)));
-    }
     write.stamps.push((
         name.to_string(),
         table.to_string(),

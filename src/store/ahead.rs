@@ -310,7 +310,9 @@ impl UndoLog<'_> {
         let mut key = PREFIX.to_vec();
         key.extend_from_slice(&self.id);
         key.extend_from_slice(&(self.keys.len() as u32).to_be_bytes());
-        self.store.meta.insert(key.as_slice(), self.chunk.as_slice())?;
+        self.store
+            .meta
+            .insert(key.as_slice(), self.chunk.as_slice())?;
         self.keys.push(key);
         self.chunk = vec![FORMAT];
         Ok(())

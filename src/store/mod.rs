@@ -345,10 +345,14 @@ impl Store {
     }
 
     /// [`Store::commit`] on tokio's blocking pool: the transaction of a first sync and the
-    /// flush to disk take long enough to stall an async worker.
-    pub async fn commit_async(&self, w: PollWrite) -> Result<CommitSummary, StoreError> {
+    /// flush to disk take long enough to stall an async worker. The write is handed back (a
+    /// poll's alerts are reported after the commit, and a flood's are not copied for it).
+    pub async fn commit_async(
+        &self,
+        w: PollWrite,
+    ) -> Result<(CommitSummary, PollWrite), StoreError> {
         let store = self.clone();
-        tokio::task::spawn_blocking(move || store.commit(&w))
+        tokio::task::spawn_blocking(move || store.commit(&w).map(|s| (s, w)))
             .await
             .map_err(|e| StoreError::Join(e.to_string()))?
     }

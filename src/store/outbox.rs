@@ -60,7 +60,10 @@ impl Fresh {
     ) -> impl ExactSizeIterator<Item = (Vec<u8>, DateTime<Utc>)> + 'a {
         self.entries.iter().map(|&(i, r)| {
             let (alert, receivers) = &w.alerts[i];
-            (key2(&receivers[r], &alert.id), new_delivery(&receivers[r], alert).next_attempt_at)
+            (
+                key2(&receivers[r], &alert.id),
+                new_delivery(&receivers[r], alert).next_attempt_at,
+            )
         })
     }
 }
