@@ -88,8 +88,21 @@ pub async fn poll_source(
     if dry_run {
         return Ok(report);
     }
+    commit(config, store, name, &mut report, write).await?;
+    Ok(report)
+}
+
+/// Commits what a poll found with the silence alerts and briefs it opens, then enqueues the
+/// overdue alerts the committed data leaves; `report` gets what was committed.
+async fn commit(
+    config: &Config,
+    store: &Store,
+    name: &str,
+    report: &mut PollReport,
+    mut write: PollWrite,
+) -> Result<(), StoreError> {
     let before = store.poll_record(name)?;
-    let (record, failing) = silence::after_poll(config, store, before.as_ref(), &report)?;
+    let (record, failing) = silence::after_poll(config, store, before.as_ref(), report)?;
     report.alerts.extend(failing);
     write.poll = Some((name.to_string(), record));
     // Moved, not cloned: only a dry run shows the updates, and it returned above.
@@ -103,7 +116,7 @@ pub async fn poll_source(
     // In the poll's own transaction: a crash after the commit cannot lose a brief (a second
     // commit for it would leave a window where the release is stored and its brief is not,
     // and the next poll would not see the release as new again).
-    let briefs = briefs_of(config, store, &write, &report)?;
+    let briefs = briefs_of(config, store, &write, report)?;
     // Moved into the write and back, not cloned: a flood's alerts are held once.
     let fired = std::mem::take(&mut report.alerts);
     let reported = fired.len();
@@ -127,14 +140,13 @@ pub async fn poll_source(
     let overdue = silence::overdue(config, store, Some(name), Utc::now())?;
     let late = silence::enqueue(config, store, &overdue).await?;
     committed.enqueued += late.enqueued;
+    let new: std::collections::HashSet<&String> = late.new_alerts.iter().collect();
+    report
+        .alerts
+        .extend(overdue.into_iter().filter(|a| new.contains(&a.id)));
     committed.new_alerts.extend(late.new_alerts);
-    report.alerts.extend(
-        overdue
-            .into_iter()
-            .filter(|a| committed.new_alerts.contains(&a.id)),
-    );
     report.committed = Some(committed);
-    Ok(report)
+    Ok(())
 }
 
 /// Warns when a poll fired more alerts than `[store] flood_alerts`. They are all stored and

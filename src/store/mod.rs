@@ -357,9 +357,11 @@ impl Store {
             .map_err(|e| StoreError::Join(e.to_string()))?
     }
 
-    /// Writes one poll's results in one transaction and flushes them to disk. Every record is
-    /// checked (and the JSON ones encoded) before the transaction starts, so a refused value
-    /// leaves the store exactly as it was.
+    /// Writes one poll's results as one unit (records ahead, then one transaction; see the
+    /// module doc) and flushes them to disk. Every record is checked (and the JSON ones
+    /// encoded) before anything is written, so a refused value leaves the store exactly as it
+    /// was. An error after the transaction (indexing the new entries) leaves the poll
+    /// committed and its entries queued: the next open indexes them.
     pub fn commit(&self, w: &PollWrite) -> Result<CommitSummary, StoreError> {
         // A panic in another commit poisons nothing that needs repair: its undo log does that.
         let _turn = self
