@@ -24,7 +24,8 @@
 //!     text encoding; `ffcsv.rs` the CSV parser; `labels.rs` attribute labels for groups;
 //!     `select.rs` cells -> series; `stamp.rs` change stamps from the catalogue.
 //! - [`pipeline`]: what one poll of one source does, start to finish (`mod.rs`); what it
-//!   reports per table (`report.rs`).
+//!   reports per table (`report.rs`); which stored records each series continues, by its
+//!   identity, so a renamed id keeps its history (`identity.rs`).
 //! - [`diff`]: pure, stored vs fetched -> release.
 //! - [`derive`]: pure, growth rates from stored levels (owns `Derive`).
 //! - [`rules`]: pure, series + release -> alerts with stable ids. `mod` dispatch, ids and the
@@ -37,7 +38,10 @@
 //!   - `store/record.rs` + `store/codec.rs`: the binary series records and their primitives.
 //!   - `store/outbox.rs`: alert records, deliveries, reading and settling what is pending.
 //!   - `store/due.rs`: the due index, the pending count, sent markers, pruning.
-//!   - `store/ahead.rs`: series records written ahead of the poll's transaction, with undo.
+//!   - `store/ahead.rs`: series records written ahead of the poll's transaction, with undo;
+//!     readers are shown the values they replace until the commit is done.
+//!   - `store/identity.rs`: the index of series identities (source, table, measure, keys)
+//!     to ids, and the renames a poll commits.
 //!   - `store/staged.rs`: the series as a poll's write will leave them, read before its
 //!     commit (briefs go into the same transaction).
 //!   - `store/upgrade.rs`: earlier schemas upgraded in place at open.
@@ -48,6 +52,8 @@
 //!   - `notify/route.rs`: which receivers want which alert (`subscribe` globs, `min_severity`).
 //!   - `notify/settle.rs`: the delivery backoff and the pure claim/settle transitions.
 //!   - `notify/render.rs`: headline, subject, text body, one-line errors; shared by receivers.
+//!   - `notify/escape.rs`: source and config text neutralised per chat platform (mentions,
+//!     links, markup) before it goes into a Slack, Mattermost or Teams message.
 //!   - `notify/http.rs`: the HTTP POST and the reading of answers every HTTP receiver shares.
 //!   - `notify/chat.rs`: the chat channel (render per platform, post each part).
 //!   - `notify/webhook.rs`, `notify/email.rs`, `notify/log.rs`, `notify/slack.rs`,

@@ -6,7 +6,9 @@
 //! encoder rather than hand-written text: escaping, `# EOF`, `_total` suffixes and types are
 //! its business, and a metric added later cannot break the exposition's syntax.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
@@ -55,6 +57,10 @@ pub struct Metrics {
     heartbeat_ms: AtomicU64,
     /// How old a heartbeat may be before `/healthz` reports the loop as stalled.
     max_heartbeat_age: Duration,
+    /// What must happen again for `/healthz` to stay 200 (a source's poll, the heartbeat
+    /// ping): when it last did, and how long after that it may take. Monotonic, so a step
+    /// of the wall clock neither hides a silence nor invents one.
+    duties: Mutex<BTreeMap<String, (Instant, Duration)>>,
     registry: Registry,
     polls: Family<TableLabels, Counter>,
     poll_failures: Family<TableLabels, Counter>,
@@ -76,6 +82,7 @@ impl Metrics {
             started: Instant::now(),
             heartbeat_ms: AtomicU64::new(0),
             max_heartbeat_age,
+            duties: Mutex::default(),
             registry: Registry::default(),
             polls: Family::default(),
             poll_failures: Family::default(),
@@ -188,8 +195,52 @@ impl Metrics {
         self.started.elapsed().saturating_sub(last)
     }
 
+    /// `duty` (a source's poll, the heartbeat ping) just happened and must happen again
+    /// within `within`, or `/healthz` fails.
+    pub fn expect(&self, duty: &str, within: Duration) {
+        if let Ok(mut duties) = self.duties.lock() {
+            duties.insert(duty.to_string(), (Instant::now(), within));
+        }
+    }
+
+    /// Drops the duties `keep` says no to (a source removed by reload, a schedule that
+    /// never fires again).
+    pub fn retain_duties(&self, keep: impl Fn(&str) -> bool) {
+        if let Ok(mut duties) = self.duties.lock() {
+            duties.retain(|d, _| keep(d));
+        }
+    }
+
+    /// `Ok` while the scheduling loop turns and every duty is on time; else one line saying
+    /// what is late.
+    pub fn health(&self) -> Result<(), String> {
+        let age = self.heartbeat_age();
+        if age > self.max_heartbeat_age {
+            return Err(format!(
+                "the scheduling loop has stalled: no turn for {}s",
+                age.as_secs()
+            ));
+        }
+        let duties = self
+            .duties
+            .lock()
+            .map_err(|_| "health state poisoned".to_string())?;
+        for (duty, (since, within)) in duties.iter() {
+            let quiet = since.elapsed();
+            if quiet > *within {
+                return Err(format!(
+                    "{}: nothing for {}s, its schedule allows {}s",
+                    duty.escape_debug(),
+                    quiet.as_secs(),
+                    within.as_secs()
+                ));
+            }
+        }
+        Ok(())
+    }
+
     pub fn healthy(&self) -> bool {
-        self.heartbeat_age() <= self.max_heartbeat_age
+        self.health().is_ok()
     }
 
     pub fn record_poll(&self, report: &PollReport) {
@@ -305,5 +356,24 @@ mod tests {
         // Equal ages count as healthy; a zero budget still flips soon after.
         std::thread::sleep(Duration::from_millis(5));
         assert!(!m.healthy());
+    }
+
+    #[test]
+    fn a_late_duty_is_unhealthy_and_named() {
+        let m = Metrics::new(Duration::from_secs(30));
+        m.heartbeat();
+        m.expect("source cbs", Duration::from_secs(60));
+        assert_eq!(m.health(), Ok(()));
+        m.expect("heartbeat", Duration::ZERO);
+        std::thread::sleep(Duration::from_millis(5));
+        let reason = m.health().unwrap_err();
+        assert!(reason.starts_with("heartbeat: nothing for 0s"), "{reason}");
+        // Done again in time: healthy; dropped: never late.
+        m.expect("heartbeat", Duration::from_secs(60));
+        assert_eq!(m.health(), Ok(()));
+        m.expect("source gone", Duration::ZERO);
+        m.retain_duties(|d| d != "source gone");
+        std::thread::sleep(Duration::from_millis(5));
+        assert_eq!(m.health(), Ok(()));
     }
 }

@@ -358,13 +358,14 @@ async fn every_chat_platform_gets_the_whole_text_of_a_brief() {
         "the alerts follow the brief"
     );
 
-    // Teams: the brief's container holds every line as a TextBlock, in order.
+    // Teams: the brief's container holds every line as a TextBlock, in order (its Markdown
+    // characters escaped).
     let v = one(TEAMS_PATH);
-    let items: Vec<&str> = v["attachments"][0]["content"]["body"][1]["items"]
+    let items: Vec<String> = v["attachments"][0]["content"]["body"][1]["items"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|i| i["text"].as_str().unwrap())
+        .map(|i| unmark(i["text"].as_str().unwrap()))
         .collect();
     assert_eq!(&items[..items.len() - 1], &lines[..], "Teams: every line");
     assert_eq!(
@@ -375,18 +376,7 @@ async fn every_chat_platform_gets_the_whole_text_of_a_brief() {
     // Mattermost: every line, Markdown characters escaped, single line breaks kept.
     let v = one(MATTERMOST_PATH);
     let post = v["text"].as_str().unwrap();
-    let unescaped: String = {
-        let mut out = String::new();
-        let mut chars = post.chars();
-        while let Some(c) = chars.next() {
-            if c == '\\' {
-                out.extend(chars.next());
-            } else {
-                out.push(c);
-            }
-        }
-        out
-    };
+    let unescaped = unmark(post);
     let body = lines[1..].join("\n");
     assert!(
         squeeze(&unescaped).contains(&format!("**{}**\n{body}", lines[0])),
@@ -577,4 +567,138 @@ async fn alertmanager_gets_the_label_set_and_one_member_is_enough() {
     let e = delivery(&store, "am2", "3f0c9a1e");
     assert_eq!(e.state, DeliveryState::Failed, "{e:?}");
     assert!(e.last_error.unwrap().contains("HTTP 400: bad"));
+}
+
+/// A source whose titles and labels carry chat markup: a channel mention in each platform's
+/// syntax, a Slack link and a Markdown link.
+const HOSTILE: &str = "@channel <!channel> <https://evil|click> [x](https://evil)";
+
+#[tokio::test]
+async fn titles_from_a_source_reach_every_chat_platform_neutralised() {
+    let p = Platforms::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let mut a = alert(
+        "c0ffee01",
+        Severity::Critical,
+        &format!("Produktion {HOSTILE}: +1.3 in 2025-03"),
+    );
+    a.title = format!("Produktion {HOSTILE}");
+    a.source_period = format!("2025MM03 {HOSTILE}");
+    a.unit = "@here".into();
+    let (mut brief, _) = long_brief();
+    brief.summary = format!("Brief {HOSTILE}");
+    brief.details = serde_json::json!({"text": format!("Brief {HOSTILE}\nLowest: {HOSTILE} -4.0 %\n"), "facts": {}})
+        .as_object()
+        .cloned()
+        .unwrap();
+    let extra = [
+        chat("s", "slack", &p.url(SLACK_PATH)),
+        chat("m", "mattermost", &p.url(MATTERMOST_PATH)),
+        chat("t", "teams", &p.url(TEAMS_PATH)),
+    ]
+    .concat();
+    for r in ["s", "m", "t"] {
+        enqueue(&store, r, &[brief.clone(), a.clone()]);
+    }
+    let report = notifier(&extra).deliver(&store, Mode::Poll).await.unwrap();
+    assert!(!report.failed(), "{report:?}");
+    let posted = |path: &str| -> Vec<String> {
+        p.requests()
+            .into_iter()
+            .filter(|r| r.path == path)
+            .map(|r| {
+                assert_eq!(r.invalid, None, "{path}");
+                // Every string of the message, as the platform reads it (JSON unescaped).
+                let mut out = Vec::new();
+                strings(&r.json(), &mut out);
+                out.join("\n")
+            })
+            .collect()
+    };
+    let live = |what: &str, text: &str, forms: &[&str]| {
+        for f in forms {
+            assert!(!text.contains(f), "{what}: {f:?} is live in {text}");
+        }
+        assert!(
+            text.contains("c0ffee01") && text.contains("Produktion"),
+            "{what}: {text}"
+        );
+    };
+    // Slack: no `<!…>`, `<url|label>` or bare `@channel`/`@here` in what Slack reads as
+    // mrkdwn (every mrkdwn text and the fallback `text`); a header's plain_text is read as
+    // it is (no markup), and has no bare mention either.
+    let slack: Vec<serde_json::Value> = p
+        .requests()
+        .into_iter()
+        .filter(|r| r.path == SLACK_PATH)
+        .map(|r| r.json())
+        .collect();
+    assert!(!slack.is_empty());
+    for v in &slack {
+        let mut mrkdwn = vec![v["text"].as_str().unwrap().to_string()];
+        mrkdwn_texts(v, &mut mrkdwn);
+        let t = mrkdwn.join("\n");
+        live(
+            "slack",
+            &t,
+            &["<!channel>", "<https://evil", "@channel", "@here"],
+        );
+        assert!(t.contains("&lt;!channel&gt;"), "{t}");
+        let mut all = Vec::new();
+        strings(v, &mut all);
+        assert!(!all.join("\n").contains("@channel"), "{all:?}");
+    }
+    // Mattermost: no mention, and no Markdown link or autolink: their characters escaped.
+    for t in posted(MATTERMOST_PATH) {
+        live("mattermost", &t, &["@channel", "@here"]);
+        for form in ["[x](", "x](https", "<https://evil", "<!channel>"] {
+            let bare = t.match_indices(form).any(|(i, _)| !t[..i].ends_with('\\'));
+            assert!(!bare, "mattermost: {form:?} is live in {t}");
+        }
+        assert!(t.contains("\\[x\\](https://evil)"), "{t}");
+    }
+    // Teams: no Markdown link in a TextBlock or a Fact.
+    for t in posted(TEAMS_PATH) {
+        live("teams", &t, &["[x](", "](https://evil)"]);
+    }
+    assert!(!posted(TEAMS_PATH).is_empty() && !posted(MATTERMOST_PATH).is_empty());
+}
+
+/// The text of every mrkdwn text object in a Slack message.
+fn mrkdwn_texts(v: &serde_json::Value, out: &mut Vec<String>) {
+    match v {
+        serde_json::Value::Object(o)
+            if o.get("type").and_then(|t| t.as_str()) == Some("mrkdwn") =>
+        {
+            out.push(o["text"].as_str().unwrap_or_default().to_string())
+        }
+        serde_json::Value::Object(o) => o.values().for_each(|x| mrkdwn_texts(x, out)),
+        serde_json::Value::Array(a) => a.iter().for_each(|x| mrkdwn_texts(x, out)),
+        _ => {}
+    }
+}
+
+/// Chat text as a reader sees it: backslash escapes and word joiners taken out.
+fn unmark(text: &str) -> String {
+    let mut out = String::new();
+    let mut chars = text.chars().filter(|&c| c != '\u{2060}');
+    while let Some(c) = chars.next() {
+        if c == '\\' {
+            out.extend(chars.next());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Every string value in a JSON document.
+fn strings(v: &serde_json::Value, out: &mut Vec<String>) {
+    match v {
+        serde_json::Value::String(s) => out.push(s.clone()),
+        serde_json::Value::Array(a) => a.iter().for_each(|x| strings(x, out)),
+        serde_json::Value::Object(o) => o.values().for_each(|x| strings(x, out)),
+        _ => {}
+    }
 }

@@ -27,6 +27,9 @@ use statwatch::sources::{Check, FetchError, Source};
 use tokio_util::sync::CancellationToken;
 
 const TOKEN: &str = "tok-7f3a9c2e51d84b06";
+/// A GENESIS user account (name and password), which may run jobs.
+const USER: &str = "statwatch-user";
+const PASSWORD: &str = "pw-5d0c2a91";
 const TABLE: &str = "42153-0001";
 const JOB: &str = "42153-0001_987654321";
 
@@ -184,6 +187,8 @@ struct Fake {
     delay: Duration,
     /// Requests that carried a `username` or `password` header.
     saw_credentials: usize,
+    /// `job=true` with the token gets an error envelope (the token cannot run jobs).
+    token_jobs_refused: bool,
 }
 
 #[derive(Clone)]
@@ -286,7 +291,8 @@ fn answer(
     }
     let user = headers.get("username").and_then(|v| v.to_str().ok());
     let pass = headers.get("password").and_then(|v| v.to_str().ok());
-    if user != Some(TOKEN) || pass != Some("") {
+    let token = user == Some(TOKEN) && pass == Some("");
+    if !token && (user != Some(USER) || pass != Some(PASSWORD)) {
         // Synthetic: the real service answers a failed login with an envelope and HTTP 200.
         return envelope(
             endpoint,
@@ -334,6 +340,17 @@ fn answer(
             }
             TableMode::Redirect(to) => {
                 (StatusCode::TEMPORARY_REDIRECT, [(header::LOCATION, to)]).into_response()
+            }
+            // Synthetic: no recording of GENESIS refusing a token a job exists; the
+            // refusal comes as an error envelope with HTTP 200, as every GENESIS error does.
+            TableMode::TooBig { .. } if field("job") == "true" && token && f.token_jobs_refused => {
+                envelope(
+                    endpoint,
+                    -1,
+                    "Ein Fehler ist aufgetreten: Hintergrundaufträge sind mit einem API-Token \
+                     nicht möglich.",
+                    serde_json::Value::Null,
+                )
             }
             TableMode::TooBig { .. } if field("job") == "true" => envelope(
                 endpoint,
@@ -404,6 +421,7 @@ async fn start(table: TableMode) -> (Shared, String) {
             html_outage: false,
             delay: Duration::ZERO,
             saw_credentials: 0,
+            token_jobs_refused: false,
         })),
         in_flight: Arc::new(AtomicUsize::new(0)),
         max_in_flight: Arc::new(AtomicUsize::new(0)),
@@ -423,6 +441,11 @@ async fn start(table: TableMode) -> (Shared, String) {
 
 /// A config as a user writes it, parsed by the real config code.
 fn config(base: &str, username: &str, unit: &str) -> Config {
+    config_with(base, username, "", unit)
+}
+
+/// `config` with a password (a user account rather than a token).
+fn config_with(base: &str, username: &str, password: &str, unit: &str) -> Config {
     let src = format!(
         r#"
 state_dir = "/nonexistent/statwatch-test"
@@ -433,7 +456,7 @@ base_url = "{base}"
 schedule = "0 */5 8-10 * * Mon-Fri"
 timezone = "Europe/Berlin"
 username = "{username}"
-password = ""
+password = "{password}"
 timeout_secs = 5
 history_years = 2
 
@@ -662,6 +685,191 @@ async fn a_too_big_table_goes_through_the_job_flow() {
         e.to_string()
             .contains(&format!("GENESIS job {JOB} was not ready after 10 polls")),
         "{e}"
+    );
+    // The token used here may be why: the message says what to do if it repeats.
+    assert!(
+        e.to_string()
+            .contains("give the source a GENESIS user account"),
+        "{e}"
+    );
+}
+
+/// How many `data/tablefile` requests asked for a job.
+fn jobs_asked(fake: &Shared) -> usize {
+    fake.with(|f| {
+        f.forms
+            .iter()
+            .filter(|(e, form)| e == "data/tablefile" && form["job"] == "true")
+            .count()
+    })
+}
+
+/// One poll of the table as the pipeline makes it: the change check, then the download.
+async fn poll_once(src: &Source, cfg: &Config) -> Result<(), FetchError> {
+    let Check::Changed { .. } = src.check(TABLE, None).await? else {
+        panic!("a first check says changed");
+    };
+    src.fetch(TABLE, &series(cfg), &CancellationToken::new())
+        .await
+        .map(|_| ())
+}
+
+#[tokio::test]
+async fn a_token_refused_a_job_is_told_what_to_do_and_asks_once_per_release() {
+    let (fake, base) = start(TableMode::TooBig {
+        zip: release(&C_SA),
+        not_ready: 0,
+    })
+    .await;
+    fake.with(|f| f.token_jobs_refused = true);
+    let cfg = config(&base, TOKEN, "2021=100");
+    let src = source(&cfg);
+    for poll in 1..=2 {
+        let m = poll_once(&src, &cfg).await.unwrap_err().to_string();
+        assert!(
+            m.contains(
+                "table 42153-0001 is too big for the GENESIS dialog and needs a background job"
+            ) && m.contains("user account (username and password)")
+                && m.contains("history_years = 2")
+                && m.contains("Hintergrundaufträge sind mit einem API-Token nicht möglich"),
+            "poll {poll}: {m}"
+        );
+        assert!(!m.contains(TOKEN), "{m}");
+    }
+    assert_eq!(
+        jobs_asked(&fake),
+        1,
+        "the same release is not asked for twice"
+    );
+
+    // A new release is asked for once more (the token might have been given the right).
+    fake.with(|f| f.latest_update = "06.06.2025 08:00:11h".into());
+    poll_once(&src, &cfg).await.unwrap_err();
+    poll_once(&src, &cfg).await.unwrap_err();
+    assert_eq!(jobs_asked(&fake), 2);
+
+    // A user account runs the job.
+    let user = config_with(&base, USER, PASSWORD, "2021=100");
+    poll_once(&source(&user), &user)
+        .await
+        .expect("a user account runs the job");
+    assert_eq!(jobs_asked(&fake), 3);
+}
+
+#[tokio::test]
+async fn a_job_not_ready_in_one_poll_is_waited_for_at_the_next_not_started_again() {
+    // Ready at the 15th results poll: the first poll gives up after 10.
+    let (fake, base) = start(TableMode::TooBig {
+        zip: release(&C_SA),
+        not_ready: 14,
+    })
+    .await;
+    let cfg = config_with(&base, USER, PASSWORD, "2021=100");
+    let src = source(&cfg);
+    let e = poll_once(&src, &cfg).await.unwrap_err();
+    assert!(e.to_string().contains("waits for the same job"), "{e}");
+    poll_once(&src, &cfg).await.expect("the same job's result");
+    assert_eq!(jobs_asked(&fake), 1, "one job for one release");
+    assert_eq!(fake.count("catalogue/results"), 15);
+    assert_eq!(fake.count("data/resultfile"), 1);
+}
+
+/// A file of the consumer price index (statistic 61111) in the shape of the production index,
+/// its levels ten times the production index's.
+fn other_statistic(sa: &[f64]) -> String {
+    let tenfold: Vec<f64> = sa.iter().map(|v| v * 10.0).collect();
+    production_csv(&tenfold).replace(
+        "\n42153;Produktionsindex für das Produzierende Gewerbe;",
+        "\n61111;Verbraucherpreisindex für Deutschland;",
+    )
+}
+
+#[tokio::test]
+async fn a_file_of_another_statistic_fails_the_table_and_stores_nothing() {
+    let (fake, base) = start(TableMode::Zip(release(&C_SA))).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let text = format!(
+        r#"
+state_dir = "{state}"
+
+[sources.destatis]
+kind = "destatis"
+base_url = "{base}"
+schedule = "0 0 8 * * Mon-Fri"
+username = "{TOKEN}"
+password = ""
+
+[[series]]
+id = "de.industry.index"
+source = "destatis"
+table = "{TABLE}"
+measure = "PRO101"
+dimensions = {{ WERT03 = "X13JDKSB", WZ08V1 = "WZ08-C" }}
+unit = "2021=100"
+"#,
+        state = dir.path().display()
+    );
+    let cfg = Config::parse(Path::new("t.toml"), &text).expect("config");
+    let store = statwatch::store::Store::open(dir.path()).expect("store");
+    let src = source(&cfg);
+    let cancel = CancellationToken::new();
+    let poll = || statwatch::pipeline::poll_source(&cfg, &store, "destatis", &src, false, &cancel);
+    let report = poll().await.expect("poll");
+    assert!(!report.failed(), "{:?}", report.tables);
+    let before = store.observations("de.industry.index").expect("read");
+    assert_eq!(before.len(), 15);
+
+    // The next release's tablefile is another statistic's.
+    fake.with(|f| {
+        f.latest_update = "06.06.2025 08:00:11h".into();
+        f.table = TableMode::Zip(zipped("x.csv", &other_statistic(&C_SA_2)));
+    });
+    let report = poll().await.expect("poll");
+    assert!(report.failed());
+    let m = match &report.tables[0].result {
+        Err(e) => e.to_string(),
+        Ok(r) => panic!("stored: {r:?}"),
+    };
+    assert!(
+        m.contains("data/tablefile for table 42153-0001")
+            && m.contains("statistics_code \"61111\"")
+            && m.contains("belongs to statistic 42153"),
+        "{m}"
+    );
+    assert_eq!(
+        store.observations("de.industry.index").expect("read"),
+        before
+    );
+
+    // A job's result of another statistic: the same, naming the result.
+    fake.with(|f| {
+        f.table = TableMode::TooBig {
+            zip: zipped("x.csv", &other_statistic(&C_SA_2)),
+            not_ready: 0,
+        }
+    });
+    let report = poll().await.expect("poll");
+    let m = match &report.tables[0].result {
+        Err(e) => e.to_string(),
+        Ok(r) => panic!("stored: {r:?}"),
+    };
+    assert!(
+        m.contains(&format!("data/resultfile {JOB} for table 42153-0001"))
+            && m.contains("statistics_code \"61111\""),
+        "{m}"
+    );
+    assert_eq!(
+        store.observations("de.industry.index").expect("read"),
+        before
+    );
+
+    // The right file of the same release is then stored: the stamp did not move on.
+    fake.with(|f| f.table = TableMode::Zip(release(&C_SA_2)));
+    let report = poll().await.expect("poll");
+    assert!(!report.failed(), "{:?}", report.tables);
+    assert_eq!(
+        store.observations("de.industry.index").expect("read").len(),
+        16
     );
 }
 

@@ -283,3 +283,178 @@ async fn an_unchanged_poll_of_a_hundred_tables_is_one_catalogue_request_or_two()
     assert!(lengths.iter().all(|&n| n < 2048), "{lengths:?}");
     assert!(bytes < 20_000, "{bytes} bytes");
 }
+
+/// The series ids `export` writes rows for.
+async fn exported_ids(config: &std::path::Path) -> std::collections::BTreeSet<String> {
+    let o = statwatch(config, &["export"]).await;
+    assert!(o.status.success(), "{}", stderr(&o));
+    stdout(&o)
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').next().unwrap().to_string())
+        .collect()
+}
+
+/// A series' identity is its source, table, measure and keys; its id is a name. Renaming a
+/// group's id template between two releases keeps every series' history under its new id,
+/// and the release that comes with the rename alerts as usual.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_group_renamed_in_the_config_keeps_its_history_and_alerts_on_the_next_release() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = CbsServer::start().await;
+    let v0 = yoy_vintage(0);
+    server.set_table(
+        INDUSTRY,
+        branches_table(&[C, MACHINES], &[], &v0, "2025-04-10T06:30:00"),
+    );
+    let old = group_config(&server.base_url(), &dir.path().join("s"));
+    let config = write_config(dir.path(), &old);
+    let o = statwatch(&config, &["poll"]).await;
+    assert!(o.status.success(), "{}\n{}", stdout(&o), stderr(&o));
+
+    // The id template and the rule's glob renamed; March arrives with the rename.
+    let renamed = old
+        .replace("nl.industry.branch.{", "nl.manufacturing.{")
+        .replace("nl.industry.branch.*.yoy", "nl.manufacturing.*.yoy");
+    assert_ne!(renamed, old);
+    std::fs::write(&config, renamed).unwrap();
+    let v1 = with(&v0, &[("2025MM03", 1.3)]);
+    server.set_table(
+        INDUSTRY,
+        branches_table(&[C, MACHINES], &[], &v1, "2025-05-12T06:30:00"),
+    );
+    let o = statwatch(&config, &["poll"]).await;
+    let (out, err) = (stdout(&o), stderr(&o));
+    assert!(o.status.success(), "{out}\n{err}");
+    for branch in ["307500", "336500"] {
+        let line =
+            format!("fired alert [info] branch-release nl.manufacturing.{branch}.yoy 2025-03");
+        assert!(out.contains(&line), "{line}\n{out}\n{err}");
+        let log = format!(
+            "series renamed from nl.industry.branch.{branch}.yoy to nl.manufacturing.{branch}.yoy"
+        );
+        assert!(err.contains(&log), "{log}\n{err}");
+    }
+    assert!(!err.contains("baseline stored"), "no new baseline: {err}");
+    assert!(!out.contains("no longer in the table"), "{out}");
+
+    let o = statwatch(&config, &["series", "--json"]).await;
+    let list: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        ids(&list),
+        ["nl.manufacturing.307500.yoy", "nl.manufacturing.336500.yoy"]
+    );
+    let one = series_json(&config, "nl.manufacturing.336500.yoy").await;
+    assert_eq!(one["observations"].as_array().unwrap().len(), v1.len());
+    assert_eq!(
+        exported_ids(&config).await,
+        ["nl.manufacturing.307500.yoy", "nl.manufacturing.336500.yoy"]
+            .map(String::from)
+            .into()
+    );
+    // Once moved, the next poll is an ordinary one: nothing moves or alerts again.
+    let o = statwatch(&config, &["poll"]).await;
+    assert!(!stderr(&o).contains("renamed"), "{}", stderr(&o));
+    assert!(!stdout(&o).contains("fired alert"), "{}", stdout(&o));
+}
+
+fn plain_config(base_url: &str, state: &std::path::Path, ids: &[&str]) -> String {
+    let mut text = format!(
+        r#"
+state_dir = "{state}"
+[sources.cbs]
+kind = "cbs"
+base_url = "{base_url}"
+schedule = "0 */5 6-9 * * Mon-Fri"
+timeout_secs = 2
+history_years = 20
+
+[[rules]]
+id = "release"
+series = "nl.*"
+kind = "release"
+
+[receivers.journal]
+kind = "log"
+"#,
+        state = state.display()
+    );
+    for id in ids {
+        text.push_str(&format!(
+            r#"
+[[series]]
+id = "{id}"
+source = "cbs"
+table = "{INDUSTRY}"
+measure = "{YOY}"
+dimensions = {{ {BRANCH_DIM} = " 307500 " }}
+title = "Industrial production NL, y/y %"
+unit = "%"
+"#
+        ));
+    }
+    text
+}
+
+/// A plain series renamed keeps its history likewise. Two entries that select the same data
+/// cannot both take it: the first in the config does, the other starts its own history.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_plain_series_renamed_keeps_its_history_and_only_one_entry_takes_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = CbsServer::start().await;
+    let v0 = yoy_vintage(0);
+    server.set_table(
+        INDUSTRY,
+        branches_table(&[C], &[], &v0, "2025-04-10T06:30:00"),
+    );
+    let state = dir.path().join("s");
+    let config = write_config(
+        dir.path(),
+        &plain_config(&server.base_url(), &state, &["nl.industry.yoy"]),
+    );
+    let o = statwatch(&config, &["poll"]).await;
+    assert!(o.status.success(), "{}\n{}", stdout(&o), stderr(&o));
+
+    let renamed = ["nl.manufacturing.yoy", "nl.manufacturing.copy"];
+    std::fs::write(&config, plain_config(&server.base_url(), &state, &renamed)).unwrap();
+    let v1 = with(&v0, &[("2025MM03", 1.3)]);
+    server.set_table(
+        INDUSTRY,
+        branches_table(&[C], &[], &v1, "2025-05-12T06:30:00"),
+    );
+    let o = statwatch(&config, &["poll"]).await;
+    let (out, err) = (stdout(&o), stderr(&o));
+    assert!(o.status.success(), "{out}\n{err}");
+    let line = "fired alert [info] release nl.manufacturing.yoy 2025-03";
+    assert!(out.contains(line), "{line}\n{out}\n{err}");
+    assert!(
+        err.contains("series renamed from nl.industry.yoy to nl.manufacturing.yoy"),
+        "{err}"
+    );
+    // The second entry of the same data: its own first sync, told why.
+    assert!(!out.contains("nl.manufacturing.copy 2025"), "{out}");
+    assert!(err.contains("another configured series took over"), "{err}");
+    let o = statwatch(&config, &["series", "--json"]).await;
+    let list: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(ids(&list), renamed);
+    for id in renamed {
+        let s = series_json(&config, id).await;
+        assert_eq!(
+            s["observations"].as_array().unwrap().len(),
+            v1.len(),
+            "{id}"
+        );
+    }
+    let baselines: Vec<&str> = err
+        .lines()
+        .filter(|l| l.contains("baseline stored"))
+        .collect();
+    assert!(
+        baselines.len() == 1 && baselines[0].contains("nl.manufacturing.copy"),
+        "only the copy is a first sync: {baselines:#?}"
+    );
+    assert_eq!(
+        exported_ids(&config).await,
+        renamed.map(String::from).into()
+    );
+}

@@ -217,3 +217,103 @@ fn the_heartbeat_pings_at_its_interval_and_stops_when_the_store_cannot_be_writte
     assert_eq!(deadman.count(), after_exit, "pings after the store failed");
     let _ = Command::new("umount").arg("-l").arg(&state).status();
 }
+
+/// libfaketime's preload library (Debian's `faketime` package), if installed.
+fn libfaketime() -> Option<std::path::PathBuf> {
+    let arch = std::env::consts::ARCH;
+    [
+        format!("/usr/lib/{arch}-linux-gnu/faketime/libfaketime.so.1"),
+        "/usr/lib/faketime/libfaketime.so.1".to_string(),
+    ]
+    .into_iter()
+    .map(std::path::PathBuf::from)
+    .find(|p| p.exists())
+}
+
+#[test]
+fn a_wall_clock_step_back_keeps_polls_and_pings_going() {
+    let Some(lib) = libfaketime() else {
+        eprintln!("SKIPPED: libfaketime is not installed (apt-get install faketime)");
+        return;
+    };
+    let cbs = FakeCbs::start();
+    let dir = tempfile::tempdir().unwrap();
+    // The daemon's wall clock is the real one plus this file's offset, read at every call;
+    // its monotonic clock is the real one.
+    let offset = write(&dir.path().join("faketime"), "+0\n");
+    let deadman = DeadMan::default();
+    let url = deadman.start();
+    let extra = format!("[heartbeat]\nurl = \"{url}\"\ninterval_secs = 0.5\n");
+    let cfg = write(
+        &dir.path().join("statwatch.toml"),
+        &config(&dir.path().join("state"), &cbs, EVERY_2S, &extra),
+    );
+    let daemon = Daemon::spawn(
+        &cfg,
+        &[
+            ("LD_PRELOAD", lib.to_str().unwrap()),
+            ("FAKETIME_TIMESTAMP_FILE", offset.to_str().unwrap()),
+            ("FAKETIME_NO_CACHE", "1"),
+            ("FAKETIME_DONT_FAKE_MONOTONIC", "1"),
+        ],
+    );
+    wait_for("two polls and two pings", || {
+        cbs.checks() >= 2 && deadman.count() >= 2
+    });
+
+    // NTP steps the wall clock back an hour.
+    write(&offset, "-3600\n");
+    let (polls, pings) = (cbs.checks(), deadman.count());
+    wait_for("polls and pings after the step back", || {
+        cbs.checks() >= polls + 2 && deadman.count() >= pings + 3
+    });
+    let logged = daemon.wait_line("the wall clock stepped", 0);
+    assert!(logged.contains("step_secs=-3600 "), "{logged}");
+
+    // And forward again: a tick it jumps over polls at once, and the polls go on.
+    write(&offset, "+0\n");
+    daemon.wait_line("step_secs=3600 ", 0);
+    let polls = cbs.checks();
+    wait_for("polls after the step forward", || cbs.checks() >= polls + 2);
+}
+
+#[test]
+fn healthz_fails_while_a_source_is_overdue_and_recovers() {
+    let cbs = FakeCbs::start();
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let web = format!("\n[metrics]\nlisten = \"127.0.0.1:{port}\"\n");
+    let cfg = write(
+        &dir.path().join("statwatch.toml"),
+        &config(&dir.path().join("state"), &cbs, EVERY_2S, &web),
+    );
+    let _daemon = Daemon::spawn(&cfg, &[]);
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    // On time: several ticks (more than one schedule gap) polled, and healthy throughout.
+    wait_for("the listener", || !http_get_fails(&addr.to_string()));
+    let first = cbs.checks();
+    wait_for("three polls", || {
+        assert_eq!(http_get(addr, "/healthz"), (200, "ok\n".to_string()));
+        cbs.checks() >= first + 3
+    });
+
+    // The source stops answering: the poll hangs (5 s timeouts, three tries), the ticks
+    // behind it are skipped, and /healthz says which source is late.
+    cbs.set_delay(Duration::from_secs(3600));
+    let mut late = String::new();
+    wait_for("/healthz 503", || {
+        let (code, body) = http_get(addr, "/healthz");
+        late = body;
+        code == 503
+    });
+    assert!(late.starts_with("source cbs: nothing for "), "{late}");
+    assert_eq!(late.lines().count(), 1, "{late}");
+
+    // It answers again: once the hung poll gives up, the next tick polls and all is well.
+    cbs.set_delay(Duration::ZERO);
+    let start = Instant::now();
+    while http_get(addr, "/healthz").0 != 200 {
+        assert!(start.elapsed() < Duration::from_secs(60), "still 503");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}

@@ -68,12 +68,14 @@ pub fn check(config: &Config) {
 
 fn sources(config: &Config) {
     for (name, s) in &config.sources {
-        let next = s
-            .schedule
-            .cron
-            .find_next_occurrence(&chrono::Utc::now().with_timezone(&s.schedule.tz), false)
-            .map(|t| t.format("%Y-%m-%d %H:%M:%S %Z").to_string())
-            .unwrap_or_else(|_| "never".into());
+        // The daemon's own rule (DST folds included), shown in the schedule's zone.
+        let next = crate::scheduler::next_fire(&s.schedule, chrono::Utc::now())
+            .map(|t| {
+                t.with_timezone(&s.schedule.tz)
+                    .format("%Y-%m-%d %H:%M:%S %Z")
+                    .to_string()
+            })
+            .unwrap_or_else(|| "never".into());
         let n = config.series.iter().filter(|x| &x.source == name).count();
         print(format!(
             "source     {name} ({}) {} schedule {:?} in {}, next {next}; {n} series{}",

@@ -7,7 +7,8 @@
 //! logged), retries due deliveries from the outbox, sends `WATCHDOG=1`, and sleeps until the
 //! next tick, the next due delivery or a short cap, whichever is first. Because the watchdog
 //! is fed from this loop and nowhere else, a stalled schedule stops the pings and systemd
-//! restarts us. Polls and deliveries run as tasks; everything they detect is committed to the
+//! restarts us. Every wait is on the monotonic clock; a step of the wall clock is noticed
+//! within a turn and the ticks recomputed ([`clock`]). Polls and deliveries run as tasks; everything they detect is committed to the
 //! store before it is sent, so stopping at any point loses nothing.
 //!
 //! `run` takes its shutdown trigger as a future (as mini-redis does), so tests drive it.
@@ -18,6 +19,7 @@
 //! start us again once the store works; what was pending is still in the outbox.
 
 mod arm;
+mod clock;
 mod reload;
 mod systemd;
 mod tasks;
@@ -148,15 +150,19 @@ pub async fn run_with_reloads(
     mut reloads: mpsc::Receiver<()>,
 ) -> Result<(), AppError> {
     let mut daemon = Daemon::start(config_path, config).await?;
+    daemon.expect_all(Utc::now());
     tokio::pin!(shutdown);
     loop {
         if let Some(e) = daemon.store_failure.take() {
             return Err(daemon.fail(e).await);
         }
-        let now = Utc::now();
+        let (now, step) = daemon.clock.read();
+        if let Some(step) = step {
+            daemon.clock_stepped(now, step);
+        }
         daemon.fire_due(now);
         daemon.deliver_due(now);
-        daemon.watch_due(now);
+        daemon.watch_due();
         daemon.prune_if_due();
         daemon.heartbeat();
         let wake = daemon.next_wake(now);
@@ -204,6 +210,8 @@ pub(super) struct Daemon {
     watch: watch::Watch,
     /// When old deliveries were last pruned (`None`: not yet, so at start).
     last_prune: Option<Instant>,
+    /// The wall clock of the last turn, to notice a step.
+    clock: clock::WallClock,
 }
 
 impl Daemon {
@@ -213,6 +221,8 @@ impl Daemon {
             source,
         })?;
         let store = arm::open_store(&config.state_dir).await?;
+        // Before any reload can rename a series: its identity must be known under its id.
+        crate::pipeline::index_stored(&config, &store)?;
         let notifier = Arc::new(Notifier::new(&config)?);
         let config = Arc::new(config);
         let shared_config = Arc::new(std::sync::RwLock::new(config.clone()));
@@ -268,8 +278,9 @@ impl Daemon {
             last_watchdog: Instant::now(),
             store_failure: None,
             shutdown: CancellationToken::new(),
-            watch: watch::Watch::new(Utc::now()),
+            watch: watch::Watch::new(Instant::now()),
             last_prune: None,
+            clock: clock::WallClock::new(),
         };
         daemon.refresh_next_due();
         let status = daemon.status();
@@ -320,9 +331,28 @@ impl Daemon {
         // Running sources count too: their tick must be seen (and skipped) when it lands.
         let ticks = self.sources.values().filter_map(|a| a.next);
         let due = if self.delivering { None } else { self.next_due };
-        let next = ticks.chain(due).chain(self.watch_next()).min();
+        let wall = sleep_for(now, ticks.chain(due).min(), self.cap());
+        let watch = self
+            .watch_next()
+            .map(|t| t.saturating_duration_since(Instant::now()));
         // A zero sleep would spin if a tick is somehow not consumed; a millisecond is enough.
-        sleep_for(now, next, self.cap()).max(Duration::from_millis(1))
+        watch
+            .map_or(wall, |w| w.min(wall))
+            .max(Duration::from_millis(1))
+    }
+
+    /// What `/healthz` expects after start-up or a reload: each source's next poll, the
+    /// heartbeat's next ping, and nothing of a removed source.
+    fn expect_all(&self, now: DateTime<Utc>) {
+        self.metrics.retain_duties(|d| {
+            self.sources
+                .keys()
+                .any(|name| d == clock::source_duty(name))
+        });
+        for name in self.sources.keys() {
+            self.expect_poll(name, now);
+        }
+        self.expect_ping();
     }
 
     /// Stop scheduling, give running work up to [`DRAIN`], then `STOPPING=1`.

@@ -68,11 +68,13 @@ impl Daemon {
             }
             self.server = new_server;
         }
-        let sources = arm::on_reload(&new, &self.store, &self.sources, built, Utc::now())?;
+        let now = Utc::now();
+        let sources = arm::on_reload(&new, &self.store, &self.sources, built, now)?;
         self.sources = sources;
         self.notifier = notifier;
         self.metrics.declare(&new);
         self.config = Arc::new(new);
+        self.expect_all(now);
         if let Ok(mut shared) = self.shared_config.write() {
             *shared = self.config.clone();
         }

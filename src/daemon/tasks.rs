@@ -56,6 +56,7 @@ impl Daemon {
             start.push((name.clone(), armed.source.clone()));
         }
         for (name, source) in start {
+            self.expect_poll(&name, now);
             self.spawn_poll(name, source);
         }
     }
@@ -206,6 +207,7 @@ impl Daemon {
                     Some(a) => {
                         a.running = false;
                         a.outcome = outcome;
+                        self.expect_poll(&source, Utc::now());
                     }
                     None => debug!(source = %source, "a poll of a source removed by reload ended"),
                 }

@@ -2,15 +2,18 @@
 //! (polls check their own source's series as they end), and the `[heartbeat]` ping to a
 //! dead-man service. Both run as tasks from the scheduling loop, so a stalled loop stops the
 //! pings; each ping first proves the store takes writes, and a store that does not ends the
-//! daemon like any store failure (and so the pings).
+//! daemon like any store failure (and so the pings). Both are intervals on the monotonic
+//! clock, so a step of the wall clock does not move them; `/healthz` fails when pings stop
+//! for two intervals (plus a ping's timeout and the loop's latency).
 
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
+use tokio::time::Instant;
 use tracing::{debug, warn};
 
 use super::tasks::{Done, Task};
-use super::Daemon;
+use super::{Daemon, MAX_SLEEP};
 use crate::silence;
 use crate::store::StoreError;
 
@@ -18,20 +21,22 @@ use crate::store::StoreError;
 const OVERDUE_EVERY: Duration = Duration::from_secs(3600);
 /// A ping that takes longer than this has failed (the next one comes at the next interval).
 const PING_TIMEOUT: Duration = Duration::from_secs(10);
+/// The heartbeat's `/healthz` duty.
+const PING_DUTY: &str = "heartbeat";
 
 /// When the watch duties are next due, and whether one is running.
 pub(super) struct Watch {
-    next_overdue: DateTime<Utc>,
-    next_ping: DateTime<Utc>,
+    next_overdue: Instant,
+    next_ping: Instant,
     overdue_running: bool,
     ping_running: bool,
     client: reqwest::Client,
 }
 
 impl Watch {
-    pub(super) fn new(now: DateTime<Utc>) -> Watch {
+    pub(super) fn new(now: Instant) -> Watch {
         Watch {
-            next_overdue: now + chrono::Duration::from_std(OVERDUE_EVERY).unwrap_or_default(),
+            next_overdue: now + OVERDUE_EVERY,
             next_ping: now,
             overdue_running: false,
             ping_running: false,
@@ -54,16 +59,16 @@ pub(super) enum Watched {
 
 impl Daemon {
     /// The next time a watch duty is due (for the loop's sleep).
-    pub(super) fn watch_next(&self) -> Option<DateTime<Utc>> {
+    pub(super) fn watch_next(&self) -> Option<Instant> {
         let ping = self.config.heartbeat.as_ref().map(|_| self.watch.next_ping);
         Some(self.watch.next_overdue).into_iter().chain(ping).min()
     }
 
     /// Starts the watch duties that are due.
-    pub(super) fn watch_due(&mut self, now: DateTime<Utc>) {
+    pub(super) fn watch_due(&mut self) {
+        let now = Instant::now();
         if now >= self.watch.next_overdue && !self.watch.overdue_running {
-            self.watch.next_overdue =
-                now + chrono::Duration::from_std(OVERDUE_EVERY).unwrap_or_default();
+            self.watch.next_overdue = now + OVERDUE_EVERY;
             self.watch.overdue_running = true;
             let (config, store) = (self.config.clone(), self.store.clone());
             let handle = self.tasks.spawn(async move {
@@ -95,8 +100,9 @@ impl Daemon {
             return;
         }
         // Never in a burst: the next ping is an interval after this one, whatever happens.
-        self.watch.next_ping = now + chrono::Duration::from_std(hb.interval).unwrap_or_default();
+        self.watch.next_ping = now + hb.interval;
         self.watch.ping_running = true;
+        self.expect_ping();
         let (store, client) = (self.store.clone(), self.watch.client.clone());
         let handle = self.tasks.spawn(async move {
             let probe = tokio::task::spawn_blocking(move || store.probe_write(Utc::now())).await;
@@ -119,6 +125,19 @@ impl Daemon {
         self.kinds.insert(handle.id(), Task::Watch);
     }
 
+    /// Tells `/healthz` that a ping must start or end again within two intervals (a ping
+    /// still running at its next interval skips it) and a ping's timeout: a slow dead-man
+    /// service is its own problem, a daemon that stops pinging is ours. Without a
+    /// `[heartbeat]`, none.
+    pub(super) fn expect_ping(&self) {
+        match &self.config.heartbeat {
+            Some(hb) => self
+                .metrics
+                .expect(PING_DUTY, hb.interval * 2 + PING_TIMEOUT + MAX_SLEEP),
+            None => self.metrics.retain_duties(|d| d != PING_DUTY),
+        }
+    }
+
     /// A watch task ended (or died: then `None`).
     pub(super) fn watched(&mut self, w: Option<Watched>) {
         match w {
@@ -134,6 +153,7 @@ impl Daemon {
             }
             Some(Watched::Ping(result)) => {
                 self.watch.ping_running = false;
+                self.expect_ping();
                 if let Err(e) = result {
                     warn!(error = %e, "heartbeat: the store does not take writes; no ping");
                     self.store_failed(e);

@@ -8,6 +8,7 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
+use super::escape::{mattermost as escape, mattermost_code as code};
 use super::render::{cause_text, change_text, clip, part_title, parts, period_text, value_text};
 use crate::model::Alert;
 
@@ -64,7 +65,7 @@ fn brief_block(a: &Alert, text: &str) -> String {
             let _ = writeln!(s, "{}", escape(line));
         }
     }
-    let _ = writeln!(s, "\nbrief `{}` · id `{}`", a.rule, a.id);
+    let _ = writeln!(s, "\nbrief {} · id {}", code(&a.rule), code(&a.id));
     s
 }
 
@@ -80,33 +81,21 @@ fn alert(a: &Alert) -> String {
     let _ = writeln!(
         s,
         "Value **{}** · change {} · period {}",
-        value_text(a),
-        change_text(a),
-        period_text(a)
+        escape(&value_text(a)),
+        escape(&change_text(a)),
+        escape(&period_text(a))
     );
     let _ = writeln!(
         s,
-        "Series `{}` ({} table {}) · rule `{}` · {} · id `{}`",
-        a.series,
-        a.source,
-        a.table,
-        a.rule,
-        cause_text(a),
-        a.id
+        "Series {} ({} table {}) · rule {} · {} · id {}",
+        code(&a.series),
+        escape(&a.source),
+        escape(&a.table),
+        code(&a.rule),
+        escape(&cause_text(a)),
+        code(&a.id)
     );
     s
-}
-
-/// Keeps a summary's own `*`, `_` or `#` from turning into Markdown.
-fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        if matches!(c, '*' | '_' | '`' | '#' | '[' | ']' | '<' | '>' | '~' | '|') {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
 }
 
 #[cfg(test)]

@@ -27,6 +27,7 @@
 mod alertmanager;
 mod chat;
 mod email;
+mod escape;
 mod http;
 mod log;
 mod mail_chart;

@@ -8,6 +8,7 @@
 
 use serde::Serialize;
 
+use super::escape::{slack as escape, slack_plain, slack_weight};
 use super::render::{
     cause_text, change_text, clip, part_title, parts, period_text, split_lines, value_text,
 };
@@ -64,35 +65,25 @@ impl Text {
         }
     }
 
-    /// Mrkdwn from text that may hold `&`, `<` or `>` (Slack reads those as markup), escaped
-    /// as Slack asks, then shortened without cutting an escape in two.
+    /// Mrkdwn from escaped text, shortened without cutting an escape in two.
     fn mrkdwn(text: &str, max: usize) -> Text {
-        let mut t = clip(text, max);
-        if t != text {
-            // The `…` of a clipped text may have split an `&amp;`: drop the broken entity.
-            if let Some(amp) = t.rfind('&').filter(|&i| !t[i..].contains(';')) {
-                t.truncate(amp);
-                t.push('…');
-            }
+        Text::Mrkdwn {
+            text: clip_escaped(text, max),
         }
-        Text::Mrkdwn { text: t }
     }
 }
 
-/// `&`, `<`, `>` as Slack's mrkdwn wants them.
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-}
-
-/// What a character takes of a text limit once escaped.
-fn escaped_len(c: char) -> usize {
-    match c {
-        '&' => "&amp;".len(),
-        '<' | '>' => "&lt;".len(),
-        _ => 1,
+/// Escaped text (see [`escape`]) shortened to `max` characters without cutting an escape in
+/// two: the `…` of a clipped text may have split an `&amp;`, which is then dropped whole.
+fn clip_escaped(text: &str, max: usize) -> String {
+    let mut t = clip(text, max);
+    if t != text {
+        if let Some(amp) = t.rfind('&').filter(|&i| !t[i..].contains(';')) {
+            t.truncate(amp);
+            t.push('…');
+        }
     }
+    t
 }
 
 fn badge(s: Severity) -> &'static str {
@@ -127,11 +118,12 @@ pub(super) fn messages(alerts: &[Alert], test: bool) -> Vec<Message> {
         .map(|(i, r)| {
             let title = part_title(alerts, test, i, of, MAX_HEADER);
             let mut blocks = vec![Block::Header {
-                text: Text::plain(&title, MAX_HEADER),
+                text: Text::plain(&slack_plain(&title), MAX_HEADER),
             }];
             blocks.extend(items.by_ref().take(r.len()).flatten());
+            // The fallback is read as mrkdwn (mentions, links) like a section.
             Message {
-                text: clip(&title, MAX_SECTION),
+                text: clip_escaped(&escape(&title), MAX_SECTION),
                 blocks,
             }
         })
@@ -142,7 +134,7 @@ pub(super) fn messages(alerts: &[Alert], test: bool) -> Vec<Message> {
 /// (cut at line ends), then a context line with the brief and its id. A brief longer than a
 /// message could hold keeps what fits and ends in `…`.
 fn brief_blocks(a: &Alert, text: &str) -> Vec<Block> {
-    let mut pieces = split_lines(text, MAX_SECTION, escaped_len);
+    let mut pieces = split_lines(text, MAX_SECTION, slack_weight);
     if pieces.len() > ITEM_BLOCKS - 1 {
         pieces.truncate(ITEM_BLOCKS - 1);
         if let Some(last) = pieces.last_mut() {

@@ -8,6 +8,7 @@
 
 use serde::Serialize;
 
+use super::escape::teams as escape;
 use super::render::{cause_text, change_text, clip, part_title, parts, period_text, value_text};
 use crate::model::{Alert, Severity};
 
@@ -97,7 +98,10 @@ pub(super) fn messages(alerts: &[Alert], test: bool) -> Vec<Message> {
         .enumerate()
         .map(|(i, r)| {
             let mut body = vec![Element::TextBlock {
-                text: part_title(alerts, test, i, of, MAX_TEXT),
+                text: clip(
+                    &escape(&part_title(alerts, test, i, of, MAX_TEXT)),
+                    MAX_TEXT,
+                ),
                 wrap: true,
                 size: Some("Large"),
                 weight: Some("Bolder"),
@@ -131,14 +135,18 @@ fn container(a: &Alert) -> Element {
     }
     let fact = |title: &str, value: String| Fact {
         title: title.to_string(),
-        value: clip(&value, MAX_TEXT),
+        value: clip(&escape(&value), MAX_TEXT),
     };
     Element::Container {
         separator: true,
         items: vec![
             Element::TextBlock {
                 text: clip(
-                    &format!("[{}] {}", a.severity.to_string().to_uppercase(), a.summary),
+                    &format!(
+                        "[{}] {}",
+                        a.severity.to_string().to_uppercase(),
+                        escape(&a.summary)
+                    ),
                     MAX_TEXT,
                 ),
                 wrap: true,
@@ -183,6 +191,7 @@ fn brief_container(a: &Alert, text: &str) -> Element {
     let mut room = MAX_MESSAGE_BYTES - 4_000;
     let mut items = Vec::new();
     for (i, line) in text.lines().filter(|l| !l.trim().is_empty()).enumerate() {
+        let line = escape(line);
         // A TextBlock's JSON is about 60 bytes besides its text.
         let cost = line.len() + 60;
         if cost > room {
@@ -190,10 +199,10 @@ fn brief_container(a: &Alert, text: &str) -> Element {
             break;
         }
         room -= cost;
-        items.push(block(line.to_string(), (i == 0).then_some("Bolder"), None));
+        items.push(block(line, (i == 0).then_some("Bolder"), None));
     }
     items.push(block(
-        format!("brief {} · id {}", a.rule, a.id),
+        format!("brief {} · id {}", escape(&a.rule), escape(&a.id)),
         None,
         Some("Small"),
     ));

@@ -22,7 +22,11 @@ use crate::store::{
     EncodedSeries, PollWrite, ReleaseLogEntry, Staged, Store, StoreError, TableStamp,
 };
 
+mod identity;
 mod report;
+
+pub(crate) use identity::index_stored;
+use identity::Homes;
 
 pub use report::{PollReport, SeriesChange, TableError, TableOutcome, TableResult};
 
@@ -48,6 +52,9 @@ pub async fn poll_source(
         labels: Default::default(),
         flood: None,
     };
+    if !dry_run {
+        index_stored(config, store)?;
+    }
     let tables = config.tables_of(name);
     let mut checks = check_all(config, store, name, source, &tables).await;
     for (table, series) in tables {
@@ -276,9 +283,14 @@ async fn poll_table(
         Check::Changed { stamp } => stamp,
     };
     let mut data = source.fetch(table, series, cancel).await?;
-    report
-        .vanished
-        .extend(vanished(store, name, table, series, &data.expanded)?);
+    let here = identity::Table {
+        source: name,
+        table,
+        dry_run,
+    };
+    let homes = identity::resolve(config, store, &here, &data.expanded)?;
+    let gone = vanished(store, name, table, series, &data.expanded, &homes)?;
+    report.vanished.extend(gone);
 
     // Everything below is computed before anything is written, so a failure leaves the
     // table exactly as it was.
@@ -290,7 +302,12 @@ async fn poll_table(
     let mut encoded = Vec::with_capacity(count);
     let mut releases = Vec::new();
     let mut group_firsts: BTreeMap<String, ReleaseLogEntry> = BTreeMap::new();
-    let at = At { name, table, now };
+    let at = At {
+        name,
+        table,
+        now,
+        homes: &homes,
+    };
     // Each series' config is dropped once it is done with (a whole table's is thousands).
     for s in std::mem::take(&mut data.expanded) {
         let s = &s;
@@ -302,7 +319,7 @@ async fn poll_table(
         // Taken, not cloned: a whole table's observations are held once.
         let fetched = data.series.remove(&s.id).unwrap_or_default();
         if !dry_run {
-            if let Some((release, e)) = first_sync(store, s, &fetched, now)? {
+            if let Some((release, e)) = first_sync(store, s, homes.of(&s.id), &fetched, now)? {
                 log_release(&at, s, &release);
                 match &s.template {
                     // One log entry for a group's first syncs in this table, not one each.
@@ -350,6 +367,8 @@ async fn poll_table(
     }
     write.releases.extend(releases);
     write.releases.extend(group_firsts.into_values());
+    write.identities.extend(homes.identities);
+    write.renames.extend(homes.renames);
     write.encoded.extend(encoded);
     write.stamps.push((
         name.to_string(),
@@ -378,16 +397,18 @@ fn log_release(at: &At, s: &SeriesConfig, release: &Release) {
     }
 }
 
-/// A first sync of a plain series (nothing stored, no derivation) goes from the download
-/// straight to its record and log entry: it fires nothing and briefs nothing, so it needs no
-/// diff, and a whole table's `StoredObservation`s are never built. `None`: the usual path.
+/// A first sync of a plain series (nothing stored, under its id or the id it is renamed from
+/// (`home`), no derivation) goes from the download straight to its record and log entry: it
+/// fires nothing and briefs nothing, so it needs no diff, and a whole table's
+/// `StoredObservation`s are never built. `None`: the usual path.
 fn first_sync(
     store: &Store,
     s: &SeriesConfig,
+    home: &str,
     fetched: &Fetched,
     now: DateTime<Utc>,
 ) -> Result<Option<(Release, EncodedSeries)>, StoreError> {
-    if s.derive.is_some() || fetched.is_empty() || store.holds(&s.id)? {
+    if s.derive.is_some() || fetched.is_empty() || store.holds(home)? {
         return Ok(None);
     }
     let Some(encoded) = Store::encode_first_sync(fetched, now) else {
@@ -401,11 +422,13 @@ fn first_sync(
     Ok(Some((release, encoded)))
 }
 
-/// Where a table's poll stands: its source, the table, the poll's time.
+/// Where a table's poll stands: its source, the table, the poll's time, and where each
+/// series' records are.
 struct At<'a> {
     name: &'a str,
     table: &'a str,
     now: DateTime<Utc>,
+    homes: &'a Homes,
 }
 
 /// One series of a downloaded table: diffed against the store (through its levels when it
@@ -419,7 +442,8 @@ fn series_release(
     changes: &mut Vec<SeriesChange>,
     alerts: &mut Vec<Alert>,
 ) -> Result<Release, TableError> {
-    let stored = |id: &str| store.observations(id);
+    // A renamed series' records are read where they are until the commit moves them.
+    let stored = |id: &str| store.observations(at.homes.of(id));
     // An answer with no value at all for a series the store holds values of is not a
     // release but a broken answer: taking it would store the new stamp, and the real
     // release would never be fetched.
@@ -478,13 +502,14 @@ fn series_release(
 }
 
 /// The stored series of `series`' groups that this answer no longer has: their keys left
-/// the table. Their data stays; `poll` reports them.
+/// the table (a series renamed did not). Their data stays; `poll` reports them.
 fn vanished(
     store: &Store,
     source: &str,
     table: &str,
     series: &[SeriesConfig],
     expanded: &[SeriesConfig],
+    homes: &Homes,
 ) -> Result<Vec<String>, StoreError> {
     let groups: Vec<&SeriesConfig> = series.iter().filter(|s| s.group.is_some()).collect();
     if groups.is_empty() {
@@ -493,7 +518,7 @@ fn vanished(
     let present: std::collections::HashSet<&str> = expanded.iter().map(|e| e.id.as_str()).collect();
     let mut out = Vec::new();
     for id in store.series_ids()? {
-        if present.contains(id.as_str()) {
+        if present.contains(id.as_str()) || homes.moves_away(&id) {
             continue;
         }
         let Some(g) = groups.iter().find(|g| !id.contains('#') && g.produces(&id)) else {

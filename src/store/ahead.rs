@@ -18,8 +18,22 @@
 //! between the two) puts back what it lists, so the store is as the poll found it, which is
 //! what one transaction would have left: data and its alerts still land together or not at
 //! all. A transaction that fails is undone at once.
+//!
+//! # What readers see meanwhile
+//!
+//! Readers (the pages, the control socket, `series` and `export`, the overdue check, another
+//! source's poll) never see a record of a commit that has not finished: from before its first
+//! write ahead until its transaction is committed, or its undo has finished, the commit's
+//! planned writes (each with the value it replaces) are registered in the store
+//! ([`InFlight`]), and every reader of the trees written ahead reads through
+//! [`Store::committed`], which answers a registered key with the value it had before the
+//! commit. Registering and unregistering take a lock that each read holds only while it
+//! reads, so a reader never waits for a commit's writes and never sees half of them: it sees
+//! the store as the last finished commit left it. A commit whose undo could not finish stays
+//! registered until the process ends (the next open undoes it).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, RwLock, RwLockReadGuard};
 
 use sled::IVec;
 use tracing::warn;
@@ -28,20 +42,22 @@ use super::codec::{varint, Reader};
 use super::outbox::Fresh;
 use super::record::{RecordError, FORMAT};
 use super::series::{corrupt, merged_records};
-use super::{EncodedSeries, PollWrite, Store, StoreError, StoredObservation};
+use super::StoredObservation;
+use super::{dec, enc, EncodedSeries, PollWrite, ReleaseLogEntry, Rename, Store, StoreError};
 
 const PREFIX: &[u8] = b"ahead:";
 /// An undo log is cut into values of about this size (sled holds a value whole).
 const CHUNK_BYTES: usize = 1 << 20;
 
 /// The trees a poll writes ahead.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Tree {
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(super) enum Tree {
     Series = 1,
     Revisions = 2,
     Releases = 3,
-    Alerts = 4,
-    Outbox = 5,
+    Identities = 4,
+    Alerts = 5,
+    Outbox = 6,
 }
 
 /// One write ahead: where, the new value (`None`: remove), and what it replaces.
@@ -55,14 +71,106 @@ struct Write {
 /// The undo log of one commit: its `meta` keys, removed by the transaction.
 pub(super) struct Ahead {
     pub(super) keys: Vec<Vec<u8>>,
+    /// Its writes as readers are shown them until it is done ([`Store::finished`]).
+    inflight: Arc<InFlight>,
+}
+
+/// The writes of one unfinished commit, sorted by tree and key, each with the value it
+/// replaces: what readers are answered for those keys (see the module docs).
+pub(super) struct InFlight {
+    writes: Vec<Write>,
+}
+
+impl InFlight {
+    /// The value `key` had before this commit, if the commit writes it.
+    fn before(&self, tree: Tree, key: &[u8]) -> Option<&Option<IVec>> {
+        self.writes
+            .binary_search_by(|w| (w.tree, w.key.as_slice()).cmp(&(tree, key)))
+            .ok()
+            .map(|i| &self.writes[i].old)
+    }
+}
+
+/// The commits in flight, shared by every clone of a store.
+pub(super) type Registry = Arc<RwLock<Vec<Arc<InFlight>>>>;
+
+/// A read of the trees written ahead as the finished commits left them (see the module
+/// docs); held only while reading, it keeps a commit from registering or finishing meanwhile.
+pub(super) struct Committed<'a> {
+    store: &'a Store,
+    inflight: RwLockReadGuard<'a, Vec<Arc<InFlight>>>,
+}
+
+impl Committed<'_> {
+    /// The committed value of one key.
+    pub(super) fn get(&self, tree: Tree, key: &[u8]) -> Result<Option<IVec>, StoreError> {
+        // The oldest commit that writes the key knows its value before all of them.
+        if let Some(old) = self.inflight.iter().find_map(|c| c.before(tree, key)) {
+            return Ok(old.clone());
+        }
+        Ok(self.store.tree(tree).get(key)?)
+    }
+
+    /// Every committed key and value of a tree, in key order.
+    pub(super) fn entries(
+        &self,
+        tree: Tree,
+        keys_only: bool,
+    ) -> Result<Vec<(IVec, IVec)>, StoreError> {
+        let mut out = Vec::new();
+        for kv in self.store.tree(tree).iter() {
+            let (k, v) = kv?;
+            if self.inflight.iter().any(|c| c.before(tree, &k).is_some()) {
+                continue;
+            }
+            out.push((k, if keys_only { IVec::default() } else { v }));
+        }
+        if self.inflight.is_empty() {
+            return Ok(out);
+        }
+        // Keys the commits in flight wrote or removed: as they were before them.
+        let mut seen = HashSet::new();
+        for c in self.inflight.iter() {
+            for w in c.writes.iter().filter(|w| w.tree == tree) {
+                if !seen.insert(w.key.as_slice()) {
+                    continue;
+                }
+                if let Some(Some(old)) = self.inflight.iter().find_map(|c| c.before(tree, &w.key)) {
+                    let v = if keys_only {
+                        IVec::default()
+                    } else {
+                        old.clone()
+                    };
+                    out.push((w.key.as_slice().into(), v));
+                }
+            }
+        }
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(out)
+    }
 }
 
 impl Store {
+    /// A read of the committed records (see the module docs).
+    pub(super) fn committed(&self) -> Committed<'_> {
+        Committed {
+            store: self,
+            inflight: self.inflight.read().unwrap_or_else(|e| e.into_inner()),
+        }
+    }
+
+    /// The commit of `ahead` is done (committed, or undone): readers see the trees again.
+    pub(super) fn finished(&self, ahead: &Ahead) {
+        let mut all = self.inflight.write().unwrap_or_else(|e| e.into_inner());
+        all.retain(|c| !Arc::ptr_eq(c, &ahead.inflight));
+    }
+
     fn tree(&self, t: Tree) -> &sled::Tree {
         match t {
             Tree::Series => &self.series,
             Tree::Revisions => &self.revisions,
             Tree::Releases => &self.releases,
+            Tree::Identities => &self.identities,
             Tree::Alerts => &self.alerts,
             Tree::Outbox => &self.outbox,
         }
@@ -77,10 +185,12 @@ impl Store {
         releases: &[LogRow],
         fresh: &Fresh,
     ) -> Result<Option<Ahead>, StoreError> {
-        let writes = self.planned(w, releases)?;
+        let mut writes = self.planned(w, releases)?;
         if writes.is_empty() && fresh.alerts.is_empty() && fresh.entries.is_empty() {
             return Ok(None);
         }
+        // Sorted for `InFlight::before`; each key is written once, so the order is free.
+        writes.sort_by(|a, b| (a.tree, &a.key).cmp(&(b.tree, &b.key)));
         let mut undo = UndoLog {
             store: self,
             id: self.db.generate_id()?.to_be_bytes(),
@@ -108,8 +218,21 @@ impl Store {
             }
             return Err(e);
         }
-        let ahead = Ahead { keys: undo.keys };
-        let written = writes
+        // Registered before the first write: from here readers see the values it replaces.
+        // A poll's new alert and outbox records are not: no reader of the due index can
+        // reach them before the transaction (see `queue`).
+        let inflight = Arc::new(InFlight { writes });
+        self.inflight
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(inflight.clone());
+        let ahead = Ahead {
+            keys: undo.keys,
+            inflight,
+        };
+        let written = ahead
+            .inflight
+            .writes
             .iter()
             .try_for_each(|write| {
                 let tree = self.tree(write.tree);
@@ -142,15 +265,46 @@ impl Store {
 
     /// Every write the poll makes ahead, with the values they replace: a series' record and
     /// revisions as merged with the poll's updates (each series is written by one poll at a
-    /// time, so what is read here is what the transaction would have read).
+    /// time, so what is read here is what the transaction would have read), a renamed
+    /// series' records moved, and the identities indexed.
     fn planned(&self, w: &PollWrite, releases: &[LogRow]) -> Result<Vec<Write>, StoreError> {
         let mut writes = Vec::new();
         let mut seen = HashSet::new();
+        let from: HashMap<&str, &str> = w
+            .renames
+            .iter()
+            .map(|r| (r.to.as_str(), r.from.as_str()))
+            .collect();
+        let from_of = |id: &str| from.get(id).copied();
         for (id, e) in &w.encoded {
-            self.plan_series(&mut writes, &mut seen, id, Updates::Encoded(e))?;
+            self.plan_series(&mut writes, &mut seen, id, from_of(id), Updates::Encoded(e))?;
         }
         for (id, updates) in &w.observations {
-            self.plan_series(&mut writes, &mut seen, id, Updates::Decoded(updates))?;
+            let updates = Updates::Decoded(updates);
+            self.plan_series(&mut writes, &mut seen, id, from_of(id), updates)?;
+        }
+        if !w.renames.is_empty() {
+            self.plan_log_renames(&mut writes, &w.renames)?;
+        }
+        for r in &w.renames {
+            if !seen.contains(r.to.as_str()) {
+                let none = Updates::Decoded(&[]);
+                self.plan_series(&mut writes, &mut seen, &r.to, Some(&r.from), none)?;
+            }
+            self.plan_removal(&mut writes, &mut seen, &r.from)?;
+        }
+        let mut indexed = HashSet::new();
+        for (identity, id) in &w.identities {
+            let old = self.identities.get(identity.key())?;
+            // The first series of an identity is indexed (see `pipeline::identity`).
+            if indexed.insert(identity.key()) && old.as_deref() != Some(id.as_bytes()) {
+                writes.push(Write {
+                    tree: Tree::Identities,
+                    key: identity.key().to_vec(),
+                    new: Some(id.as_bytes().into()),
+                    old,
+                });
+            }
         }
         for (key, value) in releases {
             writes.push(Write {
@@ -163,29 +317,42 @@ impl Store {
         Ok(writes)
     }
 
+    /// A series written twice in one poll would need its first old value: refused.
+    fn once(seen: &mut HashSet<String>, id: &str) -> Result<(), StoreError> {
+        if seen.insert(id.to_string()) {
+            return Ok(());
+        }
+        Err(StoreError::Unreadable {
+            tree: "series",
+            key: id.to_string(),
+            reason: "written twice in one poll".into(),
+        })
+    }
+
+    /// The series `id` with `updates` merged into its records, which are read from `from`
+    /// when it is renamed from there (the records `id` holds are then replaced).
     fn plan_series(
         &self,
         writes: &mut Vec<Write>,
         seen: &mut HashSet<String>,
         id: &str,
+        from: Option<&str>,
         updates: Updates,
     ) -> Result<(), StoreError> {
-        // A series written twice in one poll (not done today) would need its first old value.
-        if !seen.insert(id.to_string()) {
-            return Err(StoreError::Unreadable {
-                tree: "series",
-                key: id.to_string(),
-                reason: "written twice in one poll".into(),
-            });
-        }
-        let old_series = self.series.get(id)?;
-        let old_revs = self.revisions.get(id)?;
+        Self::once(seen, id)?;
+        let src = from.unwrap_or(id);
+        let old_series = self.series.get(src)?;
+        let old_revs = self.revisions.get(src)?;
+        let (at_series, at_revs) = match from {
+            None => (old_series.clone(), old_revs.clone()),
+            Some(_) => (self.series.get(id)?, self.revisions.get(id)?),
+        };
         if let (Updates::Encoded(e), None, None) = (&updates, &old_series, &old_revs) {
             writes.push(Write {
                 tree: Tree::Series,
                 key: id.as_bytes().to_vec(),
                 new: Some(e.ivec()),
-                old: None,
+                old: at_series,
             });
             return Ok(());
         }
@@ -206,28 +373,89 @@ impl Store {
             tree: Tree::Series,
             key: id.as_bytes().to_vec(),
             new: Some(series.into()),
-            old: old_series,
+            old: at_series,
         });
-        if let Some(new) = revisions {
+        // A renamed series takes its revisions along where the poll leaves them as they were.
+        let revisions = match revisions {
+            Some(new) => Some(new.map(IVec::from)),
+            None if from.is_some() => Some(old_revs),
+            None => None,
+        };
+        if let Some(new) = revisions.filter(|new| new.is_some() || at_revs.is_some()) {
             writes.push(Write {
                 tree: Tree::Revisions,
                 key: id.as_bytes().to_vec(),
-                new: new.map(IVec::from),
-                old: old_revs,
+                new,
+                old: at_revs,
             });
         }
         Ok(())
     }
 
-    /// Puts back what `ahead` wrote and removes its undo log; an error is logged, and the
-    /// undo log (if it could not be removed) is acted on at the next open.
+    /// The release log entries of series renamed away, named by their new id (so a backtest
+    /// of the new id replays them). An entry that does not decode is left as it is.
+    fn plan_log_renames(
+        &self,
+        writes: &mut Vec<Write>,
+        renames: &[Rename],
+    ) -> Result<(), StoreError> {
+        let to: HashMap<&str, &str> = renames
+            .iter()
+            .map(|r| (r.from.as_str(), r.to.as_str()))
+            .collect();
+        for kv in self.releases.iter() {
+            let (key, old) = kv?;
+            let Ok(mut entry) = dec::<ReleaseLogEntry>("releases", &key, &old) else {
+                continue;
+            };
+            let Some(new_id) = to.get(entry.series.as_str()) else {
+                continue;
+            };
+            entry.series = new_id.to_string();
+            writes.push(Write {
+                tree: Tree::Releases,
+                key: key.to_vec(),
+                new: Some(enc("releases", &key, &entry)?.into()),
+                old: Some(old),
+            });
+        }
+        Ok(())
+    }
+
+    /// Removes the records of a series renamed away.
+    fn plan_removal(
+        &self,
+        writes: &mut Vec<Write>,
+        seen: &mut HashSet<String>,
+        id: &str,
+    ) -> Result<(), StoreError> {
+        Self::once(seen, id)?;
+        for tree in [Tree::Series, Tree::Revisions] {
+            if let Some(old) = self.tree(tree).get(id)? {
+                writes.push(Write {
+                    tree,
+                    key: id.as_bytes().to_vec(),
+                    new: None,
+                    old: Some(old),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Puts back what `ahead` wrote and removes its undo log, then lets readers see the
+    /// trees again; an error is logged, and the undo log (if it could not be removed) is
+    /// acted on at the next open (readers go on seeing the values it puts back until then).
     pub(super) fn undo(&self, ahead: &Ahead) {
         let undone = ahead.keys.iter().try_for_each(|k| match self.meta.get(k)? {
             Some(chunk) => self.apply_undo(k, &chunk),
             None => Ok(()),
         });
-        if let Err(e) = undone.and_then(|()| Ok(self.db.flush().map(drop)?)) {
-            warn!(store = %self.path, error = %e, "could not undo a failed commit's records; the next start does");
+        match undone.and_then(|()| Ok(self.db.flush().map(drop)?)) {
+            Ok(()) => self.finished(ahead),
+            Err(e) => {
+                warn!(store = %self.path, error = %e, "could not undo a failed commit's records; the next start does");
+            }
         }
     }
 
@@ -240,8 +468,9 @@ impl Store {
                 1 => Tree::Series,
                 2 => Tree::Revisions,
                 3 => Tree::Releases,
-                4 => Tree::Alerts,
-                5 => Tree::Outbox,
+                4 => Tree::Identities,
+                5 => Tree::Alerts,
+                6 => Tree::Outbox,
                 _ => return Err(bad(r.bad("tree"))),
             };
             let k = r.bytes("key").map_err(bad)?.to_vec();

@@ -5,7 +5,8 @@
 //! `outbox` (alerts and their deliveries), `due` (what the outbox owes, retention),
 //! `ahead` (series, alert and outbox records written ahead of the transaction), `queue` (new
 //! outbox entries on their way into the due index), `staged` (the store as a poll's
-//! write will leave it, read before the commit) and `upgrade` (earlier schemas).
+//! write will leave it, read before the commit), `identity` (a series' identity, so a
+//! renamed id keeps its records) and `upgrade` (earlier schemas).
 //!
 //! # Key layout (schema version 2)
 //!
@@ -28,6 +29,8 @@
 //! | `meta`      | `alive`                        | RFC 3339 time of the last write probe    |
 //! | `meta`      | `ahead:` + id (u64) + chunk    | undo log of a commit in progress (binary)|
 //! | `meta`      | `queue:` + id (u64) + chunk    | committed outbox entries not yet in `due`|
+//! | `identities`| a series' identity (`identity`) | the series id its records are under     |
+//! | `meta`      | `identities_indexed`           | set once earlier series were indexed     |
 //!
 //! Why one record per series: a first sync of a 2,000-series table wrote 240,000 sled keys
 //! with JSON values (about 200 bytes each on disk, and sled's write path held kilobytes of
@@ -46,7 +49,9 @@
 //! queues the new outbox entries, which go into the due index (what delivery reads) in small
 //! transactions after it, or at the next open after a crash (see `queue`): nothing is sent
 //! before its poll is committed, and however many alerts a poll fires, no transaction holds
-//! more than a chunk of them. Commits take turns.
+//! more than a chunk of them. Commits take turns. Readers never see the series records of
+//! a commit in progress: they read the values those records replace until the transaction
+//! has committed or the records are undone (see `ahead`, "What readers see meanwhile").
 //!
 //! Every record is checked before it is written: observations by `record::check` (NaN,
 //! infinity and out-of-range periods are refused), JSON records by decoding them again (JSON
@@ -60,6 +65,7 @@
 mod ahead;
 mod codec;
 mod due;
+mod identity;
 mod outbox;
 mod queue;
 mod record;
@@ -75,6 +81,7 @@ use sled::Transactional;
 
 use crate::model::{Alert, StoredObservation};
 
+pub use identity::{Identity, Rename};
 pub(crate) use outbox::due;
 pub use outbox::UnreadableDelivery;
 pub use record::{RecordError, Refused};
@@ -170,6 +177,11 @@ pub struct PollWrite {
     pub alerts: Vec<(Alert, Vec<String>)>,
     /// The source polled and the outcome; `success` sets its last successful poll time.
     pub poll: Option<(String, PollRecord)>,
+    /// The identity of each series polled, indexed to its id (see `identity`); an entry
+    /// already indexed so is not written again.
+    pub identities: Vec<(Identity, String)>,
+    /// Series whose records move to a new id, with this poll's updates merged in.
+    pub renames: Vec<Rename>,
 }
 
 /// What a commit actually added (an alert already known is not enqueued again).
@@ -194,6 +206,9 @@ pub struct Store {
     due: sled::Tree,
     pending: sled::Tree,
     sent: sled::Tree,
+    identities: sled::Tree,
+    /// The commits whose records are written ahead but not yet committed (see `ahead`).
+    inflight: ahead::Registry,
     /// Held through a commit: a commit reads which alerts and entries are new outside a
     /// transaction, and its undo log must not interleave with another's.
     committing: std::sync::Arc<std::sync::Mutex<()>>,
@@ -299,6 +314,8 @@ impl Store {
             due: tree("due")?,
             pending: tree("pending")?,
             sent: tree("sent")?,
+            identities: tree("identities")?,
+            inflight: Default::default(),
             committing: Default::default(),
             db,
             path,
@@ -374,6 +391,8 @@ impl Store {
         let ahead = self.write_ahead(w, &data.releases, &fresh)?;
         if ahead.is_some() {
             crate::fault::point(crate::fault::AFTER_WRITE_AHEAD);
+            #[cfg(test)]
+            tests::after_write_ahead();
         }
         // Everything else went ahead (see `ahead`); the new entries are queued (see `queue`).
         let result =
@@ -402,6 +421,9 @@ impl Store {
                 self.undo(a);
             }
             return Err(e);
+        }
+        if let Some(a) = &ahead {
+            self.finished(a);
         }
         if !queued.is_empty() {
             // The poll is on disk before any of its entries can be sent.

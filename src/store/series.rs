@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use std::collections::BTreeMap;
 
+use super::ahead::Tree;
 use super::record::{self, check, code_of, View};
 use super::{dec, enc, key2, show_key, DecodeError, PollWrite, Store, StoreError};
 use crate::model::{Period, Release, StoredObservation};
@@ -227,16 +228,26 @@ impl Store {
 
     /// Whether the store has records of a series.
     pub fn holds(&self, series: &str) -> Result<bool, StoreError> {
-        Ok(self.series.contains_key(series)? || self.revisions.contains_key(series)?)
+        let read = self.committed();
+        Ok(read.get(Tree::Series, series.as_bytes())?.is_some()
+            || read.get(Tree::Revisions, series.as_bytes())?.is_some())
     }
 
     /// Every stored observation of a series, oldest period first.
     pub fn observations(&self, series: &str) -> Result<Vec<StoredObservation>, StoreError> {
-        let Some(bytes) = self.series.get(series)? else {
+        let (record, revisions) = {
+            let read = self.committed();
+            let key = series.as_bytes();
+            (
+                read.get(Tree::Series, key)?,
+                read.get(Tree::Revisions, key)?,
+            )
+        };
+        let Some(bytes) = record else {
             return Ok(Vec::new());
         };
         let mut obs = record::decode_series(&bytes).map_err(|e| corrupt("series", series, e))?;
-        if let Some(bytes) = self.revisions.get(series)? {
+        if let Some(bytes) = revisions {
             let revs =
                 record::decode_revisions(&bytes).map_err(|e| corrupt("revisions", series, e))?;
             attach(&mut obs, revs);
@@ -261,23 +272,18 @@ impl Store {
 
     /// The release log, oldest first.
     pub fn releases(&self) -> Result<Vec<ReleaseLogEntry>, StoreError> {
-        self.releases
-            .iter()
-            .map(|kv| {
-                let (k, v) = kv?;
-                dec("releases", &k, &v)
-            })
-            .collect()
+        let rows = self.committed().entries(Tree::Releases, false)?;
+        rows.iter().map(|(k, v)| dec("releases", k, v)).collect()
     }
 
     /// Every series id with stored observations, in order (a derived series' `#level` ids
     /// too): what the store knows of groups' expanded series, and what `export` reads.
     pub fn series_ids(&self) -> Result<Vec<String>, StoreError> {
-        self.series
+        let keys = self.committed().entries(Tree::Series, true)?;
+        Ok(keys
             .iter()
-            .keys()
-            .map(|k| Ok(String::from_utf8_lossy(&k?).into_owned()))
-            .collect()
+            .map(|(k, _)| String::from_utf8_lossy(k).into_owned())
+            .collect())
     }
 
     /// Records a poll that wrote nothing else (a failure, or nothing changed).

@@ -23,9 +23,14 @@ impl<'a> Staged<'a> {
 
     /// Every observation of a series after the commit, oldest period first.
     pub fn observations(&self, id: &str) -> Result<Vec<StoredObservation>, StoreError> {
+        // A renamed series' records are still under the id it is renamed from.
+        let stored = match self.write.renames.iter().find(|r| r.to == id) {
+            Some(r) => &r.from,
+            None => id,
+        };
         let mut by_period: BTreeMap<Period, StoredObservation> = self
             .store
-            .observations(id)?
+            .observations(stored)?
             .into_iter()
             .map(|o| (o.period, o))
             .collect();
@@ -44,6 +49,8 @@ impl<'a> Staged<'a> {
     /// Every series id after the commit, sorted.
     pub fn series_ids(&self) -> Result<Vec<String>, StoreError> {
         let mut ids = self.store.series_ids()?;
+        ids.retain(|id| !self.write.renames.iter().any(|r| &r.from == id));
+        ids.extend(self.write.renames.iter().map(|r| r.to.clone()));
         ids.extend(self.write.encoded.iter().map(|(s, _)| s.clone()));
         ids.extend(self.write.observations.iter().map(|(s, _)| s.clone()));
         ids.sort();

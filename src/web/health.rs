@@ -1,5 +1,6 @@
 //! `GET /metrics` (the [`Metrics`](crate::metrics::Metrics) exposition) and `GET /healthz`
-//! (200 while the scheduling loop's heartbeat is recent, else 503).
+//! (200 while the scheduling loop turns and every source polls and the heartbeat
+//! pings on time, else 503 with a one-line reason).
 
 use axum::extract::State;
 use axum::http::{header, StatusCode};
@@ -13,12 +14,8 @@ pub(super) async fn metrics(State(s): State<WebState>) -> impl IntoResponse {
 }
 
 pub(super) async fn healthz(State(s): State<WebState>) -> impl IntoResponse {
-    if s.metrics.healthy() {
-        (StatusCode::OK, "ok\n")
-    } else {
-        (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "the scheduling loop has stalled\n",
-        )
+    match s.metrics.health() {
+        Ok(()) => (StatusCode::OK, "ok\n".to_string()),
+        Err(reason) => (StatusCode::SERVICE_UNAVAILABLE, format!("{reason}\n")),
     }
 }

@@ -28,6 +28,15 @@ pub(crate) enum FfcsvError {
     TooManyRows { max_rows: usize },
     #[error("ffcsv line {line}: {message}")]
     Line { line: usize, message: String },
+    #[error(
+        "ffcsv line {line}: statistics_code {came:?}, but the table asked for belongs to \
+         statistic {asked}: this file is another statistic's, nothing of it is stored"
+    )]
+    OtherStatistic {
+        line: usize,
+        asked: String,
+        came: String,
+    },
     #[error("ffcsv line {line}: a second row for {measure} {period} [{unit}] {dims}")]
     Duplicate {
         line: usize,
@@ -84,6 +93,7 @@ pub(crate) struct Cell {
 }
 
 struct Layout {
+    statistic: Option<usize>,
     time_code: usize,
     time: usize,
     /// (code column, attribute code column) per variable.
@@ -138,6 +148,7 @@ fn layout(header: &csv::StringRecord) -> Result<Layout, FfcsvError> {
         }
     }
     Ok(Layout {
+        statistic: find("statistics_code"),
         time_code: need("time_code")?,
         time: need("time")?,
         vars: var_cols,
@@ -232,6 +243,7 @@ pub(crate) fn parse_ffcsv(text: &str, decimal_comma: bool) -> Result<Vec<Cell>, 
         text,
         decimal_comma,
         crate::config::DEFAULT_MAX_ROWS_PER_TABLE as usize,
+        None,
     )
 }
 
@@ -252,14 +264,26 @@ pub(crate) fn reader(text: &str) -> Result<(csv::Reader<&[u8]>, csv::StringRecor
     Ok((rdr, header))
 }
 
-/// `parse_ffcsv`, refusing a file of more than `max_rows` rows.
+/// `parse_ffcsv`, refusing a file of more than `max_rows` rows and, with `statistic` given,
+/// a file with a row of another statistic (a result or table GENESIS mixed up is never
+/// stored as the table asked for).
 pub(crate) fn parse_ffcsv_within(
     text: &str,
     decimal_comma: bool,
     max_rows: usize,
+    statistic: Option<&str>,
 ) -> Result<Vec<Cell>, FfcsvError> {
     let (mut rdr, header) = reader(text)?;
     let lay = layout(&header)?;
+    let statistic = match statistic {
+        Some(asked) => Some((
+            asked,
+            lay.statistic.ok_or_else(|| FfcsvError::MissingColumn {
+                name: "statistics_code".into(),
+            })?,
+        )),
+        None => None,
+    };
     let mut cells = Vec::new();
     let mut keys = HashSet::new();
     for (i, rec) in rdr.records().enumerate() {
@@ -270,6 +294,15 @@ pub(crate) fn parse_ffcsv_within(
         let at_line = |message: String| FfcsvError::Line { line, message };
         let rec = rec.map_err(|e| at_line(e.to_string()))?;
         let get = |c: usize| rec.get(c).unwrap_or("");
+        if let Some((asked, col)) = statistic {
+            if get(col).trim() != asked {
+                return Err(FfcsvError::OtherStatistic {
+                    line,
+                    asked: asked.to_string(),
+                    came: get(col).trim().to_string(),
+                });
+            }
+        }
         let dims: Vec<(String, String)> = lay
             .vars
             .iter()
@@ -380,6 +413,35 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("second row"));
+    }
+
+    #[test]
+    fn a_file_of_another_statistic_is_refused_when_one_is_asked_for() {
+        let zip = include_bytes!(
+            "../../../tests/fixtures/destatis/data_tablefile_61111-0021_de_ffcsv.zip"
+        );
+        let Answer::Csv(text) = read_answer(zip).unwrap() else {
+            panic!("a zip");
+        };
+        let max = crate::config::DEFAULT_MAX_ROWS_PER_TABLE as usize;
+        assert!(parse_ffcsv_within(&text, true, max, Some("61111")).is_ok());
+        let e = parse_ffcsv_within(&text, true, max, Some("42153")).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "ffcsv line 2: statistics_code \"61111\", but the table asked for belongs to \
+             statistic 42153: this file is another statistic's, nothing of it is stored"
+        );
+        let e = parse_ffcsv_within(
+            "time_code;time;value;value_unit;value_variable_code\n",
+            true,
+            max,
+            Some("1"),
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string().contains("no column \"statistics_code\""),
+            "{e}"
+        );
     }
 
     /// The ffcsv parser on arbitrary fields and bytes: cells or an error, never a panic;

@@ -14,6 +14,8 @@
 //! Data: `data/tablefile` as `ffcsv` (a zip holding one `;`-separated CSV in long form, one
 //! row per cell). A table too big for the dialog (status 98) goes through the job flow:
 //! `job=true` (status 99 names the result), poll `catalogue/results`, then `data/resultfile`.
+//! A release starts at most one job (job.rs remembers it), and a file of another statistic
+//! than the table's is refused whole.
 
 mod answer;
 mod envelope;
@@ -36,8 +38,8 @@ use super::http::{snippet, Expect, Http, HttpError, Reply};
 use super::{expand_groups, Check, FetchError, TableData};
 use crate::config::{SeriesConfig, SourceConfig};
 use envelope::{status_error, Code, Envelope, EnvelopeError};
-use ffcsv::parse_ffcsv_within;
-use job::JobPoll;
+use ffcsv::{parse_ffcsv_within, FfcsvError};
+use job::{Downloaded, JobBook, JobPoll};
 use select::{choices, select};
 use stamp::{cubes_stamp, modified_stamp, statistic_code};
 
@@ -57,8 +59,11 @@ pub struct Destatis {
     scrub: Vec<String>,
     language: String,
     history_years: u32,
+    /// `username` is an API token (the password is empty): GENESIS may refuse it jobs.
+    token: bool,
     permits: Semaphore,
     job: JobPoll,
+    jobs: JobBook,
     max_rows: usize,
     pub(crate) deadline: Duration,
 }
@@ -107,8 +112,10 @@ impl Destatis {
             scrub,
             language: cfg.language.clone(),
             history_years: cfg.history_years,
+            token: cfg.password.as_ref().is_none_or(|p| p.expose().is_empty()),
             permits: Semaphore::new(MAX_IN_FLIGHT),
             job: JobPoll::fixed(Duration::from_secs(5), 120),
+            jobs: JobBook::default(),
             max_rows: cfg.max_rows_per_table,
             deadline: cfg.table_deadline,
         })
@@ -247,11 +254,12 @@ impl Destatis {
                 "GENESIS lists no cube update and no modification for this statistic; \
                  downloading the table on every poll"
             );
-            return Ok(Check::Changed {
-                stamp: format!("unknown {}", chrono::Utc::now().to_rfc3339()),
-            });
+            let stamp = format!("unknown {}", chrono::Utc::now().to_rfc3339());
+            self.jobs.saw(table, &stamp);
+            return Ok(Check::Changed { stamp });
         };
         debug!(table, %stamp, "GENESIS change stamp");
+        self.jobs.saw(table, &stamp);
         if known == Some(stamp.as_str()) {
             Ok(Check::Unchanged)
         } else {
@@ -264,8 +272,18 @@ impl Destatis {
         table: &str,
         series: &[SeriesConfig],
     ) -> Result<TableData, FetchError> {
-        let text = self.download(table).await?;
-        let cells = parse_ffcsv_within(&text, self.language == "de", self.max_rows)?;
+        let Downloaded { text, from } = self.download(table).await?;
+        let stat = statistic_code(table)?;
+        let cells = parse_ffcsv_within(&text, self.language == "de", self.max_rows, Some(stat))
+            .map_err(|e| match e {
+                FfcsvError::OtherStatistic { .. } => {
+                    // A job's result of another statistic is not this release's: the next
+                    // poll asks anew.
+                    self.jobs.forget(table);
+                    FetchError::Schema(format!("{from} for table {table}: {e}"))
+                }
+                e => e.into(),
+            })?;
         let labels = if series.iter().any(|s| s.group.is_some()) {
             labels::read_labels(&text)?
         } else {

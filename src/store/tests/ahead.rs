@@ -81,7 +81,10 @@ fn a_crash_between_the_writes_ahead_and_the_transaction_is_undone_at_open() {
         .unwrap()
         .unwrap();
     assert!(!ahead.keys.is_empty());
-    assert_eq!(store.series_ids().unwrap(), vec!["a", "b", "old"]);
+    // Written (readers are still shown the store as it was).
+    assert!(store.series.get("a").unwrap().is_some());
+    assert_eq!(store.series_ids().unwrap(), vec!["old"]);
+    assert_eq!(store.observations("old").unwrap(), before);
     // The alert and its outbox records went ahead too, but not into the due index.
     assert!(store.alert("a2").unwrap().is_some());
     assert_eq!(store.deliveries().unwrap().len(), 3);
@@ -90,7 +93,6 @@ fn a_crash_between_the_writes_ahead_and_the_transaction_is_undone_at_open() {
         1,
         "the earlier poll's a1 only"
     );
-    assert_eq!(store.observations("old").unwrap().len(), 3);
     assert!(store.revisions.get("old").unwrap().is_some());
     // The process dies here: no transaction.
     drop(store);
@@ -119,6 +121,114 @@ fn a_crash_between_the_writes_ahead_and_the_transaction_is_undone_at_open() {
 thread_local! {
     /// Makes the next commit's transaction fail on this thread (after its writes ahead).
     pub(in crate::store) static FAIL_TRANSACTION: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+thread_local! {
+    /// Runs once on this thread's next commit, between its writes ahead and its transaction.
+    static AFTER_WRITE_AHEAD: std::cell::RefCell<Option<Box<dyn FnOnce()>>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Called by the commit between its writes ahead and its transaction.
+pub(in crate::store) fn after_write_ahead() {
+    if let Some(f) = AFTER_WRITE_AHEAD.with(|f| f.borrow_mut().take()) {
+        f();
+    }
+}
+
+/// What a reader sees of the store: ids, every observation, the release log's length,
+/// whether "a" is held, and what `statwatch export --vintages` and `series old --json` print.
+type Seen = (
+    Vec<String>,
+    Vec<Vec<StoredObservation>>,
+    usize,
+    bool,
+    String,
+    String,
+);
+
+fn seen_by_reader(store: &Store) -> Seen {
+    use crate::query::{run, Query};
+    let config = crate::config::Config::parse(
+        std::path::Path::new("t.toml"),
+        "state_dir = \"/tmp/unused\"\n[sources.cbs]\nkind = \"cbs\"\n\
+         schedule = \"0 0 6 * * *\"\n[receivers.journal]\nkind = \"log\"\n\
+         [[series]]\nid = \"old\"\nsource = \"cbs\"\ntable = \"T\"\nmeasure = \"M\"\n\
+         title = \"t\"\nunit = \"%\"\n",
+    )
+    .unwrap();
+    let ids = store.series_ids().unwrap();
+    let obs = ids
+        .iter()
+        .map(|id| store.observations(id).unwrap())
+        .collect();
+    let export = Query::Export {
+        glob: None,
+        vintages: true,
+    };
+    let series = Query::Series {
+        id: Some("old".into()),
+        json: true,
+    };
+    (
+        ids,
+        obs,
+        store.releases().unwrap().len(),
+        store.holds("a").unwrap(),
+        run(&config, store, &export).unwrap(),
+        run(&config, store, &series).unwrap(),
+    )
+}
+
+#[test]
+fn readers_never_see_the_records_of_a_commit_that_is_then_undone() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    store.commit(&first_sync_write(&["old"])).unwrap();
+    let before = seen_by_reader(&store);
+    assert!(before.4.contains("old,2025-02,2.5"), "{}", before.4);
+    assert!(before.5.contains("\"2025-02\""), "{}", before.5);
+    // A new period and a revision of "old", a first sync of "a": written ahead, then the
+    // transaction fails and everything is undone.
+    let mut w = first_sync_write(&["a"]);
+    let mut revised = obs(Period::Month(2025, 2), 9.0);
+    revised.revisions.push(crate::model::Vintage {
+        value: 2.5,
+        status: "Voorlopig".into(),
+        seen_at: Utc::now(),
+    });
+    w.observations.push((
+        "old".into(),
+        vec![revised, obs(Period::Month(2025, 3), 3.0)],
+    ));
+    w.alerts = vec![(alert("a2"), vec!["ops".into()])];
+    let during = std::sync::Arc::new(std::sync::Mutex::new(None));
+    let (reader_store, out) = (store.clone(), during.clone());
+    AFTER_WRITE_AHEAD.with(|f| {
+        *f.borrow_mut() = Some(Box::new(move || {
+            // The records are on disk (uncommitted) while another thread reads.
+            assert!(reader_store.series.get("a").unwrap().is_some());
+            assert!(reader_store.revisions.get("old").unwrap().is_some());
+            let s = reader_store.clone();
+            let seen = std::thread::spawn(move || seen_by_reader(&s))
+                .join()
+                .unwrap();
+            *out.lock().unwrap() = Some(seen);
+        }))
+    });
+    FAIL_TRANSACTION.with(|f| f.set(true));
+    store.commit(&w).unwrap_err();
+    let during = during.lock().unwrap().take().expect("the reader ran");
+    assert_eq!(
+        during, before,
+        "a reader saw records of an unfinished commit"
+    );
+    assert_eq!(seen_by_reader(&store), before, "undone");
+    // The same write committed: now readers see it.
+    store.commit(&w).unwrap();
+    let after = seen_by_reader(&store);
+    assert_eq!(after.0, ["a", "old"]);
+    assert_eq!(after.1[1].len(), 3);
+    assert!(after.3);
 }
 
 #[test]
@@ -216,13 +326,80 @@ fn an_undo_log_of_several_chunks_puts_every_record_back() {
         .unwrap()
         .unwrap();
     assert!(ahead.keys.len() > 1, "{} chunk(s)", ahead.keys.len());
-    assert_eq!(store.observations("s0000").unwrap().len(), 241);
+    let written = store.series.get("s0000").unwrap().unwrap();
+    assert_eq!(super::record::decode_series(&written).unwrap().len(), 241);
     drop(store);
     let store = Store::open(dir.path()).unwrap();
     for (id, b) in ids.iter().zip(&before) {
         assert_eq!(&store.observations(id).unwrap(), b, "{id}");
     }
     assert_eq!(store.meta.scan_prefix(b"ahead:").count(), 0);
+}
+
+#[test]
+fn a_rename_moves_records_and_revisions_with_the_poll_or_not_at_all() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    store.commit(&first_sync_write(&["old"])).unwrap();
+    let mut revised = obs(Period::Month(2025, 2), 9.0);
+    revised.revisions.push(crate::model::Vintage {
+        value: 2.5,
+        status: "Voorlopig".into(),
+        seen_at: Utc::now(),
+    });
+    store
+        .commit(&PollWrite {
+            observations: vec![("old".into(), vec![revised])],
+            ..Default::default()
+        })
+        .unwrap();
+    let before = store.observations("old").unwrap();
+    let logged = |store: &Store| -> Vec<String> {
+        store
+            .releases()
+            .unwrap()
+            .into_iter()
+            .map(|e| e.series)
+            .collect()
+    };
+    assert_eq!(logged(&store), ["old"]);
+    let identity = Identity::new(["cbs", "T", "M"]);
+    let w = PollWrite {
+        observations: vec![("new".into(), vec![obs(Period::Month(2025, 3), 3.0)])],
+        renames: vec![Rename {
+            from: "old".into(),
+            to: "new".into(),
+        }],
+        identities: vec![(identity.clone(), "new".into())],
+        ..Default::default()
+    };
+    // A failed transaction, then a crash after the writes ahead: no half rename.
+    FAIL_TRANSACTION.with(|f| f.set(true));
+    store.commit(&w).unwrap_err();
+    let rows = store.series_rows(&w).unwrap();
+    store
+        .write_ahead(&w, &rows.releases, &Default::default())
+        .unwrap()
+        .unwrap();
+    drop(store);
+    let store = Store::open(dir.path()).unwrap();
+    assert_eq!(store.series_ids().unwrap(), ["old"]);
+    assert_eq!(store.observations("old").unwrap(), before);
+    assert_eq!(store.identity_owner(&identity).unwrap(), None);
+    assert_eq!(logged(&store), ["old"]);
+
+    store.commit(&w).unwrap();
+    assert_eq!(logged(&store), ["new"], "the log follows the series");
+    assert_eq!(store.series_ids().unwrap(), ["new"]);
+    assert!(!store.holds("old").unwrap());
+    let moved = store.observations("new").unwrap();
+    assert_eq!(moved[..2], before[..]);
+    assert_eq!(moved[1].revisions.len(), 1, "revisions move along");
+    assert_eq!(moved[2].period, Period::Month(2025, 3));
+    assert_eq!(
+        store.identity_owner(&identity).unwrap().as_deref(),
+        Some("new")
+    );
 }
 
 thread_local! {
