@@ -50,7 +50,6 @@ pub async fn poll_source(
         committed: None,
         vanished: Vec::new(),
         labels: Default::default(),
-        flood: None,
     };
     if !dry_run {
         index_stored(config, store)?;
@@ -91,7 +90,7 @@ pub async fn poll_source(
         report.tables.push(TableOutcome { table, result });
     }
     info!(source = name, outcome = %report.summary(), "poll finished");
-    report.flood = flood(config, &report);
+    warn_of_flood(config, &report);
     if dry_run {
         return Ok(report);
     }
@@ -156,28 +155,13 @@ async fn commit(
     Ok(())
 }
 
-/// Warns when a poll fired more alerts than `[store] flood_alerts`. They are all stored and
-/// delivered (never dropped: which of them would matter is not ours to guess), but so many
-/// from one poll means a broken or hostile source or a group wider than meant, and the
-/// operator must hear of it, with the tables they came from. The message, if any.
-fn flood(config: &Config, report: &PollReport) -> Option<String> {
+/// Warns when a poll fired more alerts than `[store] flood_alerts` (see
+/// [`PollReport::flood`]): the operator must hear of it, with the tables they came from.
+fn warn_of_flood(config: &Config, report: &PollReport) {
     let bound = config.store.flood_alerts;
-    let count = report.alerts.len();
-    if count <= bound {
-        return None;
+    if let Some(flood) = report.flood(bound) {
+        warn!(source = %report.source, alerts = report.alerts.len(), flood_alerts = bound, "alert flood: {flood}");
     }
-    let mut per_table: BTreeMap<&str, usize> = BTreeMap::new();
-    for a in &report.alerts {
-        *per_table.entry(a.table.as_str()).or_default() += 1;
-    }
-    let tables: Vec<String> = per_table.iter().map(|(t, n)| format!("{t}: {n}")).collect();
-    let tables = tables.join(", ");
-    warn!(source = %report.source, alerts = count, flood_alerts = bound, tables = %tables,
-        "alert flood: one poll fired more alerts than [store] flood_alerts; every one is stored and delivered");
-    Some(format!(
-        "{count} alerts in one poll, more than [store] flood_alerts = {bound} ({tables}): \
-         every one is stored and delivered; check the source and its groups"
-    ))
 }
 
 /// The briefs this poll opens, made from the series as `write` will leave them (an id

@@ -57,11 +57,30 @@ pub struct PollReport {
     /// Title and unit of every series this poll fetched (a group's titles come from the
     /// source), for the briefs.
     pub labels: Box<crate::briefs::text::Labels>,
-    /// Set when the poll fired more alerts than `[store] flood_alerts`: the warning.
-    pub flood: Option<String>,
 }
 
 impl PollReport {
+    /// When the poll fired more alerts than `bound` (`[store] flood_alerts`), what to tell
+    /// the operator. They are all stored and delivered (never dropped: which of them would
+    /// matter is not ours to guess), but so many from one poll means a broken or hostile
+    /// source or a group wider than meant.
+    pub fn flood(&self, bound: usize) -> Option<String> {
+        let count = self.alerts.len();
+        if count <= bound {
+            return None;
+        }
+        let mut per_table: std::collections::BTreeMap<&str, usize> = Default::default();
+        for a in &self.alerts {
+            *per_table.entry(a.table.as_str()).or_default() += 1;
+        }
+        let tables: Vec<String> = per_table.iter().map(|(t, n)| format!("{t}: {n}")).collect();
+        Some(format!(
+            "{count} alerts in one poll, more than [store] flood_alerts = {bound} ({}): every \
+             one is stored and delivered; check the source and its groups",
+            tables.join(", ")
+        ))
+    }
+
     pub fn failed(&self) -> bool {
         self.tables.iter().any(|t| t.result.is_err())
     }

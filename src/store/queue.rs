@@ -23,19 +23,23 @@ use super::series::corrupt;
 use super::{settled, Store, StoreError};
 
 const PREFIX: &[u8] = b"queue:";
+/// A `meta` key and its value.
+type Row = (Vec<u8>, Vec<u8>);
+/// A queued entry: its outbox key and when it is due.
+type Entry = (Vec<u8>, DateTime<Utc>);
 /// How many entries one chunk (and so one indexing transaction) holds.
 const CHUNK_ENTRIES: usize = 500;
 
 /// The queue chunks of one commit: `meta` keys and values, written by its transaction.
 pub(super) fn chunks(
     db: &sled::Db,
-    entries: impl ExactSizeIterator<Item = (Vec<u8>, DateTime<Utc>)>,
-) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+    entries: impl ExactSizeIterator<Item = Entry>,
+) -> Result<Vec<Row>, StoreError> {
     if entries.len() == 0 {
         return Ok(Vec::new());
     }
     let id = db.generate_id()?.to_be_bytes();
-    let mut out: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+    let mut out: Vec<Row> = Vec::new();
     for (n, (key, at)) in entries.enumerate() {
         if n % CHUNK_ENTRIES == 0 {
             let mut k = PREFIX.to_vec();
@@ -52,7 +56,7 @@ pub(super) fn chunks(
 }
 
 /// One chunk's entries: outbox key and when it is due.
-fn decode(chunk: &[u8]) -> Result<Vec<(Vec<u8>, DateTime<Utc>)>, RecordError> {
+fn decode(chunk: &[u8]) -> Result<Vec<Entry>, RecordError> {
     let mut r = Reader::open(chunk)?;
     let mut out = Vec::new();
     while !r.done() {
