@@ -14,10 +14,10 @@
 //! and outbox records one by one; the transaction (stamps, the poll time, the queue of new
 //! outbox entries for the due index, see `queue`) deletes the undo log together with
 //! everything else it writes. A flood of 200,000 alerts written in the transaction peaked at
-//! gigabytes; written ahead, an alert costs its record and an undo entry of its key. A store opened with an undo log left (a crash
-//! between the two) puts back what it lists, so the store is as the poll found it, which is
-//! what one transaction would have left: data and its alerts still land together or not at
-//! all. A transaction that fails is undone at once.
+//! gigabytes; written ahead, an alert costs its record and an undo entry of its key. A store
+//! opened with an undo log left (a crash between the two) puts back what it lists, so the
+//! store is as the poll found it, which is what one transaction would have left: data and
+//! its alerts still land together or not at all. A transaction that fails is undone at once.
 //!
 //! # What readers see meanwhile
 //!
@@ -31,6 +31,11 @@
 //! reads, so a reader never waits for a commit's writes and never sees half of them: it sees
 //! the store as the last finished commit left it. A commit whose undo could not finish stays
 //! registered until the process ends (the next open undoes it).
+//!
+//! A poll's new alert and outbox records are not registered: delivery reaches an entry only
+//! through the due index, which gets it after the transaction (see `queue`), so nothing
+//! uncommitted is ever sent. The delivery log (`alerts`, `/alerts`) may list them as pending
+//! while the commit runs.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, RwLock, RwLockReadGuard};
