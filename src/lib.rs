@@ -5,24 +5,31 @@
 //! # Layout
 //!
 //! - [`cli`]: the command line and the one-shot commands (`mod.rs`); `check.rs` the config on
-//!   one screen without secrets; `main.rs` maps outcomes to exit codes.
+//!   one screen without secrets; `tables.rs` the catalogue search; `describe.rs` a table's
+//!   keys and a ready `[[series]]` entry; `online.rs` `check --online` (series resolved
+//!   against live metadata); `main.rs` maps outcomes to exit codes.
 //! - [`config`]: the TOML config. `mod` the validated [`config::Config`], its shared types
 //!   and `load`; `raw` the file as written (serde structs, enums for closed sets); `locate`
 //!   key path -> file:line:column, toml errors, redaction of echoed secrets; `env`
 //!   `${VAR:-x}`, `*_file` and `Secret`; `validate` raw -> validated, one file per section;
-//!   `group` series groups (templates, id patterns, expansion into concrete series).
+//!   `group` series groups (templates, id patterns, expansion into concrete series); `ident`
+//!   what ids, keys and names may hold.
 //! - [`model`]: plain data, re-exported from one file per idea: `period.rs` periods and
 //!   frequencies; `observation.rs` observations, vintages, releases; `alert.rs` alerts with
 //!   their kind, cause and typed details; `delivery.rs` outbox entries.
 //! - [`sources`]: CBS (OData v3) and Destatis (GENESIS 2020) clients over one HTTP layer.
 //!   - `sources/mod.rs`: `Source`, `Check`, `FetchError`, the checks every table passes.
+//!   - `sources/meta.rs`: tables without their data: search hits, a table's metadata, series
+//!     resolved against it with the closest keys.
 //!   - `sources/http.rs`: transport only (timeouts, byte caps, origin, content type, retries).
 //!   - `sources/cbs/`: `mod.rs` the client; `odata.rs` envelope, paging and error bodies;
-//!     `split.rs` rows -> series; `catalogue.rs` the one-request change check of every table.
+//!     `split.rs` rows -> series; `catalogue.rs` the one-request change check of every table;
+//!     `meta.rs` the catalogue search (kept a day) and a table's metadata.
 //!   - `sources/destatis/`: `mod.rs` the client; `job.rs` the download and the job flow;
 //!     `envelope.rs` the JSON envelope and its status enum; `answer.rs` zip or envelope,
 //!     text encoding; `ffcsv.rs` the CSV parser; `labels.rs` attribute labels for groups;
-//!     `select.rs` cells -> series; `stamp.rs` change stamps from the catalogue.
+//!     `select.rs` cells -> series; `stamp.rs` change stamps from the catalogue; `find.rs`
+//!     the table search and a table's metadata.
 //! - [`pipeline`]: what one poll of one source does, start to finish (`mod.rs`); what it
 //!   reports per table (`report.rs`); which stored records each series continues, by its
 //!   identity, so a renamed id keeps its history (`identity.rs`).
@@ -51,14 +58,16 @@
 //! - [`notify`]: the outbox delivery to webhook, email, log, Slack, Mattermost, Teams and
 //!   Alertmanager receivers.
 //!   - `notify/mod.rs`: the [`notify::Notifier`], fan-out of the due entries, one task per receiver.
-//!   - `notify/round.rs`: one receiver's round as small steps (look up, wait, claim, send, settle).
+//!   - `notify/round.rs`: one receiver's round as small steps (read a page, look up, split,
+//!     and per part wait, claim, send, settle), paced, resumable part by part.
+//!   - `notify/batch.rs`: a page of alerts as bounded parts (count, bytes), halving on 413.
 //!   - `notify/route.rs`: which receivers want which alert (`subscribe` globs, `min_severity`).
 //!   - `notify/settle.rs`: the delivery backoff and the pure claim/settle transitions.
 //!   - `notify/render.rs`: headline, subject, text body, one-line errors; shared by receivers.
 //!   - `notify/escape.rs`: source and config text neutralised per chat platform (mentions,
 //!     links, markup) before it goes into a Slack, Mattermost or Teams message.
 //!   - `notify/http.rs`: the HTTP POST and the reading of answers every HTTP receiver shares.
-//!   - `notify/chat.rs`: the chat channel (render per platform, post each part).
+//!   - `notify/chat.rs`: the chat channel (render per platform into parts, post one, pace).
 //!   - `notify/webhook.rs`, `notify/email.rs`, `notify/log.rs`, `notify/slack.rs`,
 //!     `notify/mattermost.rs`, `notify/teams.rs`, `notify/alertmanager.rs`: one file per
 //!     receiver kind.
@@ -76,12 +85,17 @@
 //!   `/healthz`.
 //! - [`web`]: optional `[web] listen` (alias `[metrics] listen`): the HTTP side.
 //!   - `web/mod.rs`: the router, server start and stop, the shared state and page errors.
+//!   - `web/serve.rs`: serving connections: the request head deadline, and the reserved
+//!     slots in which only `/healthz` and `/metrics` are served.
 //!   - `web/overview.rs` `/`, `web/series.rs` `/series/{id}` and `/api/series/{id}`,
 //!     `web/alerts.rs` `/alerts`, `web/health.rs` `/metrics` and `/healthz`.
 //!   - `web/templates.rs`: the embedded minijinja templates (`web/templates/*.html`),
 //!     compiled at start, autoescaped.
 //!   - `web/chart.rs`: sparklines and the series chart as inline SVG (plotters).
-//! - [`listen`]: listeners a local user cannot exhaust (connection cap, idle timeout).
+//! - [`listen`]: listeners a local user cannot exhaust (connection cap, idle timeout,
+//!   reserved slots).
+//! - [`logline`]: the text log's writer: control characters from sources escaped, one line
+//!   per event.
 //! - `fault`: crash points for the crash tests (`STATWATCH_FAULT`).
 
 pub mod backtest;
@@ -95,6 +109,7 @@ pub mod diff;
 mod fault;
 pub(crate) mod fonts;
 pub mod listen;
+pub mod logline;
 pub mod metrics;
 pub mod model;
 pub mod notify;

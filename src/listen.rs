@@ -6,6 +6,11 @@
 //! sockets either. A connection waits for a permit *before* it is accepted: the waiting ones
 //! sit in the kernel's backlog, which costs this process nothing. Accept errors are retried
 //! after a pause (axum's [`Listener`] impls sleep a second and log), never in a tight loop.
+//!
+//! A listener may keep a few *reserved* slots beyond its limit: a connection accepted while
+//! every ordinary slot is taken gets one, and says so ([`Conn::reserved`]), so the server can
+//! serve it only what must never wait (the web's `/healthz` and `/metrics`). Which path a
+//! client wants is only known after its head is read, hence a reserve and not a queue.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -17,11 +22,12 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_io_timeout::TimeoutStream;
 
-/// A listener that holds at most `limit` connections open and closes one that neither
-/// reads nor writes for `idle`.
+/// A listener that holds at most `limit` connections open (plus its reserve, if any) and
+/// closes one that neither reads nor writes for `idle`.
 pub struct Bounded<L> {
     inner: L,
     permits: Arc<Semaphore>,
+    reserve: Arc<Semaphore>,
     idle: Duration,
 }
 
@@ -30,8 +36,26 @@ impl<L: Listener> Bounded<L> {
         Bounded {
             inner,
             permits: Arc::new(Semaphore::new(limit)),
+            reserve: Arc::new(Semaphore::new(0)),
             idle,
         }
+    }
+
+    /// Keeps `slots` more connections for when the `limit` is reached (see the module doc).
+    pub fn with_reserve(mut self, slots: usize) -> Bounded<L> {
+        self.reserve = Arc::new(Semaphore::new(slots));
+        self
+    }
+}
+
+/// An ordinary slot if one is free, else a reserved one, else the first to come free; and
+/// whether it is reserved.
+async fn slot(ordinary: Arc<Semaphore>, reserve: Arc<Semaphore>) -> (OwnedSemaphorePermit, bool) {
+    const OPEN: &str = "the semaphores are never closed";
+    tokio::select! {
+        biased;
+        p = ordinary.acquire_owned() => (p.expect(OPEN), false),
+        p = reserve.acquire_owned() => (p.expect(OPEN), true),
     }
 }
 
@@ -40,12 +64,7 @@ impl<L: Listener> Listener for Bounded<L> {
     type Addr = L::Addr;
 
     async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        let permit = self
-            .permits
-            .clone()
-            .acquire_owned()
-            .await
-            .expect("the semaphore is never closed");
+        let (permit, reserved) = slot(self.permits.clone(), self.reserve.clone()).await;
         let (io, addr) = self.inner.accept().await;
         let mut io = TimeoutStream::new(io);
         io.set_read_timeout(Some(self.idle));
@@ -54,6 +73,7 @@ impl<L: Listener> Listener for Bounded<L> {
             Conn {
                 io: Box::pin(io),
                 _permit: permit,
+                reserved,
             },
             addr,
         )
@@ -68,6 +88,14 @@ impl<L: Listener> Listener for Bounded<L> {
 pub struct Conn<S> {
     io: Pin<Box<TimeoutStream<S>>>,
     _permit: OwnedSemaphorePermit,
+    reserved: bool,
+}
+
+impl<S> Conn<S> {
+    /// Whether this connection holds a reserved slot: every ordinary one was taken.
+    pub fn reserved(&self) -> bool {
+        self.reserved
+    }
 }
 
 impl<S: AsyncRead + AsyncWrite> AsyncRead for Conn<S> {
@@ -123,5 +151,27 @@ mod tests {
         second.write_all(b"x").await.unwrap();
         conn.read_exact(&mut buf).await.unwrap();
         assert_eq!(&buf, b"x");
+    }
+
+    #[tokio::test]
+    async fn a_full_listener_still_accepts_into_its_reserve_and_says_so() {
+        let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = tcp.local_addr().unwrap();
+        let mut listener = Bounded::new(tcp, 1, Duration::from_secs(30)).with_reserve(1);
+        let _clients = [
+            tokio::net::TcpStream::connect(addr).await.unwrap(),
+            tokio::net::TcpStream::connect(addr).await.unwrap(),
+            tokio::net::TcpStream::connect(addr).await.unwrap(),
+        ];
+        let (ordinary, _) = listener.accept().await;
+        let (reserved, _) = listener.accept().await;
+        assert!(!ordinary.reserved() && reserved.reserved());
+        // Both kinds are taken: the third waits...
+        let waiting = tokio::time::timeout(Duration::from_millis(100), listener.accept()).await;
+        assert!(waiting.is_err(), "accepted past the limit and the reserve");
+        // ...and takes the ordinary slot that comes free.
+        drop(ordinary);
+        let (third, _) = listener.accept().await;
+        assert!(!third.reserved());
     }
 }

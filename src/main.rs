@@ -15,7 +15,8 @@ fn init_tracing(format: LogFormat) {
     let colour = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let builder = fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        // One line per event: control characters from a source are escaped.
+        .with_writer(statwatch::logline::OneLine { ansi: colour })
         .with_ansi(colour);
     match (format, under_journald) {
         (LogFormat::Json, _) => builder.json().init(),
@@ -70,15 +71,45 @@ fn main() -> ExitCode {
     };
     let result: Result<bool, CliError> = runtime.block_on(async {
         match cli.command {
-            Command::Check => {
+            Command::Check { online } => {
                 cli::check(&config);
-                Ok(true)
+                if online {
+                    cli::check_online(&config).await
+                } else {
+                    Ok(true)
+                }
             }
+            Command::Tables {
+                query,
+                source,
+                all,
+                json,
+            } => cli::tables(&config, &query, source.as_deref(), all, json).await,
+            Command::Describe {
+                source,
+                table,
+                json,
+            } => cli::describe(&config, &source, &table, json)
+                .await
+                .map(|_| true),
             Command::Poll { source, dry_run } => {
                 cli::poll(&config, source.as_deref(), dry_run).await
             }
             Command::Series { id, json } => cli::series(&config, id.as_deref(), json).map(|_| true),
-            Command::Alerts { pending, json } => cli::alerts(&config, pending, json).map(|_| true),
+            Command::Alerts {
+                pending,
+                json,
+                limit,
+                offset,
+            } => {
+                let args = cli::AlertsArgs {
+                    pending,
+                    json,
+                    limit,
+                    offset,
+                };
+                cli::alerts(&config, args).map(|_| true)
+            }
             Command::Backtest {
                 rules,
                 series,

@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use tracing::{info, warn};
 
 use crate::config::group::Choice;
-use crate::config::{Config, SeriesConfig};
+use crate::config::{ident, Config, SeriesConfig};
 use crate::model::Alert;
 use crate::notify;
 use crate::pipeline::{PollReport, TableError};
@@ -161,7 +161,7 @@ fn members(s: &SeriesConfig, stored: &[String]) -> Vec<Member> {
     };
     stored
         .iter()
-        .filter(|id| !id.contains('#') && s.produces(id))
+        .filter(|id| !ident::is_level_id(id) && s.produces(id))
         .filter_map(|id| {
             let keys = g.id.captures(id)?;
             let chosen = keys

@@ -378,6 +378,28 @@ async fn an_unknown_table_or_key_names_the_cause() {
     assert!(out.contains("cbs 85806NED: FAILED: series nl.industry.yoy: dimension BedrijfstakkenBranchesSBI2008 has no key \"999999\""), "{out}");
 }
 
+/// A pinned key the table has twice once trimmed ("307500  " and "307500 "): which one the
+/// config means cannot be told, so the table fails naming both (before, the last listed won
+/// and the other's data was dropped silently); the source's other table is stored.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_pinned_key_the_table_has_twice_once_trimmed_names_both() {
+    let w = world().await;
+    let mut t = w.server.table(INDUSTRY);
+    t.dimensions[0].1.push("307500 ".into());
+    w.server.set_table(INDUSTRY, t);
+    let o = statwatch(&w.config, &["poll"]).await;
+    let out = stdout(&o);
+    assert!(
+        out.contains(
+            "cbs 85806NED: FAILED: series nl.industry.yoy: dimension BedrijfstakkenBranchesSBI2008 \
+             has two keys \"307500  \" and \"307500 \" that are the same once trimmed"
+        ),
+        "{out}"
+    );
+    let confidence = series_json(&w.config, "nl.confidence").await;
+    assert!(!confidence["observations"].as_array().unwrap().is_empty());
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn dry_run_stores_nothing_and_says_what_it_would_store() {
     let w = world().await;

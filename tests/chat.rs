@@ -14,10 +14,13 @@ use statwatch::store::Store;
 use support_notify::platforms::*;
 use support_notify::*;
 
+/// A notifier with short in-poll pauses and pacing (the platforms' own pacing is tested in
+/// `split_parts_are_paced_to_slacks_rate_limit`).
 fn notifier(extra: &str) -> Notifier {
     Notifier::new(&config(extra))
         .expect("notifier")
         .with_retry_base(Duration::from_millis(20))
+        .with_pace(Duration::from_millis(5))
 }
 
 fn chat(name: &str, kind: &str, url: &str) -> String {
@@ -513,7 +516,9 @@ async fn alertmanager_gets_the_label_set_and_one_member_is_enough() {
         .unwrap()
         .contains("revision (was 1.0)"));
     let t = |k: &str| chrono::DateTime::parse_from_rfc3339(turn[k].as_str().unwrap()).unwrap();
-    assert_eq!(t("endsAt") - t("startsAt"), chrono::Duration::hours(48));
+    // endsAt counts from the sending.
+    assert!(t("endsAt") >= rb[0].at + chrono::Duration::hours(48) - chrono::Duration::seconds(1));
+    assert!(t("endsAt") - t("startsAt") >= chrono::Duration::hours(48));
     assert_eq!(
         delivery(&store, "am", "9b21c0d4").state,
         DeliveryState::Delivered
@@ -701,4 +706,152 @@ fn strings(v: &serde_json::Value, out: &mut Vec<String>) {
         serde_json::Value::Object(o) => o.values().for_each(|x| strings(x, out)),
         _ => {}
     }
+}
+
+/// `n` alerts, each in its own Slack blocks: 24 fit a message, so 60 make three parts.
+fn many(prefix: &str, n: usize) -> Vec<statwatch::model::Alert> {
+    (0..n)
+        .map(|i| {
+            let mut a = alert(
+                &format!("{prefix}-{i:03}"),
+                Severity::Info,
+                &format!("alert {i}"),
+            );
+            // In order, and all due already.
+            a.detected_at += chrono::Duration::milliseconds(i as i64 - 1000);
+            a
+        })
+        .collect()
+}
+
+/// How often each alert id appears in the messages Slack accepted.
+fn accepted(p: &Platforms, prefix: &str, n: usize) -> Vec<usize> {
+    let bodies: Vec<String> = p
+        .requests()
+        .into_iter()
+        .filter(|r| r.status == 200)
+        .map(|r| String::from_utf8_lossy(&r.body).into_owned())
+        .collect();
+    (0..n)
+        .map(|i| {
+            let id = format!("id {prefix}-{i:03}");
+            bodies.iter().map(|b| b.matches(&id).count()).sum()
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_rate_limited_split_cycle_resumes_and_never_posts_a_part_twice() {
+    let p = Platforms::start().await;
+    let ok = Reply {
+        status: 200,
+        retry_after: None,
+        body: "ok",
+    };
+    let limited = Reply {
+        status: 429,
+        retry_after: Some("1"),
+        body: "rate_limited",
+    };
+    // The first part goes through, the second is rate limited.
+    p.script(vec![ok, limited]);
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    enqueue(&store, "team", &many("rl", 60));
+    let n = notifier(&chat("team", "slack", &p.url(SLACK_PATH)));
+    let r = n.deliver(&store, Mode::Due).await.unwrap();
+    assert_eq!(
+        r.receivers[0].delivered, 24,
+        "the first part is recorded: {r:?}"
+    );
+    assert_eq!(r.receivers[0].pending, 36);
+    assert_eq!(
+        delivery(&store, "team", "rl-000").state,
+        DeliveryState::Delivered
+    );
+    // Within the Retry-After the daemon sends nothing, not even the parts not yet tried.
+    let again = n.deliver(&store, Mode::Due).await.unwrap();
+    assert!(again.receivers.is_empty(), "{again:?}");
+    assert_eq!(p.requests().len(), 2);
+    assert!(n.next_due(&store).unwrap().unwrap() > chrono::Utc::now());
+    // The next attempt (a poll: it waits for the Retry-After, not for the backoff) completes
+    // the cycle from where it stopped.
+    let r = n.deliver(&store, Mode::Poll).await.unwrap();
+    assert!(!r.failed(), "{r:?}");
+    assert_eq!(store.pending_count().unwrap(), 0);
+    assert_eq!(
+        accepted(&p, "rl", 60),
+        vec![1; 60],
+        "every alert exactly once"
+    );
+    let statuses: Vec<u16> = p.requests().iter().map(|r| r.status).collect();
+    assert_eq!(statuses, [200, 429, 200, 200], "no part posted twice");
+    assert!(p.requests().iter().all(|r| r.invalid.is_none()));
+}
+
+#[tokio::test]
+async fn split_parts_are_paced_to_slacks_rate_limit() {
+    let p = Platforms::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    enqueue(&store, "team", &many("pace", 30));
+    // The platform's own pacing, not the tests' short one.
+    let n = Notifier::new(&config(&chat("team", "slack", &p.url(SLACK_PATH)))).unwrap();
+    let report = n.deliver(&store, Mode::Poll).await.unwrap();
+    assert!(!report.failed(), "{report:?}");
+    let reqs = p.requests();
+    assert_eq!(reqs.len(), 2);
+    let gap = secs_between(reqs[0].at, reqs[1].at);
+    assert!(gap >= 0.99, "the second part {gap} s after the first");
+    assert_eq!(accepted(&p, "pace", 30), vec![1; 30]);
+}
+
+#[tokio::test]
+async fn a_slack_answer_other_than_ok_is_not_delivered() {
+    let p = Platforms::start().await;
+    p.script(vec![Reply {
+        status: 200,
+        retry_after: None,
+        body: "invalid_token",
+    }]);
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    enqueue(&store, "team", &two_alerts()[..1]);
+    let report = notifier(&chat("team", "slack", &p.url(SLACK_PATH)))
+        .deliver(&store, Mode::Poll)
+        .await
+        .unwrap();
+    assert_eq!(report.receivers[0].delivered, 0, "{report:?}");
+    let d = delivery(&store, "team", "3f0c9a1e");
+    assert_eq!(d.state, DeliveryState::Failed);
+    assert!(d.last_error.unwrap().contains("invalid_token"));
+}
+
+#[tokio::test]
+async fn alertmanager_after_an_outage_gets_alerts_that_still_fire() {
+    let am = Platforms::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    // Detected three days ago; Alertmanager was down since, and resolves after 24 hours.
+    let mut a = two_alerts().remove(0);
+    a.detected_at -= chrono::Duration::days(3);
+    enqueue(&store, "am", &[a]);
+    let extra = format!(
+        "[receivers.am]\nkind = \"alertmanager\"\nurls = [\"{}\"]\nresolve_after_hours = 24\n",
+        am.base
+    );
+    notifier(&extra).deliver(&store, Mode::Poll).await.unwrap();
+    let reqs = am.requests();
+    assert_eq!(reqs.len(), 1);
+    let v = reqs[0].json();
+    let t = |k: &str| chrono::DateTime::parse_from_rfc3339(v[0][k].as_str().unwrap()).unwrap();
+    assert!(
+        t("endsAt") > reqs[0].at,
+        "endsAt {} is past at sending",
+        t("endsAt")
+    );
+    assert!(
+        t("startsAt") < reqs[0].at - chrono::Duration::days(2),
+        "startsAt is the detection"
+    );
 }

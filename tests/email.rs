@@ -362,3 +362,39 @@ fn keep_for_people(raw: &[u8], html: &str, chart: &[u8]) {
     std::fs::write(out.join("mail.html"), html).unwrap();
     std::fs::write(out.join("chart.png"), chart).unwrap();
 }
+
+#[tokio::test]
+async fn a_backlog_goes_out_as_several_mails_of_bounded_size() {
+    capture_logs();
+    let dir = tempfile::tempdir().unwrap();
+    let pki = pki(dir.path());
+    let port = free_port();
+    let server = SmtpServer::start(port, &pki, &dir.path().join("spool"), "starttls");
+    let store = Store::open(&dir.path().join("db")).unwrap();
+    let alerts: Vec<_> = (0..5)
+        .map(|i| {
+            let mut a = alert(
+                &format!("id-mail-{i}"),
+                Severity::Info,
+                &format!("alert {i}"),
+            );
+            a.detected_at += chrono::Duration::milliseconds(i - 100);
+            a
+        })
+        .collect();
+    enqueue(&store, "macro", &alerts);
+    let config = email_config(port, "starttls", PASSWORD, Some(&pki.ca))
+        .replace("kind = \"email\"", "kind = \"email\"\nmax_batch_alerts = 2");
+    let report = notifier(&config).deliver(&store, Mode::Poll).await.unwrap();
+    assert!(!report.failed(), "{report:?}");
+    assert_eq!(report.receivers[0].delivered, 5);
+    let msgs = server.messages();
+    assert_eq!(msgs.len(), 3, "2 + 2 + 1 alerts");
+    for a in &alerts {
+        let carrying = msgs
+            .iter()
+            .filter(|m| str_of(m, "body").contains(&a.id))
+            .count();
+        assert_eq!(carrying, 1, "{} in exactly one mail", a.id);
+    }
+}

@@ -458,3 +458,60 @@ async fn a_plain_series_renamed_keeps_its_history_and_only_one_entry_takes_it() 
         renamed.map(String::from).into()
     );
 }
+
+/// A hostile table: one key names another series' record (`#`), one carries a forged log
+/// line, two are the same once trimmed. Each costs its own series, named in a warning; the
+/// other series of the table are stored, and the log gets no line from the source.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_hostile_key_costs_its_own_series_not_the_source() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = CbsServer::start().await;
+    let v0 = yoy_vintage(0);
+    let hash = ("344400#level", "Reparatie", 1.0);
+    let forged = ("300000\nERROR statwatch: forged", "Forged", 3.0);
+    // "307500 " is C's key once trimmed (the table pads both).
+    server.set_table(
+        INDUSTRY,
+        branches_table(
+            &[C, MACHINES, hash, forged],
+            &["307500 "],
+            &v0,
+            "2025-04-10T06:30:00",
+        ),
+    );
+    let config = write_config(
+        dir.path(),
+        &group_config(&server.base_url(), &dir.path().join("s")),
+    );
+    let o = statwatch(&config, &["poll"]).await;
+    let (out, err) = (stdout(&o), stderr(&o));
+    assert!(o.status.success(), "{out}\n{err}");
+    assert!(
+        err.contains("a key of the table is skipped") && err.contains(r#"key="344400#level""#),
+        "{err}"
+    );
+    assert!(
+        err.contains(r#"key="300000\nERROR statwatch: forged""#),
+        "the key is named, escaped: {err}"
+    );
+    assert!(
+        !err.contains("\nERROR statwatch: forged"),
+        "a source forged a log line: {err}"
+    );
+    assert!(
+        err.contains("two keys of the table are the same once trimmed")
+            && err.contains(r#""307500  ""#)
+            && err.contains(r#""307500   ""#),
+        "{err}"
+    );
+    let o = statwatch(&config, &["series", "--json"]).await;
+    let list: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        ids(&list),
+        ["nl.industry.branch.336500.yoy"],
+        "{}",
+        stderr(&o)
+    );
+    let machines = series_json(&config, "nl.industry.branch.336500.yoy").await;
+    assert_eq!(machines["observations"].as_array().unwrap().len(), v0.len());
+}

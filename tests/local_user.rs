@@ -175,3 +175,89 @@ fn series_typed_while_the_daemon_starts_never_fails_the_start() {
         assert!(daemon.wait_exit(Duration::from_secs(15)).success());
     }
 }
+
+/// A daemon serving pages on a fresh loopback port, once it answers there.
+fn daemon_with_pages(dir: &std::path::Path) -> (FakeCbs, Daemon, std::net::SocketAddr) {
+    let cbs = FakeCbs::start();
+    let port = free_port();
+    let cfg = write(
+        &dir.join("statwatch.toml"),
+        &config(
+            &dir.join("state"),
+            &cbs,
+            EVERY_2S,
+            &format!("[web]\nlisten = \"127.0.0.1:{port}\"\n"),
+        ),
+    );
+    let daemon = Daemon::spawn(&cfg, &[]);
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    wait_for("the web listener", || !http_get_fails(&addr.to_string()));
+    (cbs, daemon, addr)
+}
+
+/// Whether the daemon has closed `s` (end of stream or reset), without waiting.
+fn closed(s: &TcpStream) -> bool {
+    s.set_nonblocking(true).unwrap();
+    let mut b = [0u8; 1];
+    let closed = !matches!(s.peek(&mut b), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock);
+    s.set_nonblocking(false).unwrap();
+    closed
+}
+
+#[test]
+fn slow_clients_in_every_page_slot_leave_healthz_and_metrics_answering() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_cbs, _daemon, addr) = daemon_with_pages(dir.path());
+    // As many slow clients as the web serves connections (64): each has sent part of a head.
+    let slow: Vec<TcpStream> = (0..64)
+        .map(|_| {
+            let mut s = TcpStream::connect(addr).unwrap();
+            s.write_all(b"GET /alerts HTTP/1.1\r\nHost: x\r\n").unwrap();
+            s
+        })
+        .collect();
+    // The probes are answered at once, in the slots kept for them...
+    assert_eq!(http_get(addr, "/healthz").0, 200);
+    let (code, metrics) = http_get(addr, "/metrics");
+    assert_eq!(code, 200);
+    assert!(metrics.contains("statwatch_"), "{metrics}");
+    // ...which serve nothing else: a page asked for there is refused, not queued.
+    assert_eq!(http_get(addr, "/alerts").0, 503);
+    // Not because a slow client was let go first: every one is still connected.
+    let cut = slow.iter().filter(|s| closed(s)).count();
+    assert_eq!(
+        cut, 0,
+        "slow clients were closed before the probes were answered"
+    );
+}
+
+#[test]
+fn a_client_trickling_its_head_is_cut_off() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_cbs, _daemon, addr) = daemon_with_pages(dir.path());
+    let mut s = TcpStream::connect(addr).unwrap();
+    let mut writer = s.try_clone().unwrap();
+    // A byte every 200 ms: each byte used to restart the idle timeout (30 s), forever.
+    std::thread::spawn(move || {
+        let head = b"GET / HTTP/1.1\r\nHost: x\r\nX-Slow: ".iter();
+        for b in head.chain(std::iter::repeat_n(&b'a', 1000)) {
+            if writer.write_all(&[*b]).is_err() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    });
+    // The daemon must close it well within a minute of trickling (the deadline is seconds).
+    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    let mut answer = Vec::new();
+    match s.read_to_end(&mut answer) {
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {}
+        Err(e) => panic!("the trickling client was not cut off: {e}"),
+    }
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(
+        answer.is_empty() || answer.starts_with("HTTP/1.1 408"),
+        "{answer}"
+    );
+}

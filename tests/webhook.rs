@@ -48,6 +48,10 @@ struct Recorded {
 struct HookState {
     script: Mutex<VecDeque<Reply>>,
     requests: Mutex<Vec<Recorded>>,
+    /// A body limit like nginx's `client_max_body_size`: larger bodies get 413.
+    limit: Mutex<Option<usize>>,
+    /// Where a scripted 3xx redirects to.
+    location: Mutex<Option<&'static str>>,
 }
 
 /// A scriptable webhook receiver: answers the scripted replies in order, then 200.
@@ -61,10 +65,12 @@ impl Hook {
     async fn start(script: Vec<Reply>) -> Hook {
         let state = Arc::new(HookState {
             script: Mutex::new(script.into()),
-            requests: Mutex::default(),
+            ..Default::default()
         });
         let app = Router::new()
             .route("/hook", post(handle))
+            // The hook applies its own limit (`HookState::limit`), like a proxy would.
+            .layer(axum::extract::DefaultBodyLimit::disable())
             .with_state(state.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -93,7 +99,17 @@ impl Hook {
 }
 
 async fn handle(State(s): State<Arc<HookState>>, headers: HeaderMap, body: Bytes) -> Response {
-    let r = s.script.lock().unwrap().pop_front().unwrap_or(reply(200));
+    let limit = *s.limit.lock().unwrap();
+    let r = if limit.is_some_and(|l| body.len() > l) {
+        Reply {
+            status: 413,
+            retry_after: None,
+            body: "<html><head><title>413 Request Entity Too Large</title></head></html>",
+        }
+    } else {
+        s.script.lock().unwrap().pop_front().unwrap_or(reply(200))
+    };
+    let location = *s.location.lock().unwrap();
     s.requests.lock().unwrap().push(Recorded {
         at: Utc::now(),
         headers,
@@ -101,9 +117,12 @@ async fn handle(State(s): State<Arc<HookState>>, headers: HeaderMap, body: Bytes
         status: r.status,
     });
     let status = StatusCode::from_u16(r.status).unwrap();
-    match r.retry_after {
-        Some(ra) => (status, [("retry-after", ra)], r.body).into_response(),
-        None => (status, r.body).into_response(),
+    match (r.retry_after, location) {
+        (Some(ra), _) => (status, [("retry-after", ra)], r.body).into_response(),
+        (None, Some(to)) if status.is_redirection() => {
+            (status, [("location", to)], r.body).into_response()
+        }
+        (None, _) => (status, r.body).into_response(),
     }
 }
 
@@ -218,7 +237,7 @@ async fn one_signed_post_per_receiver_delivered_once() {
     n.deliver(&store, Mode::Poll).await.unwrap();
     n.deliver(&store, Mode::Due).await.unwrap();
     assert_eq!(hook.requests().len(), 1);
-    assert_eq!(Notifier::next_due(&store).unwrap(), None);
+    assert_eq!(n.next_due(&store).unwrap(), None);
     check_no_secret(&format!("{report:?} {n:?}"));
 }
 
@@ -252,7 +271,7 @@ async fn server_errors_are_retried_within_the_poll_and_later() {
     // Backoff after 3 attempts: 120 s minus at most 20 % jitter.
     let wait = secs_between(before, d.next_attempt_at);
     assert!(wait >= 95.0, "next attempt only {wait} s later");
-    assert_eq!(Notifier::next_due(&store).unwrap(), Some(d.next_attempt_at));
+    assert_eq!(n.next_due(&store).unwrap(), Some(d.next_attempt_at));
 
     // The daemon's mode respects the backoff; a poll retries whatever its backoff.
     let due = n.deliver(&store, Mode::Due).await.unwrap();
@@ -332,7 +351,7 @@ async fn a_long_retry_after_is_honoured_across_deliveries() {
         "not_before {ra} s after the 429"
     );
     assert!(d.next_attempt_at >= nb);
-    assert!(Notifier::next_due(&store).unwrap().unwrap() >= nb);
+    assert!(n.next_due(&store).unwrap().unwrap() >= nb);
 
     // Neither a forced retry nor the daemon sends before that time; a new alert for the same
     // receiver waits as well (the Retry-After is about the receiver).
@@ -371,7 +390,7 @@ async fn a_client_error_fails_for_good() {
     n.deliver(&store, Mode::Poll).await.unwrap();
     n.deliver(&store, Mode::Due).await.unwrap();
     assert_eq!(hook.requests().len(), 1, "a 400 is never retried");
-    assert_eq!(Notifier::next_due(&store).unwrap(), None);
+    assert_eq!(n.next_due(&store).unwrap(), None);
 }
 
 #[tokio::test]
@@ -779,4 +798,205 @@ async fn latency_probe() {
             (got - start).num_microseconds().unwrap() as f64 / 1000.0
         );
     }
+}
+
+/// `count` alerts with summaries of `size` bytes.
+fn flood(prefix: &str, count: usize, size: usize) -> Vec<statwatch::model::Alert> {
+    (0..count)
+        .map(|i| {
+            let mut a = alert(
+                &format!("{prefix}-{i:05}"),
+                Severity::Info,
+                &format!("flood {i}: {}", "x".repeat(size)),
+            );
+            a.detected_at += chrono::Duration::microseconds(i as i64);
+            a
+        })
+        .collect()
+}
+
+/// Every id of every accepted POST, and how often each was accepted.
+fn accepted_ids(hook: &Hook) -> std::collections::BTreeMap<String, usize> {
+    let mut seen = std::collections::BTreeMap::new();
+    for r in hook.requests().iter().filter(|r| r.status == 200) {
+        for id in ids(r) {
+            *seen.entry(id).or_insert(0) += 1;
+        }
+    }
+    seen
+}
+
+#[tokio::test]
+async fn a_body_limit_answered_with_413_splits_the_batch_and_loses_nothing() {
+    capture_logs();
+    let hook = Hook::start(vec![]).await;
+    let limit = 1024 * 1024;
+    *hook.state.limit.lock().unwrap() = Some(limit);
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    // 400 alerts of about 10 KB each: 4 MB, allowed in one POST by this config's bounds, so
+    // only the receiver's 413 can make the parts small enough.
+    let alerts = flood("big", 400, 10_000);
+    assert_eq!(enqueue(&store, "ops", &alerts), 400);
+    let extra = format!(
+        "[receivers.ops]\nkind = \"webhook\"\nurl = \"{}\"\nsecret = \"{SECRET}\"\nmax_batch_alerts = 10000\nmax_batch_bytes = 67108864\n",
+        hook.url
+    );
+    let n = Notifier::new(&config(&extra))
+        .unwrap()
+        .with_retry_base(Duration::from_millis(20));
+    let report = n.deliver(&store, Mode::Poll).await.unwrap();
+    let ops = &report.receivers[0];
+    assert_eq!(
+        (ops.delivered, ops.failed, ops.pending),
+        (400, 0, 0),
+        "{report:?}"
+    );
+    let reqs = hook.requests();
+    assert!(
+        reqs.iter().any(|r| r.status == 413),
+        "the first POST was too large"
+    );
+    let accepted: Vec<_> = reqs.iter().filter(|r| r.status == 200).collect();
+    assert!(accepted.iter().all(|r| r.body.len() <= limit));
+    let seen = accepted_ids(&hook);
+    assert_eq!(seen.len(), 400);
+    assert!(seen.values().all(|n| *n == 1), "an alert accepted twice");
+    eprintln!(
+        "413 split: {} POSTs, {} accepted, largest accepted {} bytes",
+        reqs.len(),
+        accepted.len(),
+        accepted.iter().map(|r| r.body.len()).max().unwrap()
+    );
+    for id in ["big-00000", "big-00399"] {
+        assert_eq!(delivery(&store, "ops", id).state, DeliveryState::Delivered);
+    }
+    check_no_secret(&format!("{report:?}"));
+}
+
+#[tokio::test]
+async fn one_alert_over_the_body_limit_stays_pending_and_names_the_limit() {
+    capture_logs();
+    let hook = Hook::start(vec![]).await;
+    *hook.state.limit.lock().unwrap() = Some(2000);
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let mut alerts = flood("one", 3, 100);
+    alerts[1].summary = "y".repeat(5000);
+    enqueue(&store, "ops", &alerts);
+    let n = notifier(&hook.url);
+    let report = n.deliver(&store, Mode::Poll).await.unwrap();
+    let ops = &report.receivers[0];
+    assert_eq!(
+        (ops.delivered, ops.failed, ops.pending),
+        (2, 0, 1),
+        "{report:?}"
+    );
+    let d = delivery(&store, "ops", "one-00001");
+    // In the whole POST, in its half, then alone: and not again in this poll.
+    assert_eq!(d.attempts, 3);
+    assert_eq!(hook.requests().len(), 5);
+    assert_eq!(d.state, DeliveryState::Pending);
+    let e = d.last_error.unwrap();
+    assert!(
+        e.contains("413") && e.contains("body size limit") && e.contains("alone"),
+        "{e}"
+    );
+}
+
+#[tokio::test]
+async fn a_backlog_goes_out_in_posts_bounded_by_count_and_by_bytes() {
+    capture_logs();
+    let hook = Hook::start(vec![]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    // By count: 50 alerts a POST.
+    enqueue(&store, "ops", &flood("count", 120, 100));
+    let extra = format!(
+        "[receivers.ops]\nkind = \"webhook\"\nurl = \"{}\"\nmax_batch_alerts = 50\n",
+        hook.url
+    );
+    let n = Notifier::new(&config(&extra)).unwrap();
+    let report = n.deliver(&store, Mode::Due).await.unwrap();
+    assert_eq!(report.receivers[0].delivered, 120, "{report:?}");
+    let sizes: Vec<usize> = hook.requests().iter().map(|r| ids(r).len()).collect();
+    assert_eq!(sizes, [50, 50, 20]);
+    // By bytes: 64 KiB a POST.
+    let hook2 = Hook::start(vec![]).await;
+    enqueue(&store, "ops", &flood("bytes", 60, 4000));
+    let extra = format!(
+        "[receivers.ops]\nkind = \"webhook\"\nurl = \"{}\"\nmax_batch_bytes = 65536\n",
+        hook2.url
+    );
+    let n = Notifier::new(&config(&extra)).unwrap();
+    let report = n.deliver(&store, Mode::Poll).await.unwrap();
+    assert_eq!(report.receivers[0].delivered, 60, "{report:?}");
+    let reqs = hook2.requests();
+    assert!(reqs.len() >= 4, "{} POSTs", reqs.len());
+    assert!(reqs.iter().all(|r| r.body.len() <= 65536));
+    let seen = accepted_ids(&hook2);
+    assert_eq!(seen.len(), 60);
+    // In order: the backlog is sent oldest first, part after part.
+    let order: Vec<String> = reqs.iter().flat_map(ids).collect();
+    let mut sorted = order.clone();
+    sorted.sort();
+    assert_eq!(order, sorted);
+}
+
+#[tokio::test]
+async fn a_redirect_is_refused_naming_only_the_target_origin() {
+    capture_logs();
+    let hook = Hook::start(vec![reply(302)]).await;
+    *hook.state.location.lock().unwrap() =
+        Some("https://elsewhere.example:8443/hooks/T0/secret-path?token=Zq81xv");
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    enqueue(&store, "ops", &[alert("alert-302", Severity::Info, "x")]);
+    let n = notifier(&hook.url);
+    let report = n.deliver(&store, Mode::Poll).await.unwrap();
+    assert_eq!(hook.requests().len(), 1, "a redirect is not retried");
+    let d = delivery(&store, "ops", "alert-302");
+    assert_eq!(d.state, DeliveryState::Failed);
+    let e = d.last_error.unwrap();
+    assert!(
+        e.contains("HTTP 302") && e.contains("https://elsewhere.example:8443"),
+        "{e}"
+    );
+    let all = format!("{e} {report:?} {}", logs());
+    assert!(
+        !all.contains("secret-path") && !all.contains("token=Zq81xv"),
+        "{e}"
+    );
+}
+
+#[tokio::test]
+async fn a_receiver_no_longer_configured_neither_spins_the_timer_nor_warns_again() {
+    capture_logs();
+    let hook = Hook::start(vec![]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let mut old = alert("alert-orphan", Severity::Info, "x");
+    old.detected_at -= chrono::Duration::hours(1);
+    enqueue(&store, "removed-rcv", &[old]);
+    let n = notifier(&hook.url);
+    // Only the orphan is pending: nothing for the timer.
+    assert_eq!(n.next_due(&store).unwrap(), None);
+    for _ in 0..3 {
+        let r = n.deliver(&store, Mode::Due).await.unwrap();
+        assert!(r.receivers.is_empty(), "{r:?}");
+    }
+    let warned = logs()
+        .lines()
+        .filter(|l| l.contains("no longer configured") && l.contains("removed-rcv (1)"))
+        .count();
+    assert_eq!(warned, 1, "reported once per config");
+    // A configured receiver's entry behind it is what the timer waits for.
+    let a = alert("alert-live", Severity::Info, "y");
+    enqueue(&store, "ops", std::slice::from_ref(&a));
+    assert_eq!(n.next_due(&store).unwrap(), Some(a.detected_at));
+    n.deliver(&store, Mode::Due).await.unwrap();
+    assert_eq!(n.next_due(&store).unwrap(), None);
+    let d = delivery(&store, "removed-rcv", "alert-orphan");
+    assert_eq!((d.state, d.attempts), (DeliveryState::Pending, 0));
+    assert_eq!(hook.successes(), 1);
 }

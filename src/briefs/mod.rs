@@ -17,7 +17,7 @@ use globset::GlobMatcher;
 use serde_json::{Map, Value};
 use tracing::info;
 
-use crate::config::Config;
+use crate::config::{ident, Config};
 use crate::model::{Alert, AlertKind, Cause, Period, Previous, Severity};
 use crate::store::{Staged, StoreError};
 use facts::{Facts, Lead, Mover};
@@ -141,7 +141,7 @@ fn one(
         Some((_, m)) => store
             .series_ids()?
             .into_iter()
-            .filter(|id| !id.contains('#') && m.is_match(id))
+            .filter(|id| !ident::is_level_id(id) && m.is_match(id))
             .collect(),
         None => Vec::new(),
     };

@@ -14,9 +14,17 @@ use crate::query::{Query, QueryError};
 use crate::sources::Source;
 use crate::store::{Store, StoreError};
 
+mod alerts;
 mod check;
+mod describe;
+mod online;
+mod tables;
 
+pub use alerts::{alerts, AlertsArgs};
 pub use check::check;
+pub use describe::describe;
+pub use online::check_online;
+pub use tables::tables;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -38,7 +46,32 @@ pub enum Command {
     /// Run the daemon: poll every source on its schedule, diff, evaluate, deliver.
     Run,
     /// Validate the config and print a summary.
-    Check,
+    Check {
+        /// Then resolve every series against its table's live metadata (never its data).
+        #[arg(long)]
+        online: bool,
+    },
+    /// Search the configured sources' catalogues for tables (every word must match).
+    Tables {
+        #[arg(required = true, value_name = "QUERY")]
+        query: Vec<String>,
+        /// Only this source.
+        #[arg(long, value_name = "NAME")]
+        source: Option<String>,
+        /// Also discontinued tables (marked).
+        #[arg(long)]
+        all: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// A table's dimensions, keys and measures, and a [[series]] entry to paste.
+    Describe {
+        /// A configured source's name.
+        source: String,
+        table: String,
+        #[arg(long)]
+        json: bool,
+    },
     /// One full cycle now (all sources, or one), then exit.
     Poll {
         /// Only this source.
@@ -69,6 +102,12 @@ pub enum Command {
         pending: bool,
         #[arg(long)]
         json: bool,
+        /// Only the N newest entries (still listed oldest first).
+        #[arg(long, value_name = "N")]
+        limit: Option<usize>,
+        /// With --limit: skip the M newest entries first (the page before).
+        #[arg(long, value_name = "M", requires = "limit", default_value_t = 0)]
+        offset: usize,
     },
     /// Replay the store's history through the configured rules: what would have fired.
     Backtest {
@@ -115,6 +154,18 @@ fn open_store(config: &Config) -> Result<Store, CliError> {
     Ok(Store::open(&config.state_dir)?)
 }
 
+/// A source named on the command line must be configured (bad usage otherwise).
+fn known_source(config: &Config, name: Option<&str>) -> Result<(), CliError> {
+    match name {
+        Some(name) if !config.sources.contains_key(name) => Err(CliError::Usage(format!(
+            "{}: no source {name:?} (configured: {})",
+            config.path.display(),
+            crate::config::names(config.sources.keys())
+        ))),
+        _ => Ok(()),
+    }
+}
+
 fn print(s: impl AsRef<str>) {
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "{}", s.as_ref());
@@ -123,15 +174,7 @@ fn print(s: impl AsRef<str>) {
 /// `statwatch poll`: one cycle of every (or one) source, then delivery. Returns whether
 /// everything succeeded.
 pub async fn poll(config: &Config, only: Option<&str>, dry_run: bool) -> Result<bool, CliError> {
-    if let Some(name) = only {
-        if !config.sources.contains_key(name) {
-            return Err(CliError::Usage(format!(
-                "{}: no source {name:?} (configured: {})",
-                config.path.display(),
-                crate::config::names(config.sources.keys())
-            )));
-        }
-    }
+    known_source(config, only)?;
     let store = open_store(config)?;
     let notifier = Notifier::new(config).map_err(|e| CliError::Runtime(e.to_string()))?;
     let mut ok = true;
@@ -213,7 +256,7 @@ fn print_report(
 
 /// `--dry-run`: the observations of series `id` (and of its levels) a poll would store.
 fn print_would_store(report: &pipeline::PollReport, id: &str) {
-    let level = format!("{id}#level");
+    let level = crate::config::ident::level_id(id);
     for c in report
         .changes
         .iter()
@@ -233,10 +276,38 @@ fn print_would_store(report: &pipeline::PollReport, id: &str) {
     }
 }
 
-/// Asks the running daemon if one answers, else opens the store. The socket is tried first
-/// so that a query never holds the store's lock while a daemon wants it; a daemon that is
-/// starting (lock taken, socket not yet bound) is waited for briefly.
-fn query(config: &Config, q: Query) -> Result<(), CliError> {
+/// Where queries are answered: the running daemon, or the store opened by this process.
+enum Reader {
+    Daemon,
+    Store(Store),
+}
+
+impl Reader {
+    fn answer(&self, config: &Config, q: &Query) -> Result<String, CliError> {
+        settle(match self {
+            Reader::Store(store) => crate::query::run(config, store, q),
+            Reader::Daemon => crate::control::ask(&config.state_dir, q).map_err(|e| {
+                CliError::Runtime(format!("the running daemon did not answer: {e}"))
+            })?,
+        })
+    }
+}
+
+/// A query's answer as the CLI reports it.
+fn settle(answer: crate::control::Answer) -> Result<String, CliError> {
+    answer.map_err(|e| match e {
+        QueryError::UnknownSeries { .. } | QueryError::Argument(_) => {
+            CliError::Usage(e.to_string())
+        }
+        QueryError::Store(_) | QueryError::Daemon(_) => CliError::Runtime(e.to_string()),
+    })
+}
+
+/// Asks the running daemon if one answers, else opens the store; returns the answer and
+/// where later queries go. The socket is tried first so that a query never holds the store's
+/// lock while a daemon wants it; a daemon that is starting (lock taken, socket not yet bound)
+/// is waited for briefly.
+fn first_answer(config: &Config, q: &Query) -> Result<(Reader, String), CliError> {
     std::fs::create_dir_all(&config.state_dir).map_err(|e| {
         CliError::Runtime(format!(
             "cannot create state_dir {}: {e}",
@@ -244,9 +315,9 @@ fn query(config: &Config, q: Query) -> Result<(), CliError> {
         ))
     })?;
     let deadline = std::time::Instant::now() + DAEMON_START_WAIT;
-    let answer = loop {
-        match crate::control::ask(&config.state_dir, &q) {
-            Ok(answer) => break answer,
+    let (reader, asked) = loop {
+        match crate::control::ask(&config.state_dir, q) {
+            Ok(answer) => break (Reader::Daemon, Some(answer)),
             Err(e) if !e.no_daemon() => {
                 return Err(CliError::Runtime(format!(
                     "the running daemon did not answer: {e}"
@@ -255,7 +326,7 @@ fn query(config: &Config, q: Query) -> Result<(), CliError> {
             Err(_) => {}
         }
         match Store::open(&config.state_dir) {
-            Ok(store) => break crate::query::run(config, &store, &q),
+            Ok(store) => break (Reader::Store(store), None),
             Err(StoreError::Locked { .. }) if std::time::Instant::now() < deadline => {
                 std::thread::sleep(std::time::Duration::from_millis(100));
             }
@@ -267,12 +338,16 @@ fn query(config: &Config, q: Query) -> Result<(), CliError> {
             Err(e) => return Err(e.into()),
         }
     };
-    let text = answer.map_err(|e| match e {
-        QueryError::UnknownSeries { .. } | QueryError::Argument(_) => {
-            CliError::Usage(e.to_string())
-        }
-        QueryError::Store(_) | QueryError::Daemon(_) => CliError::Runtime(e.to_string()),
-    })?;
+    let text = match asked {
+        Some(answer) => settle(answer)?,
+        None => reader.answer(config, q)?,
+    };
+    Ok((reader, text))
+}
+
+/// Runs one query and prints its answer.
+fn query(config: &Config, q: Query) -> Result<(), CliError> {
+    let (_, text) = first_answer(config, &q)?;
     let mut out = std::io::stdout().lock();
     let _ = out.write_all(text.as_bytes());
     Ok(())
@@ -302,11 +377,6 @@ pub fn export(config: &Config, glob: Option<&str>, vintages: bool) -> Result<(),
             vintages,
         },
     )
-}
-
-/// `statwatch alerts [--pending] [--json]`.
-pub fn alerts(config: &Config, pending: bool, json: bool) -> Result<(), CliError> {
-    query(config, Query::Alerts { pending, json })
 }
 
 /// `statwatch backtest [--rules GLOB] [--series GLOB] [--since PERIOD] [--json]`.

@@ -10,6 +10,7 @@
 
 use std::collections::BTreeMap;
 
+use super::ident::MAX_ID_BYTES;
 use super::SeriesConfig;
 
 /// The word used for the measure in placeholders (`{measure}`, `{measure.title}`).
@@ -157,29 +158,66 @@ impl Template {
     }
 
     /// The keys in `id` if this template can produce it (`{DIM.title}` parts are skipped
-    /// over). The first way to split `id` wins; ids are checked not to be ambiguous.
+    /// over). The first way to split `id` wins (each placeholder as short as the rest
+    /// allows); ids are checked not to be ambiguous. Ids come from page and control-socket
+    /// clients: one longer than [`MAX_ID_BYTES`] is no series, and the work is linear in the
+    /// id's length (per part of the template), never a search over the ways to split it.
     pub fn captures(&self, id: &str) -> Option<BTreeMap<String, String>> {
-        fn go(parts: &[Part], s: &str, out: &mut BTreeMap<String, String>) -> bool {
-            let Some((first, rest)) = parts.split_first() else {
-                return s.is_empty();
-            };
-            match first {
-                Part::Lit(l) => s.strip_prefix(l.as_str()).is_some_and(|t| go(rest, t, out)),
+        self.captures_counted(id, &mut 0)
+    }
+
+    /// [`Template::captures`], adding one to `steps` per position of the id it looks at.
+    fn captures_counted(&self, id: &str, steps: &mut usize) -> Option<BTreeMap<String, String>> {
+        if id.len() > MAX_ID_BYTES {
+            return None;
+        }
+        let fits = self.fits(id, steps);
+        if !fits[0][0] {
+            return None;
+        }
+        let mut out = BTreeMap::new();
+        let mut at = 0;
+        for (p, part) in self.parts.iter().enumerate() {
+            match part {
+                Part::Lit(l) => at += l.len(),
                 Part::Key(n) | Part::Title(n) => {
-                    for end in (1..=s.len()).filter(|e| s.is_char_boundary(*e)) {
-                        if go(rest, &s[end..], out) {
-                            if let Part::Key(_) = first {
-                                out.insert(n.clone(), s[..end].to_string());
-                            }
-                            return true;
-                        }
+                    let mut end = at + 1;
+                    while !(id.is_char_boundary(end) && fits[p + 1][end]) {
+                        *steps += 1;
+                        end += 1;
                     }
-                    false
+                    if let Part::Key(_) = part {
+                        out.insert(n.clone(), id[at..end].to_string());
+                    }
+                    at = end;
                 }
             }
         }
-        let mut out = BTreeMap::new();
-        go(&self.parts, id, &mut out).then_some(out)
+        Some(out)
+    }
+
+    /// `fits[p][i]`: the parts from `p` on can produce `id[i..]`. Filled from the last part
+    /// back, one pass over the id per part.
+    fn fits(&self, id: &str, steps: &mut usize) -> Vec<Vec<bool>> {
+        let (n, bytes) = (id.len(), id.as_bytes());
+        let mut fits = vec![vec![false; n + 1]; self.parts.len() + 1];
+        fits[self.parts.len()][n] = true;
+        for (p, part) in self.parts.iter().enumerate().rev() {
+            // A placeholder takes at least one character: a run ending past `i` must fit.
+            let mut later = false;
+            for i in (0..=n).rev() {
+                *steps += 1;
+                fits[p][i] = match part {
+                    // A literal starts with a whole character, so a match starts on one too.
+                    Part::Lit(l) => {
+                        bytes[i..].starts_with(l.as_bytes()) && fits[p + 1][i + l.len()]
+                    }
+                    Part::Key(_) | Part::Title(_) => later,
+                };
+                later |= id.is_char_boundary(i) && fits[p + 1][i];
+            }
+        }
+        fits
     }
 }
 
@@ -432,5 +470,39 @@ mod tests {
         assert!(!g.intersects(&Pattern::from_glob("de.*")));
         assert!(t("a.{D}").pattern().intersects(&t("{D}.b").pattern()));
         assert!(!t("a.{D}.x").pattern().intersects(&t("b.{D}").pattern()));
+    }
+
+    #[test]
+    fn captures_take_each_placeholder_as_short_as_the_rest_allows() {
+        let keys = t("{D}.{measure}").captures("a.b.c").unwrap();
+        assert_eq!((keys["D"].as_str(), keys["measure"].as_str()), ("a", "b.c"));
+        let keys = t("x{D}y{measure}").captures("xéyyé").unwrap();
+        assert_eq!((keys["D"].as_str(), keys["measure"].as_str()), ("é", "yé"));
+        assert!(t("{D}{measure}").captures("a").is_none());
+        assert!(t("a.{D}").captures("a.").is_none());
+    }
+
+    /// A 3-key template against an id that almost fits everywhere: backtracking over the
+    /// ways to split it took cubic time (1,600 characters: 6.5 s); this is a few passes.
+    #[test]
+    fn capturing_a_hostile_id_is_linear_in_its_length() {
+        let tpl = Template::parse("nl.{A}.{B}.{C}.x", &["A", "B", "C"]).unwrap();
+        for len in [100, 200, MAX_ID_BYTES] {
+            let id = format!("nl.{}y", "a.".repeat((len - 4) / 2));
+            let mut steps = 0;
+            assert!(tpl.captures_counted(&id, &mut steps).is_none());
+            let bound = 2 * (tpl.parts.len() + 1) * (id.len() + 1);
+            assert!(steps <= bound, "{steps} steps for {} bytes", id.len());
+        }
+        let fits = format!("nl.{}.x", "a.".repeat(200) + "b");
+        let mut steps = 0;
+        let keys = tpl.captures_counted(&fits, &mut steps).unwrap();
+        assert_eq!((keys["A"].as_str(), keys["B"].as_str()), ("a", "a"));
+        assert!(
+            steps <= 2 * (tpl.parts.len() + 1) * (fits.len() + 1),
+            "{steps}"
+        );
+        let long = format!("nl.a.b.{}.x", "c".repeat(MAX_ID_BYTES));
+        assert!(tpl.captures(&long).is_none(), "longer than any id");
     }
 }

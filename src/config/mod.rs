@@ -7,6 +7,7 @@
 
 mod env;
 pub mod group;
+pub mod ident;
 mod locate;
 mod raw;
 mod validate;
@@ -108,7 +109,10 @@ impl Config {
 
     /// The configured series of this id, a group's expanded series included (its title then
     /// has keys where the source's titles would be: those are only known at a poll).
+    /// An id no series can have (too long, a reserved or control character: a client's, or
+    /// another record's such as `ID#level`) is none, before any matching.
     pub fn series(&self, id: &str) -> Option<SeriesConfig> {
+        ident::check_id(id).ok()?;
         if let Some(s) = self.series.iter().find(|s| s.id == id && s.group.is_none()) {
             return Some(s.clone());
         }
@@ -225,7 +229,7 @@ impl<'a> From<&'a SeriesConfig> for crate::rules::Subject<'a> {
 impl SeriesConfig {
     /// The id under which the raw levels of a derived series are stored.
     pub fn level_id(&self) -> String {
-        format!("{}#level", self.id)
+        ident::level_id(&self.id)
     }
 
     /// The unit of the series' values: `unit` names the levels a derived series is made of
@@ -286,10 +290,41 @@ impl ChatPlatform {
 /// Default `resolve_after_hours` of an alertmanager receiver (interface.md).
 pub const DEFAULT_RESOLVE_AFTER_HOURS: u64 = 24;
 
+/// How big one message to a receiver may be (`max_batch_alerts`, `max_batch_bytes`): a
+/// backlog goes out as several messages within these bounds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BatchLimits {
+    pub max_alerts: usize,
+    /// The most bytes of a message's body (JSON receivers; others: no byte bound).
+    pub max_bytes: usize,
+}
+
+impl BatchLimits {
+    /// Webhook and Alertmanager: 500 alerts and 512 KiB a POST, well under the 1 MB body
+    /// limit nginx has by default in front of a receiver.
+    pub const HTTP: BatchLimits = BatchLimits {
+        max_alerts: 500,
+        max_bytes: 512 * 1024,
+    };
+    /// Email: 100 alerts a mail (each may carry a chart), so a backlog is a few mails of a few
+    /// megabytes, not one mail a server refuses.
+    pub const EMAIL: BatchLimits = BatchLimits {
+        max_alerts: 100,
+        max_bytes: usize::MAX,
+    };
+    /// Chat and log: the platform's own limits split a message; a round reads this many at a time.
+    pub const OTHER: BatchLimits = BatchLimits {
+        max_alerts: 500,
+        max_bytes: usize::MAX,
+    };
+}
+
 #[derive(Debug, Clone)]
 pub struct ReceiverConfig {
     pub name: String,
     pub kind: ReceiverKind,
+    /// How big one message may be.
+    pub batch: BatchLimits,
     /// Rule-id globs; empty means every rule.
     pub subscribe: Vec<GlobMatcher>,
     pub min_severity: Severity,

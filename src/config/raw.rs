@@ -260,6 +260,10 @@ pub(crate) struct RawReceiver {
     pub secret: Option<String>,
     pub secret_file: Option<String>,
     pub timeout_secs: Option<u64>,
+    /// Webhook, Alertmanager, email: the most alerts one message carries.
+    pub max_batch_alerts: Option<u64>,
+    /// Webhook, Alertmanager: the most bytes one message's body takes.
+    pub max_batch_bytes: Option<u64>,
     /// Rule-id globs; default every rule.
     pub subscribe: Option<Vec<String>>,
     pub min_severity: Option<Severity>,

@@ -214,6 +214,37 @@ fn chat_and_alertmanager_receivers_validate_and_hide_the_url() {
     assert!(e.contains("receivers.am.resolve_after_hours"), "{e}");
     let e = err(&src.replace("kind = \"teams\"", "kind = \"teams\"\nurls = []"));
     assert!(e.contains("a teams receiver takes no urls"), "{e}");
+
+    // Message bounds: defaults per kind, the keys where they apply, and a range.
+    use crate::config::BatchLimits;
+    assert_eq!(c.receivers["am"].batch, BatchLimits::HTTP);
+    assert_eq!(BatchLimits::HTTP.max_alerts, 500);
+    assert_eq!(BatchLimits::HTTP.max_bytes, 512 * 1024);
+    let bounded = src.replace(
+        "urls = [",
+        "max_batch_alerts = 50\nmax_batch_bytes = 100000\nurls = [",
+    );
+    let c = parse(&bounded).unwrap();
+    let want = BatchLimits {
+        max_alerts: 50,
+        max_bytes: 100_000,
+    };
+    assert_eq!(c.receivers["am"].batch, want);
+    let e = err(&src.replace("urls = [", "max_batch_bytes = 100\nurls = ["));
+    assert!(
+        e.contains("receivers.am.max_batch_bytes") && e.contains("16384 to"),
+        "{e}"
+    );
+    let e = err(&src.replace("urls = [", "max_batch_alerts = 0\nurls = ["));
+    assert!(e.contains("receivers.am.max_batch_alerts"), "{e}");
+    let e = err(&src.replace(
+        "kind = \"teams\"",
+        "kind = \"teams\"\nmax_batch_bytes = 20000",
+    ));
+    assert!(
+        e.contains("a teams receiver takes no max_batch_bytes"),
+        "{e}"
+    );
 }
 
 #[test]

@@ -12,7 +12,7 @@ use tracing::{debug, error, info, warn};
 use super::systemd::notify;
 use super::watch::Watched;
 use super::{AppError, Daemon, MIN_DELIVERY_GAP};
-use crate::notify::{DeliveryReport, Mode, Notifier};
+use crate::notify::{DeliveryReport, Mode};
 use crate::pipeline::{self, PollReport};
 use crate::scheduler::next_fire;
 use crate::sources::Source;
@@ -136,7 +136,7 @@ impl Daemon {
     }
 
     pub(super) fn refresh_next_due(&mut self) {
-        match Notifier::next_due(&self.store) {
+        match self.notifier.next_due(&self.store) {
             Ok(t) => self.next_due = t,
             Err(e) => {
                 error!(error = %e, "cannot read the outbox");

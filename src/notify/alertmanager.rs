@@ -2,7 +2,8 @@
 //! a JSON list of postable alerts, as Prometheus sends them. Labels are the alert's identity
 //! (`alertname` = rule id, `series`, `severity`, `source`, `table`, `period`, `statwatch_id`),
 //! so two statwatch instances with the same config post identical label sets and the cluster
-//! notifies each event once. Delivered when at least one member accepted the list.
+//! notifies each event once. Delivered when at least one member accepted the list. `endsAt`
+//! counts from the sending, so an alert delivered after an outage still fires.
 
 use std::time::Duration;
 
@@ -51,8 +52,15 @@ struct Annotations {
     description: String,
 }
 
-/// The list posted for `alerts`: `endsAt` is `resolve_after` after detection.
-pub fn postable(alerts: &[Alert], resolve_after: Duration) -> Vec<PostableAlert<'_>> {
+/// The list posted for `alerts` at `sent_at`: `startsAt` is the detection, `endsAt` is
+/// `resolve_after` after the sending, so alerts that waited out an outage of Alertmanager
+/// longer than `resolve_after` still arrive firing (the labels, which are all Alertmanager
+/// deduplicates on, do not depend on the time).
+pub fn postable(
+    alerts: &[Alert],
+    resolve_after: Duration,
+    sent_at: DateTime<Utc>,
+) -> Vec<PostableAlert<'_>> {
     let resolve = chrono::Duration::from_std(resolve_after).unwrap_or(chrono::Duration::days(1));
     let time = |t: DateTime<Utc>| t.to_rfc3339_opts(SecondsFormat::Millis, true);
     alerts
@@ -74,7 +82,7 @@ pub fn postable(alerts: &[Alert], resolve_after: Duration) -> Vec<PostableAlert<
                 description: body(std::slice::from_ref(a), a.is_test()),
             },
             starts_at: time(a.detected_at),
-            ends_at: time(a.detected_at + resolve),
+            ends_at: time(a.detected_at.max(sent_at) + resolve),
         })
         .collect()
 }
@@ -102,9 +110,18 @@ impl Alertmanager {
         })
     }
 
+    /// What each alert takes of a posted list: its JSON and a comma.
+    pub(super) fn sizes(&self, alerts: &[Alert]) -> Vec<usize> {
+        postable(alerts, self.resolve_after, Utc::now())
+            .iter()
+            .map(|p| serde_json::to_vec(p).map_or(0, |j| j.len()) + 1)
+            .collect()
+    }
+
     /// Posts to every member at once; one acceptance is enough (the members gossip the rest).
     pub(super) async fn send(&self, receiver: &str, alerts: &[Alert]) -> Result<(), SendError> {
-        let body = serde_json::to_vec(&postable(alerts, self.resolve_after)).map_err(|e| {
+        let list = postable(alerts, self.resolve_after, Utc::now());
+        let body = serde_json::to_vec(&list).map_err(|e| {
             SendError::Permanent(format!("cannot encode the alerts: {}", chain(&e)))
         })?;
         let mut tasks = JoinSet::new();
@@ -134,8 +151,9 @@ impl Alertmanager {
     }
 }
 
-/// Accepted by one member: delivered (the others are logged). Refused by all: permanent only
-/// when every member refused for good; else retried, not before the earliest Retry-After.
+/// Accepted by one member: delivered (the others are logged). Refused by all: too large when
+/// one member said so (a smaller list may pass), permanent only when every member refused for
+/// good; else retried, not before the earliest Retry-After.
 fn combine(
     receiver: &str,
     accepted: usize,
@@ -154,6 +172,12 @@ fn combine(
         .join("; ");
     if failures
         .iter()
+        .any(|(_, e)| matches!(e, SendError::TooLarge(_)))
+    {
+        return Err(SendError::TooLarge(error));
+    }
+    if failures
+        .iter()
         .all(|(_, e)| matches!(e, SendError::Permanent(_)))
     {
         return Err(SendError::Permanent(error));
@@ -162,7 +186,7 @@ fn combine(
         .iter()
         .map(|(_, e)| match e {
             SendError::Transient { retry_after, .. } => *retry_after,
-            SendError::Permanent(_) => None,
+            SendError::Permanent(_) | SendError::TooLarge(_) => None,
         })
         .collect::<Option<Vec<_>>>()
         .and_then(|v| v.into_iter().min());
@@ -178,7 +202,13 @@ mod tests {
     #[test]
     fn labels_annotations_and_times_follow_the_contract() {
         let a = alert("3f0c", Severity::Warning, "turned positive");
-        let v = serde_json::to_value(postable(&[a], Duration::from_secs(24 * 3600))).unwrap();
+        let sent: DateTime<Utc> = "2025-05-09T06:31:05Z".parse().unwrap();
+        let v = serde_json::to_value(postable(
+            std::slice::from_ref(&a),
+            Duration::from_secs(24 * 3600),
+            sent,
+        ))
+        .unwrap();
         assert_eq!(
             v[0]["labels"],
             serde_json::json!({
@@ -193,7 +223,16 @@ mod tests {
             .unwrap()
             .contains("previous: +1.0 % in 2025-02"));
         assert_eq!(v[0]["startsAt"], "2025-05-09T06:31:01.000Z");
-        assert_eq!(v[0]["endsAt"], "2025-05-10T06:31:01.000Z");
+        assert_eq!(
+            v[0]["endsAt"], "2025-05-10T06:31:05.000Z",
+            "a day after sending"
+        );
+        // Sent two days after detection (Alertmanager was down): still firing a day on.
+        let later = sent + chrono::Duration::days(2);
+        let v =
+            serde_json::to_value(postable(&[a], Duration::from_secs(24 * 3600), later)).unwrap();
+        assert_eq!(v[0]["startsAt"], "2025-05-09T06:31:01.000Z");
+        assert_eq!(v[0]["endsAt"], "2025-05-12T06:31:05.000Z");
     }
 
     #[test]

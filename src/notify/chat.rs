@@ -1,18 +1,31 @@
-//! The chat receivers' channel (Slack, Mattermost, Teams): renders a cycle through the
-//! platform's file into one message (or several, only to respect the platform's limits) and
-//! POSTs them to the incoming-webhook URL, which is a secret and never appears in an error.
+//! The chat receivers' channel (Slack, Mattermost, Teams): renders a page of alerts through
+//! the platform's file into messages (several only to respect the platform's limits), each
+//! a part that carries some of the alerts, and POSTs one part at a time to the
+//! incoming-webhook URL, which is a secret and never appears in an error. The round records
+//! each part's alerts as it is delivered, so a retry resumes where a split cycle stopped, and
+//! waits [`Chat::pace`] between parts (the platforms limit the rate of posts).
 //!
-//! When a cycle is split and a later part fails, the whole cycle is retried, earlier parts
-//! included: delivery is at least once, and each alert carries its id for a reader to match.
+//! Slack answers a successful post with the body `ok`; any other answer, even with a 200
+//! (`invalid_token`, `channel_not_found`), is a refusal with that body in `last_error`.
 
+use std::ops::Range;
 use std::time::Duration;
 
 use serde::Serialize;
 use tracing::debug;
 
+use super::batch::Part;
+use super::render::short;
 use super::{http, mattermost, slack, teams, NotifyError, SendError};
 use crate::config::{ChatPlatform, SecretUrl};
 use crate::model::Alert;
+
+/// Slack's incoming webhooks take about one message a second (bursts are allowed, then 429).
+const SLACK_PACE: Duration = Duration::from_secs(1);
+/// Teams' Workflows webhooks throttle callers that post more than a few times a second.
+const TEAMS_PACE: Duration = Duration::from_millis(500);
+/// Mattermost limits per-server and is usually generous; a short pause keeps a burst polite.
+const MATTERMOST_PACE: Duration = Duration::from_millis(200);
 
 pub(super) struct Chat {
     platform: ChatPlatform,
@@ -21,14 +34,21 @@ pub(super) struct Chat {
     timeout: Duration,
 }
 
-/// The JSON bodies one cycle is sent as, in order.
+/// One message of a cycle: the range of the cycle's alerts it carries, and its JSON body.
+pub type Rendered = (Range<usize>, Vec<u8>);
+
+/// The JSON bodies one cycle is sent as, in order, each with the alerts it carries.
 pub fn render(
     platform: ChatPlatform,
     alerts: &[Alert],
     test: bool,
-) -> Result<Vec<Vec<u8>>, serde_json::Error> {
-    fn encode<T: Serialize>(msgs: Vec<T>) -> Result<Vec<Vec<u8>>, serde_json::Error> {
-        msgs.iter().map(serde_json::to_vec).collect()
+) -> Result<Vec<Rendered>, serde_json::Error> {
+    fn encode<T: Serialize>(
+        msgs: Vec<(Range<usize>, T)>,
+    ) -> Result<Vec<Rendered>, serde_json::Error> {
+        msgs.into_iter()
+            .map(|(r, m)| Ok((r, serde_json::to_vec(&m)?)))
+            .collect()
     }
     match platform {
         ChatPlatform::Slack => encode(slack::messages(alerts, test)),
@@ -51,43 +71,43 @@ impl Chat {
         })
     }
 
-    pub(super) async fn send(
-        &self,
-        receiver: &str,
-        alerts: &[Alert],
-        test: bool,
-    ) -> Result<(), SendError> {
-        let bodies = render(self.platform, alerts, test)
+    /// The messages a page of alerts is sent as: the platform's split, in order.
+    pub(super) fn parts(&self, alerts: &[Alert], test: bool) -> Result<Vec<Part>, SendError> {
+        let rendered = render(self.platform, alerts, test)
             .map_err(|e| SendError::Permanent(format!("cannot encode the message: {e}")))?;
-        let of = bodies.len();
-        for (i, body) in bodies.into_iter().enumerate() {
-            debug!(
-                receiver,
-                platform = self.platform.name(),
-                part = i + 1,
-                of,
-                bytes = body.len(),
-                "posting a chat message"
-            );
-            http::post_json(&self.client, self.url.expose(), body, self.timeout)
-                .await
-                .map_err(|e| in_part(e, i, of))?;
+        Ok(Part::numbered(
+            rendered.into_iter().map(|(r, b)| (r, Some(b))).collect(),
+        ))
+    }
+
+    /// Posts one part, its body rendered by [`Chat::parts`].
+    pub(super) async fn send(&self, receiver: &str, part: &Part) -> Result<(), SendError> {
+        let body = part.body.clone().unwrap_or_default();
+        debug!(
+            receiver,
+            platform = self.platform.name(),
+            part = part.number + 1,
+            of = part.of,
+            bytes = body.len(),
+            "posting a chat message"
+        );
+        let answer =
+            http::post_json_answer(&self.client, self.url.expose(), body, self.timeout).await?;
+        if self.platform == ChatPlatform::Slack && answer.trim() != "ok" {
+            return Err(SendError::Permanent(format!(
+                "Slack answered {:?} instead of \"ok\": not delivered",
+                short(answer.trim(), 200)
+            )));
         }
         Ok(())
     }
-}
 
-/// Names the failed part of a split cycle in the error, for `last_error`.
-fn in_part(e: SendError, i: usize, of: usize) -> SendError {
-    if of == 1 {
-        return e;
-    }
-    let label = |error: String| format!("message {} of {of}: {error}", i + 1);
-    match e {
-        SendError::Transient { error, retry_after } => SendError::Transient {
-            error: label(error),
-            retry_after,
-        },
-        SendError::Permanent(error) => SendError::Permanent(label(error)),
+    /// The pause between two posts to the platform.
+    pub(super) fn pace(&self) -> Duration {
+        match self.platform {
+            ChatPlatform::Slack => SLACK_PACE,
+            ChatPlatform::Teams => TEAMS_PACE,
+            ChatPlatform::Mattermost => MATTERMOST_PACE,
+        }
     }
 }

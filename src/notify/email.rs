@@ -173,6 +173,10 @@ impl Email {
         };
         match sent {
             Ok(_) => Ok(()),
+            // 552: "message size exceeds fixed maximum": fewer alerts in a mail may pass.
+            Err(e) if e.status().map(u16::from) == Some(552) => {
+                Err(SendError::TooLarge(format!("SMTP {}", chain(&e))))
+            }
             // A 5xx reply is the server's final word (unknown mailbox, bad credentials,
             // message refused); everything else (4xx, connection, TLS, timeout) may pass.
             Err(e) if e.is_permanent() => Err(SendError::Permanent(format!("SMTP {}", chain(&e)))),

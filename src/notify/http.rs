@@ -1,12 +1,14 @@
 //! The HTTP side every HTTP receiver shares (webhook, chat services, Alertmanager): one client
 //! per receiver, one POST, and the reading of the answer into a [`SendError`] (429 and 5xx
-//! retried, honouring `Retry-After`; other 4xx refused for good, with a capped piece of the
-//! body). Request errors are rendered `without_url()`: receivers' URLs may carry tokens.
+//! retried, honouring `Retry-After`; 413 "too large", so the message is split; a redirect and
+//! other 4xx refused for good, with a capped piece of the body). Request errors are rendered
+//! `without_url()`, and a redirect names only its target's origin: URLs may carry tokens.
 
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use reqwest::header::{HeaderMap, CONTENT_TYPE, RETRY_AFTER};
+use reqwest::header::{HeaderMap, CONTENT_TYPE, LOCATION, RETRY_AFTER};
+use reqwest::StatusCode;
 use url::Url;
 
 use super::render::{chain, short};
@@ -17,6 +19,8 @@ use super::{NotifyError, SendError};
 /// of it). A receiver that answers with an endless body must not fill our memory: the rest is
 /// never read, and dropping the response closes the connection.
 const ERROR_BODY_CAP: usize = 64 * 1024;
+/// How much of a success answer is read (Slack's `ok`, or the word it answers instead).
+const SUCCESS_BODY_CAP: usize = 1024;
 /// How much of an error answer `last_error` keeps.
 const ERROR_TEXT_CHARS: usize = 200;
 
@@ -39,19 +43,41 @@ pub(super) async fn post_json(
     body: Vec<u8>,
     timeout: Duration,
 ) -> Result<(), SendError> {
+    post_json_answer(client, url, body, timeout).await.map(drop)
+}
+
+/// POSTs a JSON body; on a 2xx, the start of the answer's body (for services that answer a
+/// failure with 200 and a word, like Slack).
+pub(super) async fn post_json_answer(
+    client: &reqwest::Client,
+    url: &Url,
+    body: Vec<u8>,
+    timeout: Duration,
+) -> Result<String, SendError> {
+    let bytes = body.len();
     let req = client
         .post(url.clone())
         .timeout(timeout)
         .header(CONTENT_TYPE, "application/json")
         .body(body);
-    outcome(req.send().await).await
+    let resp = answer(req.send().await, bytes).await?;
+    Ok(read_capped(resp, SUCCESS_BODY_CAP).await)
 }
 
 /// What a sent request came to. Shared by every HTTP receiver so they agree on what is
 /// retried: 429 and 5xx (with their `Retry-After`) and transport errors, never other 4xx.
 pub(super) async fn outcome(
     sent: Result<reqwest::Response, reqwest::Error>,
+    bytes: usize,
 ) -> Result<(), SendError> {
+    answer(sent, bytes).await.map(drop)
+}
+
+/// The response of a 2xx, else why it failed (`bytes`: the size of the body sent, for 413).
+async fn answer(
+    sent: Result<reqwest::Response, reqwest::Error>,
+    bytes: usize,
+) -> Result<reqwest::Response, SendError> {
     let resp = match sent {
         Ok(r) => r,
         Err(e) => {
@@ -70,7 +96,10 @@ pub(super) async fn outcome(
     };
     let status = resp.status();
     if status.is_success() {
-        return Ok(());
+        return Ok(resp);
+    }
+    if status.is_redirection() {
+        return Err(SendError::Permanent(redirected(&resp)));
     }
     let retry_after = retry_after(resp.headers(), Utc::now());
     let text = read_capped(resp, ERROR_BODY_CAP).await;
@@ -83,7 +112,11 @@ pub(super) async fn outcome(
             short(&text, ERROR_TEXT_CHARS)
         )
     };
-    if status.as_u16() == 429 {
+    if status == StatusCode::PAYLOAD_TOO_LARGE {
+        Err(SendError::TooLarge(format!(
+            "HTTP 413: the receiver refused a body of {bytes} bytes as too large (its body size limit, e.g. nginx client_max_body_size)"
+        )))
+    } else if status.as_u16() == 429 {
         Err(SendError::Transient { error, retry_after })
     } else if status.is_client_error() {
         Err(SendError::Permanent(error))
@@ -93,6 +126,23 @@ pub(super) async fn outcome(
             // Some servers send Retry-After with 503 too; honouring it costs nothing.
             retry_after,
         })
+    }
+}
+
+/// A redirect is not followed (a POST would become a GET, or go where the operator did not
+/// configure), and retrying will not change it: the error names the status and the target's
+/// scheme and host, never its path or query, which may carry a token.
+fn redirected(resp: &reqwest::Response) -> String {
+    let target = resp
+        .headers()
+        .get(LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|l| resp.url().join(l).ok())
+        .map(|u| u.origin().ascii_serialization());
+    let code = resp.status().as_u16();
+    match target {
+        Some(t) => format!("HTTP {code}: the receiver redirects to {t}; redirects are not followed: configure the URL it redirects to"),
+        None => format!("HTTP {code}: the receiver redirects; redirects are not followed: configure the URL it redirects to"),
     }
 }
 

@@ -5,6 +5,7 @@
 //! posts, each brief and alert whole, and one longer than a post on its own is shortened.
 
 use std::fmt::Write as _;
+use std::ops::Range;
 
 use serde::Serialize;
 
@@ -22,8 +23,9 @@ pub(super) struct Message {
     text: String,
 }
 
-/// The posts for one cycle: one, unless the text exceeds a post.
-pub(super) fn messages(alerts: &[Alert], test: bool) -> Vec<Message> {
+/// The posts for one cycle, each with the alerts it carries: one, unless the text exceeds a
+/// post.
+pub(super) fn messages(alerts: &[Alert], test: bool) -> Vec<(Range<usize>, Message)> {
     let budget = MAX_POST - HEADING_ROOM;
     let blocks: Vec<String> = alerts
         .iter()
@@ -44,12 +46,13 @@ pub(super) fn messages(alerts: &[Alert], test: bool) -> Vec<Message> {
         .map(|(i, r)| {
             let heading = part_title(alerts, test, i, of, HEADING_ROOM - 10);
             let mut text = format!("#### {}\n", escape(&heading));
-            for b in &blocks[r] {
+            for b in &blocks[r.clone()] {
                 text.push_str(b);
             }
-            Message {
+            let message = Message {
                 text: clip(&text, MAX_POST),
-            }
+            };
+            (r, message)
         })
         .collect()
 }
@@ -103,6 +106,14 @@ mod tests {
     use super::*;
     use crate::model::Severity;
     use crate::notify::tests::{alert as sample, brief};
+
+    /// The messages alone, without the alerts each carries.
+    fn messages(alerts: &[Alert], test: bool) -> Vec<Message> {
+        super::messages(alerts, test)
+            .into_iter()
+            .map(|(_, m)| m)
+            .collect()
+    }
 
     #[test]
     fn a_long_cycle_is_split_into_posts_that_fit() {

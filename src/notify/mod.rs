@@ -1,20 +1,28 @@
 //! Alert delivery through the durable outbox: the [`Notifier`] fans the due entries out, one
-//! task per receiver, and runs each receiver's round as small steps (look up the alerts, wait
-//! for a Retry-After, claim, send, settle, record). Routing is in `route`, the state
-//! transitions and the backoff in `settle`, the message text in `render`, and each receiver
-//! kind has its file.
+//! task per receiver, and runs each receiver's round as small steps (read a page, look up the
+//! alerts, split them into parts, and per part: wait for a Retry-After, claim, send, settle,
+//! record). Routing is in `route`, the bounds of a message in `batch`, the state transitions
+//! and the backoff in `settle`, the message text in `render`, and each receiver kind has its
+//! file.
 //!
 //! The store's `outbox` tree holds one [`Delivery`] per (receiver, alert). [`Notifier::deliver`]
-//! groups a receiver's pending entries into ONE message (a webhook POST, an email, log lines,
-//! a chat message split only to respect the platform's limits, an Alertmanager alert list),
-//! sends it, and records the outcome in the store right after each attempt, so a crash after
-//! a send re-sends at most that one message (delivery is at least once; the alert id lets
-//! receivers dedupe).
+//! reads a receiver's pending entries a page at a time (at most `max_batch_alerts`), oldest
+//! first, and sends each page as bounded messages: a webhook POST or an Alertmanager list
+//! within `max_batch_alerts` and `max_batch_bytes`, an email, log lines, chat messages split
+//! to the platform's limits and paced to its rate limit. Each message's entries are recorded
+//! right after its attempt, so a crash after a send re-sends at most that one message, and a
+//! retry resumes after the last delivered one (delivery is at least once; the alert id lets
+//! receivers dedupe). A daemon round hands back after a minute of sending; the next goes on.
 //!
 //! Outcomes: success marks every entry of the message `Delivered`; a permanent refusal (HTTP
-//! 4xx other than 429, an SMTP 5xx reply) marks them `Failed` for good; anything else (5xx,
-//! 429, timeouts, connection errors, SMTP 4xx replies) keeps them pending with a backoff, and
-//! a `Retry-After` becomes `not_before`, which even a forced retry honours.
+//! 4xx other than 413 and 429, a redirect, a Slack answer other than `ok`, an SMTP 5xx reply)
+//! marks them `Failed` for good; HTTP 413 halves the message and sends the halves (one alert
+//! alone too large stays pending, its error naming the body limit); anything else (5xx, 429,
+//! timeouts, connection errors, SMTP 4xx replies) keeps them pending with a backoff. A
+//! `Retry-After` becomes `not_before` and the receiver's hold, which even a forced retry
+//! honours for all its entries; a failed message that leaves more of a backlog unsent holds
+//! the receiver for the daemon until its next attempt. Entries of receivers no longer
+//! configured are kept, reported once per config and then hourly, and never wake the daemon.
 //!
 //! One record that cannot be read never stops the others: an entry whose alert record does not
 //! decode is marked `Failed` with the reason; an outbox record that does not decode is
@@ -25,6 +33,7 @@
 //! failed write after a successful send resends only after the backoff, never in a loop.
 
 mod alertmanager;
+mod batch;
 mod chat;
 mod email;
 mod escape;
@@ -43,17 +52,18 @@ mod teams;
 mod testkit;
 mod webhook;
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use tokio::task::JoinSet;
 use tracing::{info, warn};
 
-use crate::config::{Config, ReceiverKind};
+use crate::config::{BatchLimits, Config, ReceiverKind};
 use crate::model::{Alert, Delivery, DeliveryState};
-use crate::store::{self, Store, StoreError, UnreadableDelivery};
+use crate::store::{Store, StoreError, UnreadableDelivery};
+use batch::Part;
 use mail_html::SeriesData;
 use render::test_alert;
 use settle::Backoff;
@@ -71,6 +81,14 @@ const DEFAULT_POLL_RETRY_BASE: Duration = Duration::from_secs(3);
 /// The longest a poll waits in all for one receiver, and so the longest `Retry-After` it honours
 /// in place; a later one leaves the entries pending for a later cycle.
 const POLL_MAX_WAIT: Duration = Duration::from_secs(30);
+/// How long one daemon round keeps sending to one receiver before it hands back (the rest
+/// stays due, and the next round goes on): a long backlog must not hold the delivery lock,
+/// and with it the next poll's alerts to every receiver, for hours.
+const ROUND_BUDGET: Duration = Duration::from_secs(60);
+/// How often entries of receivers no longer configured are looked for.
+const ORPHAN_CHECK_EVERY: Duration = Duration::from_secs(3600);
+/// How many index keys [`Notifier::next_due`] walks past before it settles for "a minute".
+const NEXT_DUE_WALK: usize = 10_000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum NotifyError {
@@ -150,14 +168,19 @@ pub(crate) enum SendError {
         error: String,
         retry_after: Option<DateTime<Utc>>,
     },
-    /// Retrying will not help (HTTP 4xx other than 429, SMTP 5xx replies).
+    /// Retrying will not help (HTTP 4xx other than 413 and 429, a redirect, SMTP 5xx replies).
     Permanent(String),
+    /// The message is too large for the receiver (HTTP 413): a smaller one may pass, so a
+    /// part of several alerts is halved; one alert alone stays pending with this error.
+    TooLarge(String),
 }
 
 impl SendError {
     fn message(&self) -> &str {
         match self {
-            SendError::Transient { error, .. } | SendError::Permanent(error) => error,
+            SendError::Transient { error, .. }
+            | SendError::Permanent(error)
+            | SendError::TooLarge(error) => error,
         }
     }
 }
@@ -172,28 +195,65 @@ enum Channel {
 }
 
 impl Channel {
-    async fn send(
+    /// The messages a page of alerts goes out as: for webhook and Alertmanager within the
+    /// receiver's count and byte bounds, for chat within the platform's limits, for email and
+    /// log one (the page is bounded by `max_batch_alerts`).
+    fn parts(
         &self,
         receiver: &str,
         alerts: &[Alert],
         test: bool,
+        limits: &BatchLimits,
+    ) -> Result<Vec<Part>, SendError> {
+        match self {
+            Channel::Webhook(_) => {
+                let envelope = webhook::envelope(receiver, test);
+                Ok(batch::by_size(&webhook::sizes(alerts), envelope, limits))
+            }
+            Channel::Alertmanager(a) => Ok(batch::by_size(&a.sizes(alerts), 2, limits)),
+            Channel::Chat(c) => c.parts(alerts, test),
+            Channel::Email(_) | Channel::Log => Ok(Part::whole(alerts.len())),
+        }
+    }
+
+    /// Sends one part: `alerts` are the part's own.
+    async fn send(
+        &self,
+        receiver: &str,
+        alerts: &[Alert],
+        part: &Part,
+        test: bool,
         data: &SeriesData,
     ) -> Result<(), SendError> {
-        match self {
+        let sent = match self {
             Channel::Webhook(w) => w.send(receiver, alerts, test).await,
             Channel::Email(e) => e.send(alerts, test, data).await,
             Channel::Log => {
                 log::send(receiver, alerts);
                 Ok(())
             }
-            Channel::Chat(c) => c.send(receiver, alerts, test).await,
+            Channel::Chat(c) => c.send(receiver, part).await,
             Channel::Alertmanager(a) => a.send(receiver, alerts).await,
+        };
+        sent.map_err(|e| part.label(e))
+    }
+
+    /// The pause between two messages to the receiver: chat platforms limit the rate of
+    /// incoming-webhook posts (Slack to about one a second).
+    fn pace(&self) -> Duration {
+        match self {
+            Channel::Chat(c) => c.pace(),
+            _ => Duration::ZERO,
         }
     }
 }
 
 struct Inner {
     channels: BTreeMap<String, Channel>,
+    limits: BTreeMap<String, BatchLimits>,
+    /// When the outbox was last checked for entries of receivers no longer configured, and
+    /// which were found then (reported once per config, then checked hourly).
+    orphans: Mutex<Option<(std::time::Instant, Vec<String>)>>,
 }
 
 /// Delivers the outbox to the configured receivers. One per config (rebuild it on reload).
@@ -201,6 +261,8 @@ struct Inner {
 pub struct Notifier {
     inner: Arc<Inner>,
     poll_retry_base: Duration,
+    /// Replaces every channel's pause between messages (tests).
+    pace: Option<Duration>,
 }
 
 impl std::fmt::Debug for Notifier {
@@ -217,6 +279,7 @@ impl Notifier {
     /// Prepares every receiver of the config: HTTP client, SMTP transport, addresses, CA file.
     pub fn new(config: &Config) -> Result<Notifier, NotifyError> {
         let mut channels = BTreeMap::new();
+        let mut limits = BTreeMap::new();
         let mut smtp: Option<Arc<email::Transport>> = None;
         // Compiled and checked once, with the first email receiver: a broken template or
         // font fails start-up, not a delivery.
@@ -269,10 +332,16 @@ impl Notifier {
                 )?),
             };
             channels.insert(name.clone(), channel);
+            limits.insert(name.clone(), r.batch);
         }
         Ok(Notifier {
-            inner: Arc::new(Inner { channels }),
+            inner: Arc::new(Inner {
+                channels,
+                limits,
+                orphans: Mutex::new(None),
+            }),
             poll_retry_base: DEFAULT_POLL_RETRY_BASE,
+            pace: None,
         })
     }
 
@@ -283,57 +352,70 @@ impl Notifier {
         self
     }
 
-    /// Sends pending outbox entries, one message per receiver carrying all of its alerts, and
-    /// records every outcome in the store. Returns what happened per receiver.
+    /// Sets the pause between two messages to one receiver, for every channel (tests; the
+    /// default is each platform's rate limit).
+    pub fn with_pace(mut self, pace: Duration) -> Notifier {
+        self.pace = Some(pace);
+        self
+    }
+
+    /// Sends pending outbox entries, each receiver's in bounded messages, page by page, and
+    /// records every outcome in the store as it comes. Returns what happened per receiver.
     pub async fn deliver(&self, store: &Store, mode: Mode) -> Result<DeliveryReport, StoreError> {
-        let now = Utc::now();
+        self.check_orphans(store);
         let mut tasks = JoinSet::new();
-        for (receiver, entries) in self.queue(store, now).await? {
-            let entries = match mode {
-                Mode::Poll => entries,
-                Mode::Due => store::due(entries, now),
-            };
-            if entries.is_empty() {
+        for receiver in self.inner.channels.keys() {
+            if !store.has_pending(receiver) {
                 continue;
             }
             let inner = self.inner.clone();
             let store = store.clone();
+            let receiver = receiver.clone();
             let in_poll = Backoff::in_poll(self.poll_retry_base);
+            let pace = self.pace;
             // Receivers are independent: one that is down must not delay the others.
             tasks.spawn(async move {
                 inner
-                    .deliver_to(&store, &receiver, entries, mode, in_poll)
+                    .deliver_to(&store, &receiver, mode, in_poll, pace)
                     .await
             });
         }
         collect(tasks).await
     }
 
-    /// Every pending entry (unreadable ones requeued), per configured receiver.
-    async fn queue(
-        &self,
-        store: &Store,
-        now: DateTime<Utc>,
-    ) -> Result<BTreeMap<String, Vec<Delivery>>, StoreError> {
-        let (mut pending, unreadable) = store.pending_outbox()?;
-        pending.extend(repair(store, unreadable, now).await?);
-        let mut by_receiver: BTreeMap<String, Vec<Delivery>> = BTreeMap::new();
-        for d in pending {
-            by_receiver.entry(d.receiver.clone()).or_default().push(d);
+    /// Reports pending entries of receivers that are no longer configured: once per config,
+    /// then an hourly look (a warning only when the set changed). They are kept as they are:
+    /// the receiver may come back with the next config.
+    fn check_orphans(&self, store: &Store) {
+        let mut last = self.inner.orphans.lock().unwrap_or_else(|p| p.into_inner());
+        if last
+            .as_ref()
+            .is_some_and(|(at, _)| at.elapsed() < ORPHAN_CHECK_EVERY)
+        {
+            return;
         }
-        let unknown: BTreeSet<&String> = by_receiver
-            .keys()
-            .filter(|r| !self.inner.channels.contains_key(*r))
+        let found = match store.pending_receivers() {
+            Ok(found) => found,
+            Err(e) => {
+                warn!(error = %e, "cannot list the outbox's receivers");
+                return;
+            }
+        };
+        let orphans: Vec<(String, usize)> = found
+            .into_iter()
+            .filter(|(r, _)| !self.inner.channels.contains_key(r))
             .collect();
-        if !unknown.is_empty() {
-            // Their entries stay as they are: the receiver may come back with the next config.
-            warn!(
-                receivers = %unknown.into_iter().cloned().collect::<Vec<_>>().join(", "),
-                "pending deliveries for receivers that are no longer configured are left alone"
-            );
+        let names: Vec<String> = orphans.iter().map(|(r, _)| r.clone()).collect();
+        let changed = last.as_ref().is_none_or(|(_, before)| *before != names);
+        if changed && !orphans.is_empty() {
+            let list = orphans
+                .iter()
+                .map(|(r, n)| format!("{r} ({n})"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            warn!(receivers = %list, "pending deliveries for receivers that are no longer configured are kept and not sent (checked again hourly)");
         }
-        by_receiver.retain(|r, _| self.inner.channels.contains_key(r));
-        Ok(by_receiver)
+        *last = Some((std::time::Instant::now(), names));
     }
 
     /// Sends a clearly marked test alert through one receiver (not through the outbox).
@@ -345,39 +427,73 @@ impl Notifier {
             .ok_or_else(|| NotifyError::UnknownReceiver(receiver.to_string()))?;
         let alert = test_alert();
         info!(receiver, id = %alert.id, "sending a test alert");
-        channel
-            .send(
-                receiver,
-                std::slice::from_ref(&alert),
-                true,
-                &SeriesData::new(),
-            )
-            .await
-            .map_err(|e| NotifyError::Send {
-                receiver: receiver.to_string(),
-                permanent: matches!(e, SendError::Permanent(_)),
-                message: e.message().to_string(),
-            })
+        let alerts = std::slice::from_ref(&alert);
+        let limits = self
+            .inner
+            .limits
+            .get(receiver)
+            .copied()
+            .unwrap_or(BatchLimits::OTHER);
+        let failed = |e: SendError| NotifyError::Send {
+            receiver: receiver.to_string(),
+            permanent: matches!(e, SendError::Permanent(_)),
+            message: e.message().to_string(),
+        };
+        let parts = channel
+            .parts(receiver, alerts, true, &limits)
+            .map_err(failed)?;
+        for part in &parts {
+            channel
+                .send(
+                    receiver,
+                    &alerts[part.items.clone()],
+                    part,
+                    true,
+                    &SeriesData::new(),
+                )
+                .await
+                .map_err(failed)?;
+        }
+        Ok(())
     }
 
-    /// When the next pending entry is due (for the daemon's retry timer), if any.
-    ///
-    /// This sees every pending entry, also those of receivers no longer configured (which
-    /// `deliver` leaves alone): the caller should sleep at least a few seconds between calls.
-    pub fn next_due(store: &Store) -> Result<Option<DateTime<Utc>>, StoreError> {
-        store.next_due()
+    /// When the daemon should next look at the outbox, if ever: the next due entry of a
+    /// configured receiver, or when a held receiver may be called again. Entries of receivers
+    /// that are not configured are kept but never make this fire (they would make the daemon
+    /// spin on entries it never sends); past a long run of them in the index, the answer is a
+    /// look again in a minute rather than a walk of the whole outbox.
+    pub fn next_due(&self, store: &Store) -> Result<Option<DateTime<Utc>>, StoreError> {
+        // The daemon asks this at start and after every task: where orphans are reported
+        // even when nothing is ever due for a configured receiver.
+        self.check_orphans(store);
+        let now = Utc::now();
+        let mut held = BTreeMap::new();
+        for r in self.inner.channels.keys() {
+            if let Some(h) = store.receiver_hold(r)? {
+                if h.until > now && store.has_pending(r) {
+                    held.insert(r.as_str(), h.until);
+                }
+            }
+        }
+        let wanted = |r: &str| self.inner.channels.contains_key(r) && !held.contains_key(r);
+        let (first, cut) = store.next_due_of(wanted, NEXT_DUE_WALK)?;
+        let first = match (first, cut) {
+            (Some(t), true) => Some(t.max(now + chrono::Duration::seconds(60))),
+            (t, _) => t,
+        };
+        Ok(first.into_iter().chain(held.into_values()).min())
     }
 }
 
 /// Gathers the receivers' reports in name order; the first store error wins.
 async fn collect(
-    mut tasks: JoinSet<Result<ReceiverReport, StoreError>>,
+    mut tasks: JoinSet<Result<Option<ReceiverReport>, StoreError>>,
 ) -> Result<DeliveryReport, StoreError> {
     let mut report = DeliveryReport::default();
     let mut first_error = None;
     while let Some(joined) = tasks.join_next().await {
         match joined {
-            Ok(Ok(r)) => report.receivers.push(r),
+            Ok(Ok(r)) => report.receivers.extend(r),
             Ok(Err(e)) => {
                 first_error.get_or_insert(e);
             }
@@ -397,7 +513,7 @@ async fn collect(
 /// Rewrites outbox records that cannot be read as fresh pending entries (when the key names
 /// the receiver and the alert), so the alert is still delivered: its state was lost with the
 /// record, and at least once means sending it again rather than never.
-async fn repair(
+pub(super) async fn repair(
     store: &Store,
     unreadable: Vec<UnreadableDelivery>,
     now: DateTime<Utc>,

@@ -91,6 +91,7 @@ pub(crate) fn settle(
             let after_backoff = policy.next_after(attempts, now);
             Some(retry_after.map_or(after_backoff, |ra| after_backoff.max(ra)))
         }
+        Err(SendError::TooLarge(_)) => Some(policy.next_after(attempts, now)),
         _ => None,
     };
     entries
@@ -111,6 +112,12 @@ pub(crate) fn settle(
                     d.last_error = Some(error.clone());
                     d.next_attempt_at = next.unwrap_or(now);
                     d.not_before = *retry_after;
+                }
+                // Pending after the backoff: smaller parts go at once, one alone waits.
+                Err(SendError::TooLarge(error)) => {
+                    d.last_error = Some(error.clone());
+                    d.next_attempt_at = next.unwrap_or(now);
+                    d.not_before = None;
                 }
             }
             d

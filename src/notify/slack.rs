@@ -6,6 +6,8 @@
 //! blocks than one message holds is split into several messages (each brief and alert whole,
 //! in order); text over a limit is shortened, never refused.
 
+use std::ops::Range;
+
 use serde::Serialize;
 
 use super::escape::{slack as escape, slack_plain, slack_weight};
@@ -94,9 +96,9 @@ fn badge(s: Severity) -> &'static str {
     }
 }
 
-/// The messages for one cycle: one, unless the briefs and alerts need more blocks than Slack
-/// allows.
-pub(super) fn messages(alerts: &[Alert], test: bool) -> Vec<Message> {
+/// The messages for one cycle, each with the alerts it carries: one, unless the briefs and
+/// alerts need more blocks than Slack allows.
+pub(super) fn messages(alerts: &[Alert], test: bool) -> Vec<(Range<usize>, Message)> {
     let items: Vec<Vec<Block>> = alerts
         .iter()
         .map(|a| match a.brief_text() {
@@ -122,10 +124,11 @@ pub(super) fn messages(alerts: &[Alert], test: bool) -> Vec<Message> {
             }];
             blocks.extend(items.by_ref().take(r.len()).flatten());
             // The fallback is read as mrkdwn (mentions, links) like a section.
-            Message {
+            let message = Message {
                 text: clip_escaped(&escape(&title), MAX_SECTION),
                 blocks,
-            }
+            };
+            (r, message)
         })
         .collect()
 }
@@ -202,6 +205,14 @@ fn alert_blocks(a: &Alert) -> [Block; 2] {
 mod tests {
     use super::*;
     use crate::notify::tests::{alert, brief};
+
+    /// The messages alone, without the alerts each carries.
+    fn messages(alerts: &[Alert], test: bool) -> Vec<Message> {
+        super::messages(alerts, test)
+            .into_iter()
+            .map(|(_, m)| m)
+            .collect()
+    }
 
     #[test]
     fn a_long_cycle_is_split_within_the_limits() {

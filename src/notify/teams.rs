@@ -6,6 +6,8 @@
 //! cycle is split into several cards, each brief and alert whole, and one too long for a card
 //! on its own is shortened.
 
+use std::ops::Range;
+
 use serde::Serialize;
 
 use super::escape::teams as escape;
@@ -80,8 +82,9 @@ struct Fact {
     value: String,
 }
 
-/// The messages for one cycle: one, unless the cards would exceed Teams' size limit.
-pub(super) fn messages(alerts: &[Alert], test: bool) -> Vec<Message> {
+/// The messages for one cycle, each with the alerts it carries: one, unless the cards would
+/// exceed Teams' size limit.
+pub(super) fn messages(alerts: &[Alert], test: bool) -> Vec<(Range<usize>, Message)> {
     let containers: Vec<Element> = alerts.iter().map(container).collect();
     let sizes: Vec<usize> = containers
         .iter()
@@ -108,7 +111,7 @@ pub(super) fn messages(alerts: &[Alert], test: bool) -> Vec<Message> {
                 color: None,
             }];
             body.extend(containers.by_ref().take(r.len()));
-            card(body)
+            (r, card(body))
         })
         .collect()
 }
@@ -216,6 +219,14 @@ fn brief_container(a: &Alert, text: &str) -> Element {
 mod tests {
     use super::*;
     use crate::notify::tests::{alert, brief};
+
+    /// The messages alone, without the alerts each carries.
+    fn messages(alerts: &[Alert], test: bool) -> Vec<Message> {
+        super::messages(alerts, test)
+            .into_iter()
+            .map(|(_, m)| m)
+            .collect()
+    }
 
     #[test]
     fn a_brief_is_every_line_of_its_text() {

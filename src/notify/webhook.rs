@@ -1,4 +1,5 @@
-//! The webhook receiver: one signed JSON POST (payload version 1, interface.md) per message.
+//! The webhook receiver: one signed JSON POST (payload version 1, interface.md) per message;
+//! a backlog is several messages, each within the receiver's count and byte bounds (`batch`).
 //!
 //! Signature: `X-Statwatch-Signature: sha256=<hex HMAC-SHA256 of "<timestamp>.<raw body>">`
 //! with `X-Statwatch-Timestamp` carrying the same unix seconds, so a receiver can both verify
@@ -83,6 +84,27 @@ pub fn payload(
     })
 }
 
+/// What each alert takes of a payload: its JSON and a comma (a brief's as a brief).
+pub(super) fn sizes(alerts: &[Alert]) -> Vec<usize> {
+    alerts
+        .iter()
+        .map(|a| {
+            let json = if a.is_brief() {
+                serde_json::to_vec(&Brief::of(a))
+            } else {
+                serde_json::to_vec(a)
+            };
+            json.map_or(0, |j| j.len()) + 1
+        })
+        .collect()
+}
+
+/// What a payload takes besides its alerts: the fields around them, and the briefs' key.
+pub(super) fn envelope(receiver: &str, test: bool) -> usize {
+    let empty = payload(receiver, &[], Utc::now(), test).map_or(0, |p| p.len());
+    empty + r#","briefs":[]"#.len()
+}
+
 /// `<hex HMAC-SHA256 of "<timestamp>.<raw body>">`, the part after `sha256=`.
 pub fn sign(secret: &[u8], timestamp: i64, body: &[u8]) -> String {
     // HMAC takes keys of any length, so this cannot fail.
@@ -148,7 +170,8 @@ impl Webhook {
             let sig = sign(secret.expose().as_bytes(), timestamp, &body);
             req = req.header(SIGNATURE_HEADER, format!("sha256={sig}"));
         }
-        http::outcome(req.body(body).send().await).await
+        let bytes = body.len();
+        http::outcome(req.body(body).send().await, bytes).await
     }
 }
 

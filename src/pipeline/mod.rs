@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use crate::briefs;
-use crate::config::{Config, SeriesConfig};
+use crate::config::{ident, Config, SeriesConfig};
 use crate::derive::derive;
 use crate::diff::{diff, merged};
 use crate::model::{Alert, Observation, Release, Tally};
@@ -505,7 +505,10 @@ fn vanished(
         if present.contains(id.as_str()) || homes.moves_away(&id) {
             continue;
         }
-        let Some(g) = groups.iter().find(|g| !id.contains('#') && g.produces(&id)) else {
+        let Some(g) = groups
+            .iter()
+            .find(|g| !ident::is_level_id(&id) && g.produces(&id))
+        else {
             continue;
         };
         warn!(source, table, series = %id, group = %g.id, "the table no longer has this key of the group: its stored data is kept");

@@ -6,6 +6,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use globset::Glob;
 
 use super::QueryError;
+use crate::config::ident;
 use crate::model::StoredObservation;
 use crate::store::Store;
 
@@ -31,7 +32,7 @@ pub(super) fn csv(store: &Store, glob: Option<&str>, vintages: bool) -> Result<S
     }
     write(&mut w, &header)?;
     for id in store.series_ids()? {
-        if id.contains('#') || matcher.as_ref().is_some_and(|m| !m.is_match(&id)) {
+        if ident::is_level_id(&id) || matcher.as_ref().is_some_and(|m| !m.is_match(&id)) {
             continue;
         }
         for o in store.observations(&id)? {

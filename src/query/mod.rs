@@ -9,9 +9,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::backtest::{self, BacktestError, Filter};
-use crate::config::{Config, SeriesConfig};
-use crate::model::{figure, signed, DeliveryState, StoredObservation};
-use crate::store::{Store, StoreError};
+use crate::config::{ident, Config, SeriesConfig};
+use crate::model::{figure, signed, StoredObservation};
+use crate::store::{LogCursor, LogOrder, Store, StoreError};
 
 /// A read-only query, as the CLI would run it.
 #[derive(Debug, Serialize, Deserialize)]
@@ -20,9 +20,13 @@ pub enum Query {
         id: Option<String>,
         json: bool,
     },
-    Alerts {
+    /// A chunk of `statwatch alerts` (see [`AlertChunk`]): at most [`ALERT_CHUNK`] entries
+    /// of the delivery log beyond the cursor `from`, answered as the chunk's JSON.
+    AlertLog {
         pending: bool,
-        json: bool,
+        order: LogOrder,
+        from: Option<String>,
+        limit: usize,
     },
     Export {
         glob: Option<String>,
@@ -66,7 +70,15 @@ impl From<StoreError> for QueryError {
 pub fn run(config: &Config, store: &Store, q: &Query) -> Result<String, QueryError> {
     match q {
         Query::Series { id, json } => series(config, store, id.as_deref(), *json),
-        Query::Alerts { pending, json } => alerts(store, *pending, *json),
+        Query::AlertLog {
+            pending,
+            order,
+            from,
+            limit,
+        } => {
+            let chunk = alert_chunk(store, *pending, *order, from.as_deref(), *limit)?;
+            Ok(serde_json::to_string(&chunk).expect("json"))
+        }
         Query::Backtest { filter, json } => match backtest::run(config, store, filter) {
             Ok(fired) => Ok(backtest::render(&fired, *json)),
             Err(e @ BacktestError::Argument { .. }) => Err(QueryError::Argument(e.to_string())),
@@ -199,61 +211,118 @@ fn listed(config: &Config, store: &Store) -> Result<Vec<SeriesConfig>, QueryErro
         };
         out.extend(
             ids.iter()
-                .filter(|id| !id.contains('#') && s.produces(id))
+                .filter(|id| !ident::is_level_id(id) && s.produces(id))
                 .filter_map(|id| config.series(id)),
         );
     }
     Ok(out)
 }
 
-/// `statwatch alerts [--pending] [--json]` as text.
-fn alerts(store: &Store, pending_only: bool, as_json: bool) -> Result<String, QueryError> {
-    let mut out = String::new();
-    let mut print = |s: String| {
-        out.push_str(&s);
-        out.push('\n');
-    };
-    let mut rows = Vec::new();
-    let mut deliveries = store.deliveries()?;
-    deliveries.sort_by_key(|d| d.created_at);
-    for d in deliveries {
-        if pending_only && d.state != DeliveryState::Pending {
-            continue;
-        }
+/// The most entries one [`Query::AlertLog`] answers: the daemon's answer, and what either
+/// side holds of the log, stays this size however long the log is (a few MB). Each chunk is
+/// one pass over the log, so a chunk is large: 200,000 entries are 20 passes.
+pub const ALERT_CHUNK: usize = 10_000;
+
+/// One entry of the delivery log as `statwatch alerts` shows it, with its place in the log.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct AlertRow {
+    pub cursor: String,
+    pub id: String,
+    pub rule: String,
+    pub kind: String,
+    pub series: String,
+    pub period: String,
+    pub summary: String,
+    pub receiver: String,
+    pub state: String,
+    pub attempts: u32,
+    pub created_at: String,
+    pub last_error: Option<String>,
+}
+
+/// A chunk of the delivery log in the order asked for; `more` if the log goes on after it.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct AlertChunk {
+    pub rows: Vec<AlertRow>,
+    pub more: bool,
+}
+
+/// Up to `limit` (at most [`ALERT_CHUNK`]) entries beyond the cursor `from`, each with what
+/// its alert says.
+pub fn alert_chunk(
+    store: &Store,
+    pending_only: bool,
+    order: LogOrder,
+    from: Option<&str>,
+    limit: usize,
+) -> Result<AlertChunk, QueryError> {
+    let from = from
+        .map(|t| {
+            LogCursor::parse(t).ok_or_else(|| {
+                QueryError::Argument(format!("{t:?} is not a place in the delivery log"))
+            })
+        })
+        .transpose()?;
+    let page = store.delivery_log_page(
+        order,
+        from.as_ref(),
+        limit.clamp(1, ALERT_CHUNK),
+        pending_only,
+    )?;
+    let mut rows = Vec::with_capacity(page.rows.len());
+    for (cursor, d) in page.rows {
         let alert = store.alert(&d.alert_id)?;
-        let (rule, kind, series, period, summary) = match &alert {
-            Some(a) => (
-                a.rule.clone(),
-                a.kind.to_string(),
-                a.series.clone(),
-                a.period_text(),
-                a.summary.clone(),
-            ),
+        let (rule, kind, series, period, summary) = match alert {
+            Some(a) => {
+                let period = a.period_text();
+                (a.rule, a.kind.to_string(), a.series, period, a.summary)
+            }
             None => Default::default(),
         };
-        if as_json {
-            rows.push(json!({
-                "id": d.alert_id, "rule": rule, "kind": kind, "series": series, "period": period,
-                "receiver": d.receiver, "state": d.state, "attempts": d.attempts, "last_error": d.last_error,
-            }));
-        } else {
-            print(format!(
-                "{} {:<9} {:<12} attempts {} {}{}\n    {summary}",
-                &d.alert_id[..d.alert_id.len().min(12)],
-                d.state.to_string(),
-                d.receiver,
-                d.attempts,
-                d.created_at
-                    .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-                d.last_error
-                    .as_ref()
-                    .map(|e| format!(" last error: {e}"))
-                    .unwrap_or_default(),
-            ));
-        }
+        rows.push(AlertRow {
+            cursor: cursor.token(),
+            id: d.alert_id,
+            rule,
+            kind,
+            series,
+            period,
+            summary,
+            receiver: d.receiver,
+            state: d.state.to_string(),
+            attempts: d.attempts,
+            created_at: d
+                .created_at
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            last_error: d.last_error,
+        });
     }
-    if as_json {
-        print(serde_json::to_string_pretty(&rows).expect("json"));
-    }
-    Ok(out)
+    Ok(AlertChunk {
+        rows,
+        more: page.more,
+    })
+}
+
+/// `statwatch alerts`' text for one entry (two lines, the second the alert's summary).
+pub fn alert_text(r: &AlertRow) -> String {
+    format!(
+        "{} {:<9} {:<12} attempts {} {}{}\n    {}\n",
+        &r.id[..r.id.len().min(12)],
+        r.state,
+        r.receiver,
+        r.attempts,
+        r.created_at,
+        r.last_error
+            .as_ref()
+            .map(|e| format!(" last error: {e}"))
+            .unwrap_or_default(),
+        r.summary,
+    )
+}
+
+/// `statwatch alerts --json`'s object for one entry (interface.md).
+pub fn alert_json(r: &AlertRow) -> serde_json::Value {
+    json!({
+        "id": r.id, "rule": r.rule, "kind": r.kind, "series": r.series, "period": r.period,
+        "receiver": r.receiver, "state": r.state, "attempts": r.attempts, "last_error": r.last_error,
+    })
 }

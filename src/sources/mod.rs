@@ -7,6 +7,7 @@ pub mod cbs;
 pub mod destatis;
 mod fetched;
 pub(crate) mod http;
+pub mod meta;
 
 use std::collections::BTreeMap;
 
@@ -15,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::warn;
 
 use crate::config::group::{Choice, Keys, MEASURE};
+use crate::config::ident;
 use crate::config::{SeriesConfig, SourceConfig, SourceKind};
 
 pub use fetched::{Fetched, PeriodLabel};
@@ -112,6 +114,28 @@ impl Source {
         }
     }
 
+    /// The tables the source's catalogue finds for `words` (`source` names them; the CBS
+    /// catalogue is kept under `state_dir` for a day).
+    pub async fn search(
+        &self,
+        source: &str,
+        words: &[String],
+        state_dir: &std::path::Path,
+    ) -> Result<Vec<meta::Found>, FetchError> {
+        match self {
+            Source::Cbs(s) => s.search(source, words, state_dir).await,
+            Source::Destatis(s) => s.search(source, words).await,
+        }
+    }
+
+    /// One table's metadata (dimensions, keys, measures), without its data.
+    pub async fn describe(&self, source: &str, table: &str) -> Result<meta::TableMeta, FetchError> {
+        match self {
+            Source::Cbs(s) => s.describe(source, table).await,
+            Source::Destatis(s) => s.describe(source, table).await,
+        }
+    }
+
     /// Downloads one table and picks out every configured series of it, within the
     /// source's per-table deadline; what comes back is checked to be storable.
     /// `cancel` ends a download that is still running when the daemon stops (a GENESIS job
@@ -179,6 +203,26 @@ impl TableData {
     }
 }
 
+/// Whether a key a source lists for a group can be part of a series id (see
+/// [`ident`]): one that cannot is skipped and named, escaped, in a warning, so a hostile key
+/// costs its own series and not its table or source.
+fn usable_key(s: &SeriesConfig, name: &str, c: &Choice) -> bool {
+    let Err(reason) = ident::check_key(&c.key) else {
+        return true;
+    };
+    warn!(series = %s.id, dimension = name, key = ?c.key, %reason, "a key of the table is skipped: it cannot be part of a series id");
+    false
+}
+
+/// Whether an id a group made (keys, and titles where the template has them) is one.
+fn usable_id(s: &SeriesConfig, id: &str) -> bool {
+    let Err(reason) = ident::check_id(id) else {
+        return true;
+    };
+    warn!(series = %s.id, id = ?id, %reason, "a series of the table is skipped: its id cannot be stored");
+    false
+}
+
 /// Expands the groups among `series` with the keys `found(entry, name)` gives for each of
 /// its open or listed dimensions (and `measure`); plain series pass as they are. A listed key
 /// the table lacks is logged (its stored data stays; `poll` reports it).
@@ -201,7 +245,7 @@ pub(crate) fn expand_groups(
         for (name, keys) in names {
             let mut wanted: Vec<Choice> = found(s, name)?
                 .into_iter()
-                .filter(|c| keys.wants(&c.key))
+                .filter(|c| keys.wants(&c.key) && usable_key(s, name, c))
                 .collect();
             wanted.sort_by(|a, b| a.key.cmp(&b.key));
             wanted.dedup_by(|a, b| a.key == b.key);
@@ -215,10 +259,11 @@ pub(crate) fn expand_groups(
             }
             choices.insert(name.to_string(), wanted);
         }
-        out.extend(s.expand(&choices).map_err(|e| FetchError::Series {
+        let expanded = s.expand(&choices).map_err(|e| FetchError::Series {
             series: s.id.clone(),
             message: e.to_string(),
-        })?);
+        })?;
+        out.extend(expanded.into_iter().filter(|e| usable_id(s, &e.id)));
     }
     let mut seen = std::collections::BTreeSet::new();
     if let Some(dup) = out.iter().find(|s| !seen.insert(s.id.as_str())) {

@@ -87,6 +87,22 @@ impl Index<'_> {
     }
 }
 
+/// When a receiver may be called again ([`Store::receiver_hold`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Hold {
+    /// Not before this, in any mode: the receiver's Retry-After.
+    pub retry_after: Option<DateTime<Utc>>,
+    /// Not before this in the daemon's rounds: the backoff (and the Retry-After, if later).
+    pub until: DateTime<Utc>,
+}
+
+/// The `meta` key of a receiver's hold: `hold \0 receiver`.
+fn hold_key(receiver: &str) -> Vec<u8> {
+    let mut k = b"hold\0".to_vec();
+    k.extend_from_slice(receiver.as_bytes());
+    k
+}
+
 fn count_of(v: &[u8]) -> u64 {
     v.try_into().map(u64::from_be_bytes).unwrap_or(0)
 }
@@ -123,13 +139,102 @@ impl Store {
             return Ok(None);
         };
         // The key holds microseconds; the record has the exact time.
+        self.due_time(&k)
+    }
+
+    /// When the next pending entry of a receiver that `wanted` accepts is due, walking at most
+    /// `max_walk` index keys: entries of receivers no longer configured stay in the index, and
+    /// must neither make the daemon's timer fire at once nor cost a long walk each time. When
+    /// the walk ends on the bound, the answer is the last time walked (no wanted entry is due
+    /// before it) and `true`, so the caller can check again later rather than at once.
+    pub fn next_due_of(
+        &self,
+        wanted: impl Fn(&str) -> bool,
+        max_walk: usize,
+    ) -> Result<(Option<DateTime<Utc>>, bool), StoreError> {
+        let mut last = None;
+        for (walked, k) in self.due.iter().keys().enumerate() {
+            let k = k?;
+            if walked >= max_walk {
+                return Ok((last.or_else(|| unstamp(&k)), true));
+            }
+            let key = k.get(8..).unwrap_or(&[]);
+            let receiver = key.split(|b| *b == 0).next().unwrap_or(&[]);
+            if wanted(&String::from_utf8_lossy(receiver)) {
+                return Ok((self.due_time(&k)?, false));
+            }
+            last = unstamp(&k);
+        }
+        Ok((None, false))
+    }
+
+    /// The receivers that have pending entries, with how many: one seek per receiver and a
+    /// count of its index entries (the records are not read).
+    pub fn pending_receivers(&self) -> Result<Vec<(String, usize)>, StoreError> {
+        let mut out = Vec::new();
+        let mut from: Vec<u8> = Vec::new();
+        while let Some((k, _)) = self.pending.range(from.clone()..).next().transpose()? {
+            let receiver = k.split(|b| *b == 0).next().unwrap_or(&[]).to_vec();
+            let mut prefix = receiver.clone();
+            prefix.push(0);
+            let n = self.pending.scan_prefix(&prefix).count();
+            out.push((String::from_utf8_lossy(&receiver).into_owned(), n));
+            // The next receiver's keys start after every `receiver \0 ...`.
+            from = receiver;
+            from.push(1);
+        }
+        Ok(out)
+    }
+
+    /// How many entries of one receiver are pending (its index entries are counted, not read).
+    pub fn pending_count_of(&self, receiver: &str) -> usize {
+        let mut prefix = receiver.as_bytes().to_vec();
+        prefix.push(0);
+        self.pending.scan_prefix(&prefix).count()
+    }
+
+    /// When a receiver may be called again, kept across rounds and restarts: after its
+    /// Retry-After (`retry_after`, which even a forced retry honours) and after the backoff of
+    /// a failed message that left more of its backlog unsent (`until`, for the daemon only).
+    /// It holds for every entry of the receiver, also those that were not in that message.
+    pub fn receiver_hold(&self, receiver: &str) -> Result<Option<Hold>, StoreError> {
+        let Some(v) = self.meta.get(hold_key(receiver))? else {
+            return Ok(None);
+        };
+        Ok(unstamp(&v).map(|until| Hold {
+            until,
+            retry_after: v.get(8..).and_then(unstamp),
+        }))
+    }
+
+    /// Records a receiver's hold (see [`Store::receiver_hold`]), replacing the one before.
+    pub fn set_receiver_hold(&self, receiver: &str, hold: &Hold) -> Result<(), StoreError> {
+        // Rounded up to the microsecond a stamp keeps: a hold must never end early.
+        let up = |t: DateTime<Utc>| stamp(t + Duration::nanoseconds(999));
+        let mut v = up(hold.until).to_vec();
+        if let Some(ra) = hold.retry_after {
+            v.extend_from_slice(&up(ra));
+        }
+        self.meta.insert(hold_key(receiver), v)?;
+        Ok(())
+    }
+
+    /// Whether a receiver has any pending entry.
+    pub fn has_pending(&self, receiver: &str) -> bool {
+        let mut prefix = receiver.as_bytes().to_vec();
+        prefix.push(0);
+        self.pending.scan_prefix(&prefix).next().is_some()
+    }
+
+    /// The exact due time of an index key: the record's, or the key's (microseconds).
+    fn due_time(&self, k: &[u8]) -> Result<Option<DateTime<Utc>>, StoreError> {
         let key = &k[8..];
         match self.outbox.get(key)? {
             Some(v) => match dec::<Delivery>("outbox", key, &v) {
                 Ok(d) => Ok(Some(due_at(&d))),
-                Err(_) => Ok(unstamp(&k)),
+                Err(_) => Ok(unstamp(k)),
             },
-            None => Ok(unstamp(&k)),
+            None => Ok(unstamp(k)),
         }
     }
 

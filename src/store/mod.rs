@@ -2,7 +2,8 @@
 //! encoding, and the one transaction per poll. What the records are lives beside it:
 //! `series` (data, stamps, release log, polls), `record` (the binary series records, on
 //! `codec`'s primitives),
-//! `outbox` (alerts and their deliveries), `due` (what the outbox owes, retention),
+//! `outbox` (alerts and their deliveries), `due` (what the outbox owes, retention), `log`
+//! (the delivery log read a page at a time),
 //! `ahead` (series, alert and outbox records written ahead of the transaction), `queue` (new
 //! outbox entries on their way into the due index), `staged` (the store as a poll's
 //! write will leave it, read before the commit), `identity` (a series' identity, so a
@@ -29,8 +30,15 @@
 //! | `meta`      | `alive`                        | RFC 3339 time of the last write probe    |
 //! | `meta`      | `ahead:` + id (u64) + chunk    | undo log of a commit in progress (binary)|
 //! | `meta`      | `queue:` + id (u64) + chunk    | committed outbox entries not yet in `due`|
+//! | `meta`      | `hold \0 receiver`             | [`Hold`]: until, then Retry-After (8+8)  |
 //! | `identities`| a series' identity (`identity`) | the series id its records are under     |
 //! | `meta`      | `identities_indexed`           | set once earlier series were indexed     |
+//!
+//! No two records share a key: a derived series' raw levels are the `series` record
+//! `ID#level` ([`crate::config::ident::level_id`]), and no series id contains `#`; the names
+//! joined with NUL (source, table, receiver) contain no control character, and an alert id
+//! is hex. `config::ident` checks this where ids, keys and names enter: the config, and the
+//! keys a source lists for a group (a key that fails is skipped, not stored).
 //!
 //! Why one record per series: a first sync of a 2,000-series table wrote 240,000 sled keys
 //! with JSON values (about 200 bytes each on disk, and sled's write path held kilobytes of
@@ -66,6 +74,7 @@ mod ahead;
 mod codec;
 mod due;
 mod identity;
+mod log;
 mod outbox;
 mod queue;
 mod record;
@@ -81,9 +90,10 @@ use sled::Transactional;
 
 use crate::model::{Alert, StoredObservation};
 
+pub use due::Hold;
 pub use identity::{Identity, Rename};
-pub(crate) use outbox::due;
-pub use outbox::UnreadableDelivery;
+pub use log::{LogCounts, LogCursor, LogOrder, LogPage};
+pub use outbox::{PendingPage, UnreadableDelivery};
 pub use record::{RecordError, Refused};
 pub use series::{BaselineSpan, EncodedSeries, PollRecord, ReleaseLogEntry, TableStamp};
 pub use staged::Staged;

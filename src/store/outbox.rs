@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use sled::transaction::ConflictableTransactionError;
 use sled::Transactional;
 
-use super::due::{position, Index};
+use super::due::{position, stamp, Index};
 use super::{dec, enc, key2, settled, CommitSummary, PollWrite, Store, StoreError};
 use crate::model::{Alert, Delivery, DeliveryState};
 
@@ -18,6 +18,16 @@ pub struct UnreadableDelivery {
     pub receiver: Option<String>,
     pub alert_id: Option<String>,
     pub error: StoreError,
+}
+
+/// One page of a receiver's pending entries ([`Store::pending_page`]).
+#[derive(Debug, Default)]
+pub struct PendingPage {
+    pub entries: Vec<Delivery>,
+    /// The page's records that do not decode.
+    pub unreadable: Vec<UnreadableDelivery>,
+    /// Where the next page starts (`None`: the page is empty, nothing more to read).
+    pub next: Option<Vec<u8>>,
 }
 
 /// Which of a poll's alerts and outbox entries the store does not hold yet. They are written
@@ -120,6 +130,51 @@ impl Store {
         Ok((good, bad))
     }
 
+    /// A bounded page of one receiver's pending entries, earliest due first: at most `limit`,
+    /// due at `until` or before (`None`: whenever due), after the index position `after`
+    /// (from an earlier page's [`PendingPage::next`]). A delivery round reads a backlog page
+    /// by page, so it never holds more than a page of it in memory. Only the due index's keys
+    /// are walked to find them (other receivers' keys are skipped unread).
+    pub fn pending_page(
+        &self,
+        receiver: &str,
+        after: Option<&[u8]>,
+        until: Option<DateTime<Utc>>,
+        limit: usize,
+    ) -> Result<PendingPage, StoreError> {
+        let prefix = key2(receiver, "");
+        let start = match after {
+            Some(a) => std::ops::Bound::Excluded(a.to_vec()),
+            None => std::ops::Bound::Unbounded,
+        };
+        let end = until.map(|t| stamp(t + chrono::Duration::microseconds(1)));
+        let mut page = PendingPage::default();
+        for k in self
+            .due
+            .range::<Vec<u8>, _>((start, std::ops::Bound::Unbounded))
+        {
+            let (k, _) = k?;
+            if end.is_some_and(|e| k[..8.min(k.len())] >= e[..]) {
+                break;
+            }
+            let key = k.get(8..).unwrap_or(&[]);
+            if !key.starts_with(&prefix) {
+                continue;
+            }
+            page.next = Some(k.to_vec());
+            if let Some(v) = self.outbox.get(key)? {
+                match dec::<Delivery>("outbox", key, &v) {
+                    Ok(d) => page.entries.push(d),
+                    Err(error) => page.unreadable.push(unreadable(key, error)),
+                }
+            }
+            if page.entries.len() + page.unreadable.len() >= limit.max(1) {
+                break;
+            }
+        }
+        Ok(page)
+    }
+
     /// The pending deliveries that can be read (see [`Store::pending_outbox`] for the others).
     pub fn pending(&self) -> Result<Vec<Delivery>, StoreError> {
         Ok(self.pending_outbox()?.0)
@@ -191,20 +246,6 @@ impl Store {
         fresh.summary.enqueued = fresh.entries.len();
         Ok(fresh)
     }
-}
-
-/// One receiver's pending entries that are due at `now`: none while its Retry-After holds
-/// (the receiver's word about itself holds for every entry), else those whose next attempt
-/// has come.
-pub(crate) fn due(entries: Vec<Delivery>, now: DateTime<Utc>) -> Vec<Delivery> {
-    let blocked_until = entries.iter().filter_map(|d| d.not_before).max();
-    if blocked_until.is_some_and(|t| t > now) {
-        return Vec::new();
-    }
-    entries
-        .into_iter()
-        .filter(|d| d.next_attempt_at <= now)
-        .collect()
 }
 
 /// What the key of an unreadable outbox record says about it.

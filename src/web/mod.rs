@@ -2,7 +2,9 @@
 //! the series, their revisions and the delivery log, the JSON of `series ID --json`,
 //! `/metrics` and `/healthz`.
 //!
-//! This file owns the router and the server's start and stop over [`Bounded`]; each page
+//! This file owns the router and the server's start and stop over [`Bounded`] (accepting
+//! and serving connections, with the head deadline and the reserved slots, is [`serve`]'s);
+//! each page
 //! family is one file beside it ([`overview`] `/`, [`series`] `/series/{id}` and
 //! `/api/series/{id}`, [`alerts`] `/alerts`, [`health`] `/metrics` and `/healthz`), with
 //! [`templates`] (minijinja, embedded, autoescaped) and [`chart`] (inline SVG by plotters).
@@ -16,6 +18,7 @@ pub(crate) mod chart;
 mod health;
 mod overview;
 mod series;
+mod serve;
 mod templates;
 
 use std::net::SocketAddr;
@@ -26,9 +29,9 @@ use axum::http::{header, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
-use tracing::{error, info, warn};
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
 
 use crate::config::Config;
 use crate::listen::Bounded;
@@ -63,6 +66,9 @@ pub enum WebError {
 pub(crate) enum PageError {
     #[error("no series {0:?} in the config")]
     UnknownSeries(String),
+    /// A malformed query string (a cursor that is not one).
+    #[error("{0}")]
+    BadRequest(String),
     #[error("the store could not be read: {0}")]
     Store(#[from] StoreError),
     #[error("the page could not be rendered: {0}")]
@@ -77,6 +83,7 @@ impl IntoResponse for PageError {
     fn into_response(self) -> Response {
         let status = match self {
             PageError::UnknownSeries(_) => StatusCode::NOT_FOUND,
+            PageError::BadRequest(_) => StatusCode::BAD_REQUEST,
             _ => {
                 warn!(error = %self, "page failed");
                 StatusCode::INTERNAL_SERVER_ERROR
@@ -137,7 +144,7 @@ fn router(state: WebState) -> Router {
 /// until the runtime ends.
 pub struct WebServer {
     pub addr: SocketAddr,
-    stop: Option<oneshot::Sender<()>>,
+    stop: CancellationToken,
     task: JoinHandle<()>,
 }
 
@@ -153,30 +160,17 @@ impl WebServer {
         let addr = listener.local_addr().unwrap_or(listen);
         // A flood of idle connections must not take the file descriptors that the sources,
         // receivers and control socket need (see `listen`).
-        let listener = Bounded::new(listener, MAX_CONNECTIONS, IDLE);
-        let app = router(state);
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
-                let _ = stopped.await;
-            });
-            if let Err(e) = serve.await {
-                error!(%addr, error = %e, "web listener failed");
-            }
-        });
+        // `/healthz` and `/metrics` get slots of their own beyond the cap (see `serve`).
+        let listener = Bounded::new(listener, MAX_CONNECTIONS, IDLE).with_reserve(serve::RESERVED);
+        let stop = CancellationToken::new();
+        let task = tokio::spawn(serve::run(listener, router(state), stop.clone()));
         info!(%addr, "web listening (/, /series/ID, /alerts, /api/series/ID, /metrics, /healthz)");
-        Ok(WebServer {
-            addr,
-            stop: Some(stop),
-            task,
-        })
+        Ok(WebServer { addr, stop, task })
     }
 
     /// Stops accepting and waits briefly for in-flight requests.
     pub async fn stop(mut self) {
-        if let Some(s) = self.stop.take() {
-            let _ = s.send(());
-        }
+        self.stop.cancel();
         // A browser holding a keep-alive connection must not hold up shutdown or a reload.
         if tokio::time::timeout(Duration::from_secs(2), &mut self.task)
             .await

@@ -1,6 +1,7 @@
 //! The fake CBS server's `ODataCatalog/Tables`: one entry per fake table, with the
 //! `$filter` (`Identifier eq '...' or ...`) and `$select` the client sends, in the OData v3
-//! envelope the catalogue uses.
+//! envelope the catalogue uses; without a `$filter`, the whole catalogue (as `tables`
+//! downloads it).
 
 use std::collections::HashMap;
 
@@ -8,7 +9,11 @@ use serde_json::{json, Map, Value};
 
 use super::cbs_server::{matches_filter, parse_filter, project, FakeTable};
 
-pub fn answer(tables: &HashMap<String, FakeTable>, params: &[(String, String)]) -> (u16, String) {
+pub fn answer(
+    tables: &HashMap<String, FakeTable>,
+    titles: &HashMap<String, String>,
+    params: &[(String, String)],
+) -> (u16, String) {
     let get = |name: &str| {
         params
             .iter()
@@ -24,10 +29,14 @@ pub fn answer(tables: &HashMap<String, FakeTable>, params: &[(String, String)]) 
         .into_iter()
         .map(|id| {
             let t = &tables[id];
+            let title = titles
+                .get(id)
+                .cloned()
+                .unwrap_or_else(|| format!("Fake {id}"));
             let Value::Object(row) = json!({
-                "ID": 0, "Updated": t.modified, "Identifier": id, "Title": format!("Fake {id}"),
-                "ShortTitle": format!("Fake {id}"), "Language": "nl", "Catalog": "CBS",
-                "Frequency": "Perioden", "Period": "2020-2026", "Modified": t.modified,
+                "ID": 0, "Updated": t.modified, "Identifier": id, "Title": title,
+                "ShortTitle": title, "Language": "nl", "Catalog": "CBS",
+                "Frequency": "Permaand", "Period": "2020-2026", "Modified": t.modified,
                 "MetaDataModified": t.modified, "ReasonDelivery": "Actualisering",
                 "OutputStatus": t.output_status, "RecordCount": t.rows.len(),
             }) else {

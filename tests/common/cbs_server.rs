@@ -70,6 +70,8 @@ struct State {
     bytes_sent: usize,
     /// The length of every request's query string, as sent (percent-encoded).
     query_lengths: Vec<usize>,
+    /// Table -> its title in the catalogue and `TableInfos` (default `Fake {id}`).
+    table_titles: HashMap<String, String>,
 }
 
 pub struct CbsServer {
@@ -117,6 +119,15 @@ impl CbsServer {
             .unwrap()
             .tables
             .insert(id.to_string(), table);
+    }
+
+    /// The table's title in the catalogue and in `TableInfos`.
+    pub fn set_title(&self, id: &str, title: &str) {
+        self.state
+            .lock()
+            .unwrap()
+            .table_titles
+            .insert(id.to_string(), title.to_string());
     }
 
     pub fn table(&self, id: &str) -> FakeTable {
@@ -234,7 +245,7 @@ async fn serve(mut sock: TcpStream, state: Arc<Mutex<State>>) -> std::io::Result
         let st = state.lock().unwrap();
         match st.no_catalogue {
             true => (404, odata_error("Resource 'ODataCatalog' not found.")),
-            false => super::cbs_catalogue::answer(&st.tables, &params),
+            false => super::cbs_catalogue::answer(&st.tables, &st.table_titles, &params),
         }
     } else {
         answer(&state, &table, &entity, &params)
@@ -346,8 +357,13 @@ fn answer(
         param(params, "$select").map(|s| s.split(',').map(|x| x.trim().to_string()).collect());
     match entity {
         "TableInfos" => {
+            let title = st
+                .table_titles
+                .get(table)
+                .cloned()
+                .unwrap_or_else(|| format!("Fake {table}"));
             let info = json!({
-                "ID": 0, "Title": format!("Fake {table}"), "ShortTitle": format!("Fake {table}"),
+                "ID": 0, "Title": title, "ShortTitle": title, "Period": "2020-2026",
                 "Identifier": table, "Modified": t.modified, "ReasonDelivery": "Actualisering",
                 "Frequency": "Permaand", "OutputStatus": t.output_status, "Language": "nl", "Catalog": "CBS",
                 "MetaDataModified": t.modified,

@@ -2,8 +2,8 @@
 //! through the binary (tests/destatis.rs has its own, with every fault and the job flow).
 //! It answers as the real one does: POST only (a GET gets an HTML page with HTTP 200),
 //! credentials in the `username`/`password` headers, JSON envelopes with HTTP 200 even on
-//! errors, the change signal in `catalogue/cubes` (`LatestUpdate`), and the table as a zipped
-//! ffcsv from `data/tablefile`.
+//! errors, the change signal in `catalogue/cubes` (`LatestUpdate`), the table as a zipped
+//! ffcsv from `data/tablefile`, and the search and metadata services (`finding`).
 
 #![allow(dead_code)]
 
@@ -104,6 +104,111 @@ fn envelope(service: &str, code: i64, content: &str, list: Value) -> Response {
         .into_response()
 }
 
+/// What `tables` and `describe` ask: `find/find`, `catalogue/tables`, `metadata/table` and
+/// `catalogue/values2variable` for 42153-0001, shaped as the recorded answers in
+/// tests/fixtures/destatis (`find_find_forst_de.json`, `metadata_table_61111-0021_de.json`).
+/// `WZ08-B` is a value of the variable that the table's data do not hold.
+fn finding(endpoint: &str, form: &BTreeMap<String, String>) -> Option<Response> {
+    let field = |k: &str| form.get(k).map(String::as_str).unwrap_or("");
+    let entry = |code: &str, content: &str| json!({"Code": code, "Content": content});
+    let production = json!([{"Code": PRODUCTION,
+        "Content": "Produktionsindex für das Verarbeitende Gewerbe: Deutschland,\nMonate, Original- und bereinigte Daten, Wirtschaftszweige",
+        "Time": "Januar 2015 bis März 2025"}]);
+    Some(match (endpoint, field("term").to_lowercase().as_str()) {
+        ("find/find", t) if t.contains("produktion") => {
+            let mut body = json!({
+                "Ident": {"Service": "find", "Method": "find"},
+                "Status": {"Code": 0, "Content": "erfolgreich", "Type": "Information"},
+                "Cubes": null, "Statistics": null, "Tables": production,
+                "Timeseries": null, "Variables": null
+            });
+            body["Parameter"] = json!({"term": field("term")});
+            (
+                StatusCode::OK,
+                [(header::CONTENT_TYPE, "application/json")],
+                body.to_string(),
+            )
+                .into_response()
+        }
+        ("find/find", _) => {
+            let body = json!({
+                "Ident": {"Service": "find", "Method": "find"},
+                "Status": {"Code": 0, "Content": "erfolgreich", "Type": "Information"},
+                "Cubes": null, "Statistics": null, "Tables": null, "Timeseries": null,
+                "Variables": null
+            });
+            (
+                StatusCode::OK,
+                [(header::CONTENT_TYPE, "application/json")],
+                body.to_string(),
+            )
+                .into_response()
+        }
+        ("catalogue/tables", _) if field("selection") == "42153*" => envelope(
+            endpoint,
+            0,
+            "erfolgreich",
+            json!([production[0], {"Code": "42153-0002",
+                "Content": "Produktionsindex für das Verarbeitende Gewerbe: Deutschland,\nJahre, Wirtschaftszweige",
+                "Time": "2015 bis 2024"}]),
+        ),
+        ("metadata/table", _) if field("name") == PRODUCTION => {
+            production_metadata(&production[0]["Content"])
+        }
+        ("catalogue/values2variable", _) => {
+            let values = match field("name") {
+                "DINSG" => json!([entry("DG", "Deutschland")]),
+                "WERT03" => json!([
+                    entry("WERTORG", "Originalwert"),
+                    entry("X13JDKB", "X13 JDemetra+ kalenderbereinigt"),
+                    entry("X13JDKSB", "X13 JDemetra+ kalender- und saisonbereinigt")
+                ]),
+                "WZ08V1" => json!([
+                    entry("WZ08-29", "H.v. Kraftwagen und Kraftwagenteilen"),
+                    entry("WZ08-B", "Bergbau und Gewinnung von Steinen und Erden"),
+                    entry("WZ08-C", "Verarbeitendes Gewerbe")
+                ]),
+                _ => return Some(no_object(endpoint)),
+            };
+            envelope(endpoint, 0, "erfolgreich", values)
+        }
+        _ => return None,
+    })
+}
+
+/// `metadata/table` of 42153-0001, in the recorded shape (`Structure` with `Head`,
+/// `Columns`, `Rows`; the month nested under the year).
+fn production_metadata(title: &Value) -> Response {
+    let var = |code: &str, content: &str, sub: Value| {
+        json!({"Code": code, "Content": content, "Type": "Merkmal", "Values": null,
+               "Selected": null, "Functions": null, "Structure": sub, "Updated": "see parent"})
+    };
+    let body = json!({
+        "Ident": {"Service": "metadata", "Method": "table"},
+        "Status": {"Code": 0, "Content": "erfolgreich", "Type": "Information"},
+        "Object": {
+            "Code": PRODUCTION, "Content": title,
+            "Time": {"From": "Januar 2015", "To": "März 2025"}, "Valid": "false",
+            "Structure": {
+                "Head": {"Code": "42153", "Content": "Produktionsindex", "Type": "Statistik",
+                         "Structure": [var("PRO101", "Produktionsindex", Value::Null)]},
+                "Columns": [var("WERT03", "Original- und bereinigte Daten", Value::Null)],
+                "Rows": [var("DINSG", "Deutschland insgesamt", Value::Null),
+                         var("JAHR", "Jahr", json!([var("MONAT", "Monate", Value::Null)])),
+                         var("WZ08V1", "WZ2008 (2-/3-/4-Steller Hierarchie)", Value::Null)],
+                "Subtitel": null, "Subheading": null
+            },
+            "Updated": "08.05.2025 08:00:12h"
+        }
+    });
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
 fn no_object(endpoint: &str) -> Response {
     envelope(
         endpoint,
@@ -144,6 +249,9 @@ async fn handle(
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect();
     let field = |k: &str| form.get(k).map(String::as_str).unwrap_or("");
+    if let Some(answer) = finding(&endpoint, &form) {
+        return answer;
+    }
     let Some((latest, zip)) = inner.release.clone() else {
         return no_object(&endpoint);
     };

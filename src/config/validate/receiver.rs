@@ -6,11 +6,12 @@ use std::time::Duration;
 
 use url::Url;
 
+use super::super::ident::check_name;
 use super::super::locate::Seg;
 use super::super::raw::{RawReceiver, RawReceiverKind, RawSmtp};
 use super::super::{
-    ChatPlatform, ConfigError, ReceiverConfig, ReceiverKind, SecretUrl, SmtpConfig, SmtpTls,
-    DEFAULT_RESOLVE_AFTER_HOURS,
+    BatchLimits, ChatPlatform, ConfigError, ReceiverConfig, ReceiverKind, SecretUrl, SmtpConfig,
+    SmtpTls, DEFAULT_RESOLVE_AFTER_HOURS,
 };
 use super::{glob, is_loopback_host, Validator};
 use crate::model::Severity;
@@ -24,6 +25,10 @@ impl Validator<'_, '_> {
         has_smtp: bool,
     ) -> Result<ReceiverConfig, ConfigError> {
         let at = |k: &'static str| [Seg::Key("receivers"), Seg::Key(name), Seg::Key(k)];
+        check_name(name).map_err(|e| {
+            let here = [Seg::Key("receivers"), Seg::Key(name)];
+            self.loc.error(&here, format!("receiver name {name:?} {e}"))
+        })?;
         self.kind_keys(name, r)?;
         let kind = match r.kind {
             RawReceiverKind::Email => self.email(name, r, has_smtp)?,
@@ -47,6 +52,7 @@ impl Validator<'_, '_> {
         }
         Ok(ReceiverConfig {
             name: name.to_string(),
+            batch: self.batch(name, r)?,
             kind,
             subscribe,
             min_severity: r.min_severity.unwrap_or(Severity::Info),
@@ -69,15 +75,30 @@ impl Validator<'_, '_> {
     /// (a webhook `secret` on a Slack receiver) is named rather than silently ignored.
     fn kind_keys(&self, name: &str, r: &RawReceiver) -> Result<(), ConfigError> {
         let (kind, takes): (&str, &[&str]) = match r.kind {
-            RawReceiverKind::Email => ("email", &["to"]),
-            RawReceiverKind::Webhook => ("webhook", &["url", "secret", "timeout_secs"]),
+            RawReceiverKind::Email => ("email", &["to", "max_batch_alerts"]),
+            RawReceiverKind::Webhook => (
+                "webhook",
+                &[
+                    "url",
+                    "secret",
+                    "timeout_secs",
+                    "max_batch_alerts",
+                    "max_batch_bytes",
+                ],
+            ),
             RawReceiverKind::Log => ("log", &[]),
             RawReceiverKind::Slack => ("slack", &["url", "url_file", "timeout_secs"]),
             RawReceiverKind::Mattermost => ("mattermost", &["url", "url_file", "timeout_secs"]),
             RawReceiverKind::Teams => ("teams", &["url", "url_file", "timeout_secs"]),
             RawReceiverKind::Alertmanager => (
                 "alertmanager",
-                &["urls", "resolve_after_hours", "timeout_secs"],
+                &[
+                    "urls",
+                    "resolve_after_hours",
+                    "timeout_secs",
+                    "max_batch_alerts",
+                    "max_batch_bytes",
+                ],
             ),
         };
         let set = [
@@ -87,6 +108,8 @@ impl Validator<'_, '_> {
             ("secret", r.secret.is_some() || r.secret_file.is_some()),
             ("urls", r.urls.is_some()),
             ("resolve_after_hours", r.resolve_after_hours.is_some()),
+            ("max_batch_alerts", r.max_batch_alerts.is_some()),
+            ("max_batch_bytes", r.max_batch_bytes.is_some()),
             // Email and log never took timeout_secs but never refused it either; keep it so.
             (
                 "timeout_secs",
@@ -97,6 +120,40 @@ impl Validator<'_, '_> {
             self.only(name, key, is_set && !takes.contains(&key), kind)?;
         }
         Ok(())
+    }
+
+    /// `max_batch_alerts` (1 to 10,000) and `max_batch_bytes` (16 KiB to 64 MiB), each with
+    /// its kind's default.
+    fn batch(&self, name: &str, r: &RawReceiver) -> Result<BatchLimits, ConfigError> {
+        let at = |k: &'static str| [Seg::Key("receivers"), Seg::Key(name), Seg::Key(k)];
+        let default = match r.kind {
+            RawReceiverKind::Webhook | RawReceiverKind::Alertmanager => BatchLimits::HTTP,
+            RawReceiverKind::Email => BatchLimits::EMAIL,
+            _ => BatchLimits::OTHER,
+        };
+        let within = |key: &'static str, v: Option<u64>, min: u64, max: u64, d: usize| match v {
+            None => Ok(d),
+            Some(v) if (min..=max).contains(&v) => Ok(v as usize),
+            Some(v) => Err(self
+                .loc
+                .error(&at(key), format!("{v} is out of range: {min} to {max}"))),
+        };
+        Ok(BatchLimits {
+            max_alerts: within(
+                "max_batch_alerts",
+                r.max_batch_alerts,
+                1,
+                10_000,
+                default.max_alerts,
+            )?,
+            max_bytes: within(
+                "max_batch_bytes",
+                r.max_batch_bytes,
+                16 * 1024,
+                64 * 1024 * 1024,
+                default.max_bytes,
+            )?,
+        })
     }
 
     /// Slack, Mattermost, Teams: the incoming-webhook URL, from `url` or `url_file`, kept as a

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use super::super::group::{Group, Keys, Template, MEASURE};
+use super::super::ident::{check_id, check_key, check_name, same_when_trimmed};
 use super::super::locate::Seg;
 use super::super::raw::{RawKeys, RawSeries};
 use super::super::{ConfigError, SeriesConfig, SourceConfig, SourceKind};
@@ -16,18 +17,27 @@ enum Sel {
     Group(Keys),
 }
 
-fn sel(raw: &RawKeys) -> Result<Sel, &'static str> {
+fn sel(raw: &RawKeys) -> Result<Sel, String> {
+    let key = |k: &str| check_key(k.trim()).map_err(|e| format!("key {k:?} {e}"));
     match raw {
         RawKeys::One(k) if k.trim() == "*" => Ok(Sel::Group(Keys::All)),
-        RawKeys::One(k) if k.trim().is_empty() => Err("a key must not be empty"),
-        RawKeys::One(k) => Ok(Sel::One(k.trim().to_string())),
-        RawKeys::List(l) if l.is_empty() => Err("a list of keys must not be empty"),
+        RawKeys::One(k) if k.trim().is_empty() => Err("a key must not be empty".into()),
+        RawKeys::One(k) => key(k).map(|()| Sel::One(k.trim().to_string())),
+        RawKeys::List(l) if l.is_empty() => Err("a list of keys must not be empty".into()),
         RawKeys::List(l) if l.iter().any(|k| k.trim().is_empty() || k.trim() == "*") => {
-            Err("listed keys must be keys (not empty, not \"*\")")
+            Err("listed keys must be keys (not empty, not \"*\")".into())
         }
-        RawKeys::List(l) => Ok(Sel::Group(Keys::List(
-            l.iter().map(|k| k.trim().to_string()).collect(),
-        ))),
+        RawKeys::List(l) => {
+            l.iter().try_for_each(|k| key(k))?;
+            if let Some((a, b)) = same_when_trimmed(l.iter().map(String::as_str)) {
+                return Err(format!(
+                    "listed keys {a:?} and {b:?} are the same key once trimmed: list it once"
+                ));
+            }
+            Ok(Sel::Group(Keys::List(
+                l.iter().map(|k| k.trim().to_string()).collect(),
+            )))
+        }
     }
 }
 
@@ -42,9 +52,7 @@ impl Validator<'_, '_> {
     ) -> Result<SeriesConfig, ConfigError> {
         let loc = self.loc;
         let at = |k: &'static str| [Seg::Key("series"), Seg::Index(i), Seg::Key(k)];
-        if s.id.trim().is_empty() || s.id.contains('#') {
-            return Err(loc.error(&at("id"), "a series id must be non-empty and without '#'"));
-        }
+        self.names(i, s)?;
         let Some(src) = sources.get(&s.source) else {
             let known = if sources.is_empty() {
                 "none".to_string()
@@ -56,9 +64,6 @@ impl Validator<'_, '_> {
                 format!("unknown source {:?} (configured: {known})", s.source),
             ));
         };
-        if s.table.trim().is_empty() {
-            return Err(loc.error(&at("table"), "table must not be empty"));
-        }
         let (measure, open_measure) =
             match sel(&s.measure).map_err(|m| loc.error(&at("measure"), m))? {
                 Sel::One(m) => (m, None),
@@ -73,6 +78,7 @@ impl Validator<'_, '_> {
                 Seg::Key("dimensions"),
                 Seg::Key(d),
             ];
+            check_name(d).map_err(|e| loc.error(&here, format!("dimension {d:?} {e}")))?;
             match sel(raw).map_err(|m| loc.error(&here, m))? {
                 Sel::One(k) => {
                     dimensions.insert(d.trim().to_string(), k);
@@ -109,6 +115,22 @@ impl Validator<'_, '_> {
         };
         self.no_collision(i, &built, earlier)?;
         Ok(built)
+    }
+
+    /// The id, the table and the dimension names: they name store records (see
+    /// [`super::super::ident`]), and dimensions are named trimmed.
+    fn names(&self, i: usize, s: &RawSeries) -> Result<(), ConfigError> {
+        let at = |k: &'static str| [Seg::Key("series"), Seg::Index(i), Seg::Key(k)];
+        let fail = |k: &'static str, m: String| self.loc.error(&at(k), m);
+        check_id(&s.id).map_err(|e| fail("id", format!("the series id {e}")))?;
+        check_name(&s.table).map_err(|e| fail("table", format!("table {e}")))?;
+        if let Some((a, b)) = same_when_trimmed(s.dimensions.keys().map(String::as_str)) {
+            return Err(fail(
+                "dimensions",
+                format!("dimensions {a:?} and {b:?} are the same dimension once trimmed"),
+            ));
+        }
+        Ok(())
     }
 
     /// The templates of a group: placeholders name its open or listed selectors, and the id
@@ -253,5 +275,51 @@ schedule = "0 30 6 * * Mon-Fri"
         assert!(parse(&rule("nl.branch.3?????.yoy")).is_ok());
         let e = parse(&rule("nl.branch.*.mom")).unwrap_err();
         assert!(e.contains("matches no configured series"), "{e}");
+    }
+
+    /// Keys become series ids and sled keys: `#` names a derived series' levels record,
+    /// control characters join names (NUL) or forge log lines (newline).
+    #[test]
+    fn keys_with_reserved_or_control_characters_are_refused_where_written() {
+        let e = parse(&group("nl.{B}.yoy", "B = \"*\", P = \"a\\nERROR forged\"")).unwrap_err();
+        assert!(
+            e.starts_with("t.toml:9:")
+                && e.contains("series[0].dimensions.P")
+                && e.contains("control character '\\n'"),
+            "{e}"
+        );
+        let e = parse(&group("nl.{B}.yoy", "B = [\"1\", \"2#level\"]")).unwrap_err();
+        assert!(
+            e.starts_with("t.toml:9:") && e.contains("\"2#level\" must not contain '#'"),
+            "{e}"
+        );
+        let e = parse(&group("nl.x\\u001b[2J.{B}", "B = \"*\"")).unwrap_err();
+        assert!(
+            e.starts_with("t.toml:5:") && e.contains("control character '\\u{1b}'"),
+            "{e}"
+        );
+        let e = parse(&format!(
+            "[[series]]\nid = \"{}\"\nsource = \"cbs\"\ntable = \"T\"\nmeasure = \"M\"\n",
+            "x".repeat(600)
+        ))
+        .unwrap_err();
+        assert!(e.contains("600 bytes long; at most 512"), "{e}");
+    }
+
+    #[test]
+    fn keys_or_dimensions_equal_once_trimmed_are_refused_naming_both() {
+        let e = parse(&group("nl.{B}.yoy", "B = [\"307500\", \" 307500 \"]")).unwrap_err();
+        assert!(
+            e.starts_with("t.toml:9:")
+                && e.contains(
+                    r#"listed keys "307500" and " 307500 " are the same key once trimmed"#
+                ),
+            "{e}"
+        );
+        let e = parse(&group("nl.{B}.yoy", "B = \"*\", \"B \" = \"1\"")).unwrap_err();
+        assert!(
+            e.contains(r#"dimensions "B" and "B " are the same dimension once trimmed"#),
+            "{e}"
+        );
     }
 }

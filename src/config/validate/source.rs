@@ -5,6 +5,7 @@ use std::time::Duration;
 use chrono_tz::Tz;
 use url::Url;
 
+use super::super::ident::check_name;
 use super::super::locate::Seg;
 use super::super::raw::RawSource;
 use super::super::{
@@ -33,6 +34,12 @@ impl Validator<'_, '_> {
     ) -> Result<SourceConfig, ConfigError> {
         let loc = self.loc;
         let at = |k: &'static str| [Seg::Key("sources"), Seg::Key(name), Seg::Key(k)];
+        check_name(name).map_err(|e| {
+            loc.error(
+                &[Seg::Key("sources"), Seg::Key(name)],
+                format!("source name {name:?} {e}"),
+            )
+        })?;
         let default_url = match s.kind {
             SourceKind::Cbs => "https://opendata.cbs.nl",
             SourceKind::Destatis => "https://www-genesis.destatis.de/genesisWS/rest/2020",

@@ -103,7 +103,7 @@ impl Cbs {
     }
 }
 
-fn discontinued(info: &TableInfo) -> bool {
+pub(super) fn discontinued(info: &TableInfo) -> bool {
     let status = info.output_status.as_deref().unwrap_or("");
     status.eq_ignore_ascii_case("Gediscontinueerd") || status.eq_ignore_ascii_case("Discontinued")
 }

@@ -14,6 +14,7 @@
 //! configured origin (an absolute link to CBS's public host is re-based onto base_url).
 
 mod catalogue;
+mod meta;
 mod odata;
 mod split;
 
@@ -42,8 +43,9 @@ pub struct Cbs {
     pub(crate) deadline: std::time::Duration,
 }
 
-/// A table's stamp fields, from `TableInfos` or the catalogue (which adds `Identifier`).
-#[derive(Deserialize)]
+/// A table's stamp fields, from `TableInfos` or the catalogue (which adds `Identifier`);
+/// `describe` and `tables` read its title, frequency and period too.
+#[derive(Deserialize, serde::Serialize)]
 #[serde(rename_all = "PascalCase")]
 struct TableInfo {
     #[serde(default)]
@@ -55,6 +57,12 @@ struct TableInfo {
     reason_delivery: Option<String>,
     #[serde(default)]
     short_title: Option<String>,
+    #[serde(default)]
+    title: Option<String>,
+    #[serde(default)]
+    frequency: Option<String>,
+    #[serde(default)]
+    period: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -73,6 +81,32 @@ struct DimensionKey {
     title: Option<String>,
 }
 
+/// The keys of one dimension by their trimmed form, as configs, ids and rows name them.
+#[derive(Default)]
+struct Trimmed {
+    exact: BTreeMap<String, DimensionKey>,
+    /// Two keys the same once trimmed (`"A"` and `"A "`): no series can tell them apart,
+    /// so neither is in `exact`.
+    ambiguous: BTreeMap<String, (String, String)>,
+}
+
+impl Trimmed {
+    fn of(keys: Vec<DimensionKey>) -> Trimmed {
+        let mut t = Trimmed::default();
+        for k in keys {
+            let trimmed = k.key.trim().to_string();
+            if let Some((first, _)) = t.ambiguous.get(&trimmed) {
+                t.ambiguous.insert(trimmed, (first.clone(), k.key));
+            } else if let Some(first) = t.exact.remove(&trimmed) {
+                t.ambiguous.insert(trimmed, (first.key, k.key));
+            } else {
+                t.exact.insert(trimmed, k);
+            }
+        }
+        t
+    }
+}
+
 /// One entry of `DataProperties`: a dimension, the time dimension, a topic (measure) or a
 /// group of topics.
 #[derive(Deserialize)]
@@ -84,6 +118,19 @@ struct DataProperty {
     key: String,
     #[serde(default)]
     title: Option<String>,
+    /// A topic's unit (`%`, `2021=100`).
+    #[serde(default)]
+    unit: Option<String>,
+    /// A topic's type: `Double`, `Long`, `Integer`, `Decimal`, or `String` for text.
+    #[serde(default)]
+    datatype: Option<String>,
+}
+
+impl DataProperty {
+    /// A dimension a series pins (the time dimension is not one).
+    fn is_dimension(&self) -> bool {
+        self.kind == "Dimension" || self.kind == "GeoDimension"
+    }
 }
 
 impl Cbs {
@@ -162,7 +209,7 @@ impl Cbs {
         };
         let dims: Vec<&str> = props
             .iter()
-            .filter(|p| p.kind == "Dimension" || p.kind == "GeoDimension")
+            .filter(|p| p.is_dimension())
             .map(|p| p.key.as_str())
             .collect();
         let topics: Vec<&str> = props
@@ -207,23 +254,15 @@ impl Cbs {
     }
 
     /// Maps trimmed keys to the exact (possibly space-padded) keys of one dimension.
-    async fn exact_keys(
-        &self,
-        table: &str,
-        dim: &str,
-    ) -> Result<HashMap<String, String>, FetchError> {
-        let keys = match self.dimension_keys(table, dim).await {
+    async fn exact_keys(&self, table: &str, dim: &str) -> Result<Trimmed, FetchError> {
+        match self.dimension_keys(table, dim).await {
             Err(e) if e.is_not_found() => {
                 // Without the dimension's entity set the configured keys are used as written.
                 warn!(table, dim, error = %e, "no dimension entity set: keys used as configured");
-                return Ok(HashMap::new());
+                Ok(Trimmed::default())
             }
-            other => other?,
-        };
-        Ok(keys
-            .into_iter()
-            .map(|k| (k.key.trim().to_string(), k.key))
-            .collect())
+            other => Ok(Trimmed::of(other?)),
+        }
     }
 
     /// The table's `DataProperties`; `None` where the server has none (a mirror or proxy
@@ -254,12 +293,16 @@ impl Cbs {
         for g in series.iter().filter_map(|s| s.group.as_ref()) {
             for dim in g.dims.keys() {
                 if !found.contains_key(dim) {
-                    let keys = self.dimension_keys(table, dim).await?;
+                    let keys = Trimmed::of(self.dimension_keys(table, dim).await?);
+                    for (a, b) in keys.ambiguous.values() {
+                        warn!(table, dimension = %dim, first = ?a, second = ?b, "two keys of the table are the same once trimmed: neither is watched");
+                    }
                     let choices = keys
+                        .exact
                         .into_iter()
-                        .map(|k| Choice {
-                            title: k.title.unwrap_or_else(|| k.key.trim().to_string()),
-                            key: k.key.trim().to_string(),
+                        .map(|(key, k)| Choice {
+                            title: k.title.unwrap_or_else(|| key.clone()),
+                            key,
                         })
                         .collect();
                     found.insert(dim.clone(), choices);
@@ -350,19 +393,32 @@ impl Cbs {
             let exact = self.exact_keys(table, dim).await?;
             let mut ors = Vec::new();
             for key in keys {
-                let e = if exact.is_empty() {
-                    Some(*key)
-                } else {
-                    exact.get(*key).map(String::as_str)
-                };
-                let Some(e) = e else {
+                let users = || {
                     let users: Vec<_> = series
                         .iter()
                         .filter(|s| s.dimensions.get(*dim).map(String::as_str) == Some(*key))
                         .map(|s| s.id.as_str())
                         .collect();
+                    users.join(", ")
+                };
+                if let Some((a, b)) = exact.ambiguous.get(*key) {
                     return Err(FetchError::Series {
-                        series: users.join(", "),
+                        series: users(),
+                        message: format!(
+                            "dimension {dim} has two keys {a:?} and {b:?} that are the same \
+                             once trimmed: the series cannot tell them apart"
+                        ),
+                    });
+                }
+                // No keys at all: the dimension's entity set is missing (see `exact_keys`).
+                let e = if exact.exact.is_empty() && exact.ambiguous.is_empty() {
+                    Some(*key)
+                } else {
+                    exact.exact.get(*key).map(|k| k.key.as_str())
+                };
+                let Some(e) = e else {
+                    return Err(FetchError::Series {
+                        series: users(),
                         message: format!("dimension {dim} has no key {key:?}"),
                     });
                 };

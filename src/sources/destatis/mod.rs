@@ -20,6 +20,7 @@
 mod answer;
 mod envelope;
 mod ffcsv;
+mod find;
 mod job;
 mod labels;
 mod select;
@@ -202,8 +203,8 @@ impl Destatis {
         }
     }
 
-    pub async fn check(&self, table: &str, known: Option<&str>) -> Result<Check, FetchError> {
-        // An account is required since 2024; asking without one only earns an error envelope.
+    /// An account is required since 2024; asking without one only earns an error envelope.
+    fn need_credentials(&self) -> Result<(), FetchError> {
         if self
             .credentials
             .get("username")
@@ -215,6 +216,11 @@ impl Destatis {
                     .into(),
             ));
         }
+        Ok(())
+    }
+
+    pub async fn check(&self, table: &str, known: Option<&str>) -> Result<Check, FetchError> {
+        self.need_credentials()?;
         let stat = statistic_code(table)?;
         let lang = self.language.clone();
         let cubes = self

@@ -3,6 +3,7 @@
 
 mod ahead;
 mod encoding;
+mod log;
 
 pub(super) use ahead::{after_write_ahead, FAIL_TRANSACTION, STOP_BEFORE_INDEX};
 
@@ -321,4 +322,72 @@ fn an_encoded_first_sync_is_written_as_is_or_merged_into_what_is_there() {
     unordered.reverse();
     assert!(Store::encode_baseline(&unordered).is_none());
     assert!(Store::encode_baseline(&[obs(Period::Month(2025, 4), f64::NAN)]).is_none());
+}
+
+#[test]
+fn a_receivers_backlog_reads_in_bounded_pages_and_orphans_never_come_due() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let base: DateTime<Utc> = "2025-05-09T04:30:00Z".parse().unwrap();
+    let w = PollWrite {
+        alerts: (0..7)
+            .map(|i| {
+                let mut a = alert(&format!("a{i}"));
+                a.detected_at = base + chrono::Duration::seconds(i);
+                (a, vec!["ops".to_string(), "gone".to_string()])
+            })
+            .collect(),
+        ..Default::default()
+    };
+    store.commit(&w).unwrap();
+    // Pages of 3, earliest due first, only this receiver's, then nothing more.
+    let mut after = None;
+    let mut pages = Vec::new();
+    loop {
+        let page = store
+            .pending_page("ops", after.as_deref(), None, 3)
+            .unwrap();
+        let Some(next) = page.next else { break };
+        assert!(page.entries.iter().all(|d| d.receiver == "ops"));
+        pages.push(
+            page.entries
+                .iter()
+                .map(|d| d.alert_id.clone())
+                .collect::<Vec<_>>(),
+        );
+        after = Some(next);
+    }
+    assert_eq!(
+        pages,
+        [vec!["a0", "a1", "a2"], vec!["a3", "a4", "a5"], vec!["a6"]]
+    );
+    // Due at a time: only what has come.
+    let until = base + chrono::Duration::seconds(1);
+    let due = store.pending_page("ops", None, Some(until), 10).unwrap();
+    assert_eq!(due.entries.len(), 2);
+    assert_eq!(store.pending_count_of("ops"), 7);
+    assert_eq!(
+        store.pending_receivers().unwrap(),
+        [("gone".to_string(), 7), ("ops".to_string(), 7)]
+    );
+    // Only wanted receivers make the next due time; a bounded walk says where it stopped.
+    assert_eq!(
+        store.next_due_of(|r| r == "nobody", 100).unwrap(),
+        (None, false)
+    );
+    let (t, cut) = store.next_due_of(|r| r == "nobody", 3).unwrap();
+    assert!(cut && t.is_some());
+    assert_eq!(
+        store.next_due_of(|r| r == "ops", 100).unwrap(),
+        (Some(base), false)
+    );
+    // A receiver's hold reads back, never earlier than set.
+    let hold = Hold {
+        retry_after: Some(base + chrono::Duration::nanoseconds(1500)),
+        until: base + chrono::Duration::seconds(30),
+    };
+    store.set_receiver_hold("ops", &hold).unwrap();
+    let back = store.receiver_hold("ops").unwrap().unwrap();
+    assert!(back.until >= hold.until && back.retry_after >= hold.retry_after);
+    assert_eq!(store.receiver_hold("gone").unwrap(), None);
 }
