@@ -12,6 +12,9 @@ pub(crate) const AFTER_POLL_COMMIT: &str = "after-poll-commit";
 /// In a commit, after a first sync's records are written ahead, before its transaction.
 pub(crate) const AFTER_WRITE_AHEAD: &str = "after-write-ahead";
 
+/// In a commit, after its transaction, before its new outbox entries are in the due index.
+pub(crate) const AFTER_POLL_TRANSACTION: &str = "after-poll-transaction";
+
 /// Aborts the process if `STATWATCH_FAULT` names this point.
 pub(crate) fn point(name: &str) {
     if std::env::var_os("STATWATCH_FAULT").is_some_and(|v| v == name) {

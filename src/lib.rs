@@ -45,8 +45,11 @@
 //!   - `store/record.rs` + `store/codec.rs`: the binary series records and their primitives.
 //!   - `store/outbox.rs`: alert records, deliveries, reading and settling what is pending.
 //!   - `store/due.rs`: the due index, the pending count, sent markers, pruning.
-//!   - `store/ahead.rs`: series records written ahead of the poll's transaction, with undo;
-//!     readers are shown the values they replace until the commit is done.
+//!   - `store/ahead.rs`: series, alert and outbox records written ahead of the poll's
+//!     transaction, with undo; readers are shown the series values they replace until the
+//!     commit is done.
+//!   - `store/queue.rs`: a poll's new outbox entries, queued by its transaction and put in
+//!     the due index after it in bounded transactions (or at the next open).
 //!   - `store/identity.rs`: the index of series identities (source, table, measure, keys)
 //!     to ids, and the renames a poll commits.
 //!   - `store/staged.rs`: the series as a poll's write will leave them, read before its

@@ -201,7 +201,7 @@ pub async fn enqueue(
             .collect(),
         ..Default::default()
     };
-    let summary = store.commit_async(write).await?;
+    let (summary, _) = store.commit_async(write).await?;
     for a in alerts.iter().filter(|a| summary.new_alerts.contains(&a.id)) {
         if a.recovered() {
             info!(rule = %a.rule, source = %a.source, summary = %a.summary, "silence over");

@@ -192,7 +192,7 @@ pub async fn poll(config: &Config, only: Option<&str>, dry_run: bool) -> Result<
             &CancellationToken::new(),
         )
         .await?;
-        ok &= print_report(name, &report, dry_run);
+        ok &= print_report(name, &report, dry_run, config.store.flood_alerts);
     }
     if dry_run {
         return Ok(ok);
@@ -216,7 +216,12 @@ pub async fn poll(config: &Config, only: Option<&str>, dry_run: bool) -> Result<
 
 /// What one source's poll did, table by table (with `--dry-run`, what would be stored);
 /// whether every table succeeded.
-fn print_report(name: &str, report: &pipeline::PollReport, dry_run: bool) -> bool {
+fn print_report(
+    name: &str,
+    report: &pipeline::PollReport,
+    dry_run: bool,
+    flood_alerts: usize,
+) -> bool {
     let mut ok = true;
     for t in &report.tables {
         ok &= t.result.is_ok();
@@ -231,6 +236,9 @@ fn print_report(name: &str, report: &pipeline::PollReport, dry_run: bool) -> boo
         print(format!(
             "{name} series {id}: its key is no longer in the table (stored data kept)"
         ));
+    }
+    if let Some(flood) = report.flood(flood_alerts) {
+        print(format!("{name} flood: {flood}"));
     }
     for a in &report.alerts {
         print(format!(

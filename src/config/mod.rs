@@ -369,11 +369,18 @@ pub struct StoreConfig {
     /// Delivered and failed deliveries older than this many days are pruned (a marker keeps
     /// them from ever being sent again).
     pub keep_days: u32,
+    /// A poll that fires more alerts than this is a flood (a whole-table group under a broken
+    /// or hostile source): every alert is still stored and delivered, and the poll warns,
+    /// naming the source, its tables and the count.
+    pub flood_alerts: usize,
 }
 
 impl Default for StoreConfig {
     fn default() -> Self {
-        StoreConfig { keep_days: 400 }
+        StoreConfig {
+            keep_days: 400,
+            flood_alerts: 10_000,
+        }
     }
 }
 

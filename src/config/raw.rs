@@ -48,12 +48,16 @@ pub(crate) struct RawHeartbeat {
     pub interval_secs: Option<f64>,
 }
 
-/// `[store]`: how long the store keeps what it no longer needs.
+/// `[store]`: how long the store keeps what it no longer needs, and how many alerts of one
+/// poll it takes without warning.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawStore {
     /// Days delivered and failed deliveries are kept (default 400).
     pub keep_days: Option<u32>,
+    /// More alerts than this in one poll are a flood: stored and sent, with a warning
+    /// (default 10,000).
+    pub flood_alerts: Option<usize>,
 }
 
 #[derive(Deserialize)]

@@ -255,3 +255,15 @@ fn clear_text_smtp_only_on_loopback() {
     assert!(err(&src).contains("smtp.tls"));
     assert!(parse(&src.replace("smtp.example.org", "127.0.0.1")).is_ok());
 }
+
+#[test]
+fn the_flood_bound_defaults_to_ten_thousand_and_is_at_least_one() {
+    assert_eq!(parse(GOOD).unwrap().store.flood_alerts, 10_000);
+    let set = format!("{GOOD}\n[store]\nflood_alerts = 50000\n");
+    assert_eq!(parse(&set).unwrap().store.flood_alerts, 50_000);
+    let e = err(&format!("{GOOD}\n[store]\nflood_alerts = 0\n"));
+    assert!(
+        e.contains("store.flood_alerts") && e.contains("at least 1"),
+        "{e}"
+    );
+}

@@ -90,16 +90,25 @@ pub async fn poll_source(
         report.tables.push(TableOutcome { table, result });
     }
     info!(source = name, outcome = %report.summary(), "poll finished");
+    warn_of_flood(config, &report);
     if dry_run {
         return Ok(report);
     }
+    commit(config, store, name, &mut report, write).await?;
+    Ok(report)
+}
+
+/// Commits what a poll found with the silence alerts and briefs it opens, then enqueues the
+/// overdue alerts the committed data leaves; `report` gets what was committed.
+async fn commit(
+    config: &Config,
+    store: &Store,
+    name: &str,
+    report: &mut PollReport,
+    mut write: PollWrite,
+) -> Result<(), StoreError> {
     let before = store.poll_record(name)?;
-    let (record, failing) = silence::after_poll(config, store, before.as_ref(), &report)?;
-    for a in &failing {
-        write
-            .alerts
-            .push((a.clone(), notify::receivers_for(config, a)));
-    }
+    let (record, failing) = silence::after_poll(config, store, before.as_ref(), report)?;
     report.alerts.extend(failing);
     write.poll = Some((name.to_string(), record));
     // Moved, not cloned: only a dry run shows the updates, and it returned above.
@@ -113,24 +122,46 @@ pub async fn poll_source(
     // In the poll's own transaction: a crash after the commit cannot lose a brief (a second
     // commit for it would leave a window where the release is stored and its brief is not,
     // and the next poll would not see the release as new again).
-    for b in briefs_of(config, store, &write, &report)? {
-        let to = notify::receivers_for(config, &b);
-        write.alerts.push((b, to));
-    }
-    let mut committed = store.commit_async(write).await?;
+    let briefs = briefs_of(config, store, &write, report)?;
+    // Moved into the write and back, not cloned: a flood's alerts are held once.
+    let fired = std::mem::take(&mut report.alerts);
+    let reported = fired.len();
+    write.alerts = fired
+        .into_iter()
+        .chain(briefs)
+        .map(|a| {
+            let to = notify::receivers_for(config, &a);
+            (a, to)
+        })
+        .collect();
+    let (mut committed, write) = store.commit_async(write).await?;
+    report.alerts = write
+        .alerts
+        .into_iter()
+        .take(reported)
+        .map(|(a, _)| a)
+        .collect();
     crate::fault::point(crate::fault::AFTER_POLL_COMMIT);
     // After the commit, so a series that just got a new period is not late.
     let overdue = silence::overdue(config, store, Some(name), Utc::now())?;
     let late = silence::enqueue(config, store, &overdue).await?;
     committed.enqueued += late.enqueued;
+    let new: std::collections::HashSet<&String> = late.new_alerts.iter().collect();
+    report
+        .alerts
+        .extend(overdue.into_iter().filter(|a| new.contains(&a.id)));
     committed.new_alerts.extend(late.new_alerts);
-    report.alerts.extend(
-        overdue
-            .into_iter()
-            .filter(|a| committed.new_alerts.contains(&a.id)),
-    );
     report.committed = Some(committed);
-    Ok(report)
+    Ok(())
+}
+
+/// Warns when a poll fired more alerts than `[store] flood_alerts` (see
+/// [`PollReport::flood`]): the operator must hear of it, with the tables they came from.
+fn warn_of_flood(config: &Config, report: &PollReport) {
+    let bound = config.store.flood_alerts;
+    if let Some(flood) = report.flood(bound) {
+        warn!(source = %report.source, alerts = report.alerts.len(), flood_alerts = bound, "alert flood: {flood}");
+    }
 }
 
 /// The briefs this poll opens, made from the series as `write` will leave them (an id
@@ -323,11 +354,6 @@ async fn poll_table(
     write.identities.extend(homes.identities);
     write.renames.extend(homes.renames);
     write.encoded.extend(encoded);
-    for a in &alerts {
-        write
-            .alerts
-            .push((a.clone(), notify::receivers_for(config, a)));
-    }
     write.stamps.push((
         name.to_string(),
         table.to_string(),

@@ -60,6 +60,27 @@ pub struct PollReport {
 }
 
 impl PollReport {
+    /// When the poll fired more alerts than `bound` (`[store] flood_alerts`), what to tell
+    /// the operator. They are all stored and delivered (never dropped: which of them would
+    /// matter is not ours to guess), but so many from one poll means a broken or hostile
+    /// source or a group wider than meant.
+    pub fn flood(&self, bound: usize) -> Option<String> {
+        let count = self.alerts.len();
+        if count <= bound {
+            return None;
+        }
+        let mut per_table: std::collections::BTreeMap<&str, usize> = Default::default();
+        for a in &self.alerts {
+            *per_table.entry(a.table.as_str()).or_default() += 1;
+        }
+        let tables: Vec<String> = per_table.iter().map(|(t, n)| format!("{t}: {n}")).collect();
+        Some(format!(
+            "{count} alerts in one poll, more than [store] flood_alerts = {bound} ({}): every \
+             one is stored and delivered; check the source and its groups",
+            tables.join(", ")
+        ))
+    }
+
     pub fn failed(&self) -> bool {
         self.tables.iter().any(|t| t.result.is_err())
     }

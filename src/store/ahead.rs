@@ -1,4 +1,5 @@
-//! A poll's series records written ahead of its transaction, under an undo log.
+//! A poll's series records, release log entries, alerts and outbox records written ahead of
+//! its transaction, under an undo log.
 //!
 //! sled keeps every key a transaction writes, and every node version those writes replace,
 //! in memory until the transaction ends: measured with sled 0.34, 16,680 series records of
@@ -9,12 +10,14 @@
 //!
 //! So a commit first writes the undo log (`meta` keys `ahead:` + big-endian id + chunk
 //! number: every key about to be written, with the value it replaces or none), flushes it,
-//! then writes the series and revision records and the release log entries one by one; the
-//! transaction (alerts, outbox, stamps, the poll time) deletes the undo
-//! log together with everything else it writes. A store opened with an undo log left (a crash
-//! between the two) puts back what it lists, so the store is as the poll found it, which is
-//! what one transaction would have left: data and its alerts still land together or not at
-//! all. A transaction that fails is undone at once.
+//! then writes the series and revision records, the release log entries, and the new alert
+//! and outbox records one by one; the transaction (stamps, the poll time, the queue of new
+//! outbox entries for the due index, see `queue`) deletes the undo log together with
+//! everything else it writes. A flood of 200,000 alerts written in the transaction peaked at
+//! gigabytes; written ahead, an alert costs its record and an undo entry of its key. A store
+//! opened with an undo log left (a crash between the two) puts back what it lists, so the
+//! store is as the poll found it, which is what one transaction would have left: data and
+//! its alerts still land together or not at all. A transaction that fails is undone at once.
 //!
 //! # What readers see meanwhile
 //!
@@ -28,6 +31,11 @@
 //! reads, so a reader never waits for a commit's writes and never sees half of them: it sees
 //! the store as the last finished commit left it. A commit whose undo could not finish stays
 //! registered until the process ends (the next open undoes it).
+//!
+//! A poll's new alert and outbox records are not registered: delivery reaches an entry only
+//! through the due index, which gets it after the transaction (see `queue`), so nothing
+//! uncommitted is ever sent. The delivery log (`alerts`, `/alerts`) may list them as pending
+//! while the commit runs.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, RwLock, RwLockReadGuard};
@@ -36,6 +44,7 @@ use sled::IVec;
 use tracing::warn;
 
 use super::codec::{varint, Reader};
+use super::outbox::Fresh;
 use super::record::{RecordError, FORMAT};
 use super::series::{corrupt, merged_records};
 use super::StoredObservation;
@@ -52,6 +61,8 @@ pub(super) enum Tree {
     Revisions = 2,
     Releases = 3,
     Identities = 4,
+    Alerts = 5,
+    Outbox = 6,
 }
 
 /// One write ahead: where, the new value (`None`: remove), and what it replaces.
@@ -165,76 +176,96 @@ impl Store {
             Tree::Revisions => &self.revisions,
             Tree::Releases => &self.releases,
             Tree::Identities => &self.identities,
+            Tree::Alerts => &self.alerts,
+            Tree::Outbox => &self.outbox,
         }
     }
 
     /// Writes the poll's series records (first syncs as encoded, updates merged into what is
-    /// stored) and its release log entries ahead of the transaction, after their undo log;
-    /// `None` when there is nothing to write.
+    /// stored), its release log entries and its new alert and outbox records ahead of the
+    /// transaction, after their undo log; `None` when there is nothing to write.
     pub(super) fn write_ahead(
         &self,
         w: &PollWrite,
         releases: &[LogRow],
+        fresh: &Fresh,
     ) -> Result<Option<Ahead>, StoreError> {
         let mut writes = self.planned(w, releases)?;
-        if writes.is_empty() {
+        if writes.is_empty() && fresh.alerts.is_empty() && fresh.entries.is_empty() {
             return Ok(None);
         }
         // Sorted for `InFlight::before`; each key is written once, so the order is free.
         writes.sort_by(|a, b| (a.tree, &a.key).cmp(&(b.tree, &b.key)));
-        let id = self.db.generate_id()?.to_be_bytes();
-        let mut keys = Vec::new();
+        let mut undo = UndoLog {
+            store: self,
+            id: self.db.generate_id()?.to_be_bytes(),
+            chunk: vec![FORMAT],
+            keys: Vec::new(),
+        };
         let logged = (|| {
-            let mut chunk = vec![FORMAT];
             for write in &writes {
-                encode_undo(&mut chunk, write);
-                if chunk.len() >= CHUNK_BYTES {
-                    keys.push(self.put_undo(&id, keys.len(), &chunk)?);
-                    chunk = vec![FORMAT];
-                }
+                undo.push(write.tree, &write.key, write.old.as_deref())?;
             }
-            if chunk.len() > 1 {
-                keys.push(self.put_undo(&id, keys.len(), &chunk)?);
+            // New keys only (see `Store::fresh`): undone by removing them.
+            for &i in &fresh.alerts {
+                undo.push(Tree::Alerts, w.alerts[i].0.id.as_bytes(), None)?;
             }
-            // The undo log is on disk before anything it undoes.
-            self.db.flush()?;
-            Ok::<_, StoreError>(())
+            for (key, _) in fresh.entry_keys(w) {
+                undo.push(Tree::Outbox, &key, None)?;
+            }
+            undo.finish()
         })();
         if let Err(e) = logged {
             // Nothing was written yet: a partial undo log must not outlive this commit (it
             // would put back old values over later ones at the next open).
-            for k in &keys {
+            for k in &undo.keys {
                 let _ = self.meta.remove(k.as_slice());
             }
             return Err(e);
         }
         // Registered before the first write: from here readers see the values it replaces.
+        // A poll's new alert and outbox records are not: no reader of the due index can
+        // reach them before the transaction (see `queue`).
         let inflight = Arc::new(InFlight { writes });
         self.inflight
             .write()
             .unwrap_or_else(|e| e.into_inner())
             .push(inflight.clone());
-        let ahead = Ahead { keys, inflight };
-        let written = ahead.inflight.writes.iter().try_for_each(|write| {
-            let tree = self.tree(write.tree);
-            match &write.new {
-                Some(v) => tree.insert(write.key.as_slice(), v.clone()).map(drop),
-                None => tree.remove(write.key.as_slice()).map(drop),
-            }
-        });
+        let ahead = Ahead {
+            keys: undo.keys,
+            inflight,
+        };
+        let written = ahead
+            .inflight
+            .writes
+            .iter()
+            .try_for_each(|write| {
+                let tree = self.tree(write.tree);
+                match &write.new {
+                    Some(v) => tree.insert(write.key.as_slice(), v.clone()).map(drop),
+                    None => tree.remove(write.key.as_slice()).map(drop),
+                }
+            })
+            .map_err(StoreError::from)
+            .and_then(|()| self.write_fresh(w, fresh));
         if let Err(e) = written {
             self.undo(&ahead);
-            return Err(e.into());
+            return Err(e);
         }
         Ok(Some(ahead))
     }
 
-    fn put_undo(&self, id: &[u8; 8], n: usize, chunk: &[u8]) -> Result<Vec<u8>, StoreError> {
-        let mut key = PREFIX.to_vec();
-        key.extend_from_slice(id);
-        key.extend_from_slice(&(n as u32).to_be_bytes());
-        self.meta.insert(key.as_slice(), chunk)?;
-        Ok(key)
+    /// The poll's new alert and outbox records, each encoded as it is written.
+    fn write_fresh(&self, w: &PollWrite, fresh: &Fresh) -> Result<(), StoreError> {
+        for record in fresh.alert_records(w) {
+            let (k, v) = record?;
+            self.alerts.insert(k, v)?;
+        }
+        for record in fresh.entry_records(w) {
+            let (k, v) = record?;
+            self.outbox.insert(k, v)?;
+        }
+        Ok(())
     }
 
     /// Every write the poll makes ahead, with the values they replace: a series' record and
@@ -443,6 +474,8 @@ impl Store {
                 2 => Tree::Revisions,
                 3 => Tree::Releases,
                 4 => Tree::Identities,
+                5 => Tree::Alerts,
+                6 => Tree::Outbox,
                 _ => return Err(bad(r.bad("tree"))),
             };
             let k = r.bytes("key").map_err(bad)?.to_vec();
@@ -489,12 +522,52 @@ enum Updates<'a> {
     Decoded(&'a [StoredObservation]),
 }
 
+/// An undo log as it is written: cut into chunks of about [`CHUNK_BYTES`], each a `meta` key.
+struct UndoLog<'a> {
+    store: &'a Store,
+    id: [u8; 8],
+    chunk: Vec<u8>,
+    keys: Vec<Vec<u8>>,
+}
+
+impl UndoLog<'_> {
+    /// Lists one key about to be written, with the value it replaces (`None`: none).
+    fn push(&mut self, tree: Tree, key: &[u8], old: Option<&[u8]>) -> Result<(), StoreError> {
+        encode_undo(&mut self.chunk, tree, key, old);
+        if self.chunk.len() >= CHUNK_BYTES {
+            self.put()?;
+        }
+        Ok(())
+    }
+
+    fn put(&mut self) -> Result<(), StoreError> {
+        let mut key = PREFIX.to_vec();
+        key.extend_from_slice(&self.id);
+        key.extend_from_slice(&(self.keys.len() as u32).to_be_bytes());
+        self.store
+            .meta
+            .insert(key.as_slice(), self.chunk.as_slice())?;
+        self.keys.push(key);
+        self.chunk = vec![FORMAT];
+        Ok(())
+    }
+
+    /// Puts the last chunk and flushes: the undo log is on disk before anything it undoes.
+    fn finish(&mut self) -> Result<(), StoreError> {
+        if self.chunk.len() > 1 {
+            self.put()?;
+        }
+        self.store.db.flush()?;
+        Ok(())
+    }
+}
+
 /// tree:u8 key-len:varint key old:u8 (0 none, 1 some) [old-len:varint old]
-fn encode_undo(out: &mut Vec<u8>, w: &Write) {
-    out.push(w.tree as u8);
-    varint(out, w.key.len() as u64);
-    out.extend_from_slice(&w.key);
-    match &w.old {
+fn encode_undo(out: &mut Vec<u8>, tree: Tree, key: &[u8], old: Option<&[u8]>) {
+    out.push(tree as u8);
+    varint(out, key.len() as u64);
+    out.extend_from_slice(key);
+    match old {
         None => out.push(0),
         Some(old) => {
             out.push(1);

@@ -238,14 +238,6 @@ impl Store {
         }
     }
 
-    /// Whether `receiver \0 alert id` was ever enqueued and has been pruned since.
-    pub(super) fn was_sent(
-        sent: &TransactionalTree,
-        key: &[u8],
-    ) -> Result<bool, UnabortableTransactionError> {
-        Ok(sent.get(key)?.is_some())
-    }
-
     /// Removes delivered and failed entries settled more than `keep_days` ago, leaving a
     /// one-byte marker per (receiver, alert) so that alert is never enqueued for that
     /// receiver again. Pending entries and records that do not decode are kept. This reads

@@ -4,7 +4,8 @@
 //! `codec`'s primitives),
 //! `outbox` (alerts and their deliveries), `due` (what the outbox owes, retention), `log`
 //! (the delivery log read a page at a time),
-//! `ahead` (series records written ahead of the transaction), `staged` (the store as a poll's
+//! `ahead` (series, alert and outbox records written ahead of the transaction), `queue` (new
+//! outbox entries on their way into the due index), `staged` (the store as a poll's
 //! write will leave it, read before the commit), `identity` (a series' identity, so a
 //! renamed id keeps its records) and `upgrade` (earlier schemas).
 //!
@@ -28,6 +29,7 @@
 //! | `sent`      | outbox key                     | `d`/`f`: a pruned delivered/failed entry |
 //! | `meta`      | `alive`                        | RFC 3339 time of the last write probe    |
 //! | `meta`      | `ahead:` + id (u64) + chunk    | undo log of a commit in progress (binary)|
+//! | `meta`      | `queue:` + id (u64) + chunk    | committed outbox entries not yet in `due`|
 //! | `meta`      | `hold \0 receiver`             | [`Hold`]: until, then Retry-After (8+8)  |
 //! | `identities`| a series' identity (`identity`) | the series id its records are under     |
 //! | `meta`      | `identities_indexed`           | set once earlier series were indexed     |
@@ -47,11 +49,15 @@
 //! One poll's writes (observations, stamps, release log, alerts and briefs and their outbox
 //! entries with their index and count, the poll time) go through [`Store::commit`] as one
 //! unit, so a crash can neither lose a detection nor record data without its alerts and
-//! briefs. The alerts, briefs, outbox, stamps and poll time are ONE sled transaction; the
-//! series and revision records and the release log are written just ahead of it, under an
-//! undo log of the values they replace that the transaction deletes, because sled holds a
-//! transaction's every key in memory (see `ahead`). A crash in between is undone at the next
-//! open, so the store shows the whole poll or none of it. Readers never see the records of
+//! briefs. The stamps and poll time are ONE sled transaction; the series and revision
+//! records, the release log and the new alert and outbox records are written just ahead of
+//! it, under an undo log of the values they replace that the transaction deletes, because
+//! sled holds a transaction's every key in memory (see `ahead`). A crash in between is undone
+//! at the next open, so the store shows the whole poll or none of it. The transaction also
+//! queues the new outbox entries, which go into the due index (what delivery reads) in small
+//! transactions after it, or at the next open after a crash (see `queue`): nothing is sent
+//! before its poll is committed, and however many alerts a poll fires, no transaction holds
+//! more than a chunk of them. Commits take turns. Readers never see the series records of
 //! a commit in progress: they read the values those records replace until the transaction
 //! has committed or the records are undone (see `ahead`, "What readers see meanwhile").
 //!
@@ -70,6 +76,7 @@ mod due;
 mod identity;
 mod log;
 mod outbox;
+mod queue;
 mod record;
 mod series;
 mod staged;
@@ -212,6 +219,9 @@ pub struct Store {
     identities: sled::Tree,
     /// The commits whose records are written ahead but not yet committed (see `ahead`).
     inflight: ahead::Registry,
+    /// Held through a commit: a commit reads which alerts and entries are new outside a
+    /// transaction, and its undo log must not interleave with another's.
+    committing: std::sync::Arc<std::sync::Mutex<()>>,
 }
 
 fn key2(a: &str, b: &str) -> Vec<u8> {
@@ -316,6 +326,7 @@ impl Store {
             sent: tree("sent")?,
             identities: tree("identities")?,
             inflight: Default::default(),
+            committing: Default::default(),
             db,
             path,
         };
@@ -336,6 +347,7 @@ impl Store {
             }
         }
         store.undo_interrupted()?;
+        store.index_interrupted()?;
         Ok(store)
     }
 
@@ -360,72 +372,81 @@ impl Store {
     }
 
     /// [`Store::commit`] on tokio's blocking pool: the transaction of a first sync and the
-    /// flush to disk take long enough to stall an async worker.
-    pub async fn commit_async(&self, w: PollWrite) -> Result<CommitSummary, StoreError> {
+    /// flush to disk take long enough to stall an async worker. The write is handed back (a
+    /// poll's alerts are reported after the commit, and a flood's are not copied for it).
+    pub async fn commit_async(
+        &self,
+        w: PollWrite,
+    ) -> Result<(CommitSummary, PollWrite), StoreError> {
         let store = self.clone();
-        tokio::task::spawn_blocking(move || store.commit(&w))
+        tokio::task::spawn_blocking(move || store.commit(&w).map(|s| (s, w)))
             .await
             .map_err(|e| StoreError::Join(e.to_string()))?
     }
 
-    /// Writes one poll's results in one transaction and flushes them to disk. Every record is
-    /// checked (and the JSON ones encoded) before the transaction starts, so a refused value
-    /// leaves the store exactly as it was.
+    /// Writes one poll's results as one unit (records ahead, then one transaction; see the
+    /// module doc) and flushes them to disk. Every record is checked (and the JSON ones
+    /// encoded) before anything is written, so a refused value leaves the store exactly as it
+    /// was. An error after the transaction (indexing the new entries) leaves the poll
+    /// committed and its entries queued: the next open indexes them.
     pub fn commit(&self, w: &PollWrite) -> Result<CommitSummary, StoreError> {
+        // A panic in another commit poisons nothing that needs repair: its undo log does that.
+        let _turn = self
+            .committing
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let data = self.series_rows(w)?;
-        let alert_rows = outbox::alert_rows(w)?;
-        let ahead = self.write_ahead(w, &data.releases)?;
+        let fresh = self.fresh(w)?;
+        let queued = queue::chunks(&self.db, fresh.entry_keys(w))?;
+        let ahead = self.write_ahead(w, &data.releases, &fresh)?;
         if ahead.is_some() {
             crate::fault::point(crate::fault::AFTER_WRITE_AHEAD);
             #[cfg(test)]
             tests::after_write_ahead();
         }
-        // The series records and the release log went ahead (see `ahead`).
-        let trees = (
-            &self.stamps,
-            &self.polls,
-            &self.alerts,
-            &self.outbox,
-            &self.due,
-            &self.pending,
-            &self.meta,
-            &self.sent,
-        );
-        let result = trees.transaction(
-            |(stamps, polls, alerts, outbox, due, pending, meta, sent)| {
+        // Everything else went ahead (see `ahead`); the new entries are queued (see `queue`).
+        let result =
+            (&self.stamps, &self.polls, &self.meta).transaction(|(stamps, polls, meta)| {
                 for (k, v) in &data.stamps {
                     stamps.insert(k.as_slice(), v.as_slice())?;
                 }
                 for key in ahead.iter().flat_map(|a| &a.keys) {
                     meta.remove(key.as_slice())?;
                 }
+                for (k, v) in &queued {
+                    meta.insert(k.as_slice(), v.as_slice())?;
+                }
                 if let Some((k, v)) = &data.poll {
                     polls.insert(k.as_slice(), v.as_slice())?;
                 }
-                let index = due::Index { due, pending, meta };
-                let summary = outbox::enqueue(&alert_rows, alerts, outbox, sent, &index)?;
                 #[cfg(test)]
                 if tests::FAIL_TRANSACTION.with(|f| f.replace(false)) {
                     let e = StoreError::Join("a test failed this transaction".into());
                     return Err(ConflictableTransactionError::Abort(e));
                 }
-                Ok::<_, ConflictableTransactionError<StoreError>>(summary)
-            },
-        );
-        let summary = match settled(result) {
-            Ok(s) => s,
-            Err(e) => {
-                if let Some(a) = &ahead {
-                    self.undo(a);
-                }
-                return Err(e);
+                Ok::<_, ConflictableTransactionError<StoreError>>(())
+            });
+        if let Err(e) = settled(result) {
+            if let Some(a) = &ahead {
+                self.undo(a);
             }
-        };
+            return Err(e);
+        }
         if let Some(a) = &ahead {
             self.finished(a);
         }
+        if !queued.is_empty() {
+            // The poll is on disk before any of its entries can be sent.
+            self.db.flush()?;
+            crate::fault::point(crate::fault::AFTER_POLL_TRANSACTION);
+            #[cfg(test)]
+            if tests::STOP_BEFORE_INDEX.with(|f| f.replace(false)) {
+                return Ok(fresh.summary);
+            }
+            self.index_queued(queued.iter().map(|(k, _)| k.as_slice()))?;
+        }
         self.db.flush()?;
-        Ok(summary)
+        Ok(fresh.summary)
     }
 }
 

@@ -1,8 +1,10 @@
 //! The outbox: alert records, one delivery record per (receiver, alert), and reading and
 //! settling what is pending (through the due index of `due`, kept in the same transactions).
 
+use std::collections::HashSet;
+
 use chrono::{DateTime, Utc};
-use sled::transaction::{ConflictableTransactionError, TransactionalTree};
+use sled::transaction::ConflictableTransactionError;
 use sled::Transactional;
 
 use super::due::{position, stamp, Index};
@@ -28,12 +30,63 @@ pub struct PendingPage {
     pub next: Option<Vec<u8>>,
 }
 
-/// One alert of a poll, encoded with its fresh outbox entries.
-pub(super) struct AlertRows {
-    pub(super) id: String,
-    pub(super) value: Vec<u8>,
-    /// Key, value and when the entry is due.
-    pub(super) entries: Vec<(Vec<u8>, Vec<u8>, DateTime<Utc>)>,
+/// Which of a poll's alerts and outbox entries the store does not hold yet. They are written
+/// ahead of the poll's transaction with its series records (see `ahead`) and go into the due
+/// index after it (see `queue`): no transaction holds a key per alert. Each record is encoded
+/// as it is written, so a flood's records are never all held at once.
+#[derive(Default)]
+pub(super) struct Fresh {
+    /// New alerts: indices into [`PollWrite::alerts`].
+    pub(super) alerts: Vec<usize>,
+    /// New outbox entries: an alert's index and its receiver's.
+    pub(super) entries: Vec<(usize, usize)>,
+    pub(super) summary: CommitSummary,
+}
+
+impl Fresh {
+    /// The new alert records: id and JSON.
+    pub(super) fn alert_records<'a>(
+        &'a self,
+        w: &'a PollWrite,
+    ) -> impl Iterator<Item = Result<(Vec<u8>, Vec<u8>), StoreError>> + 'a {
+        self.alerts.iter().map(|&i| alert_record(&w.alerts[i].0))
+    }
+
+    /// The new outbox records: `receiver \0 alert id` and JSON.
+    pub(super) fn entry_records<'a>(
+        &'a self,
+        w: &'a PollWrite,
+    ) -> impl Iterator<Item = Result<(Vec<u8>, Vec<u8>), StoreError>> + 'a {
+        self.entries.iter().map(|&(i, r)| {
+            let (alert, receivers) = &w.alerts[i];
+            entry_record(&receivers[r], alert)
+        })
+    }
+
+    /// The new entries' keys and when each is due.
+    pub(super) fn entry_keys<'a>(
+        &'a self,
+        w: &'a PollWrite,
+    ) -> impl ExactSizeIterator<Item = (Vec<u8>, DateTime<Utc>)> + 'a {
+        self.entries.iter().map(|&(i, r)| {
+            let (alert, receivers) = &w.alerts[i];
+            (
+                key2(&receivers[r], &alert.id),
+                new_delivery(&receivers[r], alert).next_attempt_at,
+            )
+        })
+    }
+}
+
+fn alert_record(alert: &Alert) -> Result<(Vec<u8>, Vec<u8>), StoreError> {
+    let key = alert.id.as_bytes();
+    Ok((key.to_vec(), enc("alerts", key, alert)?))
+}
+
+fn entry_record(receiver: &str, alert: &Alert) -> Result<(Vec<u8>, Vec<u8>), StoreError> {
+    let key = key2(receiver, &alert.id);
+    let value = enc("outbox", &key, &new_delivery(receiver, alert))?;
+    Ok((key, value))
 }
 
 impl Store {
@@ -161,52 +214,38 @@ impl Store {
     }
 }
 
-/// Adds a poll's alerts and their fresh outbox entries, inside the poll's transaction. The
-/// same id is never delivered twice to a receiver, across restarts and after pruning.
-pub(super) fn enqueue(
-    rows: &[AlertRows],
-    alerts: &TransactionalTree,
-    outbox: &TransactionalTree,
-    sent: &TransactionalTree,
-    index: &Index<'_>,
-) -> Result<CommitSummary, ConflictableTransactionError<StoreError>> {
-    let mut summary = CommitSummary::default();
-    for a in rows {
-        if alerts.get(a.id.as_bytes())?.is_none() {
-            alerts.insert(a.id.as_bytes(), a.value.as_slice())?;
-            summary.new_alerts.push(a.id.clone());
-        }
-        for (k, v, at) in &a.entries {
-            if outbox.get(k.as_slice())?.is_none() && !Store::was_sent(sent, k)? {
-                outbox.insert(k.as_slice(), v.as_slice())?;
-                index.set(k, Some(*at))?;
-                summary.enqueued += 1;
+impl Store {
+    /// The poll's alerts the store does not hold yet, and their entries for receivers that
+    /// never had them (an entry pruned since is remembered in `sent`): the same id is never
+    /// delivered twice to a receiver, across restarts and after pruning. Read outside a
+    /// transaction: commits take turns (`Store::commit`), and delivery only changes entries
+    /// that exist.
+    pub(super) fn fresh(&self, w: &PollWrite) -> Result<Fresh, StoreError> {
+        let mut fresh = Fresh::default();
+        let (mut ids, mut keys) = (HashSet::new(), HashSet::new());
+        for (i, (alert, receivers)) in w.alerts.iter().enumerate() {
+            let id = alert.id.as_bytes();
+            if ids.insert(id) && self.alerts.get(id)?.is_none() {
+                // Encoded here only to be refused before anything is written.
+                alert_record(alert)?;
+                fresh.alerts.push(i);
+                fresh.summary.new_alerts.push(alert.id.clone());
+            }
+            for (r, receiver) in receivers.iter().enumerate() {
+                let key = key2(receiver, &alert.id);
+                if !keys.insert(key.clone())
+                    || self.outbox.get(&key)?.is_some()
+                    || self.sent.get(&key)?.is_some()
+                {
+                    continue;
+                }
+                entry_record(receiver, alert)?;
+                fresh.entries.push((i, r));
             }
         }
+        fresh.summary.enqueued = fresh.entries.len();
+        Ok(fresh)
     }
-    index.add_to_count(summary.enqueued as i64)?;
-    Ok(summary)
-}
-
-/// Encodes a poll's alerts, each with a fresh entry for every receiver it goes to.
-pub(super) fn alert_rows(w: &PollWrite) -> Result<Vec<AlertRows>, StoreError> {
-    let mut rows = Vec::new();
-    for (alert, receivers) in &w.alerts {
-        let value = enc("alerts", alert.id.as_bytes(), alert)?;
-        let mut entries = Vec::new();
-        for r in receivers {
-            let key = key2(r, &alert.id);
-            let d = new_delivery(r, alert);
-            let value = enc("outbox", &key, &d)?;
-            entries.push((key, value, d.next_attempt_at));
-        }
-        rows.push(AlertRows {
-            id: alert.id.clone(),
-            value,
-            entries,
-        });
-    }
-    Ok(rows)
 }
 
 /// What the key of an unreadable outbox record says about it.

@@ -215,6 +215,15 @@ impl Validator<'_, '_> {
             }
             out.keep_days = days;
         }
+        if let Some(n) = s.and_then(|s| s.flood_alerts) {
+            if n == 0 {
+                let at = [Seg::Key("store"), Seg::Key("flood_alerts")];
+                return Err(self
+                    .loc
+                    .error(&at, "must be at least 1 (alerts)".to_string()));
+            }
+            out.flood_alerts = n;
+        }
         Ok(out)
     }
 }

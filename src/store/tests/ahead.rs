@@ -73,13 +73,26 @@ fn a_crash_between_the_writes_ahead_and_the_transaction_is_undone_at_open() {
         "old".into(),
         vec![revised, obs(Period::Month(2025, 3), 3.0)],
     ));
+    w.alerts = vec![(alert("a2"), vec!["ops".into(), "mail".into()])];
     let rows = store.series_rows(&w).unwrap();
-    let ahead = store.write_ahead(&w, &rows.releases).unwrap().unwrap();
+    let fresh = store.fresh(&w).unwrap();
+    let ahead = store
+        .write_ahead(&w, &rows.releases, &fresh)
+        .unwrap()
+        .unwrap();
     assert!(!ahead.keys.is_empty());
     // Written (readers are still shown the store as it was).
     assert!(store.series.get("a").unwrap().is_some());
     assert_eq!(store.series_ids().unwrap(), vec!["old"]);
     assert_eq!(store.observations("old").unwrap(), before);
+    // The alert and its outbox records went ahead too, but not into the due index.
+    assert!(store.alert("a2").unwrap().is_some());
+    assert_eq!(store.deliveries().unwrap().len(), 3);
+    assert_eq!(
+        store.pending().unwrap().len(),
+        1,
+        "the earlier poll's a1 only"
+    );
     assert!(store.revisions.get("old").unwrap().is_some());
     // The process dies here: no transaction.
     drop(store);
@@ -95,6 +108,13 @@ fn a_crash_between_the_writes_ahead_and_the_transaction_is_undone_at_open() {
         1,
         "the earlier poll's entry only"
     );
+    assert!(store.alert("a2").unwrap().is_none());
+    assert_eq!(
+        store.deliveries().unwrap().len(),
+        1,
+        "the earlier poll's a1 only"
+    );
+    assert_eq!(store.pending_count().unwrap(), 1);
     assert_eq!(store.meta.scan_prefix(b"ahead:").count(), 0);
 }
 
@@ -301,7 +321,10 @@ fn an_undo_log_of_several_chunks_puts_every_record_back() {
         ..Default::default()
     };
     let rows = store.series_rows(&update).unwrap();
-    let ahead = store.write_ahead(&update, &rows.releases).unwrap().unwrap();
+    let ahead = store
+        .write_ahead(&update, &rows.releases, &Default::default())
+        .unwrap()
+        .unwrap();
     assert!(ahead.keys.len() > 1, "{} chunk(s)", ahead.keys.len());
     let written = store.series.get("s0000").unwrap().unwrap();
     assert_eq!(super::record::decode_series(&written).unwrap().len(), 241);
@@ -354,7 +377,10 @@ fn a_rename_moves_records_and_revisions_with_the_poll_or_not_at_all() {
     FAIL_TRANSACTION.with(|f| f.set(true));
     store.commit(&w).unwrap_err();
     let rows = store.series_rows(&w).unwrap();
-    store.write_ahead(&w, &rows.releases).unwrap().unwrap();
+    store
+        .write_ahead(&w, &rows.releases, &Default::default())
+        .unwrap()
+        .unwrap();
     drop(store);
     let store = Store::open(dir.path()).unwrap();
     assert_eq!(store.series_ids().unwrap(), ["old"]);
@@ -374,4 +400,59 @@ fn a_rename_moves_records_and_revisions_with_the_poll_or_not_at_all() {
         store.identity_owner(&identity).unwrap().as_deref(),
         Some("new")
     );
+}
+
+thread_local! {
+    /// Makes the next commit on this thread stop right after its transaction, before its
+    /// queued outbox entries are indexed (as a crash there would).
+    pub(in crate::store) static STOP_BEFORE_INDEX: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// A poll of many alerts: `n` alerts for two receivers.
+fn flood_write(n: usize) -> PollWrite {
+    PollWrite {
+        alerts: (0..n)
+            .map(|i| {
+                (
+                    alert(&format!("f{i:05}")),
+                    vec!["ops".into(), "mail".into()],
+                )
+            })
+            .collect(),
+        ..Default::default()
+    }
+}
+
+#[test]
+fn a_floods_entries_are_indexed_in_chunks_and_after_a_crash_at_the_next_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let w = flood_write(1_200);
+    STOP_BEFORE_INDEX.with(|f| f.set(true));
+    let s = store.commit(&w).unwrap();
+    assert_eq!((s.new_alerts.len(), s.enqueued), (1_200, 2_400));
+    // The transaction is on disk; the process dies before the entries are indexed: every
+    // alert and record is stored, nothing is deliverable yet.
+    assert!(store.alert("f01199").unwrap().is_some());
+    assert_eq!(store.deliveries().unwrap().len(), 2_400);
+    assert!(store.pending().unwrap().is_empty());
+    assert_eq!(store.pending_count().unwrap(), 0);
+    assert_eq!(
+        store.meta.scan_prefix(b"queue:").count(),
+        5,
+        "2,400 in chunks of 500"
+    );
+    drop(store);
+    let store = Store::open(dir.path()).unwrap();
+    assert_eq!(store.pending().unwrap().len(), 2_400);
+    assert_eq!(store.pending_count().unwrap(), 2_400);
+    assert_eq!(store.meta.scan_prefix(b"queue:").count(), 0);
+    // Once: the same alerts again add nothing, and a clean commit indexes at once.
+    assert_eq!(store.commit(&w).unwrap().enqueued, 0);
+    let more = flood_write(1_300);
+    let s = store.commit(&more).unwrap();
+    assert_eq!((s.new_alerts.len(), s.enqueued), (100, 200));
+    assert_eq!(store.pending().unwrap().len(), 2_600);
+    assert_eq!(store.pending_count().unwrap(), 2_600);
+    assert_eq!(store.meta.scan_prefix(b"queue:").count(), 0);
 }
