@@ -49,6 +49,10 @@ fn limit_malloc_arenas() {}
 fn main() -> ExitCode {
     limit_malloc_arenas();
     let cli = Cli::parse();
+    // The package build runs this from a checkout with no config: it needs none.
+    if let Command::PackageAssets { dir } = &cli.command {
+        return exit_code(cli::package_assets(dir).map(|()| true));
+    }
     let path = cli.config.clone().unwrap_or_else(config::default_path);
     let config = match Config::load(&path) {
         Ok(c) => c,
@@ -98,6 +102,7 @@ fn main() -> ExitCode {
             Command::TestNotify { receiver } => {
                 cli::test_notify(&config, &receiver).await.map(|_| true)
             }
+            Command::PackageAssets { .. } => unreachable!("handled before the config is loaded"),
             Command::Run => statwatch::daemon::run_daemon(path, config)
                 .await
                 .map(|_| true)
@@ -105,6 +110,11 @@ fn main() -> ExitCode {
                 .map_err(|e| CliError::Runtime(e.to_string())),
         }
     });
+    exit_code(result)
+}
+
+/// A command's outcome as the process's exit code; the error goes to stderr.
+fn exit_code(result: Result<bool, CliError>) -> ExitCode {
     match result {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::from(1),

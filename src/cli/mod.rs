@@ -1,5 +1,6 @@
 //! The command line: clap definitions and the one-shot commands (`check`, `poll`, `series`,
-//! `alerts`, `backtest`, `test-notify`). `run` lives in `daemon`.
+//! `alerts`, `backtest`, `test-notify`, and the hidden `package-assets`). `run` lives in
+//! `daemon`.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -14,8 +15,10 @@ use crate::query::{Query, QueryError};
 use crate::sources::Source;
 use crate::store::{Store, StoreError};
 
+mod assets;
 mod check;
 
+pub use assets::package_assets;
 pub use check::check;
 
 #[derive(Debug, Parser)]
@@ -86,6 +89,9 @@ pub enum Command {
     },
     /// Send a clearly marked test alert through one receiver.
     TestNotify { receiver: String },
+    /// Write the man pages and shell completions into DIR (for the package build).
+    #[command(hide = true)]
+    PackageAssets { dir: PathBuf },
 }
 
 /// A command's failure: the user's mistake, or the world's (`main` turns it into an exit code).
