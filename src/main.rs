@@ -48,11 +48,11 @@ fn limit_malloc_arenas() {}
 
 fn main() -> ExitCode {
     limit_malloc_arenas();
-    let cli = Cli::parse();
     // The package build runs this from a checkout with no config: it needs none.
-    if let Command::PackageAssets { dir } = &cli.command {
-        return exit_code(cli::package_assets(dir).map(|()| true));
+    if let Some(dir) = cli::package_assets_dir() {
+        return exit_code(cli::package_assets(&dir).map(|()| true));
     }
+    let cli = Cli::parse();
     let path = cli.config.clone().unwrap_or_else(config::default_path);
     let config = match Config::load(&path) {
         Ok(c) => c,
@@ -102,7 +102,6 @@ fn main() -> ExitCode {
             Command::TestNotify { receiver } => {
                 cli::test_notify(&config, &receiver).await.map(|_| true)
             }
-            Command::PackageAssets { .. } => unreachable!("handled before the config is loaded"),
             Command::Run => statwatch::daemon::run_daemon(path, config)
                 .await
                 .map(|_| true)

@@ -18,7 +18,7 @@ use crate::store::{Store, StoreError};
 mod assets;
 mod check;
 
-pub use assets::package_assets;
+pub use assets::{package_assets, package_assets_dir};
 pub use check::check;
 
 #[derive(Debug, Parser)]
@@ -89,9 +89,6 @@ pub enum Command {
     },
     /// Send a clearly marked test alert through one receiver.
     TestNotify { receiver: String },
-    /// Write the man pages and shell completions into DIR (for the package build).
-    #[command(hide = true)]
-    PackageAssets { dir: PathBuf },
 }
 
 /// A command's failure: the user's mistake, or the world's (`main` turns it into an exit code).
