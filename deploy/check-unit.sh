@@ -2,12 +2,14 @@
 # Verifies deploy/statwatch.service: `systemd-analyze verify` (syntax, directives, that the
 # executables exist) and `systemd-analyze security --offline=true`, failing unless the
 # exposure score is at most 2.0. Needs systemd-analyze (Debian/Ubuntu package: systemd) and a
-# built statwatch binary (STATWATCH_BIN, else target/release or target/debug).
+# built statwatch binary (STATWATCH_BIN, else target/release or target/debug). UNIT checks
+# another copy of the unit, e.g. the installed one (deploy/package-test.sh): with
+# STATWATCH_BIN=/usr/bin/statwatch, that file itself is checked.
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
-unit="$here/statwatch.service"
+unit=${UNIT:-$here/statwatch.service}
 max_score=${MAX_SCORE:-2.0}
 
 command -v systemd-analyze >/dev/null 2>&1 || {
@@ -29,10 +31,15 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT INT TERM
 # verify checks that ExecStart= binaries exist: a copy of the unit that points at the built
 # binary, and nothing else changed.
-sed -e "s|/usr/bin/statwatch|$bin|g" "$unit" >"$tmp/statwatch.service"
+if [ "$bin" = /usr/bin/statwatch ]; then
+    checked=$unit
+else
+    checked="$tmp/statwatch.service"
+    sed -e "s|/usr/bin/statwatch|$bin|g" "$unit" >"$checked"
+fi
 
 echo "== systemd-analyze verify"
-out=$(systemd-analyze verify "$tmp/statwatch.service" 2>&1) || {
+out=$(systemd-analyze verify "$checked" 2>&1) || {
     printf '%s\n' "$out" >&2
     echo "check-unit: verify failed" >&2
     exit 1
@@ -48,7 +55,7 @@ fi
 echo "ok"
 
 echo "== systemd-analyze security --offline=true"
-sec=$(systemd-analyze security --offline=true --no-pager "$tmp/statwatch.service" 2>&1) || true
+sec=$(systemd-analyze security --offline=true --no-pager "$checked" 2>&1) || true
 printf '%s\n' "$sec"
 score=$(printf '%s\n' "$sec" | sed -n 's/.*Overall exposure level for .*: \([0-9.]*\).*/\1/p' | tail -n 1)
 [ -n "$score" ] || {

@@ -49,6 +49,10 @@ fn limit_malloc_arenas() {}
 
 fn main() -> ExitCode {
     limit_malloc_arenas();
+    // The package build runs this from a checkout with no config: it needs none.
+    if let Some(dir) = cli::package_assets_dir() {
+        return exit_code(cli::package_assets(&dir).map(|()| true));
+    }
     let cli = Cli::parse();
     let path = cli.config.clone().unwrap_or_else(config::default_path);
     let config = match Config::load(&path) {
@@ -136,6 +140,11 @@ fn main() -> ExitCode {
                 .map_err(|e| CliError::Runtime(e.to_string())),
         }
     });
+    exit_code(result)
+}
+
+/// A command's outcome as the process's exit code; the error goes to stderr.
+fn exit_code(result: Result<bool, CliError>) -> ExitCode {
     match result {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::from(1),

@@ -1,5 +1,6 @@
 //! The command line: clap definitions and the one-shot commands (`check`, `poll`, `series`,
-//! `alerts`, `backtest`, `test-notify`). `run` lives in `daemon`.
+//! `alerts`, `backtest`, `test-notify`, and the hidden `package-assets`). `run` lives in
+//! `daemon`.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -15,12 +16,14 @@ use crate::sources::Source;
 use crate::store::{Store, StoreError};
 
 mod alerts;
+mod assets;
 mod check;
 mod describe;
 mod online;
 mod tables;
 
 pub use alerts::{alerts, AlertsArgs};
+pub use assets::{package_assets, package_assets_dir};
 pub use check::check;
 pub use describe::describe;
 pub use online::check_online;
