@@ -112,6 +112,7 @@ pub(crate) enum RawRuleKind {
     Revision,
     Overdue,
     SourceFailing,
+    TableChanged,
 }
 
 impl RawRuleKind {
@@ -125,6 +126,7 @@ impl RawRuleKind {
             RawRuleKind::Revision => "revision",
             RawRuleKind::Overdue => "overdue",
             RawRuleKind::SourceFailing => "source_failing",
+            RawRuleKind::TableChanged => "table_changed",
         }
     }
 
@@ -139,6 +141,7 @@ impl RawRuleKind {
             RawRuleKind::Revision => &["min"],
             RawRuleKind::Overdue => &["after_days"],
             RawRuleKind::SourceFailing => &["source", "after_hours"],
+            RawRuleKind::TableChanged => &["source"],
         }
     }
 }

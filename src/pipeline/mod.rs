@@ -16,12 +16,14 @@ use crate::diff::{diff, merged};
 use crate::model::{Alert, Observation, Release, Tally};
 use crate::notify;
 use crate::rules;
+use crate::rules::table_changed::Place;
 use crate::silence;
 use crate::sources::{Check, FetchError, Fetched, Source};
 use crate::store::{
     EncodedSeries, PollWrite, ReleaseLogEntry, Staged, Store, StoreError, TableStamp,
 };
 
+mod drift;
 mod identity;
 mod report;
 
@@ -49,6 +51,7 @@ pub async fn poll_source(
         alerts: Vec::new(),
         committed: None,
         vanished: Vec::new(),
+        broken: Vec::new(),
         labels: Default::default(),
     };
     if !dry_run {
@@ -83,9 +86,16 @@ pub async fn poll_source(
             &mut report,
         )
         .await;
-        match &result {
-            Ok(_) => {}
-            Err(e) => warn!(source = name, table = %table, error = %e, "table poll failed"),
+        if let Err(e) = &result {
+            warn!(source = name, table = %table, error = %e, "table poll failed");
+            let at = Place {
+                source: name,
+                table: &table,
+            };
+            let changed =
+                drift::after_failure(config, store, at, source, e, &mut write, started_at).await?;
+            drift::outbox(config, &mut write, &changed);
+            report.alerts.extend(changed);
         }
         report.tables.push(TableOutcome { table, result });
     }
@@ -251,7 +261,11 @@ async fn poll_table(
     let mut held = Vec::with_capacity(count);
     let mut changed = Tally::default();
     let mut changes = Vec::new();
-    let mut alerts = Vec::new();
+    let place = Place {
+        source: name,
+        table,
+    };
+    let mut alerts = drift::after_fetch(config, store, place, &data, report, now)?;
     let mut encoded = Vec::with_capacity(count);
     let mut releases = Vec::new();
     let mut group_firsts: BTreeMap<String, ReleaseLogEntry> = BTreeMap::new();
@@ -323,20 +337,23 @@ async fn poll_table(
     write.identities.extend(homes.identities);
     write.renames.extend(homes.renames);
     write.encoded.extend(encoded);
-    for a in &alerts {
-        write
-            .alerts
-            .push((a.clone(), notify::receivers_for(config, a)));
-    }
-    write.stamps.push((
-        name.to_string(),
-        table.to_string(),
-        TableStamp {
+    drift::outbox(config, write, &alerts);
+    // Not while a series is broken: the next poll downloads the table again, and names the
+    // series until it resolves.
+    if data.broken.is_empty() {
+        let units = std::mem::take(&mut data.units);
+        let (at, missing) = (now, 0);
+        let stamp = TableStamp {
             stamp,
-            fetched_at: now,
+            fetched_at: at,
             selection,
-        },
-    ));
+            units,
+            missing,
+        };
+        write
+            .stamps
+            .push((name.to_string(), table.to_string(), stamp));
+    }
     report.changes.extend(changes);
     report.alerts.extend(alerts);
     Ok(TableResult::Updated {

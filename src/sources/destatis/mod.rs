@@ -34,8 +34,10 @@ use tokio::sync::Semaphore;
 use tracing::{debug, warn};
 use url::Url;
 
+use super::drift::{Stopped, CANDIDATES};
 use super::http::{snippet, Expect, Http, HttpError, Reply};
 use super::{expand_groups, Check, FetchError, TableData};
+use crate::config::group::Choice;
 use crate::config::{SeriesConfig, SourceConfig};
 use envelope::{status_error, Code, Envelope, EnvelopeError};
 use ffcsv::{parse_ffcsv_within, FfcsvError};
@@ -267,6 +269,39 @@ impl Destatis {
         }
     }
 
+    /// A table GENESIS calls missing: no answer names a successor, so the candidates are
+    /// the other tables of its statistic (the code's first five characters).
+    pub async fn stopped(&self, table: &str, why: &str) -> Result<Stopped, FetchError> {
+        let stat: String = table.trim().chars().take(5).collect();
+        let list = self
+            .catalogue(
+                "catalogue/tables",
+                &[
+                    ("selection", format!("{stat}*")),
+                    ("area", "all".into()),
+                    ("pagelength", PAGE_LENGTH.into()),
+                    ("language", self.language.clone()),
+                ],
+            )
+            .await?
+            .unwrap_or_default();
+        let candidates = list
+            .iter()
+            .filter_map(|t| {
+                let key = t.get("Code")?.as_str()?.trim().to_string();
+                let title = t.get("Content").and_then(|c| c.as_str()).unwrap_or("");
+                let title = title.split_whitespace().collect::<Vec<_>>().join(" ");
+                (key != table.trim()).then_some(Choice { key, title })
+            })
+            .take(CANDIDATES)
+            .collect();
+        Ok(Stopped {
+            why: why.to_string(),
+            candidates,
+            ..Stopped::default()
+        })
+    }
+
     pub async fn fetch(
         &self,
         table: &str,
@@ -291,8 +326,12 @@ impl Destatis {
         };
         drop(text);
         debug!(table, cells = cells.len(), "GENESIS tablefile parsed");
-        let series = expand_groups(series, |s, name| Ok(choices(&cells, s, name, &labels)))?;
+        let mut broken = Vec::new();
+        let series = expand_groups(series, &mut broken, |s, name| {
+            Ok(choices(&cells, s, name, &labels))
+        })?;
         let mut data = select(&cells, &series)?;
+        data.broken = broken;
         data.expanded = series
             .into_iter()
             .filter(|s| s.template.is_none() || data.series.contains_key(&s.id))
