@@ -38,6 +38,8 @@ struct Inner {
     release: Option<(String, Vec<u8>)>,
     /// Endpoint -> requests.
     counts: BTreeMap<String, usize>,
+    /// The table is gone: `data/tablefile` answers status 90, the cube is no longer listed.
+    withdrawn: bool,
 }
 
 pub struct DestatisServer {
@@ -76,6 +78,11 @@ impl DestatisServer {
     /// Publishes a release: the cube's new `LatestUpdate` and the table's zip.
     pub fn publish(&self, latest_update: &str, zip: Vec<u8>) {
         self.inner.lock().unwrap().release = Some((latest_update.to_string(), zip));
+    }
+
+    /// Withdraws the table (or brings it back): GENESIS then calls it missing.
+    pub fn withdraw(&self, gone: bool) {
+        self.inner.lock().unwrap().withdrawn = gone;
     }
 
     /// How often an endpoint (`data/tablefile`, `catalogue/cubes`) was called.
@@ -147,7 +154,31 @@ async fn handle(
     let Some((latest, zip)) = inner.release.clone() else {
         return no_object(&endpoint);
     };
+    let withdrawn = inner.withdrawn;
     match endpoint.as_str() {
+        // The other tables of statistic 42153, as `catalogue/tables` lists them.
+        "catalogue/tables" if field("selection") == "42153*" => {
+            let mut tables = vec![
+                json!({"Code": "42153-0002", "Content": "Produktionsindex: Deutschland, Monate,\nWirtschaftszweige", "Time": ""}),
+                json!({"Code": "42153-0003", "Content": "Produktionsindex: Deutschland, Quartale", "Time": ""}),
+            ];
+            if !withdrawn {
+                tables.insert(
+                    0,
+                    json!({"Code": PRODUCTION, "Content": "Produktionsindex", "Time": ""}),
+                );
+            }
+            envelope(&endpoint, 0, "erfolgreich", Value::Array(tables))
+        }
+        "catalogue/cubes" | "data/tablefile" if withdrawn => match endpoint.as_str() {
+            "data/tablefile" => envelope(
+                &endpoint,
+                90,
+                "Die angeforderte Tabelle ist nicht vorhanden.",
+                Value::Null,
+            ),
+            _ => no_object(&endpoint),
+        },
         "catalogue/cubes" if field("selection") == "42153*" => envelope(
             &endpoint,
             0,
