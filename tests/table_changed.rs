@@ -247,7 +247,7 @@ async fn a_recoded_key_breaks_only_its_series() {
     assert_eq!(o.status.code(), Some(1), "{out}\n{}", stderr(&o));
     assert!(out.contains("cbs 85806NED: 1 new period"), "{out}");
     assert!(
-        out.contains("cbs series nl.industry.repair: BROKEN: table 85806NED: BedrijfstakkenBranchesSBI2008 \"336500\" is no longer in the table (closest: 336510"),
+        out.contains("cbs series nl.industry.repair: BROKEN: table 85806NED: BedrijfstakkenBranchesSBI2008 \"336500\" is not in the table (closest: 336510"),
         "{out}"
     );
     // The other series is stored and alerted on.

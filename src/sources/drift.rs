@@ -22,7 +22,7 @@ impl std::fmt::Display for Broken {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "{} {:?} is no longer in the table",
+            "{} {:?} is not in the table",
             self.dimension, self.key
         )?;
         if !self.candidates.is_empty() {
