@@ -108,6 +108,10 @@ fn discontinue(server: &CbsServer, description: &str, short: &str) {
     );
 }
 
+/// A case of a stopped table: its name, `Description`, `ShortDescription`, and the
+/// successor id and title the alert must carry.
+type Case<'a> = (&'a str, &'a str, &'a str, Option<&'a str>, Option<&'a str>);
+
 const STOPPED_82595: &str = include_str!("fixtures/cbs/tableinfos_82595NED_description.txt");
 const STOPPED_82595_SHORT: &str =
     include_str!("fixtures/cbs/tableinfos_82595NED_shortdescription.txt");
@@ -117,7 +121,7 @@ const NATIONAL_ACCOUNTS: &str = "Lopende transacties; sectoren, nationale rekeni
 #[tokio::test(flavor = "multi_thread")]
 async fn a_discontinued_table_names_its_successor_once() {
     let predecessor_only = "Deze tabel is stopgezet.\n\nDeze tabel is de opvolger van de tabel <a href=\"http://statline.cbs.nl/StatWeb/publication/?VW=T&DM=SLNL&PA=72009NED\">Nijverheid (exclusief bouwnijverheid); productie, omzet, orders, SBI 2008</a>.";
-    let cases: [(&str, &str, &str, Option<&str>, Option<&str>); 5] = [
+    let cases: [Case; 5] = [
         // A StatLine link (`dataset/84098NED`), as in 82595NED's real text.
         (
             "link",

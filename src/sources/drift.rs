@@ -20,11 +20,7 @@ pub struct Broken {
 
 impl std::fmt::Display for Broken {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{} {:?} is not in the table",
-            self.dimension, self.key
-        )?;
+        write!(f, "{} {:?} is not in the table", self.dimension, self.key)?;
         if !self.candidates.is_empty() {
             let keys: Vec<String> = self
                 .candidates
