@@ -7,7 +7,7 @@
 use chrono::{DateTime, Utc};
 use tracing::warn;
 
-use super::{PollReport, TableError};
+use super::{PollReport, TableError, TableResult};
 use crate::config::Config;
 use crate::model::Alert;
 use crate::notify;
@@ -62,11 +62,12 @@ fn watched(config: &Config, source: &str) -> bool {
 pub(super) fn after_fetch(
     config: &Config,
     store: &Store,
-    at: Place,
+    (source, table): (&str, &str),
     data: &TableData,
     report: &mut PollReport,
     now: DateTime<Utc>,
 ) -> Result<Vec<Alert>, StoreError> {
+    let at = Place { source, table };
     let mut events = Vec::new();
     for b in &data.broken {
         warn!(source = at.source, table = at.table, series = %b.series, dimension = %b.dimension, key = %b.key, "a watched key left the table: the series is skipped, its data kept");
@@ -120,10 +121,31 @@ pub(super) fn after_fetch(
     alerts(config, store, at, &events, now)
 }
 
+/// After a table's poll: when it failed, it is logged, and the `discontinued` alerts of
+/// [`after_failure`] go into `write` and `report`.
+pub(super) async fn after_poll(
+    config: &Config,
+    store: &Store,
+    source: &Source,
+    at: Place<'_>,
+    result: &Result<TableResult, TableError>,
+    write: &mut PollWrite,
+    report: &mut PollReport,
+) -> Result<(), StoreError> {
+    let Err(e) = result else {
+        return Ok(());
+    };
+    warn!(source = at.source, table = at.table, error = %e, "table poll failed");
+    let changed = after_failure(config, store, at, source, e, write, report.started_at).await?;
+    outbox(config, write, &changed);
+    report.alerts.extend(changed);
+    Ok(())
+}
+
 /// After a table's poll failed: a CBS table discontinued, or a GENESIS table missing for
 /// the [`MISSING_POLLS`]th time in a row (counted in its stamp in `write`), fires
 /// `discontinued` with what the source says carries it on.
-pub(super) async fn after_failure(
+async fn after_failure(
     config: &Config,
     store: &Store,
     at: Place<'_>,
@@ -193,12 +215,8 @@ fn count_missing(
     write: &mut PollWrite,
     now: DateTime<Utc>,
 ) -> Result<u32, StoreError> {
-    let mut stamp = store.stamp(at.source, at.table)?.unwrap_or(TableStamp {
-        stamp: String::new(),
-        fetched_at: now,
-        selection: String::new(),
-        units: Default::default(),
-        missing: 0,
+    let mut stamp = store.stamp(at.source, at.table)?.unwrap_or_else(|| {
+        TableStamp::fetched(String::new(), now, String::new(), Default::default())
     });
     stamp.missing += 1;
     let missing = stamp.missing;

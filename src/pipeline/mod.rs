@@ -86,17 +86,11 @@ pub async fn poll_source(
             &mut report,
         )
         .await;
-        if let Err(e) = &result {
-            warn!(source = name, table = %table, error = %e, "table poll failed");
-            let at = Place {
-                source: name,
-                table: &table,
-            };
-            let changed =
-                drift::after_failure(config, store, at, source, e, &mut write, started_at).await?;
-            drift::outbox(config, &mut write, &changed);
-            report.alerts.extend(changed);
-        }
+        let at = Place {
+            source: name,
+            table: &table,
+        };
+        drift::after_poll(config, store, source, at, &result, &mut write, &mut report).await?;
         report.tables.push(TableOutcome { table, result });
     }
     info!(source = name, outcome = %report.summary(), "poll finished");
@@ -261,11 +255,7 @@ async fn poll_table(
     let mut held = Vec::with_capacity(count);
     let mut changed = Tally::default();
     let mut changes = Vec::new();
-    let place = Place {
-        source: name,
-        table,
-    };
-    let mut alerts = drift::after_fetch(config, store, place, &data, report, now)?;
+    let mut alerts = drift::after_fetch(config, store, (name, table), &data, report, now)?;
     let mut encoded = Vec::with_capacity(count);
     let mut releases = Vec::new();
     let mut group_firsts: BTreeMap<String, ReleaseLogEntry> = BTreeMap::new();
@@ -341,15 +331,7 @@ async fn poll_table(
     // Not while a series is broken: the next poll downloads the table again, and names the
     // series until it resolves.
     if data.broken.is_empty() {
-        let units = std::mem::take(&mut data.units);
-        let (at, missing) = (now, 0);
-        let stamp = TableStamp {
-            stamp,
-            fetched_at: at,
-            selection,
-            units,
-            missing,
-        };
+        let stamp = TableStamp::fetched(stamp, now, selection, std::mem::take(&mut data.units));
         write
             .stamps
             .push((name.to_string(), table.to_string(), stamp));

@@ -29,6 +29,25 @@ pub struct TableStamp {
     pub missing: u32,
 }
 
+impl TableStamp {
+    /// The stamp of a table downloaded at `at`: `stamp` and `selection` as the check and the
+    /// config had them, the watched measures' `units`, not missing.
+    pub fn fetched(
+        stamp: String,
+        at: DateTime<Utc>,
+        selection: String,
+        units: std::collections::BTreeMap<String, String>,
+    ) -> TableStamp {
+        TableStamp {
+            stamp,
+            fetched_at: at,
+            selection,
+            units,
+            missing: 0,
+        }
+    }
+}
+
 fn is_zero(n: &u32) -> bool {
     *n == 0
 }
