@@ -25,6 +25,7 @@ mod labels;
 mod select;
 mod stamp;
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use chrono::Datelike;
@@ -332,6 +333,23 @@ impl Destatis {
         })?;
         let mut data = select(&cells, &series)?;
         data.broken = broken;
+        // The units of each watched measure, as its cells give them (`2021=100`; one code
+        // can carry an index and a % change, told apart by unit): a new base year shows as
+        // a new set. One pass over the cells, whatever the number of series.
+        let mut units: BTreeMap<&str, BTreeSet<&str>> = series
+            .iter()
+            .map(|s| (s.measure.as_str(), BTreeSet::new()))
+            .collect();
+        for c in &cells {
+            if let Some(u) = units.get_mut(c.measure.as_str()) {
+                u.insert(c.unit.trim());
+            }
+        }
+        data.units = units
+            .into_iter()
+            .filter(|(_, u)| !u.is_empty())
+            .map(|(m, u)| (m.to_string(), u.into_iter().collect::<Vec<_>>().join(", ")))
+            .collect();
         data.expanded = series
             .into_iter()
             .filter(|s| s.template.is_none() || data.series.contains_key(&s.id))
