@@ -22,9 +22,12 @@
 //!   - `sources/meta.rs`: tables without their data: search hits, a table's metadata, series
 //!     resolved against it with the closest keys.
 //!   - `sources/http.rs`: transport only (timeouts, byte caps, origin, content type, retries).
+//!   - `sources/drift.rs`: what a table's metadata says changed under the watch (a series
+//!     whose key or measure is gone, with the closest keys; a stopped table's successor).
 //!   - `sources/cbs/`: `mod.rs` the client; `odata.rs` envelope, paging and error bodies;
 //!     `split.rs` rows -> series; `catalogue.rs` the one-request change check of every table;
-//!     `meta.rs` the catalogue search (kept a day) and a table's metadata.
+//!     `meta.rs` the catalogue search (kept a day) and a table's metadata;
+//!     `successor.rs` the successor a stopped table's texts name.
 //!   - `sources/destatis/`: `mod.rs` the client; `job.rs` the download and the job flow;
 //!     `envelope.rs` the JSON envelope and its status enum; `answer.rs` zip or envelope,
 //!     text encoding; `ffcsv.rs` the CSV parser; `labels.rs` attribute labels for groups;
@@ -32,12 +35,13 @@
 //!     the table search and a table's metadata.
 //! - [`pipeline`]: what one poll of one source does, start to finish (`mod.rs`); what it
 //!   reports per table (`report.rs`); which stored records each series continues, by its
-//!   identity, so a renamed id keeps its history (`identity.rs`).
+//!   identity, so a renamed id keeps its history (`identity.rs`); `table_changed` alerts from
+//!   what a download or a failed table says (`drift.rs`).
 //! - [`diff`]: pure, stored vs fetched -> release.
 //! - [`derive`]: pure, growth rates from stored levels (owns `Derive`).
 //! - [`rules`]: pure, series + release -> alerts with stable ids. `mod` dispatch, ids and the
 //!   shared `Series` helpers; one file per kind (release, sign_change, streak, change,
-//!   threshold, revision) with its parameters.
+//!   threshold, revision, overdue, source_failing, table_changed) with its parameters.
 //! - [`store`]: the only module that sees sled; one commit per poll (records ahead under an
 //!   undo log, then one transaction).
 //!   - `store/mod.rs`: open, schema version, the key layout, commit.

@@ -375,7 +375,8 @@ async fn an_unknown_table_or_key_names_the_cause() {
     assert_eq!(o.status.code(), Some(1));
     let out = stdout(&o);
     assert!(out.contains("cbs NOSUCHTABLE: FAILED: TableInfos (page 1): HTTP 404: Table 'NOSUCHTABLE' not found."), "{out}");
-    assert!(out.contains("cbs 85806NED: FAILED: series nl.industry.yoy: dimension BedrijfstakkenBranchesSBI2008 has no key \"999999\""), "{out}");
+    // A key the table's metadata lacks breaks its series, not the table (issue 19).
+    assert!(out.contains("cbs series nl.industry.yoy: BROKEN: table 85806NED: BedrijfstakkenBranchesSBI2008 \"999999\" is not in the table"), "{out}");
 }
 
 /// A pinned key the table has twice once trimmed ("307500  " and "307500 "): which one the
@@ -498,7 +499,8 @@ async fn a_wrong_measure_or_an_unpinned_dimension_names_the_fix() {
     assert_eq!(o.status.code(), Some(1));
     let out = stdout(&o);
     assert!(
-        out.contains("cbs 85806NED: FAILED: series nl.industry.yoy: the table has no measure \"KalendergecorrigeerdeProductie_15\" (measures: KalendergecorrigeerdeProductie_14, OntwSeizoengecorrigeerdeProductie_21)"),
+        // A measure the table lacks breaks its series, not the table (issue 19).
+        out.contains("cbs series nl.industry.yoy: BROKEN: table 85806NED: measure \"KalendergecorrigeerdeProductie_15\" is not in the table (closest: KalendergecorrigeerdeProductie_14 (KalendergecorrigeerdeProductie_14), OntwSeizoengecorrigeerdeProductie_21"),
         "{out}"
     );
     assert!(

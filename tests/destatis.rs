@@ -557,6 +557,8 @@ async fn check_then_fetch_then_a_release_with_revisions() {
         .expect("fetch");
     let index = &data.series["de.industry.index"].to_vec();
     assert_eq!(index, &expected(&C_SA), "levels parse exactly");
+    // The watched measure's units, to see a new base year (issue 19): both of PRO101's.
+    assert_eq!(data.units["PRO101"], "%, 2021=100");
     // The y/y % rows of the same code are told apart by unit; coal: 2025 only.
     let coal = &data.series["de.coal.yoy"].to_vec();
     assert_eq!(coal.len(), 3);

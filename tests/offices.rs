@@ -156,7 +156,7 @@ async fn tables_asks_genesis_find_for_words_and_the_catalogue_for_a_code() {
     .await;
     assert!(o.status.success(), "{}", stderr(&o));
     let found: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(found.as_array().unwrap().len(), 2);
+    assert_eq!(found.as_array().unwrap().len(), 3);
     assert_eq!(found[1]["id"], "42153-0002");
     assert!(found[1]["modified"].is_null());
     assert_eq!(destatis.count("catalogue/tables"), 1);

@@ -31,6 +31,7 @@ pub fn check(config: &Config) {
     for r in &config.rules {
         let on = match &r.kind {
             RuleKind::SourceFailing(k) => format!("source {}", k.source),
+            RuleKind::TableChanged(k) => format!("source {}", k.source),
             _ => r.series.clone(),
         };
         print(format!(

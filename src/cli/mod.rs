@@ -235,6 +235,12 @@ fn print_report(
             }
         }
     }
+    for (id, what) in &report.broken {
+        ok = false;
+        print(format!(
+            "{name} series {id}: BROKEN: {what}; skipped, its stored data kept"
+        ));
+    }
     for id in &report.vanished {
         print(format!(
             "{name} series {id}: its key is no longer in the table (stored data kept)"

@@ -116,6 +116,7 @@ pub(crate) enum RawRuleKind {
     Revision,
     Overdue,
     SourceFailing,
+    TableChanged,
 }
 
 impl RawRuleKind {
@@ -129,6 +130,7 @@ impl RawRuleKind {
             RawRuleKind::Revision => "revision",
             RawRuleKind::Overdue => "overdue",
             RawRuleKind::SourceFailing => "source_failing",
+            RawRuleKind::TableChanged => "table_changed",
         }
     }
 
@@ -143,6 +145,7 @@ impl RawRuleKind {
             RawRuleKind::Revision => &["min"],
             RawRuleKind::Overdue => &["after_days"],
             RawRuleKind::SourceFailing => &["source", "after_hours"],
+            RawRuleKind::TableChanged => &["source"],
         }
     }
 }

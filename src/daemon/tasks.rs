@@ -30,7 +30,8 @@ pub(super) enum Task {
 pub(super) enum Done {
     Poll {
         source: String,
-        result: Result<PollReport, StoreError>,
+        /// Boxed: a report is large beside the other variants.
+        result: Result<Box<PollReport>, StoreError>,
         delivery: Option<Result<DeliveryReport, StoreError>>,
     },
     Delivery(Result<DeliveryReport, StoreError>),
@@ -87,7 +88,7 @@ impl Daemon {
             };
             Done::Poll {
                 source: name,
-                result,
+                result: result.map(Box::new),
                 delivery,
             }
         });

@@ -18,6 +18,8 @@ pub enum Cause {
     Revision,
     Overdue,
     SourceFailing,
+    /// An office changed a watched table (stopped it, recoded a key, rebased a measure).
+    TableChanged,
 }
 
 impl Cause {
@@ -27,6 +29,7 @@ impl Cause {
             Cause::Revision => "revision",
             Cause::Overdue => "overdue",
             Cause::SourceFailing => "source_failing",
+            Cause::TableChanged => "table_changed",
         }
     }
 }
@@ -70,6 +73,7 @@ pub enum AlertKind {
     Revision,
     Overdue,
     SourceFailing,
+    TableChanged,
     Test,
     /// Not a rule but a `[[briefs]]` entry: its text and facts are in `details`.
     Brief,
@@ -87,6 +91,7 @@ impl AlertKind {
             AlertKind::Revision => "revision",
             AlertKind::Overdue => "overdue",
             AlertKind::SourceFailing => "source_failing",
+            AlertKind::TableChanged => "table_changed",
             AlertKind::Test => "test",
             AlertKind::Brief => "brief",
             AlertKind::Other(name) => name,
@@ -105,6 +110,7 @@ impl From<&str> for AlertKind {
             "revision" => AlertKind::Revision,
             "overdue" => AlertKind::Overdue,
             "source_failing" => AlertKind::SourceFailing,
+            "table_changed" => AlertKind::TableChanged,
             "test" => AlertKind::Test,
             "brief" => AlertKind::Brief,
             other => AlertKind::Other(other.to_string()),
@@ -158,6 +164,14 @@ pub mod detail {
     pub const FAILING_SINCE: &str = "failing_since";
     /// Whether this alert says the silence is over (source_failing: the source polls again).
     pub const RECOVERED: &str = "recovered";
+    /// `discontinued`, `structure` or `rebased` (table_changed).
+    pub const EVENT: &str = "event";
+    /// The successor table's id, or null (table_changed, discontinued).
+    pub const SUCCESSOR: &str = "successor";
+    /// The successor table's title, or null (table_changed, discontinued).
+    pub const SUCCESSOR_TITLE: &str = "successor_title";
+    /// Other tables (discontinued) or the closest keys `[{"key","title"}]` (structure).
+    pub const CANDIDATES: &str = "candidates";
 }
 
 /// A fired rule, exactly as webhook payload v1 carries it.
@@ -308,6 +322,7 @@ mod tests {
             "test",
             "overdue",
             "source_failing",
+            "table_changed",
         ] {
             let kind = AlertKind::from(name);
             assert_eq!(kind.name(), name);

@@ -127,6 +127,7 @@ pub(crate) fn cause_text(a: &Alert) -> String {
             Some(e) => format!("source failing: {e}"),
             None => "source failing".to_string(),
         },
+        Cause::TableChanged => "the office changed the table".to_string(),
     }
 }
 

@@ -16,12 +16,14 @@ use crate::diff::{diff, merged};
 use crate::model::{Alert, Observation, Release, Tally};
 use crate::notify;
 use crate::rules;
+use crate::rules::table_changed::Place;
 use crate::silence;
 use crate::sources::{Check, FetchError, Fetched, Source};
 use crate::store::{
     EncodedSeries, PollWrite, ReleaseLogEntry, Staged, Store, StoreError, TableStamp,
 };
 
+mod drift;
 mod identity;
 mod report;
 
@@ -49,6 +51,7 @@ pub async fn poll_source(
         alerts: Vec::new(),
         committed: None,
         vanished: Vec::new(),
+        broken: Vec::new(),
         labels: Default::default(),
     };
     if !dry_run {
@@ -83,10 +86,11 @@ pub async fn poll_source(
             &mut report,
         )
         .await;
-        match &result {
-            Ok(_) => {}
-            Err(e) => warn!(source = name, table = %table, error = %e, "table poll failed"),
-        }
+        let at = Place {
+            source: name,
+            table: &table,
+        };
+        drift::after_poll(config, store, source, at, &result, &mut write, &mut report).await?;
         report.tables.push(TableOutcome { table, result });
     }
     info!(source = name, outcome = %report.summary(), "poll finished");
@@ -282,7 +286,7 @@ async fn poll_table(
     let mut held = Vec::with_capacity(count);
     let mut changed = Tally::default();
     let mut changes = Vec::new();
-    let mut alerts = Vec::new();
+    let mut alerts = drift::after_fetch(config, store, (name, table), &data, report, now)?;
     let mut encoded = Vec::with_capacity(count);
     let mut releases = Vec::new();
     let mut group_firsts: BTreeMap<String, ReleaseLogEntry> = BTreeMap::new();
@@ -354,15 +358,15 @@ async fn poll_table(
     write.identities.extend(homes.identities);
     write.renames.extend(homes.renames);
     write.encoded.extend(encoded);
-    write.stamps.push((
-        name.to_string(),
-        table.to_string(),
-        TableStamp {
-            stamp,
-            fetched_at: now,
-            selection,
-        },
-    ));
+    drift::outbox(config, write, &alerts);
+    // Not while a series is broken: the next poll downloads the table again, and names the
+    // series until it resolves.
+    if data.broken.is_empty() {
+        let stamp = TableStamp::fetched(stamp, now, selection, std::mem::take(&mut data.units));
+        write
+            .stamps
+            .push((name.to_string(), table.to_string(), stamp));
+    }
     report.changes.extend(changes);
     report.alerts.extend(alerts);
     Ok(TableResult::Updated {

@@ -54,6 +54,9 @@ pub struct PollReport {
     pub committed: Option<CommitSummary>,
     /// Stored series of a group whose key the table no longer has (their data is kept).
     pub vanished: Vec<String>,
+    /// Series whose key or measure the table's metadata no longer has, with what is gone:
+    /// skipped (their data kept) while the table's other series are stored.
+    pub broken: Vec<(String, String)>,
     /// Title and unit of every series this poll fetched (a group's titles come from the
     /// source), for the briefs.
     pub labels: Box<crate::briefs::text::Labels>,
@@ -82,7 +85,7 @@ impl PollReport {
     }
 
     pub fn failed(&self) -> bool {
-        self.tables.iter().any(|t| t.result.is_err())
+        self.tables.iter().any(|t| t.result.is_err()) || !self.broken.is_empty()
     }
 
     /// One line for `STATUS=` and logs.
@@ -93,8 +96,19 @@ impl PollReport {
             .iter()
             .filter(|t| matches!(&t.result, Ok(TableResult::Updated { changed, .. }) if !changed.is_empty()))
             .count();
+        let broken = match self.broken.len() {
+            0 => String::new(),
+            _ => format!(
+                ", series broken: {}",
+                self.broken
+                    .iter()
+                    .map(|(id, _)| id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            ),
+        };
         format!(
-            "{}: {} tables, {} changed, {} failed, {} alerts",
+            "{}: {} tables, {} changed, {} failed, {} alerts{broken}",
             self.source,
             self.tables.len(),
             changed,

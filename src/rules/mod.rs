@@ -13,6 +13,7 @@ pub mod revision;
 pub mod sign_change;
 pub mod source_failing;
 pub mod streak;
+pub mod table_changed;
 pub mod threshold;
 
 #[cfg(test)]
@@ -59,6 +60,8 @@ pub enum RuleKind {
     Overdue(overdue::Overdue),
     /// Silence: checked at the end of a poll, not on a release (see its file).
     SourceFailing(source_failing::SourceFailing),
+    /// An office changed a table: judged by the pipeline, not on a release (see its file).
+    TableChanged(table_changed::TableChanged),
 }
 
 impl RuleKind {
@@ -73,6 +76,7 @@ impl RuleKind {
             RuleKind::Revision(k) => k,
             RuleKind::Overdue(k) => k,
             RuleKind::SourceFailing(k) => k,
+            RuleKind::TableChanged(k) => k,
         }
     }
 

@@ -216,17 +216,28 @@ fn missing_keys(s: &SeriesConfig, meta: &TableMeta, miss: &mut impl FnMut(Missin
 /// (`Industrie`) find their key; ties go to the longer shared prefix with the key (codes are
 /// hierarchical: `3075` is near `307500`), then to the office's order.
 pub fn closest(wrong: &str, keys: &[KeyTitle]) -> Vec<KeyTitle> {
+    closest_by(wrong, keys, |k| (&k.key, &k.title))
+}
+
+/// [`closest`] over any list of keys with titles (`key_title` reads them from an item).
+pub(crate) fn closest_by<T: Clone>(
+    wrong: &str,
+    items: &[T],
+    key_title: impl Fn(&T) -> (&str, &str),
+) -> Vec<T> {
     let w = wrong.trim();
     let wl = w.to_lowercase();
-    let mut scored: Vec<(usize, std::cmp::Reverse<usize>, usize)> = keys
+    let mut scored: Vec<(usize, std::cmp::Reverse<usize>, usize)> = items
         .iter()
         .enumerate()
-        .map(|(i, k)| {
-            let by_key = strsim::levenshtein(w, &k.key);
-            let by_title = strsim::levenshtein(&wl, &k.title.to_lowercase());
+        .map(|(i, item)| {
+            let (key, title) = key_title(item);
+            let key = key.trim();
+            let by_key = strsim::levenshtein(w, key);
+            let by_title = strsim::levenshtein(&wl, &title.to_lowercase());
             let prefix = w
                 .chars()
-                .zip(k.key.chars())
+                .zip(key.chars())
                 .take_while(|(a, b)| a == b)
                 .count();
             (by_key.min(by_title), std::cmp::Reverse(prefix), i)
@@ -236,7 +247,7 @@ pub fn closest(wrong: &str, keys: &[KeyTitle]) -> Vec<KeyTitle> {
     scored
         .into_iter()
         .take(CANDIDATES)
-        .map(|(_, _, i)| keys[i].clone())
+        .map(|(_, _, i)| items[i].clone())
         .collect()
 }
 

@@ -5,6 +5,7 @@
 
 pub mod cbs;
 pub mod destatis;
+pub mod drift;
 mod fetched;
 pub(crate) mod http;
 pub mod meta;
@@ -31,6 +32,9 @@ pub enum FetchError {
     Api(String),
     #[error("the table is discontinued ({0}); it will get no new data: find its successor and update the config")]
     Discontinued(String),
+    /// The source says the table does not exist (GENESIS status 90, or 104 with no data).
+    #[error("the source reports the table missing: {0}")]
+    Missing(String),
     #[error("unexpected answer: {0}")]
     Schema(String),
     #[error("series {series}: {message}")]
@@ -76,6 +80,10 @@ pub struct TableData {
     /// The table's concrete series at this poll: plain entries as configured, groups
     /// expanded into one series per key found (with the source's titles).
     pub expanded: Vec<SeriesConfig>,
+    /// Configured series the table's metadata can no longer serve (not in `expanded`).
+    pub broken: Vec<drift::Broken>,
+    /// The unit of every measure of `expanded`, where the metadata gives one.
+    pub units: BTreeMap<String, String>,
 }
 
 /// A configured source, ready to poll.
@@ -133,6 +141,15 @@ impl Source {
         match self {
             Source::Cbs(s) => s.describe(source, table).await,
             Source::Destatis(s) => s.describe(source, table).await,
+        }
+    }
+
+    /// What a discontinued (or missing) table's texts and catalogue say of what carries
+    /// it on; `why` is what the check or download said.
+    pub async fn stopped(&self, table: &str, why: &str) -> Result<drift::Stopped, FetchError> {
+        match self {
+            Source::Cbs(s) => s.stopped(table, why).await,
+            Source::Destatis(s) => s.stopped(table, why).await,
         }
     }
 
@@ -225,9 +242,10 @@ fn usable_id(s: &SeriesConfig, id: &str) -> bool {
 
 /// Expands the groups among `series` with the keys `found(entry, name)` gives for each of
 /// its open or listed dimensions (and `measure`); plain series pass as they are. A listed key
-/// the table lacks is logged (its stored data stays; `poll` reports it).
+/// the table lacks goes to `broken` (its stored data stays; `poll` reports it).
 pub(crate) fn expand_groups(
     series: &[SeriesConfig],
+    broken: &mut Vec<drift::Broken>,
     mut found: impl FnMut(&SeriesConfig, &str) -> Result<Vec<Choice>, FetchError>,
 ) -> Result<Vec<SeriesConfig>, FetchError> {
     let mut out: Vec<SeriesConfig> = Vec::new();
@@ -243,9 +261,11 @@ pub(crate) fn expand_groups(
             .chain(g.measure.as_ref().map(|k| (MEASURE, k)));
         let mut choices = BTreeMap::new();
         for (name, keys) in names {
-            let mut wanted: Vec<Choice> = found(s, name)?
-                .into_iter()
+            let all = found(s, name)?;
+            let mut wanted: Vec<Choice> = all
+                .iter()
                 .filter(|c| keys.wants(&c.key) && usable_key(s, name, c))
+                .cloned()
                 .collect();
             wanted.sort_by(|a, b| a.key.cmp(&b.key));
             wanted.dedup_by(|a, b| a.key == b.key);
@@ -255,6 +275,13 @@ pub(crate) fn expand_groups(
                     .filter(|k| !wanted.iter().any(|c| &c.key == *k))
                 {
                     warn!(series = %s.id, dimension = name, key = %k, "a listed key is not in the table");
+                    broken.push(drift::Broken {
+                        series: s.id.clone(),
+                        title: s.title.clone(),
+                        dimension: name.to_string(),
+                        key: k.clone(),
+                        candidates: drift::closest(k, &all),
+                    });
                 }
             }
             choices.insert(name.to_string(), wanted);

@@ -21,6 +21,35 @@ pub struct TableStamp {
     /// What was downloaded (see `pipeline::selection`): a changed config re-downloads.
     #[serde(default)]
     pub selection: String,
+    /// The unit of each watched measure at that download, to see a new base year.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub units: std::collections::BTreeMap<String, String>,
+    /// Polls in a row the source has called the table missing (GENESIS status 90 or 104).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub missing: u32,
+}
+
+impl TableStamp {
+    /// The stamp of a table downloaded at `at`: `stamp` and `selection` as the check and the
+    /// config had them, the watched measures' `units`, not missing.
+    pub fn fetched(
+        stamp: String,
+        at: DateTime<Utc>,
+        selection: String,
+        units: std::collections::BTreeMap<String, String>,
+    ) -> TableStamp {
+        TableStamp {
+            stamp,
+            fetched_at: at,
+            selection,
+            units,
+            missing: 0,
+        }
+    }
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// One line of the release log: what a poll found in one series.

@@ -7,11 +7,11 @@ use std::collections::HashMap;
 
 use serde_json::{json, Map, Value};
 
-use super::cbs_server::{matches_filter, parse_filter, project, FakeTable};
+use super::cbs_server::{matches_filter, parse_filter, project, FakeTable, TableMeta};
 
 pub fn answer(
     tables: &HashMap<String, FakeTable>,
-    titles: &HashMap<String, String>,
+    meta: &HashMap<String, TableMeta>,
     params: &[(String, String)],
 ) -> (u16, String) {
     let get = |name: &str| {
@@ -29,15 +29,14 @@ pub fn answer(
         .into_iter()
         .map(|id| {
             let t = &tables[id];
-            let title = titles
-                .get(id)
-                .cloned()
-                .unwrap_or_else(|| format!("Fake {id}"));
+            let m = meta.get(id).cloned().unwrap_or_default();
+            let title = m.title.unwrap_or_else(|| format!("Fake {id}"));
             let Value::Object(row) = json!({
                 "ID": 0, "Updated": t.modified, "Identifier": id, "Title": title,
                 "ShortTitle": title, "Language": "nl", "Catalog": "CBS",
                 "Frequency": "Permaand", "Period": "2020-2026", "Modified": t.modified,
-                "MetaDataModified": t.modified, "ReasonDelivery": "Actualisering",
+                "MetaDataModified": m.meta_modified.as_ref().unwrap_or(&t.modified),
+                "ReasonDelivery": "Actualisering",
                 "OutputStatus": t.output_status, "RecordCount": t.rows.len(),
             }) else {
                 unreachable!()

@@ -54,9 +54,24 @@ pub struct FakeTable {
     pub titles: HashMap<String, String>,
 }
 
+/// What a table's metadata says beyond its data (all optional): the catalogue and
+/// `TableInfos` fields a stopped or changed table moves, and the measures' units.
+#[derive(Debug, Clone, Default)]
+pub struct TableMeta {
+    /// `Title` (default `Fake <id>`).
+    pub title: Option<String>,
+    /// `MetaDataModified` (default: `Modified`).
+    pub meta_modified: Option<String>,
+    pub description: String,
+    pub short_description: String,
+    /// Measure -> its `Unit` in `DataProperties` (default `%`).
+    pub units: HashMap<String, String>,
+}
+
 #[derive(Default)]
 struct State {
     tables: HashMap<String, FakeTable>,
+    meta: HashMap<String, TableMeta>,
     faults: Vec<(String, Fault, usize)>,
     requests: Vec<String>,
     page_size: usize,
@@ -70,8 +85,6 @@ struct State {
     bytes_sent: usize,
     /// The length of every request's query string, as sent (percent-encoded).
     query_lengths: Vec<usize>,
-    /// Table -> its title in the catalogue and `TableInfos` (default `Fake {id}`).
-    table_titles: HashMap<String, String>,
 }
 
 pub struct CbsServer {
@@ -123,11 +136,12 @@ impl CbsServer {
 
     /// The table's title in the catalogue and in `TableInfos`.
     pub fn set_title(&self, id: &str, title: &str) {
-        self.state
-            .lock()
-            .unwrap()
-            .table_titles
-            .insert(id.to_string(), title.to_string());
+        let mut st = self.state.lock().unwrap();
+        st.meta.entry(id.to_string()).or_default().title = Some(title.to_string());
+    }
+
+    pub fn set_meta(&self, id: &str, meta: TableMeta) {
+        self.state.lock().unwrap().meta.insert(id.to_string(), meta);
     }
 
     pub fn table(&self, id: &str) -> FakeTable {
@@ -245,7 +259,7 @@ async fn serve(mut sock: TcpStream, state: Arc<Mutex<State>>) -> std::io::Result
         let st = state.lock().unwrap();
         match st.no_catalogue {
             true => (404, odata_error("Resource 'ODataCatalog' not found.")),
-            false => super::cbs_catalogue::answer(&st.tables, &st.table_titles, &params),
+            false => super::cbs_catalogue::answer(&st.tables, &st.meta, &params),
         }
     } else {
         answer(&state, &table, &entity, &params)
@@ -355,18 +369,19 @@ fn answer(
     };
     let select: Option<Vec<String>> =
         param(params, "$select").map(|s| s.split(',').map(|x| x.trim().to_string()).collect());
+    let meta = st.meta.get(table).cloned().unwrap_or_default();
     match entity {
         "TableInfos" => {
-            let title = st
-                .table_titles
-                .get(table)
-                .cloned()
+            let title = meta
+                .title
+                .clone()
                 .unwrap_or_else(|| format!("Fake {table}"));
             let info = json!({
                 "ID": 0, "Title": title, "ShortTitle": title, "Period": "2020-2026",
                 "Identifier": table, "Modified": t.modified, "ReasonDelivery": "Actualisering",
                 "Frequency": "Permaand", "OutputStatus": t.output_status, "Language": "nl", "Catalog": "CBS",
-                "MetaDataModified": t.modified,
+                "MetaDataModified": meta.meta_modified.as_ref().unwrap_or(&t.modified),
+                "Description": meta.description, "ShortDescription": meta.short_description,
             });
             (200, envelope(table, "TableInfos", vec![info], None))
         }
@@ -386,7 +401,8 @@ fn answer(
                 .map(|r| r.keys().filter(|k| !skip(k)).cloned().collect::<Vec<_>>())
                 .unwrap_or_default()
             {
-                value.push(json!({"odata.type": "Cbs.OData.Topic", "ID": value.len(), "Type": "Topic", "Key": k, "Title": k, "Unit": "%", "Decimals": 1, "Datatype": "Double"}));
+                let unit = meta.units.get(&k).map_or("%", String::as_str);
+                value.push(json!({"odata.type": "Cbs.OData.Topic", "ID": value.len(), "Type": "Topic", "Key": k, "Title": k, "Unit": unit, "Decimals": 1, "Datatype": "Double"}));
             }
             (200, envelope(table, "DataProperties", value, None))
         }

@@ -38,6 +38,8 @@ struct Inner {
     release: Option<(String, Vec<u8>)>,
     /// Endpoint -> requests.
     counts: BTreeMap<String, usize>,
+    /// The table is gone: `data/tablefile` answers status 90, the cube is no longer listed.
+    withdrawn: bool,
 }
 
 pub struct DestatisServer {
@@ -78,6 +80,11 @@ impl DestatisServer {
         self.inner.lock().unwrap().release = Some((latest_update.to_string(), zip));
     }
 
+    /// Withdraws the table (or brings it back): GENESIS then calls it missing.
+    pub fn withdraw(&self, gone: bool) {
+        self.inner.lock().unwrap().withdrawn = gone;
+    }
+
     /// How often an endpoint (`data/tablefile`, `catalogue/cubes`) was called.
     pub fn count(&self, endpoint: &str) -> usize {
         let inner = self.inner.lock().unwrap();
@@ -108,7 +115,7 @@ fn envelope(service: &str, code: i64, content: &str, list: Value) -> Response {
 /// `catalogue/values2variable` for 42153-0001, shaped as the recorded answers in
 /// tests/fixtures/destatis (`find_find_forst_de.json`, `metadata_table_61111-0021_de.json`).
 /// `WZ08-B` is a value of the variable that the table's data do not hold.
-fn finding(endpoint: &str, form: &BTreeMap<String, String>) -> Option<Response> {
+fn finding(endpoint: &str, form: &BTreeMap<String, String>, withdrawn: bool) -> Option<Response> {
     let field = |k: &str| form.get(k).map(String::as_str).unwrap_or("");
     let entry = |code: &str, content: &str| json!({"Code": code, "Content": content});
     let production = json!([{"Code": PRODUCTION,
@@ -144,14 +151,19 @@ fn finding(endpoint: &str, form: &BTreeMap<String, String>) -> Option<Response> 
             )
                 .into_response()
         }
-        ("catalogue/tables", _) if field("selection") == "42153*" => envelope(
-            endpoint,
-            0,
-            "erfolgreich",
-            json!([production[0], {"Code": "42153-0002",
-                "Content": "Produktionsindex für das Verarbeitende Gewerbe: Deutschland,\nJahre, Wirtschaftszweige",
-                "Time": "2015 bis 2024"}]),
-        ),
+        // The tables of statistic 42153; a withdrawn 42153-0001 is no longer among them.
+        ("catalogue/tables", _) if field("selection") == "42153*" => {
+            let mut tables = vec![
+                json!({"Code": "42153-0002",
+                    "Content": "Produktionsindex für das Verarbeitende Gewerbe: Deutschland,\nJahre, Wirtschaftszweige",
+                    "Time": "2015 bis 2024"}),
+                json!({"Code": "42153-0003", "Content": "Produktionsindex: Deutschland, Quartale", "Time": ""}),
+            ];
+            if !withdrawn {
+                tables.insert(0, production[0].clone());
+            }
+            envelope(endpoint, 0, "erfolgreich", Value::Array(tables))
+        }
         ("metadata/table", _) if field("name") == PRODUCTION => {
             production_metadata(&production[0]["Content"])
         }
@@ -249,13 +261,23 @@ async fn handle(
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect();
     let field = |k: &str| form.get(k).map(String::as_str).unwrap_or("");
-    if let Some(answer) = finding(&endpoint, &form) {
+    if let Some(answer) = finding(&endpoint, &form, inner.withdrawn) {
         return answer;
     }
     let Some((latest, zip)) = inner.release.clone() else {
         return no_object(&endpoint);
     };
+    let withdrawn = inner.withdrawn;
     match endpoint.as_str() {
+        "catalogue/cubes" | "data/tablefile" if withdrawn => match endpoint.as_str() {
+            "data/tablefile" => envelope(
+                &endpoint,
+                90,
+                "Die angeforderte Tabelle ist nicht vorhanden.",
+                Value::Null,
+            ),
+            _ => no_object(&endpoint),
+        },
         "catalogue/cubes" if field("selection") == "42153*" => envelope(
             &endpoint,
             0,

@@ -3,6 +3,8 @@
 
 use std::collections::BTreeMap;
 
+use globset::GlobMatcher;
+
 use super::super::locate::Seg;
 use super::super::raw::{RawDirection, RawRule, RawRuleKind};
 use super::super::{ConfigError, SeriesConfig, SourceConfig};
@@ -15,6 +17,7 @@ use crate::rules::revision::Revision;
 use crate::rules::sign_change::SignChange;
 use crate::rules::source_failing::SourceFailing;
 use crate::rules::streak::{Streak, StreakDirection};
+use crate::rules::table_changed::TableChanged;
 use crate::rules::threshold::Threshold;
 use crate::rules::{RuleConfig, RuleKind};
 
@@ -75,14 +78,21 @@ impl Validator<'_, '_> {
         }
         // A source_failing rule watches sources, not series: its series matcher matches no
         // id (ids are never empty).
-        let watched = match (&r.series, r.kind) {
-            (Some(_), RawRuleKind::SourceFailing) => {
+        let on_source = matches!(
+            r.kind,
+            RawRuleKind::SourceFailing | RawRuleKind::TableChanged
+        );
+        let watched = match (&r.series, on_source) {
+            (Some(_), true) => {
                 return Err(at.error(
                     "series",
-                    "a source_failing rule watches a source: use source = \"<name or glob>\"",
+                    format!(
+                        "a {} rule watches a source: use source = \"<name or glob>\"",
+                        r.kind.name()
+                    ),
                 ))
             }
-            (None, RawRuleKind::SourceFailing) => String::new(),
+            (None, true) => String::new(),
             (Some(s), _) => s.clone(),
             (None, _) => {
                 return Err(at.error("kind", format!("a {} rule needs series", r.kind.name())))
@@ -140,6 +150,10 @@ impl At<'_, '_, '_, '_> {
                 after: self.span("after_days", r.after_days, 86_400.0)?,
             }),
             RawRuleKind::SourceFailing => RuleKind::SourceFailing(self.source_failing(sources)?),
+            RawRuleKind::TableChanged => {
+                let (source, matcher) = self.sources(sources)?;
+                RuleKind::TableChanged(TableChanged { source, matcher })
+            }
         })
     }
 
@@ -158,10 +172,11 @@ impl At<'_, '_, '_, '_> {
         Ok(chrono::Duration::milliseconds(ms as i64))
     }
 
-    fn source_failing(
+    /// `source`: a name or glob that matches a configured source.
+    fn sources(
         &self,
         sources: &BTreeMap<String, SourceConfig>,
-    ) -> Result<SourceFailing, ConfigError> {
+    ) -> Result<(String, GlobMatcher), ConfigError> {
         let pattern = self.needs("source", self.r.source.clone())?;
         let matcher = glob(&pattern).map_err(|m| self.error("source", m))?;
         if !sources.keys().any(|s| matcher.is_match(s)) {
@@ -170,6 +185,14 @@ impl At<'_, '_, '_, '_> {
                 format!("{pattern:?} matches no configured source"),
             ));
         }
+        Ok((pattern, matcher))
+    }
+
+    fn source_failing(
+        &self,
+        sources: &BTreeMap<String, SourceConfig>,
+    ) -> Result<SourceFailing, ConfigError> {
+        let (pattern, matcher) = self.sources(sources)?;
         Ok(SourceFailing {
             source: pattern,
             matcher,

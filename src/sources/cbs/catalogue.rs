@@ -19,26 +19,32 @@ pub(crate) const MAX_QUERY: usize = 2000;
 
 /// The stamp fields only: an unchanged poll of a hundred tables stays under 10 KB. A table
 /// the catalogue calls discontinued is asked again through `TableInfos`, whose reason and
-/// title make the loud message.
-const SELECT: &str = "Identifier,Modified,OutputStatus";
+/// title make the loud message. `MetaDataModified` moves alone when only the metadata
+/// changed (a key recoded, a unit renamed, the table stopped).
+const SELECT: &str = "Identifier,Modified,MetaDataModified,OutputStatus";
 
 impl Cbs {
     fn catalogue_url(&self, tables: &[&str]) -> Url {
+        let filter = tables
+            .iter()
+            .map(|t| format!("Identifier eq {}", odata_str(t)))
+            .collect::<Vec<_>>()
+            .join(" or ");
+        self.catalogue_query(&filter, SELECT)
+    }
+
+    /// `ODataCatalog/Tables` with this `$filter` and `$select`.
+    pub(super) fn catalogue_query(&self, filter: &str, select: &str) -> Url {
         let mut url = self.pages.base.clone();
         {
             let mut segs = url.path_segments_mut().expect("http(s) URLs have paths");
             segs.pop_if_empty();
             segs.extend(["ODataCatalog", "Tables"]);
         }
-        let filter = tables
-            .iter()
-            .map(|t| format!("Identifier eq {}", odata_str(t)))
-            .collect::<Vec<_>>()
-            .join(" or ");
         url.query_pairs_mut()
             .append_pair("$format", "json")
-            .append_pair("$filter", &filter)
-            .append_pair("$select", SELECT);
+            .append_pair("$filter", filter)
+            .append_pair("$select", select);
         url
     }
 
@@ -104,7 +110,12 @@ impl Cbs {
 }
 
 pub(super) fn discontinued(info: &TableInfo) -> bool {
-    let status = info.output_status.as_deref().unwrap_or("");
+    stopped_status(info.output_status.as_deref())
+}
+
+/// Whether an `OutputStatus` says the table is stopped.
+pub(super) fn stopped_status(status: Option<&str>) -> bool {
+    let status = status.unwrap_or("");
     status.eq_ignore_ascii_case("Gediscontinueerd") || status.eq_ignore_ascii_case("Discontinued")
 }
 
@@ -127,11 +138,17 @@ pub(super) fn judge(
         tracing::error!(table, %why, "CBS table is discontinued");
         return Err(FetchError::Discontinued(why));
     }
-    if known == Some(info.modified.as_str()) {
+    // The data's stamp alone while the metadata is not newer, so stamps stored before
+    // `MetaDataModified` was read still match.
+    let stamp = match info.meta_data_modified {
+        Some(meta) if meta.as_str() > info.modified.as_str() => {
+            format!("{} meta {meta}", info.modified)
+        }
+        _ => info.modified,
+    };
+    if known == Some(stamp.as_str()) {
         Ok(Check::Unchanged)
     } else {
-        Ok(Check::Changed {
-            stamp: info.modified,
-        })
+        Ok(Check::Changed { stamp })
     }
 }

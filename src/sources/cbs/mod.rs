@@ -17,6 +17,7 @@ mod catalogue;
 mod meta;
 mod odata;
 mod split;
+mod successor;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -25,6 +26,7 @@ use serde::Deserialize;
 use tracing::{debug, warn};
 use url::Url;
 
+use super::drift::{closest, Broken};
 use super::http::{Http, HttpError};
 use super::{expand_groups, Check, FetchError, TableData};
 use crate::config::group::{Choice, MEASURE};
@@ -51,6 +53,9 @@ struct TableInfo {
     #[serde(default)]
     identifier: String,
     modified: String,
+    /// Moves alone when only the metadata changed.
+    #[serde(default)]
+    meta_data_modified: Option<String>,
     #[serde(default)]
     output_status: Option<String>,
     #[serde(default)]
@@ -194,63 +199,120 @@ impl Cbs {
             .await
     }
 
-    /// Checks every series against the table's `DataProperties`, so that a measure or
-    /// dimension that does not exist, or a dimension left unpinned, is named with the fix
-    /// (the keys to choose from) instead of failing later as an OData error or as several
-    /// values per period.
-    async fn check_series(
+    /// A dimension `s` leaves unpinned, named with the keys to choose from.
+    async fn unpinned(&self, table: &str, s: &SeriesConfig, d: &str) -> FetchError {
+        let keys = match self.dimension_keys(table, d).await {
+            Ok(keys) => keys,
+            Err(e) => return e,
+        };
+        let shown: Vec<String> = keys
+            .iter()
+            .map(|k| match &k.title {
+                Some(t) => format!("{} ({t})", k.key.trim()),
+                None => k.key.trim().to_string(),
+            })
+            .collect();
+        FetchError::Series {
+            series: s.id.clone(),
+            message: format!(
+                "dimension {d} is not pinned: add {d} = \"<key>\" to `dimensions` (keys: {})",
+                list(&shown.iter().map(String::as_str).collect::<Vec<_>>())
+            ),
+        }
+    }
+
+    /// Sorts `series` against the table's metadata: the ones it can serve, each dimension's
+    /// exact (possibly space-padded) keys by trimmed key, and the ones whose measure,
+    /// dimension or key the table no longer has ([`Broken`], with the closest keys: drift,
+    /// not a failure, so the others are still fetched). A dimension left unpinned is a config
+    /// mistake and fails the table, named with the keys to choose from.
+    async fn resolve(
         &self,
         table: &str,
-        series: &[SeriesConfig],
+        series: Vec<SeriesConfig>,
         props: Option<&[DataProperty]>,
-    ) -> Result<(), FetchError> {
-        let Some(props) = props else {
-            return Ok(());
+        broken: &mut Vec<Broken>,
+    ) -> Result<(Vec<SeriesConfig>, ExactKeys), FetchError> {
+        let mut kept = Vec::with_capacity(series.len());
+        let mut gone = |s: &SeriesConfig, dimension: &str, key: &str, keys: &[Choice]| {
+            broken.push(Broken {
+                series: s.id.clone(),
+                title: s.title.clone(),
+                dimension: dimension.to_string(),
+                key: key.to_string(),
+                candidates: closest(key, keys),
+            })
         };
         let dims: Vec<&str> = props
+            .unwrap_or_default()
             .iter()
             .filter(|p| p.is_dimension())
             .map(|p| p.key.as_str())
             .collect();
-        let topics: Vec<&str> = props
-            .iter()
-            .filter(|p| p.kind == "Topic")
-            .map(|p| p.key.as_str())
-            .collect();
+        let topics = topics(props);
         for s in series {
-            let fail = |message: String| FetchError::Series {
-                series: s.id.clone(),
-                message,
-            };
-            if !topics.contains(&s.measure.as_str()) {
-                return Err(fail(format!(
-                    "the table has no measure {:?} (measures: {})",
-                    s.measure,
-                    list(&topics)
-                )));
-            }
-            if let Some(d) = s.dimensions.keys().find(|d| !dims.contains(&d.as_str())) {
-                return Err(fail(format!(
-                    "the table has no dimension {d:?} (dimensions: {})",
-                    list(&dims)
-                )));
-            }
-            if let Some(d) = dims.iter().find(|d| !s.dimensions.contains_key(**d)) {
-                let keys = self.dimension_keys(table, d).await?;
-                let shown: Vec<String> = keys
-                    .iter()
-                    .map(|k| match &k.title {
-                        Some(t) => format!("{} ({t})", k.key.trim()),
-                        None => k.key.trim().to_string(),
-                    })
-                    .collect();
-                return Err(fail(format!(
-                    "dimension {d} is not pinned: add {d} = \"<key>\" to `dimensions` (keys: {})",
-                    list(&shown.iter().map(String::as_str).collect::<Vec<_>>())
-                )));
+            if props.is_none() {
+                kept.push(s);
+            } else if !topics.iter().any(|t| t.key == s.measure) {
+                gone(&s, MEASURE, &s.measure, &topics);
+            } else if let Some((d, k)) = s
+                .dimensions
+                .iter()
+                .find(|(d, _)| !dims.contains(&d.as_str()))
+            {
+                gone(&s, d, k, &[]);
+            } else if let Some(d) = dims.iter().find(|d| !s.dimensions.contains_key(**d)) {
+                return Err(self.unpinned(table, &s, d).await);
+            } else {
+                kept.push(s);
             }
         }
-        Ok(())
+        let mut exact = ExactKeys::new();
+        let wanted: BTreeSet<String> = kept
+            .iter()
+            .flat_map(|s| s.dimensions.keys().cloned())
+            .collect();
+        for dim in wanted {
+            let keys = self.exact_keys(table, &dim).await?;
+            if keys.exact.is_empty() && keys.ambiguous.is_empty() {
+                // No entity set (see `exact_keys`): the configured keys are used as written.
+                continue;
+            }
+            if let Some((s, (a, b))) = kept.iter().find_map(|s| {
+                let pair = keys.ambiguous.get(s.dimensions.get(&dim)?)?;
+                Some((s, pair))
+            }) {
+                return Err(FetchError::Series {
+                    series: s.id.clone(),
+                    message: format!(
+                        "dimension {dim} has two keys {a:?} and {b:?} that are the same \
+                         once trimmed: the series cannot tell them apart"
+                    ),
+                });
+            }
+            let choices: Vec<Choice> = keys
+                .exact
+                .iter()
+                .map(|(trimmed, k)| Choice {
+                    key: trimmed.clone(),
+                    title: k.title.clone().unwrap_or_else(|| trimmed.clone()),
+                })
+                .collect();
+            kept.retain(|s| match s.dimensions.get(&dim) {
+                Some(k) if !keys.exact.contains_key(k) => {
+                    gone(s, &dim, k, &choices);
+                    false
+                }
+                _ => true,
+            });
+            let map = keys
+                .exact
+                .into_iter()
+                .map(|(trimmed, k)| (trimmed, k.key))
+                .collect();
+            exact.insert(dim, map);
+        }
+        Ok((kept, exact))
     }
 
     /// Maps trimmed keys to the exact (possibly space-padded) keys of one dimension.
@@ -288,6 +350,7 @@ impl Cbs {
         table: &str,
         series: &[SeriesConfig],
         props: Option<&[DataProperty]>,
+        broken: &mut Vec<Broken>,
     ) -> Result<Vec<SeriesConfig>, FetchError> {
         let mut found: BTreeMap<String, Vec<Choice>> = BTreeMap::new();
         for g in series.iter().filter_map(|s| s.group.as_ref()) {
@@ -309,16 +372,8 @@ impl Cbs {
                 }
             }
         }
-        let topics: Vec<Choice> = props
-            .unwrap_or_default()
-            .iter()
-            .filter(|p| p.kind == "Topic")
-            .map(|p| Choice {
-                key: p.key.clone(),
-                title: p.title.clone().unwrap_or_else(|| p.key.clone()),
-            })
-            .collect();
-        expand_groups(series, |s, name| {
+        let topics = topics(props);
+        expand_groups(series, broken, |s, name| {
             if name == MEASURE {
                 if props.is_none() {
                     return Err(FetchError::Series {
@@ -340,10 +395,22 @@ impl Cbs {
         series: &[SeriesConfig],
     ) -> Result<TableData, FetchError> {
         let props = self.data_properties(table).await?;
-        let expanded = self.expand(table, series, props.as_deref()).await?;
+        let mut broken = Vec::new();
+        let expanded = self
+            .expand(table, series, props.as_deref(), &mut broken)
+            .await?;
+        let (expanded, exact) = self
+            .resolve(table, expanded, props.as_deref(), &mut broken)
+            .await?;
+        let units = units(&expanded, props.as_deref());
+        if expanded.is_empty() {
+            return Ok(TableData {
+                broken,
+                ..TableData::default()
+            });
+        }
         let series = &expanded;
-        self.check_series(table, series, props.as_deref()).await?;
-        let data_url = self.data_url(table, series).await?;
+        let data_url = self.data_url(table, series, &exact);
         let periods: Vec<PeriodInfo> = self
             .pages
             .get_all(self.url(table, "Perioden", &[]), "Perioden")
@@ -375,12 +442,14 @@ impl Cbs {
             .into_iter()
             .filter(|s| s.template.is_none() || data.series.contains_key(&s.id))
             .collect();
+        data.broken = broken;
+        data.units = units;
         Ok(data)
     }
 
     /// The `TypedDataSet` URL for `series`: `$filter` on their dimension keys (mapped to the
     /// exact keys) and the period years, `$select` of their dimensions and measures.
-    async fn data_url(&self, table: &str, series: &[SeriesConfig]) -> Result<Url, FetchError> {
+    fn data_url(&self, table: &str, series: &[SeriesConfig], exact: &ExactKeys) -> Url {
         // Every dimension key any series needs, per dimension.
         let mut wanted: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
         for s in series {
@@ -390,40 +459,15 @@ impl Cbs {
         }
         let mut clauses = Vec::new();
         for (dim, keys) in &wanted {
-            let exact = self.exact_keys(table, dim).await?;
-            let mut ors = Vec::new();
-            for key in keys {
-                let users = || {
-                    let users: Vec<_> = series
-                        .iter()
-                        .filter(|s| s.dimensions.get(*dim).map(String::as_str) == Some(*key))
-                        .map(|s| s.id.as_str())
-                        .collect();
-                    users.join(", ")
-                };
-                if let Some((a, b)) = exact.ambiguous.get(*key) {
-                    return Err(FetchError::Series {
-                        series: users(),
-                        message: format!(
-                            "dimension {dim} has two keys {a:?} and {b:?} that are the same \
-                             once trimmed: the series cannot tell them apart"
-                        ),
-                    });
-                }
-                // No keys at all: the dimension's entity set is missing (see `exact_keys`).
-                let e = if exact.exact.is_empty() && exact.ambiguous.is_empty() {
-                    Some(*key)
-                } else {
-                    exact.exact.get(*key).map(|k| k.key.as_str())
-                };
-                let Some(e) = e else {
-                    return Err(FetchError::Series {
-                        series: users(),
-                        message: format!("dimension {dim} has no key {key:?}"),
-                    });
-                };
-                ors.push(format!("{dim} eq {}", odata_str(e)));
-            }
+            // `resolve` left only keys the dimension has (or it has no entity set: as written).
+            let exact = exact.get(*dim);
+            let ors: Vec<String> = keys
+                .iter()
+                .map(|key| {
+                    let e = exact.and_then(|m| m.get(*key)).map_or(*key, String::as_str);
+                    format!("{dim} eq {}", odata_str(e))
+                })
+                .collect();
             // StatLine runs on IIS, whose default limit on a query string is 2,048 bytes: with
             // many keys the dimension is left unfiltered and the rows are picked here instead.
             if ors.len() <= MAX_KEYS_IN_FILTER {
@@ -441,15 +485,45 @@ impl Cbs {
         select.extend(series.iter().map(|s| s.measure.as_str()));
         let select: Vec<&str> = select.into_iter().collect();
 
-        Ok(self.url(
+        self.url(
             table,
             "TypedDataSet",
             &[
                 ("$filter", clauses.join(" and ")),
                 ("$select", select.join(",")),
             ],
-        ))
+        )
     }
+}
+
+/// Each dimension's exact (possibly space-padded) keys by trimmed key.
+type ExactKeys = BTreeMap<String, HashMap<String, String>>;
+
+/// The measures (topics) of `DataProperties`, with their titles.
+fn topics(props: Option<&[DataProperty]>) -> Vec<Choice> {
+    props
+        .unwrap_or_default()
+        .iter()
+        .filter(|p| p.kind == "Topic")
+        .map(|p| Choice {
+            key: p.key.clone(),
+            title: p.title.clone().unwrap_or_else(|| p.key.clone()),
+        })
+        .collect()
+}
+
+/// The unit of every measure of `series`, as `DataProperties` gives it.
+fn units(series: &[SeriesConfig], props: Option<&[DataProperty]>) -> BTreeMap<String, String> {
+    let props = props.unwrap_or_default();
+    series
+        .iter()
+        .filter_map(|s| {
+            let p = props
+                .iter()
+                .find(|p| p.kind == "Topic" && p.key == s.measure)?;
+            Some((s.measure.clone(), p.unit.as_deref()?.trim().to_string()))
+        })
+        .collect()
 }
 
 /// A short list for messages: the first few names, and how many more.

@@ -270,6 +270,16 @@ impl Destatis {
                 info!(table, "GENESIS table too big for the dialog, using a job");
                 self.run_job(table).await
             }
+            // The table itself is gone (or, with 104, nothing of it is left): counted by the
+            // pipeline, which calls it discontinued after a few polls in a row.
+            Answer::Envelope(env)
+                if matches!(env.status.code(), Some(Code::NotFound | Code::NoMatch)) =>
+            {
+                Err(match self.scrubbed(status_error(&env.status)) {
+                    FetchError::Api(m) => FetchError::Missing(m),
+                    other => other,
+                })
+            }
             Answer::Envelope(_) => self
                 .csv_or_error("data/tablefile", &reply.body)
                 .map(tablefile),

@@ -26,6 +26,7 @@ mod labels;
 mod select;
 mod stamp;
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use chrono::Datelike;
@@ -35,8 +36,10 @@ use tokio::sync::Semaphore;
 use tracing::{debug, warn};
 use url::Url;
 
+use super::drift::{Stopped, CANDIDATES};
 use super::http::{snippet, Expect, Http, HttpError, Reply};
 use super::{expand_groups, Check, FetchError, TableData};
+use crate::config::group::Choice;
 use crate::config::{SeriesConfig, SourceConfig};
 use envelope::{status_error, Code, Envelope, EnvelopeError};
 use ffcsv::{parse_ffcsv_within, FfcsvError};
@@ -273,6 +276,39 @@ impl Destatis {
         }
     }
 
+    /// A table GENESIS calls missing: no answer names a successor, so the candidates are
+    /// the other tables of its statistic (the code's first five characters).
+    pub async fn stopped(&self, table: &str, why: &str) -> Result<Stopped, FetchError> {
+        let stat: String = table.trim().chars().take(5).collect();
+        let list = self
+            .catalogue(
+                "catalogue/tables",
+                &[
+                    ("selection", format!("{stat}*")),
+                    ("area", "all".into()),
+                    ("pagelength", PAGE_LENGTH.into()),
+                    ("language", self.language.clone()),
+                ],
+            )
+            .await?
+            .unwrap_or_default();
+        let candidates = list
+            .iter()
+            .filter_map(|t| {
+                let key = t.get("Code")?.as_str()?.trim().to_string();
+                let title = t.get("Content").and_then(|c| c.as_str()).unwrap_or("");
+                let title = title.split_whitespace().collect::<Vec<_>>().join(" ");
+                (key != table.trim()).then_some(Choice { key, title })
+            })
+            .take(CANDIDATES)
+            .collect();
+        Ok(Stopped {
+            why: why.to_string(),
+            candidates,
+            ..Stopped::default()
+        })
+    }
+
     pub async fn fetch(
         &self,
         table: &str,
@@ -297,8 +333,29 @@ impl Destatis {
         };
         drop(text);
         debug!(table, cells = cells.len(), "GENESIS tablefile parsed");
-        let series = expand_groups(series, |s, name| Ok(choices(&cells, s, name, &labels)))?;
+        let mut broken = Vec::new();
+        let series = expand_groups(series, &mut broken, |s, name| {
+            Ok(choices(&cells, s, name, &labels))
+        })?;
         let mut data = select(&cells, &series)?;
+        data.broken = broken;
+        // The units of each watched measure, as its cells give them (`2021=100`; one code
+        // can carry an index and a % change, told apart by unit): a new base year shows as
+        // a new set. One pass over the cells, whatever the number of series.
+        let mut units: BTreeMap<&str, BTreeSet<&str>> = series
+            .iter()
+            .map(|s| (s.measure.as_str(), BTreeSet::new()))
+            .collect();
+        for c in &cells {
+            if let Some(u) = units.get_mut(c.measure.as_str()) {
+                u.insert(c.unit.trim());
+            }
+        }
+        data.units = units
+            .into_iter()
+            .filter(|(_, u)| !u.is_empty())
+            .map(|(m, u)| (m.to_string(), u.into_iter().collect::<Vec<_>>().join(", ")))
+            .collect();
         data.expanded = series
             .into_iter()
             .filter(|s| s.template.is_none() || data.series.contains_key(&s.id))

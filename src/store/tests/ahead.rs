@@ -32,6 +32,8 @@ fn first_sync_write(ids: &[&str]) -> PollWrite {
                 stamp: "m1".into(),
                 fetched_at: Utc::now(),
                 selection: String::new(),
+                units: Default::default(),
+                missing: 0,
             },
         )],
         alerts: vec![(alert("a1"), vec!["ops".into()])],
