@@ -78,21 +78,39 @@ fn collect_rs(dir: &Path, out: &mut Vec<PathBuf>) {
 
 fn read_file(root: &Path, path: &Path) -> SrcFile {
     let raw = std::fs::read_to_string(path).expect("read source file");
-    let rel = path.strip_prefix(root).unwrap().to_string_lossy().replace('\\', "/");
-    let mut module: ModPath = rel.trim_end_matches(".rs").split('/').map(String::from).collect();
+    let rel = path
+        .strip_prefix(root)
+        .unwrap()
+        .to_string_lossy()
+        .replace('\\', "/");
+    let mut module: ModPath = rel
+        .trim_end_matches(".rs")
+        .split('/')
+        .map(String::from)
+        .collect();
     let is_mod_rs = module.last().is_some_and(|m| m == "mod");
     if is_mod_rs || rel == "lib.rs" || rel == "main.rs" {
         module.pop();
     }
     let code = blank_comments_and_strings(&raw);
-    SrcFile { rel, module, is_mod_rs, raw, code, test: false }
+    SrcFile {
+        rel,
+        module,
+        is_mod_rs,
+        raw,
+        code,
+        test: false,
+    }
 }
 
 /// Files declared by `#[cfg(test)] mod x;`, and everything below them, are test code.
 fn mark_test_files(files: &mut [SrcFile]) {
     let mut test_mods: Vec<ModPath> = Vec::new();
     for f in files.iter() {
-        for (name, _) in test_blocks(&f.code).into_iter().filter(|(_, body)| body.is_none()) {
+        for (name, _) in test_blocks(&f.code)
+            .into_iter()
+            .filter(|(_, body)| body.is_none())
+        {
             let mut m = f.module.clone();
             m.push(name);
             test_mods.push(m);
@@ -111,7 +129,9 @@ fn test_blocks(code: &str) -> Vec<(String, Option<(usize, usize)>)> {
         let start = from + at;
         from = start + 1;
         let rest = code[start + "#[cfg(test)]".len()..].trim_start();
-        let Some(after_mod) = rest.strip_prefix("mod ") else { continue };
+        let Some(after_mod) = rest.strip_prefix("mod ") else {
+            continue;
+        };
         let name: String = after_mod.chars().take_while(|c| is_ident(*c)).collect();
         let after_name = after_mod[name.len()..].trim_start();
         if after_name.starts_with(';') {
@@ -182,10 +202,14 @@ fn literal_end(c: &[char], i: usize) -> usize {
         ('/', '/') => (i..c.len()).find(|&k| c[k] == '\n').unwrap_or(c.len()),
         ('/', '*') => block_comment_end(c, i),
         ('"', _) => string_end(c, i + 1),
-        ('r', '"' | '#') if !prev_ident || (i >= 1 && c[i - 1] == 'b' && !(i >= 2 && is_ident(c[i - 2]))) => {
+        ('r', '"' | '#')
+            if !prev_ident || (i >= 1 && c[i - 1] == 'b' && !(i >= 2 && is_ident(c[i - 2]))) =>
+        {
             raw_string_end(c, i + 1).unwrap_or(i)
         }
-        ('\'', '\\') => (i + 2..c.len()).find(|&k| c[k] == '\'').map_or(c.len(), |k| k + 1),
+        ('\'', '\\') => (i + 2..c.len())
+            .find(|&k| c[k] == '\'')
+            .map_or(c.len(), |k| k + 1),
         ('\'', _) if at(i + 2) == '\'' => i + 3,
         _ => i,
     }
@@ -245,8 +269,12 @@ fn raw_string_end(c: &[char], mut k: usize) -> Option<usize> {
 // Import edges
 
 fn import_edges(files: &[SrcFile]) -> Vec<Edge> {
-    let by_module: BTreeMap<&ModPath, usize> =
-        files.iter().enumerate().filter(|(_, f)| f.rel != "main.rs").map(|(i, f)| (&f.module, i)).collect();
+    let by_module: BTreeMap<&ModPath, usize> = files
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| f.rel != "main.rs")
+        .map(|(i, f)| (&f.module, i))
+        .collect();
     let mut edges = Vec::new();
     for (from, f) in files.iter().enumerate() {
         if f.test || f.rel == "main.rs" {
@@ -254,9 +282,15 @@ fn import_edges(files: &[SrcFile]) -> Vec<Edge> {
         }
         let code = without_test_blocks(&f.code);
         for (path, byte) in referenced_paths(&code) {
-            let Some(target) = resolve(f, &path, &by_module) else { continue };
+            let Some(target) = resolve(f, &path, &by_module) else {
+                continue;
+            };
             if target != from {
-                edges.push(Edge { from, to: target, line: line_of(&code, byte) });
+                edges.push(Edge {
+                    from,
+                    to: target,
+                    line: line_of(&code, byte),
+                });
             }
         }
     }
@@ -268,7 +302,10 @@ fn without_test_blocks(code: &str) -> String {
     let mut out = code.to_string();
     for (_, range) in test_blocks(code) {
         if let Some((a, b)) = range {
-            let blank: String = code[a..=b.min(code.len() - 1)].chars().map(|c| if c == '\n' { '\n' } else { ' ' }).collect();
+            let blank: String = code[a..=b.min(code.len() - 1)]
+                .chars()
+                .map(|c| if c == '\n' { '\n' } else { ' ' })
+                .collect();
             out.replace_range(a..=b.min(code.len() - 1), &blank);
         }
     }
@@ -289,9 +326,17 @@ fn referenced_paths(code: &str) -> Vec<(Vec<String>, usize)> {
                 out.push((path, i));
             }
             i = end;
-        } else if word_start && (code[i..].starts_with("crate::") || code[i..].starts_with("super::")) {
-            let len = code[i..].find(|c: char| !(is_ident(c) || c == ':')).unwrap_or(code.len() - i);
-            let path = code[i..i + len].split("::").filter(|s| !s.is_empty()).map(String::from).collect();
+        } else if word_start
+            && (code[i..].starts_with("crate::") || code[i..].starts_with("super::"))
+        {
+            let len = code[i..]
+                .find(|c: char| !(is_ident(c) || c == ':'))
+                .unwrap_or(code.len() - i);
+            let path = code[i..i + len]
+                .split("::")
+                .filter(|s| !s.is_empty())
+                .map(String::from)
+                .collect();
             out.push((path, i));
             i += len;
         } else {
@@ -313,12 +358,21 @@ fn expand_into(tree: &str, prefix: Vec<String>, out: &mut Vec<Vec<String>>) {
     let Some(open) = tree.find('{') else {
         let mut path = prefix;
         let leaf = tree.split("as").next().unwrap_or(tree);
-        path.extend(leaf.split("::").filter(|s| !s.is_empty() && *s != "*").map(String::from));
+        path.extend(
+            leaf.split("::")
+                .filter(|s| !s.is_empty() && *s != "*")
+                .map(String::from),
+        );
         out.push(path);
         return;
     };
     let mut path = prefix;
-    path.extend(tree[..open].split("::").filter(|s| !s.is_empty()).map(String::from));
+    path.extend(
+        tree[..open]
+            .split("::")
+            .filter(|s| !s.is_empty())
+            .map(String::from),
+    );
     let inner = &tree[open + 1..matching_brace(tree, open)];
     for part in split_top_level(inner) {
         expand_into(part, path.clone(), out);
@@ -388,13 +442,18 @@ fn module_cycles(files: &[SrcFile], edges: &[Edge]) -> Vec<String> {
     // For each top-level edge, the first place it is written.
     let mut graph: BTreeMap<&str, BTreeMap<&str, &Edge>> = BTreeMap::new();
     for e in edges {
-        let (Some(a), Some(b)) = (top(&files[e.from]), top(&files[e.to])) else { continue };
+        let (Some(a), Some(b)) = (top(&files[e.from]), top(&files[e.to])) else {
+            continue;
+        };
         if a != b {
             graph.entry(a).or_default().entry(b).or_insert(e);
         }
     }
     let mut problems = Vec::new();
-    for scc in strongly_connected(&graph).into_iter().filter(|c| c.len() > 1) {
+    for scc in strongly_connected(&graph)
+        .into_iter()
+        .filter(|c| c.len() > 1)
+    {
         let mut text = format!("import cycle between top-level modules {}:", scc.join(", "));
         for a in &scc {
             for (b, e) in graph.get(a.as_str()).into_iter().flatten() {
@@ -421,7 +480,12 @@ fn strongly_connected<V>(graph: &BTreeMap<&str, BTreeMap<&str, V>>) -> Vec<Vec<S
             let n = self.index.len();
             self.index.insert(v, (n, n));
             self.stack.push(v);
-            for w in self.graph.get(v).into_iter().flat_map(|m| m.keys().copied()) {
+            for w in self
+                .graph
+                .get(v)
+                .into_iter()
+                .flat_map(|m| m.keys().copied())
+            {
                 if !self.index.contains_key(w) {
                     self.visit(w);
                     let low = self.index[v].1.min(self.index[w].1);
@@ -439,7 +503,12 @@ fn strongly_connected<V>(graph: &BTreeMap<&str, BTreeMap<&str, V>>) -> Vec<Vec<S
             }
         }
     }
-    let mut t = Tarjan { graph, index: BTreeMap::new(), stack: Vec::new(), out: Vec::new() };
+    let mut t = Tarjan {
+        graph,
+        index: BTreeMap::new(),
+        stack: Vec::new(),
+        out: Vec::new(),
+    };
     for v in graph.keys().copied() {
         if !t.index.contains_key(v) {
             t.visit(v);
@@ -458,8 +527,11 @@ fn file_pairs(files: &[SrcFile], edges: &[Edge]) -> Vec<String> {
     }
     let mut problems = Vec::new();
     for (&(a, b), e_ab) in &first {
-        let Some(e_ba) = first.get(&(b, a)) else { continue };
-        if a > b || parent_and_child(&files[a], &files[b]) || parent_and_child(&files[b], &files[a]) {
+        let Some(e_ba) = first.get(&(b, a)) else {
+            continue;
+        };
+        if a > b || parent_and_child(&files[a], &files[b]) || parent_and_child(&files[b], &files[a])
+        {
             continue;
         }
         problems.push(format!(
@@ -488,7 +560,10 @@ fn long_functions(files: &[SrcFile]) -> Vec<String> {
             let lines = line_of(&f.code, end) - line_of(&f.code, start) + 1;
             if lines > MAX_FN_LINES {
                 let at = line_of(&f.code, start);
-                problems.push(format!("function over {MAX_FN_LINES} lines: src/{}:{at} `{name}` is {lines} lines", f.rel));
+                problems.push(format!(
+                    "function over {MAX_FN_LINES} lines: src/{}:{at} `{name}` is {lines} lines",
+                    f.rel
+                ));
             }
         }
     }
@@ -505,7 +580,11 @@ fn fn_items(code: &str) -> Vec<(String, usize, usize)> {
         if start > 0 && is_ident(bytes[start - 1] as char) {
             continue;
         }
-        let name: String = code[start + 3..].trim_start().chars().take_while(|c| is_ident(*c)).collect();
+        let name: String = code[start + 3..]
+            .trim_start()
+            .chars()
+            .take_while(|c| is_ident(*c))
+            .collect();
         if name.is_empty() {
             continue;
         }
@@ -535,7 +614,13 @@ fn long_files(files: &[SrcFile]) -> Vec<String> {
     files
         .iter()
         .filter(|f| f.raw.lines().count() > MAX_FILE_LINES)
-        .map(|f| format!("file over {MAX_FILE_LINES} lines: src/{} is {} lines", f.rel, f.raw.lines().count()))
+        .map(|f| {
+            format!(
+                "file over {MAX_FILE_LINES} lines: src/{} is {} lines",
+                f.rel,
+                f.raw.lines().count()
+            )
+        })
         .collect()
 }
 
@@ -546,22 +631,35 @@ fn long_files(files: &[SrcFile]) -> Vec<String> {
 /// every module below it is named in its top-level module's entry (`name`, `name.rs` or a
 /// path ending in it, in backticks).
 fn layout_gaps(files: &[SrcFile]) -> Vec<String> {
-    let lib = files.iter().find(|f| f.rel == "lib.rs").expect("src/lib.rs");
-    let doc: Vec<&str> =
-        lib.raw.lines().filter_map(|l| l.strip_prefix("//!")).map(|l| l.strip_prefix(' ').unwrap_or(l)).collect();
+    let lib = files
+        .iter()
+        .find(|f| f.rel == "lib.rs")
+        .expect("src/lib.rs");
+    let doc: Vec<&str> = lib
+        .raw
+        .lines()
+        .filter_map(|l| l.strip_prefix("//!"))
+        .map(|l| l.strip_prefix(' ').unwrap_or(l))
+        .collect();
     let entries = layout_entries(&doc);
     let mut problems = Vec::new();
     for f in files.iter().filter(|f| !f.test && !f.module.is_empty()) {
         let top = &f.module[0];
         let Some(entry) = entries.get(top.as_str()) else {
             if f.module.len() == 1 {
-                problems.push(format!("src/lib.rs: the `//!` layout has no entry for module `{top}` (src/{})", f.rel));
+                problems.push(format!(
+                    "src/lib.rs: the `//!` layout has no entry for module `{top}` (src/{})",
+                    f.rel
+                ));
             }
             continue;
         };
         let name = f.module.last().unwrap();
         if f.module.len() > 1 && !names_module(entry, name) {
-            problems.push(format!("src/lib.rs: the `//!` layout entry of `{top}` does not name src/{}", f.rel));
+            problems.push(format!(
+                "src/lib.rs: the `//!` layout entry of `{top}` does not name src/{}",
+                f.rel
+            ));
         }
     }
     problems
@@ -591,6 +689,11 @@ fn names_module(entry: &str, name: &str) -> bool {
     spans.iter().any(|span| {
         span.split(|c: char| c.is_whitespace() || c == '+' || c == ',')
             .map(|w| w.trim_end_matches('/'))
-            .any(|w| w == name || w == format!("{name}.rs") || w.ends_with(&format!("/{name}.rs")) || w.ends_with(&format!("/{name}")))
+            .any(|w| {
+                w == name
+                    || w == format!("{name}.rs")
+                    || w.ends_with(&format!("/{name}.rs"))
+                    || w.ends_with(&format!("/{name}"))
+            })
     })
 }

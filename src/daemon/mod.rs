@@ -42,7 +42,8 @@ use tracing::{info, warn};
 
 use crate::config::Config;
 use crate::metrics::Metrics;
-use crate::notify::{Notifier, NotifyError};
+use crate::notify::{DeliveryReport, Notifier, NotifyError};
+use crate::pipeline::PollReport;
 use crate::scheduler::sleep_for;
 use crate::sources::HttpError;
 use crate::store::{Store, StoreError};
@@ -50,7 +51,7 @@ use crate::web::{Templates, WebError, WebServer, WebState};
 
 use arm::Armed;
 use systemd::notify;
-use tasks::{Done, Task};
+use watch::Watched;
 
 /// How long SIGTERM/SIGINT waits for running polls and deliveries.
 pub const DRAIN: Duration = Duration::from_secs(10);
@@ -178,6 +179,24 @@ pub async fn run_with_reloads(
     }
     daemon.stop().await;
     Ok(())
+}
+
+/// The kind of each task the loop runs, kept by task id so an ended task can be named.
+enum Task {
+    Poll(String),
+    Delivery,
+    Watch,
+}
+
+/// What a task hands back to the loop when it ends.
+enum Done {
+    Poll {
+        source: String,
+        result: Result<PollReport, StoreError>,
+        delivery: Option<Result<DeliveryReport, StoreError>>,
+    },
+    Delivery(Result<DeliveryReport, StoreError>),
+    Watch(Watched),
 }
 
 pub(super) struct Daemon {

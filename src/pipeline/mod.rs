@@ -94,7 +94,7 @@ pub async fn poll_source(
         return Ok(report);
     }
     let before = store.poll_record(name)?;
-    let (record, failing) = silence::after_poll(config, store, before.as_ref(), &report)?;
+    let (record, failing) = silence::after_poll(config, store, before.as_ref(), &report.outcome())?;
     for a in &failing {
         write
             .alerts
