@@ -181,6 +181,22 @@ pub async fn run_with_reloads(
     Ok(())
 }
 
+/// The control socket only serves `series`/`alerts` while we run; without it (a state
+/// directory path too long for a socket, say) the daemon still does its job.
+async fn start_control(
+    state_dir: &std::path::Path,
+    shared_config: &Arc<std::sync::RwLock<Arc<Config>>>,
+    store: &Store,
+) -> Option<tokio::task::JoinHandle<()>> {
+    match crate::control::serve(state_dir, shared_config.clone(), store.clone()).await {
+        Ok(handle) => Some(handle),
+        Err(e) => {
+            warn!(error = %e, "no control socket: `statwatch series` and `alerts` cannot ask this daemon");
+            None
+        }
+    }
+}
+
 /// The kind of each task the loop runs, kept by task id so an ended task can be named.
 enum Task {
     Poll(String),
@@ -245,21 +261,7 @@ impl Daemon {
         let notifier = Arc::new(Notifier::new(&config)?);
         let config = Arc::new(config);
         let shared_config = Arc::new(std::sync::RwLock::new(config.clone()));
-        // The control socket only serves `series`/`alerts` while we run; without it (a state
-        // directory path too long for a socket, say) the daemon still does its job.
-        let control = match crate::control::serve(
-            &config.state_dir,
-            shared_config.clone(),
-            store.clone(),
-        )
-        .await
-        {
-            Ok(handle) => Some(handle),
-            Err(e) => {
-                warn!(error = %e, "no control socket: `statwatch series` and `alerts` cannot ask this daemon");
-                None
-            }
-        };
+        let control = start_control(&config.state_dir, &shared_config, &store).await;
         let built = arm::build_sources(&config)?;
         let metrics = Arc::new(Metrics::new(MAX_HEARTBEAT_AGE));
         metrics.declare(&config);
@@ -302,19 +304,24 @@ impl Daemon {
             clock: clock::WallClock::new(),
         };
         daemon.refresh_next_due();
-        let status = daemon.status();
+        daemon.announce_ready();
+        Ok(daemon)
+    }
+
+    /// Tells systemd (READY, STATUS, a first WATCHDOG) and the log that the loop starts.
+    fn announce_ready(&self) {
+        let status = self.status();
         notify(&[NotifyState::Ready, NotifyState::Status(&status)]);
-        if watchdog.is_some() {
+        if self.watchdog.is_some() {
             notify(&[NotifyState::Watchdog]);
         }
         info!(
-            config = %daemon.config_path.display(),
-            state_dir = %daemon.config.state_dir.display(),
-            sources = daemon.sources.len(),
-            watchdog_interval = ?watchdog,
+            config = %self.config_path.display(),
+            state_dir = %self.config.state_dir.display(),
+            sources = self.sources.len(),
+            watchdog_interval = ?self.watchdog,
             "statwatch ready"
         );
-        Ok(daemon)
     }
 
     /// One line: the last outcome of every source.
