@@ -83,6 +83,10 @@ fn read_file(root: &Path, path: &Path) -> SrcFile {
         .unwrap()
         .to_string_lossy()
         .replace('\\', "/");
+    src_file(rel, raw)
+}
+
+fn src_file(rel: String, raw: String) -> SrcFile {
     let mut module: ModPath = rel
         .trim_end_matches(".rs")
         .split('/')
@@ -281,8 +285,13 @@ fn import_edges(files: &[SrcFile]) -> Vec<Edge> {
             continue;
         }
         let code = without_test_blocks(&f.code);
+        let inline = inline_mods(&code);
         for (path, byte) in referenced_paths(&code) {
-            let Some(target) = resolve(f, &path, &by_module) else {
+            let depth = inline
+                .iter()
+                .filter(|(a, b)| *a < byte && byte < *b)
+                .count();
+            let Some(target) = resolve(f, depth, &path, &by_module) else {
                 continue;
             };
             if target != from {
@@ -307,6 +316,26 @@ fn without_test_blocks(code: &str) -> String {
                 .map(|c| if c == '\n' { '\n' } else { ' ' })
                 .collect();
             out.replace_range(a..=b.min(code.len() - 1), &blank);
+        }
+    }
+    out
+}
+
+/// The byte ranges of the inline `mod x { .. }` bodies of a file.
+fn inline_mods(code: &str) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    let mut from = 0;
+    while let Some(at) = code[from..].find("mod ") {
+        let start = from + at;
+        from = start + 4;
+        if start > 0 && is_ident(code.as_bytes()[start - 1] as char) {
+            continue;
+        }
+        let rest = code[from..].trim_start();
+        let name_len = rest.chars().take_while(|c| is_ident(*c)).count();
+        if name_len > 0 && rest[name_len..].trim_start().starts_with('{') {
+            let open = code.len() - rest[name_len..].trim_start().len();
+            out.push((open, matching_brace(code, open)));
         }
     }
     out
@@ -397,14 +426,26 @@ fn split_top_level(s: &str) -> Vec<&str> {
 }
 
 /// The file a path lands in: the deepest module of the path that is a file of `src/`.
-fn resolve(f: &SrcFile, path: &[String], by_module: &BTreeMap<&ModPath, usize>) -> Option<usize> {
-    let mut segments = path.iter().peekable();
+/// `inline` is how many inline `mod x { .. }` the path is written in: its first `super`s
+/// stay in the file, and `self::` or a bare path there names the inline module's own items.
+fn resolve(
+    f: &SrcFile,
+    inline: usize,
+    path: &[String],
+    by_module: &BTreeMap<&ModPath, usize>,
+) -> Option<usize> {
+    let supers = path.iter().take_while(|s| *s == "super").count();
+    if inline > 0 && supers < inline && path.first().is_some_and(|s| s != "crate") {
+        return None;
+    }
+    let mut segments = path.iter().skip(inline.min(supers)).peekable();
     let mut module: ModPath = match segments.peek().map(|s| s.as_str()) {
         Some("crate") => {
             segments.next();
             Vec::new()
         }
         Some("super" | "self") => f.module.clone(),
+        _ if inline > 0 => f.module.clone(),
         _ => {
             // A bare first segment is a child module of this file's module, or a crate.
             let mut child = f.module.clone();
@@ -696,4 +737,100 @@ fn names_module(entry: &str, name: &str) -> bool {
                     || w.ends_with(&format!("/{name}"))
             })
     })
+}
+
+// ---------------------------------------------------------------------------------------
+// The scanner itself, on literal inputs
+
+#[cfg(test)]
+mod scanner {
+    use super::*;
+
+    fn files(sources: &[(&str, &str)]) -> Vec<SrcFile> {
+        let mut files: Vec<SrcFile> = sources
+            .iter()
+            .map(|(rel, raw)| src_file(rel.to_string(), raw.to_string()))
+            .collect();
+        mark_test_files(&mut files);
+        files
+    }
+
+    #[test]
+    fn comments_strings_and_chars_are_blanked_lifetimes_kept() {
+        let code = blank_comments_and_strings(
+            "let a = \"crate::x\"; // crate::y\n/* crate::z /* nested */ */ let b = r#\"crate::w\"#;\nlet c = '{'; fn f<'a>(x: &'a str) {}",
+        );
+        assert!(!code.contains("crate::"), "{code}");
+        assert!(!code.contains("'{'"), "{code}");
+        assert!(code.contains("fn f<'a>(x: &'a str) {}"), "{code}");
+        assert_eq!(code.lines().count(), 3);
+    }
+
+    #[test]
+    fn use_trees_expand_to_every_leaf() {
+        let paths = expand_use_tree("crate::store::{series::A, record::{self, B as C}, *}");
+        let want: Vec<Vec<String>> = [
+            vec!["crate", "store", "series", "A"],
+            vec!["crate", "store", "record", "self"],
+            vec!["crate", "store", "record", "B"],
+            vec!["crate", "store"],
+        ]
+        .iter()
+        .map(|p| p.iter().map(|s| s.to_string()).collect())
+        .collect();
+        assert_eq!(paths, want);
+    }
+
+    #[test]
+    fn a_ring_is_found_and_a_mod_rs_with_its_child_is_no_pair() {
+        let files = files(&[
+            ("lib.rs", "mod a; mod b; mod c;"),
+            ("a/mod.rs", "mod x; use self::x::X; pub struct A;\nfn g() { crate::c::f(); }"),
+            ("a/x.rs", "use super::A; pub struct X;"),
+            ("b.rs", "use crate::a::x::X; // use crate::c::C;\npub struct B;"),
+            ("c.rs", "pub fn f() -> crate::b::B { todo!() }\n#[cfg(test)]\nmod tests { use crate::a::A; }"),
+        ]);
+        let edges = import_edges(&files);
+        let cycles = module_cycles(&files, &edges);
+        assert_eq!(cycles.len(), 1, "{cycles:?}");
+        assert!(cycles[0].contains("a, b, c"), "{}", cycles[0]);
+        assert!(
+            cycles[0].contains("a -> c at src/a/mod.rs:2"),
+            "{}",
+            cycles[0]
+        );
+        assert!(cycles[0].contains("b -> a at src/b.rs:1"), "{}", cycles[0]);
+        assert_eq!(file_pairs(&files, &edges), Vec::<String>::new());
+    }
+
+    #[test]
+    fn two_files_importing_each_other_are_a_pair() {
+        let files = files(&[
+            ("lib.rs", "mod s;"),
+            ("s/mod.rs", "mod p; mod q;"),
+            ("s/p.rs", "use super::q::Q; pub struct P;"),
+            ("s/q.rs", "pub struct Q;\nfn f(_: crate::s::p::P) {}"),
+        ]);
+        let pairs = file_pairs(&files, &import_edges(&files));
+        assert_eq!(
+            pairs,
+            vec!["files import each other: src/s/p.rs:1 -> src/s/q.rs and src/s/q.rs:2 -> src/s/p.rs"]
+        );
+    }
+
+    #[test]
+    fn a_function_is_measured_from_fn_to_its_closing_brace() {
+        let body = "    let x = [0u8; 4];\n".repeat(80);
+        let code = format!(
+            "trait T {{ fn decl(&self) -> [u8; 4]; }}\nfn long() {{\n{body}}}\nfn short() {{ }}\n"
+        );
+        let fns: Vec<(String, usize)> = fn_items(&code)
+            .into_iter()
+            .map(|(name, a, b)| (name, line_of(&code, b) - line_of(&code, a) + 1))
+            .collect();
+        assert_eq!(
+            fns,
+            vec![("long".to_string(), 82), ("short".to_string(), 1)]
+        );
+    }
 }
