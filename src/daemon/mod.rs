@@ -1,6 +1,8 @@
 //! The daemon (`statwatch run`): config -> store, sources, notifier -> one scheduling loop;
-//! signals and the shutdown token. Arming sources is in [`arm`], the poll and delivery tasks
-//! in [`tasks`], SIGHUP in [`reload`], sd_notify in [`systemd`].
+//! signals and the shutdown token; the kinds of task the loop runs and what each hands back
+//! (`Task`, `Done`). Arming sources is in [`arm`], the poll and delivery tasks in
+//! [`tasks`], the overdue check and heartbeat in [`watch`], SIGHUP in [`reload`], sd_notify
+//! in [`systemd`].
 //!
 //! One tokio loop owns all scheduling. Each turn it starts the polls whose tick has come
 //! (one per source at a time: a tick that lands while that source's poll runs is skipped and

@@ -1,5 +1,6 @@
-//! The primitives of the binary records: varints, zigzag, values as a power-of-ten integer
-//! or the f64 itself, and a reader that reports where bytes run out or go wrong.
+//! The primitives of the binary records: the format byte every record starts with, varints,
+//! zigzag, values as a power-of-ten integer or the f64 itself, and a reader that reports
+//! where bytes run out or go wrong ([`RecordError`]).
 
 use chrono::{DateTime, Utc};
 
