@@ -7,20 +7,26 @@
 //! - [`cli`]: the command line and the one-shot commands (`mod.rs`); `check.rs` the config on
 //!   one screen without secrets; `tables.rs` the catalogue search; `describe.rs` a table's
 //!   keys and a ready `[[series]]` entry; `online.rs` `check --online` (series resolved
-//!   against live metadata); `main.rs` maps outcomes to exit codes.
+//!   against live metadata); `alerts.rs` the delivery log, printed a chunk at a time;
+//!   `main.rs` maps outcomes to exit codes.
 //! - [`config`]: the TOML config. `mod` the validated [`config::Config`], its shared types
 //!   and `load`; `raw` the file as written (serde structs, enums for closed sets); `locate`
 //!   key path -> file:line:column, toml errors, redaction of echoed secrets; `env`
-//!   `${VAR:-x}`, `*_file` and `Secret`; `validate` raw -> validated, one file per section;
+//!   `${VAR:-x}`, `*_file` and `Secret`; `validate` raw -> validated, one file per section (`source`, `series`,
+//!   `rule`, `receiver`, `brief`);
 //!   `group` series groups (templates, id patterns, expansion into concrete series); `ident`
 //!   what ids, keys and names may hold.
 //! - [`model`]: plain data, re-exported from one file per idea: `period.rs` periods and
 //!   frequencies; `observation.rs` observations, vintages, releases; `alert.rs` alerts with
-//!   their kind, cause and typed details; `delivery.rs` outbox entries.
+//!   their kind, cause and typed details; `delivery.rs` outbox entries; `figure.rs` how a
+//!   figure is written for people; `axes.rs` the axes every chart shares (value range, period
+//!   labels), for the pages and the mail alike.
 //! - [`sources`]: CBS (OData v3) and Destatis (GENESIS 2020) clients over one HTTP layer.
 //!   - `sources/mod.rs`: `Source`, `Check`, `FetchError`, the checks every table passes.
 //!   - `sources/meta.rs`: tables without their data: search hits, a table's metadata, series
 //!     resolved against it with the closest keys.
+//!   - `sources/fetched.rs`: one series' observations as a download holds them (compact,
+//!     with the table's shared period labels) until the pipeline takes them.
 //!   - `sources/http.rs`: transport only (timeouts, byte caps, origin, content type, retries).
 //!   - `sources/drift.rs`: what a table's metadata says changed under the watch (a series
 //!     whose key or measure is gone, with the closest keys; a stopped table's successor).
@@ -40,14 +46,18 @@
 //! - [`diff`]: pure, stored vs fetched -> release.
 //! - [`derive`]: pure, growth rates from stored levels (owns `Derive`).
 //! - [`rules`]: pure, series + release -> alerts with stable ids. `mod` dispatch, ids and the
-//!   shared `Series` helpers; one file per kind (release, sign_change, streak, change,
-//!   threshold, revision, overdue, source_failing, table_changed) with its parameters.
+//!   shared `Series` helpers; one file per kind (`release`, `sign_change`, `streak`, `change`,
+//!   `threshold`, `revision`, `overdue`, `source_failing`, `table_changed`) with its parameters.
+//! - [`briefs`]: `[[briefs]]`, the story of a release in one message, made from the series as
+//!   the poll's commit will leave them (`mod.rs`); the facts as pure functions (`facts.rs`);
+//!   the words (`text.rs`).
 //! - [`store`]: the only module that sees sled; one commit per poll (records ahead under an
 //!   undo log, then one transaction).
 //!   - `store/mod.rs`: open, schema version, the key layout, commit.
 //!   - `store/series.rs`: series and revision records, table stamps, release log, polls.
 //!   - `store/record.rs` + `store/codec.rs`: the binary series records and their primitives.
 //!   - `store/outbox.rs`: alert records, deliveries, reading and settling what is pending.
+//!   - `store/log.rs`: the delivery log read a page at a time, from a cursor, with counts.
 //!   - `store/due.rs`: the due index, the pending count, sent markers, pruning.
 //!   - `store/ahead.rs`: series, alert and outbox records written ahead of the poll's
 //!     transaction, with undo; readers are shown the series values they replace until the
@@ -70,7 +80,9 @@
 //!   - `notify/render.rs`: headline, subject, text body, one-line errors; shared by receivers.
 //!   - `notify/escape.rs`: source and config text neutralised per chat platform (mentions,
 //!     links, markup) before it goes into a Slack, Mattermost or Teams message.
-//!   - `notify/http.rs`: the HTTP POST and the reading of answers every HTTP receiver shares.
+//!   - `notify/http.rs`: the HTTP POST and the reading of answers every HTTP receiver shares
+//!     (status, `Retry-After`).
+//!   - `notify/mail_html.rs` + `notify/mail_chart.rs`: an email's HTML part and its PNG charts.
 //!   - `notify/chat.rs`: the chat channel (render per platform into parts, post one, pace).
 //!   - `notify/webhook.rs`, `notify/email.rs`, `notify/log.rs`, `notify/slack.rs`,
 //!     `notify/mattermost.rs`, `notify/teams.rs`, `notify/alertmanager.rs`: one file per
@@ -78,8 +90,10 @@
 //! - [`silence`]: the IO side of overdue series and failing sources (poll records, outbox).
 //! - [`retry`]: the one backoff policy (exponential, capped, jittered) and a retry loop.
 //! - [`scheduler`]: pure, `Schedule` (cron in a time zone, DST-correct), start-up catch-up.
-//! - [`daemon`]: `statwatch run`: the scheduling loop and shutdown token (mod), arming sources
-//!   (arm), poll and delivery tasks (tasks), SIGHUP (reload), sd_notify (systemd).
+//! - [`daemon`]: `statwatch run`: the scheduling loop, shutdown token and the tasks it runs
+//!   (`mod.rs`), arming sources (`arm.rs`), poll and delivery tasks (`tasks.rs`), the hourly
+//!   overdue check and the heartbeat (`watch.rs`), the wall clock against the monotonic one
+//!   (`clock.rs`), SIGHUP (`reload.rs`), sd_notify (`systemd.rs`).
 //! - [`query`]: the read-only views (`series`, `alerts`, `backtest`, and `export` as CSV in
 //!   `query/export.rs`) for the CLI and the control socket.
 //! - [`backtest`]: the store's history replayed through the rules in the order it was learned.
@@ -100,6 +114,7 @@
 //!   reserved slots).
 //! - [`logline`]: the text log's writer: control characters from sources escaped, one line
 //!   per event.
+//! - `fonts`: the one font every chart is drawn with, embedded in the binary.
 //! - `fault`: crash points for the crash tests (`STATWATCH_FAULT`).
 
 pub mod backtest;

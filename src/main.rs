@@ -1,6 +1,7 @@
 //! The `statwatch` binary: parse the command line, set up logging, run one command, and turn
 //! its outcome into an exit code (0 ok, 1 runtime failure, 2 bad usage or config).
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -73,73 +74,7 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let result: Result<bool, CliError> = runtime.block_on(async {
-        match cli.command {
-            Command::Check { online } => {
-                cli::check(&config);
-                if online {
-                    cli::check_online(&config).await
-                } else {
-                    Ok(true)
-                }
-            }
-            Command::Tables {
-                query,
-                source,
-                all,
-                json,
-            } => cli::tables(&config, &query, source.as_deref(), all, json).await,
-            Command::Describe {
-                source,
-                table,
-                json,
-            } => cli::describe(&config, &source, &table, json)
-                .await
-                .map(|_| true),
-            Command::Poll { source, dry_run } => {
-                cli::poll(&config, source.as_deref(), dry_run).await
-            }
-            Command::Series { id, json } => cli::series(&config, id.as_deref(), json).map(|_| true),
-            Command::Alerts {
-                pending,
-                json,
-                limit,
-                offset,
-            } => {
-                let args = cli::AlertsArgs {
-                    pending,
-                    json,
-                    limit,
-                    offset,
-                };
-                cli::alerts(&config, args).map(|_| true)
-            }
-            Command::Backtest {
-                rules,
-                series,
-                since,
-                json,
-            } => {
-                let filter = statwatch::backtest::Filter {
-                    rules,
-                    series,
-                    since,
-                };
-                cli::backtest(&config, filter, json).map(|_| true)
-            }
-            Command::Export { glob, vintages } => {
-                cli::export(&config, glob.as_deref(), vintages).map(|_| true)
-            }
-            Command::TestNotify { receiver } => {
-                cli::test_notify(&config, &receiver).await.map(|_| true)
-            }
-            Command::Run => statwatch::daemon::run_daemon(path, config)
-                .await
-                .map(|_| true)
-                // Every daemon failure is the world's, not the user's: exit 1.
-                .map_err(|e| CliError::Runtime(e.to_string())),
-        }
-    });
+    let result = runtime.block_on(dispatch(cli.command, path, config));
     exit_code(result)
 }
 
@@ -155,5 +90,72 @@ fn exit_code(result: Result<bool, CliError>) -> ExitCode {
                 CliError::Runtime(_) => 1,
             })
         }
+    }
+}
+
+/// Runs one command to its outcome: `Ok(false)` is a finding (exit 1), not an error.
+async fn dispatch(command: Command, path: PathBuf, config: Config) -> Result<bool, CliError> {
+    match command {
+        Command::Check { online } => {
+            cli::check(&config);
+            if online {
+                cli::check_online(&config).await
+            } else {
+                Ok(true)
+            }
+        }
+        Command::Tables {
+            query,
+            source,
+            all,
+            json,
+        } => cli::tables(&config, &query, source.as_deref(), all, json).await,
+        Command::Describe {
+            source,
+            table,
+            json,
+        } => cli::describe(&config, &source, &table, json)
+            .await
+            .map(|_| true),
+        Command::Poll { source, dry_run } => cli::poll(&config, source.as_deref(), dry_run).await,
+        Command::Series { id, json } => cli::series(&config, id.as_deref(), json).map(|_| true),
+        Command::Alerts {
+            pending,
+            json,
+            limit,
+            offset,
+        } => {
+            let args = cli::AlertsArgs {
+                pending,
+                json,
+                limit,
+                offset,
+            };
+            cli::alerts(&config, args).map(|_| true)
+        }
+        Command::Backtest {
+            rules,
+            series,
+            since,
+            json,
+        } => {
+            let filter = statwatch::backtest::Filter {
+                rules,
+                series,
+                since,
+            };
+            cli::backtest(&config, filter, json).map(|_| true)
+        }
+        Command::Export { glob, vintages } => {
+            cli::export(&config, glob.as_deref(), vintages).map(|_| true)
+        }
+        Command::TestNotify { receiver } => {
+            cli::test_notify(&config, &receiver).await.map(|_| true)
+        }
+        Command::Run => statwatch::daemon::run_daemon(path, config)
+            .await
+            .map(|_| true)
+            // Every daemon failure is the world's, not the user's: exit 1.
+            .map_err(|e| CliError::Runtime(e.to_string())),
     }
 }

@@ -13,28 +13,36 @@ use crate::config::group::Choice;
 use crate::config::{ident, Config, SeriesConfig};
 use crate::model::Alert;
 use crate::notify;
-use crate::pipeline::{PollReport, TableError};
 use crate::rules::{RuleKind, Subject};
-use crate::sources::FetchError;
 use crate::store::{CommitSummary, PollRecord, PollWrite, Store, StoreError};
 
-/// The source's poll record after `report`, and the `source_failing` alerts the change from
+/// What the poll record and `source_failing` need to know of a finished poll; the pipeline
+/// tells it (`pipeline::PollReport::outcome`), so this file does not depend on the pipeline.
+#[derive(Debug, Clone)]
+pub struct PollOutcome {
+    pub source: String,
+    pub started_at: DateTime<Utc>,
+    /// The poll's one-line summary, kept as the record's last outcome.
+    pub summary: String,
+    /// The first failed table, as `table: cause`.
+    pub error: Option<String>,
+    /// Given up at shutdown: says nothing about the source.
+    pub cancelled: bool,
+}
+
+/// The source's poll record after `outcome`, and the `source_failing` alerts the change from
 /// `before` brings: an outage that has lasted long enough, or the recovery from one that was
 /// alerted.
 pub fn after_poll(
     config: &Config,
     store: &Store,
     before: Option<&PollRecord>,
-    report: &PollReport,
+    outcome: &PollOutcome,
 ) -> Result<(PollRecord, Vec<Alert>), StoreError> {
-    let now = report.started_at;
-    let name = report.source.as_str();
-    let error = first_error(report);
-    // A poll given up at shutdown says nothing about the source.
-    let cancelled = report
-        .tables
-        .iter()
-        .any(|t| matches!(t.result, Err(TableError::Fetch(FetchError::Cancelled))));
+    let now = outcome.started_at;
+    let name = outcome.source.as_str();
+    let error = outcome.error.clone();
+    let cancelled = outcome.cancelled;
     let was_failing = before.and_then(|b| b.failing_since);
     let record = PollRecord {
         last_success: match (&error, cancelled) {
@@ -42,7 +50,7 @@ pub fn after_poll(
             _ => before.and_then(|b| b.last_success),
         },
         last_attempt: now,
-        last_outcome: report.summary(),
+        last_outcome: outcome.summary.clone(),
         failing_since: match (&error, cancelled) {
             (_, true) => was_failing,
             (None, false) => None,
@@ -81,14 +89,6 @@ pub fn after_poll(
         }
     }
     Ok((record, alerts))
-}
-
-/// The first failed table of a poll, as `table: cause`.
-fn first_error(report: &PollReport) -> Option<String> {
-    report.tables.iter().find_map(|t| match &t.result {
-        Err(e) => Some(format!("{}: {e}", t.table)),
-        Ok(_) => None,
-    })
 }
 
 /// `overdue` alerts for the series of `source` (every source's with `None`) as the store

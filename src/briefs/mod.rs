@@ -13,11 +13,10 @@ pub mod text;
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
-use globset::GlobMatcher;
 use serde_json::{Map, Value};
 use tracing::info;
 
-use crate::config::{ident, Config};
+use crate::config::{ident, BriefConfig, Config};
 use crate::model::{Alert, AlertKind, Cause, Period, Previous, Severity};
 use crate::store::{Staged, StoreError};
 use facts::{Facts, Lead, Mover};
@@ -29,18 +28,6 @@ pub mod detail {
     pub const TEXT: &str = "text";
     /// The facts, in the shape of webhook payload v1's `facts`.
     pub const FACTS: &str = "facts";
-}
-
-/// One validated `[[briefs]]` entry.
-#[derive(Debug, Clone)]
-pub struct BriefConfig {
-    pub id: String,
-    pub title: String,
-    pub lead: String,
-    pub context: Vec<String>,
-    /// The glob as written, and its matcher.
-    pub breakdown: Option<(String, GlobMatcher)>,
-    pub top: usize,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -79,7 +79,7 @@ pub struct Config {
     pub sources: BTreeMap<String, SourceConfig>,
     pub series: Vec<SeriesConfig>,
     pub rules: Vec<RuleConfig>,
-    pub briefs: Vec<crate::briefs::BriefConfig>,
+    pub briefs: Vec<BriefConfig>,
     pub receivers: BTreeMap<String, ReceiverConfig>,
     pub smtp: Option<SmtpConfig>,
     /// `[web]` (or its alias `[metrics]`): the pages, `/metrics` and `/healthz`.
@@ -240,6 +240,18 @@ impl SeriesConfig {
             Some(Derive::Diff) | None => &self.unit,
         }
     }
+}
+
+/// One validated `[[briefs]]` entry.
+#[derive(Debug, Clone)]
+pub struct BriefConfig {
+    pub id: String,
+    pub title: String,
+    pub lead: String,
+    pub context: Vec<String>,
+    /// The glob as written, and its matcher.
+    pub breakdown: Option<(String, GlobMatcher)>,
+    pub top: usize,
 }
 
 /// What a receiver is. It and [`SmtpTls`] belong with `notify`; they stay here until the

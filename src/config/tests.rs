@@ -156,8 +156,9 @@ fn secrets_expand_and_never_print() {
     );
 }
 
-#[test]
-fn chat_and_alertmanager_receivers_validate_and_hide_the_url() {
+/// A config with a Slack (URL from the environment), a Mattermost, a Teams (URL from a file in
+/// the returned directory) and an Alertmanager receiver, every URL holding `tok3n`.
+fn chat_receivers() -> (tempfile::TempDir, String) {
     std::env::set_var(
         "STATWATCH_TEST_SLACK_URL",
         "https://hooks.slack.com/services/T0/B0/tok3n",
@@ -176,6 +177,12 @@ fn chat_and_alertmanager_receivers_validate_and_hide_the_url() {
          [receivers.am]\nkind = \"alertmanager\"\nurls = [\"http://127.0.0.1:9093\", \"http://127.0.0.1:9094/\"]\n",
         file.display()
     );
+    (dir, src)
+}
+
+#[test]
+fn chat_and_alertmanager_receivers_validate_and_hide_the_url() {
+    let (_dir, src) = chat_receivers();
     let c = parse(&src).unwrap();
     let ReceiverKind::Chat { platform, url, .. } = &c.receivers["teams"].kind else {
         panic!()
@@ -214,9 +221,14 @@ fn chat_and_alertmanager_receivers_validate_and_hide_the_url() {
     assert!(e.contains("receivers.am.resolve_after_hours"), "{e}");
     let e = err(&src.replace("kind = \"teams\"", "kind = \"teams\"\nurls = []"));
     assert!(e.contains("a teams receiver takes no urls"), "{e}");
+}
 
-    // Message bounds: defaults per kind, the keys where they apply, and a range.
+/// Message bounds: defaults per kind, the keys where they apply, and a range.
+#[test]
+fn chat_and_alertmanager_receivers_bound_their_messages() {
     use crate::config::BatchLimits;
+    let (_dir, src) = chat_receivers();
+    let c = parse(&src).unwrap();
     assert_eq!(c.receivers["am"].batch, BatchLimits::HTTP);
     assert_eq!(BatchLimits::HTTP.max_alerts, 500);
     assert_eq!(BatchLimits::HTTP.max_bytes, 512 * 1024);

@@ -1,6 +1,8 @@
 //! The daemon (`statwatch run`): config -> store, sources, notifier -> one scheduling loop;
-//! signals and the shutdown token. Arming sources is in [`arm`], the poll and delivery tasks
-//! in [`tasks`], SIGHUP in [`reload`], sd_notify in [`systemd`].
+//! signals and the shutdown token; the kinds of task the loop runs and what each hands back
+//! (`Task`, `Done`). Arming sources is in [`arm`], the poll and delivery tasks in
+//! [`tasks`], the overdue check and heartbeat in [`watch`], SIGHUP in [`reload`], sd_notify
+//! in [`systemd`].
 //!
 //! One tokio loop owns all scheduling. Each turn it starts the polls whose tick has come
 //! (one per source at a time: a tick that lands while that source's poll runs is skipped and
@@ -42,7 +44,8 @@ use tracing::{info, warn};
 
 use crate::config::Config;
 use crate::metrics::Metrics;
-use crate::notify::{Notifier, NotifyError};
+use crate::notify::{DeliveryReport, Notifier, NotifyError};
+use crate::pipeline::PollReport;
 use crate::scheduler::sleep_for;
 use crate::sources::HttpError;
 use crate::store::{Store, StoreError};
@@ -50,7 +53,7 @@ use crate::web::{Templates, WebError, WebServer, WebState};
 
 use arm::Armed;
 use systemd::notify;
-use tasks::{Done, Task};
+use watch::Watched;
 
 /// How long SIGTERM/SIGINT waits for running polls and deliveries.
 pub const DRAIN: Duration = Duration::from_secs(10);
@@ -180,6 +183,41 @@ pub async fn run_with_reloads(
     Ok(())
 }
 
+/// The control socket only serves `series`/`alerts` while we run; without it (a state
+/// directory path too long for a socket, say) the daemon still does its job.
+async fn start_control(
+    state_dir: &std::path::Path,
+    shared_config: &Arc<std::sync::RwLock<Arc<Config>>>,
+    store: &Store,
+) -> Option<tokio::task::JoinHandle<()>> {
+    match crate::control::serve(state_dir, shared_config.clone(), store.clone()).await {
+        Ok(handle) => Some(handle),
+        Err(e) => {
+            warn!(error = %e, "no control socket: `statwatch series` and `alerts` cannot ask this daemon");
+            None
+        }
+    }
+}
+
+/// The kind of each task the loop runs, kept by task id so an ended task can be named.
+enum Task {
+    Poll(String),
+    Delivery,
+    Watch,
+}
+
+/// What a task hands back to the loop when it ends.
+enum Done {
+    Poll {
+        source: String,
+        /// Boxed: a report is large beside the other variants.
+        result: Result<Box<PollReport>, StoreError>,
+        delivery: Option<Result<DeliveryReport, StoreError>>,
+    },
+    Delivery(Result<DeliveryReport, StoreError>),
+    Watch(Watched),
+}
+
 pub(super) struct Daemon {
     config_path: PathBuf,
     config: Arc<Config>,
@@ -226,21 +264,7 @@ impl Daemon {
         let notifier = Arc::new(Notifier::new(&config)?);
         let config = Arc::new(config);
         let shared_config = Arc::new(std::sync::RwLock::new(config.clone()));
-        // The control socket only serves `series`/`alerts` while we run; without it (a state
-        // directory path too long for a socket, say) the daemon still does its job.
-        let control = match crate::control::serve(
-            &config.state_dir,
-            shared_config.clone(),
-            store.clone(),
-        )
-        .await
-        {
-            Ok(handle) => Some(handle),
-            Err(e) => {
-                warn!(error = %e, "no control socket: `statwatch series` and `alerts` cannot ask this daemon");
-                None
-            }
-        };
+        let control = start_control(&config.state_dir, &shared_config, &store).await;
         let built = arm::build_sources(&config)?;
         let metrics = Arc::new(Metrics::new(MAX_HEARTBEAT_AGE));
         metrics.declare(&config);
@@ -283,19 +307,24 @@ impl Daemon {
             clock: clock::WallClock::new(),
         };
         daemon.refresh_next_due();
-        let status = daemon.status();
+        daemon.announce_ready();
+        Ok(daemon)
+    }
+
+    /// Tells systemd (READY, STATUS, a first WATCHDOG) and the log that the loop starts.
+    fn announce_ready(&self) {
+        let status = self.status();
         notify(&[NotifyState::Ready, NotifyState::Status(&status)]);
-        if watchdog.is_some() {
+        if self.watchdog.is_some() {
             notify(&[NotifyState::Watchdog]);
         }
         info!(
-            config = %daemon.config_path.display(),
-            state_dir = %daemon.config.state_dir.display(),
-            sources = daemon.sources.len(),
-            watchdog_interval = ?watchdog,
+            config = %self.config_path.display(),
+            state_dir = %self.config.state_dir.display(),
+            sources = self.sources.len(),
+            watchdog_interval = ?self.watchdog,
             "statwatch ready"
         );
-        Ok(daemon)
     }
 
     /// One line: the last outcome of every source.

@@ -10,33 +10,15 @@ use tokio::time::Instant;
 use tracing::{debug, error, info, warn};
 
 use super::systemd::notify;
-use super::watch::Watched;
-use super::{AppError, Daemon, MIN_DELIVERY_GAP};
+use super::{AppError, Daemon, Done, Task, MIN_DELIVERY_GAP};
 use crate::notify::{DeliveryReport, Mode};
-use crate::pipeline::{self, PollReport};
+use crate::pipeline;
 use crate::scheduler::next_fire;
 use crate::sources::Source;
 use crate::store::StoreError;
 
 /// How often old deliveries are pruned.
 const PRUNE_EVERY: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
-
-pub(super) enum Task {
-    Poll(String),
-    Delivery,
-    Watch,
-}
-
-pub(super) enum Done {
-    Poll {
-        source: String,
-        /// Boxed: a report is large beside the other variants.
-        result: Result<Box<PollReport>, StoreError>,
-        delivery: Option<Result<DeliveryReport, StoreError>>,
-    },
-    Delivery(Result<DeliveryReport, StoreError>),
-    Watch(Watched),
-}
 
 impl Daemon {
     /// Starts every poll whose tick has come.

@@ -12,8 +12,7 @@ use chrono::Utc;
 use tokio::time::Instant;
 use tracing::{debug, warn};
 
-use super::tasks::{Done, Task};
-use super::{Daemon, MAX_SLEEP};
+use super::{Daemon, Done, Task, MAX_SLEEP};
 use crate::silence;
 use crate::store::StoreError;
 

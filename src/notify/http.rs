@@ -12,7 +12,6 @@ use reqwest::StatusCode;
 use url::Url;
 
 use super::render::{chain, short};
-use super::webhook::parse_retry_after;
 use super::{NotifyError, SendError};
 
 /// How much of a receiver's error answer is read for `last_error` (which keeps 200 characters
@@ -169,4 +168,48 @@ fn retry_after(headers: &HeaderMap, now: DateTime<Utc>) -> Option<DateTime<Utc>>
         .to_str()
         .ok()
         .and_then(|v| parse_retry_after(v, now))
+}
+
+/// A `Retry-After` value (delay seconds or an HTTP-date) as the time it names. A date in the
+/// past means "now"; anything unreadable is ignored (the normal backoff applies).
+pub fn parse_retry_after(value: &str, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    let v = value.trim();
+    if let Ok(secs) = v.parse::<u64>() {
+        // A silly value must not overflow the clock; a day is far beyond any sane Retry-After.
+        let secs = secs.min(86_400) as i64;
+        return Some(now + chrono::Duration::seconds(secs));
+    }
+    DateTime::parse_from_rfc2822(v)
+        .ok()
+        .map(|t| t.with_timezone(&Utc).max(now))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_reads_seconds_and_http_dates() {
+        let now: DateTime<Utc> = "2025-05-09T06:31:02Z".parse().unwrap();
+        assert_eq!(
+            parse_retry_after("120", now),
+            Some(now + chrono::Duration::seconds(120))
+        );
+        assert_eq!(parse_retry_after(" 0 ", now), Some(now), "zero means now");
+        assert_eq!(
+            parse_retry_after("Fri, 09 May 2025 06:32:00 GMT", now),
+            Some("2025-05-09T06:32:00Z".parse().unwrap())
+        );
+        // A date in the past means now, not a time travel.
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now),
+            Some(now)
+        );
+        assert_eq!(parse_retry_after("soon", now), None);
+        assert_eq!(parse_retry_after("-5", now), None);
+        assert_eq!(
+            parse_retry_after("99999999999", now),
+            Some(now + chrono::Duration::days(1))
+        );
+    }
 }

@@ -1,14 +1,15 @@
 //! The email's charts: one PNG per brief or alert, drawn with plotters' bitmap backend and
 //! the embedded font (crate::fonts), so mail clients that block remote images and strip SVG
-//! still show them. The data preparation (value range, period labels) is the pages'
-//! (web::chart), so a chart in a mail reads like the chart on the series page.
+//! still show them. The axes (value range, period labels) are the pages' too
+//! (model::axes), so a chart in a mail reads like the chart on the series page.
 
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use crate::fonts::{self, FontError};
-use crate::model::{figure, signed, Period, StoredObservation};
-use crate::web::chart::{period_label, value_range, SPARK_PERIODS};
+use crate::model::{
+    figure, period_label, signed, value_range, Period, StoredObservation, SPARK_PERIODS,
+};
 
 /// The PNG's size in pixels (the HTML shows it at this size; wide enough for a phone's width
 /// at 2x, small enough to keep a mail with ten charts well under a megabyte).

@@ -70,8 +70,9 @@ use settle::Backoff;
 
 pub use alertmanager::{postable, PostableAlert};
 pub use chat::render as chat_messages;
+pub use http::parse_retry_after;
 pub(crate) use route::receivers_for;
-pub use webhook::{parse_retry_after, payload, sign};
+pub use webhook::{payload, sign};
 
 /// How many attempts one `poll` makes per receiver (docs/cli.md, "poll").
 const POLL_ATTEMPTS: u32 = 3;

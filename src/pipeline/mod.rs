@@ -112,7 +112,7 @@ async fn commit(
     mut write: PollWrite,
 ) -> Result<(), StoreError> {
     let before = store.poll_record(name)?;
-    let (record, failing) = silence::after_poll(config, store, before.as_ref(), report)?;
+    let (record, failing) = silence::after_poll(config, store, before.as_ref(), &report.outcome())?;
     report.alerts.extend(failing);
     write.poll = Some((name.to_string(), record));
     // Moved, not cloned: only a dry run shows the updates, and it returned above.

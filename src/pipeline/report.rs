@@ -7,6 +7,7 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 
 use crate::model::{Alert, Release, StoredObservation, Tally};
+use crate::silence::PollOutcome;
 use crate::sources::FetchError;
 use crate::store::{CommitSummary, StoreError};
 
@@ -115,6 +116,23 @@ impl PollReport {
             failed,
             self.alerts.len()
         )
+    }
+
+    /// What the source's poll record and `source_failing` are judged from.
+    pub fn outcome(&self) -> PollOutcome {
+        PollOutcome {
+            source: self.source.clone(),
+            started_at: self.started_at,
+            summary: self.summary(),
+            error: self.tables.iter().find_map(|t| match &t.result {
+                Err(e) => Some(format!("{}: {e}", t.table)),
+                Ok(_) => None,
+            }),
+            cancelled: self
+                .tables
+                .iter()
+                .any(|t| matches!(t.result, Err(TableError::Fetch(FetchError::Cancelled)))),
+        }
     }
 }
 

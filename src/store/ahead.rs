@@ -43,27 +43,17 @@ use std::sync::{Arc, RwLock, RwLockReadGuard};
 use sled::IVec;
 use tracing::warn;
 
-use super::codec::{varint, Reader};
+use super::codec::{varint, Reader, RecordError, FORMAT};
 use super::outbox::Fresh;
-use super::record::{RecordError, FORMAT};
 use super::series::{corrupt, merged_records};
 use super::StoredObservation;
-use super::{dec, enc, EncodedSeries, PollWrite, ReleaseLogEntry, Rename, Store, StoreError};
+use super::{
+    dec, enc, EncodedSeries, LogRow, PollWrite, ReleaseLogEntry, Rename, Store, StoreError, Tree,
+};
 
 const PREFIX: &[u8] = b"ahead:";
 /// An undo log is cut into values of about this size (sled holds a value whole).
 const CHUNK_BYTES: usize = 1 << 20;
-
-/// The trees a poll writes ahead.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub(super) enum Tree {
-    Series = 1,
-    Revisions = 2,
-    Releases = 3,
-    Identities = 4,
-    Alerts = 5,
-    Outbox = 6,
-}
 
 /// One write ahead: where, the new value (`None`: remove), and what it replaces.
 struct Write {
@@ -512,9 +502,6 @@ impl Store {
         Ok(applied)
     }
 }
-
-/// A release log row: its sequence key and JSON value.
-pub(super) type LogRow = ([u8; 8], Vec<u8>);
 
 /// A series' updates as the poll holds them.
 enum Updates<'a> {

@@ -1,9 +1,27 @@
-//! The primitives of the binary records: varints, zigzag, values as a power-of-ten integer
-//! or the f64 itself, and a reader that reports where bytes run out or go wrong.
+//! The primitives of the binary records: the format byte every record starts with, varints,
+//! zigzag, values as a power-of-ten integer or the f64 itself, and a reader that reports
+//! where bytes run out or go wrong ([`RecordError`]).
 
 use chrono::{DateTime, Utc};
 
-use super::record::{RecordError, FORMAT, MAX_DECIMALS, RAW};
+/// The layout version inside a record, so a later change can be read beside this one.
+pub(super) const FORMAT: u8 = 1;
+
+/// The value form kept as the f64 itself.
+pub(super) const RAW: u8 = 15;
+/// The most decimals tried before a value is kept as the f64 itself.
+pub(super) const MAX_DECIMALS: u8 = 9;
+
+/// Why a record's bytes do not decode.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum RecordError {
+    #[error("record ends early at byte {at} (reading {what})")]
+    Truncated { at: usize, what: &'static str },
+    #[error("record format {found} is unknown (this statwatch reads format {FORMAT})")]
+    Format { found: u8 },
+    #[error("bad {what} at byte {at}")]
+    Bad { at: usize, what: &'static str },
+}
 
 /// The shortest form that gives `v` back bit for bit: `(form, m)` with v = m / 10^form, or
 /// [`RAW`] (then `m` holds the f64's bits).

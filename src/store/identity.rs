@@ -13,8 +13,8 @@
 //!
 //! [`PollWrite::identities`]: super::PollWrite::identities
 
-use super::ahead::Tree;
 use super::codec::varint;
+use super::Tree;
 use super::{Store, StoreError};
 
 /// The `meta` key set once every stored series the config named was indexed.

@@ -90,11 +90,12 @@ use sled::Transactional;
 
 use crate::model::{Alert, StoredObservation};
 
+pub use codec::RecordError;
 pub use due::Hold;
 pub use identity::{Identity, Rename};
 pub use log::{LogCounts, LogCursor, LogOrder, LogPage};
 pub use outbox::{PendingPage, UnreadableDelivery};
-pub use record::{RecordError, Refused};
+pub use record::Refused;
 pub use series::{BaselineSpan, EncodedSeries, PollRecord, ReleaseLogEntry, TableStamp};
 pub use staged::Staged;
 
@@ -223,6 +224,21 @@ pub struct Store {
     /// transaction, and its undo log must not interleave with another's.
     committing: std::sync::Arc<std::sync::Mutex<()>>,
 }
+
+/// The trees a poll writes ahead of its transaction (see `ahead`), and their ids in an undo
+/// log; readers of these trees read through the poll's undo (see `series`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(super) enum Tree {
+    Series = 1,
+    Revisions = 2,
+    Releases = 3,
+    Identities = 4,
+    Alerts = 5,
+    Outbox = 6,
+}
+
+/// A release log row: its sequence key and JSON value.
+pub(super) type LogRow = ([u8; 8], Vec<u8>);
 
 fn key2(a: &str, b: &str) -> Vec<u8> {
     let mut k = Vec::with_capacity(a.len() + b.len() + 1);

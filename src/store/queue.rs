@@ -17,8 +17,8 @@ use sled::{IVec, Transactional};
 use tracing::info;
 
 use super::codec::{varint, Reader};
+use super::codec::{RecordError, FORMAT};
 use super::due::{stamp, unstamp, Index};
-use super::record::{RecordError, FORMAT};
 use super::series::corrupt;
 use super::{settled, Store, StoreError};
 

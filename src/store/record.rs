@@ -33,31 +33,13 @@ use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
 
-use super::codec::{string, value, value_form, varint, zigzag, Reader};
+use super::codec::{string, value, value_form, varint, zigzag, Reader, RecordError, FORMAT};
 use crate::model::{Label, Period, StoredObservation, Vintage, YEARS};
-
-/// The layout version inside a record, so a later change can be read beside this one.
-pub(super) const FORMAT: u8 = 1;
 
 const SP_CBS: u8 = 0;
 const SP_TEXT: u8 = 1;
 const SP_OWN: u8 = 2;
 const SAME_SEEN: u8 = 4;
-/// The value form kept as the f64 itself.
-pub(super) const RAW: u8 = 15;
-/// The most decimals tried before a value is kept as the f64 itself.
-pub(super) const MAX_DECIMALS: u8 = 9;
-
-/// Why a record's bytes do not decode.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum RecordError {
-    #[error("record ends early at byte {at} (reading {what})")]
-    Truncated { at: usize, what: &'static str },
-    #[error("record format {found} is unknown (this statwatch reads format {FORMAT})")]
-    Format { found: u8 },
-    #[error("bad {what} at byte {at}")]
-    Bad { at: usize, what: &'static str },
-}
 
 /// Why an observation cannot be stored (it would not read back exactly).
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -350,7 +332,7 @@ pub(super) fn code_of(p: Period) -> Result<u64, Refused> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::codec::Reader;
+    use crate::store::codec::{Reader, RAW};
 
     fn t(s: &str) -> DateTime<Utc> {
         s.parse().unwrap()

@@ -7,9 +7,9 @@ use serde::{Deserialize, Serialize};
 
 use std::collections::BTreeMap;
 
-use super::ahead::Tree;
+use super::codec::RecordError;
 use super::record::{self, check, code_of, View};
-use super::{dec, enc, key2, show_key, DecodeError, PollWrite, Store, StoreError};
+use super::{dec, enc, key2, show_key, DecodeError, LogRow, PollWrite, Store, StoreError, Tree};
 use crate::model::{Period, Release, StoredObservation};
 use crate::sources::Fetched;
 
@@ -176,7 +176,7 @@ pub(super) type Row = (Vec<u8>, Vec<u8>);
 pub(super) struct SeriesRows {
     pub(super) stamps: Vec<Row>,
     /// Written ahead of the transaction (see `ahead`).
-    pub(super) releases: Vec<super::ahead::LogRow>,
+    pub(super) releases: Vec<LogRow>,
     pub(super) poll: Option<Row>,
 }
 
@@ -414,7 +414,7 @@ pub(super) fn merged_records(
     Ok((series, Some(revisions)))
 }
 
-pub(super) fn corrupt(tree: &'static str, id: &str, e: record::RecordError) -> StoreError {
+pub(super) fn corrupt(tree: &'static str, id: &str, e: RecordError) -> StoreError {
     StoreError::Corrupt {
         tree,
         key: show_key(id.as_bytes()),

@@ -4,9 +4,8 @@
 
 use super::super::locate::Seg;
 use super::super::raw::RawBrief;
-use super::super::{ConfigError, SeriesConfig};
+use super::super::{BriefConfig, ConfigError, SeriesConfig};
 use super::{glob, Validator};
-use crate::briefs::BriefConfig;
 use crate::rules::RuleConfig;
 
 /// Movers named at each end when `top` is not set.
