@@ -8,7 +8,8 @@
 //!   one screen without secrets; `tables.rs` the catalogue search; `describe.rs` a table's
 //!   keys and a ready `[[series]]` entry; `online.rs` `check --online` (series resolved
 //!   against live metadata); `alerts.rs` the delivery log, printed a chunk at a time;
-//!   `main.rs` maps outcomes to exit codes.
+//!   `assets.rs` the man pages and completions the Debian package ships (hidden
+//!   `package-assets`); `main.rs` maps outcomes to exit codes.
 //! - [`config`]: the TOML config. `mod` the validated [`config::Config`], its shared types
 //!   and `load`; `raw` the file as written (serde structs, enums for closed sets); `locate`
 //!   key path -> file:line:column, toml errors, redaction of echoed secrets; `env`
@@ -40,7 +41,8 @@
 //!     `select.rs` cells -> series; `stamp.rs` change stamps from the catalogue; `find.rs`
 //!     the table search and a table's metadata.
 //! - [`pipeline`]: what one poll of one source does, start to finish (`mod.rs`); what it
-//!   reports per table (`report.rs`); which stored records each series continues, by its
+//!   reports per table (`report.rs`); what a downloaded table's series come to before
+//!   anything is written (`gather.rs`); which stored records each series continues, by its
 //!   identity, so a renamed id keeps its history (`identity.rs`); `table_changed` alerts from
 //!   what a download or a failed table says (`drift.rs`).
 //! - [`diff`]: pure, stored vs fetched -> release.

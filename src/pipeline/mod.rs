@@ -13,20 +13,20 @@ use crate::briefs;
 use crate::config::{ident, Config, SeriesConfig};
 use crate::derive::derive;
 use crate::diff::{diff, merged};
-use crate::model::{Alert, Observation, Release, Tally};
+use crate::model::{Alert, Observation, Release};
 use crate::notify;
 use crate::rules;
 use crate::rules::table_changed::Place;
 use crate::silence;
 use crate::sources::{Check, FetchError, Fetched, Source};
-use crate::store::{
-    EncodedSeries, PollWrite, ReleaseLogEntry, Staged, Store, StoreError, TableStamp,
-};
+use crate::store::{EncodedSeries, PollWrite, Staged, Store, StoreError, TableStamp};
 
 mod drift;
+mod gather;
 mod identity;
 mod report;
 
+use gather::Gathered;
 pub(crate) use identity::index_stored;
 use identity::Homes;
 
@@ -252,23 +252,10 @@ async fn poll_table(
         checked,
         dry_run,
     } = poll;
-    // A stamp only counts for the selection it was downloaded with: a series added to a
-    // table (or a longer history) must not wait for the table's next release.
     let selection = selection(config, name, series);
-    let known = store
-        .stamp(name, table)?
-        .filter(|s| s.selection == selection);
-    let checked = match checked {
-        Some(c) => c,
-        None => {
-            source
-                .check(table, known.as_ref().map(|s| s.stamp.as_str()))
-                .await
-        }
-    };
-    let stamp = match checked? {
-        Check::Unchanged => return Ok(TableResult::Unchanged),
-        Check::Changed { stamp } => stamp,
+    let Some(stamp) = changed_stamp(store, source, (name, table), &selection, checked).await?
+    else {
+        return Ok(TableResult::Unchanged);
     };
     let mut data = source.fetch(table, series, cancel).await?;
     let here = identity::Table {
@@ -282,14 +269,8 @@ async fn poll_table(
 
     // Everything below is computed before anything is written, so a failure leaves the
     // table exactly as it was.
-    let count = data.expanded.len();
-    let mut held = Vec::with_capacity(count);
-    let mut changed = Tally::default();
-    let mut changes = Vec::new();
-    let mut alerts = drift::after_fetch(config, store, (name, table), &data, report, now)?;
-    let mut encoded = Vec::with_capacity(count);
-    let mut releases = Vec::new();
-    let mut group_firsts: BTreeMap<String, ReleaseLogEntry> = BTreeMap::new();
+    let alerts = drift::after_fetch(config, store, (name, table), &data, report, now)?;
+    let mut gathered = Gathered::new(data.expanded.len(), alerts);
     let at = At {
         name,
         table,
@@ -298,7 +279,6 @@ async fn poll_table(
     };
     // Each series' config is dropped once it is done with (a whole table's is thousands).
     for s in std::mem::take(&mut data.expanded) {
-        let s = &s;
         report.labels.titles.insert(s.id.clone(), s.title.clone());
         report
             .labels
@@ -306,58 +286,11 @@ async fn poll_table(
             .insert(s.id.clone(), s.value_unit().to_string());
         // Taken, not cloned: a whole table's observations are held once.
         let fetched = data.series.remove(&s.id).unwrap_or_default();
-        if !dry_run {
-            if let Some((release, e)) = first_sync(store, s, homes.of(&s.id), &fetched, now)? {
-                log_release(&at, s, &release);
-                match &s.template {
-                    // One log entry for a group's first syncs in this table, not one each.
-                    Some(template) => match group_firsts.get_mut(template) {
-                        Some(entry) => entry.fold_group_baseline(&release),
-                        None => {
-                            let entry = ReleaseLogEntry::group_baseline(
-                                now, name, table, template, &release,
-                            );
-                            group_firsts.insert(template.clone(), entry);
-                        }
-                    },
-                    None => {
-                        releases.push(ReleaseLogEntry::compact(now, name, table, &s.id, &release))
-                    }
-                }
-                encoded.push((s.id.clone(), e));
-                held.push(s.id.clone());
-                changed.add(&release);
-                continue;
-            }
-        }
-        let fetched = fetched.to_vec();
-        let n = changes.len();
-        let release = series_release(config, store, &at, s, fetched, &mut changes, &mut alerts)?;
-        held.push(s.id.clone());
-        changed.add(&release);
-        // The log entry is made now, and a first sync's updates become its record now, not
-        // at the commit: a large table's releases and decoded observations are never all
-        // held at once. An encoded first sync is done with (it fires nothing, briefs nothing).
-        for c in changes.split_off(n) {
-            if !c.release.is_empty() {
-                releases.push(ReleaseLogEntry::compact(
-                    now, name, table, &c.series, &c.release,
-                ));
-            }
-            if c.release.baseline && !dry_run {
-                if let Some(e) = Store::encode_baseline(&c.updates) {
-                    encoded.push((c.series, e));
-                    continue;
-                }
-            }
-            changes.push(c);
-        }
+        gathered.series(config, store, &at, &s, fetched, dry_run)?;
     }
-    write.releases.extend(releases);
-    write.releases.extend(group_firsts.into_values());
+    let (held, changed, changes, alerts) = gathered.into_write(write);
     write.identities.extend(homes.identities);
     write.renames.extend(homes.renames);
-    write.encoded.extend(encoded);
     drift::outbox(config, write, &alerts);
     // Not while a series is broken: the next poll downloads the table again, and names the
     // series until it resolves.
@@ -372,6 +305,34 @@ async fn poll_table(
     Ok(TableResult::Updated {
         series: held,
         changed,
+    })
+}
+
+/// The table's new change stamp from its cheap check (the poll's, made for every table at
+/// once, or its own), or `None` when the table is unchanged. A stored stamp only counts for
+/// the selection it was downloaded with: a series added to a table (or a longer history)
+/// must not wait for the table's next release.
+async fn changed_stamp(
+    store: &Store,
+    source: &Source,
+    (name, table): (&str, &str),
+    selection: &str,
+    checked: Option<Result<Check, FetchError>>,
+) -> Result<Option<String>, TableError> {
+    let checked = match checked {
+        Some(c) => c,
+        None => {
+            let known = store
+                .stamp(name, table)?
+                .filter(|s| s.selection == selection);
+            source
+                .check(table, known.as_ref().map(|s| s.stamp.as_str()))
+                .await
+        }
+    };
+    Ok(match checked? {
+        Check::Unchanged => None,
+        Check::Changed { stamp } => Some(stamp),
     })
 }
 

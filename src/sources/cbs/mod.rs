@@ -110,6 +110,35 @@ impl Trimmed {
         }
         t
     }
+
+    /// Fails the table when a series pins a key the dimension has twice once trimmed: the
+    /// series cannot tell them apart, and guessing would store the wrong one's data.
+    fn refuse_ambiguous(&self, dim: &str, series: &[SeriesConfig]) -> Result<(), FetchError> {
+        let Some((s, (a, b))) = series.iter().find_map(|s| {
+            let pair = self.ambiguous.get(s.dimensions.get(dim)?)?;
+            Some((s, pair))
+        }) else {
+            return Ok(());
+        };
+        Err(FetchError::Series {
+            series: s.id.clone(),
+            message: format!(
+                "dimension {dim} has two keys {a:?} and {b:?} that are the same once trimmed: \
+                 the series cannot tell them apart"
+            ),
+        })
+    }
+
+    /// The keys by their trimmed form, with titles (the key where the table gives none).
+    fn choices(&self) -> Vec<Choice> {
+        self.exact
+            .iter()
+            .map(|(trimmed, k)| Choice {
+                key: trimmed.clone(),
+                title: k.title.clone().unwrap_or_else(|| trimmed.clone()),
+            })
+            .collect()
+    }
 }
 
 /// One entry of `DataProperties`: a dimension, the time dimension, a topic (measure) or a
@@ -278,26 +307,8 @@ impl Cbs {
                 // No entity set (see `exact_keys`): the configured keys are used as written.
                 continue;
             }
-            if let Some((s, (a, b))) = kept.iter().find_map(|s| {
-                let pair = keys.ambiguous.get(s.dimensions.get(&dim)?)?;
-                Some((s, pair))
-            }) {
-                return Err(FetchError::Series {
-                    series: s.id.clone(),
-                    message: format!(
-                        "dimension {dim} has two keys {a:?} and {b:?} that are the same \
-                         once trimmed: the series cannot tell them apart"
-                    ),
-                });
-            }
-            let choices: Vec<Choice> = keys
-                .exact
-                .iter()
-                .map(|(trimmed, k)| Choice {
-                    key: trimmed.clone(),
-                    title: k.title.clone().unwrap_or_else(|| trimmed.clone()),
-                })
-                .collect();
+            keys.refuse_ambiguous(&dim, &kept)?;
+            let choices = keys.choices();
             kept.retain(|s| match s.dimensions.get(&dim) {
                 Some(k) if !keys.exact.contains_key(k) => {
                     gone(s, &dim, k, &choices);
