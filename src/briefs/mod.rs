@@ -29,6 +29,10 @@ pub mod detail {
     pub const TEXT: &str = "text";
     /// The facts, in the shape of webhook payload v1's `facts`.
     pub const FACTS: &str = "facts";
+    /// What the HTML mail draws besides the facts: `{"titles": {series: title}, "units":
+    /// {series: unit}, "bars": [{series, title, value}] highest first, "hidden": n}` (the
+    /// breakdown's bars, at most `facts::MAX_BARS`, and how many were left out between).
+    pub const DRAWN: &str = "drawn";
 }
 
 /// One validated `[[briefs]]` entry.
@@ -147,6 +151,7 @@ fn one(
     };
     ids.extend(members.iter().cloned());
     let labels = labels(config, cycle, &ids);
+    let mut bars = (Vec::new(), 0);
     let breakdown = match &b.breakdown {
         Some((glob, _)) => {
             let mut movers = Vec::new();
@@ -160,6 +165,7 @@ fn one(
                     });
                 }
             }
+            bars = facts::bars(&movers);
             Some(facts::breakdown(glob, period, &movers, b.top))
         }
         None => None,
@@ -181,7 +187,22 @@ fn one(
         .map(|a| a.summary.clone())
         .collect();
     let text = text::render(&b.title, &facts, &labels, &alerts);
-    record(config, store, cycle, b, facts, text)
+    // Titles and units of the lead and context only: the bars carry their own titles.
+    let named = |m: &BTreeMap<String, String>| -> BTreeMap<String, String> {
+        m.iter()
+            .filter(|(id, _)| **id == b.lead || b.context.contains(id))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    };
+    let drawn = serde_json::json!({
+        "titles": named(&labels.titles),
+        "units": named(&labels.units),
+        "bars": bars.0,
+        "hidden": bars.1,
+    });
+    let mut alert = record(config, store, cycle, b, facts, text)?;
+    alert.details.insert(detail::DRAWN.into(), drawn);
+    Ok(alert)
 }
 
 /// The brief as an alert record: stable id per (brief id, lead period).

@@ -287,6 +287,9 @@ impl ChatPlatform {
     }
 }
 
+/// Default `digest_after` of a receiver (interface.md).
+pub const DEFAULT_DIGEST_AFTER: usize = 50;
+
 /// Default `resolve_after_hours` of an alertmanager receiver (interface.md).
 pub const DEFAULT_RESOLVE_AFTER_HOURS: u64 = 24;
 
@@ -325,6 +328,9 @@ pub struct ReceiverConfig {
     pub kind: ReceiverKind,
     /// How big one message may be.
     pub batch: BatchLimits,
+    /// Chat and email: a message of more alerts than this is a digest (interface.md, "One
+    /// event, one message"); webhook and Alertmanager get every alert whatever it says.
+    pub digest_after: usize,
     /// Rule-id globs; empty means every rule.
     pub subscribe: Vec<GlobMatcher>,
     pub min_severity: Severity,
@@ -379,6 +385,8 @@ impl Default for StoreConfig {
 #[derive(Debug, Clone)]
 pub struct WebConfig {
     pub listen: SocketAddr,
+    /// Where readers reach the pages, for links in messages (http or https, no query).
+    pub public_url: Option<url::Url>,
 }
 
 /// `[heartbeat]`: `GET url` every `interval` while the daemon is healthy.

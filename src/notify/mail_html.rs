@@ -10,6 +10,8 @@ use minijinja::{Environment, UndefinedBehavior, Value};
 use serde::Serialize;
 
 use super::mail_chart::{png_chart, ChartError, ChartSpec, CHART_SIZE};
+use super::brief_html::{brief_view, BriefView};
+use super::digest::{holds, Digest};
 use super::render::{cause_text, change_text, period_text, subject, test_alert, value_text};
 use crate::model::{Alert, StoredObservation};
 
@@ -39,7 +41,7 @@ pub(crate) struct Rendered {
 }
 
 #[derive(Serialize)]
-struct ChartRef {
+pub(super) struct ChartRef {
     cid: String,
     width: u32,
     height: u32,
@@ -64,8 +66,40 @@ struct Item {
 struct Page {
     subject: String,
     test: bool,
-    briefs: Vec<Item>,
+    /// What the alerts part holds (`3 alerts`), none without alerts.
+    heading: Option<String>,
+    digest: Option<DigestView>,
+    briefs: Vec<BriefView>,
     alerts: Vec<Item>,
+}
+
+/// A digest's summary, above the alerts (see notify::digest).
+#[derive(Serialize)]
+struct DigestView {
+    heading: String,
+    by_severity: String,
+    counts: Vec<String>,
+    top_heading: String,
+    /// (severity, summary) of the most severe alerts.
+    top: Vec<(String, String)>,
+    rest: String,
+}
+
+impl DigestView {
+    fn of(d: &Digest) -> DigestView {
+        DigestView {
+            heading: d.heading(),
+            by_severity: d.by_severity(),
+            counts: d.count_lines(),
+            top_heading: d.top_heading(),
+            top: d
+                .top
+                .iter()
+                .map(|a| (a.severity.to_string().to_uppercase(), a.summary.clone()))
+                .collect(),
+            rest: d.rest(),
+        }
+    }
 }
 
 /// The compiled template. Built once per Notifier, so a broken template fails start-up.
@@ -84,7 +118,7 @@ impl MailHtml {
         env.set_auto_escape_callback(|_| minijinja::AutoEscape::Html);
         env.add_template(NAME, TEMPLATE)?;
         let html = MailHtml { env };
-        html.render(&[test_alert()], true, &SeriesData::new())?;
+        html.render(&[test_alert()], true, &SeriesData::new(), None)?;
         Ok(html)
     }
 
@@ -94,22 +128,24 @@ impl MailHtml {
         alerts: &[Alert],
         test: bool,
         data: &SeriesData,
+        digest: Option<&Digest>,
     ) -> Result<Rendered, MailHtmlError> {
         let mut images = Vec::new();
         let mut briefs = Vec::new();
         let mut plain = Vec::new();
         for a in alerts {
-            let chart = chart(a, data, &mut images)?;
-            let item = item(a, chart);
             if a.is_brief() {
-                briefs.push(item);
+                briefs.push(brief_view(a, data, &mut images)?);
             } else {
-                plain.push(item);
+                let chart = chart(a, data, None, &mut images)?;
+                plain.push(item(a, chart));
             }
         }
         let ctx = Page {
             subject: subject(alerts, test),
             test,
+            heading: (!plain.is_empty()).then(|| holds(0, plain.len())),
+            digest: digest.map(DigestView::of),
             briefs,
             alerts: plain,
         };
@@ -121,10 +157,12 @@ impl MailHtml {
     }
 }
 
-/// Draws the alert's chart, if its series has data, and files it under a new Content-ID.
-fn chart(
+/// Draws the alert's chart, if its series has data, and files it under a new Content-ID;
+/// `title` is drawn above it.
+pub(super) fn chart(
     a: &Alert,
     data: &SeriesData,
+    title: Option<&str>,
     images: &mut Vec<Inline>,
 ) -> Result<Option<ChartRef>, ChartError> {
     let Some(obs) = data.get(&a.series) else {
@@ -135,22 +173,33 @@ fn chart(
         period: a.period,
         old_value: a.old_value(),
         unit: &a.unit,
+        title,
     };
     let Some(png) = png_chart(&spec)? else {
         return Ok(None);
     };
-    // Unique within the message, which is all a Content-ID reference needs.
+    let alt = format!(
+        "{}: the last periods, {} marked",
+        title.unwrap_or(&a.title),
+        period_text(a)
+    );
+    Ok(Some(inline(images, png, CHART_SIZE, alt)))
+}
+
+/// Files a PNG under a new Content-ID (unique within the message, which is all a `cid:`
+/// reference needs).
+pub(super) fn inline(images: &mut Vec<Inline>, png: Vec<u8>, (width, height): (u32, u32), alt: String) -> ChartRef {
     let cid = format!("chart{}@statwatch", images.len() + 1);
     images.push(Inline {
         cid: cid.clone(),
         png,
     });
-    Ok(Some(ChartRef {
+    ChartRef {
         cid,
-        width: CHART_SIZE.0,
-        height: CHART_SIZE.1,
-        alt: format!("{}: the last periods, {} marked", a.title, period_text(a)),
-    }))
+        width,
+        height,
+        alt,
+    }
 }
 
 fn item(a: &Alert, chart: Option<ChartRef>) -> Item {
@@ -194,7 +243,7 @@ mod tests {
         let html = MailHtml::load().unwrap();
         let mut a = alert("id-x", Severity::Info, "a <b>bold</b> summary");
         a.title = "A & B <i>".into();
-        let r = html.render(&[a], false, &SeriesData::new()).unwrap();
+        let r = html.render(&[a], false, &SeriesData::new(), None).unwrap();
         assert!(
             r.html.contains("a &lt;b&gt;bold&lt;&#x2f;b&gt; summary"),
             "{}",
