@@ -142,8 +142,14 @@ fn context_rows(f: &Facts, drawn: &Drawn) -> Vec<ContextRow> {
                 title: drawn.title(&c.series).to_string(),
                 period: c.period.to_string(),
                 value: with_unit(c.value),
-                previous: c.previous_value.map(with_unit).unwrap_or_else(|| "-".into()),
-                change: c.change.map(|v| signed(v, unit)).unwrap_or_else(|| "-".into()),
+                previous: c
+                    .previous_value
+                    .map(with_unit)
+                    .unwrap_or_else(|| "-".into()),
+                change: c
+                    .change
+                    .map(|v| signed(v, unit))
+                    .unwrap_or_else(|| "-".into()),
             }
         })
         .collect()

@@ -96,9 +96,8 @@ impl Chat {
     /// more than `digest_after` (settled together when it is delivered), else the
     /// platform's split, in order.
     pub(super) fn parts(&self, alerts: &[Alert], test: bool) -> Result<Vec<Part>, SendError> {
-        let encoding = |e: serde_json::Error| {
-            SendError::Permanent(format!("cannot encode the message: {e}"))
-        };
+        let encoding =
+            |e: serde_json::Error| SendError::Permanent(format!("cannot encode the message: {e}"));
         if let Some(body) = render_digest(self.platform, alerts, &self.digesting, test) {
             return Ok(Part::numbered(vec![(
                 0..alerts.len(),

@@ -91,7 +91,10 @@ fn draw(rgb: &mut [u8], obs: &[StoredObservation], spec: &ChartSpec<'_>) -> Draw
     let x = -0.5..(obs.len() as f64 - 0.5);
     let mut builder = ChartBuilder::on(&root);
     if let Some(t) = spec.title {
-        builder.caption(t, (fonts::FAMILY, 17).into_font().color(&RGBColor(34, 34, 34)));
+        builder.caption(
+            t,
+            (fonts::FAMILY, 17).into_font().color(&RGBColor(34, 34, 34)),
+        );
     }
     let mut chart = builder
         .margin_top(14)

@@ -9,9 +9,9 @@ use minijinja::value::Serde;
 use minijinja::{Environment, UndefinedBehavior, Value};
 use serde::Serialize;
 
-use super::mail_chart::{png_chart, ChartError, ChartSpec, CHART_SIZE};
 use super::brief_html::{brief_view, BriefView};
 use super::digest::{holds, Digest};
+use super::mail_chart::{png_chart, ChartError, ChartSpec, CHART_SIZE};
 use super::render::{cause_text, change_text, period_text, subject, test_alert, value_text};
 use crate::model::{Alert, StoredObservation};
 
@@ -188,7 +188,12 @@ pub(super) fn chart(
 
 /// Files a PNG under a new Content-ID (unique within the message, which is all a `cid:`
 /// reference needs).
-pub(super) fn inline(images: &mut Vec<Inline>, png: Vec<u8>, (width, height): (u32, u32), alt: String) -> ChartRef {
+pub(super) fn inline(
+    images: &mut Vec<Inline>,
+    png: Vec<u8>,
+    (width, height): (u32, u32),
+    alt: String,
+) -> ChartRef {
     let cid = format!("chart{}@statwatch", images.len() + 1);
     images.push(Inline {
         cid: cid.clone(),

@@ -65,7 +65,11 @@ pub(super) fn digest_message(d: &Digest, test: bool) -> Message {
     if test {
         title = format!("[statwatch test] {title}");
     }
-    let mut head = format!("#### {}\n**{}**\n", escape(&title), escape(&d.by_severity()));
+    let mut head = format!(
+        "#### {}\n**{}**\n",
+        escape(&title),
+        escape(&d.by_severity())
+    );
     for line in d.count_lines() {
         let _ = writeln!(head, "- {}", escape(&line));
     }

@@ -130,7 +130,8 @@ mod tests {
         assert_eq!(largest["new_value"], 14.0);
         assert_eq!(a.period.unwrap().to_string(), "2020-06");
         assert!(
-            a.summary.contains("13 periods revised at once (2020-01 to 2021-01)"),
+            a.summary
+                .contains("13 periods revised at once (2020-01 to 2021-01)"),
             "{}",
             a.summary
         );

@@ -10,8 +10,8 @@ use super::super::ident::check_name;
 use super::super::locate::Seg;
 use super::super::raw::{RawReceiver, RawReceiverKind, RawSmtp};
 use super::super::{
-    BatchLimits, ChatPlatform, DEFAULT_DIGEST_AFTER, ConfigError, ReceiverConfig, ReceiverKind, SecretUrl, SmtpConfig,
-    SmtpTls, DEFAULT_RESOLVE_AFTER_HOURS,
+    BatchLimits, ChatPlatform, ConfigError, ReceiverConfig, ReceiverKind, SecretUrl, SmtpConfig,
+    SmtpTls, DEFAULT_DIGEST_AFTER, DEFAULT_RESOLVE_AFTER_HOURS,
 };
 use super::{glob, is_loopback_host, Validator};
 use crate::model::Severity;
