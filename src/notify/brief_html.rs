@@ -14,7 +14,7 @@ use super::mail_chart::{bars_size, png_bars, Bars, ChartError};
 use super::mail_html::{chart, inline, ChartRef, Inline, SeriesData};
 use crate::briefs::detail::DRAWN;
 use crate::briefs::facts::{Facts, Mover};
-use crate::model::{figure, signed, Alert};
+use crate::model::{signed, Alert};
 
 #[derive(Serialize)]
 pub(super) struct BriefView {
@@ -24,7 +24,7 @@ pub(super) struct BriefView {
     chart: Option<ChartRef>,
     context: Vec<ContextRow>,
     bars: Option<ChartRef>,
-    /// Under the bars: how many rose and fell, and what was left out.
+    /// Under the bars: the series left out between the highest and lowest, if any.
     bars_note: String,
     /// The lines the layout above does not show.
     rest: String,
@@ -95,17 +95,16 @@ pub(super) fn brief_view(
         .unwrap_or_default();
     let (bars, bars_note) = match facts.as_ref().and_then(|f| f.breakdown.as_ref()) {
         Some(b) => {
-            let note = format!(
-                "Of {} series in {}, {} rose and {} fell{}.",
-                b.total,
-                b.period,
-                b.rose,
-                b.fell,
-                match drawn.hidden {
-                    0 => String::new(),
-                    n => format!("; the {n} between the highest and lowest are left out"),
-                }
-            );
+            // The text below the chart says how many rose and fell; this says what the
+            // chart leaves out.
+            let note = match drawn.hidden {
+                0 => String::new(),
+                n => format!(
+                    "The {n} series between the {} highest and lowest of {} are not drawn.",
+                    drawn.bars.len(),
+                    b.total
+                ),
+            };
             (bar_chart(&drawn, b.period, images)?, note)
         }
         None => (None, String::new()),
@@ -134,9 +133,11 @@ fn context_rows(f: &Facts, drawn: &Drawn) -> Vec<ContextRow> {
         .iter()
         .map(|c| {
             let unit = drawn.unit(&c.series);
+            // As the brief's text writes them: a sign, and " %" for percentages (other
+            // units are in the title).
             let with_unit = |v: f64| match unit {
-                "" => figure(v, unit),
-                u => format!("{} {u}", figure(v, unit)),
+                "%" => format!("{} %", signed(v, unit)),
+                _ => signed(v, unit),
             };
             ContextRow {
                 title: drawn.title(&c.series).to_string(),
