@@ -449,7 +449,8 @@ fn brief_with_breakdown() -> Alert {
         "drawn": {
             "titles": {"nl.industry.yoy": "Industrial production NL, y/y", "nl.confidence": "Producer confidence NL",
                        "de.industry.yoy": "Industrial production DE, y/y"},
-            "units": {"nl.industry.yoy": "%", "nl.confidence": "balance", "de.industry.yoy": "%"},
+            "units": {"nl.industry.yoy": "%", "nl.confidence": "balance", "de.industry.yoy": "%",
+                      "nl.industry.branch.0.yoy": "%"},
             "bars": bars,
             "hidden": 0
         }

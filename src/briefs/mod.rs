@@ -187,16 +187,22 @@ fn one(
         .map(|a| a.summary.clone())
         .collect();
     let text = text::render(&b.title, &facts, &labels, &alerts);
-    // Titles and units of the lead and context only: the bars carry their own titles.
-    let named = |m: &BTreeMap<String, String>| -> BTreeMap<String, String> {
+    // Titles of the lead and context only (the bars carry their own), units of them and of
+    // the bars: never every member of a large breakdown.
+    let bars_of = &bars;
+    let named = |m: &BTreeMap<String, String>, bars: bool| -> BTreeMap<String, String> {
         m.iter()
-            .filter(|(id, _)| **id == b.lead || b.context.contains(id))
+            .filter(|(id, _)| {
+                **id == b.lead
+                    || b.context.contains(id)
+                    || (bars && bars_of.0.iter().any(|m| m.series == **id))
+            })
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect()
     };
     let drawn = serde_json::json!({
-        "titles": named(&labels.titles),
-        "units": named(&labels.units),
+        "titles": named(&labels.titles, false),
+        "units": named(&labels.units, true),
         "bars": bars.0,
         "hidden": bars.1,
     });

@@ -166,11 +166,12 @@ fn bar_chart(
         .iter()
         .map(|m| (m.title.clone(), m.value))
         .collect();
-    // The members share the breakdown's unit; the first one's stands for all.
+    // The members share the breakdown's unit; the first one known stands for all.
     let unit = drawn
         .bars
-        .first()
+        .iter()
         .map(|m| drawn.unit(&m.series))
+        .find(|u| !u.is_empty())
         .unwrap_or("");
     let caption = format!("The breakdown in {period}, highest first");
     let spec = Bars {

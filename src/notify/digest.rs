@@ -9,10 +9,13 @@ use std::collections::BTreeMap;
 
 use url::Url;
 
+use crate::briefs::text::ALERTS_HEADING;
 use crate::model::{Alert, Cause, Severity};
 
 /// How many alerts a digest shows.
 pub(crate) const TOP: usize = 10;
+/// How many lines of a brief's list of alerts a digest keeps.
+const BRIEF_ALERTS: usize = 3;
 
 /// A receiver's digest settings: `digest_after` and where the `/alerts` page is read.
 #[derive(Debug, Clone, Default)]
@@ -139,14 +142,35 @@ impl Digest<'_> {
     pub(crate) fn rest(&self) -> String {
         let other = self.total - self.top.len();
         let mut s = format!(
-            "The other {other} alert{} (and all {}): run `statwatch alerts`",
+            "The other {other} alert{} are not shown here. All {}: run `statwatch alerts`",
             plural(other),
             self.total
         );
         if let Some(page) = &self.alerts_page {
             s.push_str(&format!(" or open {page}"));
         }
-        s.push_str(". Every alert is also in the delivery log.");
+        s.push('.');
+        s
+    }
+
+    /// A brief's text for the digest: its list of the release's alerts, which the digest
+    /// sums up, is cut to its first [`BRIEF_ALERTS`] lines.
+    pub(crate) fn brief_text(b: &Alert) -> String {
+        let text = b.brief_text().unwrap_or(&b.summary);
+        let Some(at) = text.find(ALERTS_HEADING) else {
+            return text.to_string();
+        };
+        let (head, list) = text.split_at(at);
+        let lines: Vec<&str> = list.lines().skip(1).filter(|l| !l.trim().is_empty()).collect();
+        if lines.len() <= BRIEF_ALERTS {
+            return text.to_string();
+        }
+        let mut s = format!("{head}{ALERTS_HEADING}\n");
+        for l in &lines[..BRIEF_ALERTS] {
+            s.push_str(l);
+            s.push('\n');
+        }
+        s.push_str(&format!("- and {} more\n", lines.len() - BRIEF_ALERTS));
         s
     }
 }

@@ -190,8 +190,8 @@ fn mark(
 const BAR_HEIGHT: u32 = 22;
 const BAR_FRAME: u32 = 80;
 /// Room for the titles left of the bars, in pixels, and their length in characters.
-const BAR_LABELS: u32 = 230;
-const BAR_TITLE: usize = 34;
+const BAR_LABELS: u32 = 270;
+const BAR_TITLE: usize = 42;
 const RISE: RGBColor = RGBColor(31, 100, 180);
 const FALL: RGBColor = RGBColor(214, 60, 20);
 
@@ -226,6 +226,9 @@ fn draw_bars(rgb: &mut [u8], size: (u32, u32), spec: &Bars<'_>) -> DrawResult {
     let n = spec.bars.len();
     // Zero is always inside the range, so the zero line shows even when all rose.
     let x = value_range(spec.bars.iter().map(|b| b.1).chain([0.0]));
+    // Room at both ends for the figures written beside the bars.
+    let pad = (x.end - x.start) * 0.12;
+    let x = (x.start - if x.start < 0.0 { pad } else { 0.0 })..(x.end + pad);
     let titles: Vec<String> = spec
         .bars
         .iter()
@@ -264,6 +267,18 @@ fn draw_bars(rgb: &mut [u8], size: (u32, u32), spec: &Bars<'_>) -> DrawResult {
         let y = (n - 1 - i) as f64;
         let color = if *v < 0.0 { FALL } else { RISE };
         Rectangle::new([(0.0, y - 0.35), (*v, y + 0.35)], color.filled())
+    }))?;
+    chart.draw_series(spec.bars.iter().enumerate().map(|(i, (_, v))| {
+        let y = (n - 1 - i) as f64;
+        let (dx, h) = if *v < 0.0 {
+            (-4, HPos::Right)
+        } else {
+            (4, HPos::Left)
+        };
+        let style = TextStyle::from((fonts::FAMILY, 13).into_font())
+            .color(&RGBColor(34, 34, 34))
+            .pos(Pos::new(h, VPos::Center));
+        EmptyElement::at((*v, y)) + Text::new(signed(*v, spec.unit), (dx, 0), style)
     }))?;
     chart.draw_series(LineSeries::new(
         [(0.0, -0.5), (0.0, n as f64 - 0.5)],

@@ -85,7 +85,7 @@ pub(super) fn digest_message(d: &Digest, test: bool) -> Message {
     let briefs: String = d
         .briefs
         .iter()
-        .map(|b| brief_block(b, b.brief_text().unwrap_or(&b.summary)))
+        .map(|b| brief_block(b, &Digest::brief_text(b)))
         .collect();
     Message {
         text: clip(&format!("{head}{}{tail}", clip(&briefs, room)), MAX_POST),

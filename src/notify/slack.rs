@@ -170,7 +170,7 @@ pub(super) fn digest_message(d: &Digest, test: bool) -> Message {
     let mut room = MAX_BLOCKS - blocks.len() - tail.len() - 1;
     let mut left_out = 0;
     for b in &d.briefs {
-        let mut made = brief_blocks(b, b.brief_text().unwrap_or(&b.summary));
+        let mut made = brief_blocks(b, &Digest::brief_text(b));
         if made.len() > room {
             left_out += 1;
             continue;

@@ -158,7 +158,7 @@ pub(super) fn digest_message(d: &Digest, test: bool) -> Message {
     let mut room = MAX_MESSAGE_BYTES.saturating_sub(size(&body) + size(&tail) + 1_000);
     let mut left_out = 0;
     for b in &d.briefs {
-        let c = container(b);
+        let c = brief_container(b, &Digest::brief_text(b));
         let n = size(std::slice::from_ref(&c));
         if n > room {
             left_out += 1;
