@@ -421,7 +421,12 @@ fn brief_with_breakdown() -> Alert {
         .enumerate()
         .map(|(i, (t, v))| serde_json::json!({"series": format!("nl.industry.branch.{i}.yoy"), "title": t, "value": v}))
         .collect();
-    bars.sort_by(|a, b| b["value"].as_f64().unwrap().total_cmp(&a["value"].as_f64().unwrap()));
+    bars.sort_by(|a, b| {
+        b["value"]
+            .as_f64()
+            .unwrap()
+            .total_cmp(&a["value"].as_f64().unwrap())
+    });
     let text = "Dutch manufacturing, 2025-03\n\n\
         Industrial production NL, y/y %: +1.3 % in 2025-03, positive for the 3rd month in a row, after 18 months of negative values since 2023-07.\n\
         Producer confidence NL: -2.1 in 2025-03 (from -3.0 the period before, +0.9).\n\
@@ -429,7 +434,11 @@ fn brief_with_breakdown() -> Alert {
         Of 12 series (nl.industry.branch.*.yoy) in 2025-03, 7 rose and 5 fell.\n\
         Highest: 13-15 Textiel-, kleding-, lederindustrie +11.9 %, 27 Elektrische apparatenindustrie +9.2 %.\n\
         Lowest: 29-30 Transportmiddelenindustrie -7.1 %, 19 Aardolie-industrie -5.5 %.\n";
-    let mut b = alert("id-brief", Severity::Info, "Dutch manufacturing: Industrial production NL, y/y %: +1.3 % in 2025-03");
+    let mut b = alert(
+        "id-brief",
+        Severity::Info,
+        "Dutch manufacturing: Industrial production NL, y/y %: +1.3 % in 2025-03",
+    );
     b.kind = "brief".into();
     b.rule = "nl-industry".into();
     b.title = "Dutch manufacturing".into();
@@ -464,7 +473,9 @@ fn brief_with_breakdown() -> Alert {
 /// The mail's HTML with its images as files beside it, under target/mail/<name>/, so a
 /// browser shows it as a mail client would.
 fn keep_html(name: &str, html: &str, pngs: &BTreeMap<String, Vec<u8>>) {
-    let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/mail").join(name);
+    let out = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("target/mail")
+        .join(name);
     std::fs::create_dir_all(&out).unwrap();
     let mut page = html.to_string();
     for (cid, png) in pngs {
@@ -497,15 +508,28 @@ async fn a_brief_mail_has_a_headline_its_lead_chart_a_context_table_and_sorted_b
     let raw = std::fs::read(spool.join("msg-0001.eml")).unwrap();
     let msg = mail_parser::MessageParser::default().parse(&raw).unwrap();
     let text = msg.body_text(0).unwrap();
-    assert!(!text.contains("0 alerts"), "a brief alone says nothing of alerts:\n{text}");
+    assert!(
+        !text.contains("0 alerts"),
+        "a brief alone says nothing of alerts:\n{text}"
+    );
     let html = msg.body_html(0).unwrap().to_string();
     assert!(!html.contains("0 alerts"), "{html}");
     assert!(
         html.contains("margin:0 0 12px 0;\">Industrial production NL, y&#x2f;y %: +1.3 % in 2025-03, positive for the 3rd month in a row"),
         "the lead's sentence is the headline:\n{html}"
     );
-    for needle in ["Producer confidence NL", "-3.0", "+0.9", "Industrial production DE, y&#x2f;y", "-3.6 %", "Of 12 series (nl.industry.branch.*.yoy) in 2025-03, 7 rose and 5 fell."] {
-        assert!(html.contains(needle), "{needle:?} missing from the HTML:\n{html}");
+    for needle in [
+        "Producer confidence NL",
+        "-3.0",
+        "+0.9",
+        "Industrial production DE, y&#x2f;y",
+        "-3.6 %",
+        "Of 12 series (nl.industry.branch.*.yoy) in 2025-03, 7 rose and 5 fell.",
+    ] {
+        assert!(
+            html.contains(needle),
+            "{needle:?} missing from the HTML:\n{html}"
+        );
     }
     let pngs = inline_pngs(&msg);
     assert_eq!(pngs.len(), 2, "the lead chart and the bars");
@@ -526,7 +550,15 @@ async fn an_email_digest_has_the_summary_on_top_of_every_alert() {
     let store = Store::open(&dir.path().join("db")).unwrap();
     let mut alerts: Vec<Alert> = (0..60)
         .map(|i| {
-            let mut a = alert(&format!("em-{i:03}"), Severity::Info, &format!("Unemployment, region {i:02}: +{}.{} % in 2025-03", 3 + i % 4, i % 10));
+            let mut a = alert(
+                &format!("em-{i:03}"),
+                Severity::Info,
+                &format!(
+                    "Unemployment, region {i:02}: +{}.{} % in 2025-03",
+                    3 + i % 4,
+                    i % 10
+                ),
+            );
             a.series = format!("nl.unemployment.region{i:02}");
             a.rule = "nl-regions-release".into();
             a.detected_at += chrono::Duration::milliseconds(i as i64 - 1000);
@@ -547,16 +579,30 @@ async fn an_email_digest_has_the_summary_on_top_of_every_alert() {
     let raw = std::fs::read(spool.join("msg-0001.eml")).unwrap();
     let msg = mail_parser::MessageParser::default().parse(&raw).unwrap();
     let body = msg.body_text(0).unwrap().to_string();
-    let digest = body.find("statwatch digest: 1 brief and 60 alerts").expect(&body);
+    let digest = body
+        .find("statwatch digest: 1 brief and 60 alerts")
+        .expect(&body);
     let list = body.find("statwatch: All 60 alerts").expect(&body);
     assert!(digest < list, "the summary on top");
-    for needle in ["1 critical · 59 info", "The 10 most severe of 60:", "https://stats.example.org/alerts"] {
-        assert!(body[digest..list].contains(needle), "{needle:?} missing from\n{body}");
+    for needle in [
+        "1 critical · 59 info",
+        "The 10 most severe of 60:",
+        "https://stats.example.org/alerts",
+    ] {
+        assert!(
+            body[digest..list].contains(needle),
+            "{needle:?} missing from\n{body}"
+        );
     }
     for i in 0..60 {
-        assert!(body[list..].contains(&format!("em-{i:03}")), "em-{i:03} in the full list");
+        assert!(
+            body[list..].contains(&format!("em-{i:03}")),
+            "em-{i:03} in the full list"
+        );
     }
     let html = msg.body_html(0).unwrap().to_string();
-    assert!(html.contains("statwatch digest: 1 brief and 60 alerts") && html.contains("all 60 alerts"));
+    assert!(
+        html.contains("statwatch digest: 1 brief and 60 alerts") && html.contains("all 60 alerts")
+    );
     keep_html("digest", &html, &inline_pngs(&msg));
 }

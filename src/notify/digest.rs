@@ -161,7 +161,11 @@ impl Digest<'_> {
             return text.to_string();
         };
         let (head, list) = text.split_at(at);
-        let lines: Vec<&str> = list.lines().skip(1).filter(|l| !l.trim().is_empty()).collect();
+        let lines: Vec<&str> = list
+            .lines()
+            .skip(1)
+            .filter(|l| !l.trim().is_empty())
+            .collect();
         if lines.len() <= BRIEF_ALERTS {
             return text.to_string();
         }
