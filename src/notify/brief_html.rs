@@ -84,9 +84,11 @@ pub(super) fn brief_view(
     // The text's layout (briefs::text): title, blank, the lead, one line per context series.
     let shown = if facts.is_some() { 3 + n_context } else { 1 };
     let unit = drawn.unit(&a.series);
+    // The unit, unless the title already says it ("y/y %").
+    let title = drawn.title(&a.series);
     let lead_title = match unit {
-        "" => drawn.title(&a.series).to_string(),
-        u => format!("{} ({u})", drawn.title(&a.series)),
+        u if u.is_empty() || title.contains(u) => title.to_string(),
+        u => format!("{title} ({u})"),
     };
     let chart = chart(a, data, Some(&lead_title), images)?;
     let context = facts

@@ -259,7 +259,7 @@ fn draw_bars(rgb: &mut [u8], size: (u32, u32), spec: &Bars<'_>) -> DrawResult {
                 String::new()
             }
         })
-        .label_style((fonts::FAMILY, 13))
+        .label_style((fonts::FAMILY, 14))
         .bold_line_style(RGBColor(228, 228, 228))
         .light_line_style(TRANSPARENT)
         .draw()?;
@@ -275,7 +275,7 @@ fn draw_bars(rgb: &mut [u8], size: (u32, u32), spec: &Bars<'_>) -> DrawResult {
         } else {
             (4, HPos::Left)
         };
-        let style = TextStyle::from((fonts::FAMILY, 13).into_font())
+        let style = TextStyle::from((fonts::FAMILY, 14).into_font())
             .color(&RGBColor(34, 34, 34))
             .pos(Pos::new(h, VPos::Center));
         EmptyElement::at((*v, y)) + Text::new(signed(*v, spec.unit), (dx, 0), style)
