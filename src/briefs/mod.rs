@@ -187,28 +187,31 @@ fn one(
         .map(|a| a.summary.clone())
         .collect();
     let text = text::render(&b.title, &facts, &labels, &alerts);
-    // Titles of the lead and context only (the bars carry their own), units of them and of
-    // the bars: never every member of a large breakdown.
-    let bars_of = &bars;
-    let named = |m: &BTreeMap<String, String>, bars: bool| -> BTreeMap<String, String> {
+    let drawn = drawn(b, &labels, bars);
+    let mut alert = record(config, store, cycle, b, facts, text)?;
+    alert.details.insert(detail::DRAWN.into(), drawn);
+    Ok(alert)
+}
+
+/// `details.drawn`: titles of the lead and context only (the bars carry their own), units of
+/// them and of the bars (never every member of a large breakdown), and the bars.
+fn drawn(b: &BriefConfig, labels: &Labels, (bars, hidden): (Vec<Mover>, usize)) -> Value {
+    let named = |m: &BTreeMap<String, String>, with_bars: bool| -> BTreeMap<String, String> {
         m.iter()
             .filter(|(id, _)| {
                 **id == b.lead
                     || b.context.contains(id)
-                    || (bars && bars_of.0.iter().any(|m| m.series == **id))
+                    || (with_bars && bars.iter().any(|m| m.series == **id))
             })
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect()
     };
-    let drawn = serde_json::json!({
+    serde_json::json!({
         "titles": named(&labels.titles, false),
         "units": named(&labels.units, true),
-        "bars": bars.0,
-        "hidden": bars.1,
-    });
-    let mut alert = record(config, store, cycle, b, facts, text)?;
-    alert.details.insert(detail::DRAWN.into(), drawn);
-    Ok(alert)
+        "bars": bars,
+        "hidden": hidden,
+    })
 }
 
 /// The brief as an alert record: stable id per (brief id, lead period).

@@ -112,6 +112,15 @@ impl Digest<'_> {
         format!("statwatch digest: {}", holds(self.briefs.len(), self.total))
     }
 
+    /// What a notification of the digest should say besides the counts: the first brief's
+    /// summary, else the most severe alert's.
+    pub(crate) fn lead(&self) -> Option<&str> {
+        self.briefs
+            .first()
+            .or(self.top.first())
+            .map(|a| a.summary.as_str())
+    }
+
     /// `2 critical · 58 info`.
     pub(crate) fn by_severity(&self) -> String {
         let mut n: BTreeMap<Severity, usize> = BTreeMap::new();

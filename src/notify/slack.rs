@@ -185,8 +185,13 @@ pub(super) fn digest_message(d: &Digest, test: bool) -> Message {
         )));
     }
     blocks.extend(tail);
+    // The notification shows only this: the counts and what leads the release.
+    let text = match d.lead() {
+        Some(lead) => format!("{title} · {lead}"),
+        None => title,
+    };
     Message {
-        text: clip_escaped(&escape(&title), MAX_SECTION),
+        text: clip_escaped(&escape(&text), MAX_SECTION),
         blocks,
     }
 }
