@@ -84,8 +84,13 @@
 //!     links, markup) before it goes into a Slack, Mattermost or Teams message.
 //!   - `notify/http.rs`: the HTTP POST and the reading of answers every HTTP receiver shares
 //!     (status, `Retry-After`).
-//!   - `notify/mail_html.rs` + `notify/mail_chart.rs`: an email's HTML part and its PNG charts.
+//!   - `notify/mail_html.rs` + `notify/mail_chart.rs`: an email's HTML part and its PNG charts;
+//!     `notify/mail_images.rs` the charts filed as inline images under their Content-IDs.
 //!   - `notify/chat.rs`: the chat channel (render per platform into parts, post one, pace).
+//!   - `notify/digest.rs`: what a message over a receiver's `digest_after` says instead
+//!     (chat) or on top (email): briefs, counts, the 10 most severe, where the rest is.
+//!   - `notify/brief_html.rs`: a brief laid out for the HTML mail (headline, titled lead
+//!     chart, context table, breakdown bars).
 //!   - `notify/webhook.rs`, `notify/email.rs`, `notify/log.rs`, `notify/slack.rs`,
 //!     `notify/mattermost.rs`, `notify/teams.rs`, `notify/alertmanager.rs`: one file per
 //!     receiver kind.

@@ -308,6 +308,38 @@ async fn the_march_2025_release_makes_one_brief_with_its_facts_and_text() {
         );
     }
 
+    // Its HTML part, laid out like the release: the headline, the lead's chart and the
+    // breakdown's bars as two inline PNGs, the context in a table. Kept under
+    // target/mail/pipeline_brief/ to be looked at.
+    let raw = std::fs::read(dir.path().join("spool/msg-0001.eml")).unwrap();
+    let parsed = mail_parser::MessageParser::default().parse(&raw).unwrap();
+    let html = parsed.body_html(0).unwrap().to_string();
+    for says in [
+        "+1.3 % in 2025-03, positive for the 3rd month in a row",
+        "alt=\"The breakdown in 2025-03, highest first: 8 series\"",
+        "Producer confidence NL (manufacturing)</td><td",
+        ">period before</th>",
+    ] {
+        assert!(
+            html.contains(says),
+            "the HTML does not say {says:?}:\n{html}"
+        );
+    }
+    assert!(!html.contains("0 alerts"), "{html}");
+    let out = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/mail/pipeline_brief");
+    std::fs::create_dir_all(&out).unwrap();
+    let mut page = html.clone();
+    for part in parsed.parts.iter() {
+        use mail_parser::MimeHeaders;
+        if let Some(cid) = part.content_id() {
+            let cid = cid.trim_matches(['<', '>']).to_string();
+            let file = format!("{}.png", cid.split('@').next().unwrap());
+            std::fs::write(out.join(&file), part.contents()).unwrap();
+            page = page.replace(&format!("cid:{cid}"), &file);
+        }
+    }
+    std::fs::write(out.join("mail.html"), page).unwrap();
+
     // Nothing new: no second brief; the same release again would have the same id.
     assert!(statwatch(&config, &["poll"]).await.status.success());
     assert_eq!(hook.accepted().len(), 1);

@@ -170,9 +170,46 @@ pub fn breakdown(glob: &str, period: Period, values: &[Mover], top: usize) -> Br
     }
 }
 
+/// The most bars a brief's breakdown chart draws: the highest and lowest half of them each
+/// when the breakdown has more series (a chart of 834 municipalities would be unreadable).
+pub const MAX_BARS: usize = 30;
+
+/// The breakdown's bars, highest first: every series, or the [`MAX_BARS`] at both ends and
+/// how many between them were left out.
+pub fn bars(values: &[Mover]) -> (Vec<Mover>, usize) {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(|a, b| {
+        b.value
+            .total_cmp(&a.value)
+            .then_with(|| a.series.cmp(&b.series))
+    });
+    if sorted.len() <= MAX_BARS {
+        return (sorted, 0);
+    }
+    let hidden = sorted.len() - MAX_BARS;
+    let tail = sorted.split_off(sorted.len() - MAX_BARS / 2);
+    sorted.truncate(MAX_BARS / 2);
+    sorted.extend(tail);
+    (sorted, hidden)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bars_are_sorted_and_bounded() {
+        let m = |i: usize| Mover {
+            series: format!("s{i:03}"),
+            title: format!("t{i}"),
+            value: i as f64 - 50.0,
+        };
+        let (b, hidden) = bars(&(0..5).map(m).collect::<Vec<_>>());
+        assert_eq!((b.len(), hidden, b[0].series.as_str()), (5, 0, "s004"));
+        let (b, hidden) = bars(&(0..100).map(m).collect::<Vec<_>>());
+        assert_eq!((b.len(), hidden), (MAX_BARS, 70));
+        assert_eq!((b[0].value, b[MAX_BARS - 1].value), (49.0, -50.0));
+    }
 
     /// The y/y of manufacturing as CBS had it in May 2025 (85806NED, calendar adjusted):
     /// 2023-04 .. 2025-03.

@@ -28,6 +28,10 @@ pub mod detail {
     pub const TEXT: &str = "text";
     /// The facts, in the shape of webhook payload v1's `facts`.
     pub const FACTS: &str = "facts";
+    /// What the HTML mail draws besides the facts: `{"titles": {series: title}, "units":
+    /// {series: unit}, "bars": [{series, title, value}] highest first, "hidden": n}` (the
+    /// breakdown's bars, at most `facts::MAX_BARS`, and how many were left out between).
+    pub const DRAWN: &str = "drawn";
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -134,6 +138,7 @@ fn one(
     };
     ids.extend(members.iter().cloned());
     let labels = labels(config, cycle, &ids);
+    let mut bars = (Vec::new(), 0);
     let breakdown = match &b.breakdown {
         Some((glob, _)) => {
             let mut movers = Vec::new();
@@ -147,6 +152,7 @@ fn one(
                     });
                 }
             }
+            bars = facts::bars(&movers);
             Some(facts::breakdown(glob, period, &movers, b.top))
         }
         None => None,
@@ -168,7 +174,31 @@ fn one(
         .map(|a| a.summary.clone())
         .collect();
     let text = text::render(&b.title, &facts, &labels, &alerts);
-    record(config, store, cycle, b, facts, text)
+    let drawn = drawn(b, &labels, bars);
+    let mut alert = record(config, store, cycle, b, facts, text)?;
+    alert.details.insert(detail::DRAWN.into(), drawn);
+    Ok(alert)
+}
+
+/// `details.drawn`: titles of the lead and context only (the bars carry their own), units of
+/// them and of the bars (never every member of a large breakdown), and the bars.
+fn drawn(b: &BriefConfig, labels: &Labels, (bars, hidden): (Vec<Mover>, usize)) -> Value {
+    let named = |m: &BTreeMap<String, String>, with_bars: bool| -> BTreeMap<String, String> {
+        m.iter()
+            .filter(|(id, _)| {
+                **id == b.lead
+                    || b.context.contains(id)
+                    || (with_bars && bars.iter().any(|m| m.series == **id))
+            })
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    };
+    serde_json::json!({
+        "titles": named(&labels.titles, false),
+        "units": named(&labels.units, true),
+        "bars": bars,
+        "hidden": hidden,
+    })
 }
 
 /// The brief as an alert record: stable id per (brief id, lead period).

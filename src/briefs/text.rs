@@ -71,6 +71,9 @@ fn movers(labels: &Labels, list: &[Mover]) -> String {
         .join(", ")
 }
 
+/// The line that opens the list of the release's alerts at the end of a brief's text.
+pub const ALERTS_HEADING: &str = "Alerts of this release:";
+
 /// The brief as plain text; `alerts` are the summaries of the cycle's alerts on its series.
 pub fn render(title: &str, facts: &Facts, labels: &Labels, alerts: &[String]) -> String {
     let lead = &facts.lead;
@@ -120,7 +123,9 @@ pub fn render(title: &str, facts: &Facts, labels: &Labels, alerts: &[String]) ->
         }
     }
     if !alerts.is_empty() {
-        s.push_str("\nAlerts of this release:\n");
+        s.push('\n');
+        s.push_str(ALERTS_HEADING);
+        s.push('\n');
         for a in alerts {
             let _ = writeln!(s, "- {a}");
         }

@@ -299,6 +299,9 @@ impl ChatPlatform {
     }
 }
 
+/// Default `digest_after` of a chat or email receiver (docs/config.md, `[receivers.NAME]`).
+pub const DEFAULT_DIGEST_AFTER: usize = 50;
+
 /// Default `resolve_after_hours` of an alertmanager receiver (docs/config.md,
 /// `[receivers.NAME]`).
 pub const DEFAULT_RESOLVE_AFTER_HOURS: u64 = 24;
@@ -338,6 +341,9 @@ pub struct ReceiverConfig {
     pub kind: ReceiverKind,
     /// How big one message may be.
     pub batch: BatchLimits,
+    /// Chat and email: a message of more alerts than this is a digest (docs/payloads.md, "Digests":
+    /// one event, one message); webhook and Alertmanager get every alert whatever it says.
+    pub digest_after: usize,
     /// Rule-id globs; empty means every rule.
     pub subscribe: Vec<GlobMatcher>,
     pub min_severity: Severity,
@@ -399,6 +405,8 @@ impl Default for StoreConfig {
 #[derive(Debug, Clone)]
 pub struct WebConfig {
     pub listen: SocketAddr,
+    /// Where readers reach the pages, for links in messages (http or https, no query).
+    pub public_url: Option<url::Url>,
 }
 
 /// `[heartbeat]`: `GET url` every `interval` while the daemon is healthy.

@@ -267,6 +267,8 @@ pub(crate) struct RawReceiver {
     pub max_batch_alerts: Option<u64>,
     /// Webhook, Alertmanager: the most bytes one message's body takes.
     pub max_batch_bytes: Option<u64>,
+    /// Slack, Mattermost, Teams, email: above this many alerts in one message, a digest.
+    pub digest_after: Option<u64>,
     /// Rule-id globs; default every rule.
     pub subscribe: Option<Vec<String>>,
     pub min_severity: Option<Severity>,
@@ -291,4 +293,7 @@ pub(crate) struct RawSmtp {
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawWeb {
     pub listen: Option<String>,
+    /// Where readers reach the pages (`https://stats.example.org/statwatch`): messages link
+    /// the `/alerts` page under it.
+    pub public_url: Option<String>,
 }

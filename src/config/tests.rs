@@ -257,6 +257,47 @@ fn chat_and_alertmanager_receivers_bound_their_messages() {
         e.contains("a teams receiver takes no max_batch_bytes"),
         "{e}"
     );
+
+    // digest_after: 50 by default, set per chat (and email) receiver, refused where every
+    // alert goes out anyway.
+    assert_eq!(c.receivers["am"].digest_after, 50);
+    let c = parse(&src.replace("kind = \"teams\"", "kind = \"teams\"\ndigest_after = 5")).unwrap();
+    let teams = c
+        .receivers
+        .values()
+        .find(|r| r.kind_name() == "teams")
+        .unwrap();
+    assert_eq!(teams.digest_after, 5);
+    let e = err(&src.replace("urls = [", "digest_after = 5\nurls = ["));
+    assert!(
+        e.contains("an alertmanager receiver takes no digest_after")
+            || e.contains("a alertmanager receiver takes no digest_after"),
+        "{e}"
+    );
+    let e = err(&src.replace("kind = \"teams\"", "kind = \"teams\"\ndigest_after = 0"));
+    assert!(
+        e.contains("digest_after") && e.contains("out of range"),
+        "{e}"
+    );
+}
+
+#[test]
+fn web_public_url_is_an_http_url_without_query() {
+    let ok = format!("{GOOD}\n[web]\npublic_url = \"https://stats.example.org/statwatch/\"\n");
+    let c = parse(&ok).unwrap();
+    assert_eq!(
+        c.web.unwrap().public_url.unwrap().as_str(),
+        "https://stats.example.org/statwatch/"
+    );
+    for bad in [
+        "ftp://x/",
+        "stats.example.org",
+        "https://x/?a=1",
+        "https://u:p@x/",
+    ] {
+        let e = err(&ok.replace("https://stats.example.org/statwatch/", bad));
+        assert!(e.contains("web.public_url"), "{bad}: {e}");
+    }
 }
 
 #[test]

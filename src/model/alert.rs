@@ -162,6 +162,10 @@ pub mod detail {
     pub const LAST_ERROR: &str = "last_error";
     /// The first failed poll of the outage (source_failing), RFC 3339.
     pub const FAILING_SINCE: &str = "failing_since";
+    /// How many periods a summed revision revised (revision, above 12 at once).
+    pub const REVISED: &str = "revised";
+    /// The largest of them: `{period, old_value, new_value}` (revision, with `revised`).
+    pub const LARGEST: &str = "largest";
     /// Whether this alert says the silence is over (source_failing: the source polls again).
     pub const RECOVERED: &str = "recovered";
     /// `discontinued`, `structure` or `rebased` (table_changed).
@@ -261,6 +265,11 @@ impl Alert {
 
     pub fn relative(&self) -> Option<bool> {
         self.detail(detail::RELATIVE)?.as_bool()
+    }
+
+    /// How many periods a summed revision covers (`None` for one revision).
+    pub fn revised(&self) -> Option<u64> {
+        self.detail(detail::REVISED)?.as_u64()
     }
 
     pub fn level(&self) -> Option<f64> {

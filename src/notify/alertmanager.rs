@@ -79,7 +79,7 @@ pub fn postable(
                 summary: a.summary.clone(),
                 // The same text the email carries for this alert alone: value, previous,
                 // period, table, cause, id. Deterministic, so both instances agree.
-                description: body(std::slice::from_ref(a), a.is_test()),
+                description: body(std::slice::from_ref(a), a.is_test(), None),
             },
             starts_at: time(a.detected_at),
             ends_at: time(a.detected_at.max(sent_at) + resolve),

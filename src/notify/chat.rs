@@ -15,6 +15,7 @@ use serde::Serialize;
 use tracing::debug;
 
 use super::batch::Part;
+use super::digest::Digesting;
 use super::render::short;
 use super::{http, mattermost, slack, teams, NotifyError, SendError};
 use crate::config::{ChatPlatform, SecretUrl};
@@ -29,6 +30,8 @@ const MATTERMOST_PACE: Duration = Duration::from_millis(200);
 
 pub(super) struct Chat {
     platform: ChatPlatform,
+    /// Above `digest_after` alerts, a page goes out as one digest.
+    digesting: Digesting,
     client: reqwest::Client,
     url: SecretUrl,
     timeout: Duration,
@@ -57,24 +60,51 @@ pub fn render(
     }
 }
 
+/// The one message a page of more than `digest_after` alerts is sent as, carrying them all;
+/// `None` for a page that is not over it.
+pub(super) fn render_digest(
+    platform: ChatPlatform,
+    alerts: &[Alert],
+    digesting: &Digesting,
+    test: bool,
+) -> Option<Result<Vec<u8>, serde_json::Error>> {
+    let d = digesting.of(alerts)?;
+    Some(match platform {
+        ChatPlatform::Slack => serde_json::to_vec(&slack::digest_message(&d, test)),
+        ChatPlatform::Mattermost => serde_json::to_vec(&mattermost::digest_message(&d, test)),
+        ChatPlatform::Teams => serde_json::to_vec(&teams::digest_message(&d, test)),
+    })
+}
+
 impl Chat {
     pub(super) fn new(
         platform: ChatPlatform,
+        digesting: Digesting,
         url: SecretUrl,
         timeout: Duration,
     ) -> Result<Chat, NotifyError> {
         Ok(Chat {
             platform,
+            digesting,
             client: http::client(timeout)?,
             url,
             timeout,
         })
     }
 
-    /// The messages a page of alerts is sent as: the platform's split, in order.
+    /// The messages a page of alerts is sent as: one digest carrying them all when there are
+    /// more than `digest_after` (settled together when it is delivered), else the
+    /// platform's split, in order.
     pub(super) fn parts(&self, alerts: &[Alert], test: bool) -> Result<Vec<Part>, SendError> {
-        let rendered = render(self.platform, alerts, test)
-            .map_err(|e| SendError::Permanent(format!("cannot encode the message: {e}")))?;
+        let encoding =
+            |e: serde_json::Error| SendError::Permanent(format!("cannot encode the message: {e}"));
+        if let Some(body) = render_digest(self.platform, alerts, &self.digesting, test) {
+            return Ok(Part::numbered(vec![(
+                0..alerts.len(),
+                Some(body.map_err(encoding)?),
+            )]));
+        }
+        let rendered = render(self.platform, alerts, test).map_err(encoding)?;
         Ok(Part::numbered(
             rendered.into_iter().map(|(r, b)| (r, Some(b))).collect(),
         ))

@@ -18,7 +18,9 @@ use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
 use tracing::warn;
 
-use super::mail_html::{MailHtml, SeriesData};
+use super::digest::Digesting;
+use super::mail_html::MailHtml;
+use super::mail_images::SeriesData;
 use super::render::{body, chain, subject};
 use super::{NotifyError, SendError};
 use crate::config::{SmtpConfig, SmtpTls};
@@ -87,6 +89,8 @@ impl Transport {
 
 pub(super) struct Email {
     transport: Arc<Transport>,
+    /// Above `digest_after` alerts, the digest's summary opens the mail.
+    digesting: Digesting,
     html: Arc<MailHtml>,
     to: Vec<Mailbox>,
 }
@@ -96,6 +100,7 @@ impl Email {
         receiver: &str,
         transport: Arc<Transport>,
         html: Arc<MailHtml>,
+        digesting: Digesting,
         to: &[String],
     ) -> Result<Email, NotifyError> {
         let to = to
@@ -109,6 +114,7 @@ impl Email {
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Email {
             transport,
+            digesting,
             html,
             to,
         })
@@ -127,8 +133,9 @@ impl Email {
         for to in &self.to {
             builder = builder.to(to.clone());
         }
-        let text = SinglePart::plain(body(alerts, test));
-        let body = match self.html.render(alerts, test, data) {
+        let digest = self.digesting.of(alerts);
+        let text = SinglePart::plain(body(alerts, test, digest.as_ref()));
+        let body = match self.html.render(alerts, test, data, digest.as_ref()) {
             Ok(r) => {
                 let png = ContentType::parse("image/png").expect("a valid MIME type");
                 let mut related = MultiPart::related().singlepart(SinglePart::html(r.html));

@@ -37,6 +37,8 @@ pub(crate) struct ChartSpec<'a> {
     pub old_value: Option<f64>,
     /// The unit of the values, for how the labels write them.
     pub unit: &'a str,
+    /// Drawn above the chart (a brief's lead: the series title and unit).
+    pub title: Option<&'a str>,
 }
 
 /// The last [`SPARK_PERIODS`] observations, ending at the marked period when that is older
@@ -63,8 +65,12 @@ pub(crate) fn png_chart(spec: &ChartSpec<'_>) -> Result<Option<Vec<u8>>, ChartEr
 }
 
 fn encode(rgb: &[u8]) -> Result<Vec<u8>, png::EncodingError> {
+    encode_sized(rgb, CHART_SIZE)
+}
+
+fn encode_sized(rgb: &[u8], (w, h): (u32, u32)) -> Result<Vec<u8>, png::EncodingError> {
     let mut out = Vec::new();
-    let mut enc = png::Encoder::new(&mut out, CHART_SIZE.0, CHART_SIZE.1);
+    let mut enc = png::Encoder::new(&mut out, w, h);
     enc.set_color(png::ColorType::Rgb);
     enc.set_depth(png::BitDepth::Eight);
     enc.write_header()?.write_image_data(rgb)?;
@@ -84,7 +90,14 @@ fn draw(rgb: &mut [u8], obs: &[StoredObservation], spec: &ChartSpec<'_>) -> Draw
     let labels: Vec<String> = obs.iter().map(|o| o.period.to_string()).collect();
     // Half a period of room at each end, so the first and last points are not cut in half.
     let x = -0.5..(obs.len() as f64 - 0.5);
-    let mut chart = ChartBuilder::on(&root)
+    let mut builder = ChartBuilder::on(&root);
+    if let Some(t) = spec.title {
+        builder.caption(
+            t,
+            (fonts::FAMILY, 17).into_font().color(&RGBColor(34, 34, 34)),
+        );
+    }
+    let mut chart = builder
         .margin_top(14)
         .margin_bottom(6)
         .margin_left(8)
@@ -174,6 +187,108 @@ fn mark(
     Ok(())
 }
 
+/// Pixels per bar of a breakdown chart, and around the bars (caption, axis).
+const BAR_HEIGHT: u32 = 22;
+const BAR_FRAME: u32 = 80;
+/// Room for the titles left of the bars, in pixels, and their length in characters.
+const BAR_LABELS: u32 = 270;
+const BAR_TITLE: usize = 42;
+const RISE: RGBColor = RGBColor(31, 100, 180);
+const FALL: RGBColor = RGBColor(214, 60, 20);
+
+/// A breakdown's bars, highest first: each series' title and value.
+pub(crate) struct Bars<'a> {
+    pub bars: &'a [(String, f64)],
+    pub unit: &'a str,
+    pub caption: &'a str,
+}
+
+/// The size of a bar chart of `n` bars.
+pub(crate) fn bars_size(n: usize) -> (u32, u32) {
+    (CHART_SIZE.0, BAR_FRAME + BAR_HEIGHT * n as u32)
+}
+
+/// A sorted horizontal bar chart as PNG bytes, one bar per series labelled with its title,
+/// the zero line drawn; `None` without bars.
+pub(crate) fn png_bars(spec: &Bars<'_>) -> Result<Option<Vec<u8>>, ChartError> {
+    fonts::register()?;
+    if spec.bars.is_empty() {
+        return Ok(None);
+    }
+    let (w, h) = bars_size(spec.bars.len());
+    let mut rgb = vec![0u8; (w * h * 3) as usize];
+    draw_bars(&mut rgb, (w, h), spec).map_err(|e| ChartError::Draw(e.to_string()))?;
+    Ok(Some(encode_sized(&rgb, (w, h))?))
+}
+
+fn draw_bars(rgb: &mut [u8], size: (u32, u32), spec: &Bars<'_>) -> DrawResult {
+    let root = BitMapBackend::with_buffer(rgb, size).into_drawing_area();
+    root.fill(&WHITE)?;
+    let n = spec.bars.len();
+    // Zero is always inside the range, so the zero line shows even when all rose.
+    let x = value_range(spec.bars.iter().map(|b| b.1).chain([0.0]));
+    // Room at both ends for the figures written beside the bars.
+    let pad = (x.end - x.start) * 0.12;
+    let x = (x.start - if x.start < 0.0 { pad } else { 0.0 })..(x.end + pad);
+    let titles: Vec<String> = spec
+        .bars
+        .iter()
+        .map(|b| crate::notify::render::clip(&b.0, BAR_TITLE))
+        .collect();
+    let mut chart = ChartBuilder::on(&root)
+        .caption(
+            spec.caption,
+            (fonts::FAMILY, 17).into_font().color(&RGBColor(34, 34, 34)),
+        )
+        .margin(8)
+        .margin_right(24)
+        .x_label_area_size(26)
+        .y_label_area_size(BAR_LABELS)
+        .build_cartesian_2d(x.clone(), -0.5..(n as f64 - 0.5))?;
+    chart
+        .configure_mesh()
+        .x_labels(6)
+        .y_labels(n)
+        .disable_y_mesh()
+        .x_label_formatter(&|v| figure(*v, spec.unit))
+        .y_label_formatter(&|y| {
+            // Bar i is drawn at n-1-i so the highest is on top.
+            let i = n as f64 - 1.0 - y.round();
+            if (y - y.round()).abs() < 0.01 && i >= 0.0 && (i as usize) < n {
+                titles[i as usize].clone()
+            } else {
+                String::new()
+            }
+        })
+        .label_style((fonts::FAMILY, 14))
+        .bold_line_style(RGBColor(228, 228, 228))
+        .light_line_style(TRANSPARENT)
+        .draw()?;
+    chart.draw_series(spec.bars.iter().enumerate().map(|(i, (_, v))| {
+        let y = (n - 1 - i) as f64;
+        let color = if *v < 0.0 { FALL } else { RISE };
+        Rectangle::new([(0.0, y - 0.35), (*v, y + 0.35)], color.filled())
+    }))?;
+    chart.draw_series(spec.bars.iter().enumerate().map(|(i, (_, v))| {
+        let y = (n - 1 - i) as f64;
+        let (dx, h) = if *v < 0.0 {
+            (-4, HPos::Right)
+        } else {
+            (4, HPos::Left)
+        };
+        let style = TextStyle::from((fonts::FAMILY, 14).into_font())
+            .color(&RGBColor(34, 34, 34))
+            .pos(Pos::new(h, VPos::Center));
+        EmptyElement::at((*v, y)) + Text::new(signed(*v, spec.unit), (dx, 0), style)
+    }))?;
+    chart.draw_series(LineSeries::new(
+        [(0.0, -0.5), (0.0, n as f64 - 0.5)],
+        RGBColor(60, 60, 60).stroke_width(1),
+    ))?;
+    root.present()?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -213,6 +328,7 @@ mod tests {
             period: Some(obs[38].period),
             old_value: Some(-3.0),
             unit: "%",
+            title: Some("Industrial production NL, y/y (%)"),
         };
         let png = png_chart(&spec).unwrap().unwrap();
         let reader = png::Decoder::new(std::io::Cursor::new(png))
@@ -224,6 +340,7 @@ mod tests {
             period: None,
             old_value: None,
             unit: "",
+            title: None,
         };
         assert!(png_chart(&empty).unwrap().is_none());
     }

@@ -3,18 +3,16 @@
 //! rendered from an embedded minijinja template with autoescape on: CBS titles and brief text
 //! are shown as text, never as markup. The charts travel as inline PNG parts (`cid:`).
 
-use std::collections::BTreeMap;
-
 use minijinja::value::Serde;
 use minijinja::{Environment, UndefinedBehavior, Value};
 use serde::Serialize;
 
-use super::mail_chart::{png_chart, ChartError, ChartSpec, CHART_SIZE};
+use super::brief_html::{brief_view, BriefView};
+use super::digest::{holds, Digest};
+use super::mail_chart::ChartError;
+use super::mail_images::{chart, ChartRef, Inline, SeriesData};
 use super::render::{cause_text, change_text, period_text, subject, test_alert, value_text};
-use crate::model::{Alert, StoredObservation};
-
-/// The stored observations of every series a message is about, read at send time.
-pub(crate) type SeriesData = BTreeMap<String, Vec<StoredObservation>>;
+use crate::model::Alert;
 
 const NAME: &str = "mail.html";
 const TEMPLATE: &str = include_str!("templates/mail.html");
@@ -27,23 +25,9 @@ pub enum MailHtmlError {
     Chart(#[from] ChartError),
 }
 
-/// An inline image: referenced from the HTML as `cid:{cid}`.
-pub(crate) struct Inline {
-    pub cid: String,
-    pub png: Vec<u8>,
-}
-
 pub(crate) struct Rendered {
     pub html: String,
     pub images: Vec<Inline>,
-}
-
-#[derive(Serialize)]
-struct ChartRef {
-    cid: String,
-    width: u32,
-    height: u32,
-    alt: String,
 }
 
 #[derive(Serialize)]
@@ -64,8 +48,40 @@ struct Item {
 struct Page {
     subject: String,
     test: bool,
-    briefs: Vec<Item>,
+    /// What the alerts part holds (`3 alerts`), none without alerts.
+    heading: Option<String>,
+    digest: Option<DigestView>,
+    briefs: Vec<BriefView>,
     alerts: Vec<Item>,
+}
+
+/// A digest's summary, above the alerts (see notify::digest).
+#[derive(Serialize)]
+struct DigestView {
+    heading: String,
+    by_severity: String,
+    counts: Vec<String>,
+    top_heading: String,
+    /// (severity, summary) of the most severe alerts.
+    top: Vec<(String, String)>,
+    rest: String,
+}
+
+impl DigestView {
+    fn of(d: &Digest) -> DigestView {
+        DigestView {
+            heading: d.heading(),
+            by_severity: d.by_severity(),
+            counts: d.count_lines(),
+            top_heading: d.top_heading(),
+            top: d
+                .top
+                .iter()
+                .map(|a| (a.severity.to_string().to_uppercase(), a.summary.clone()))
+                .collect(),
+            rest: d.rest(),
+        }
+    }
 }
 
 /// The compiled template. Built once per Notifier, so a broken template fails start-up.
@@ -84,7 +100,7 @@ impl MailHtml {
         env.set_auto_escape_callback(|_| minijinja::AutoEscape::Html);
         env.add_template(NAME, TEMPLATE)?;
         let html = MailHtml { env };
-        html.render(&[test_alert()], true, &SeriesData::new())?;
+        html.render(&[test_alert()], true, &SeriesData::new(), None)?;
         Ok(html)
     }
 
@@ -94,22 +110,24 @@ impl MailHtml {
         alerts: &[Alert],
         test: bool,
         data: &SeriesData,
+        digest: Option<&Digest>,
     ) -> Result<Rendered, MailHtmlError> {
         let mut images = Vec::new();
         let mut briefs = Vec::new();
         let mut plain = Vec::new();
         for a in alerts {
-            let chart = chart(a, data, &mut images)?;
-            let item = item(a, chart);
             if a.is_brief() {
-                briefs.push(item);
+                briefs.push(brief_view(a, data, &mut images)?);
             } else {
-                plain.push(item);
+                let chart = chart(a, data, None, &mut images)?;
+                plain.push(item(a, chart));
             }
         }
         let ctx = Page {
             subject: subject(alerts, test),
             test,
+            heading: (!plain.is_empty()).then(|| holds(0, plain.len())),
+            digest: digest.map(DigestView::of),
             briefs,
             alerts: plain,
         };
@@ -119,38 +137,6 @@ impl MailHtml {
             .render(Value::from(Serde(&ctx)))?;
         Ok(Rendered { html, images })
     }
-}
-
-/// Draws the alert's chart, if its series has data, and files it under a new Content-ID.
-fn chart(
-    a: &Alert,
-    data: &SeriesData,
-    images: &mut Vec<Inline>,
-) -> Result<Option<ChartRef>, ChartError> {
-    let Some(obs) = data.get(&a.series) else {
-        return Ok(None);
-    };
-    let spec = ChartSpec {
-        obs,
-        period: a.period,
-        old_value: a.old_value(),
-        unit: &a.unit,
-    };
-    let Some(png) = png_chart(&spec)? else {
-        return Ok(None);
-    };
-    // Unique within the message, which is all a Content-ID reference needs.
-    let cid = format!("chart{}@statwatch", images.len() + 1);
-    images.push(Inline {
-        cid: cid.clone(),
-        png,
-    });
-    Ok(Some(ChartRef {
-        cid,
-        width: CHART_SIZE.0,
-        height: CHART_SIZE.1,
-        alt: format!("{}: the last periods, {} marked", a.title, period_text(a)),
-    }))
 }
 
 fn item(a: &Alert, chart: Option<ChartRef>) -> Item {
@@ -194,7 +180,7 @@ mod tests {
         let html = MailHtml::load().unwrap();
         let mut a = alert("id-x", Severity::Info, "a <b>bold</b> summary");
         a.title = "A & B <i>".into();
-        let r = html.render(&[a], false, &SeriesData::new()).unwrap();
+        let r = html.render(&[a], false, &SeriesData::new(), None).unwrap();
         assert!(
             r.html.contains("a &lt;b&gt;bold&lt;&#x2f;b&gt; summary"),
             "{}",

@@ -9,6 +9,7 @@ use std::ops::Range;
 
 use serde::Serialize;
 
+use super::digest::Digest;
 use super::escape::{mattermost as escape, mattermost_code as code};
 use super::render::{cause_text, change_text, clip, part_title, parts, period_text, value_text};
 use crate::model::Alert;
@@ -55,6 +56,40 @@ pub(super) fn messages(alerts: &[Alert], test: bool) -> Vec<(Range<usize>, Messa
             (r, message)
         })
         .collect()
+}
+
+/// A digest in one post: the heading, the counts, the briefs (shortened to the room the
+/// rest leaves), the most severe alerts, and where the rest is.
+pub(super) fn digest_message(d: &Digest, test: bool) -> Message {
+    let mut title = d.heading();
+    if test {
+        title = format!("[statwatch test] {title}");
+    }
+    let mut head = format!(
+        "#### {}\n**{}**\n",
+        escape(&title),
+        escape(&d.by_severity())
+    );
+    for line in d.count_lines() {
+        let _ = writeln!(head, "- {}", escape(&line));
+    }
+    let mut tail = format!("\n**{}**\n", escape(&d.top_heading()));
+    for a in &d.top {
+        tail.push_str(&alert(a));
+    }
+    // Our own words and the configured page, not escaped: the command reads as code and
+    // the URL stays a link.
+    let _ = write!(tail, "\n{}\n", d.rest());
+    let (head, tail) = (clip(&head, MAX_POST / 4), clip(&tail, MAX_POST / 2));
+    let room = MAX_POST - head.chars().count() - tail.chars().count();
+    let briefs: String = d
+        .briefs
+        .iter()
+        .map(|b| brief_block(b, &Digest::brief_text(b)))
+        .collect();
+    Message {
+        text: clip(&format!("{head}{}{tail}", clip(&briefs, room)), MAX_POST),
+    }
 }
 
 /// A brief: its first line (title and period) in bold, the rest line by line as it is

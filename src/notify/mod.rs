@@ -34,13 +34,16 @@
 
 mod alertmanager;
 mod batch;
+mod brief_html;
 mod chat;
+mod digest;
 mod email;
 mod escape;
 mod http;
 mod log;
 mod mail_chart;
 mod mail_html;
+mod mail_images;
 mod mattermost;
 mod render;
 mod round;
@@ -64,12 +67,13 @@ use crate::config::{BatchLimits, Config, ReceiverKind};
 use crate::model::{Alert, Delivery, DeliveryState};
 use crate::store::{Store, StoreError, UnreadableDelivery};
 use batch::Part;
-use mail_html::SeriesData;
+use mail_images::SeriesData;
 use render::test_alert;
 use settle::Backoff;
 
 pub use alertmanager::{postable, PostableAlert};
 pub use chat::render as chat_messages;
+pub(crate) use digest::Digesting;
 pub use http::parse_retry_after;
 pub(crate) use route::receivers_for;
 pub use webhook::{payload, sign};
@@ -286,6 +290,10 @@ impl Notifier {
         // font fails start-up, not a delivery.
         let mut html: Option<Arc<mail_html::MailHtml>> = None;
         for (name, r) in &config.receivers {
+            let digesting = Digesting {
+                after: r.digest_after,
+                public_url: config.web.as_ref().and_then(|w| w.public_url.clone()),
+            };
             let channel = match &r.kind {
                 ReceiverKind::Webhook {
                     url,
@@ -314,14 +322,19 @@ impl Notifier {
                         Some(h) => h.clone(),
                         None => html.insert(Arc::new(mail_html::MailHtml::load()?)).clone(),
                     };
-                    Channel::Email(email::Email::new(name, transport, html, to)?)
+                    Channel::Email(email::Email::new(name, transport, html, digesting, to)?)
                 }
                 ReceiverKind::Log => Channel::Log,
                 ReceiverKind::Chat {
                     platform,
                     url,
                     timeout,
-                } => Channel::Chat(chat::Chat::new(*platform, url.clone(), *timeout)?),
+                } => Channel::Chat(chat::Chat::new(
+                    *platform,
+                    digesting.clone(),
+                    url.clone(),
+                    *timeout,
+                )?),
                 ReceiverKind::Alertmanager {
                     urls,
                     resolve_after,

@@ -7,6 +7,7 @@ use std::ops::Range;
 use chrono::Utc;
 use rand::Rng;
 
+use super::digest::{holds, Digest};
 use crate::model::{detail, figure, signed, Alert, AlertKind, Cause, Period, Severity};
 
 /// The alert that names a message: its first brief (the story of the release), else the
@@ -208,8 +209,28 @@ pub(crate) fn part_title(
     format!("{}{suffix}", clip(&subject(alerts, test), room))
 }
 
-/// The plain-text body: every alert with what it is about, then every alert id.
-pub(crate) fn body(alerts: &[Alert], test: bool) -> String {
+/// A digest's summary in plain text: counts, the most severe alerts, where the rest is.
+pub(crate) fn digest_text(d: &Digest) -> String {
+    let mut s = format!("{}\n{}\n", d.heading(), d.by_severity());
+    for line in d.count_lines() {
+        let _ = writeln!(s, "  {line}");
+    }
+    let _ = writeln!(s, "\n{}", d.top_heading());
+    for a in &d.top {
+        let _ = writeln!(
+            s,
+            "  [{}] {}",
+            a.severity.to_string().to_uppercase(),
+            a.summary
+        );
+    }
+    let _ = writeln!(s, "\n{}\n", d.rest());
+    s
+}
+
+/// The plain-text body: every alert with what it is about, then every alert id; a digest's
+/// summary, when the message is over `digest_after`, after the briefs and before the alerts.
+pub(crate) fn body(alerts: &[Alert], test: bool, digest: Option<&Digest>) -> String {
     let mut s = String::new();
     if test {
         s.push_str(
@@ -222,8 +243,15 @@ pub(crate) fn body(alerts: &[Alert], test: bool) -> String {
         s.push_str(b.brief_text().unwrap_or(&b.summary));
         let _ = writeln!(s, "\n  brief:    {} (id {})\n", b.rule, b.id);
     }
+    if let Some(d) = digest {
+        s.push_str(&digest_text(d));
+    }
     let n = alerts.iter().filter(|a| !a.is_brief()).count();
-    let _ = writeln!(s, "statwatch: {n} alert{}\n", if n == 1 { "" } else { "s" });
+    // A message of briefs alone says nothing of alerts (never "0 alerts").
+    if n > 0 {
+        let all = if digest.is_some() { "All " } else { "" };
+        let _ = writeln!(s, "statwatch: {all}{}\n", holds(0, n));
+    }
     for a in alerts.iter().filter(|a| !a.is_brief()) {
         let unit = if a.unit.is_empty() {
             String::new()
@@ -384,7 +412,7 @@ mod tests {
         b.cause = Cause::Revision;
         b.details
             .insert(detail::OLD_VALUE.into(), serde_json::json!(1.0));
-        let text = body(&[a, b], false);
+        let text = body(&[a, b], false, None);
         for needle in [
             "id-a",
             "id-b",
@@ -401,6 +429,6 @@ mod tests {
             assert!(text.contains(needle), "{needle:?} missing from\n{text}");
         }
         assert!(!text.contains("[statwatch test]"));
-        assert!(body(&[], true).starts_with("[statwatch test]"));
+        assert!(body(&[], true, None).starts_with("[statwatch test]"));
     }
 }

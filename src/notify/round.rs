@@ -13,7 +13,7 @@ use tokio::time::Instant;
 use tracing::{debug, info, warn};
 
 use super::batch::{halves, Part};
-use super::mail_html::SeriesData;
+use super::mail_images::SeriesData;
 use super::settle::{claim, settle, Policy};
 use super::{
     repair, Channel, Inner, Mode, ReceiverReport, SendError, POLL_ATTEMPTS, POLL_MAX_WAIT,

@@ -10,6 +10,7 @@ use std::ops::Range;
 
 use serde::Serialize;
 
+use super::digest::Digest;
 use super::escape::{slack as escape, slack_plain, slack_weight};
 use super::render::{
     cause_text, change_text, clip, part_title, parts, period_text, split_lines, value_text,
@@ -131,6 +132,68 @@ pub(super) fn messages(alerts: &[Alert], test: bool) -> Vec<(Range<usize>, Messa
             (r, message)
         })
         .collect()
+}
+
+/// A digest in one message: the heading, the counts, the briefs that fit the blocks left
+/// (each whole; the others named), the most severe alerts, and where the rest is.
+pub(super) fn digest_message(d: &Digest, test: bool) -> Message {
+    let mut title = d.heading();
+    if test {
+        title = format!("[statwatch test] {title}");
+    }
+    let note = |text: String| Block::Context {
+        elements: vec![Text::mrkdwn(&escape(&text), MAX_SECTION)],
+    };
+    let mut blocks = vec![
+        Block::Header {
+            text: Text::plain(&slack_plain(&title), MAX_HEADER),
+        },
+        Block::Section {
+            text: Text::mrkdwn(
+                &format!(
+                    "*{}*\n{}",
+                    escape(&d.by_severity()),
+                    escape(&d.count_lines().join("\n"))
+                ),
+                MAX_SECTION,
+            ),
+            fields: Vec::new(),
+        },
+    ];
+    let tail: Vec<Block> = std::iter::once(note(d.top_heading()))
+        .chain(d.top.iter().flat_map(|a| alert_blocks(a)))
+        .chain(std::iter::once(Block::Section {
+            text: Text::mrkdwn(&escape(&d.rest()), MAX_SECTION),
+            fields: Vec::new(),
+        }))
+        .collect();
+    let mut room = MAX_BLOCKS - blocks.len() - tail.len() - 1;
+    let mut left_out = 0;
+    for b in &d.briefs {
+        let mut made = brief_blocks(b, &Digest::brief_text(b));
+        if made.len() > room {
+            left_out += 1;
+            continue;
+        }
+        room -= made.len();
+        blocks.append(&mut made);
+    }
+    if left_out > 0 {
+        blocks.push(note(format!(
+            "{left_out} more brief{} did not fit in this message: see `statwatch alerts`",
+            if left_out == 1 { "" } else { "s" }
+        )));
+    }
+    blocks.extend(tail);
+    // The notification shows only this: the counts and what leads the release.
+    let text = match d.lead() {
+        Some(lead) => format!("{title} · {lead}"),
+        None => title,
+    };
+    Message {
+        text: clip_escaped(&escape(&text), MAX_SECTION),
+        blocks,
+    }
 }
 
 /// A brief: its whole text, in as many sections as Slack's 3,000 characters a section need

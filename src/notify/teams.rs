@@ -10,6 +10,7 @@ use std::ops::Range;
 
 use serde::Serialize;
 
+use super::digest::Digest;
 use super::escape::teams as escape;
 use super::render::{cause_text, change_text, clip, part_title, parts, period_text, value_text};
 use crate::model::{Alert, Severity};
@@ -114,6 +115,66 @@ pub(super) fn messages(alerts: &[Alert], test: bool) -> Vec<(Range<usize>, Messa
             (r, card(body))
         })
         .collect()
+}
+
+/// A digest in one card: the heading, the counts, the briefs that fit the size left (each
+/// whole; the others named), the most severe alerts, and where the rest is.
+pub(super) fn digest_message(d: &Digest, test: bool) -> Message {
+    let mut title = d.heading();
+    if test {
+        title = format!("[statwatch test] {title}");
+    }
+    let text = |t: String, weight: Option<&'static str>| Element::TextBlock {
+        text: clip(&escape(&t), MAX_TEXT),
+        wrap: true,
+        size: None,
+        weight,
+        color: None,
+    };
+    let mut body = vec![
+        Element::TextBlock {
+            text: clip(&escape(&title), MAX_TEXT),
+            wrap: true,
+            size: Some("Large"),
+            weight: Some("Bolder"),
+            color: None,
+        },
+        text(d.by_severity(), Some("Bolder")),
+        Element::FactSet {
+            facts: d
+                .counts
+                .iter()
+                .map(|c| Fact {
+                    title: clip(&escape(&format!("{} ({})", c.rule, c.severity)), MAX_TEXT),
+                    value: c.n.to_string(),
+                })
+                .collect(),
+        },
+    ];
+    let mut tail = vec![text(d.top_heading(), Some("Bolder"))];
+    tail.extend(d.top.iter().map(|a| container(a)));
+    tail.push(text(d.rest(), None));
+    let size = |e: &[Element]| serde_json::to_vec(e).map(|v| v.len()).unwrap_or(MAX_TEXT);
+    let mut room = MAX_MESSAGE_BYTES.saturating_sub(size(&body) + size(&tail) + 1_000);
+    let mut left_out = 0;
+    for b in &d.briefs {
+        let c = brief_container(b, &Digest::brief_text(b));
+        let n = size(std::slice::from_ref(&c));
+        if n > room {
+            left_out += 1;
+            continue;
+        }
+        room -= n;
+        body.push(c);
+    }
+    if left_out > 0 {
+        body.push(text(
+            format!("{left_out} more brief(s) did not fit in this card: see statwatch alerts"),
+            None,
+        ));
+    }
+    body.extend(tail);
+    card(body)
 }
 
 fn card(body: Vec<Element>) -> Message {

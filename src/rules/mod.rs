@@ -100,6 +100,13 @@ pub(crate) trait Check {
     fn on_revision(&self, _s: &Series, _r: &Revision) -> Option<Fired> {
         None
     }
+
+    /// One alert in place of the per-revision ones, when a release revises so many periods
+    /// of a series at once that they are one event (a new base year): the revisions that
+    /// fired, and the period the summing alert is about.
+    fn sum_revisions(&self, _s: &Series, _fired: &[&Revision]) -> Option<(Period, Fired)> {
+        None
+    }
 }
 
 /// What a rule found, before it becomes an [`Alert`].
@@ -145,11 +152,22 @@ pub fn evaluate(rule: &RuleConfig, input: &Input) -> Vec<Alert> {
             out.push(alert(rule, input, &s, p, v, Cause::NewPeriod, f));
         }
     }
-    for r in &input.release.revisions {
-        if let Some(f) = check.on_revision(&s, r) {
-            if let Some(v) = s.value(r.period) {
-                out.push(alert(rule, input, &s, r.period, v, Cause::Revision, f));
-            }
+    let fired: Vec<(&Revision, Fired)> = input
+        .release
+        .revisions
+        .iter()
+        .filter(|r| s.value(r.period).is_some())
+        .filter_map(|r| Some((r, check.on_revision(&s, r)?)))
+        .collect();
+    let revised: Vec<&Revision> = fired.iter().map(|(r, _)| *r).collect();
+    if let Some((p, f)) = check.sum_revisions(&s, &revised) {
+        let v = s.value(p).unwrap_or_default();
+        out.push(alert(rule, input, &s, p, v, Cause::Revision, f));
+        return out;
+    }
+    for (r, f) in fired {
+        if let Some(v) = s.value(r.period) {
+            out.push(alert(rule, input, &s, r.period, v, Cause::Revision, f));
         }
     }
     out

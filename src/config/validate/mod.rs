@@ -174,7 +174,29 @@ impl Validator<'_, '_> {
                  (which have no login) will be reachable from the network"
             ));
         }
-        Ok(Some(WebConfig { listen }))
+        let public_url = match &m.public_url {
+            None => None,
+            Some(text) => Some(self.public_url(section, text)?),
+        };
+        Ok(Some(WebConfig { listen, public_url }))
+    }
+
+    /// `[web] public_url`: an absolute http(s) URL without query or fragment, where the
+    /// pages are reached from outside (a proxy's path prefix is kept).
+    fn public_url(&self, section: &'static str, text: &str) -> Result<url::Url, ConfigError> {
+        let at = [Seg::Key(section), Seg::Key("public_url")];
+        let u = url::Url::parse(&self.expand(&at, text)?)
+            .map_err(|e| self.loc.error(&at, format!("not a URL: {e}")))?;
+        if !matches!(u.scheme(), "http" | "https") || u.host_str().is_none() {
+            return Err(self.loc.error(&at, "must be an http:// or https:// URL"));
+        }
+        if u.query().is_some() || u.fragment().is_some() || !u.username().is_empty() {
+            return Err(self.loc.error(
+                &at,
+                "must have no query, fragment or user: the page paths are added to it",
+            ));
+        }
+        Ok(u)
     }
 }
 

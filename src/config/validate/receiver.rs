@@ -11,7 +11,7 @@ use super::super::locate::Seg;
 use super::super::raw::{RawReceiver, RawReceiverKind, RawSmtp};
 use super::super::{
     BatchLimits, ChatPlatform, ConfigError, ReceiverConfig, ReceiverKind, SecretUrl, SmtpConfig,
-    SmtpTls, DEFAULT_RESOLVE_AFTER_HOURS,
+    SmtpTls, DEFAULT_DIGEST_AFTER, DEFAULT_RESOLVE_AFTER_HOURS,
 };
 use super::{glob, is_loopback_host, Validator};
 use crate::model::Severity;
@@ -53,6 +53,16 @@ impl Validator<'_, '_> {
         Ok(ReceiverConfig {
             name: name.to_string(),
             batch: self.batch(name, r)?,
+            digest_after: match r.digest_after {
+                None => DEFAULT_DIGEST_AFTER,
+                Some(v) if (1..=100_000).contains(&v) => v as usize,
+                Some(v) => {
+                    return Err(self.loc.error(
+                        &at("digest_after"),
+                        format!("{v} is out of range: 1 to 100000"),
+                    ))
+                }
+            },
             kind,
             subscribe,
             min_severity: r.min_severity.unwrap_or(Severity::Info),
@@ -75,7 +85,7 @@ impl Validator<'_, '_> {
     /// (a webhook `secret` on a Slack receiver) is named rather than silently ignored.
     fn kind_keys(&self, name: &str, r: &RawReceiver) -> Result<(), ConfigError> {
         let (kind, takes): (&str, &[&str]) = match r.kind {
-            RawReceiverKind::Email => ("email", &["to", "max_batch_alerts"]),
+            RawReceiverKind::Email => ("email", &["to", "max_batch_alerts", "digest_after"]),
             RawReceiverKind::Webhook => (
                 "webhook",
                 &[
@@ -87,9 +97,18 @@ impl Validator<'_, '_> {
                 ],
             ),
             RawReceiverKind::Log => ("log", &[]),
-            RawReceiverKind::Slack => ("slack", &["url", "url_file", "timeout_secs"]),
-            RawReceiverKind::Mattermost => ("mattermost", &["url", "url_file", "timeout_secs"]),
-            RawReceiverKind::Teams => ("teams", &["url", "url_file", "timeout_secs"]),
+            RawReceiverKind::Slack => (
+                "slack",
+                &["url", "url_file", "timeout_secs", "digest_after"],
+            ),
+            RawReceiverKind::Mattermost => (
+                "mattermost",
+                &["url", "url_file", "timeout_secs", "digest_after"],
+            ),
+            RawReceiverKind::Teams => (
+                "teams",
+                &["url", "url_file", "timeout_secs", "digest_after"],
+            ),
             RawReceiverKind::Alertmanager => (
                 "alertmanager",
                 &[
@@ -110,6 +129,8 @@ impl Validator<'_, '_> {
             ("resolve_after_hours", r.resolve_after_hours.is_some()),
             ("max_batch_alerts", r.max_batch_alerts.is_some()),
             ("max_batch_bytes", r.max_batch_bytes.is_some()),
+            // Webhook and Alertmanager feed programs, which get every alert: no digest.
+            ("digest_after", r.digest_after.is_some()),
             // Email and log never took timeout_secs but never refused it either; keep it so.
             (
                 "timeout_secs",
