@@ -1,6 +1,7 @@
 //! A delivery log longer than a page: `/alerts` shows one page of it with counts and working
 //! newer/older links (plain HTTP), and `statwatch alerts --limit/--offset` shows the newest
-//! entries, through the daemon and from the store, while the complete list stays complete.
+//! entries, through the daemon and from the store, while the complete list stays complete;
+//! a page reads only its own records (the log's index), and pruned entries leave it.
 
 mod common;
 mod support_daemon;
@@ -11,7 +12,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use statwatch::model::{Alert, AlertKind, Cause, DeliveryState, Period, Severity};
-use statwatch::store::{PollWrite, Store};
+use statwatch::store::{LogOrder, PollWrite, Store};
 use support_daemon::*;
 
 /// 250 alerts a minute apart to `journal`: `a000` oldest; all delivered but the first ten,
@@ -173,4 +174,25 @@ fn a_long_delivery_log_is_paged_on_the_web_and_on_the_command_line() {
     );
     let failed = statwatch(&cfg, &["alerts", "--json", "--offset", "3"]);
     assert!(!failed.status.success(), "--offset without --limit");
+
+    // A page reads its own records through the log's index, not the 250.
+    let store = Store::open(&state).unwrap();
+    let page = store
+        .delivery_log_page(LogOrder::NewestFirst, None, 10, false)
+        .unwrap();
+    assert_eq!((page.rows.len(), page.read), (10, 11));
+    // Pruned, the entries leave the pages and the counts.
+    assert_eq!(
+        store
+            .prune(0, Utc::now() + chrono::Duration::days(1))
+            .unwrap(),
+        250
+    );
+    let page = store
+        .delivery_log_page(LogOrder::NewestFirst, None, 10, false)
+        .unwrap();
+    assert!(page.rows.is_empty() && !page.more);
+    assert_eq!((page.counts.delivered, page.counts.failed), (0, 0));
+    drop(store);
+    assert!(ids(&statwatch(&cfg, &["alerts", "--json"])).is_empty());
 }

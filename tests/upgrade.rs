@@ -95,6 +95,16 @@ fn check_everything_is_there(store: &Store) {
     assert_eq!(store.deliveries().unwrap().len(), 4);
 }
 
+/// The newest page of the delivery log: its length and the counts (pending, delivered,
+/// failed).
+fn log_page(store: &Store) -> (usize, (u64, u64, u64)) {
+    let page = store
+        .delivery_log_page(statwatch::store::LogOrder::NewestFirst, None, 10, false)
+        .unwrap();
+    let c = page.counts;
+    (page.rows.len(), (c.pending, c.delivered, c.failed))
+}
+
 #[tokio::test]
 async fn a_schema_1_store_is_upgraded_in_place_with_nothing_lost() {
     let hook = hook::Hook::start().await;
@@ -122,6 +132,8 @@ async fn a_schema_1_store_is_upgraded_in_place_with_nothing_lost() {
     let store = Store::open(dir.path()).unwrap();
     check_everything_is_there(&store);
     assert_eq!(store.pending_count().unwrap(), 2);
+    // The delivery log is indexed: every entry on a page, the counts without a pass.
+    assert_eq!(log_page(&store), (4, (2, 1, 1)));
     assert_eq!(store.next_due().unwrap(), Some(t("2025-05-09T04:31:00Z")));
 
     // The pending deliveries go out, once; the delivered and failed ones do not.
@@ -151,6 +163,7 @@ async fn a_schema_1_store_is_upgraded_in_place_with_nothing_lost() {
         DeliveryState::Failed
     );
     assert_eq!(store.pending_count().unwrap(), 0);
+    assert_eq!(log_page(&store), (4, (0, 3, 1)));
     n.deliver(&store, Mode::Poll).await.unwrap();
     assert_eq!(hook.posts().len(), 1);
 

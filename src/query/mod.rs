@@ -219,8 +219,8 @@ fn listed(config: &Config, store: &Store) -> Result<Vec<SeriesConfig>, QueryErro
 }
 
 /// The most entries one [`Query::AlertLog`] answers: the daemon's answer, and what either
-/// side holds of the log, stays this size however long the log is (a few MB). Each chunk is
-/// one pass over the log, so a chunk is large: 200,000 entries are 20 passes.
+/// side holds of the log, stays this size however long the log is (a few MB). A chunk reads
+/// its own entries through the log's index, so the whole listing is linear in the log.
 pub const ALERT_CHUNK: usize = 10_000;
 
 /// One entry of the delivery log as `statwatch alerts` shows it, with its place in the log.

@@ -19,6 +19,10 @@ use crate::model::{Delivery, DeliveryState};
 /// The `meta` key of the number of pending deliveries (a big-endian u64).
 pub(super) const PENDING_COUNT: &str = "pending_count";
 
+/// The `meta` keys of how many entries are delivered and failed (big-endian u64s).
+pub(super) const LOG_DELIVERED: &str = "log_delivered";
+pub(super) const LOG_FAILED: &str = "log_failed";
+
 /// How many old deliveries one pruning transaction removes (keeps transactions small).
 const PRUNE_CHUNK: usize = 1000;
 
@@ -77,13 +81,51 @@ impl Index<'_> {
     }
 
     pub(super) fn add_to_count(&self, delta: i64) -> Result<(), UnabortableTransactionError> {
-        if delta == 0 {
-            return Ok(());
+        bump(self.meta, PENDING_COUNT, delta)
+    }
+}
+
+/// Adds `delta` to the count (a big-endian u64) at the `meta` key `key`.
+pub(super) fn bump(
+    meta: &TransactionalTree,
+    key: &str,
+    delta: i64,
+) -> Result<(), UnabortableTransactionError> {
+    if delta == 0 {
+        return Ok(());
+    }
+    let now = meta.get(key)?.map_or(0, |v| count_of(&v));
+    let next = now.saturating_add_signed(delta);
+    meta.insert(key, &next.to_be_bytes()[..])?;
+    Ok(())
+}
+
+/// A change of the counts of settled entries, added in the transaction that makes it: the
+/// delivery log shows them without reading the log.
+#[derive(Default)]
+pub(super) struct Settled {
+    delivered: i64,
+    failed: i64,
+}
+
+impl Settled {
+    /// One entry leaves state `from` (`None`: it is new) for `to` (`None`: it is removed).
+    pub(super) fn change(&mut self, from: Option<DeliveryState>, to: Option<DeliveryState>) {
+        for (state, by) in [(from, -1), (to, 1)] {
+            match state {
+                Some(DeliveryState::Delivered) => self.delivered += by,
+                Some(DeliveryState::Failed) => self.failed += by,
+                _ => {}
+            }
         }
-        let now = self.meta.get(PENDING_COUNT)?.map_or(0, |v| count_of(&v));
-        let next = now.saturating_add_signed(delta);
-        self.meta.insert(PENDING_COUNT, &next.to_be_bytes()[..])?;
-        Ok(())
+    }
+
+    pub(super) fn add_to(
+        &self,
+        meta: &TransactionalTree,
+    ) -> Result<(), UnabortableTransactionError> {
+        bump(meta, LOG_DELIVERED, self.delivered)?;
+        bump(meta, LOG_FAILED, self.failed)
     }
 }
 
@@ -103,7 +145,7 @@ fn hold_key(receiver: &str) -> Vec<u8> {
     k
 }
 
-fn count_of(v: &[u8]) -> u64 {
+pub(super) fn count_of(v: &[u8]) -> u64 {
     v.try_into().map(u64::from_be_bytes).unwrap_or(0)
 }
 
@@ -244,27 +286,32 @@ impl Store {
     /// the whole outbox: run it rarely (at start, then daily), off the async workers.
     pub fn prune(&self, keep_days: u32, now: DateTime<Utc>) -> Result<usize, StoreError> {
         let cutoff = now - Duration::days(i64::from(keep_days));
-        let mut old: Vec<(Vec<u8>, u8)> = Vec::new();
+        let mut old: Vec<(Vec<u8>, DeliveryState, [u8; 8])> = Vec::new();
         for kv in self.outbox.iter() {
             let (k, v) = kv?;
             let Ok(d) = dec::<Delivery>("outbox", &k, &v) else {
                 continue;
             };
             if d.state != DeliveryState::Pending && settled_at(&d) < cutoff {
-                let mark = if d.state == DeliveryState::Delivered {
-                    b'd'
-                } else {
-                    b'f'
-                };
-                old.push((k.to_vec(), mark));
+                old.push((k.to_vec(), d.state, stamp(d.created_at)));
             }
         }
+        let trees = (&self.outbox, &self.sent, &self.log, &self.meta);
         for chunk in old.chunks(PRUNE_CHUNK) {
-            let result = (&self.outbox, &self.sent).transaction(|(outbox, sent)| {
-                for (k, mark) in chunk {
-                    sent.insert(k.as_slice(), &[*mark][..])?;
+            let result = trees.transaction(|(outbox, sent, log, meta)| {
+                let mut settled = Settled::default();
+                for (k, state, created) in chunk {
+                    let mark = if *state == DeliveryState::Delivered {
+                        b'd'
+                    } else {
+                        b'f'
+                    };
+                    sent.insert(k.as_slice(), &[mark][..])?;
                     outbox.remove(k.as_slice())?;
+                    log.remove(due_key(created, k))?;
+                    settled.change(Some(*state), None);
                 }
+                settled.add_to(meta)?;
                 Ok::<_, ConflictableTransactionError<()>>(())
             });
             match result {

@@ -1,18 +1,19 @@
 //! The delivery log read a page at a time: the outbox in creation order (then by key), from a
 //! cursor, newest or oldest first, with the count of each state.
 //!
-//! The outbox is keyed by receiver and alert id, so a page in time order is found by one pass
-//! over it that keeps only the page's worth of best candidates (a bounded heap) and decodes
-//! only a record's creation time and state; the records of the page are decoded
-//! whole at the end. A view of a 200,000-entry log so holds 100 records, not 200,000 (with
-//! their alerts): the pass costs time in proportion to the log, memory in proportion to the
-//! page.
+//! The outbox is keyed by receiver and alert id; the `log` tree indexes it by creation time
+//! (`stamp(created_at)` + outbox key, empty values). An entry goes into it in the transaction
+//! that puts it into the due index (`queue`: never before its poll is committed, so an undone
+//! commit leaves none) or that rewrites it (`update_deliveries`), and leaves it in the one
+//! that prunes it. A page walks the index from its cursor and reads only its own records:
+//! its cost is the page's, whatever the log's length. The counts come from counters kept in
+//! the same transactions (`due`: pending, delivered, failed), never from a pass.
 
-use std::collections::BinaryHeap;
+use std::ops::Bound;
 
-use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
+use super::due::{count_of, due_key, LOG_DELIVERED, LOG_FAILED};
 use super::{dec, Store, StoreError};
 use crate::model::{Delivery, DeliveryState};
 
@@ -24,6 +25,20 @@ pub struct LogCursor {
 }
 
 impl LogCursor {
+    /// The cursor's key in the `log` tree (its time as a `due::stamp`).
+    fn index_key(&self) -> Vec<u8> {
+        due_key(&((self.micros as u64) ^ (1 << 63)).to_be_bytes(), &self.key)
+    }
+
+    /// The cursor of a `log` tree key.
+    fn of_index(k: &[u8]) -> Option<LogCursor> {
+        let micros = (u64::from_be_bytes(k.get(..8)?.try_into().ok()?) ^ (1 << 63)) as i64;
+        Some(LogCursor {
+            micros,
+            key: k[8..].to_vec(),
+        })
+    }
+
     /// The cursor as URL- and JSON-safe text (hex), for links and the control socket.
     pub fn token(&self) -> String {
         let mut bytes = self.micros.to_be_bytes().to_vec();
@@ -57,7 +72,7 @@ pub struct LogCounts {
     pub pending: u64,
     pub delivered: u64,
     pub failed: u64,
-    /// Records that do not decode: counted, never shown.
+    /// Records met by this page that do not decode: counted, never shown.
     pub unreadable: u64,
 }
 
@@ -71,19 +86,36 @@ pub struct LogPage {
     /// Whether entries lie on the other side of the cursor (the page is not the first).
     pub behind: bool,
     pub counts: LogCounts,
+    /// How many outbox records the page read: its cost (the page's size, not the log's).
+    pub read: usize,
 }
 
-/// What one pass reads of each record.
+/// What the counts read of a record.
 #[derive(Deserialize)]
 struct Head {
-    created_at: DateTime<Utc>,
     state: DeliveryState,
+}
+
+/// The state of an outbox record, if it decodes.
+pub(super) fn state_of(v: &[u8]) -> Option<DeliveryState> {
+    serde_json::from_slice::<Head>(v).ok().map(|h| h.state)
+}
+
+/// `log` keys, in a page's order.
+type Keys = Box<dyn Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>>;
+
+/// What a `log` key stands for when a page reaches it.
+enum Found {
+    /// Nothing to show: not pending when only pending ones are wanted, or a stale key.
+    Skip,
+    Unreadable,
+    Row(LogCursor, Box<Delivery>),
 }
 
 impl Store {
     /// Up to `limit` entries of the delivery log beyond `from` in `order` (only pending ones
-    /// if `pending_only`), with the counts of the whole log. One pass over the outbox that
-    /// holds at most `limit + 1` records.
+    /// if `pending_only`), with the counts of the whole log. Walks the `log` index from the
+    /// cursor and reads the page's records only (see the module doc).
     pub fn delivery_log_page(
         &self,
         order: LogOrder,
@@ -91,87 +123,103 @@ impl Store {
         limit: usize,
         pending_only: bool,
     ) -> Result<LogPage, StoreError> {
-        // A heap whose top is the worst candidate kept, so that it is the one let go.
-        let mut kept: BinaryHeap<Candidate> = BinaryHeap::new();
-        let mut counts = LogCounts::default();
-        let (mut more, mut behind) = (false, false);
-        for kv in self.outbox.iter() {
-            let (k, v) = kv?;
-            let Ok(head) = serde_json::from_slice::<Head>(&v) else {
-                counts.unreadable += 1;
-                continue;
-            };
-            match head.state {
-                DeliveryState::Pending => counts.pending += 1,
-                DeliveryState::Delivered => counts.delivered += 1,
-                DeliveryState::Failed => counts.failed += 1,
-            }
-            if pending_only && head.state != DeliveryState::Pending {
-                continue;
-            }
-            let cursor = LogCursor {
-                micros: head.created_at.timestamp_micros(),
-                key: k.to_vec(),
-            };
-            let beyond = from.is_none_or(|f| match order {
-                LogOrder::NewestFirst => cursor < *f,
-                LogOrder::OldestFirst => cursor > *f,
-            });
-            if !beyond {
-                behind = true;
-                continue;
-            }
-            kept.push(Candidate {
-                order,
-                cursor,
-                value: v,
-            });
-            if kept.len() > limit {
-                kept.pop();
-                more = true;
+        let (ahead, back) = self.log_sides(order, from);
+        let mut page = LogPage {
+            rows: Vec::new(),
+            more: false,
+            behind: false,
+            counts: self.log_counts()?,
+            read: 0,
+        };
+        for kv in ahead {
+            let (k, _) = kv?;
+            match self.log_entry(&k, pending_only, &mut page.read)? {
+                Found::Skip => {}
+                Found::Unreadable => page.counts.unreadable += 1,
+                Found::Row(..) if page.rows.len() >= limit => {
+                    page.more = true;
+                    break;
+                }
+                Found::Row(c, d) => page.rows.push((c, *d)),
             }
         }
-        let mut rows = Vec::with_capacity(kept.len());
-        // Ascending is best first: the page's order.
-        for Candidate { cursor, value, .. } in kept.into_sorted_vec() {
-            let d = dec::<Delivery>("outbox", &cursor.key, &value)?;
-            rows.push((cursor, d));
+        for kv in back {
+            let (k, _) = kv?;
+            if !matches!(
+                self.log_entry(&k, pending_only, &mut page.read)?,
+                Found::Skip
+            ) {
+                page.behind = true;
+                break;
+            }
         }
-        Ok(LogPage {
-            rows,
-            more,
-            behind,
-            counts,
+        Ok(page)
+    }
+
+    /// The `log` keys beyond `from` in `order`, and those on its other side (with `from`
+    /// itself) nearest first.
+    fn log_sides(&self, order: LogOrder, from: Option<&LogCursor>) -> (Keys, Keys) {
+        let Some(f) = from else {
+            let all: Keys = match order {
+                LogOrder::NewestFirst => Box::new(self.log.iter().rev()),
+                LogOrder::OldestFirst => Box::new(self.log.iter()),
+            };
+            return (all, Box::new(std::iter::empty()));
+        };
+        let at = f.index_key();
+        match order {
+            LogOrder::NewestFirst => (
+                Box::new(self.log.range(..at.clone()).rev()),
+                Box::new(self.log.range(at..)),
+            ),
+            LogOrder::OldestFirst => (
+                Box::new(
+                    self.log
+                        .range::<Vec<u8>, _>((Bound::Excluded(at.clone()), Bound::Unbounded)),
+                ),
+                Box::new(self.log.range(..=at).rev()),
+            ),
+        }
+    }
+
+    /// The entry of one `log` key. A key whose record is gone or was created at another time
+    /// (a rewritten unreadable record) is stale and skipped; a pending-only page asks the
+    /// due index before it reads a record.
+    fn log_entry(
+        &self,
+        k: &[u8],
+        pending_only: bool,
+        read: &mut usize,
+    ) -> Result<Found, StoreError> {
+        let Some(cursor) = LogCursor::of_index(k) else {
+            return Ok(Found::Skip);
+        };
+        if pending_only && !self.pending.contains_key(&cursor.key)? {
+            return Ok(Found::Skip);
+        }
+        let Some(v) = self.outbox.get(&cursor.key)? else {
+            return Ok(Found::Skip);
+        };
+        *read += 1;
+        let Ok(d) = dec::<Delivery>("outbox", &cursor.key, &v) else {
+            return Ok(Found::Unreadable);
+        };
+        if d.created_at.timestamp_micros() != cursor.micros {
+            return Ok(Found::Skip);
+        }
+        Ok(Found::Row(cursor, Box::new(d)))
+    }
+
+    /// How many entries are in each state, from the counters (no record is read).
+    pub fn log_counts(&self) -> Result<LogCounts, StoreError> {
+        let get = |key: &str| -> Result<u64, StoreError> {
+            Ok(self.meta.get(key)?.map_or(0, |v| count_of(&v)))
+        };
+        Ok(LogCounts {
+            pending: self.pending_count()?,
+            delivered: get(LOG_DELIVERED)?,
+            failed: get(LOG_FAILED)?,
+            unreadable: 0,
         })
     }
 }
-
-/// An entry that may be on the page; the greater, the worse for the page's order.
-struct Candidate {
-    order: LogOrder,
-    cursor: LogCursor,
-    value: sled::IVec,
-}
-
-impl Ord for Candidate {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        match self.order {
-            LogOrder::NewestFirst => other.cursor.cmp(&self.cursor),
-            LogOrder::OldestFirst => self.cursor.cmp(&other.cursor),
-        }
-    }
-}
-
-impl PartialOrd for Candidate {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl PartialEq for Candidate {
-    fn eq(&self, other: &Self) -> bool {
-        self.cursor == other.cursor
-    }
-}
-
-impl Eq for Candidate {}

@@ -27,6 +27,8 @@
 //! | `due`       | due time (8 bytes) + outbox key | empty: the pending entries, by due time |
 //! | `pending`   | outbox key                     | its due time (8 bytes), to find it again |
 //! | `sent`      | outbox key                     | `d`/`f`: a pruned delivered/failed entry |
+//! | `log`       | created (8 bytes) + outbox key | empty: the delivery log by creation time |
+//! | `meta`      | `log_delivered`, `log_failed`  | how many entries are in each (u64 BE)    |
 //! | `meta`      | `alive`                        | RFC 3339 time of the last write probe    |
 //! | `meta`      | `ahead:` + id (u64) + chunk    | undo log of a commit in progress (binary)|
 //! | `meta`      | `queue:` + id (u64) + chunk    | committed outbox entries not yet in `due`|
@@ -44,7 +46,8 @@
 //! with JSON values (about 200 bytes each on disk, and sled's write path held kilobytes of
 //! memory per key); a table is read and written a series at a time anyway. The revisions
 //! live in their own record because most polls never touch them and they only grow.
-//! Schema 1 (one JSON record per observation in `observations`) is upgraded at open.
+//! Schema 1 (one JSON record per observation in `observations`) and schema 2 (no `log`)
+//! are upgraded at open.
 //!
 //! One poll's writes (observations, stamps, release log, alerts and briefs and their outbox
 //! entries with their index and count, the poll time) go through [`Store::commit`] as one
@@ -99,7 +102,8 @@ pub use record::Refused;
 pub use series::{BaselineSpan, EncodedSeries, PollRecord, ReleaseLogEntry, TableStamp};
 pub use staged::Staged;
 
-pub const SCHEMA_VERSION: u32 = 2;
+/// 3: the delivery log's index (`log`) and its counts of settled entries (see `log`).
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// Why a stored record does not decode.
 #[derive(Debug, thiserror::Error)]
@@ -216,6 +220,8 @@ pub struct Store {
     outbox: sled::Tree,
     due: sled::Tree,
     pending: sled::Tree,
+    /// The delivery log's index: `stamp(created_at) receiver \0 alert id` (see `log`).
+    log: sled::Tree,
     sent: sled::Tree,
     identities: sled::Tree,
     /// The commits whose records are written ahead but not yet committed (see `ahead`).
@@ -339,6 +345,7 @@ impl Store {
             outbox: tree("outbox")?,
             due: tree("due")?,
             pending: tree("pending")?,
+            log: tree("log")?,
             sent: tree("sent")?,
             identities: tree("identities")?,
             inflight: Default::default(),

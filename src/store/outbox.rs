@@ -7,7 +7,8 @@ use chrono::{DateTime, Utc};
 use sled::transaction::ConflictableTransactionError;
 use sled::Transactional;
 
-use super::due::{position, stamp, Index};
+use super::due::{due_key, position, stamp, Index, Settled};
+use super::log::state_of;
 use super::{dec, enc, key2, settled, CommitSummary, PollWrite, Store, StoreError};
 use crate::model::{Alert, Delivery, DeliveryState};
 
@@ -195,17 +196,28 @@ impl Store {
         for d in updates {
             let key = key2(&d.receiver, &d.alert_id);
             let value = enc("outbox", &key, d)?;
-            rows.push((key, value, position(d)));
+            let in_log = due_key(&stamp(d.created_at), &key);
+            rows.push((key, value, position(d), in_log, d.state));
         }
-        let trees = (&self.outbox, &self.due, &self.pending, &self.meta);
-        let result = trees.transaction(|(outbox, due, pending, meta)| {
+        let trees = (
+            &self.outbox,
+            &self.due,
+            &self.pending,
+            &self.meta,
+            &self.log,
+        );
+        let result = trees.transaction(|(outbox, due, pending, meta, log)| {
             let index = Index { due, pending, meta };
-            let mut delta = 0;
-            for (k, v, at) in &rows {
-                outbox.insert(k.as_slice(), v.as_slice())?;
+            let (mut delta, mut settled) = (0, Settled::default());
+            for (k, v, at, in_log, state) in &rows {
+                let old = outbox.insert(k.as_slice(), v.as_slice())?;
+                settled.change(old.as_deref().and_then(state_of), Some(*state));
+                // Already there for an entry the log had; a repaired record's is new.
+                log.insert(in_log.as_slice(), &[][..])?;
                 delta += index.set(k, *at)?;
             }
             index.add_to_count(delta)?;
+            settled.add_to(meta)?;
             Ok::<_, ConflictableTransactionError<StoreError>>(())
         });
         settled(result)?;
@@ -264,7 +276,8 @@ fn unreadable(key: &[u8], error: StoreError) -> UnreadableDelivery {
     }
 }
 
-/// A fresh outbox entry: pending, due at once.
+/// A fresh outbox entry: pending, due at once (its due time is its creation time, which the
+/// queue relies on to place it in the delivery log).
 fn new_delivery(receiver: &str, alert: &Alert) -> Delivery {
     Delivery {
         alert_id: alert.id.clone(),

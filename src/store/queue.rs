@@ -9,7 +9,8 @@
 //! entries and pending count in one small transaction that also deletes the chunk. A store
 //! opened with chunks left (a crash in between) indexes them then. sled holds every key of a
 //! transaction in memory (kilobytes each): a flood of 200,000 alerts indexed in one
-//! transaction took gigabytes; a chunk takes a few megabytes, whatever the poll's size.
+//! transaction took gigabytes; a chunk takes a few megabytes, whatever the poll's size. The
+//! same transaction puts the entries into the delivery log's index (see `log`).
 
 use chrono::{DateTime, Utc};
 use sled::transaction::ConflictableTransactionError;
@@ -18,7 +19,7 @@ use tracing::info;
 
 use super::codec::{varint, Reader};
 use super::codec::{RecordError, FORMAT};
-use super::due::{stamp, unstamp, Index};
+use super::due::{due_key, stamp, unstamp, Index};
 use super::series::corrupt;
 use super::{settled, Store, StoreError};
 
@@ -86,8 +87,8 @@ impl Store {
         };
         let entries =
             decode(&chunk).map_err(|e| corrupt("meta", &String::from_utf8_lossy(key), e))?;
-        let trees = (&self.due, &self.pending, &self.meta);
-        let result = trees.transaction(|(due, pending, meta)| {
+        let trees = (&self.due, &self.pending, &self.meta, &self.log);
+        let result = trees.transaction(|(due, pending, meta, log)| {
             // Read in the transaction: a chunk is indexed once, whoever gets to it.
             if meta.get(key)?.is_none() {
                 return Ok(());
@@ -96,6 +97,8 @@ impl Store {
             let mut delta = 0;
             for (k, at) in &entries {
                 delta += index.set(k, Some(*at))?;
+                // A new entry is due when it is created: its place in the delivery log.
+                log.insert(due_key(&stamp(*at), k), &[][..])?;
             }
             index.add_to_count(delta)?;
             meta.remove(key)?;

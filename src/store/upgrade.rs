@@ -6,17 +6,20 @@
 //! upgrade writes the new records from the old ones and sets `schema_version` last, so a
 //! crash halfway leaves a schema-1 store that the next start upgrades again from the start
 //! (every step overwrites what it writes). Nothing is deleted: the schema-1 `observations`
-//! tree is left as it was (nothing reads it any more).
+//! tree is left as it was (nothing reads it any more). Schema 3 adds the delivery log's
+//! index (`log`) and the counts of delivered and failed entries, built here from the outbox
+//! in one pass; an older statwatch refuses a schema-3 store (it would write entries the
+//! index does not know).
 
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use tracing::{info, warn};
 
-use super::due::{due_key, position, stamp, PENDING_COUNT};
+use super::due::{due_key, position, stamp, LOG_DELIVERED, LOG_FAILED, PENDING_COUNT};
 use super::record::{check, code_of, encode_revisions, encode_series};
 use super::{dec, show_key, Store, StoreError, SCHEMA_VERSION};
-use crate::model::{Delivery, StoredObservation};
+use crate::model::{Delivery, DeliveryState, StoredObservation};
 
 /// The schema-1 tree of observations.
 const V1_OBSERVATIONS: &str = "observations";
@@ -28,6 +31,10 @@ impl Store {
             let n = self.observations_from_v1()?;
             let pending = self.index_outbox()?;
             info!(observations = n, pending, "schema 1 records carried over");
+        }
+        if from < 3 {
+            let indexed = self.index_log()?;
+            info!(indexed, "delivery log indexed");
         }
         self.db.flush()?;
         self.meta
@@ -116,5 +123,44 @@ impl Store {
         self.meta
             .insert(PENDING_COUNT, &pending.to_be_bytes()[..])?;
         Ok(pending)
+    }
+}
+
+/// How many `log` keys one batch of the upgrade writes.
+const LOG_BATCH: usize = 10_000;
+
+impl Store {
+    /// Builds the delivery log's index and the counts of settled entries from the outbox.
+    /// Only what delivery knows of goes in: settled entries and the pending ones of the due
+    /// index (not those of a commit that the open undoes next, nor records that do not
+    /// decode; a repaired record is indexed when it is rewritten). Every write is an
+    /// overwrite, so an upgrade that stops halfway runs again from the start.
+    fn index_log(&self) -> Result<u64, StoreError> {
+        let (mut delivered, mut failed, mut indexed) = (0u64, 0u64, 0u64);
+        let mut batch = sled::Batch::default();
+        let mut in_batch = 0;
+        for kv in self.outbox.iter() {
+            let (k, v) = kv?;
+            let Ok(d) = dec::<Delivery>("outbox", &k, &v) else {
+                continue;
+            };
+            match d.state {
+                DeliveryState::Delivered => delivered += 1,
+                DeliveryState::Failed => failed += 1,
+                _ if self.pending.contains_key(&k)? => {}
+                _ => continue,
+            }
+            batch.insert(due_key(&stamp(d.created_at), &k), &[][..]);
+            (in_batch, indexed) = (in_batch + 1, indexed + 1);
+            if in_batch == LOG_BATCH {
+                self.log.apply_batch(std::mem::take(&mut batch))?;
+                in_batch = 0;
+            }
+        }
+        self.log.apply_batch(batch)?;
+        self.meta
+            .insert(LOG_DELIVERED, &delivered.to_be_bytes()[..])?;
+        self.meta.insert(LOG_FAILED, &failed.to_be_bytes()[..])?;
+        Ok(indexed)
     }
 }
