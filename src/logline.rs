@@ -2,7 +2,8 @@
 //! title or error message can carry a newline (a forged log line) or other control
 //! characters; tracing's text format prints `%` fields and messages as they are, so every
 //! control character inside an event is escaped here (`\n`, `\u{1b}`), once for all fields.
-//! (The JSON format escapes them itself; passing it through here changes nothing.)
+//! (The JSON format escapes them itself; passing it through here changes nothing.) Also
+//! [`install`]: the process's subscriber, with the `log` crate's records but sled's.
 
 use std::io::{self, Write};
 
@@ -55,6 +56,23 @@ impl Write for Escaping {
 
     fn flush(&mut self) -> io::Result<()> {
         io::stderr().flush()
+    }
+}
+
+/// Installs `subscriber` for the process, with the `log` crate's records forwarded to it,
+/// except sled's: sled logs from closures that its epoch collector may run in a thread's
+/// thread-local destructors, after the subscriber's own thread-locals are gone, and a panic
+/// there aborts the process ("thread local panicked on drop"). Its records are internals;
+/// its errors reach us as `Err`.
+pub fn install<S>(subscriber: S)
+where
+    S: tracing::Subscriber + Send + Sync + 'static,
+{
+    // Only the first call in a process takes effect (tests install once per binary).
+    if tracing::subscriber::set_global_default(subscriber).is_ok() {
+        let _ = tracing_log::LogTracer::builder()
+            .ignore_crate("sled")
+            .init();
     }
 }
 

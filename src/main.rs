@@ -20,9 +20,9 @@ fn init_tracing(format: LogFormat) {
         .with_writer(statwatch::logline::OneLine { ansi: colour })
         .with_ansi(colour);
     match (format, under_journald) {
-        (LogFormat::Json, _) => builder.json().init(),
-        (LogFormat::Text, true) => builder.without_time().init(),
-        (LogFormat::Text, false) => builder.init(),
+        (LogFormat::Json, _) => statwatch::logline::install(builder.json().finish()),
+        (LogFormat::Text, true) => statwatch::logline::install(builder.without_time().finish()),
+        (LogFormat::Text, false) => statwatch::logline::install(builder.finish()),
     }
 }
 

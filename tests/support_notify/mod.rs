@@ -131,11 +131,13 @@ pub fn capture_logs() {
     LOGS.get_or_init(|| {
         let buf = Buf::default();
         let writer = buf.clone();
-        let _ = tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::TRACE)
-            .with_ansi(false)
-            .with_writer(move || writer.clone())
-            .try_init();
+        statwatch::logline::install(
+            tracing_subscriber::fmt()
+                .with_max_level(tracing::Level::TRACE)
+                .with_ansi(false)
+                .with_writer(move || writer.clone())
+                .finish(),
+        );
         buf
     });
 }
