@@ -219,7 +219,9 @@ fn slow_clients_in_every_page_slot_leave_healthz_and_metrics_answering() {
     // Once the daemon has accepted them all (it accepts as it gets to it: on a loaded machine
     // a page asked for just now can still find an ordinary slot), a page is refused, not
     // queued: the slots beyond the 64 serve nothing else...
-    wait_for("every page slot taken", || http_get(addr, "/alerts").0 == 503);
+    wait_for("every page slot taken", || {
+        http_get(addr, "/alerts").0 == 503
+    });
     // ...but the probes, answered at once in the slots kept for them.
     assert_eq!(http_get(addr, "/healthz").0, 200);
     let (code, metrics) = http_get(addr, "/metrics");
