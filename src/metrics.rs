@@ -2,7 +2,7 @@
 //! crate (OpenMetrics text, which Prometheus scrapes as it does its own format).
 //!
 //! [`Metrics`] is what the daemon updates after every poll, delivery and reload, and what
-//! `/healthz` asks about the scheduling loop. The HTTP side is in [`crate::web`]. A maintained
+//! `/healthz` asks about the scheduling loop. The HTTP side is in the `web` module. A maintained
 //! encoder rather than hand-written text: escaping, `# EOF`, `_total` suffixes and types are
 //! its business, and a metric added later cannot break the exposition's syntax.
 
