@@ -1,74 +1,80 @@
-//! Test helpers for the rule kinds: one config with a rule of each kind, real history, and
+//! Test helpers for the rule kinds: a rule of each kind (as a config would make them), real
+//! history, and
 //! releases applied in turn through the real diff.
-
-use std::path::Path;
 
 use chrono::{DateTime, Utc};
 
-use super::{evaluate, Input};
-use crate::config::Config;
+use super::change::{Change, ChangeDirection};
+use super::release::Release;
+use super::revision::Revision;
+use super::sign_change::SignChange;
+use super::streak::{Streak, StreakDirection};
+use super::threshold::Threshold;
+use super::{evaluate, Input, RuleConfig, RuleKind, Subject};
 use crate::diff::{diff, merged};
-use crate::model::{Alert, Observation, Period};
+use crate::model::{Alert, Observation, Period, Severity};
 
-const CONFIG: &str = r#"
-[sources.cbs]
-kind = "cbs"
-schedule = "0 30 6 * * Mon-Fri"
+/// The two series the rules are tried on, as the config would give them.
+fn subject(id: &str) -> Subject<'static> {
+    match id {
+        "nl.industry.yoy" => Subject {
+            id: "nl.industry.yoy",
+            title: "Industrial production NL, y/y %",
+            source: "cbs",
+            table: "85806NED",
+            unit: "%",
+        },
+        "nl.confidence" => Subject {
+            id: "nl.confidence",
+            title: "Producer confidence NL",
+            source: "cbs",
+            table: "81234ned",
+            unit: "",
+        },
+        other => panic!("no test series {other}"),
+    }
+}
 
-[[series]]
-id = "nl.industry.yoy"
-source = "cbs"
-table = "85806NED"
-measure = "KalendergecorrigeerdeProductie_14"
-title = "Industrial production NL, y/y %"
-unit = "%"
-
-[[series]]
-id = "nl.confidence"
-source = "cbs"
-table = "81234ned"
-measure = "Producentenvertrouwen_1"
-title = "Producer confidence NL"
-
-[[rules]]
-id = "turn"
-series = "nl.industry.yoy"
-kind = "sign_change"
-
-[[rules]]
-id = "streak"
-series = "nl.industry.yoy"
-kind = "streak"
-direction = "positive"
-length = 3
-
-[[rules]]
-id = "drop"
-series = "nl.confidence"
-kind = "change"
-direction = "down"
-min = 1.0
-
-[[rules]]
-id = "rev"
-series = "nl.*"
-kind = "revision"
-min = 0.5
-
-[[rules]]
-id = "rel"
-series = "nl.*"
-kind = "release"
-
-[[rules]]
-id = "zero"
-series = "nl.confidence"
-kind = "threshold"
-above = 0
-"#;
-
-fn config() -> Config {
-    Config::parse(Path::new("t.toml"), CONFIG).unwrap()
+/// A rule of each kind, by id.
+fn rule(id: &str) -> RuleConfig {
+    let (series, kind) = match id {
+        "turn" => (
+            "nl.industry.yoy",
+            RuleKind::SignChange(SignChange { dead_band: 0.0 }),
+        ),
+        "streak" => (
+            "nl.industry.yoy",
+            RuleKind::Streak(Streak {
+                direction: StreakDirection::Positive,
+                length: 3,
+            }),
+        ),
+        "drop" => (
+            "nl.confidence",
+            RuleKind::Change(Change {
+                direction: ChangeDirection::Down,
+                min: 1.0,
+                relative: false,
+            }),
+        ),
+        "rev" => ("nl.*", RuleKind::Revision(Revision { min: 0.5 })),
+        "rel" => ("nl.*", RuleKind::Release(Release)),
+        "zero" => (
+            "nl.confidence",
+            RuleKind::Threshold(Threshold {
+                above: Some(0.0),
+                below: None,
+            }),
+        ),
+        other => panic!("no test rule {other}"),
+    };
+    RuleConfig {
+        id: id.to_string(),
+        series: series.to_string(),
+        matcher: globset::Glob::new(series).unwrap().compile_matcher(),
+        kind,
+        severity: Severity::Info,
+    }
 }
 
 pub(super) fn obs(rows: &[(i32, u8, f64)]) -> Vec<Observation> {
@@ -83,10 +89,9 @@ pub(super) fn obs(rows: &[(i32, u8, f64)]) -> Vec<Observation> {
 }
 
 /// Applies releases in turn and returns the alerts of the last one, for one rule id.
-pub(super) fn run(series: &str, rule: &str, releases: &[Vec<Observation>]) -> Vec<Alert> {
-    let c = config();
-    let s = c.series(series).unwrap();
-    let r = c.rules.iter().find(|r| r.id == rule).unwrap();
+pub(super) fn run(series: &str, rule_id: &str, releases: &[Vec<Observation>]) -> Vec<Alert> {
+    let s = subject(series);
+    let r = rule(rule_id);
     let mut stored = Vec::new();
     let mut last = Vec::new();
     for (i, rel) in releases.iter().enumerate() {
@@ -94,9 +99,9 @@ pub(super) fn run(series: &str, rule: &str, releases: &[Vec<Observation>]) -> Ve
         let d = diff(&stored, rel, now);
         stored = merged(&stored, &d.updates);
         last = evaluate(
-            r,
+            &r,
             &Input {
-                series: (&s).into(),
+                series: s,
                 after: &stored,
                 release: &d.release,
                 detected_at: now,
