@@ -4,8 +4,9 @@
 //! `codec`'s primitives),
 //! `outbox` (alerts and their deliveries), `due` (what the outbox owes, retention), `log`
 //! (the delivery log read a page at a time),
-//! `ahead` (series, alert and outbox records written ahead of the transaction), `queue` (new
-//! outbox entries on their way into the due index), `staged` (the store as a poll's
+//! `ahead` (the commit's steps: series, alert and outbox records written ahead of the
+//! transaction), `undo` (their undo log), `inflight` (what readers are shown of them meanwhile),
+//! `queue` (new outbox entries on their way into the due index), `staged` (the store as a poll's
 //! write will leave it, read before the commit), `identity` (a series' identity, so a
 //! renamed id keeps its records) and `upgrade` (earlier schemas).
 //!
@@ -60,9 +61,14 @@
 //! queues the new outbox entries, which go into the due index (what delivery reads) in small
 //! transactions after it, or at the next open after a crash (see `queue`): nothing is sent
 //! before its poll is committed, and however many alerts a poll fires, no transaction holds
-//! more than a chunk of them. Commits take turns. Readers never see the series records of
-//! a commit in progress: they read the values those records replace until the transaction
-//! has committed or the records are undone (see `ahead`, "What readers see meanwhile").
+//! more than a chunk of them. Commits take turns. The steps are types, each made only by the
+//! step before and consumed by the one after (`plan_commit` -> `CommitPlan::write_ahead` ->
+//! `Ahead::in_transaction` in the transaction -> `Ahead::settle`; an `Ahead` dropped unsettled
+//! is undone), so they cannot run out of order, twice, or be left half done (see `ahead`).
+//! Readers never see a record of a commit in progress, series or alert or outbox entry: they
+//! read the values its records replace, and none for the records it adds, until the
+//! transaction has committed or the records are undone (see `ahead`, "What readers see
+//! meanwhile", and `inflight`).
 //!
 //! Every record is checked before it is written: observations by `record::check` (NaN,
 //! infinity and out-of-range periods are refused), JSON records by decoding them again (JSON
@@ -237,7 +243,7 @@ pub struct Store {
 }
 
 /// The trees a poll writes ahead of its transaction (see `ahead`), and their ids in an undo
-/// log; readers of these trees read through the poll's undo (see `series`).
+/// log; readers of these trees read what is committed (see `inflight`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub(super) enum Tree {
     Series = 1,
