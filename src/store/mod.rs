@@ -237,8 +237,9 @@ pub struct Store {
     identities: sled::Tree,
     /// The commits whose records are written ahead but not yet committed (see `inflight`).
     inflight: inflight::Registry,
-    /// Held through a commit: a commit reads which alerts and entries are new outside a
-    /// transaction, and its undo log must not interleave with another's.
+    /// A commit's turn, held from its plan until it has landed (see `ahead`): a commit reads
+    /// which alerts and entries are new outside a transaction, and its undo log must not
+    /// interleave with another's.
     committing: std::sync::Arc<std::sync::Mutex<()>>,
 }
 
