@@ -5,7 +5,7 @@ mod ahead;
 mod encoding;
 mod log;
 
-pub(super) use ahead::{after_write_ahead, FAIL_TRANSACTION, STOP_BEFORE_INDEX};
+pub(super) use ahead::{after_write_ahead, STOP_BEFORE_INDEX};
 
 use super::*;
 use crate::model::{AlertKind, Cause, Delivery, DeliveryState, Period, Severity};
