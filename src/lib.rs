@@ -45,6 +45,7 @@
 //!   anything is written (`gather.rs`); which stored records each series continues, by its
 //!   identity, so a renamed id keeps its history (`identity.rs`); `table_changed` alerts from
 //!   what a download or a failed table says (`drift.rs`).
+//!   What a table download covers, as the versioned text its stamp hashes (`selection.rs`).
 //! - [`diff`]: pure, stored vs fetched -> release.
 //! - [`derive`]: pure, growth rates from stored levels (owns `Derive`).
 //! - [`rules`]: pure, series + release -> alerts with stable ids. `mod` dispatch, ids and the
