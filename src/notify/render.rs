@@ -406,6 +406,16 @@ mod tests {
     }
 
     #[test]
+    fn the_test_alert_says_so_in_its_details() {
+        let a = test_alert();
+        assert!(a.is_test());
+        assert_eq!(
+            serde_json::to_string(&a.details).unwrap(),
+            r#"{"test":true}"#
+        );
+    }
+
+    #[test]
     fn body_lists_every_alert_and_id() {
         let a = alert("id-a", Severity::Info, "Industrie: groei (+1.3 in 2025-03)");
         let mut b = alert("id-b", Severity::Critical, "sign flipped");

@@ -17,6 +17,8 @@ pub mod table_changed;
 pub mod threshold;
 
 #[cfg(test)]
+mod golden;
+#[cfg(test)]
 mod testkit;
 
 use std::collections::BTreeMap;

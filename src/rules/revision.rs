@@ -76,31 +76,12 @@ impl Check for Revision {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testkit::{history, obs, run};
+    use super::super::testkit::{history, obs, revise_series, run};
     use crate::model::Cause;
-
-    /// `n` months from 2020-01 with the value `base + i`.
-    fn months(n: usize, base: f64) -> Vec<(i32, u8, f64)> {
-        (0..n)
-            .map(|i| (2020 + (i / 12) as i32, (i % 12) as u8 + 1, base + i as f64))
-            .collect()
-    }
 
     /// The revision alerts of a release that revises the first `revised` of 30 months.
     fn revise(revised: usize) -> Vec<crate::model::Alert> {
         revise_series("nl.industry.yoy", revised)
-    }
-
-    fn revise_series(series: &str, revised: usize) -> Vec<crate::model::Alert> {
-        let before = months(30, 0.0);
-        let mut after = before.clone();
-        for (i, m) in after.iter_mut().enumerate().take(revised) {
-            // Each revised by a different amount; the 6th (2020-06) the most.
-            m.2 += if i == 5 { 9.0 } else { 1.0 + i as f64 / 100.0 };
-        }
-        let v1 = [history(), obs(&before)].concat();
-        let v2 = [history(), obs(&after)].concat();
-        run(series, "rev", &[v1, v2])
     }
 
     #[test]
