@@ -1,8 +1,8 @@
 //! Every kind's alert, byte for byte, as the store keeps it and webhook payload v1 carries it
 //! (docs/payloads.md, docs/rules.md "Rule kinds"): one golden JSON per kind and event in
 //! `tests/fixtures/alerts/`. Each alert is made by its rule's own code, so a changed key,
-//! value or key order fails here; each golden reads back to the same alert and bytes, so
-//! stored alerts of every kind stay readable.
+//! value or key order fails here; each golden reads back to the same alert, typed, and to the
+//! same bytes, so stored alerts of every kind stay readable.
 
 use chrono::{DateTime, Utc};
 
@@ -11,7 +11,7 @@ use super::source_failing::SourceFailing;
 use super::table_changed::{Candidate, Event, Place, TableChanged};
 use super::testkit::{history, obs, revise_series, run};
 use super::{RuleConfig, RuleKind, Subject};
-use crate::model::{Alert, Cause, Period, Severity, StoredObservation};
+use crate::model::{Alert, Cause, Details, Period, Severity, StoredObservation};
 
 fn at(s: &str) -> DateTime<Utc> {
     s.parse().unwrap()
@@ -209,6 +209,7 @@ fn every_kind_writes_its_golden_bytes_and_reads_them_back() {
         assert_eq!(json, want, "{name}: the alert as written now:\n{json}");
         let read: Alert = serde_json::from_str(&want).unwrap();
         assert_eq!(read, alert, "{name}");
+        assert!(!matches!(read.details, Details::Other(_)), "{name}");
         assert_eq!(serde_json::to_string(&read).unwrap(), want, "{name}");
     }
 }

@@ -2,10 +2,8 @@
 //! than [`SUM_AFTER`] periods of a series at once (a new base year) is one event, and fires
 //! one alert that sums it (how many, and the largest revision) instead of one per period.
 
-use serde_json::json;
-
 use super::{Check, Fired, Series};
-use crate::model::{detail, Period, Revision as Revised};
+use crate::model::{Details, Largest, Period, Revision as Revised};
 
 /// Up to this many revised periods of one series in one release fire one alert each; more
 /// fire one alert for them all.
@@ -30,7 +28,7 @@ impl Check for Revision {
                 s.signed(r.old),
                 s.signed(r.new)
             ),
-            details: json!({ detail::OLD_VALUE: r.old }),
+            details: Details::Revision { old_value: r.old },
         })
     }
 
@@ -60,15 +58,15 @@ impl Check for Revision {
                     s.signed(largest.old),
                     s.signed(largest.new)
                 ),
-                details: json!({
-                    detail::OLD_VALUE: largest.old,
-                    detail::REVISED: fired.len(),
-                    detail::LARGEST: {
-                        "period": largest.period.to_string(),
-                        "old_value": largest.old,
-                        "new_value": largest.new,
+                details: Details::RevisionSummed {
+                    old_value: largest.old,
+                    revised: fired.len(),
+                    largest: Largest {
+                        period: largest.period,
+                        old_value: largest.old,
+                        new_value: largest.new,
                     },
-                }),
+                },
             },
         ))
     }
@@ -77,7 +75,7 @@ impl Check for Revision {
 #[cfg(test)]
 mod tests {
     use super::super::testkit::{history, obs, revise_series, run};
-    use crate::model::Cause;
+    use crate::model::{Cause, Details};
 
     /// The revision alerts of a release that revises the first `revised` of 30 months.
     fn revise(revised: usize) -> Vec<crate::model::Alert> {
@@ -105,10 +103,11 @@ mod tests {
         let a = &thirteen[0];
         assert_eq!(a.cause, Cause::Revision);
         assert_eq!(a.revised(), Some(13));
-        let largest = &a.details["largest"];
-        assert_eq!(largest["period"], "2020-06");
-        assert_eq!(largest["old_value"], 5.0);
-        assert_eq!(largest["new_value"], 14.0);
+        let Details::RevisionSummed { largest, .. } = &a.details else {
+            panic!("{:?}", a.details)
+        };
+        assert_eq!(largest.period.to_string(), "2020-06");
+        assert_eq!((largest.old_value, largest.new_value), (5.0, 14.0));
         assert_eq!(a.period.unwrap().to_string(), "2020-06");
         assert!(
             a.summary

@@ -9,11 +9,10 @@
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use globset::GlobMatcher;
-use serde_json::json;
 
 use super::overdue::span;
 use super::{alert_id, Check, RuleConfig};
-use crate::model::{detail, Alert, Cause};
+use crate::model::{Alert, Cause, Details};
 
 /// `source` (a name or glob) and `after_hours` as a duration.
 #[derive(Debug, Clone)]
@@ -70,11 +69,11 @@ impl SourceFailing {
             span(now - since),
             since.format("%Y-%m-%d %H:%M UTC"),
         );
-        let details = json!({
-            detail::LAST_ERROR: error,
-            detail::FAILING_SINCE: stamp(since),
-            detail::RECOVERED: false,
-        });
+        let details = Details::SourceFailing {
+            last_error: error.to_string(),
+            failing_since: since,
+            recovered: false,
+        };
         Some(self.alert(
             rule,
             source,
@@ -106,11 +105,11 @@ impl SourceFailing {
             span(now - since),
             since.format("%Y-%m-%d %H:%M UTC"),
         );
-        let details = json!({
-            detail::LAST_ERROR: last_error,
-            detail::FAILING_SINCE: stamp(since),
-            detail::RECOVERED: true,
-        });
+        let details = Details::SourceFailing {
+            last_error: last_error.to_string(),
+            failing_since: since,
+            recovered: true,
+        };
         self.alert(rule, source, id, summary, details, now)
     }
 
@@ -120,7 +119,7 @@ impl SourceFailing {
         source: &str,
         id: String,
         summary: String,
-        details: serde_json::Value,
+        details: Details,
         now: DateTime<Utc>,
     ) -> Alert {
         Alert {
@@ -139,7 +138,7 @@ impl SourceFailing {
             previous: None,
             cause: Cause::SourceFailing,
             summary,
-            details: details.as_object().cloned().unwrap_or_default(),
+            details,
             detected_at: now,
         }
     }
@@ -183,8 +182,10 @@ mod tests {
             .unwrap();
         assert_eq!(a.cause, Cause::SourceFailing);
         assert_eq!((a.series.as_str(), a.period, a.value), ("", None, None));
-        assert_eq!(a.details["last_error"], "HTTP 500");
-        assert_eq!(a.details["failing_since"], "2025-05-09T06:30:00Z");
+        assert_eq!(a.last_error(), Some("HTTP 500"));
+        assert!(
+            matches!(a.details, Details::SourceFailing { failing_since, .. } if failing_since == since)
+        );
         assert!(a.summary.contains("failed for 25 hours"), "{}", a.summary);
         // Later failed polls of the same outage: the same id.
         let again = k
