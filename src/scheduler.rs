@@ -18,8 +18,12 @@ use croner::Cron;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ScheduleError {
-    #[error("invalid cron expression {expr:?}: {message}")]
-    Invalid { expr: String, message: String },
+    #[error("invalid cron expression {expr:?}: {source}")]
+    Invalid {
+        expr: String,
+        #[source]
+        source: croner::errors::CronError,
+    },
     #[error("cron expression {expr:?} never fires")]
     NeverFires { expr: String },
 }
@@ -46,9 +50,9 @@ impl Schedule {
             .dom_and_dow(true)
             .build()
             .parse(expr)
-            .map_err(|e| ScheduleError::Invalid {
+            .map_err(|source| ScheduleError::Invalid {
                 expr: expr.to_string(),
-                message: e.to_string(),
+                source,
             })?;
         let now = Utc::now().with_timezone(&tz);
         cron.find_next_occurrence(&now, false)

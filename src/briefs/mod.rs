@@ -27,8 +27,12 @@ use text::Labels;
 pub enum BriefError {
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("brief {brief}: cannot encode its facts: {message}")]
-    Encode { brief: String, message: String },
+    #[error("brief {brief}: cannot encode its facts: {source}")]
+    Encode {
+        brief: String,
+        #[source]
+        source: serde_json::Error,
+    },
 }
 
 /// What a poll knows that the store does not: the titles and units of the series it
@@ -222,9 +226,9 @@ fn record(
         .nth(2)
         .map(|l| format!("{}: {l}", b.title))
         .unwrap_or_else(|| b.title.clone());
-    let facts_json = serde_json::to_value(&facts).map_err(|e| BriefError::Encode {
+    let facts_json = serde_json::to_value(&facts).map_err(|source| BriefError::Encode {
         brief: b.id.clone(),
-        message: e.to_string(),
+        source,
     })?;
     let details = Details::Brief(Brief {
         text,

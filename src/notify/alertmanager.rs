@@ -97,8 +97,11 @@ impl Alertmanager {
             .iter()
             .map(|u| {
                 let base = u.as_str().trim_end_matches('/');
-                Url::parse(&format!("{base}/api/v2/alerts")).map_err(|e| {
-                    NotifyError::HttpClient(format!("{}: {e}", u.origin().ascii_serialization()))
+                Url::parse(&format!("{base}/api/v2/alerts")).map_err(|source| {
+                    NotifyError::Endpoint {
+                        origin: u.origin().ascii_serialization(),
+                        source,
+                    }
                 })
             })
             .collect::<Result<_, _>>()?;

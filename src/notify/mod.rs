@@ -101,16 +101,31 @@ pub enum NotifyError {
     UnknownReceiver(String),
     #[error("receiver {receiver}: an email receiver needs an [smtp] section")]
     NoSmtp { receiver: String },
-    #[error("smtp.ca_file {path}: {message}")]
-    CaFile { path: String, message: String },
+    #[error("smtp.ca_file {path}: {source}")]
+    CaFileRead {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("smtp.ca_file {path}: {}", render::chain(.source))]
+    CaFile {
+        path: String,
+        #[source]
+        source: lettre::transport::smtp::Error,
+    },
     #[error("{what}: not a valid mail address: {address:?}")]
     Address { what: String, address: String },
-    #[error("smtp: {0}")]
-    SmtpSetup(String),
-    #[error("cannot build the HTTP client: {0}")]
-    HttpClient(String),
-    #[error("cannot build the message: {0}")]
-    Message(String),
+    #[error("smtp: {}", render::chain(.0))]
+    SmtpSetup(#[source] lettre::transport::smtp::Error),
+    /// The error without its URL (there is none yet: the client is being built).
+    #[error("cannot build the HTTP client: {}", render::chain(.0))]
+    HttpClient(#[source] reqwest::Error),
+    #[error("cannot build the HTTP client: {origin}: {source}")]
+    Endpoint {
+        origin: String,
+        #[source]
+        source: url::ParseError,
+    },
     #[error(transparent)]
     MailHtml(#[from] mail_html::MailHtmlError),
     /// A send that failed; `permanent` says whether retrying could help.

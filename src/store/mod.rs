@@ -156,7 +156,7 @@ pub enum StoreError {
     },
     /// The blocking pool could not run a store write (the runtime is shutting down).
     #[error("store: a blocking write did not complete: {0}")]
-    Join(String),
+    Join(#[source] tokio::task::JoinError),
 }
 
 impl StoreError {
@@ -404,7 +404,7 @@ impl Store {
         let store = self.clone();
         tokio::task::spawn_blocking(move || store.commit(&w).map(|s| (s, w)))
             .await
-            .map_err(|e| StoreError::Join(e.to_string()))?
+            .map_err(StoreError::Join)?
     }
 
     /// Writes one poll's results as one unit (records ahead, then one transaction; see the
@@ -444,7 +444,8 @@ impl Store {
                 }
                 #[cfg(test)]
                 if tests::FAIL_TRANSACTION.with(|f| f.replace(false)) {
-                    let e = StoreError::Join("a test failed this transaction".into());
+                    let e = sled::Error::Unsupported("a test failed this transaction".into());
+                    let e = StoreError::Sled(e);
                     return Err(ConflictableTransactionError::Abort(e));
                 }
                 Ok::<_, ConflictableTransactionError<StoreError>>(())
