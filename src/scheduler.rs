@@ -209,6 +209,16 @@ mod tests {
     }
 
     #[test]
+    fn a_bad_expression_keeps_the_parser_error_as_its_source() {
+        let e = Schedule::parse("0 61 * * * *", chrono_tz::UTC).unwrap_err();
+        let cause = std::error::Error::source(&e).expect("the parser's error");
+        assert_eq!(
+            e.to_string(),
+            format!("invalid cron expression \"0 61 * * * *\": {cause}")
+        );
+    }
+
+    #[test]
     fn cbs_schedule_keeps_local_time_across_march_switch() {
         // 2025-03-30 is a Sunday: clocks go from CET (+1) to CEST (+2) at 02:00.
         let s = sched("0 30 6 * * Mon-Fri", "Europe/Amsterdam");

@@ -97,12 +97,8 @@ impl Alertmanager {
             .iter()
             .map(|u| {
                 let base = u.as_str().trim_end_matches('/');
-                Url::parse(&format!("{base}/api/v2/alerts")).map_err(|source| {
-                    NotifyError::Endpoint {
-                        origin: u.origin().ascii_serialization(),
-                        source,
-                    }
-                })
+                Url::parse(&format!("{base}/api/v2/alerts"))
+                    .map_err(|e| NotifyError::Endpoint(u.origin().ascii_serialization(), e))
             })
             .collect::<Result<_, _>>()?;
         Ok(Alertmanager {

@@ -56,14 +56,9 @@ impl Transport {
             let mut params = TlsParameters::builder(cfg.host.clone());
             if let Some(path) = &cfg.ca_file {
                 let shown = || path.display().to_string();
-                let pem = std::fs::read(path).map_err(|source| NotifyError::CaFileRead {
-                    path: shown(),
-                    source,
-                })?;
-                let cert = Certificate::from_pem(&pem).map_err(|source| NotifyError::CaFile {
-                    path: shown(),
-                    source,
-                })?;
+                let pem = std::fs::read(path).map_err(|e| NotifyError::CaFileRead(shown(), e))?;
+                let cert =
+                    Certificate::from_pem(&pem).map_err(|e| NotifyError::CaFile(shown(), e))?;
                 params = params.add_root_certificate(cert);
             }
             let params = params.build().map_err(NotifyError::SmtpSetup)?;

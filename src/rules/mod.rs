@@ -4,7 +4,8 @@
 //! This file owns the dispatch ([`RuleKind`] -> its [`Check`]), the alert ids and the
 //! [`Series`] helpers the kinds share; each kind, with its parameters, is one file beside it.
 //! A new kind is a new file implementing [`Check`], a variant of [`RuleKind`] with its arm
-//! in [`RuleKind::check`], and its parameters in `config::raw` and `config::validate`.
+//! in [`RuleKind::check`], its parameters in `config::raw` and `config::validate`, the
+//! variant of [`crate::model::Details`] it fires with, and its golden alert (`golden.rs`).
 
 pub mod change;
 pub mod overdue;
