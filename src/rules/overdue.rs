@@ -6,7 +6,7 @@
 //! Not a release-time check: the pipeline asks [`Overdue::check`] after every poll of the
 //! series' source, and the daemon at least hourly, with the series as the store holds it.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 
 use super::{alert_id, Check, RuleConfig, Subject};
 use crate::model::{Alert, Cause, Details, StoredObservation};
@@ -59,7 +59,8 @@ impl Overdue {
                 latest.first_seen.format("%Y-%m-%d %H:%M UTC"),
             ),
             details: Details::Overdue {
-                last_seen_at: latest.first_seen,
+                // Whole seconds, as written: the alert equals the record it becomes.
+                last_seen_at: latest.first_seen.trunc_subsecs(0),
                 recovered: false,
             },
             detected_at: now,
@@ -151,6 +152,26 @@ mod tests {
             .check(&r, subject(), &next, seen + chrono::Duration::days(90))
             .unwrap();
         assert_ne!(later.id, a.id);
+    }
+
+    #[test]
+    fn an_alert_reads_back_equal_though_its_first_seen_had_a_fraction() {
+        let seen: DateTime<Utc> = "2025-05-09T06:30:00.250Z".parse().unwrap();
+        let (r, k) = rule(chrono::Duration::days(40));
+        let a = k
+            .check(
+                &r,
+                subject(),
+                &latest(seen),
+                seen + chrono::Duration::days(41),
+            )
+            .unwrap();
+        let json = serde_json::to_string(&a).unwrap();
+        assert!(
+            json.contains(r#""last_seen_at":"2025-05-09T06:30:00Z""#),
+            "{json}"
+        );
+        assert_eq!(serde_json::from_str::<Alert>(&json).unwrap(), a);
     }
 
     #[test]

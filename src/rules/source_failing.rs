@@ -7,7 +7,7 @@
 //! hours after a good poll (no poll scheduled overnight, say) are never an outage. Only the
 //! pipeline's end of a poll asks this, in `run` and `poll` alike.
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, SecondsFormat, SubsecRound, Utc};
 use globset::GlobMatcher;
 
 use super::overdue::span;
@@ -71,7 +71,8 @@ impl SourceFailing {
         );
         let details = Details::SourceFailing {
             last_error: error.to_string(),
-            failing_since: since,
+            // Whole seconds, as written: the alert equals the record it becomes.
+            failing_since: since.trunc_subsecs(0),
             recovered: false,
         };
         Some(self.alert(
@@ -107,7 +108,7 @@ impl SourceFailing {
         );
         let details = Details::SourceFailing {
             last_error: last_error.to_string(),
-            failing_since: since,
+            failing_since: since.trunc_subsecs(0),
             recovered: true,
         };
         self.alert(rule, source, id, summary, details, now)
