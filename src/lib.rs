@@ -19,7 +19,8 @@
 //!   what ids, keys and names may hold.
 //! - [`model`]: plain data, re-exported from one file per idea: `period.rs` periods and
 //!   frequencies; `observation.rs` observations, vintages, releases; `alert.rs` alerts with
-//!   their kind, cause and typed details; `delivery.rs` outbox entries; `figure.rs` how a
+//!   their kind and cause; `details.rs` what each kind's alert says (`details`, one variant
+//!   per kind, as payload v1 writes it); `delivery.rs` outbox entries; `figure.rs` how a
 //!   figure is written for people; `axes.rs` the axes every chart shares (value range, period
 //!   labels), for the pages and the mail alike.
 //! - [`sources`]: CBS (OData v3) and Destatis (GENESIS 2020) clients over one HTTP layer.
@@ -45,11 +46,13 @@
 //!   anything is written (`gather.rs`); which stored records each series continues, by its
 //!   identity, so a renamed id keeps its history (`identity.rs`); `table_changed` alerts from
 //!   what a download or a failed table says (`drift.rs`).
+//!   What a table download covers, as the versioned text its stamp hashes (`selection.rs`).
 //! - [`diff`]: pure, stored vs fetched -> release.
 //! - [`derive`]: pure, growth rates from stored levels (owns `Derive`).
 //! - [`rules`]: pure, series + release -> alerts with stable ids. `mod` dispatch, ids and the
 //!   shared `Series` helpers; one file per kind (`release`, `sign_change`, `streak`, `change`,
-//!   `threshold`, `revision`, `overdue`, `source_failing`, `table_changed`) with its parameters.
+//!   `threshold`, `revision`, `overdue`, `source_failing`, `table_changed`) with its parameters;
+//!   `golden.rs` (tests) pins every kind's alert to its JSON in `tests/fixtures/alerts/`.
 //! - [`briefs`]: `[[briefs]]`, the story of a release in one message, made from the series as
 //!   the poll's commit will leave them (`mod.rs`); the facts as pure functions (`facts.rs`);
 //!   the words (`text.rs`).

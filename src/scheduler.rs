@@ -18,8 +18,12 @@ use croner::Cron;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ScheduleError {
-    #[error("invalid cron expression {expr:?}: {message}")]
-    Invalid { expr: String, message: String },
+    #[error("invalid cron expression {expr:?}: {source}")]
+    Invalid {
+        expr: String,
+        #[source]
+        source: croner::errors::CronError,
+    },
     #[error("cron expression {expr:?} never fires")]
     NeverFires { expr: String },
 }
@@ -46,9 +50,9 @@ impl Schedule {
             .dom_and_dow(true)
             .build()
             .parse(expr)
-            .map_err(|e| ScheduleError::Invalid {
+            .map_err(|source| ScheduleError::Invalid {
                 expr: expr.to_string(),
-                message: e.to_string(),
+                source,
             })?;
         let now = Utc::now().with_timezone(&tz);
         cron.find_next_occurrence(&now, false)
@@ -202,6 +206,16 @@ mod tests {
             out.push(t.to_rfc3339());
         }
         out
+    }
+
+    #[test]
+    fn a_bad_expression_keeps_the_parser_error_as_its_source() {
+        let e = Schedule::parse("0 61 * * * *", chrono_tz::UTC).unwrap_err();
+        let cause = std::error::Error::source(&e).expect("the parser's error");
+        assert_eq!(
+            e.to_string(),
+            format!("invalid cron expression \"0 61 * * * *\": {cause}")
+        );
     }
 
     #[test]

@@ -61,7 +61,8 @@ fn two_alerts() -> Vec<statwatch::model::Alert> {
     b.details = serde_json::json!({"old_value": 1.0, "new_sign": "negative"})
         .as_object()
         .cloned()
-        .unwrap();
+        .unwrap()
+        .into();
     b.previous = Some(statwatch::model::Previous {
         period: statwatch::model::Period::Month(2025, 1),
         value: 0.1,
@@ -293,7 +294,8 @@ fn long_brief() -> (statwatch::model::Alert, String) {
     b.details = serde_json::json!({"text": text, "facts": {}})
         .as_object()
         .cloned()
-        .unwrap();
+        .unwrap()
+        .into();
     (b, text)
 }
 
@@ -604,7 +606,8 @@ async fn titles_from_a_source_reach_every_chat_platform_neutralised() {
     brief.details = serde_json::json!({"text": format!("Brief {HOSTILE}\nLowest: {HOSTILE} -4.0 %\n"), "facts": {}})
         .as_object()
         .cloned()
-        .unwrap();
+        .unwrap()
+        .into();
     let extra = [
         chat("s", "slack", &p.url(SLACK_PATH)),
         chat("m", "mattermost", &p.url(MATTERMOST_PATH)),

@@ -12,7 +12,9 @@ use std::time::Duration;
 
 use mail_parser::MimeHeaders;
 use smtp::*;
-use statwatch::model::{Alert, Cause, DeliveryState, Period, Severity, StoredObservation, Vintage};
+use statwatch::model::{
+    Alert, Brief, Cause, DeliveryState, Details, Period, Severity, StoredObservation, Vintage,
+};
 use statwatch::notify::{Mode, Notifier};
 use statwatch::store::{PollWrite, Store};
 use support_notify::*;
@@ -241,14 +243,14 @@ fn html_alerts() -> Vec<Alert> {
     brief.kind = "brief".into();
     brief.rule = "nl-industry".into();
     brief.title = "Dutch manufacturing".into();
-    brief.details.insert(
-        "text".into(),
-        serde_json::json!(
-            "Dutch manufacturing, 2025-03\n\nManufacturing output rose 1.3 % on a year earlier \
-             in March 2025, positive for the 3rd month in a row <after> 18 months of negative \
-             values since 2023-07."
-        ),
-    );
+    brief.details = Details::Brief(Brief {
+        text: "Dutch manufacturing, 2025-03\n\nManufacturing output rose 1.3 % on a year earlier \
+               in March 2025, positive for the 3rd month in a row <after> 18 months of negative \
+               values since 2023-07."
+            .into(),
+        facts: None,
+        drawn: None,
+    });
     let new = alert("id-new", Severity::Warning, "Third month of growth");
     let mut revised = alert(
         "id-rev",
@@ -260,9 +262,7 @@ fn html_alerts() -> Vec<Alert> {
     revised.period = Some(Period::Month(2025, 2));
     revised.source_period = "2025MM02".into();
     revised.value = Some(1.0);
-    revised
-        .details
-        .insert("old_value".into(), serde_json::json!(-0.4));
+    revised.details = Details::Revision { old_value: -0.4 };
     vec![new, revised, brief]
 }
 
@@ -466,7 +466,8 @@ fn brief_with_breakdown() -> Alert {
     })
     .as_object()
     .cloned()
-    .unwrap();
+    .unwrap()
+    .into();
     b
 }
 

@@ -1,7 +1,8 @@
 //! Briefs (`[[briefs]]`): the story of a release in one message. Each brief whose lead got a
 //! new period in a poll (never on a baseline) is made from what the store will hold once the
 //! poll commits ([`Staged`]: the stored series with the poll's writes merged in), and goes into
-//! that same commit as an alert record of kind `brief` (its text and facts in `details`). So
+//! that same commit as an alert record of kind `brief` (its text and facts in its
+//! [`Details::Brief`]). So
 //! it goes through the outbox like any alert (durable, retried, once per receiver), and a
 //! crash cannot store a release without its brief.
 //!
@@ -13,33 +14,25 @@ pub mod text;
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
-use serde_json::{Map, Value};
+use serde_json::Value;
 use tracing::info;
 
 use crate::config::{ident, BriefConfig, Config};
-use crate::model::{Alert, AlertKind, Cause, Period, Previous, Severity};
+use crate::model::{Alert, AlertKind, Brief, Cause, Details, Period, Previous, Severity};
 use crate::store::{Staged, StoreError};
 use facts::{Facts, Lead, Mover};
 use text::Labels;
-
-/// The `details` keys of a brief record.
-pub mod detail {
-    /// The plain-text brief.
-    pub const TEXT: &str = "text";
-    /// The facts, in the shape of webhook payload v1's `facts`.
-    pub const FACTS: &str = "facts";
-    /// What the HTML mail draws besides the facts: `{"titles": {series: title}, "units":
-    /// {series: unit}, "bars": [{series, title, value}] highest first, "hidden": n}` (the
-    /// breakdown's bars, at most `facts::MAX_BARS`, and how many were left out between).
-    pub const DRAWN: &str = "drawn";
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum BriefError {
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("brief {brief}: cannot encode its facts: {message}")]
-    Encode { brief: String, message: String },
+    #[error("brief {brief}: cannot encode its facts: {source}")]
+    Encode {
+        brief: String,
+        #[source]
+        source: serde_json::Error,
+    },
 }
 
 /// What a poll knows that the store does not: the titles and units of the series it
@@ -175,13 +168,14 @@ fn one(
         .collect();
     let text = text::render(&b.title, &facts, &labels, &alerts);
     let drawn = drawn(b, &labels, bars);
-    let mut alert = record(config, store, cycle, b, facts, text)?;
-    alert.details.insert(detail::DRAWN.into(), drawn);
-    Ok(alert)
+    record(config, store, cycle, b, facts, text, drawn)
 }
 
-/// `details.drawn`: titles of the lead and context only (the bars carry their own), units of
-/// them and of the bars (never every member of a large breakdown), and the bars.
+/// What the HTML mail draws besides the facts ([`Brief::drawn`]): `{"titles": {series:
+/// title}, "units": {series: unit}, "bars": [{series, title, value}] highest first, "hidden":
+/// n}`. Titles of the lead and context only (the bars carry their own), units of them and of
+/// the bars (never every member of a large breakdown), and the breakdown's bars (at most
+/// `facts::MAX_BARS`) with how many were left out between.
 fn drawn(b: &BriefConfig, labels: &Labels, (bars, hidden): (Vec<Mover>, usize)) -> Value {
     let named = |m: &BTreeMap<String, String>, with_bars: bool| -> BTreeMap<String, String> {
         m.iter()
@@ -209,6 +203,7 @@ fn record(
     b: &BriefConfig,
     facts: Facts,
     text: String,
+    drawn: Value,
 ) -> Result<Alert, BriefError> {
     let period = facts.lead.period;
     let lead = config.series(&b.lead);
@@ -231,13 +226,15 @@ fn record(
         .nth(2)
         .map(|l| format!("{}: {l}", b.title))
         .unwrap_or_else(|| b.title.clone());
-    let mut details = Map::new();
-    details.insert(detail::TEXT.into(), Value::String(text));
-    let facts_json = serde_json::to_value(&facts).map_err(|e| BriefError::Encode {
+    let facts_json = serde_json::to_value(&facts).map_err(|source| BriefError::Encode {
         brief: b.id.clone(),
-        message: e.to_string(),
+        source,
     })?;
-    details.insert(detail::FACTS.into(), facts_json);
+    let details = Details::Brief(Brief {
+        text,
+        facts: Some(facts_json),
+        drawn: Some(drawn),
+    });
     info!(brief = %b.id, period = %period, "brief made");
     Ok(Alert {
         id: crate::rules::alert_id(&b.id, &b.lead, &period.to_string(), "brief", ""),

@@ -58,7 +58,7 @@ pub(super) async fn open_store(dir: &std::path::Path) -> Result<Store, StoreErro
         let owned = dir.to_path_buf();
         let opened = tokio::task::spawn_blocking(move || Store::open(&owned))
             .await
-            .map_err(|e| StoreError::Join(e.to_string()))?;
+            .map_err(StoreError::Join)?;
         match opened {
             Err(StoreError::Locked { .. }) if tokio::time::Instant::now() < deadline => {
                 if !logged {

@@ -1,13 +1,13 @@
 //! Alerts as webhook payload v1 carries them: kind, cause, severity, the series and period
-//! (none for an alert about a whole source), typed reads of `details`, and the guards that keep
-//! a record readable (finite values only, `""` for no period).
+//! (none for an alert about a whole source), their [`Details`] and what renderers read of
+//! them, and the guards that keep a record readable (finite values only, `""` for no period).
 
 use std::fmt;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::Period;
+use super::{Brief, Details, Period};
 
 /// Why an alert fired: a newly published period, a revision of a published one, or a
 /// silence (a series that stopped getting new periods, a source whose polls keep failing).
@@ -136,48 +136,6 @@ impl<'de> Deserialize<'de> for AlertKind {
     }
 }
 
-/// The keys rules write into [`Alert::details`] (docs/rules.md, "Rule kinds"; docs/payloads.md,
-/// "Webhook payload"). Code reads them back through the typed accessors on [`Alert`], never by
-/// spelling a key.
-pub mod detail {
-    /// The value before a revision (alerts caused by a revision).
-    pub const OLD_VALUE: &str = "old_value";
-    /// `positive` or `negative` (sign_change).
-    pub const NEW_SIGN: &str = "new_sign";
-    /// How many periods the broken run had (sign_change on a new period).
-    pub const BROKEN_RUN: &str = "broken_run";
-    /// The run length reached (streak).
-    pub const STREAK: &str = "streak";
-    /// The change against the previous period, rounded (change).
-    pub const CHANGE: &str = "change";
-    /// Whether `change` is in percent (change).
-    pub const RELATIVE: &str = "relative";
-    /// The level crossed (threshold).
-    pub const LEVEL: &str = "level";
-    /// Only on `test-notify`'s alert.
-    pub const TEST: &str = "test";
-    /// When the series' latest period was first seen (overdue), RFC 3339.
-    pub const LAST_SEEN_AT: &str = "last_seen_at";
-    /// The last poll error (source_failing).
-    pub const LAST_ERROR: &str = "last_error";
-    /// The first failed poll of the outage (source_failing), RFC 3339.
-    pub const FAILING_SINCE: &str = "failing_since";
-    /// How many periods a summed revision revised (revision, above 12 at once).
-    pub const REVISED: &str = "revised";
-    /// The largest of them: `{period, old_value, new_value}` (revision, with `revised`).
-    pub const LARGEST: &str = "largest";
-    /// Whether this alert says the silence is over (source_failing: the source polls again).
-    pub const RECOVERED: &str = "recovered";
-    /// `discontinued`, `structure` or `rebased` (table_changed).
-    pub const EVENT: &str = "event";
-    /// The successor table's id, or null (table_changed, discontinued).
-    pub const SUCCESSOR: &str = "successor";
-    /// The successor table's title, or null (table_changed, discontinued).
-    pub const SUCCESSOR_TITLE: &str = "successor_title";
-    /// Other tables (discontinued) or the closest keys `[{"key","title"}]` (structure).
-    pub const CANDIDATES: &str = "candidates";
-}
-
 /// A fired rule, exactly as webhook payload v1 carries it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Alert {
@@ -200,7 +158,9 @@ pub struct Alert {
     pub previous: Option<Previous>,
     pub cause: Cause,
     pub summary: String,
-    pub details: serde_json::Map<String, serde_json::Value>,
+    /// Written as a JSON object with sorted keys (see [`Details`]).
+    #[serde(with = "super::details::wire")]
+    pub details: Details,
     pub detected_at: DateTime<Utc>,
 }
 
@@ -236,44 +196,25 @@ mod period_or_empty {
     }
 }
 
-/// Typed reads of [`Alert::details`]: `None` when the alert does not carry the key (or carries
-/// something else under it).
+/// What renderers read of [`Alert::details`], whatever the kind: `None` (or `false`) when the
+/// alert's details do not say it.
 impl Alert {
-    fn detail(&self, key: &str) -> Option<&serde_json::Value> {
-        self.details.get(key)
-    }
-
+    /// The value before the revision (an alert caused by a revision).
     pub fn old_value(&self) -> Option<f64> {
-        self.detail(detail::OLD_VALUE)?.as_f64()
-    }
-
-    pub fn new_sign(&self) -> Option<&str> {
-        self.detail(detail::NEW_SIGN)?.as_str()
-    }
-
-    pub fn broken_run(&self) -> Option<u64> {
-        self.detail(detail::BROKEN_RUN)?.as_u64()
-    }
-
-    pub fn streak(&self) -> Option<u64> {
-        self.detail(detail::STREAK)?.as_u64()
-    }
-
-    pub fn change(&self) -> Option<f64> {
-        self.detail(detail::CHANGE)?.as_f64()
-    }
-
-    pub fn relative(&self) -> Option<bool> {
-        self.detail(detail::RELATIVE)?.as_bool()
+        match self.details {
+            Details::SignRevised { old_value, .. }
+            | Details::Revision { old_value }
+            | Details::RevisionSummed { old_value, .. } => Some(old_value),
+            _ => None,
+        }
     }
 
     /// How many periods a summed revision covers (`None` for one revision).
-    pub fn revised(&self) -> Option<u64> {
-        self.detail(detail::REVISED)?.as_u64()
-    }
-
-    pub fn level(&self) -> Option<f64> {
-        self.detail(detail::LEVEL)?.as_f64()
+    pub fn revised(&self) -> Option<usize> {
+        match self.details {
+            Details::RevisionSummed { revised, .. } => Some(revised),
+            _ => None,
+        }
     }
 
     /// The period as written (`""` for an alert about a source).
@@ -283,13 +224,19 @@ impl Alert {
 
     /// Whether this alert says a silence is over.
     pub fn recovered(&self) -> bool {
-        self.detail(detail::RECOVERED)
-            .and_then(|v| v.as_bool())
-            .unwrap_or(false)
+        match self.details {
+            Details::Overdue { recovered, .. } | Details::SourceFailing { recovered, .. } => {
+                recovered
+            }
+            _ => false,
+        }
     }
 
     pub fn last_error(&self) -> Option<&str> {
-        self.detail(detail::LAST_ERROR)?.as_str()
+        match &self.details {
+            Details::SourceFailing { last_error, .. } => Some(last_error),
+            _ => None,
+        }
     }
 
     /// Whether this record is a brief (`[[briefs]]`), not a rule's alert.
@@ -297,21 +244,27 @@ impl Alert {
         self.kind == AlertKind::Brief
     }
 
+    /// A brief's details.
+    pub fn brief(&self) -> Option<&Brief> {
+        match &self.details {
+            Details::Brief(b) => Some(b),
+            _ => None,
+        }
+    }
+
     /// A brief's plain text.
     pub fn brief_text(&self) -> Option<&str> {
-        self.detail("text")?.as_str()
+        self.brief().map(|b| b.text.as_str())
     }
 
     /// A brief's facts (webhook payload v1 `facts`).
     pub fn brief_facts(&self) -> Option<&serde_json::Value> {
-        self.detail("facts")
+        self.brief()?.facts.as_ref()
     }
 
     /// Whether this is `test-notify`'s alert.
     pub fn is_test(&self) -> bool {
-        self.detail(detail::TEST)
-            .and_then(|v| v.as_bool())
-            .unwrap_or(false)
+        matches!(self.details, Details::Test { test: true })
     }
 }
 

@@ -6,6 +6,7 @@
 mod alert;
 mod axes;
 mod delivery;
+mod details;
 mod figure;
 mod observation;
 mod period;
@@ -13,6 +14,7 @@ mod period;
 pub use alert::*;
 pub(crate) use axes::*;
 pub use delivery::*;
+pub use details::*;
 pub use figure::*;
 pub use observation::*;
 pub use period::*;

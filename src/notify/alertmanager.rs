@@ -97,9 +97,8 @@ impl Alertmanager {
             .iter()
             .map(|u| {
                 let base = u.as_str().trim_end_matches('/');
-                Url::parse(&format!("{base}/api/v2/alerts")).map_err(|e| {
-                    NotifyError::HttpClient(format!("{}: {e}", u.origin().ascii_serialization()))
-                })
+                Url::parse(&format!("{base}/api/v2/alerts"))
+                    .map_err(|e| NotifyError::Endpoint(u.origin().ascii_serialization(), e))
             })
             .collect::<Result<_, _>>()?;
         Ok(Alertmanager {

@@ -12,7 +12,6 @@ use serde::{Deserialize, Serialize};
 
 use super::mail_chart::{bars_size, png_bars, Bars, ChartError};
 use super::mail_images::{chart, inline, ChartRef, Inline, SeriesData};
-use crate::briefs::detail::DRAWN;
 use crate::briefs::facts::{Facts, Mover};
 use crate::model::{signed, Alert};
 
@@ -42,7 +41,7 @@ struct ContextRow {
     change: String,
 }
 
-/// `details.drawn` of a brief record (see briefs::detail::DRAWN).
+/// [`crate::model::Brief::drawn`] of a brief record (written by `briefs::drawn`).
 #[derive(Deserialize, Default)]
 struct Drawn {
     #[serde(default)]
@@ -75,8 +74,8 @@ pub(super) fn brief_view(
         .brief_facts()
         .and_then(|f| serde_json::from_value(f.clone()).ok());
     let drawn: Drawn = a
-        .details
-        .get(DRAWN)
+        .brief()
+        .and_then(|b| b.drawn.as_ref())
         .and_then(|d| serde_json::from_value(d.clone()).ok())
         .unwrap_or_default();
     let lines: Vec<&str> = text.lines().collect();

@@ -55,17 +55,13 @@ impl Transport {
         if cfg.tls != SmtpTls::None {
             let mut params = TlsParameters::builder(cfg.host.clone());
             if let Some(path) = &cfg.ca_file {
-                let ca_err = |message: String| NotifyError::CaFile {
-                    path: path.display().to_string(),
-                    message,
-                };
-                let pem = std::fs::read(path).map_err(|e| ca_err(e.to_string()))?;
-                let cert = Certificate::from_pem(&pem).map_err(|e| ca_err(chain(&e)))?;
+                let shown = || path.display().to_string();
+                let pem = std::fs::read(path).map_err(|e| NotifyError::CaFileRead(shown(), e))?;
+                let cert =
+                    Certificate::from_pem(&pem).map_err(|e| NotifyError::CaFile(shown(), e))?;
                 params = params.add_root_certificate(cert);
             }
-            let params = params
-                .build()
-                .map_err(|e| NotifyError::SmtpSetup(chain(&e)))?;
+            let params = params.build().map_err(NotifyError::SmtpSetup)?;
             builder = builder.tls(match cfg.tls {
                 SmtpTls::Implicit => Tls::Wrapper(params),
                 _ => Tls::Required(params),

@@ -32,7 +32,7 @@ pub(super) fn client(timeout: Duration) -> Result<reqwest::Client, NotifyError> 
         .user_agent(concat!("statwatch/", env!("CARGO_PKG_VERSION")))
         .connect_timeout(timeout)
         .build()
-        .map_err(|e| NotifyError::HttpClient(chain(&e.without_url())))
+        .map_err(|e| NotifyError::HttpClient(e.without_url()))
 }
 
 /// POSTs a JSON body and reads the answer: `Ok` for any 2xx.

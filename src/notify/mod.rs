@@ -101,16 +101,19 @@ pub enum NotifyError {
     UnknownReceiver(String),
     #[error("receiver {receiver}: an email receiver needs an [smtp] section")]
     NoSmtp { receiver: String },
-    #[error("smtp.ca_file {path}: {message}")]
-    CaFile { path: String, message: String },
+    #[error("smtp.ca_file {0}: {1}")]
+    CaFileRead(String, #[source] std::io::Error),
+    #[error("smtp.ca_file {0}: {why}", why = render::chain(.1))]
+    CaFile(String, #[source] lettre::transport::smtp::Error),
     #[error("{what}: not a valid mail address: {address:?}")]
     Address { what: String, address: String },
-    #[error("smtp: {0}")]
-    SmtpSetup(String),
-    #[error("cannot build the HTTP client: {0}")]
-    HttpClient(String),
-    #[error("cannot build the message: {0}")]
-    Message(String),
+    #[error("smtp: {}", render::chain(.0))]
+    SmtpSetup(#[source] lettre::transport::smtp::Error),
+    #[error("cannot build the HTTP client: {}", render::chain(.0))]
+    HttpClient(#[source] reqwest::Error),
+    /// An Alertmanager URL (its origin) that cannot take the API path.
+    #[error("cannot build the HTTP client: {0}: {1}")]
+    Endpoint(String, #[source] url::ParseError),
     #[error(transparent)]
     MailHtml(#[from] mail_html::MailHtmlError),
     /// A send that failed; `permanent` says whether retrying could help.

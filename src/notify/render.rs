@@ -8,7 +8,7 @@ use chrono::Utc;
 use rand::Rng;
 
 use super::digest::{holds, Digest};
-use crate::model::{detail, figure, signed, Alert, AlertKind, Cause, Period, Severity};
+use crate::model::{figure, signed, Alert, AlertKind, Cause, Details, Period, Severity};
 
 /// The alert that names a message: its first brief (the story of the release), else the
 /// most severe alert, the earliest detected among equals.
@@ -301,8 +301,6 @@ pub(crate) fn body(alerts: &[Alert], test: bool, digest: Option<&Digest>) -> Str
 pub(crate) fn test_alert() -> Alert {
     let now = Utc::now();
     let id = format!("test-{:016x}", rand::thread_rng().gen::<u64>());
-    let mut details = serde_json::Map::new();
-    details.insert(detail::TEST.into(), serde_json::Value::Bool(true));
     Alert {
         id,
         rule: "statwatch-test".into(),
@@ -323,7 +321,7 @@ pub(crate) fn test_alert() -> Alert {
         cause: Cause::NewPeriod,
         summary: "[statwatch test] This is a test alert from statwatch test-notify; no rule fired"
             .into(),
-        details,
+        details: Details::Test { test: true },
         detected_at: now,
     }
 }
@@ -406,12 +404,21 @@ mod tests {
     }
 
     #[test]
+    fn the_test_alert_says_so_in_its_details() {
+        let a = test_alert();
+        assert!(a.is_test());
+        assert_eq!(
+            serde_json::to_string(&a.details).unwrap(),
+            r#"{"test":true}"#
+        );
+    }
+
+    #[test]
     fn body_lists_every_alert_and_id() {
         let a = alert("id-a", Severity::Info, "Industrie: groei (+1.3 in 2025-03)");
         let mut b = alert("id-b", Severity::Critical, "sign flipped");
         b.cause = Cause::Revision;
-        b.details
-            .insert(detail::OLD_VALUE.into(), serde_json::json!(1.0));
+        b.details = Details::Revision { old_value: 1.0 };
         let text = body(&[a, b], false, None);
         for needle in [
             "id-a",

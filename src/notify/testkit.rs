@@ -1,7 +1,7 @@
 //! Sample alerts and briefs for the receivers' unit tests, as the rules and `briefs` make
 //! them (the March 2025 release of C Industrie).
 
-use crate::model::{Alert, AlertKind, Cause, Period, Previous, Severity};
+use crate::model::{Alert, AlertKind, Brief, Cause, Details, Period, Previous, Severity};
 
 pub(crate) fn alert(id: &str, severity: Severity, summary: &str) -> Alert {
     Alert {
@@ -23,10 +23,7 @@ pub(crate) fn alert(id: &str, severity: Severity, summary: &str) -> Alert {
         }),
         cause: Cause::NewPeriod,
         summary: summary.into(),
-        details: serde_json::json!({"streak": 3})
-            .as_object()
-            .cloned()
-            .unwrap_or_default(),
+        details: Details::Streak { streak: 3 },
         detected_at: "2025-05-09T06:31:01Z".parse().unwrap(),
     }
 }
@@ -37,9 +34,10 @@ pub(crate) fn brief(id: &str, text: &str) -> Alert {
     b.kind = AlertKind::Brief;
     b.rule = "nl-industry".into();
     b.title = "Dutch manufacturing".into();
-    b.details = serde_json::json!({"text": text, "facts": {}})
-        .as_object()
-        .cloned()
-        .unwrap_or_default();
+    b.details = Details::Brief(Brief {
+        text: text.into(),
+        facts: Some(serde_json::json!({})),
+        drawn: None,
+    });
     b
 }

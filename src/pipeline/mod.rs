@@ -5,7 +5,6 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use sha2::{Digest, Sha256};
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
@@ -25,10 +24,12 @@ mod drift;
 mod gather;
 mod identity;
 mod report;
+mod selection;
 
 use gather::Gathered;
 pub(crate) use identity::index_stored;
 use identity::Homes;
+use selection::selection;
 
 pub use report::{PollReport, SeriesChange, TableError, TableOutcome, TableResult};
 
@@ -480,33 +481,4 @@ fn vanished(
         out.push(id);
     }
     Ok(out)
-}
-
-/// Names what a table download covers: its series (id, measure, dimensions, unit, derivation,
-/// frequency) and the history reached back.
-fn selection(config: &Config, source: &str, series: &[SeriesConfig]) -> String {
-    let mut parts: Vec<String> = series
-        .iter()
-        .map(|s| {
-            format!(
-                "{}|{}|{:?}|{}|{:?}|{:?}{}",
-                s.id,
-                s.measure,
-                s.dimensions,
-                s.unit,
-                s.derive.map(|d| d.name()),
-                s.frequency,
-                // Only groups add to it, so a plain series keeps its stamp across upgrades.
-                s.group
-                    .as_ref()
-                    .map(|g| format!("|{:?}|{:?}|{}", g.dims, g.measure, s.title))
-                    .unwrap_or_default()
-            )
-        })
-        .collect();
-    parts.sort();
-    let history = config.sources.get(source).map_or(0, |s| s.history_years);
-    let mut h = Sha256::new();
-    h.update(format!("history={history};{}", parts.join(";")));
-    hex::encode(&h.finalize()[..8])
 }

@@ -1,10 +1,8 @@
 //! `change`: the period-on-period change of a new period reaches `min` in `direction`,
 //! in units of the series or, with `relative`, in percent.
 
-use serde_json::json;
-
 use super::{round, Check, Fired, Series};
-use crate::model::Period;
+use crate::model::{Details, Period};
 
 /// Which moves count.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,7 +59,10 @@ impl Check for Change {
                 s.figure(pv),
                 p.prev()
             ),
-            details: json!({ "change": round(delta), "relative": self.relative }),
+            details: Details::Change {
+                change: round(delta),
+                relative: self.relative,
+            },
         })
     }
 }

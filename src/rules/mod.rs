@@ -4,7 +4,8 @@
 //! This file owns the dispatch ([`RuleKind`] -> its [`Check`]), the alert ids and the
 //! [`Series`] helpers the kinds share; each kind, with its parameters, is one file beside it.
 //! A new kind is a new file implementing [`Check`], a variant of [`RuleKind`] with its arm
-//! in [`RuleKind::check`], and its parameters in `config::raw` and `config::validate`.
+//! in [`RuleKind::check`], its parameters in `config::raw` and `config::validate`, the
+//! variant of [`crate::model::Details`] it fires with, and its golden alert (`golden.rs`).
 
 pub mod change;
 pub mod overdue;
@@ -17,17 +18,19 @@ pub mod table_changed;
 pub mod threshold;
 
 #[cfg(test)]
+mod golden;
+#[cfg(test)]
 mod testkit;
 
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use globset::GlobMatcher;
-use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 use crate::model::{
-    Alert, Cause, Frequency, Period, Previous, Release, Revision, Severity, StoredObservation,
+    Alert, Cause, Details, Frequency, Period, Previous, Release, Revision, Severity, Sign,
+    StoredObservation,
 };
 
 /// A validated rule: which series it watches, what it checks, how loud it is.
@@ -114,7 +117,7 @@ pub(crate) struct Fired {
     /// Makes the id of a different event differ (the new sign, the streak length, ...).
     pub discriminator: String,
     pub summary: String,
-    pub details: Value,
+    pub details: Details,
 }
 
 /// What an alert says about the series it is about (from its config entry).
@@ -194,10 +197,6 @@ fn alert(
         cause.name(),
         &f.discriminator,
     );
-    let details = match f.details {
-        Value::Object(m) => m,
-        _ => Map::new(),
-    };
     Alert {
         id,
         rule: rule.id.clone(),
@@ -214,7 +213,7 @@ fn alert(
         previous,
         cause,
         summary: format!("{}: {}", input.series.title, f.summary),
-        details,
+        details: f.details,
         detected_at: input.detected_at,
     }
 }
@@ -321,12 +320,17 @@ pub(crate) fn sign(v: f64, dead_band: f64) -> i8 {
     }
 }
 
-pub(crate) fn sign_name(s: i8) -> &'static str {
+/// The sign a `sign()` of +1 or -1 is.
+pub(crate) fn signed_as(s: i8) -> Sign {
     if s > 0 {
-        "positive"
+        Sign::Positive
     } else {
-        "negative"
+        Sign::Negative
     }
+}
+
+pub(crate) fn sign_name(s: i8) -> &'static str {
+    signed_as(s).name()
 }
 
 pub(crate) fn frequency_word(f: Frequency) -> &'static str {

@@ -6,11 +6,10 @@
 //! Not a release-time check: the pipeline asks [`Overdue::check`] after every poll of the
 //! series' source, and the daemon at least hourly, with the series as the store holds it.
 
-use chrono::{DateTime, SecondsFormat, Utc};
-use serde_json::json;
+use chrono::{DateTime, SubsecRound, Utc};
 
 use super::{alert_id, Check, RuleConfig, Subject};
-use crate::model::{detail, Alert, Cause, StoredObservation};
+use crate::model::{Alert, Cause, Details, StoredObservation};
 
 /// `after_days` as a duration (fractions allowed: tests use seconds).
 #[derive(Debug, Clone, PartialEq)]
@@ -38,11 +37,6 @@ impl Overdue {
             return None;
         }
         let p = latest.period;
-        let last_seen = latest.first_seen.to_rfc3339_opts(SecondsFormat::Secs, true);
-        let details = json!({
-            detail::LAST_SEEN_AT: last_seen,
-            detail::RECOVERED: false,
-        });
         Some(Alert {
             id: alert_id(&rule.id, series.id, &p.to_string(), "overdue", ""),
             rule: rule.id.clone(),
@@ -64,7 +58,11 @@ impl Overdue {
                 span(waited),
                 latest.first_seen.format("%Y-%m-%d %H:%M UTC"),
             ),
-            details: details.as_object().cloned().unwrap_or_default(),
+            details: Details::Overdue {
+                // Whole seconds, as written: the alert equals the record it becomes.
+                last_seen_at: latest.first_seen.trunc_subsecs(0),
+                recovered: false,
+            },
             detected_at: now,
         })
     }
@@ -87,7 +85,7 @@ pub(crate) fn span(d: chrono::Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Period, Severity};
+    use crate::model::{Details, Period, Severity};
 
     fn rule(after: chrono::Duration) -> (RuleConfig, Overdue) {
         let kind = Overdue { after };
@@ -141,7 +139,7 @@ mod tests {
             "{}",
             a.summary
         );
-        assert_eq!(a.details["last_seen_at"], "2025-05-09T06:30:00Z");
+        assert!(matches!(a.details, Details::Overdue { last_seen_at, .. } if last_seen_at == seen));
         // Checked again later: the same gap, the same id.
         let again = k
             .check(&r, subject(), &obs, seen + chrono::Duration::days(60))
@@ -154,6 +152,26 @@ mod tests {
             .check(&r, subject(), &next, seen + chrono::Duration::days(90))
             .unwrap();
         assert_ne!(later.id, a.id);
+    }
+
+    #[test]
+    fn an_alert_reads_back_equal_though_its_first_seen_had_a_fraction() {
+        let seen: DateTime<Utc> = "2025-05-09T06:30:00.250Z".parse().unwrap();
+        let (r, k) = rule(chrono::Duration::days(40));
+        let a = k
+            .check(
+                &r,
+                subject(),
+                &latest(seen),
+                seen + chrono::Duration::days(41),
+            )
+            .unwrap();
+        let json = serde_json::to_string(&a).unwrap();
+        assert!(
+            json.contains(r#""last_seen_at":"2025-05-09T06:30:00Z""#),
+            "{json}"
+        );
+        assert_eq!(serde_json::from_str::<Alert>(&json).unwrap(), a);
     }
 
     #[test]

@@ -1,9 +1,7 @@
 //! `release`: fires on every new period.
 
-use serde_json::json;
-
 use super::{Check, Fired, Series};
-use crate::model::Period;
+use crate::model::{Details, Period};
 
 /// Takes no parameters.
 #[derive(Debug, Clone, PartialEq)]
@@ -26,7 +24,7 @@ impl Check for Release {
                 ),
                 None => format!("{} in {p}", s.figure(v)),
             },
-            details: json!({}),
+            details: Details::Release {},
         })
     }
 }

@@ -2,10 +2,8 @@
 //! than [`SUM_AFTER`] periods of a series at once (a new base year) is one event, and fires
 //! one alert that sums it (how many, and the largest revision) instead of one per period.
 
-use serde_json::json;
-
 use super::{Check, Fired, Series};
-use crate::model::{detail, Period, Revision as Revised};
+use crate::model::{Details, Largest, Period, Revision as Revised};
 
 /// Up to this many revised periods of one series in one release fire one alert each; more
 /// fire one alert for them all.
@@ -30,7 +28,7 @@ impl Check for Revision {
                 s.signed(r.old),
                 s.signed(r.new)
             ),
-            details: json!({ detail::OLD_VALUE: r.old }),
+            details: Details::Revision { old_value: r.old },
         })
     }
 
@@ -60,15 +58,15 @@ impl Check for Revision {
                     s.signed(largest.old),
                     s.signed(largest.new)
                 ),
-                details: json!({
-                    detail::OLD_VALUE: largest.old,
-                    detail::REVISED: fired.len(),
-                    detail::LARGEST: {
-                        "period": largest.period.to_string(),
-                        "old_value": largest.old,
-                        "new_value": largest.new,
+                details: Details::RevisionSummed {
+                    old_value: largest.old,
+                    revised: fired.len(),
+                    largest: Largest {
+                        period: largest.period,
+                        old_value: largest.old,
+                        new_value: largest.new,
                     },
-                }),
+                },
             },
         ))
     }
@@ -76,47 +74,28 @@ impl Check for Revision {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testkit::{history, obs, rule, run};
+    use super::super::testkit::{history, obs, revise_series, rule, run};
     use super::super::{RuleConfig, RuleKind};
     use super::*;
-    use crate::model::Cause;
+    use crate::model::{Cause, Details};
 
     /// The rule these tests try, as a config would make it.
     fn rev() -> RuleConfig {
         rule("rev", "nl.*", RuleKind::Revision(Revision { min: 0.5 }))
     }
 
-    /// `n` months from 2020-01 with the value `base + i`.
-    fn months(n: usize, base: f64) -> Vec<(i32, u8, f64)> {
-        (0..n)
-            .map(|i| (2020 + (i / 12) as i32, (i % 12) as u8 + 1, base + i as f64))
-            .collect()
-    }
-
     /// The revision alerts of a release that revises the first `revised` of 30 months.
     fn revise(revised: usize) -> Vec<crate::model::Alert> {
-        revise_series("nl.industry.yoy", revised)
-    }
-
-    fn revise_series(series: &str, revised: usize) -> Vec<crate::model::Alert> {
-        let before = months(30, 0.0);
-        let mut after = before.clone();
-        for (i, m) in after.iter_mut().enumerate().take(revised) {
-            // Each revised by a different amount; the 6th (2020-06) the most.
-            m.2 += if i == 5 { 9.0 } else { 1.0 + i as f64 / 100.0 };
-        }
-        let v1 = [history(), obs(&before)].concat();
-        let v2 = [history(), obs(&after)].concat();
-        run(series, &rev(), &[v1, v2])
+        revise_series("nl.industry.yoy", &rev(), revised)
     }
 
     #[test]
     fn a_release_revising_30_periods_of_one_series_and_3_of_another() {
-        let summed = revise_series("nl.industry.yoy", 30);
+        let summed = revise_series("nl.industry.yoy", &rev(), 30);
         assert_eq!(summed.len(), 1);
         assert_eq!(summed[0].revised(), Some(30));
         assert!(summed[0].summary.contains("(2020-01 to 2022-06)"));
-        let each = revise_series("nl.confidence", 3);
+        let each = revise_series("nl.confidence", &rev(), 3);
         assert_eq!(each.len(), 3);
         assert!(each.iter().all(|a| a.revised().is_none()));
     }
@@ -131,10 +110,11 @@ mod tests {
         let a = &thirteen[0];
         assert_eq!(a.cause, Cause::Revision);
         assert_eq!(a.revised(), Some(13));
-        let largest = &a.details["largest"];
-        assert_eq!(largest["period"], "2020-06");
-        assert_eq!(largest["old_value"], 5.0);
-        assert_eq!(largest["new_value"], 14.0);
+        let Details::RevisionSummed { largest, .. } = &a.details else {
+            panic!("{:?}", a.details)
+        };
+        assert_eq!(largest.period.to_string(), "2020-06");
+        assert_eq!((largest.old_value, largest.new_value), (5.0, 14.0));
         assert_eq!(a.period.unwrap().to_string(), "2020-06");
         assert!(
             a.summary

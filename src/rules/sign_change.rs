@@ -2,10 +2,8 @@
 //! has one, or a revision flips the sign of a published period. Values with
 //! `|v| <= dead_band` have no sign.
 
-use serde_json::json;
-
-use super::{frequency_word, plural, sign, sign_name, Check, Fired, Series};
-use crate::model::{Period, Revision};
+use super::{frequency_word, plural, sign, sign_name, signed_as, Check, Fired, Series};
+use crate::model::{Details, Period, Revision};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct SignChange {
@@ -36,7 +34,10 @@ impl Check for SignChange {
                 plural(unit, run),
                 sign_name(old)
             ),
-            details: json!({ "new_sign": sign_name(new), "broken_run": run }),
+            details: Details::SignChange {
+                new_sign: signed_as(new),
+                broken_run: run,
+            },
         })
     }
 
@@ -51,7 +52,10 @@ impl Check for SignChange {
                 s.signed(r.new),
                 sign_name(new)
             ),
-            details: json!({ "old_value": r.old, "new_sign": sign_name(new) }),
+            details: Details::SignRevised {
+                old_value: r.old,
+                new_sign: signed_as(new),
+            },
         })
     }
 }
@@ -61,7 +65,7 @@ mod tests {
     use super::super::testkit::{history, obs, rule, run};
     use super::super::{RuleConfig, RuleKind};
     use super::*;
-    use crate::model::{Cause, Period, Previous};
+    use crate::model::{Cause, Details, Period, Previous};
 
     /// The rule these tests try, as a config would make it.
     fn turn() -> RuleConfig {
@@ -78,7 +82,10 @@ mod tests {
         let a = run("nl.industry.yoy", &turn(), &[history(), next]);
         assert_eq!(a.len(), 1);
         assert_eq!(a[0].period, Some(Period::Month(2025, 1)));
-        assert_eq!(a[0].details["broken_run"], 18);
+        assert!(matches!(
+            a[0].details,
+            Details::SignChange { broken_run: 18, .. }
+        ));
         assert_eq!(
             a[0].summary,
             "Industrial production NL, y/y %: turned positive (+0.3 in 2025-01) after 18 months of negative values"
@@ -127,7 +134,7 @@ mod tests {
         let flipped: Vec<_> = turn.iter().filter(|a| a.cause == Cause::Revision).collect();
         assert_eq!(flipped.len(), 1);
         assert_eq!(flipped[0].period, Some(Period::Month(2025, 2)));
-        assert_eq!(flipped[0].details["old_value"], 1.0);
+        assert_eq!(flipped[0].old_value(), Some(1.0));
         // 2025-03 (+1.4) follows the revised -0.3: a new sign change as well.
         assert!(turn
             .iter()

@@ -7,13 +7,12 @@
 //! hours after a good poll (no poll scheduled overnight, say) are never an outage. Only the
 //! pipeline's end of a poll asks this, in `run` and `poll` alike.
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, SecondsFormat, SubsecRound, Utc};
 use globset::GlobMatcher;
-use serde_json::json;
 
 use super::overdue::span;
 use super::{alert_id, Check, RuleConfig};
-use crate::model::{detail, Alert, Cause};
+use crate::model::{Alert, Cause, Details};
 
 /// `source` (a name or glob) and `after_hours` as a duration.
 #[derive(Debug, Clone)]
@@ -70,11 +69,12 @@ impl SourceFailing {
             span(now - since),
             since.format("%Y-%m-%d %H:%M UTC"),
         );
-        let details = json!({
-            detail::LAST_ERROR: error,
-            detail::FAILING_SINCE: stamp(since),
-            detail::RECOVERED: false,
-        });
+        let details = Details::SourceFailing {
+            last_error: error.to_string(),
+            // Whole seconds, as written: the alert equals the record it becomes.
+            failing_since: since.trunc_subsecs(0),
+            recovered: false,
+        };
         Some(self.alert(
             rule,
             source,
@@ -106,11 +106,11 @@ impl SourceFailing {
             span(now - since),
             since.format("%Y-%m-%d %H:%M UTC"),
         );
-        let details = json!({
-            detail::LAST_ERROR: last_error,
-            detail::FAILING_SINCE: stamp(since),
-            detail::RECOVERED: true,
-        });
+        let details = Details::SourceFailing {
+            last_error: last_error.to_string(),
+            failing_since: since.trunc_subsecs(0),
+            recovered: true,
+        };
         self.alert(rule, source, id, summary, details, now)
     }
 
@@ -120,7 +120,7 @@ impl SourceFailing {
         source: &str,
         id: String,
         summary: String,
-        details: serde_json::Value,
+        details: Details,
         now: DateTime<Utc>,
     ) -> Alert {
         Alert {
@@ -139,7 +139,7 @@ impl SourceFailing {
             previous: None,
             cause: Cause::SourceFailing,
             summary,
-            details: details.as_object().cloned().unwrap_or_default(),
+            details,
             detected_at: now,
         }
     }
@@ -183,8 +183,10 @@ mod tests {
             .unwrap();
         assert_eq!(a.cause, Cause::SourceFailing);
         assert_eq!((a.series.as_str(), a.period, a.value), ("", None, None));
-        assert_eq!(a.details["last_error"], "HTTP 500");
-        assert_eq!(a.details["failing_since"], "2025-05-09T06:30:00Z");
+        assert_eq!(a.last_error(), Some("HTTP 500"));
+        assert!(
+            matches!(a.details, Details::SourceFailing { failing_since, .. } if failing_since == since)
+        );
         assert!(a.summary.contains("failed for 25 hours"), "{}", a.summary);
         // Later failed polls of the same outage: the same id.
         let again = k

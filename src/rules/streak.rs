@@ -1,10 +1,8 @@
 //! `streak`: a new period makes a run of exactly `length` consecutive periods in `direction`
 //! (so it fires once per run).
 
-use serde_json::json;
-
 use super::{frequency_word, ordinal, Check, Fired, Series};
-use crate::model::Period;
+use crate::model::{Details, Period};
 
 /// Which run a streak counts: of signs (`positive`, `negative`) or of moves (`rising`,
 /// `falling`, each period against the one before).
@@ -54,7 +52,7 @@ impl Check for Streak {
                 frequency_word(p.frequency()),
                 s.signed(v)
             ),
-            details: json!({ "streak": n }),
+            details: Details::Streak { streak: n },
         })
     }
 }
@@ -83,7 +81,7 @@ mod tests {
         let three = [two.clone(), obs(&[(2025, 3, 1.3)])].concat();
         let a = run("nl.industry.yoy", &streak(), &[two.clone(), three.clone()]);
         assert_eq!(a.len(), 1);
-        assert_eq!(a[0].details["streak"], 3);
+        assert_eq!(a[0].details, crate::model::Details::Streak { streak: 3 });
         assert!(
             a[0].summary
                 .ends_with("positive for the 3rd month in a row (+1.3 in 2025-03)"),

@@ -8,10 +8,9 @@
 
 use chrono::{DateTime, Utc};
 use globset::GlobMatcher;
-use serde_json::{json, Value};
 
 use super::{alert_id, Check, RuleConfig};
-use crate::model::{detail, Alert, Cause};
+use crate::model::{Alert, Cause, Details, KeyChoice, TableChange, TableChoice};
 
 /// `source` (a name or glob).
 #[derive(Debug, Clone)]
@@ -120,13 +119,12 @@ impl TableChanged {
                     "table {source} {table}: measure {measure} is now in {new} (was {old}): \
                      expect every period revised"
                 ),
-                json!({
-                    detail::EVENT: "rebased",
-                    "measure": measure,
-                    "old_unit": old,
-                    "new_unit": new,
-                    "series": series,
-                }),
+                TableChange::Rebased {
+                    measure: measure.clone(),
+                    old_unit: old.clone(),
+                    new_unit: new.clone(),
+                    series: series.clone(),
+                },
             ),
         };
         Alert {
@@ -145,14 +143,14 @@ impl TableChanged {
             previous: None,
             cause: Cause::TableChanged,
             summary,
-            details: details.as_object().cloned().unwrap_or_default(),
+            details: Details::TableChanged(details),
             detected_at: now,
         }
     }
 }
 
 /// What an alert says: its series (or ""), title, summary and details.
-type Words = (String, String, String, Value);
+type Words = (String, String, String, TableChange);
 
 /// The words of a `discontinued` event: series, title, summary, details.
 fn discontinued(at: Place, event: &Event) -> Words {
@@ -176,20 +174,22 @@ fn discontinued(at: Place, event: &Event) -> Words {
         }
         (None, None) => "no successor is named".to_string(),
     };
-    let tables: Vec<Value> = candidates
+    let tables = candidates
         .iter()
-        .map(|c| json!({"id": c.key, "title": c.title}))
+        .map(|c| TableChoice {
+            id: c.key.clone(),
+            title: c.title.clone(),
+        })
         .collect();
     (
         String::new(),
         format!("table {source} {table}"),
         format!("table {source} {table} is discontinued ({why}); {next}"),
-        json!({
-            detail::EVENT: "discontinued",
-            detail::SUCCESSOR: successor,
-            detail::SUCCESSOR_TITLE: successor_title,
-            detail::CANDIDATES: tables,
-        }),
+        TableChange::Discontinued {
+            successor: successor.clone(),
+            successor_title: successor_title.clone(),
+            candidates: tables,
+        },
     )
 }
 
@@ -211,9 +211,12 @@ fn structure(at: Place, event: &Event) -> Words {
         true => String::new(),
         false => format!(" (closest: {})", listed(candidates)),
     };
-    let keys: Vec<Value> = candidates
+    let keys = candidates
         .iter()
-        .map(|c| json!({"key": c.key, "title": c.title}))
+        .map(|c| KeyChoice {
+            key: c.key.clone(),
+            title: c.title.clone(),
+        })
         .collect();
     (
         series.clone(),
@@ -222,12 +225,11 @@ fn structure(at: Place, event: &Event) -> Words {
             "series {series}: table {source} {table} no longer has {dimension} \
                          {key:?}{closest}; its stored data is kept"
         ),
-        json!({
-            detail::EVENT: "structure",
-            "dimension": dimension,
-            "key": key,
-            detail::CANDIDATES: keys,
-        }),
+        TableChange::Structure {
+            dimension: dimension.clone(),
+            key: key.clone(),
+            candidates: keys,
+        },
     )
 }
 
@@ -281,7 +283,7 @@ mod tests {
         );
         let v = serde_json::to_value(&a).unwrap();
         assert_eq!(v["period"], "");
-        assert_eq!(v["value"], Value::Null);
+        assert_eq!(v["value"], serde_json::Value::Null);
         assert_eq!(v["kind"], "table_changed");
         assert_eq!(v["cause"], "table_changed");
         assert_eq!(v["details"]["event"], "discontinued");

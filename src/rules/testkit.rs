@@ -96,3 +96,24 @@ pub(super) fn history() -> Vec<Observation> {
         (2024, 12, -4.7),
     ])
 }
+
+/// `n` months from 2020-01 with the value `base + i`.
+fn months(n: usize, base: f64) -> Vec<(i32, u8, f64)> {
+    (0..n)
+        .map(|i| (2020 + (i / 12) as i32, (i % 12) as u8 + 1, base + i as f64))
+        .collect()
+}
+
+/// The alerts of `rule` (a revision rule) on `series` for a release that revises the first
+/// `revised` of 30 months.
+pub(super) fn revise_series(series: &str, rule: &RuleConfig, revised: usize) -> Vec<Alert> {
+    let before = months(30, 0.0);
+    let mut after = before.clone();
+    for (i, m) in after.iter_mut().enumerate().take(revised) {
+        // Each revised by a different amount; the 6th (2020-06) the most.
+        m.2 += if i == 5 { 9.0 } else { 1.0 + i as f64 / 100.0 };
+    }
+    let v1 = [history(), obs(&before)].concat();
+    let v2 = [history(), obs(&after)].concat();
+    run(series, rule, &[v1, v2])
+}

@@ -1,10 +1,8 @@
 //! `threshold`: a new period and the period before it lie on different sides of `above`
 //! (or, failing that, of `below`).
 
-use serde_json::json;
-
 use super::{Check, Fired, Series};
-use crate::model::Period;
+use crate::model::{Details, Period};
 
 /// At least one of the two levels is set (`validate` makes sure).
 #[derive(Debug, Clone, PartialEq)]
@@ -56,7 +54,7 @@ impl Check for Threshold {
                 s.figure(pv),
                 p.prev()
             ),
-            details: json!({ "level": level }),
+            details: Details::Threshold { level },
         })
     }
 }

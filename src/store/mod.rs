@@ -164,7 +164,7 @@ pub enum StoreError {
     },
     /// The blocking pool could not run a store write (the runtime is shutting down).
     #[error("store: a blocking write did not complete: {0}")]
-    Join(String),
+    Join(#[source] tokio::task::JoinError),
     /// A write failed on purpose at a fault point (`STATWATCH_FAULT`, see `fault`).
     #[error("store: the write failed at the fault point {point} (STATWATCH_FAULT)")]
     Fault { point: &'static str },
@@ -416,7 +416,7 @@ impl Store {
         let store = self.clone();
         tokio::task::spawn_blocking(move || store.commit(&w).map(|s| (s, w)))
             .await
-            .map_err(|e| StoreError::Join(e.to_string()))?
+            .map_err(StoreError::Join)?
     }
 
     /// Writes one poll's results as one unit (records ahead, then one transaction; see the

@@ -182,7 +182,7 @@ impl Store {
         let store = self.clone();
         tokio::task::spawn_blocking(move || store.update_deliveries(&updates))
             .await
-            .map_err(|e| StoreError::Join(e.to_string()))?
+            .map_err(StoreError::Join)?
     }
 
     /// Records the outcome of delivery attempts (after a send, success or not), with the due

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use chrono::{DateTime, Utc};
 use statwatch::config::Config;
-use statwatch::model::{Alert, Cause, Delivery, Period, Previous, Severity};
+use statwatch::model::{Alert, Cause, Delivery, Details, Period, Previous, Severity};
 use statwatch::store::{PollWrite, Store};
 
 pub mod platforms;
@@ -54,8 +54,6 @@ pub fn config(extra: &str) -> Config {
 }
 
 pub fn alert(id: &str, severity: Severity, summary: &str) -> Alert {
-    let mut details = serde_json::Map::new();
-    details.insert("streak".into(), serde_json::json!(3));
     Alert {
         id: id.into(),
         rule: "nl-industry-streak".into(),
@@ -75,7 +73,7 @@ pub fn alert(id: &str, severity: Severity, summary: &str) -> Alert {
         }),
         cause: Cause::NewPeriod,
         summary: summary.into(),
-        details,
+        details: Details::Streak { streak: 3 },
         detected_at: Utc::now(),
     }
 }

@@ -79,13 +79,14 @@ fn arb_alert() -> impl Strategy<Value = Alert> {
             };
             a.detected_at = at;
             // What a rule puts in details: numbers JSON can hold (from_f64 refuses
-            // the others, as the rules do by construction).
+            // the others, as the rules do by construction), typed as a record reads.
             a.details = details
                 .into_iter()
                 .filter_map(|(k, x)| {
                     serde_json::Number::from_f64(x).map(|n| (k, serde_json::Value::Number(n)))
                 })
-                .collect();
+                .collect::<serde_json::Map<_, _>>()
+                .into();
             a
         })
 }
