@@ -74,7 +74,6 @@ impl Homes {
 pub(super) struct Table<'a> {
     pub(super) source: &'a str,
     pub(super) table: &'a str,
-    pub(super) dry_run: bool,
 }
 
 /// Finds, for each series of a table's answer, the records it continues: its own, or (for an
@@ -111,9 +110,7 @@ pub(super) fn resolve(
         } else if here.contains(owner.as_str()) || configured_elsewhere(config, at, &owner) {
             warn!(source, table, series = %s.id, stored = %owner, "this series selects the same data as another configured series: it starts its own history");
         } else {
-            if !at.dry_run {
-                info!(source, table, from = %owner, to = %s.id, "series renamed from {owner} to {}", s.id);
-            }
+            // Logged when the commit has moved it (see `pipeline::commit`).
             homes.rename(store, s, &owner)?;
             homes.identities.push((ident, s.id.clone()));
         }
@@ -223,7 +220,6 @@ kind = "log"
         let at = Table {
             source: "cbs",
             table: "T",
-            dry_run: false,
         };
         let homes = resolve(&after, &store, &at, &expanded).unwrap();
         assert_eq!(homes.of("nl.renamed"), "nl.plain");

@@ -1,0 +1,177 @@
+//! Pure: what one series of a downloaded table comes to, from its config entry, what the
+//! store holds of it, the values fetched and the poll's time. Where the store holds no record
+//! of it, a first sync: the download becomes its record as it is, and fires nothing. Else its
+//! release against what is stored: the new and changed observations to store and the alerts
+//! its rules fire. A derived series is planned twice over: its levels from the download, its
+//! values from the levels as they will stand. Nothing here reads or writes the store or the
+//! poll's report: `gather` folds a table's plans into the poll's write, and a dry run builds
+//! the same plans and does not commit them.
+
+use chrono::{DateTime, Utc};
+
+use super::TableError;
+use crate::config::SeriesConfig;
+use crate::derive::derive;
+use crate::diff::{diff, merged};
+use crate::model::{Alert, Release, StoredObservation};
+use crate::rules::{self, RuleConfig};
+use crate::sources::{FetchError, Fetched};
+use crate::store::EncodedSeries;
+
+/// What the store holds of one stored series (a configured one, or a derived one's levels),
+/// read where its records are until the commit (a renamed series' under its old id).
+#[derive(Default)]
+pub(super) struct Held {
+    /// Whether it has any record: one can hold no observations (a series whose first answer
+    /// had none), and then the next values are its release, not its first sync.
+    pub(super) recorded: bool,
+    pub(super) observations: Vec<StoredObservation>,
+}
+
+/// What the store holds of a configured series.
+pub(super) struct Stored {
+    pub(super) own: Held,
+    /// Its levels: a derived series' (`#level`), or, when the answer has no values, any
+    /// series' (it may have been derived before).
+    pub(super) levels: Held,
+}
+
+/// What one stored series gets from this poll.
+pub(super) enum Plan {
+    /// Nothing stored: `record` (made by the one first-sync encoding) becomes its record.
+    FirstSync {
+        release: Release,
+        record: EncodedSeries,
+    },
+    /// A change against what is stored: what to store and what fires (a baseline, of a
+    /// series with an empty record, fires nothing).
+    Release {
+        release: Release,
+        updates: Vec<StoredObservation>,
+        alerts: Vec<Alert>,
+    },
+    Unchanged,
+}
+
+impl Plan {
+    /// The release this poll finds in the series (none when it is unchanged).
+    pub(super) fn release(&self) -> Option<&Release> {
+        match self {
+            Plan::FirstSync { release, .. } | Plan::Release { release, .. } => Some(release),
+            Plan::Unchanged => None,
+        }
+    }
+}
+
+/// What one configured series comes to.
+pub(super) struct SeriesPlan {
+    /// A derived series' levels.
+    pub(super) levels: Option<Plan>,
+    pub(super) own: Plan,
+}
+
+/// Plans series `s` of a downloaded table. An answer with no value at all for a series the
+/// store holds values of is not a release but a broken answer: taking it would store the
+/// table's new stamp, and the real release would never be fetched.
+pub(super) fn series(
+    rules: &[RuleConfig],
+    s: &SeriesConfig,
+    stored: Stored,
+    fetched: Fetched,
+    now: DateTime<Utc>,
+) -> Result<SeriesPlan, TableError> {
+    let Stored { own, levels } = stored;
+    let held = levels.observations.len().max(own.observations.len());
+    if fetched.is_empty() && held > 0 {
+        return Err(TableError::Fetch(FetchError::Series {
+            series: s.id.clone(),
+            message: format!(
+                "the answer has no values for it, the store holds {held} periods: \
+                 an incomplete answer, nothing stored"
+            ),
+        }));
+    }
+    let (levels, values) = match s.derive {
+        None => (None, fetched),
+        Some(how) => {
+            // A configured series' record is written even when its first answer is empty
+            // (it names a group's key the table lists); its levels' only with values.
+            let plan = match against(&s.level_id(), &levels, &fetched, now)? {
+                Plan::FirstSync { release, .. } if release.new_periods.is_empty() => {
+                    Plan::Unchanged
+                }
+                plan => plan,
+            };
+            drop(fetched);
+            let after = match &plan {
+                Plan::FirstSync { record, .. } => record.observations(&s.level_id())?,
+                Plan::Release { updates, .. } => merged(levels.observations, updates),
+                Plan::Unchanged => levels.observations,
+            };
+            (Some(plan), Fetched::from(derive(&after, how)))
+        }
+    };
+    let mut plan = against(&s.id, &own, &values, now)?;
+    drop(values);
+    if let Plan::Release {
+        release,
+        updates,
+        alerts,
+    } = &mut plan
+    {
+        // Nothing fires on a baseline (see `rules`).
+        if !release.baseline {
+            let after = merged(own.observations, updates);
+            *alerts = fired(rules, s, &after, release, now);
+        }
+    }
+    Ok(SeriesPlan { levels, own: plan })
+}
+
+/// Stored series `id` against the values it is to hold now: its first sync when it has no
+/// record, else what `diff` finds.
+fn against(
+    id: &str,
+    held: &Held,
+    values: &Fetched,
+    now: DateTime<Utc>,
+) -> Result<Plan, TableError> {
+    if !held.recorded {
+        let record = EncodedSeries::first_sync(id, values, now)?;
+        let release = Release {
+            baseline: true,
+            new_periods: values.cells().map(|(l, _)| l.period).collect(),
+            ..Release::default()
+        };
+        return Ok(Plan::FirstSync { release, record });
+    }
+    let d = diff(&held.observations, &values.to_vec(), now);
+    if d.release.is_empty() {
+        return Ok(Plan::Unchanged);
+    }
+    Ok(Plan::Release {
+        release: d.release,
+        updates: d.updates,
+        alerts: Vec::new(),
+    })
+}
+
+/// The alerts every rule fires on the release of `s`, the series being `after` it.
+fn fired(
+    rules: &[RuleConfig],
+    s: &SeriesConfig,
+    after: &[StoredObservation],
+    release: &Release,
+    now: DateTime<Utc>,
+) -> Vec<Alert> {
+    let input = rules::Input {
+        series: s.into(),
+        after,
+        release,
+        detected_at: now,
+    };
+    rules
+        .iter()
+        .flat_map(|rule| rules::evaluate(rule, &input))
+        .collect()
+}
