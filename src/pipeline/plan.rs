@@ -175,3 +175,167 @@ fn fired(
         .flat_map(|rule| rules::evaluate(rule, &input))
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use crate::model::{Observation, Period};
+
+    fn config() -> Config {
+        let text = r#"
+state_dir = "/tmp/unused"
+[sources.cbs]
+kind = "cbs"
+schedule = "0 0 6 * * *"
+[[series]]
+id = "plain"
+source = "cbs"
+table = "T"
+measure = "M"
+unit = "%"
+[[series]]
+id = "yoy"
+source = "cbs"
+table = "T"
+measure = "L"
+unit = "%"
+derive = "yoy_pct"
+[[rules]]
+id = "new"
+series = "*"
+kind = "release"
+[receivers.journal]
+kind = "log"
+"#;
+        Config::parse(std::path::Path::new("t.toml"), text).unwrap()
+    }
+
+    fn t(day: u32) -> DateTime<Utc> {
+        format!("2025-04-{day:02}T06:30:00Z").parse().unwrap()
+    }
+
+    /// Monthly values from January 2024, one a month.
+    fn months(values: &[f64]) -> Fetched {
+        let obs: Vec<Observation> = values
+            .iter()
+            .enumerate()
+            .map(|(i, &value)| {
+                let p = Period::Month(2024 + i as i32 / 12, (i % 12) as u8 + 1);
+                Observation {
+                    period: p,
+                    source_period: p.to_string().into(),
+                    value,
+                    status: "Voorlopig".into(),
+                }
+            })
+            .collect();
+        obs.into()
+    }
+
+    fn held(fetched: &Fetched, at: DateTime<Utc>) -> Held {
+        Held {
+            recorded: true,
+            observations: diff(&[], &fetched.to_vec(), at).updates,
+        }
+    }
+
+    fn nothing() -> Stored {
+        Stored {
+            own: Held::default(),
+            levels: Held::default(),
+        }
+    }
+
+    fn plan(id: &str, stored: Stored, fetched: Fetched) -> Result<SeriesPlan, TableError> {
+        let c = config();
+        series(&c.rules, &c.series(id).unwrap(), stored, fetched, t(10))
+    }
+
+    #[test]
+    fn nothing_stored_is_a_first_sync_holding_what_diff_would_store() {
+        let fetched = months(&[1.0, 2.0, 3.0]);
+        let p = plan("plain", nothing(), fetched.clone()).unwrap();
+        let Plan::FirstSync { release, record } = p.own else {
+            panic!("not a first sync")
+        };
+        let d = diff(&[], &fetched.to_vec(), t(10));
+        assert_eq!(release, d.release);
+        assert_eq!(record.observations("plain").unwrap(), d.updates);
+    }
+
+    #[test]
+    fn a_release_stores_its_updates_and_fires_and_the_same_answer_changes_nothing() {
+        let before = months(&[1.0, 2.0]);
+        let stored = || Stored {
+            own: held(&before, t(9)),
+            levels: Held::default(),
+        };
+        let p = plan("plain", stored(), months(&[1.0, 2.5, 3.0])).unwrap();
+        let Plan::Release {
+            release,
+            updates,
+            alerts,
+        } = p.own
+        else {
+            panic!("not a release")
+        };
+        assert_eq!((release.new_periods.len(), release.revisions.len()), (1, 1));
+        assert_eq!(updates.len(), 2);
+        assert_eq!(alerts.len(), 1, "the new period fires the release rule");
+        let p = plan("plain", stored(), before.clone()).unwrap();
+        assert!(matches!(p.own, Plan::Unchanged));
+    }
+
+    /// A record without observations (its first answer was empty): the next values are a
+    /// baseline release merged into it, never a first sync written over it.
+    #[test]
+    fn an_empty_record_takes_its_first_values_as_a_baseline_release() {
+        let stored = Stored {
+            own: Held {
+                recorded: true,
+                observations: Vec::new(),
+            },
+            levels: Held::default(),
+        };
+        let p = plan("plain", stored, months(&[1.0])).unwrap();
+        let Plan::Release {
+            release, alerts, ..
+        } = p.own
+        else {
+            panic!("not a release")
+        };
+        assert!(release.baseline && alerts.is_empty());
+    }
+
+    #[test]
+    fn an_empty_answer_for_a_series_with_values_is_a_broken_answer() {
+        let stored = Stored {
+            own: held(&months(&[1.0]), t(9)),
+            levels: Held::default(),
+        };
+        let e = plan("plain", stored, Fetched::default()).err().unwrap();
+        assert!(e.to_string().contains("no values for it"), "{e}");
+    }
+
+    /// A derived series' first sync: its levels' record and its values' record, each by the
+    /// one first-sync encoding; under a year of levels, the values' record is empty and the
+    /// levels are still stored.
+    #[test]
+    fn a_derived_first_sync_stores_levels_and_values() {
+        let levels: Vec<f64> = (0..14).map(|i| 100.0 + f64::from(i)).collect();
+        let p = plan("yoy", nothing(), months(&levels)).unwrap();
+        let (Some(Plan::FirstSync { record: l, .. }), Plan::FirstSync { record: v, .. }) =
+            (p.levels, p.own)
+        else {
+            panic!("not two first syncs")
+        };
+        assert_eq!(l.observations("yoy#level").unwrap().len(), 14);
+        assert_eq!(v.observations("yoy").unwrap().len(), 2);
+        let p = plan("yoy", nothing(), months(&[100.0])).unwrap();
+        assert!(matches!(p.levels, Some(Plan::FirstSync { .. })));
+        let p = plan("yoy", nothing(), Fetched::default()).unwrap();
+        assert!(matches!(p.levels, Some(Plan::Unchanged)));
+        assert!(matches!(p.own, Plan::FirstSync { ref release, .. } if release.is_empty()));
+    }
+}
