@@ -51,9 +51,7 @@ pub async fn poll_source(
         broken: Vec::new(),
         labels: Default::default(),
     };
-    if !dry_run {
-        index_stored(config, store)?;
-    }
+    let unindexed = identity::unindexed(config, store)?;
     let tables = config.tables_of(name);
     let mut checks = check_all(config, store, name, source, &tables).await;
     for (table, series) in tables {
@@ -75,6 +73,7 @@ pub async fn poll_source(
                 now: started_at,
                 cancel,
                 checked: checks.remove(&table),
+                unindexed: unindexed.as_ref(),
             },
             &table,
             &series,
@@ -96,6 +95,9 @@ pub async fn poll_source(
         // what it would have stored.
         report.would_store(write)?;
         return Ok(report);
+    }
+    if let Some(rows) = unindexed {
+        identity::index(store, rows)?;
     }
     commit(config, store, name, &mut report, write).await?;
     Ok(report)
@@ -229,6 +231,8 @@ struct Poll<'a> {
     cancel: &'a CancellationToken,
     /// The table's cheap check if the source made it for every table at once.
     checked: Option<Result<Check, FetchError>>,
+    /// The series stored before the store had the identity index, read as indexed.
+    unindexed: Option<&'a identity::Unindexed>,
 }
 
 /// One table: its cheap check, its download, and its series planned and gathered into
@@ -248,6 +252,7 @@ async fn poll_table(
         now,
         cancel,
         checked,
+        unindexed,
     } = poll;
     let selection = selection(config, name, series);
     let Some(stamp) = changed_stamp(store, source, (name, table), &selection, checked).await?
@@ -259,7 +264,7 @@ async fn poll_table(
         source: name,
         table,
     };
-    let homes = identity::resolve(config, store, &here, &data.expanded)?;
+    let homes = identity::resolve(config, store, &here, &data.expanded, unindexed)?;
     let gone = vanished(store, name, table, series, &data.expanded, &homes)?;
     report.vanished.extend(gone);
 
