@@ -1,6 +1,8 @@
-//! What one poll of one source does, start to finish: cheap check, fetch what moved, diff,
-//! derive, evaluate rules, make the briefs the release opens, and commit data, release log,
-//! alerts and briefs in one transaction. Delivery is separate (the outbox in `notify`).
+//! What one poll of one source does, start to finish: cheap check, fetch what moved, plan
+//! each series (first sync or release, see `plan`), gather the plans into the poll's write
+//! (`gather`), make the briefs the releases open, and commit data, release log, alerts and
+//! briefs in one transaction. A dry run does all of it but the commit, and shows the write.
+//! Delivery is separate (the outbox in `notify`).
 
 use std::collections::BTreeMap;
 

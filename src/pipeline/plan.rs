@@ -94,20 +94,7 @@ pub(super) fn series(
     let (levels, values) = match s.derive {
         None => (None, fetched),
         Some(how) => {
-            // A configured series' record is written even when its first answer is empty
-            // (it names a group's key the table lists); its levels' only with values.
-            let plan = match against(&s.level_id(), &levels, &fetched, now)? {
-                Plan::FirstSync { release, .. } if release.new_periods.is_empty() => {
-                    Plan::Unchanged
-                }
-                plan => plan,
-            };
-            drop(fetched);
-            let after = match &plan {
-                Plan::FirstSync { record, .. } => record.observations(&s.level_id())?,
-                Plan::Release { updates, .. } => merged(levels.observations, updates),
-                Plan::Unchanged => levels.observations,
-            };
+            let (plan, after) = levels_of(&s.level_id(), levels, fetched, now)?;
             (Some(plan), Fetched::from(derive(&after, how)))
         }
     };
@@ -126,6 +113,28 @@ pub(super) fn series(
         }
     }
     Ok(SeriesPlan { levels, own: plan })
+}
+
+/// A derived series' levels `id`: their plan, and the levels as they will stand (what its
+/// values are derived from). A configured series' record is written even when its first
+/// answer is empty (it names a group's key the table lists); its levels' only with values.
+fn levels_of(
+    id: &str,
+    held: Held,
+    fetched: Fetched,
+    now: DateTime<Utc>,
+) -> Result<(Plan, Vec<StoredObservation>), TableError> {
+    let plan = match against(id, &held, &fetched, now)? {
+        Plan::FirstSync { release, .. } if release.new_periods.is_empty() => Plan::Unchanged,
+        plan => plan,
+    };
+    drop(fetched);
+    let after = match &plan {
+        Plan::FirstSync { record, .. } => record.observations(id)?,
+        Plan::Release { updates, .. } => merged(held.observations, updates),
+        Plan::Unchanged => held.observations,
+    };
+    Ok((plan, after))
 }
 
 /// Stored series `id` against the values it is to hold now: its first sync when it has no
