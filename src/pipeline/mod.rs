@@ -42,17 +42,7 @@ pub async fn poll_source(
 ) -> Result<PollReport, StoreError> {
     let started_at = Utc::now();
     let mut write = PollWrite::default();
-    let mut report = PollReport {
-        source: name.to_string(),
-        started_at,
-        tables: Vec::new(),
-        changes: Vec::new(),
-        alerts: Vec::new(),
-        committed: None,
-        vanished: Vec::new(),
-        broken: Vec::new(),
-        labels: Default::default(),
-    };
+    let mut report = PollReport::new(name, started_at);
     let unindexed = identity::unindexed(config, store)?;
     let tables = config.tables_of(name);
     let mut checks = check_all(config, store, name, source, &tables).await;

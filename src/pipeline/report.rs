@@ -67,6 +67,21 @@ pub struct PollReport {
 }
 
 impl PollReport {
+    /// The report of source `source`'s poll begun at `started_at`, before any table.
+    pub(super) fn new(source: &str, started_at: DateTime<Utc>) -> PollReport {
+        PollReport {
+            source: source.to_string(),
+            started_at,
+            tables: Vec::new(),
+            changes: Vec::new(),
+            alerts: Vec::new(),
+            committed: None,
+            vanished: Vec::new(),
+            broken: Vec::new(),
+            labels: Default::default(),
+        }
+    }
+
     /// A dry run's end: what `write` would have stored, shown in `changes` (first syncs
     /// too, which a real poll keeps out of the report) instead of committed.
     pub(super) fn would_store(&mut self, write: PollWrite) -> Result<(), StoreError> {
