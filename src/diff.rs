@@ -85,13 +85,17 @@ pub fn diff(stored: &[StoredObservation], fetched: &[Observation], seen_at: Date
     Diff { release, updates }
 }
 
-/// The series as it stands after applying `updates`: latest values, oldest period first.
+/// The series as it stands after applying `updates`, oldest period first: each update
+/// replaces the observation of its period, earlier vintages and all. The one merge of
+/// observations: the rules read it, a derived series is derived from it, and the store
+/// merges a poll's updates into its records (`store::series`) and stages them (`Staged`)
+/// with it.
 pub fn merged(
-    stored: &[StoredObservation],
+    stored: Vec<StoredObservation>,
     updates: &[StoredObservation],
 ) -> Vec<StoredObservation> {
     let mut map: std::collections::BTreeMap<Period, StoredObservation> =
-        stored.iter().map(|o| (o.period, o.clone())).collect();
+        stored.into_iter().map(|o| (o.period, o)).collect();
     for u in updates {
         map.insert(u.period, u.clone());
     }
@@ -191,6 +195,6 @@ mod tests {
         let base = diff(&[], &fetched(&[(1, 0.3, ""), (2, 1.0, "")]), t(10)).updates;
         let d = diff(&base, &fetched(&[(2, 1.0, "")]), t(11));
         assert!(d.release.is_empty());
-        assert_eq!(merged(&base, &d.updates).len(), 2);
+        assert_eq!(merged(base, &d.updates).len(), 2);
     }
 }

@@ -42,12 +42,13 @@
 //!     `select.rs` cells -> series; `stamp.rs` change stamps from the catalogue; `find.rs`
 //!     the table search and a table's metadata.
 //! - [`pipeline`]: what one poll of one source does, start to finish (`mod.rs`); what it
-//!   reports per table (`report.rs`); what a downloaded table's series come to before
-//!   anything is written (`gather.rs`); which stored records each series continues, by its
+//!   reports per table (`report.rs`); pure, what each series of a downloaded table comes to,
+//!   first sync or release (`plan.rs`); a table's plans folded into the poll's write
+//!   (`gather.rs`); which stored records each series continues, by its
 //!   identity, so a renamed id keeps its history (`identity.rs`); `table_changed` alerts from
 //!   what a download or a failed table says (`drift.rs`).
 //!   What a table download covers, as the versioned text its stamp hashes (`selection.rs`).
-//! - [`diff`]: pure, stored vs fetched -> release.
+//! - [`diff`]: pure, stored vs fetched -> release; the one merge of observations.
 //! - [`derive`]: pure, growth rates from stored levels (owns `Derive`).
 //! - [`rules`]: pure, series + release -> alerts with stable ids. `mod` dispatch, ids and the
 //!   shared `Series` helpers; one file per kind (`release`, `sign_change`, `streak`, `change`,

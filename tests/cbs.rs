@@ -418,6 +418,60 @@ async fn dry_run_stores_nothing_and_says_what_it_would_store() {
     assert!(stdout(&o).contains("baseline"), "{}", stdout(&o));
 }
 
+/// What `--dry-run` says it would store, as (series, period, value, status).
+fn would_store(out: &str) -> Vec<(String, String, f64, String)> {
+    out.lines()
+        .filter_map(|l| l.trim().strip_prefix("would store "))
+        .map(|rest| {
+            let rest = rest.split(" (was ").next().unwrap();
+            let (series, rest) = rest.split_once(' ').unwrap();
+            let (period, rest) = rest.split_once(" = ").unwrap();
+            let (value, status) = rest.split_once(' ').unwrap();
+            let value = value.parse().unwrap();
+            (series.into(), period.into(), value, status.into())
+        })
+        .collect()
+}
+
+/// A dry run plans exactly what the real poll then stores: every observation of a first
+/// sync, and a release's new and revised ones.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_dry_run_shows_what_the_real_poll_then_stores() {
+    let w = world().await;
+    for release in [false, true] {
+        if release {
+            publish_next(&w.server);
+        }
+        let o = statwatch(&w.config, &["poll", "--dry-run"]).await;
+        assert!(o.status.success(), "{}", stderr(&o));
+        let planned = would_store(&stdout(&o));
+        assert!(!planned.is_empty(), "{}", stdout(&o));
+        let o = statwatch(&w.config, &["poll"]).await;
+        assert!(o.status.success(), "{}", stderr(&o));
+        let mut stored = std::collections::BTreeMap::new();
+        for (series, period, value, status) in &planned {
+            if !stored.contains_key(series) {
+                stored.insert(series.clone(), series_json(&w.config, series).await);
+            }
+            let o = observation(&stored[series], period);
+            assert_eq!(o["value"].as_f64(), Some(*value), "{series} {period}");
+            assert_eq!(
+                o["status"].as_str(),
+                Some(status.as_str()),
+                "{series} {period}"
+            );
+        }
+        if !release {
+            // A first sync: every stored observation was shown.
+            let all: usize = stored
+                .values()
+                .map(|s| s["observations"].as_array().unwrap().len())
+                .sum();
+            assert_eq!(all, planned.len());
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn usage_and_config_errors_exit_2() {
     let w = world().await;

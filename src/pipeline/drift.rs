@@ -10,7 +10,6 @@ use tracing::warn;
 use super::{PollReport, TableError, TableResult};
 use crate::config::Config;
 use crate::model::Alert;
-use crate::notify;
 use crate::rules::table_changed::{Candidate, Event, Place};
 use crate::rules::RuleKind;
 use crate::sources::drift::Stopped;
@@ -122,7 +121,7 @@ pub(super) fn after_fetch(
 }
 
 /// After a table's poll: when it failed, it is logged, and the `discontinued` alerts of
-/// [`after_failure`] go into `write` and `report`.
+/// [`after_failure`] go into `report` (and a missing table's count into `write`).
 pub(super) async fn after_poll(
     config: &Config,
     store: &Store,
@@ -137,7 +136,7 @@ pub(super) async fn after_poll(
     };
     warn!(source = at.source, table = at.table, error = %e, "table poll failed");
     let changed = after_failure(config, store, at, source, e, write, report.started_at).await?;
-    outbox(config, write, &changed);
+    // Into the write with the poll's other alerts, at its commit.
     report.alerts.extend(changed);
     Ok(())
 }
@@ -224,13 +223,4 @@ fn count_missing(
         .stamps
         .push((at.source.to_string(), at.table.to_string(), stamp));
     Ok(missing)
-}
-
-/// Puts `alerts` into the poll's write, routed like any alert.
-pub(super) fn outbox(config: &Config, write: &mut PollWrite, alerts: &[Alert]) {
-    for a in alerts {
-        write
-            .alerts
-            .push((a.clone(), notify::receivers_for(config, a)));
-    }
 }

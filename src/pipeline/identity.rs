@@ -74,24 +74,26 @@ impl Homes {
 pub(super) struct Table<'a> {
     pub(super) source: &'a str,
     pub(super) table: &'a str,
-    pub(super) dry_run: bool,
 }
 
 /// Finds, for each series of a table's answer, the records it continues: its own, or (for an
 /// id the store holds nothing for) those its identity is indexed under, if no configured
 /// series uses that id any more. Two series of one identity cannot both take the same
 /// records: the first in the table's order does, the other starts its own history (logged).
+/// `unindexed`: the poll's [`unindexed`] series, read as indexed.
 pub(super) fn resolve(
     config: &Config,
     store: &Store,
     at: &Table,
     expanded: &[SeriesConfig],
+    unindexed: Option<&Unindexed>,
 ) -> Result<Homes, StoreError> {
     let here: HashSet<&str> = expanded.iter().map(|s| s.id.as_str()).collect();
     let mut homes = Homes::default();
     for s in expanded {
         let ident = identity(s);
-        let owner = match store.identity_owner(&ident)? {
+        let pending = || unindexed.and_then(|u| u.get(&ident)).cloned();
+        let owner = match store.identity_owner(&ident)?.or_else(pending) {
             Some(o) if o == s.id => continue,
             Some(o) if store.holds(&o)? => o,
             // Not indexed yet, or indexed to an id that holds nothing any more.
@@ -111,9 +113,7 @@ pub(super) fn resolve(
         } else if here.contains(owner.as_str()) || configured_elsewhere(config, at, &owner) {
             warn!(source, table, series = %s.id, stored = %owner, "this series selects the same data as another configured series: it starts its own history");
         } else {
-            if !at.dry_run {
-                info!(source, table, from = %owner, to = %s.id, "series renamed from {owner} to {}", s.id);
-            }
+            // Logged when the commit has moved it (see `pipeline::commit`).
             homes.rename(store, s, &owner)?;
             homes.identities.push((ident, s.id.clone()));
         }
@@ -128,19 +128,42 @@ fn configured_elsewhere(config: &Config, at: &Table, id: &str) -> bool {
         .is_some_and(|c| c.template.is_none() || c.source != at.source || c.table != at.table)
 }
 
-/// Indexes the identities of the series stored before the store had the index (once per
-/// store), from the config in effect now: run at start, so that a series renamed later in
-/// the config is found. Series the config does not name are left unindexed.
-pub(crate) fn index_stored(config: &Config, store: &Store) -> Result<(), StoreError> {
+/// The identities of the series stored before the store had the index, each to the first
+/// id stored under it, from the config in effect now (series it does not name are left out).
+pub(super) type Unindexed = HashMap<Identity, String>;
+
+/// The store's [`Unindexed`] series (`None` once it is indexed). A poll reads them as
+/// indexed from its start and a real one indexes them at its commit ([`index`]), so a dry
+/// run finds the renames the real poll does.
+pub(super) fn unindexed(config: &Config, store: &Store) -> Result<Option<Unindexed>, StoreError> {
     if store.identities_indexed()? {
-        return Ok(());
+        return Ok(None);
     }
-    let rows: Vec<(Identity, String)> = store
+    let mut rows = Unindexed::new();
+    for id in store
         .series_ids()?
         .into_iter()
         .filter(|id| !id.contains('#'))
-        .filter_map(|id| config.series(&id).map(|s| (identity(&s), id)))
-        .collect();
+    {
+        if let Some(s) = config.series(&id) {
+            rows.entry(identity(&s)).or_insert(id);
+        }
+    }
+    Ok(Some(rows))
+}
+
+/// Indexes the [`Unindexed`] series (once per store): at start, so that a series renamed
+/// later in the config is found.
+pub(crate) fn index_stored(config: &Config, store: &Store) -> Result<(), StoreError> {
+    match unindexed(config, store)? {
+        Some(rows) => index(store, rows),
+        None => Ok(()),
+    }
+}
+
+/// Writes `rows` into the index, and that the store is indexed.
+pub(super) fn index(store: &Store, rows: Unindexed) -> Result<(), StoreError> {
+    let rows: Vec<(Identity, String)> = rows.into_iter().collect();
     let added = store.index_identities(&rows)?;
     info!(store = %store.path(), series = added, "stored series indexed by identity (source, table, measure, keys), so a renamed id keeps its history");
     Ok(())
@@ -206,8 +229,24 @@ kind = "log"
         let derived = |id: &str| entry(id, "344400") + "derive = \"yoy_pct\"\n";
         let before =
             config(&(entry("nl.plain", "336500") + &entry("nl.g.{B}", "*") + &derived("nl.d")));
+        // A poll reads them as indexed until its commit indexes them: without them, each
+        // would be indexed again by the poll's own write.
+        let rows = unindexed(&before, &store)
+            .unwrap()
+            .expect("not indexed yet");
+        assert_eq!(rows.len(), 3);
+        let at = Table {
+            source: "cbs",
+            table: "T",
+        };
+        let polled = ["nl.plain", "nl.g.307500", "nl.d"].map(|id| before.series(id).unwrap());
+        let homes = resolve(&before, &store, &at, &polled, Some(&rows)).unwrap();
+        assert!(homes.identities.is_empty() && homes.renames.is_empty());
+        let homes = resolve(&before, &store, &at, &polled, None).unwrap();
+        assert_eq!(homes.identities.len(), 3);
         index_stored(&before, &store).unwrap();
         assert!(store.identities_indexed().unwrap());
+        assert!(unindexed(&before, &store).unwrap().is_none());
         for id in ["nl.plain", "nl.g.307500", "nl.d"] {
             let s = before.series(id).unwrap();
             assert_eq!(
@@ -220,12 +259,7 @@ kind = "log"
         let after =
             config(&(entry("nl.renamed", "336500") + &entry("de.g.{B}", "*") + &derived("de.d")));
         let expanded = ["nl.renamed", "de.g.307500", "de.d"].map(|id| after.series(id).unwrap());
-        let at = Table {
-            source: "cbs",
-            table: "T",
-            dry_run: false,
-        };
-        let homes = resolve(&after, &store, &at, &expanded).unwrap();
+        let homes = resolve(&after, &store, &at, &expanded, None).unwrap();
         assert_eq!(homes.of("nl.renamed"), "nl.plain");
         assert_eq!(homes.of("de.g.307500"), "nl.g.307500");
         // A derived series' levels move with it.
@@ -243,7 +277,7 @@ kind = "log"
         );
         assert_eq!(store.observations("nl.renamed").unwrap(), month);
         // The next poll has nothing to move or index.
-        let homes = resolve(&after, &store, &at, &expanded).unwrap();
+        let homes = resolve(&after, &store, &at, &expanded, None).unwrap();
         assert!(homes.renames.is_empty() && homes.identities.is_empty());
     }
 }

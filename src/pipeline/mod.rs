@@ -1,6 +1,8 @@
-//! What one poll of one source does, start to finish: cheap check, fetch what moved, diff,
-//! derive, evaluate rules, make the briefs the release opens, and commit data, release log,
-//! alerts and briefs in one transaction. Delivery is separate (the outbox in `notify`).
+//! What one poll of one source does, start to finish: cheap check, fetch what moved, plan
+//! each series (first sync or release, see `plan`), gather the plans into the poll's write
+//! (`gather`), make the briefs the releases open, and commit data, release log, alerts and
+//! briefs in one transaction. A dry run does all of it but the commit, and shows the write.
+//! Delivery is separate (the outbox in `notify`).
 
 use std::collections::BTreeMap;
 
@@ -10,23 +12,20 @@ use tracing::{info, warn};
 
 use crate::briefs;
 use crate::config::{ident, Config, SeriesConfig};
-use crate::derive::derive;
-use crate::diff::{diff, merged};
-use crate::model::{Alert, Observation, Release};
+use crate::model::Alert;
 use crate::notify;
-use crate::rules;
 use crate::rules::table_changed::Place;
 use crate::silence;
-use crate::sources::{Check, FetchError, Fetched, Source};
-use crate::store::{EncodedSeries, PollWrite, Staged, Store, StoreError, TableStamp};
+use crate::sources::{Check, FetchError, Source, TableData};
+use crate::store::{PollWrite, Staged, Store, StoreError, TableStamp};
 
 mod drift;
 mod gather;
 mod identity;
+mod plan;
 mod report;
 mod selection;
 
-use gather::Gathered;
 pub(crate) use identity::index_stored;
 use identity::Homes;
 use selection::selection;
@@ -44,20 +43,8 @@ pub async fn poll_source(
 ) -> Result<PollReport, StoreError> {
     let started_at = Utc::now();
     let mut write = PollWrite::default();
-    let mut report = PollReport {
-        source: name.to_string(),
-        started_at,
-        tables: Vec::new(),
-        changes: Vec::new(),
-        alerts: Vec::new(),
-        committed: None,
-        vanished: Vec::new(),
-        broken: Vec::new(),
-        labels: Default::default(),
-    };
-    if !dry_run {
-        index_stored(config, store)?;
-    }
+    let mut report = PollReport::new(name, started_at);
+    let unindexed = identity::unindexed(config, store)?;
     let tables = config.tables_of(name);
     let mut checks = check_all(config, store, name, source, &tables).await;
     for (table, series) in tables {
@@ -79,7 +66,7 @@ pub async fn poll_source(
                 now: started_at,
                 cancel,
                 checked: checks.remove(&table),
-                dry_run,
+                unindexed: unindexed.as_ref(),
             },
             &table,
             &series,
@@ -97,7 +84,13 @@ pub async fn poll_source(
     info!(source = name, outcome = %report.summary(), "poll finished");
     warn_of_flood(config, &report);
     if dry_run {
+        // Planned as a real poll is; only the commit is left out, and the report shows
+        // what it would have stored.
+        report.would_store(write)?;
         return Ok(report);
+    }
+    if let Some(rows) = unindexed {
+        identity::index(store, rows)?;
     }
     commit(config, store, name, &mut report, write).await?;
     Ok(report)
@@ -116,14 +109,6 @@ async fn commit(
     let (record, failing) = silence::after_poll(config, store, before.as_ref(), &report.outcome())?;
     report.alerts.extend(failing);
     write.poll = Some((name.to_string(), record));
-    // Moved, not cloned: only a dry run shows the updates, and it returned above.
-    for c in &mut report.changes {
-        if !c.updates.is_empty() {
-            write
-                .observations
-                .push((c.series.clone(), std::mem::take(&mut c.updates)));
-        }
-    }
     // In the poll's own transaction: a crash after the commit cannot lose a brief (a second
     // commit for it would leave a window where the release is stored and its brief is not,
     // and the next poll would not see the release as new again).
@@ -140,6 +125,13 @@ async fn commit(
         })
         .collect();
     let (mut committed, write) = store.commit_async(write).await?;
+    for r in write
+        .renames
+        .iter()
+        .filter(|r| !ident::is_level_id(&r.from))
+    {
+        info!(source = name, from = %r.from, to = %r.to, "series renamed from {} to {}", r.from, r.to);
+    }
     report.alerts = write
         .alerts
         .into_iter()
@@ -232,10 +224,12 @@ struct Poll<'a> {
     cancel: &'a CancellationToken,
     /// The table's cheap check if the source made it for every table at once.
     checked: Option<Result<Check, FetchError>>,
-    /// Only a dry run keeps each series' updates (to show them).
-    dry_run: bool,
+    /// The series stored before the store had the identity index, read as indexed.
+    unindexed: Option<&'a identity::Unindexed>,
 }
 
+/// One table: its cheap check, its download, and its series planned and gathered into
+/// `write` (a dry run's too: it just never commits).
 async fn poll_table(
     config: &Config,
     store: &Store,
@@ -251,7 +245,7 @@ async fn poll_table(
         now,
         cancel,
         checked,
-        dry_run,
+        unindexed,
     } = poll;
     let selection = selection(config, name, series);
     let Some(stamp) = changed_stamp(store, source, (name, table), &selection, checked).await?
@@ -262,37 +256,24 @@ async fn poll_table(
     let here = identity::Table {
         source: name,
         table,
-        dry_run,
     };
-    let homes = identity::resolve(config, store, &here, &data.expanded)?;
+    let homes = identity::resolve(config, store, &here, &data.expanded, unindexed)?;
     let gone = vanished(store, name, table, series, &data.expanded, &homes)?;
     report.vanished.extend(gone);
 
     // Everything below is computed before anything is written, so a failure leaves the
     // table exactly as it was.
     let alerts = drift::after_fetch(config, store, (name, table), &data, report, now)?;
-    let mut gathered = Gathered::new(data.expanded.len(), alerts);
     let at = At {
         name,
         table,
         now,
         homes: &homes,
     };
-    // Each series' config is dropped once it is done with (a whole table's is thousands).
-    for s in std::mem::take(&mut data.expanded) {
-        report.labels.titles.insert(s.id.clone(), s.title.clone());
-        report
-            .labels
-            .units
-            .insert(s.id.clone(), s.value_unit().to_string());
-        // Taken, not cloned: a whole table's observations are held once.
-        let fetched = data.series.remove(&s.id).unwrap_or_default();
-        gathered.series(config, store, &at, &s, fetched, dry_run)?;
-    }
-    let (held, changed, changes, alerts) = gathered.into_write(write);
+    let gathered = plan_table(config, store, &at, &mut data, alerts, report)?;
+    let result = gathered.into_write(write, report);
     write.identities.extend(homes.identities);
     write.renames.extend(homes.renames);
-    drift::outbox(config, write, &alerts);
     // Not while a series is broken: the next poll downloads the table again, and names the
     // series until it resolves.
     if data.broken.is_empty() {
@@ -301,11 +282,59 @@ async fn poll_table(
             .stamps
             .push((name.to_string(), table.to_string(), stamp));
     }
-    report.changes.extend(changes);
-    report.alerts.extend(alerts);
-    Ok(TableResult::Updated {
-        series: held,
-        changed,
+    Ok(result)
+}
+
+/// Plans every series of a downloaded table and gathers the plans; the report gets each
+/// series' title and unit.
+fn plan_table(
+    config: &Config,
+    store: &Store,
+    at: &At,
+    data: &mut TableData,
+    alerts: Vec<Alert>,
+    report: &mut PollReport,
+) -> Result<gather::Gathered, TableError> {
+    let mut gathered = gather::Gathered::new(data.expanded.len(), alerts);
+    // Each series' config is dropped once it is done with (a whole table's is thousands).
+    for s in std::mem::take(&mut data.expanded) {
+        let labels = &mut report.labels;
+        labels.titles.insert(s.id.clone(), s.title.clone());
+        labels
+            .units
+            .insert(s.id.clone(), s.value_unit().to_string());
+        // Taken, not cloned: a whole table's observations are held once.
+        let fetched = data.series.remove(&s.id).unwrap_or_default();
+        let stored = stored(store, at.homes, &s, fetched.is_empty())?;
+        let plan = plan::series(&config.rules, &s, stored, fetched, at.now)?;
+        gathered.add(at, &s, plan);
+    }
+    Ok(gathered)
+}
+
+/// What the store holds of `s` where its records are until the commit (a renamed series'
+/// under its old id): its own, and its levels where the plan needs them (see
+/// [`plan::Stored`]).
+fn stored(
+    store: &Store,
+    homes: &Homes,
+    s: &SeriesConfig,
+    empty_answer: bool,
+) -> Result<plan::Stored, StoreError> {
+    let held = |id: &str| -> Result<plan::Held, StoreError> {
+        let home = homes.of(id);
+        Ok(plan::Held {
+            recorded: store.holds(home)?,
+            observations: store.observations(home)?,
+        })
+    };
+    let levels = match s.derive.is_some() || empty_answer {
+        true => held(&s.level_id())?,
+        false => plan::Held::default(),
+    };
+    Ok(plan::Stored {
+        own: held(&s.id)?,
+        levels,
     })
 }
 
@@ -337,41 +366,6 @@ async fn changed_stamp(
     })
 }
 
-fn log_release(at: &At, s: &SeriesConfig, release: &Release) {
-    let (name, table) = (at.name, at.table);
-    if release.baseline && !release.is_empty() {
-        let group = s.template.as_deref().unwrap_or("");
-        info!(source = name, table, series = %s.id, group, periods = release.new_periods.len(), "baseline stored");
-    } else if !release.is_empty() {
-        info!(source = name, table, series = %s.id, release = %release, "release");
-    }
-}
-
-/// A first sync of a plain series (nothing stored, under its id or the id it is renamed from
-/// (`home`), no derivation) goes from the download straight to its record and log entry: it
-/// fires nothing and briefs nothing, so it needs no diff, and a whole table's
-/// `StoredObservation`s are never built. `None`: the usual path.
-fn first_sync(
-    store: &Store,
-    s: &SeriesConfig,
-    home: &str,
-    fetched: &Fetched,
-    now: DateTime<Utc>,
-) -> Result<Option<(Release, EncodedSeries)>, StoreError> {
-    if s.derive.is_some() || fetched.is_empty() || store.holds(home)? {
-        return Ok(None);
-    }
-    let Some(encoded) = Store::encode_first_sync(fetched, now) else {
-        return Ok(None);
-    };
-    let release = Release {
-        baseline: true,
-        new_periods: fetched.cells().map(|(l, _)| l.period).collect(),
-        ..Release::default()
-    };
-    Ok(Some((release, encoded)))
-}
-
 /// Where a table's poll stands: its source, the table, the poll's time, and where each
 /// series' records are.
 struct At<'a> {
@@ -379,76 +373,6 @@ struct At<'a> {
     table: &'a str,
     now: DateTime<Utc>,
     homes: &'a Homes,
-}
-
-/// One series of a downloaded table: diffed against the store (through its levels when it
-/// is derived), its changes and the alerts its rules fire added to `changes` and `alerts`.
-fn series_release(
-    config: &Config,
-    store: &Store,
-    at: &At,
-    s: &SeriesConfig,
-    fetched: Vec<Observation>,
-    changes: &mut Vec<SeriesChange>,
-    alerts: &mut Vec<Alert>,
-) -> Result<Release, TableError> {
-    // A renamed series' records are read where they are until the commit moves them.
-    let stored = |id: &str| store.observations(at.homes.of(id));
-    // An answer with no value at all for a series the store holds values of is not a
-    // release but a broken answer: taking it would store the new stamp, and the real
-    // release would never be fetched.
-    if fetched.is_empty() {
-        let held = stored(&s.level_id())?.len().max(stored(&s.id)?.len());
-        if held > 0 {
-            return Err(TableError::Fetch(FetchError::Series {
-                series: s.id.clone(),
-                message: format!(
-                    "the answer has no values for it, the store holds {held} periods: \
-                     an incomplete answer, nothing stored"
-                ),
-            }));
-        }
-    }
-    let (target, before) = match s.derive {
-        None => (fetched, stored(&s.id)?),
-        Some(how) => {
-            let levels = stored(&s.level_id())?;
-            let d = diff(&levels, &fetched, at.now);
-            let after_levels = merged(&levels, &d.updates);
-            if !d.updates.is_empty() {
-                changes.push(SeriesChange {
-                    series: s.level_id(),
-                    release: d.release,
-                    updates: d.updates,
-                });
-            }
-            (derive(&after_levels, how), stored(&s.id)?)
-        }
-    };
-    let d = diff(&before, &target, at.now);
-    drop(target);
-    // Nothing fires on a baseline (see `rules`): a first sync builds no merged copy of itself.
-    if !d.release.baseline {
-        let after = merged(&before, &d.updates);
-        for rule in &config.rules {
-            alerts.extend(rules::evaluate(
-                rule,
-                &rules::Input {
-                    series: s.into(),
-                    after: &after,
-                    release: &d.release,
-                    detected_at: at.now,
-                },
-            ));
-        }
-    }
-    log_release(at, s, &d.release);
-    changes.push(SeriesChange {
-        series: s.id.clone(),
-        release: d.release.clone(),
-        updates: d.updates,
-    });
-    Ok(d.release)
 }
 
 /// The stored series of `series`' groups that this answer no longer has: their keys left

@@ -2,6 +2,7 @@
 //! release) or failed with its cause; the series changes, alerts and vanished group keys; the
 //! one-line summary for `STATUS=` and logs.
 
+use std::collections::HashMap;
 use std::fmt;
 
 use chrono::{DateTime, Utc};
@@ -9,7 +10,7 @@ use chrono::{DateTime, Utc};
 use crate::model::{Alert, Release, StoredObservation, Tally};
 use crate::silence::PollOutcome;
 use crate::sources::FetchError;
-use crate::store::{CommitSummary, StoreError};
+use crate::store::{CommitSummary, PollWrite, StoreError};
 
 /// What happened to one table.
 #[derive(Debug)]
@@ -36,11 +37,13 @@ pub struct TableOutcome {
     pub result: Result<TableResult, TableError>,
 }
 
-/// A series that changed, as the store will hold it: for `--dry-run` and logs.
+/// A series that changed: its release, and (for `--dry-run`) what the store would hold.
 #[derive(Debug, Clone)]
 pub struct SeriesChange {
     pub series: String,
     pub release: Release,
+    /// The new and changed observations, shown by a dry run only (a real poll's go to the
+    /// commit, moved, not copied).
     pub updates: Vec<StoredObservation>,
 }
 
@@ -64,6 +67,45 @@ pub struct PollReport {
 }
 
 impl PollReport {
+    /// The report of source `source`'s poll begun at `started_at`, before any table.
+    pub(super) fn new(source: &str, started_at: DateTime<Utc>) -> PollReport {
+        PollReport {
+            source: source.to_string(),
+            started_at,
+            tables: Vec::new(),
+            changes: Vec::new(),
+            alerts: Vec::new(),
+            committed: None,
+            vanished: Vec::new(),
+            broken: Vec::new(),
+            labels: Default::default(),
+        }
+    }
+
+    /// A dry run's end: what `write` would have stored, shown in `changes` (first syncs
+    /// too, which a real poll keeps out of the report) instead of committed.
+    pub(super) fn would_store(&mut self, write: PollWrite) -> Result<(), StoreError> {
+        let mut updates: HashMap<String, Vec<StoredObservation>> =
+            write.observations.into_iter().collect();
+        for c in &mut self.changes {
+            c.updates = updates.remove(&c.series).unwrap_or_default();
+        }
+        for (series, record) in write.encoded {
+            let updates = record.observations(&series)?;
+            let release = Release {
+                baseline: true,
+                new_periods: updates.iter().map(|o| o.period).collect(),
+                ..Release::default()
+            };
+            self.changes.push(SeriesChange {
+                series,
+                release,
+                updates,
+            });
+        }
+        Ok(())
+    }
+
     /// When the poll fired more alerts than `bound` (`[store] flood_alerts`), what to tell
     /// the operator. They are all stored and delivered (never dropped: which of them would
     /// matter is not ours to guess), but so many from one poll means a broken or hostile

@@ -59,7 +59,7 @@ pub(super) fn run(series: &str, r: &RuleConfig, releases: &[Vec<Observation>]) -
     for (i, rel) in releases.iter().enumerate() {
         let now: DateTime<Utc> = format!("2025-0{}-01T06:30:00Z", i + 1).parse().unwrap();
         let d = diff(&stored, rel, now);
-        stored = merged(&stored, &d.updates);
+        stored = merged(stored, &d.updates);
         last = evaluate(
             r,
             &Input {

@@ -58,7 +58,7 @@ use tracing::warn;
 use super::inflight::{InFlight, Write};
 use super::outbox::Fresh;
 use super::queue;
-use super::series::{corrupt, merged_records, Row, SeriesRows};
+use super::series::{merged_records, Row, SeriesRows};
 use super::undo::UndoLog;
 use super::StoredObservation;
 use super::{
@@ -329,11 +329,10 @@ impl Store {
             .map(|r| (r.to.as_str(), r.from.as_str()))
             .collect();
         let from_of = |id: &str| from.get(id).copied();
-        for (id, e) in &w.encoded {
-            self.plan_series(&mut writes, &mut seen, id, from_of(id), Updates::Encoded(e))?;
+        for (id, record) in &w.encoded {
+            self.plan_first_sync(&mut writes, &mut seen, id, from_of(id), record)?;
         }
         for (id, updates) in &w.observations {
-            let updates = Updates::Decoded(updates);
             self.plan_series(&mut writes, &mut seen, id, from_of(id), updates)?;
         }
         if !w.renames.is_empty() {
@@ -341,8 +340,7 @@ impl Store {
         }
         for r in &w.renames {
             if !seen.contains(r.to.as_str()) {
-                let none = Updates::Decoded(&[]);
-                self.plan_series(&mut writes, &mut seen, &r.to, Some(&r.from), none)?;
+                self.plan_series(&mut writes, &mut seen, &r.to, Some(&r.from), &[])?;
             }
             self.plan_removal(&mut writes, &mut seen, &r.from)?;
         }
@@ -382,6 +380,34 @@ impl Store {
         })
     }
 
+    /// A first sync's record, written where the store holds no record of the series: a poll
+    /// plans a first sync only then (see `pipeline::plan`), and each series is written by one
+    /// poll at a time, so one meeting a record is refused, never merged.
+    fn plan_first_sync(
+        &self,
+        writes: &mut Vec<Write>,
+        seen: &mut HashSet<String>,
+        id: &str,
+        from: Option<&str>,
+        record: &EncodedSeries,
+    ) -> Result<(), StoreError> {
+        Self::once(seen, id)?;
+        if from.is_some() || self.series.get(id)?.is_some() || self.revisions.get(id)?.is_some() {
+            return Err(StoreError::Unreadable {
+                tree: "series",
+                key: id.to_string(),
+                reason: "a first sync of a series the store holds".into(),
+            });
+        }
+        writes.push(Write {
+            tree: Tree::Series,
+            key: id.as_bytes().to_vec(),
+            new: Some(record.ivec()),
+            old: None,
+        });
+        Ok(())
+    }
+
     /// The series `id` with `updates` merged into its records, which are read from `from`
     /// when it is renamed from there (the records `id` holds are then replaced).
     fn plan_series(
@@ -390,7 +416,7 @@ impl Store {
         seen: &mut HashSet<String>,
         id: &str,
         from: Option<&str>,
-        updates: Updates,
+        updates: &[StoredObservation],
     ) -> Result<(), StoreError> {
         Self::once(seen, id)?;
         let src = from.unwrap_or(id);
@@ -400,28 +426,8 @@ impl Store {
             None => (old_series.clone(), old_revs.clone()),
             Some(_) => (self.series.get(id)?, self.revisions.get(id)?),
         };
-        if let (Updates::Encoded(e), None, None) = (&updates, &old_series, &old_revs) {
-            writes.push(Write {
-                tree: Tree::Series,
-                key: id.as_bytes().to_vec(),
-                new: Some(e.ivec()),
-                old: at_series,
-            });
-            return Ok(());
-        }
-        let decoded;
-        let list: &[StoredObservation] = match updates {
-            Updates::Decoded(list) => list,
-            Updates::Encoded(e) => {
-                decoded = super::record::decode_series(e.bytes())
-                    .map_err(|err| corrupt("series", id, err))?
-                    .into_values()
-                    .collect::<Vec<_>>();
-                &decoded
-            }
-        };
         let (series, revisions) =
-            merged_records(id, old_series.as_deref(), old_revs.as_deref(), list)?;
+            merged_records(id, old_series.as_deref(), old_revs.as_deref(), updates)?;
         writes.push(Write {
             tree: Tree::Series,
             key: id.as_bytes().to_vec(),
@@ -497,8 +503,3 @@ impl Store {
     }
 }
 
-/// A series' updates as the poll holds them.
-enum Updates<'a> {
-    Encoded(&'a EncodedSeries),
-    Decoded(&'a [StoredObservation]),
-}

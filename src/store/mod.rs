@@ -195,7 +195,8 @@ impl Store {
 pub struct PollWrite {
     /// New or changed observations, per series id.
     pub observations: Vec<(String, Vec<StoredObservation>)>,
-    /// First syncs of series, encoded as they were diffed ([`Store::encode_baseline`]).
+    /// First syncs: each series' record as [`EncodedSeries::first_sync`] made it from the
+    /// download, for a series the store holds no record of.
     pub encoded: Vec<(String, EncodedSeries)>,
     pub stamps: Vec<(String, String, TableStamp)>,
     pub releases: Vec<ReleaseLogEntry>,

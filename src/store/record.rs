@@ -163,7 +163,7 @@ impl Writer {
 }
 
 /// What the encoder reads of an observation: a stored one, or a first sync's straight from
-/// the download (see `Store::encode_first_sync`), without building a `StoredObservation`.
+/// the download (see `EncodedSeries::first_sync`), without building a `StoredObservation`.
 pub(super) struct View<'a> {
     pub(super) period: Period,
     pub(super) source_period: &'a str,

@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use super::codec::RecordError;
 use super::record::{self, check, code_of, View};
 use super::{dec, enc, key2, show_key, DecodeError, LogRow, PollWrite, Store, StoreError, Tree};
+use crate::diff::merged;
 use crate::model::{Period, Release, StoredObservation};
 use crate::sources::Fetched;
 
@@ -180,9 +181,10 @@ pub(super) struct SeriesRows {
     pub(super) poll: Option<Row>,
 }
 
-/// The new observations of a first sync of one series, already encoded as its series
-/// record, so a poll need not hold every decoded observation of a large table until its
-/// commit (see [`Store::encode_baseline`]).
+/// A first sync's series record, encoded straight from the download by
+/// [`EncodedSeries::first_sync`], so a poll need not hold every decoded observation of a
+/// large table until its commit. Written only where the store holds no record of the series
+/// (see `ahead`).
 #[derive(Debug)]
 pub struct EncodedSeries {
     /// Shared, not copied, by the tree it is inserted into.
@@ -190,9 +192,70 @@ pub struct EncodedSeries {
 }
 
 impl EncodedSeries {
-    /// The series record as it will be written.
-    pub(super) fn bytes(&self) -> &[u8] {
-        &self.bytes
+    /// The one encoding of a first sync: the record of series `id` holding `values`, every
+    /// one first seen at `seen_at`, without earlier vintages: what `diff` against an empty
+    /// store gives, without the `Observation`s and `StoredObservation`s of a whole table in
+    /// between. The values come in strictly ascending period order, as every source gives
+    /// them (`Fetched::keep_one_frequency`, `check_unique`) and `derive` makes them; a value
+    /// out of order, not finite or of a period out of range is refused as the commit refuses
+    /// it ([`StoreError::Unreadable`]).
+    pub fn first_sync(
+        id: &str,
+        values: &Fetched,
+        seen_at: DateTime<Utc>,
+    ) -> Result<EncodedSeries, StoreError> {
+        let mut last = None;
+        for (label, value) in values.cells() {
+            let refused = |reason: String| StoreError::Unreadable {
+                tree: "series",
+                key: format!("{id}/{}", label.period),
+                reason,
+            };
+            if !value.is_finite() {
+                return Err(refused(record::Refused::NotFinite { value }.to_string()));
+            }
+            let code = code_of(label.period).map_err(|e| refused(e.to_string()))?;
+            if last.is_some_and(|c| c >= code) {
+                return Err(refused("a first sync's periods must ascend".into()));
+            }
+            last = Some(code);
+        }
+        let views = values.cells().map(|(l, value)| {
+            let view = View {
+                period: l.period,
+                source_period: &l.code,
+                value,
+                status: &l.status,
+                first_seen: seen_at,
+                value_seen: seen_at,
+            };
+            (code_of(l.period).expect("checked above"), view)
+        });
+        Ok(EncodedSeries {
+            bytes: record::encode_sorted(views, values.len()).into(),
+        })
+    }
+
+    /// The observations the record holds, oldest first (what a dry run shows, and what
+    /// `Staged` reads before the commit).
+    pub fn observations(&self, id: &str) -> Result<Vec<StoredObservation>, StoreError> {
+        let obs = record::decode_series(&self.bytes).map_err(|e| corrupt("series", id, e))?;
+        Ok(obs.into_values().collect())
+    }
+
+    /// For tests: the first sync of `obs` (their values, periods and statuses) at `seen_at`.
+    #[cfg(test)]
+    pub(super) fn of(obs: &[StoredObservation], seen_at: DateTime<Utc>) -> EncodedSeries {
+        let values: Vec<crate::model::Observation> = obs
+            .iter()
+            .map(|o| crate::model::Observation {
+                period: o.period,
+                source_period: o.source_period.clone(),
+                value: o.value,
+                status: o.status.clone(),
+            })
+            .collect();
+        EncodedSeries::first_sync("test", &values.into(), seen_at).expect("a first sync")
     }
 
     /// The record for an insert: a reference, not a copy of the bytes.
@@ -202,59 +265,6 @@ impl EncodedSeries {
 }
 
 impl Store {
-    /// Encodes a series' updates as its record when they are a first sync's: every value
-    /// passes [`check`], none has earlier vintages, periods strictly ascending (as `diff`
-    /// gives them). `None` otherwise: such updates go to the commit as they are, which
-    /// merges them or refuses the poll as before.
-    pub fn encode_baseline(updates: &[StoredObservation]) -> Option<EncodedSeries> {
-        if updates
-            .iter()
-            .any(|o| !o.revisions.is_empty() || check(o).is_err())
-        {
-            return None;
-        }
-        Self::encode_views(updates.iter().map(View::from), updates.len())
-    }
-
-    /// A first sync's record made straight from the download, all first seen at `seen_at`
-    /// (what `diff` against an empty store and [`Store::encode_baseline`] make, without the
-    /// `Observation`s and `StoredObservation`s of a whole table in between). `None` under the
-    /// same conditions as `encode_baseline`.
-    pub fn encode_first_sync(fetched: &Fetched, seen_at: DateTime<Utc>) -> Option<EncodedSeries> {
-        if fetched.cells().any(|(_, v)| !v.is_finite()) {
-            return None;
-        }
-        let views = fetched.cells().map(|(l, value)| View {
-            period: l.period,
-            source_period: &l.code,
-            value,
-            status: &l.status,
-            first_seen: seen_at,
-            value_seen: seen_at,
-        });
-        Self::encode_views(views, fetched.len())
-    }
-
-    /// Encodes `count` checked observations if their periods are valid and strictly
-    /// ascending.
-    fn encode_views<'a>(
-        views: impl Iterator<Item = View<'a>> + Clone,
-        count: usize,
-    ) -> Option<EncodedSeries> {
-        let mut last = None;
-        for v in views.clone() {
-            let code = code_of(v.period).ok()?;
-            if last.is_some_and(|c| c >= code) {
-                return None;
-            }
-            last = Some(code);
-        }
-        let coded = views.map(|v| (code_of(v.period).expect("checked above"), v));
-        Some(EncodedSeries {
-            bytes: record::encode_sorted(coded, count).into(),
-        })
-    }
-
     /// Whether the store has records of a series.
     pub fn holds(&self, series: &str) -> Result<bool, StoreError> {
         let read = self.committed();
@@ -369,44 +379,40 @@ impl Store {
 /// `Some(Some(bytes))` written.
 pub(super) type RevisionsChange = Option<Option<Vec<u8>>>;
 
-/// A series' records with a poll's new and changed observations merged in: its new series
-/// record, and its revisions record if that changes (`Some(None)`: removed). Each update
-/// replaces the observation of its period, and that period's vintages too, as schema 1's
-/// record did.
+/// A series' records with a poll's new and changed observations merged in ([`merged`]: each
+/// update replaces the observation of its period, and that period's vintages too): its new
+/// series record, and its revisions record if that changes (`Some(None)`: removed).
 pub(super) fn merged_records(
     id: &str,
     old_series: Option<&[u8]>,
     old_revisions: Option<&[u8]>,
     updates: &[StoredObservation],
 ) -> Result<(Vec<u8>, RevisionsChange), StoreError> {
-    let mut obs = match old_series {
-        Some(b) => record::decode_series(b).map_err(|e| corrupt("series", id, e))?,
-        None => BTreeMap::new(),
-    };
-    let mut revised = Vec::new();
-    for u in updates {
-        // Checked before the commit started (see `series_rows`).
-        let code = code_of(u.period).expect("checked before the commit");
-        let mut o = u.clone();
-        revised.push((code, std::mem::take(&mut o.revisions)));
-        obs.insert(code, o);
-    }
-    let series = record::encode_series(&obs);
-    if old_revisions.is_none() && revised.iter().all(|(_, r)| r.is_empty()) {
-        return Ok((series, None));
-    }
-    let mut revs = match old_revisions {
+    let before = match old_revisions {
         Some(b) => record::decode_revisions(b).map_err(|e| corrupt("revisions", id, e))?,
         None => BTreeMap::new(),
     };
-    let before = revs.clone();
-    for (code, list) in revised {
-        if list.is_empty() {
-            revs.remove(&code);
-        } else {
-            revs.insert(code, list);
+    let stored = match old_series {
+        Some(b) => {
+            let mut obs = record::decode_series(b).map_err(|e| corrupt("series", id, e))?;
+            attach(&mut obs, before.clone());
+            obs.into_values().collect()
         }
-    }
+        None => Vec::new(),
+    };
+    let mut revs = BTreeMap::new();
+    let obs: BTreeMap<u64, StoredObservation> = merged(stored, updates)
+        .into_iter()
+        .map(|mut o| {
+            // Checked before the commit started (see `series_rows`), or read back.
+            let code = code_of(o.period).expect("checked before the commit");
+            if !o.revisions.is_empty() {
+                revs.insert(code, std::mem::take(&mut o.revisions));
+            }
+            (code, o)
+        })
+        .collect();
+    let series = record::encode_series(&obs);
     if revs == before {
         return Ok((series, None));
     }

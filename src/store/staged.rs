@@ -1,14 +1,11 @@
 //! The store as it will be once a poll's write commits: what is stored, with the write's
-//! observations merged in the way [`Store::commit`] merges them (an update replaces its
-//! period). What must be computed from the new data and still go into the poll's own
+//! observations merged in the way [`Store::commit`] merges them ([`merged`]: an update replaces
+//! its period). What must be computed from the new data and still go into the poll's own
 //! transaction reads through this: a brief, so that a crash after the commit cannot lose it.
 
-use std::collections::BTreeMap;
-
-use super::record;
-use super::series::corrupt;
 use super::{PollWrite, Store, StoreError};
-use crate::model::{Period, StoredObservation};
+use crate::diff::merged;
+use crate::model::StoredObservation;
 
 /// A read-only view of `store` plus `write`; nothing is written.
 pub struct Staged<'a> {
@@ -21,29 +18,22 @@ impl<'a> Staged<'a> {
         Staged { store, write }
     }
 
-    /// Every observation of a series after the commit, oldest period first.
+    /// Every observation of a series after the commit, oldest period first: what is stored
+    /// with the write's first sync or updates merged in ([`merged`], as the commit merges).
     pub fn observations(&self, id: &str) -> Result<Vec<StoredObservation>, StoreError> {
         // A renamed series' records are still under the id it is renamed from.
         let stored = match self.write.renames.iter().find(|r| r.to == id) {
             Some(r) => &r.from,
             None => id,
         };
-        let mut by_period: BTreeMap<Period, StoredObservation> = self
-            .store
-            .observations(stored)?
-            .into_iter()
-            .map(|o| (o.period, o))
-            .collect();
-        // A first sync's record, encoded early (see `Store::encode_baseline`).
+        let mut obs = self.store.observations(stored)?;
         for (_, e) in self.write.encoded.iter().filter(|(s, _)| s == id) {
-            let decoded =
-                record::decode_series(e.bytes()).map_err(|err| corrupt("series", id, err))?;
-            by_period.extend(decoded.into_values().map(|o| (o.period, o)));
+            obs = merged(obs, &e.observations(id)?);
         }
         for (_, updates) in self.write.observations.iter().filter(|(s, _)| s == id) {
-            by_period.extend(updates.iter().map(|o| (o.period, o.clone())));
+            obs = merged(obs, updates);
         }
-        Ok(by_period.into_values().collect())
+        Ok(obs)
     }
 
     /// Every series id after the commit, sorted.
@@ -62,6 +52,8 @@ impl<'a> Staged<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::Period;
+    use crate::store::EncodedSeries;
     use chrono::Utc;
 
     fn obs(m: u8, v: f64) -> StoredObservation {
@@ -95,7 +87,7 @@ mod tests {
             observations: vec![("s".into(), vec![obs(2, -0.3), obs(3, 1.3)])],
             encoded: vec![(
                 "b".into(),
-                Store::encode_baseline(&[obs(1, 5.0), obs(2, 6.0)]).unwrap(),
+                EncodedSeries::of(&[obs(1, 5.0), obs(2, 6.0)], Utc::now()),
             )],
             ..Default::default()
         };

@@ -19,7 +19,7 @@ fn first_sync_write(ids: &[&str]) -> PollWrite {
     PollWrite {
         encoded: ids
             .iter()
-            .map(|id| (id.to_string(), Store::encode_baseline(&first).unwrap()))
+            .map(|id| (id.to_string(), EncodedSeries::of(&first, Utc::now())))
             .collect(),
         releases: ids
             .iter()
@@ -280,8 +280,9 @@ fn a_failed_transaction_undoes_its_writes_ahead() {
 }
 
 #[test]
-fn a_first_sync_encoded_from_the_download_is_the_record_diff_would_make() {
+fn a_first_sync_encoded_from_the_download_holds_what_diff_against_nothing_stores() {
     use crate::model::Observation;
+    use crate::sources::Fetched;
     let t = Utc::now();
     let fetched: Vec<Observation> = [
         (Period::Month(2024, 11), "2024MM11", -1.25, "Definitief"),
@@ -298,17 +299,17 @@ fn a_first_sync_encoded_from_the_download_is_the_record_diff_would_make() {
     })
     .collect();
     let updates = crate::diff::diff(&[], &fetched, t).updates;
-    let slow = Store::encode_baseline(&updates).unwrap();
-    let fast =
-        Store::encode_first_sync(&crate::sources::Fetched::from(fetched.clone()), t).unwrap();
-    assert_eq!(fast.bytes(), slow.bytes());
-    // Out of order or not finite: left to the usual path, like `encode_baseline`.
+    let record = EncodedSeries::first_sync("s", &Fetched::from(fetched.clone()), t).unwrap();
+    assert_eq!(record.observations("s").unwrap(), updates);
+    // Out of order or not finite: refused as the commit refuses a value it cannot hold.
     let mut unordered = fetched.clone();
     unordered.swap(0, 1);
-    assert!(Store::encode_first_sync(&unordered.into(), t).is_none());
+    let refused = EncodedSeries::first_sync("s", &unordered.into(), t).unwrap_err();
+    assert!(matches!(refused, StoreError::Unreadable { key, .. } if key == "s/2024-11"));
     let mut nan = fetched;
     nan[0].value = f64::NAN;
-    assert!(Store::encode_first_sync(&nan.into(), t).is_none());
+    let refused = EncodedSeries::first_sync("s", &nan.into(), t).unwrap_err();
+    assert!(matches!(refused, StoreError::Unreadable { key, .. } if key == "s/2024-11"));
 }
 
 #[test]
@@ -327,7 +328,7 @@ fn an_undo_log_of_several_chunks_puts_every_record_back() {
     let first = PollWrite {
         encoded: ids
             .iter()
-            .map(|id| (id.clone(), Store::encode_baseline(&months).unwrap()))
+            .map(|id| (id.clone(), EncodedSeries::of(&months, Utc::now())))
             .collect(),
         ..Default::default()
     };

@@ -295,33 +295,37 @@ fn a_baseline_log_entry_names_its_periods_by_count_and_span_only() {
 }
 
 #[test]
-fn an_encoded_first_sync_is_written_as_is_or_merged_into_what_is_there() {
+fn an_encoded_first_sync_is_written_as_is_and_never_over_a_record() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
+    let t = Utc::now();
     let first = vec![
         obs(Period::Month(2025, 1), 1.0),
         obs(Period::Month(2025, 2), 2.5),
     ];
-    let e = Store::encode_baseline(&first).unwrap();
     let w = PollWrite {
-        encoded: vec![("s".into(), e)],
+        encoded: vec![("s".into(), EncodedSeries::of(&first, t))],
         ..Default::default()
     };
     store.commit(&w).unwrap();
-    assert_eq!(store.observations("s").unwrap(), first);
-    // The store has the series by the commit: merged, not overwritten.
+    let stored = store.observations("s").unwrap();
+    assert_eq!(
+        stored,
+        EncodedSeries::of(&first, t).observations("s").unwrap()
+    );
+    // The store holds the series: a first sync of it is refused, and nothing is written
+    // (a poll plans one only for a series with no record).
     let more = vec![obs(Period::Month(2025, 3), 3.0)];
     let w = PollWrite {
-        encoded: vec![("s".into(), Store::encode_baseline(&more).unwrap())],
+        encoded: vec![("s".into(), EncodedSeries::of(&more, t))],
         ..Default::default()
     };
-    store.commit(&w).unwrap();
-    assert_eq!(store.observations("s").unwrap().len(), 3);
-    // Not a first sync's updates: left to the commit.
-    let mut unordered = first.clone();
-    unordered.reverse();
-    assert!(Store::encode_baseline(&unordered).is_none());
-    assert!(Store::encode_baseline(&[obs(Period::Month(2025, 4), f64::NAN)]).is_none());
+    let e = store.commit(&w).unwrap_err();
+    assert!(
+        matches!(&e, StoreError::Unreadable { key, .. } if key == "s"),
+        "{e}"
+    );
+    assert_eq!(store.observations("s").unwrap(), stored);
 }
 
 #[test]
