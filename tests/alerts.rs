@@ -76,7 +76,7 @@ async fn the_real_2025_releases_fire_each_expected_alert_once() {
     );
     let o = poll().await;
     assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
-    assert!(hook.posts().is_empty());
+    assert!(hook.requests().is_empty());
 
     // March: January first printed at +0.5, after a long run of declines. The webhook is down
     // (500 on every try of this poll): the alert waits in the outbox.
@@ -115,7 +115,7 @@ async fn the_real_2025_releases_fire_each_expected_alert_once() {
     let o = poll().await;
     assert!(o.status.success(), "{}", stdout(&o));
     assert_eq!(
-        hook.posts().len(),
+        hook.requests().len(),
         4,
         "three refused tries in the first poll, one accepted now"
     );
@@ -182,9 +182,9 @@ async fn the_real_2025_releases_fire_each_expected_alert_once() {
     assert_eq!(april_turn["details"]["new_sign"], "negative");
 
     // Nothing new: nothing sent. Every alert exactly once, exactly these.
-    let before = hook.posts().len();
+    let before = hook.requests().len();
     assert!(poll().await.status.success());
-    assert_eq!(hook.posts().len(), before);
+    assert_eq!(hook.requests().len(), before);
     let (mut seen, ids) = delivered(&hook);
     seen.sort();
     let expected: Vec<Event> = [
@@ -202,13 +202,13 @@ async fn the_real_2025_releases_fire_each_expected_alert_once() {
     assert!(ids.values().all(|&n| n == 1), "{ids:?}");
 
     // Every post is signed with the shared secret over "<timestamp>.<raw body>".
-    for p in hook.posts() {
+    for p in hook.requests() {
         let mut mac = Hmac::<Sha256>::new_from_slice(SECRET.as_bytes()).unwrap();
-        mac.update(p.timestamp.as_bytes());
+        mac.update(p.header("x-statwatch-timestamp").as_bytes());
         mac.update(b".");
         mac.update(&p.body);
         assert_eq!(
-            p.signature,
+            p.header("x-statwatch-signature"),
             format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
         );
     }

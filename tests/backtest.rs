@@ -170,15 +170,10 @@ async fn backtest_lists_what_the_2025_releases_fired_and_filters_and_runs_beside
     );
 
     // Beside a running daemon (which holds the store): the same answer, through its socket.
-    let mut daemon = tokio::process::Command::new(env!("CARGO_BIN_EXE_statwatch"))
-        .arg("--config")
-        .arg(&config)
-        .arg("run")
-        .env_remove("NOTIFY_SOCKET")
-        .stderr(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
+    let mut daemon = Statwatch::with_config(&config)
+        .args(["run"])
+        .quiet()
+        .spawn();
     let socket = dir.path().join("state/control.sock");
     for _ in 0..200 {
         if socket.exists() {

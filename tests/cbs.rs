@@ -607,10 +607,8 @@ async fn measure_a_100k_row_poll() {
         server.base_url()
     );
     let config = write_config(dir.path(), &text);
-    let out = tokio::process::Command::new("/usr/bin/time")
-        .arg("-v")
-        .arg(env!("CARGO_BIN_EXE_statwatch"))
-        .args(["--config", config.to_str().unwrap(), "poll"])
+    let out = Statwatch::with_config(&config)
+        .args(["poll"])
         .args(
             std::env::var("STATWATCH_MEASURE_ARGS")
                 .ok()
@@ -619,9 +617,9 @@ async fn measure_a_100k_row_poll() {
                 .into_iter()
                 .flatten(),
         )
-        .output()
-        .await
-        .unwrap();
+        .under("/usr/bin/time", &["-v"])
+        .run()
+        .await;
     let err = String::from_utf8_lossy(&out.stderr);
     println!("{}", stdout(&out).lines().next().unwrap_or(""));
     for l in err

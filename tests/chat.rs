@@ -1,21 +1,19 @@
 //! Slack, Mattermost, Teams and Alertmanager receivers against local servers that answer like
-//! each platform and check the documented shapes (tests/support_notify/platforms.rs), with a
+//! each platform and check the documented shapes (tests/common/notify/platforms.rs), with a
 //! real sled store in a temp dir. The first accepted Slack, Teams and Mattermost messages
 //! are written to target/receivers/ as samples (and a Slack message with a brief's whole
 //! text, `slack_brief.json`).
 
-#[path = "common/hook.rs"]
-#[allow(dead_code)]
-mod hook;
-mod support_notify;
+mod common;
 
 use std::time::Duration;
 
+use common::notify::platforms::*;
+use common::notify::*;
+use common::*;
 use statwatch::model::{DeliveryState, Severity};
 use statwatch::notify::{Mode, Notifier};
 use statwatch::store::Store;
-use support_notify::platforms::*;
-use support_notify::*;
 
 /// A notifier with short in-poll pauses and pacing (the platforms' own pacing is tested in
 /// `split_parts_are_paced_to_slacks_rate_limit`).
@@ -419,12 +417,7 @@ async fn a_refusal_keeps_its_body_and_the_url_never_leaks() {
     assert_eq!(d.last_error.as_deref(), Some("HTTP 404: no_service"));
 
     // An unreachable chat service: pending, and its URL (the token) in no error or log.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let down = format!("http://127.0.0.1:{port}{TEAMS_PATH}");
+    let down = format!("http://127.0.0.1:{}{TEAMS_PATH}", free_port());
     enqueue(&store, "down", &two_alerts()[..1]);
     let n2 = notifier(&chat("down", "teams", &down));
     let report2 = n2.deliver(&store, Mode::Poll).await.unwrap();
@@ -445,24 +438,14 @@ async fn a_refusal_keeps_its_body_and_the_url_never_leaks() {
 #[tokio::test]
 async fn check_shows_a_chat_url_as_its_origin_only() {
     let dir = tempfile::tempdir().unwrap();
-    let text = format!(
-        "{}\n{}",
-        BASE.replace(
-            "/tmp/statwatch-notify-test",
-            &dir.path().join("state").display().to_string()
-        ),
-        chat(
+    let path = notify_config(&dir.path().join("state"))
+        .extra(&chat(
             "team",
             "slack",
-            "https://hooks.slack.com/services/T0STATW/B0STATW/slackTokenQ7x2"
-        )
-    );
-    let path = dir.path().join("statwatch.toml");
-    std::fs::write(&path, text).unwrap();
-    let o = std::process::Command::new(env!("CARGO_BIN_EXE_statwatch"))
-        .args(["--config", path.to_str().unwrap(), "check"])
-        .output()
-        .unwrap();
+            "https://hooks.slack.com/services/T0STATW/B0STATW/slackTokenQ7x2",
+        ))
+        .write(dir.path());
+    let o = statwatch(&path, &["check"]).await;
     let out = format!(
         "{}{}",
         String::from_utf8_lossy(&o.stdout),

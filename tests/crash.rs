@@ -39,17 +39,11 @@ async fn store_opens(config: &Path) -> usize {
 /// One `statwatch poll`, SIGKILLed after `delay` unless it finished first. Returns whether
 /// the kill landed.
 async fn poll_killed(config: &Path, delay: Duration) -> bool {
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_statwatch"))
-        .arg("--config")
-        .arg(config)
-        .arg("poll")
+    let mut child = Statwatch::with_config(config)
+        .args(["poll"])
         .env("RUST_LOG", "warn")
-        .env_remove("STATWATCH_CONFIG")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
+        .quiet()
+        .spawn();
     tokio::select! {
         _ = child.wait() => false,
         _ = tokio::time::sleep(delay) => {
@@ -243,16 +237,11 @@ context = ["nl.confidence"]
 
 /// `statwatch poll` that aborts at the crash point `point`, as a crash there would end it.
 async fn poll_crashing_at(config: &Path, point: &str) -> std::process::Output {
-    tokio::process::Command::new(env!("CARGO_BIN_EXE_statwatch"))
-        .arg("--config")
-        .arg(config)
-        .arg("poll")
-        .env("RUST_LOG", "info")
+    Statwatch::with_config(config)
+        .args(["poll"])
         .env("STATWATCH_FAULT", point)
-        .env_remove("STATWATCH_CONFIG")
-        .output()
+        .run()
         .await
-        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -272,7 +261,7 @@ async fn a_crash_right_after_the_poll_commit_loses_no_brief() {
     let april = serve_april_vintages(&cbs);
     let o = statwatch(&config, &["poll"]).await;
     assert!(o.status.success(), "{}", stderr(&o));
-    assert!(hook.posts().is_empty(), "a baseline makes no brief");
+    assert!(hook.requests().is_empty(), "a baseline makes no brief");
 
     cbs.set_table(
         INDUSTRY,
@@ -294,7 +283,7 @@ async fn a_crash_right_after_the_poll_commit_loses_no_brief() {
         stderr(&o)
     );
     assert!(
-        hook.posts().is_empty(),
+        hook.requests().is_empty(),
         "nothing was delivered before the crash"
     );
     // What the crash left on disk: the release, and its brief waiting in the outbox.

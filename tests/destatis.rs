@@ -7,31 +7,22 @@
 //! the real long layout (German, decimal commas, rows out of order, `...` for months not yet
 //! published, an index and a % change under one value variable code).
 
-use std::collections::BTreeMap;
+mod common;
+
 use std::io::Write;
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::body::Bytes;
-use axum::extract::{Path as UrlPath, State};
-use axum::http::{header, HeaderMap, Method, StatusCode};
-use axum::response::{IntoResponse, Response};
-use axum::routing::any;
-use axum::Router;
 use chrono::{Datelike, Utc};
+use common::config::{production_series, ConfigText};
+use common::destatis_server::{
+    fixture, DestatisServer, TableMode, DESTATIS_PASSWORD as PASSWORD, DESTATIS_TOKEN as TOKEN,
+    DESTATIS_USER as USER, JOB, PRODUCTION as TABLE,
+};
 use statwatch::config::{Config, SeriesConfig};
 use statwatch::model::{Observation, Period};
 use statwatch::sources::{Check, FetchError, Source};
 use tokio_util::sync::CancellationToken;
-
-const TOKEN: &str = "tok-7f3a9c2e51d84b06";
-/// A GENESIS user account (name and password), which may run jobs.
-const USER: &str = "statwatch-user";
-const PASSWORD: &str = "pw-5d0c2a91";
-const TABLE: &str = "42153-0001";
-const JOB: &str = "42153-0001_987654321";
 
 // ---------------------------------------------------------------------------------------
 // The production index table.
@@ -154,289 +145,15 @@ fn release(sa: &[f64]) -> Vec<u8> {
     )
 }
 
-// ---------------------------------------------------------------------------------------
-// The fake service.
-
-#[derive(Clone)]
-enum TableMode {
-    Zip(Vec<u8>),
-    /// Any body, sent as this content type.
-    Raw(&'static str, Vec<u8>),
-    /// Status 98, then the job flow; `not_ready` polls answer 104 first.
-    TooBig {
-        zip: Vec<u8>,
-        not_ready: usize,
-    },
-    /// HTTP 307 (the POST is to be repeated, body and headers) to this URL.
-    Redirect(String),
-}
-
-struct Fake {
-    counts: BTreeMap<String, usize>,
-    /// Every POST: endpoint and form fields.
-    forms: Vec<(String, BTreeMap<String, String>)>,
-    /// Query strings seen (must stay empty: nothing goes in the URL).
-    queries: Vec<String>,
-    latest_update: String,
-    cubes_empty: bool,
-    /// catalogue/cubes answers 404 (a server that does not offer it).
-    cubes_missing: bool,
-    table: TableMode,
-    result_polls: usize,
-    html_outage: bool,
-    delay: Duration,
-    /// Requests that carried a `username` or `password` header.
-    saw_credentials: usize,
-    /// `job=true` with the token gets an error envelope (the token cannot run jobs).
-    token_jobs_refused: bool,
-}
-
-#[derive(Clone)]
-struct Shared {
-    fake: Arc<Mutex<Fake>>,
-    in_flight: Arc<AtomicUsize>,
-    max_in_flight: Arc<AtomicUsize>,
-}
-
-impl Shared {
-    fn with<T>(&self, f: impl FnOnce(&mut Fake) -> T) -> T {
-        f(&mut self.fake.lock().expect("fake lock"))
-    }
-    fn count(&self, endpoint: &str) -> usize {
-        self.with(|f| f.counts.get(endpoint).copied().unwrap_or(0))
-    }
-}
-
-fn envelope(service: &str, code: i64, content: &str, list: serde_json::Value) -> Response {
-    let body = serde_json::json!({
-        "Ident": {"Service": service.split('/').next().unwrap_or(""), "Method": service.split('/').nth(1).unwrap_or("")},
-        "Status": {"Code": code, "Content": content, "Type": if code == 0 { "Information" } else { "Fehler" }},
-        "Parameter": {"username": "********************", "password": "********************"},
-        "List": list,
-        "Object": null,
-        "Copyright": "© Statistisches Bundesamt (Destatis), 2026"
+/// The fake service with the first release published as `table`.
+async fn start(table: TableMode) -> (DestatisServer, String) {
+    let fake = DestatisServer::start().await;
+    fake.with(|f| {
+        f.latest_update = "08.05.2025 08:00:05h".into();
+        f.table = table;
     });
-    json_response(body.to_string())
-}
-
-fn json_response(body: String) -> Response {
-    (
-        StatusCode::OK,
-        [(header::CONTENT_TYPE, "application/json; charset=utf-8")],
-        body,
-    )
-        .into_response()
-}
-
-fn html_page() -> Response {
-    (
-        StatusCode::OK,
-        [(header::CONTENT_TYPE, "text/html;charset=UTF-8")],
-        "<!DOCTYPE html><html><head><title>GENESIS-Online: Die Datenbank des Statistischen \
-         Bundesamtes</title></head><body>Bitte nutzen Sie POST.</body></html>",
-    )
-        .into_response()
-}
-
-fn fixture(name: &str) -> String {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/destatis")
-        .join(name);
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
-
-async fn handle(
-    State(s): State<Shared>,
-    method: Method,
-    UrlPath(endpoint): UrlPath<String>,
-    uri: axum::http::Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    if method != Method::POST {
-        return html_page();
-    }
-    let now = s.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
-    s.max_in_flight.fetch_max(now, Ordering::SeqCst);
-    let delay = s.with(|f| f.delay);
-    if !delay.is_zero() {
-        tokio::time::sleep(delay).await;
-    }
-    let resp = answer(&s, &endpoint, uri.query(), &headers, &body);
-    s.in_flight.fetch_sub(1, Ordering::SeqCst);
-    resp
-}
-
-fn answer(
-    s: &Shared,
-    endpoint: &str,
-    query: Option<&str>,
-    headers: &HeaderMap,
-    body: &[u8],
-) -> Response {
-    let form: BTreeMap<String, String> = url::form_urlencoded::parse(body)
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect();
-    let mut f = s.fake.lock().expect("fake lock");
-    *f.counts.entry(endpoint.to_string()).or_default() += 1;
-    f.forms.push((endpoint.to_string(), form.clone()));
-    if let Some(q) = query {
-        f.queries.push(q.to_string());
-    }
-    if headers.contains_key("username") || headers.contains_key("password") {
-        f.saw_credentials += 1;
-    }
-    if f.html_outage {
-        return html_page();
-    }
-    let user = headers.get("username").and_then(|v| v.to_str().ok());
-    let pass = headers.get("password").and_then(|v| v.to_str().ok());
-    let token = user == Some(TOKEN) && pass == Some("");
-    if !token && (user != Some(USER) || pass != Some(PASSWORD)) {
-        // Synthetic: the real service answers a failed login with an envelope and HTTP 200.
-        return envelope(
-            endpoint,
-            15,
-            "Ein Fehler ist aufgetreten: Anmeldung fehlgeschlagen (login failed).",
-            serde_json::Value::Null,
-        );
-    }
-    let field = |k: &str| form.get(k).map(String::as_str).unwrap_or("");
-    match endpoint {
-        "catalogue/cubes" if f.cubes_missing => {
-            (StatusCode::NOT_FOUND, "Not Found").into_response()
-        }
-        "catalogue/cubes" if f.cubes_empty => envelope(
-            endpoint,
-            104,
-            "Es gibt keine Objekte zum angegebenen Selektionskriterium",
-            serde_json::Value::Null,
-        ),
-        "catalogue/cubes" => {
-            assert_eq!(field("selection"), "42153*");
-            envelope(
-                endpoint,
-                0,
-                "erfolgreich",
-                serde_json::json!([
-                    {"Code": "42153BM001", "Content": "Produktionsindex, Monat", "State": "vollständig mit Werten",
-                     "Time": "Januar 2015-März 2025", "LatestUpdate": f.latest_update, "Information": "false"},
-                    {"Code": "42153BJ001", "Content": "Produktionsindex, Jahr", "State": "vollständig mit Werten",
-                     "Time": "2015-2024", "LatestUpdate": "20.02.2025 08:01:12h", "Information": "false"}
-                ]),
-            )
-        }
-        "catalogue/modifieddata" => envelope(
-            endpoint,
-            0,
-            "erfolgreich",
-            serde_json::json!([{"Code": "42153", "Content": "Produktionsindex",
-                "Type": "Aktualisierte Statistiken", "Date": "08.05.2025", "Added": "Mär 2025"}]),
-        ),
-        "data/tablefile" => match f.table.clone() {
-            TableMode::Zip(z) => zip_response(z),
-            TableMode::Raw(ct, b) => {
-                (StatusCode::OK, [(header::CONTENT_TYPE, ct)], b).into_response()
-            }
-            TableMode::Redirect(to) => {
-                (StatusCode::TEMPORARY_REDIRECT, [(header::LOCATION, to)]).into_response()
-            }
-            // Synthetic: no recording of GENESIS refusing a token a job exists; the
-            // refusal comes as an error envelope with HTTP 200, as every GENESIS error does.
-            TableMode::TooBig { .. } if field("job") == "true" && token && f.token_jobs_refused => {
-                envelope(
-                    endpoint,
-                    -1,
-                    "Ein Fehler ist aufgetreten: Hintergrundaufträge sind mit einem API-Token \
-                     nicht möglich.",
-                    serde_json::Value::Null,
-                )
-            }
-            TableMode::TooBig { .. } if field("job") == "true" => envelope(
-                endpoint,
-                99,
-                &format!(
-                    "Der Bearbeitungsauftrag wurde erstellt. Die Tabelle kann in Kürze als \
-                     Ergebnis mit folgendem Namen abgerufen werden: {JOB}"
-                ),
-                serde_json::Value::Null,
-            ),
-            TableMode::TooBig { .. } => json_response(fixture(
-                "data_tablefile_12531-0043_status98_table-too-big.json",
-            )),
-        },
-        "catalogue/results" => {
-            assert_eq!(field("selection"), JOB);
-            let not_ready = match &f.table {
-                TableMode::TooBig { not_ready, .. } => *not_ready,
-                _ => 0,
-            };
-            f.result_polls += 1;
-            if f.result_polls <= not_ready {
-                json_response(fixture(
-                    "catalogue_results_12531-0043_job_status104_not-ready.json",
-                ))
-            } else {
-                envelope(
-                    endpoint,
-                    0,
-                    "erfolgreich",
-                    serde_json::json!([{"Code": JOB, "Content": "Produktionsindex", "Values": "412"}]),
-                )
-            }
-        }
-        "data/resultfile" if field("name") == JOB => match f.table.clone() {
-            TableMode::TooBig { zip, .. } => zip_response(zip),
-            _ => envelope(endpoint, 90, "nicht gefunden", serde_json::Value::Null),
-        },
-        _ => envelope(
-            endpoint,
-            104,
-            "Es gibt keine Objekte zum angegebenen Selektionskriterium",
-            serde_json::Value::Null,
-        ),
-    }
-}
-
-fn zip_response(z: Vec<u8>) -> Response {
-    (
-        StatusCode::OK,
-        [(header::CONTENT_TYPE, "application/zip")],
-        z,
-    )
-        .into_response()
-}
-
-async fn start(table: TableMode) -> (Shared, String) {
-    let shared = Shared {
-        fake: Arc::new(Mutex::new(Fake {
-            counts: BTreeMap::new(),
-            forms: Vec::new(),
-            queries: Vec::new(),
-            latest_update: "08.05.2025 08:00:05h".into(),
-            cubes_empty: false,
-            cubes_missing: false,
-            table,
-            result_polls: 0,
-            html_outage: false,
-            delay: Duration::ZERO,
-            saw_credentials: 0,
-            token_jobs_refused: false,
-        })),
-        in_flight: Arc::new(AtomicUsize::new(0)),
-        max_in_flight: Arc::new(AtomicUsize::new(0)),
-    };
-    let app = Router::new()
-        .route("/genesisWS/rest/2020/{*endpoint}", any(handle))
-        .with_state(shared.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move {
-        axum::serve(listener, app).await.expect("serve");
-    });
-    (shared, format!("http://{addr}/genesisWS/rest/2020"))
+    let base = fake.base_url.clone();
+    (fake, base)
 }
 
 /// A config as a user writes it, parsed by the real config code.
@@ -444,41 +161,36 @@ fn config(base: &str, username: &str, unit: &str) -> Config {
     config_with(base, username, "", unit)
 }
 
+/// The destatis source, logging in as `username`.
+fn genesis(base: &str, schedule: &str, username: &str, password: &str) -> common::Source {
+    common::Source::new("destatis", "destatis")
+        .base_url(base)
+        .schedule(schedule)
+        .login(username, password)
+}
+
 /// `config` with a password (a user account rather than a token).
 fn config_with(base: &str, username: &str, password: &str, unit: &str) -> Config {
-    let src = format!(
-        r#"
-state_dir = "/nonexistent/statwatch-test"
-
-[sources.destatis]
-kind = "destatis"
-base_url = "{base}"
-schedule = "0 */5 8-10 * * Mon-Fri"
-timezone = "Europe/Berlin"
-username = "{username}"
-password = "{password}"
-timeout_secs = 5
-history_years = 2
-
-[[series]]
-id = "de.industry.index"
-source = "destatis"
-table = "{TABLE}"
-measure = "PRO101"
-dimensions = {{ WERT03 = "X13JDKSB", WZ08V1 = "WZ08-C" }}
-unit = "{unit}"
-derive = "yoy_pct"
-
-[[series]]
-id = "de.coal.yoy"
-source = "destatis"
-table = "{TABLE}"
-measure = "PRO101"
-dimensions = {{ WERT03 = "X13JDKSB", WZ08V1 = " WZ08-B-05 " }}
-unit = "%"
-"#
-    );
-    Config::parse(Path::new("t.toml"), &src).expect("test config is valid")
+    ConfigText::new(Path::new("/nonexistent/statwatch-test"))
+        .source(
+            genesis(base, "0 */5 8-10 * * Mon-Fri", username, password)
+                .set("timezone", "Europe/Berlin")
+                .timeout_secs(5)
+                .history_years(2),
+        )
+        .series(
+            production_series("de.industry.index", "X13JDKSB")
+                .unit(unit)
+                .derive("yoy_pct"),
+        )
+        .series(
+            common::Series::new("de.coal.yoy", "destatis", TABLE, "PRO101")
+                .dimension("WERT03", "X13JDKSB")
+                .dimension("WZ08V1", " WZ08-B-05 ")
+                .unit("%"),
+        )
+        .without_log_receiver()
+        .parse()
 }
 
 fn source(cfg: &Config) -> Source {
@@ -697,7 +409,7 @@ async fn a_too_big_table_goes_through_the_job_flow() {
 }
 
 /// How many `data/tablefile` requests asked for a job.
-fn jobs_asked(fake: &Shared) -> usize {
+fn jobs_asked(fake: &DestatisServer) -> usize {
     fake.with(|f| {
         f.forms
             .iter()
@@ -790,28 +502,11 @@ fn other_statistic(sa: &[f64]) -> String {
 async fn a_file_of_another_statistic_fails_the_table_and_stores_nothing() {
     let (fake, base) = start(TableMode::Zip(release(&C_SA))).await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let text = format!(
-        r#"
-state_dir = "{state}"
-
-[sources.destatis]
-kind = "destatis"
-base_url = "{base}"
-schedule = "0 0 8 * * Mon-Fri"
-username = "{TOKEN}"
-password = ""
-
-[[series]]
-id = "de.industry.index"
-source = "destatis"
-table = "{TABLE}"
-measure = "PRO101"
-dimensions = {{ WERT03 = "X13JDKSB", WZ08V1 = "WZ08-C" }}
-unit = "2021=100"
-"#,
-        state = dir.path().display()
-    );
-    let cfg = Config::parse(Path::new("t.toml"), &text).expect("config");
+    let cfg = ConfigText::new(dir.path())
+        .source(genesis(&base, "0 0 8 * * Mon-Fri", TOKEN, ""))
+        .series(production_series("de.industry.index", "X13JDKSB").unit("2021=100"))
+        .without_log_receiver()
+        .parse();
     let store = statwatch::store::Store::open(dir.path()).expect("store");
     let src = source(&cfg);
     let cancel = CancellationToken::new();
@@ -1049,7 +744,7 @@ async fn at_most_two_requests_in_flight() {
         src.check(TABLE, None)
     );
     assert!(a.is_ok() && b.is_ok() && c.is_ok() && d.is_ok());
-    assert_eq!(fake.max_in_flight.load(Ordering::SeqCst), 2);
+    assert_eq!(fake.max_in_flight(), 2);
 }
 
 /// Through the whole pipeline: levels stored, y/y derived from them matches the y/y GENESIS
@@ -1059,52 +754,20 @@ async fn at_most_two_requests_in_flight() {
 async fn derived_growth_matches_the_published_one_and_follows_revisions() {
     let (fake, base) = start(TableMode::Zip(release(&C_SA))).await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let text = format!(
-        r#"
-state_dir = "{state}"
-
-[sources.destatis]
-kind = "destatis"
-base_url = "{base}"
-schedule = "0 0 8 * * Mon-Fri"
-timezone = "Europe/Berlin"
-username = "{TOKEN}"
-password = ""
-
-[[series]]
-id = "de.industry.yoy"
-source = "destatis"
-table = "{TABLE}"
-measure = "PRO101"
-dimensions = {{ WERT03 = "X13JDKSB", WZ08V1 = "WZ08-C" }}
-unit = "2021=100"
-derive = "yoy_pct"
-
-[[series]]
-id = "de.industry.published"
-source = "destatis"
-table = "{TABLE}"
-measure = "PRO101"
-dimensions = {{ WERT03 = "X13JDKSB", WZ08V1 = "WZ08-C" }}
-unit = "%"
-
-[[rules]]
-id = "de-revised"
-series = "de.industry.yoy"
-kind = "revision"
-min = 0.1
-
-[[rules]]
-id = "de-turn"
-series = "de.industry.yoy"
-kind = "sign_change"
-
-[receivers.journal]
-kind = "log"
-"#,
-        state = dir.path().display()
-    );
-    let cfg = Config::parse(Path::new("t.toml"), &text).expect("config");
+    let cfg = ConfigText::new(dir.path())
+        .source(genesis(&base, "0 0 8 * * Mon-Fri", TOKEN, "").set("timezone", "Europe/Berlin"))
+        .series(
+            production_series("de.industry.yoy", "X13JDKSB")
+                .unit("2021=100")
+                .derive("yoy_pct"),
+        )
+        .series(production_series("de.industry.published", "X13JDKSB").unit("%"))
+        .rules(
+            "[[rules]]\nid = \"de-revised\"\nseries = \"de.industry.yoy\"\nkind = \"revision\"\n\
+             min = 0.1\n\n[[rules]]\nid = \"de-turn\"\nseries = \"de.industry.yoy\"\n\
+             kind = \"sign_change\"\n",
+        )
+        .parse();
     let store = statwatch::store::Store::open(dir.path()).expect("store");
     let src = source(&cfg);
 
@@ -1271,33 +934,18 @@ async fn absurd_years_non_finite_values_and_missing_series_are_errors() {
 #[tokio::test]
 async fn a_group_over_an_open_classification_expands_per_branch() {
     let (_fake, base) = start(TableMode::Zip(release(&C_SA))).await;
-    let text = format!(
-        r#"
-state_dir = "/nonexistent/statwatch-test"
-[sources.destatis]
-kind = "destatis"
-base_url = "{base}"
-schedule = "0 */5 8-10 * * Mon-Fri"
-username = "{TOKEN}"
-password = ""
-history_years = 2
-
-[[series]]
-id = "de.industry.{{WZ08V1}}.index"
-source = "destatis"
-table = "{TABLE}"
-measure = "PRO101"
-dimensions = {{ WERT03 = "X13JDKSB", WZ08V1 = "*" }}
-title = "Produktion: {{WZ08V1.title}}"
-unit = "2021=100"
-
-[[rules]]
-id = "per-branch"
-series = "de.industry.*.index"
-kind = "release"
-"#
-    );
-    let cfg = Config::parse(Path::new("t.toml"), &text).expect("a group config is valid");
+    let cfg = ConfigText::new(Path::new("/nonexistent/statwatch-test"))
+        .source(genesis(&base, "0 */5 8-10 * * Mon-Fri", TOKEN, "").history_years(2))
+        .series(
+            common::Series::new("de.industry.{WZ08V1}.index", "destatis", TABLE, "PRO101")
+                .dimension("WERT03", "X13JDKSB")
+                .dimension("WZ08V1", "*")
+                .title("Produktion: {WZ08V1.title}")
+                .unit("2021=100"),
+        )
+        .rules("[[rules]]\nid = \"per-branch\"\nseries = \"de.industry.*.index\"\nkind = \"release\"\n")
+        .without_log_receiver()
+        .parse();
     let src = source(&cfg);
     let data = src
         .fetch(TABLE, &series(&cfg), &CancellationToken::new())

@@ -2,20 +2,19 @@
 //! (`tests/smtp_server.py`) on 127.0.0.1 with STARTTLS (required) or implicit TLS, AUTH, and a
 //! certificate from a test CA generated here with rcgen and trusted through `smtp.ca_file`.
 
-#[path = "common/smtp.rs"]
-mod smtp;
-mod support_notify;
+mod common;
 
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
+use common::notify::*;
+use common::smtp::*;
+use common::*;
 use mail_parser::MimeHeaders;
-use smtp::*;
 use statwatch::model::{Alert, Cause, DeliveryState, Period, Severity, StoredObservation, Vintage};
 use statwatch::notify::{Mode, Notifier};
 use statwatch::store::{PollWrite, Store};
-use support_notify::*;
 
 fn notifier(text: &str) -> Notifier {
     Notifier::new(&config(text))

@@ -67,16 +67,11 @@ flood_alerts = 1000
 }
 
 async fn poll_crashing_at(config: &Path, point: &str) -> std::process::Output {
-    let o = tokio::process::Command::new(env!("CARGO_BIN_EXE_statwatch"))
-        .arg("--config")
-        .arg(config)
-        .arg("poll")
-        .env("RUST_LOG", "info")
+    let o = Statwatch::with_config(config)
+        .args(["poll"])
         .env("STATWATCH_FAULT", point)
-        .env_remove("STATWATCH_CONFIG")
-        .output()
-        .await
-        .unwrap();
+        .run()
+        .await;
     assert_eq!(
         o.status.signal(),
         Some(6),

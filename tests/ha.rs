@@ -33,14 +33,6 @@ fn alertmanager_binary() -> Option<PathBuf> {
     None
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// A child process killed when dropped, so a failing test leaves nothing running.
 struct Proc(Child);
 
@@ -218,14 +210,7 @@ async fn two_instances_and_two_alertmanagers_notify_every_alert_once() {
         CONFIDENCE,
         confidence_table(&until(&conf, "2025MM04"), "2025-04-29T06:30:00"),
     );
-    let mut killed = tokio::process::Command::new(env!("CARGO_BIN_EXE_statwatch"))
-        .arg("--config")
-        .arg(&b)
-        .arg("poll")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut killed = Statwatch::with_config(&b).args(["poll"]).quiet().spawn();
     tokio::time::sleep(Duration::from_millis(300)).await;
     let _ = killed.start_kill();
     let _ = killed.wait().await;

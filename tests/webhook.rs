@@ -1,130 +1,20 @@
 //! Webhook delivery against a real axum server on 127.0.0.1 that records every request and
 //! answers from a script (500s, 429 with Retry-After, 400), with a real sled store in a temp dir.
 
-mod support_notify;
+mod common;
 
-use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
-use axum::routing::post;
-use axum::Router;
-use chrono::{DateTime, Utc};
+use chrono::Utc;
+use common::hook::{reply, Hook, Recorded, Reply};
+use common::notify::*;
+use common::*;
 use statwatch::model::{DeliveryState, Severity};
 use statwatch::notify::{sign, Mode, Notifier};
 use statwatch::store::Store;
-use support_notify::*;
 
 const SECRET: &str = "hook-secret-Zq81xv";
-
-#[derive(Clone)]
-struct Reply {
-    status: u16,
-    retry_after: Option<&'static str>,
-    body: &'static str,
-}
-
-fn reply(status: u16) -> Reply {
-    Reply {
-        status,
-        retry_after: None,
-        body: "",
-    }
-}
-
-#[derive(Clone)]
-struct Recorded {
-    at: DateTime<Utc>,
-    headers: HeaderMap,
-    body: Bytes,
-    status: u16,
-}
-
-#[derive(Default)]
-struct HookState {
-    script: Mutex<VecDeque<Reply>>,
-    requests: Mutex<Vec<Recorded>>,
-    /// A body limit like nginx's `client_max_body_size`: larger bodies get 413.
-    limit: Mutex<Option<usize>>,
-    /// Where a scripted 3xx redirects to.
-    location: Mutex<Option<&'static str>>,
-}
-
-/// A scriptable webhook receiver: answers the scripted replies in order, then 200.
-struct Hook {
-    state: Arc<HookState>,
-    url: String,
-    _server: tokio::task::JoinHandle<()>,
-}
-
-impl Hook {
-    async fn start(script: Vec<Reply>) -> Hook {
-        let state = Arc::new(HookState {
-            script: Mutex::new(script.into()),
-            ..Default::default()
-        });
-        let app = Router::new()
-            .route("/hook", post(handle))
-            // The hook applies its own limit (`HookState::limit`), like a proxy would.
-            .layer(axum::extract::DefaultBodyLimit::disable())
-            .with_state(state.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        let server = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
-        Hook {
-            state,
-            url: format!("http://{addr}/hook"),
-            _server: server,
-        }
-    }
-
-    fn requests(&self) -> Vec<Recorded> {
-        self.state.requests.lock().unwrap().clone()
-    }
-
-    fn successes(&self) -> usize {
-        self.requests()
-            .iter()
-            .filter(|r| (200..300).contains(&r.status))
-            .count()
-    }
-}
-
-async fn handle(State(s): State<Arc<HookState>>, headers: HeaderMap, body: Bytes) -> Response {
-    let limit = *s.limit.lock().unwrap();
-    let r = if limit.is_some_and(|l| body.len() > l) {
-        Reply {
-            status: 413,
-            retry_after: None,
-            body: "<html><head><title>413 Request Entity Too Large</title></head></html>",
-        }
-    } else {
-        s.script.lock().unwrap().pop_front().unwrap_or(reply(200))
-    };
-    let location = *s.location.lock().unwrap();
-    s.requests.lock().unwrap().push(Recorded {
-        at: Utc::now(),
-        headers,
-        body,
-        status: r.status,
-    });
-    let status = StatusCode::from_u16(r.status).unwrap();
-    match (r.retry_after, location) {
-        (Some(ra), _) => (status, [("retry-after", ra)], r.body).into_response(),
-        (None, Some(to)) if status.is_redirection() => {
-            (status, [("location", to)], r.body).into_response()
-        }
-        (None, _) => (status, r.body).into_response(),
-    }
-}
 
 fn webhook_config(url: &str) -> statwatch::config::Config {
     config(&format!(
@@ -138,24 +28,13 @@ fn notifier(url: &str) -> Notifier {
         .with_retry_base(Duration::from_millis(20))
 }
 
-fn body_json(r: &Recorded) -> serde_json::Value {
-    serde_json::from_slice(&r.body).expect("JSON body")
-}
-
 fn ids(r: &Recorded) -> Vec<String> {
-    body_json(r)["alerts"]
+    r.json()["alerts"]
         .as_array()
         .expect("alerts list")
         .iter()
         .map(|a| a["id"].as_str().unwrap_or_default().to_string())
         .collect()
-}
-
-fn header<'a>(r: &'a Recorded, name: &str) -> &'a str {
-    r.headers
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
 }
 
 fn check_no_secret(extra: &str) {
@@ -166,7 +45,7 @@ fn check_no_secret(extra: &str) {
 #[tokio::test]
 async fn one_signed_post_per_receiver_delivered_once() {
     capture_logs();
-    let hook = Hook::start(vec![]).await;
+    let hook = Hook::start().await;
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
     let a = alert("alert-a", Severity::Info, "positive for the 3rd month");
@@ -186,7 +65,7 @@ async fn one_signed_post_per_receiver_delivered_once() {
     let mut got = ids(r);
     got.sort();
     assert_eq!(got, ["alert-a", "alert-b"]);
-    let v = body_json(r);
+    let v = r.json();
     assert_eq!(v["version"], "1");
     assert_eq!(v["receiver"], "ops");
     let sent_at = v["sent_at"].as_str().unwrap();
@@ -201,11 +80,11 @@ async fn one_signed_post_per_receiver_delivered_once() {
     assert_eq!(first, &serde_json::to_value(&a).unwrap());
 
     // Headers and signature, recomputed here with the shared secret.
-    assert_eq!(header(r, "content-type"), "application/json");
-    let ts: i64 = header(r, "x-statwatch-timestamp").parse().unwrap();
+    assert_eq!(r.header("content-type"), "application/json");
+    let ts: i64 = r.header("x-statwatch-timestamp").parse().unwrap();
     assert!((Utc::now().timestamp() - ts).abs() < 60);
     let expected = format!("sha256={}", sign(SECRET.as_bytes(), ts, &r.body));
-    assert_eq!(header(r, "x-statwatch-signature"), expected);
+    assert_eq!(r.header("x-statwatch-signature"), expected);
     // ... and once more with a from-scratch HMAC, so `sign` is not checked against itself.
     {
         use hmac::{Hmac, Mac};
@@ -214,7 +93,7 @@ async fn one_signed_post_per_receiver_delivered_once() {
         mac.update(&r.body);
         mac.verify_slice(
             &hex::decode(
-                header(r, "x-statwatch-signature")
+                r.header("x-statwatch-signature")
                     .strip_prefix("sha256=")
                     .unwrap(),
             )
@@ -244,7 +123,7 @@ async fn one_signed_post_per_receiver_delivered_once() {
 #[tokio::test]
 async fn server_errors_are_retried_within_the_poll_and_later() {
     capture_logs();
-    let hook = Hook::start(vec![reply(500), reply(500), reply(500)]).await;
+    let hook = Hook::start_with(vec![reply(500), reply(500), reply(500)]).await;
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
     enqueue(
@@ -292,7 +171,7 @@ async fn server_errors_are_retried_within_the_poll_and_later() {
 #[tokio::test]
 async fn too_many_requests_waits_for_retry_after_within_a_poll() {
     capture_logs();
-    let hook = Hook::start(vec![Reply {
+    let hook = Hook::start_with(vec![Reply {
         status: 429,
         retry_after: Some("1"),
         body: "slow down",
@@ -322,7 +201,7 @@ async fn too_many_requests_waits_for_retry_after_within_a_poll() {
 #[tokio::test]
 async fn a_long_retry_after_is_honoured_across_deliveries() {
     capture_logs();
-    let hook = Hook::start(vec![Reply {
+    let hook = Hook::start_with(vec![Reply {
         status: 429,
         retry_after: Some("120"),
         body: "",
@@ -366,7 +245,7 @@ async fn a_long_retry_after_is_honoured_across_deliveries() {
 #[tokio::test]
 async fn a_client_error_fails_for_good() {
     capture_logs();
-    let hook = Hook::start(vec![Reply {
+    let hook = Hook::start_with(vec![Reply {
         status: 400,
         retry_after: None,
         body: "unknown field \"alerts\"\n",
@@ -396,7 +275,7 @@ async fn a_client_error_fails_for_good() {
 #[tokio::test]
 async fn pending_entries_survive_a_restart_and_go_out_once() {
     capture_logs();
-    let hook = Hook::start(vec![reply(503)]).await;
+    let hook = Hook::start_with(vec![reply(503)]).await;
     let dir = tempfile::tempdir().unwrap();
     {
         let store = Store::open(dir.path()).unwrap();
@@ -439,12 +318,7 @@ async fn pending_entries_survive_a_restart_and_go_out_once() {
 async fn an_unreachable_receiver_stays_pending_and_no_secret_leaks() {
     capture_logs();
     // A port nobody listens on.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let url = format!("http://127.0.0.1:{port}/hook?token={SECRET}");
+    let url = format!("http://127.0.0.1:{}/hook?token={SECRET}", free_port());
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
     enqueue(&store, "ops", &[alert("alert-down", Severity::Info, "x")]);
@@ -464,7 +338,7 @@ async fn an_unreachable_receiver_stays_pending_and_no_secret_leaks() {
 #[tokio::test]
 async fn removed_receivers_are_left_alone_and_log_receivers_log() {
     capture_logs();
-    let hook = Hook::start(vec![]).await;
+    let hook = Hook::start().await;
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
     enqueue(&store, "gone", &[alert("alert-gone", Severity::Info, "x")]);
@@ -492,20 +366,20 @@ async fn removed_receivers_are_left_alone_and_log_receivers_log() {
 #[tokio::test]
 async fn test_notify_sends_a_marked_alert_outside_the_outbox() {
     capture_logs();
-    let hook = Hook::start(vec![]).await;
+    let hook = Hook::start().await;
     let n = notifier(&hook.url);
     n.test("ops").await.unwrap();
     let reqs = hook.requests();
     assert_eq!(reqs.len(), 1);
-    let v = body_json(&reqs[0]);
+    let v = reqs[0].json();
     assert_eq!(v["test"], true);
     assert!(v["alerts"][0]["summary"]
         .as_str()
         .unwrap()
         .starts_with("[statwatch test]"));
-    let ts: i64 = header(&reqs[0], "x-statwatch-timestamp").parse().unwrap();
+    let ts: i64 = reqs[0].header("x-statwatch-timestamp").parse().unwrap();
     assert_eq!(
-        header(&reqs[0], "x-statwatch-signature"),
+        reqs[0].header("x-statwatch-signature"),
         format!("sha256={}", sign(SECRET.as_bytes(), ts, &reqs[0].body))
     );
     n.test("journal").await.unwrap();
@@ -536,7 +410,7 @@ fn corrupt(dir: &std::path::Path, tree: &str, key: &[u8], value: &[u8]) {
 #[tokio::test]
 async fn an_unreadable_record_fails_alone_and_the_others_go_out() {
     capture_logs();
-    let hook = Hook::start(vec![]).await;
+    let hook = Hook::start().await;
     let dir = tempfile::tempdir().unwrap();
     {
         let store = Store::open(dir.path()).unwrap();
@@ -731,37 +605,25 @@ async fn endless_body_rss_probe() {
         let store = Store::open(&state).unwrap();
         enqueue(&store, "ops", &[alert("alert-rss", Severity::Info, "x")]);
     }
-    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let dead_url = format!("http://{}", dead.local_addr().unwrap());
-    drop(dead);
-    let text = BASE
-        .replace(
-            "state_dir = \"/tmp/statwatch-notify-test\"",
-            &format!("state_dir = \"{}\"", state.display()),
+    let dead_url = format!("http://127.0.0.1:{}", free_port());
+    let cfg = notify_config(&state)
+        .source(
+            Source::new("cbs", "cbs")
+                .base_url(&dead_url)
+                .timeout_secs(1)
+                .schedule("0 */5 6-9 * * Mon-Fri"),
         )
-        .replace(
-            "kind = \"cbs\"\n",
-            &format!("kind = \"cbs\"\nbase_url = \"{dead_url}\"\ntimeout_secs = 1\n"),
-        );
-    let cfg = dir.path().join("statwatch.toml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "{text}\n[receivers.ops]\nkind = \"webhook\"\nurl = \"{}\"\n",
+        .extra(&format!(
+            "[receivers.ops]\nkind = \"webhook\"\nurl = \"{}\"\n",
             hook.url
-        ),
-    )
-    .unwrap();
+        ))
+        .write(dir.path());
     let start = std::time::Instant::now();
-    let out = tokio::process::Command::new("/usr/bin/time")
-        .arg("-v")
-        .arg(env!("CARGO_BIN_EXE_statwatch"))
-        .arg("--config")
-        .arg(&cfg)
-        .arg("poll")
-        .output()
-        .await
-        .unwrap();
+    let out = Statwatch::with_config(&cfg)
+        .args(["poll"])
+        .under("/usr/bin/time", &["-v"])
+        .run()
+        .await;
     let err = String::from_utf8_lossy(&out.stderr);
     let rss = err
         .lines()
@@ -780,7 +642,7 @@ async fn endless_body_rss_probe() {
 #[tokio::test]
 #[ignore]
 async fn latency_probe() {
-    let hook = Hook::start(vec![]).await;
+    let hook = Hook::start().await;
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
     let n = notifier(&hook.url);
@@ -829,9 +691,9 @@ fn accepted_ids(hook: &Hook) -> std::collections::BTreeMap<String, usize> {
 #[tokio::test]
 async fn a_body_limit_answered_with_413_splits_the_batch_and_loses_nothing() {
     capture_logs();
-    let hook = Hook::start(vec![]).await;
+    let hook = Hook::start().await;
     let limit = 1024 * 1024;
-    *hook.state.limit.lock().unwrap() = Some(limit);
+    hook.limit_body(limit);
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
     // 400 alerts of about 10 KB each: 4 MB, allowed in one POST by this config's bounds, so
@@ -877,8 +739,8 @@ async fn a_body_limit_answered_with_413_splits_the_batch_and_loses_nothing() {
 #[tokio::test]
 async fn one_alert_over_the_body_limit_stays_pending_and_names_the_limit() {
     capture_logs();
-    let hook = Hook::start(vec![]).await;
-    *hook.state.limit.lock().unwrap() = Some(2000);
+    let hook = Hook::start().await;
+    hook.limit_body(2000);
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
     let mut alerts = flood("one", 3, 100);
@@ -907,7 +769,7 @@ async fn one_alert_over_the_body_limit_stays_pending_and_names_the_limit() {
 #[tokio::test]
 async fn a_backlog_goes_out_in_posts_bounded_by_count_and_by_bytes() {
     capture_logs();
-    let hook = Hook::start(vec![]).await;
+    let hook = Hook::start().await;
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
     // By count: 50 alerts a POST.
@@ -922,7 +784,7 @@ async fn a_backlog_goes_out_in_posts_bounded_by_count_and_by_bytes() {
     let sizes: Vec<usize> = hook.requests().iter().map(|r| ids(r).len()).collect();
     assert_eq!(sizes, [50, 50, 20]);
     // By bytes: 64 KiB a POST.
-    let hook2 = Hook::start(vec![]).await;
+    let hook2 = Hook::start().await;
     enqueue(&store, "ops", &flood("bytes", 60, 4000));
     let extra = format!(
         "[receivers.ops]\nkind = \"webhook\"\nurl = \"{}\"\nmax_batch_bytes = 65536\n",
@@ -946,9 +808,8 @@ async fn a_backlog_goes_out_in_posts_bounded_by_count_and_by_bytes() {
 #[tokio::test]
 async fn a_redirect_is_refused_naming_only_the_target_origin() {
     capture_logs();
-    let hook = Hook::start(vec![reply(302)]).await;
-    *hook.state.location.lock().unwrap() =
-        Some("https://elsewhere.example:8443/hooks/T0/secret-path?token=Zq81xv");
+    let hook = Hook::start_with(vec![reply(302)]).await;
+    hook.redirect_to("https://elsewhere.example:8443/hooks/T0/secret-path?token=Zq81xv");
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
     enqueue(&store, "ops", &[alert("alert-302", Severity::Info, "x")]);
@@ -972,7 +833,7 @@ async fn a_redirect_is_refused_naming_only_the_target_origin() {
 #[tokio::test]
 async fn a_receiver_no_longer_configured_neither_spins_the_timer_nor_warns_again() {
     capture_logs();
-    let hook = Hook::start(vec![]).await;
+    let hook = Hook::start().await;
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
     let mut old = alert("alert-orphan", Severity::Info, "x");

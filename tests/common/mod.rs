@@ -1,21 +1,34 @@
-//! Shared test support: the fake CBS server, the real published figures as fake tables,
-//! config files, and running the `statwatch` binary.
+//! What the tests share, in one place (each test binary includes it with `mod common;`):
+//! running the binary ([`bin`]), writing its config ([`config`]), loopback plumbing
+//! ([`net`]), the fake servers (CBS in [`cbs_server`], GENESIS in [`destatis_server`], a
+//! webhook receiver in [`hook`], the chat platforms in [`notify::platforms`], SMTP in
+//! [`smtp`]), the daemon tests' helpers ([`daemon`]), the notify tests' helpers ([`notify`]),
+//! and here the real published CBS figures as fake tables.
 
+// Each test binary uses its own part of it.
 #![allow(dead_code)]
 
+pub mod bin;
 pub mod cbs_catalogue;
 pub mod cbs_server;
+pub mod config;
+pub mod daemon;
 pub mod destatis_server;
 pub mod hook;
+pub mod net;
+pub mod notify;
 pub mod smtp;
-
-use std::path::{Path, PathBuf};
-use std::process::Output;
 
 use serde_json::{json, Map, Value};
 
-#[allow(unused_imports)] // each test binary uses its own part
+#[allow(unused_imports)]
+pub use bin::*;
+#[allow(unused_imports)]
 pub use cbs_server::{CbsServer, FakeTable, Fault};
+#[allow(unused_imports)]
+pub use config::*;
+#[allow(unused_imports)]
+pub use net::*;
 
 /// The rules the replay of the real 2025 releases is checked against: exactly six alerts.
 pub const REPLAY_RULES: &str = r#"
@@ -245,78 +258,4 @@ pub fn with(values: &[(String, f64)], changes: &[(&str, f64)]) -> Vec<(String, f
     }
     out.sort_by(|a, b| a.0.cmp(&b.0));
     out
-}
-
-/// The config the CBS tests use: both series, the rules of the brief, a log receiver.
-pub fn cbs_config(base_url: &str, state_dir: &Path, extra: &str) -> String {
-    format!(
-        r#"
-state_dir = "{state}"
-timezone = "Europe/Amsterdam"
-
-[sources.cbs]
-kind = "cbs"
-base_url = "{base_url}"
-schedule = "0 */5 6-9 * * Mon-Fri"
-timeout_secs = 2
-history_years = 20
-
-[[series]]
-id = "nl.industry.yoy"
-source = "cbs"
-table = "{INDUSTRY}"
-measure = "{YOY}"
-dimensions = {{ {BRANCH_DIM} = "307500" }}
-title = "Industrial production NL, y/y % (calendar adjusted)"
-unit = "%"
-
-[[series]]
-id = "nl.confidence"
-source = "cbs"
-table = "{CONFIDENCE}"
-measure = "{CONF_MEASURE}"
-dimensions = {{ {BRANCH_DIM} = "307500" }}
-title = "Producer confidence NL (manufacturing)"
-unit = "balance"
-
-[receivers.journal]
-kind = "log"
-{extra}
-"#,
-        state = state_dir.display()
-    )
-}
-
-pub fn write_config(dir: &Path, text: &str) -> PathBuf {
-    let path = dir.join("statwatch.toml");
-    std::fs::write(&path, text).unwrap();
-    path
-}
-
-/// Runs the real binary with a config; the fake servers keep serving meanwhile.
-pub async fn statwatch(config: &Path, args: &[&str]) -> Output {
-    tokio::process::Command::new(env!("CARGO_BIN_EXE_statwatch"))
-        .arg("--config")
-        .arg(config)
-        .args(args)
-        .env("RUST_LOG", "info")
-        .env_remove("STATWATCH_CONFIG")
-        .output()
-        .await
-        .expect("run statwatch")
-}
-
-pub fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-pub fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-/// `statwatch series ID --json`, parsed.
-pub async fn series_json(config: &Path, id: &str) -> Value {
-    let o = statwatch(config, &["series", id, "--json"]).await;
-    assert!(o.status.success(), "series failed: {}", stderr(&o));
-    serde_json::from_slice(&o.stdout).expect("series --json is JSON")
 }

@@ -1,9 +1,6 @@
-//! Helpers shared by the notify integration tests (`tests/webhook.rs`, `tests/email.rs`):
-//! config text, alert fixtures, a store in a temp dir, and a log capture that lets a test
-//! check that no secret ever reaches a log line.
-
-// Each test binary uses a different subset of these helpers.
-#![allow(dead_code)]
+//! Helpers shared by the notify tests (`tests/webhook.rs`, `tests/email.rs`, `tests/chat.rs`,
+//! `tests/upgrade.rs`): their config, alert fixtures, the outbox of a store in a temp dir,
+//! and a log capture that lets a test check that no secret ever reaches a log line.
 
 use std::io::Write;
 use std::path::Path;
@@ -14,43 +11,40 @@ use statwatch::config::Config;
 use statwatch::model::{Alert, Cause, Delivery, Period, Previous, Severity};
 use statwatch::store::{PollWrite, Store};
 
+use super::config::{ConfigText, Series, Source};
+use super::{BRANCH_DIM, INDUSTRY, YOY};
+
 pub mod platforms;
 
-/// The source, series and rule every test config carries (the config needs them to be valid).
-pub const BASE: &str = r#"
-state_dir = "/tmp/statwatch-notify-test"
-timezone = "Europe/Amsterdam"
-
-[sources.cbs]
-kind = "cbs"
-schedule = "0 */5 6-9 * * Mon-Fri"
-
-[[series]]
-id = "nl.industry.yoy"
-source = "cbs"
-table = "85806NED"
-measure = "KalendergecorrigeerdeProductie_14"
-dimensions = { BedrijfstakkenBranchesSBI2008 = "307500" }
-unit = "%"
-
-[[rules]]
+/// The rule every notify test config carries.
+const STREAK_RULE: &str = r#"[[rules]]
 id = "nl-industry-streak"
 series = "nl.*"
 kind = "streak"
 direction = "positive"
 length = 3
 severity = "info"
-
-[receivers.journal]
-kind = "log"
 "#;
 
+/// The source, series and rule a notify test's config needs to be valid; receivers go in its
+/// `extra`.
+pub fn notify_config(state_dir: &Path) -> ConfigText {
+    ConfigText::new(state_dir)
+        .timezone("Europe/Amsterdam")
+        .source(Source::new("cbs", "cbs").schedule("0 */5 6-9 * * Mon-Fri"))
+        .series(
+            Series::new("nl.industry.yoy", "cbs", INDUSTRY, YOY)
+                .dimension(BRANCH_DIM, "307500")
+                .unit("%"),
+        )
+        .rules(STREAK_RULE)
+}
+
+/// [`notify_config`] with `extra`, parsed.
 pub fn config(extra: &str) -> Config {
-    let text = format!("{BASE}\n{extra}");
-    match Config::parse(Path::new("t.toml"), &text) {
-        Ok(c) => c,
-        Err(e) => panic!("test config does not parse: {e}\n{text}"),
-    }
+    notify_config(Path::new("/tmp/statwatch-notify-test"))
+        .extra(extra)
+        .parse()
 }
 
 pub fn alert(id: &str, severity: Severity, summary: &str) -> Alert {
