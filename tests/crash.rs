@@ -75,66 +75,15 @@ async fn sigkill_at_random_points_loses_no_alert() {
         &cbs_config(&cbs.base_url(), &dir.path().join("state"), &receivers),
     );
 
-    // The releases of 2025 as tests/alerts.rs replays them: (industry, its Modified,
-    // confidence up to, its Modified).
-    let yoy = yoy_vintage(0);
-    let conf = confidence_vintage();
-    let base = until(&yoy, "2024MM12");
-    let march = with(&base, &[("2025MM01", 0.5)]);
-    let april = with(&base, &[("2025MM01", 0.3), ("2025MM02", 1.0)]);
-    let may = with(&april, &[("2025MM03", 1.3)]);
-    let june = with(
-        &may,
-        &[
-            ("2025MM01", 0.1),
-            ("2025MM02", -0.3),
-            ("2025MM03", 1.4),
-            ("2025MM04", -0.2),
-        ],
-    );
-    let releases = [
-        (
-            base,
-            "2025-02-10T06:30:00",
-            "2025MM02",
-            "2025-02-27T06:30:00",
-        ),
-        (
-            march,
-            "2025-03-10T06:30:00",
-            "2025MM03",
-            "2025-03-28T06:30:00",
-        ),
-        (
-            april,
-            "2025-04-10T06:30:00",
-            "2025MM04",
-            "2025-04-29T06:30:00",
-        ),
-        (
-            may,
-            "2025-05-12T06:30:00",
-            "2025MM04",
-            "2025-04-29T06:30:00",
-        ),
-        (
-            june,
-            "2025-06-10T06:30:00",
-            "2025MM04",
-            "2025-04-29T06:30:00",
-        ),
-    ];
+    // The releases of 2025 as tests/alerts.rs replays them.
+    let releases = releases_2025();
 
     let started = Instant::now();
     // Kills land anywhere from process start to the end of a poll's run time.
     let mut window = Duration::from_millis(300);
     let mut landed = 0;
-    for (i, (industry, modified, conf_until, conf_modified)) in releases.iter().enumerate() {
-        cbs.set_table(INDUSTRY, industry_table(industry, modified));
-        cbs.set_table(
-            CONFIDENCE,
-            confidence_table(&until(&conf, conf_until), conf_modified),
-        );
+    for (i, release) in releases.iter().enumerate() {
+        release.serve(&cbs);
         // This release's share of the kills, plus what earlier releases did not land. A
         // poll that finished before its kill did the release's work (what is left is an
         // idle poll, still worth killing mid-open or mid-delivery): the window shrinks to

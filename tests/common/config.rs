@@ -111,7 +111,7 @@ pub fn write_config(dir: &Path, text: &str) -> PathBuf {
     path
 }
 
-/// A `[sources.NAME]` table: its keys in the order they are set.
+/// A `[sources.NAME]` table: its keys in the order they were first set.
 pub struct Source {
     name: String,
     lines: Vec<String>,
@@ -151,8 +151,14 @@ impl Source {
         self.set("username", username).set("password", password)
     }
 
+    /// Sets `key`; a key set again keeps its place and takes the new value.
     fn line(mut self, key: &str, value: impl std::fmt::Display) -> Source {
-        self.lines.push(format!("{key} = {value}"));
+        let line = format!("{key} = {value}");
+        let prefix = format!("{key} = ");
+        match self.lines.iter_mut().find(|l| l.starts_with(&prefix)) {
+            Some(old) => *old = line,
+            None => self.lines.push(line),
+        }
         self
     }
 
@@ -242,6 +248,15 @@ pub fn cbs_source(base_url: &str) -> Source {
         .schedule("0 */5 6-9 * * Mon-Fri")
         .timeout_secs(2)
         .history_years(20)
+}
+
+/// The fake GENESIS as the tests poll it, logged in with the API token.
+pub fn genesis_source(base_url: &str) -> Source {
+    Source::new("destatis", "destatis")
+        .base_url(base_url)
+        .schedule("0 */10 8-12 * * Mon-Fri")
+        .login(super::destatis_server::DESTATIS_TOKEN, "")
+        .timeout_secs(2)
 }
 
 /// Manufacturing (WZ08-C) in the GENESIS production index 42153-0001, adjusted as

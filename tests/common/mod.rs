@@ -238,6 +238,90 @@ pub fn branches_table(
     }
 }
 
+/// One real CBS release of 2025, as the replays serve it.
+pub struct Release {
+    /// The y/y values as published then, and the table's `Modified`.
+    pub industry: Vec<(String, f64)>,
+    pub industry_modified: &'static str,
+    /// The last month of producer confidence published then, and its table's `Modified`.
+    pub confidence_until: &'static str,
+    pub confidence_modified: &'static str,
+}
+
+impl Release {
+    /// Serves both tables as CBS had them after this release.
+    pub fn serve(&self, cbs: &CbsServer) {
+        cbs.set_table(
+            INDUSTRY,
+            industry_table(&self.industry, self.industry_modified),
+        );
+        cbs.set_table(
+            CONFIDENCE,
+            confidence_table(
+                &until(&confidence_vintage(), self.confidence_until),
+                self.confidence_modified,
+            ),
+        );
+    }
+}
+
+/// The releases of 2025 as they came: February (the baseline, y/y to 2024-12), then March
+/// to June, each with the y/y months it first printed or revised. [`REPLAY_RULES`] fires
+/// exactly six alerts on them.
+pub fn releases_2025() -> [Release; 5] {
+    let base = until(&yoy_vintage(0), "2024MM12");
+    let march = with(&base, &[("2025MM01", 0.5)]);
+    let april = with(&base, &[("2025MM01", 0.3), ("2025MM02", 1.0)]);
+    let may = with(&april, &[("2025MM03", 1.3)]);
+    let june = with(
+        &may,
+        &[
+            ("2025MM01", 0.1),
+            ("2025MM02", -0.3),
+            ("2025MM03", 1.4),
+            ("2025MM04", -0.2),
+        ],
+    );
+    let release = |industry, industry_modified, confidence_until, confidence_modified| Release {
+        industry,
+        industry_modified,
+        confidence_until,
+        confidence_modified,
+    };
+    [
+        release(
+            base,
+            "2025-02-10T06:30:00",
+            "2025MM02",
+            "2025-02-27T06:30:00",
+        ),
+        release(
+            march,
+            "2025-03-10T06:30:00",
+            "2025MM03",
+            "2025-03-28T06:30:00",
+        ),
+        release(
+            april,
+            "2025-04-10T06:30:00",
+            "2025MM04",
+            "2025-04-29T06:30:00",
+        ),
+        release(
+            may,
+            "2025-05-12T06:30:00",
+            "2025MM04",
+            "2025-04-29T06:30:00",
+        ),
+        release(
+            june,
+            "2025-06-10T06:30:00",
+            "2025MM04",
+            "2025-04-29T06:30:00",
+        ),
+    ]
+}
+
 /// Values up to and including `last` (a CBS period key).
 pub fn until(values: &[(String, f64)], last: &str) -> Vec<(String, f64)> {
     values
