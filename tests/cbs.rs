@@ -18,17 +18,7 @@ struct World {
 async fn world() -> World {
     let dir = tempfile::tempdir().unwrap();
     let server = CbsServer::start().await;
-    server.set_table(
-        INDUSTRY,
-        industry_table(&yoy_vintage(0), "2025-04-10T06:30:00"),
-    );
-    server.set_table(
-        CONFIDENCE,
-        confidence_table(
-            &until(&confidence_vintage(), "2025MM03"),
-            "2025-03-28T06:30:00",
-        ),
-    );
+    serve_april_2025(&server);
     let config = write_config(
         dir.path(),
         &cbs_config(&server.base_url(), &dir.path().join("state"), ""),

@@ -207,7 +207,7 @@ async fn a_crash_right_after_the_poll_commit_loses_no_brief() {
         &cbs_config(&cbs.base_url(), &dir.path().join("state"), &extra),
     );
     // The April 2025 vintage (data to February) as the baseline, then March at +1.3.
-    let april = serve_april_vintages(&cbs);
+    let april = serve_april_2025(&cbs);
     let o = statwatch(&config, &["poll"]).await;
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(hook.requests().is_empty(), "a baseline makes no brief");
@@ -269,31 +269,13 @@ async fn a_crash_right_after_the_poll_commit_loses_no_brief() {
     assert_eq!(hook.accepted().len(), 1, "and never again");
 }
 
-/// Serves the April 2025 vintages (industry to February, confidence to March): the baseline
-/// the crash tests start from. Returns the industry vintage.
-fn serve_april_vintages(cbs: &CbsServer) -> Vec<(String, f64)> {
-    let april = yoy_vintage(0);
-    cbs.set_table(
-        INDUSTRY,
-        industry_table(&until(&april, "2025MM02"), "2025-04-10T06:30:00"),
-    );
-    cbs.set_table(
-        CONFIDENCE,
-        confidence_table(
-            &until(&confidence_vintage(), "2025MM03"),
-            "2025-03-28T06:30:00",
-        ),
-    );
-    april
-}
-
 /// A first sync's records are written ahead of the poll's transaction (sled would hold the
 /// whole transaction in memory). A crash in between leaves the store as before the poll once
 /// it is opened again, and the next poll stores the same as a poll that never crashed.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_crash_between_a_first_syncs_writes_ahead_and_its_transaction_leaves_nothing() {
     let cbs = CbsServer::start().await;
-    serve_april_vintages(&cbs);
+    serve_april_2025(&cbs);
     let setup =
         |dir: &Path| write_config(dir, &cbs_config(&cbs.base_url(), &dir.join("state"), ""));
 
@@ -367,7 +349,7 @@ async fn a_crash_between_a_releases_writes_ahead_and_its_alerts_loses_no_alert()
         dir.path(),
         &cbs_config(&cbs.base_url(), &dir.path().join("state"), &extra),
     );
-    let april = serve_april_vintages(&cbs);
+    let april = serve_april_2025(&cbs);
     let o = statwatch(&config, &["poll"]).await;
     assert!(o.status.success(), "{}", stderr(&o));
 

@@ -238,6 +238,21 @@ pub fn branches_table(
     }
 }
 
+/// Serves the April 2025 vintages (y/y to 2025-02, confidence to 2025-03), where most tests
+/// start; returns the y/y values.
+pub fn serve_april_2025(cbs: &CbsServer) -> Vec<(String, f64)> {
+    let april = yoy_vintage(0);
+    cbs.set_table(INDUSTRY, industry_table(&april, "2025-04-10T06:30:00"));
+    cbs.set_table(
+        CONFIDENCE,
+        confidence_table(
+            &until(&confidence_vintage(), "2025MM03"),
+            "2025-03-28T06:30:00",
+        ),
+    );
+    april
+}
+
 /// One real CBS release of 2025, as the replays serve it.
 pub struct Release {
     /// The y/y values as published then, and the table's `Modified`.
