@@ -17,11 +17,8 @@ use statwatch::store::Store;
 
 /// A notifier with short in-poll pauses and pacing (the platforms' own pacing is tested in
 /// `split_parts_are_paced_to_slacks_rate_limit`).
-fn notifier(extra: &str) -> Notifier {
-    Notifier::new(&config(extra))
-        .expect("notifier")
-        .with_retry_base(Duration::from_millis(20))
-        .with_pace(Duration::from_millis(5))
+fn paced(extra: &str) -> Notifier {
+    notifier(extra).with_pace(Duration::from_millis(5))
 }
 
 fn chat(name: &str, kind: &str, url: &str) -> String {
@@ -73,7 +70,7 @@ async fn slack_gets_one_valid_block_kit_message_per_cycle() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
     enqueue(&store, "team", &two_alerts());
-    let n = notifier(&chat("team", "slack", &p.url(SLACK_PATH)));
+    let n = paced(&chat("team", "slack", &p.url(SLACK_PATH)));
     let report = n.deliver(&store, Mode::Poll).await.unwrap();
     assert!(!report.failed(), "{report:?}");
     let reqs = p.requests();
@@ -116,7 +113,7 @@ async fn a_webhook_body_at_slack_is_refused_with_invalid_payload_for_good() {
         "[receivers.hook]\nkind = \"webhook\"\nurl = \"{}\"\n",
         p.url(SLACK_PATH)
     );
-    let report = notifier(&extra).deliver(&store, Mode::Poll).await.unwrap();
+    let report = paced(&extra).deliver(&store, Mode::Poll).await.unwrap();
     assert!(report.failed());
     let reqs = p.requests();
     assert_eq!(reqs.len(), 1, "a 400 is not retried");
@@ -137,7 +134,7 @@ async fn slack_429_waits_for_retry_after() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
     enqueue(&store, "team", &two_alerts());
-    let n = notifier(&chat("team", "slack", &p.url(SLACK_PATH)));
+    let n = paced(&chat("team", "slack", &p.url(SLACK_PATH)));
     n.deliver(&store, Mode::Poll).await.unwrap();
     let reqs = p.requests();
     assert_eq!(
@@ -180,7 +177,7 @@ async fn a_long_cycle_is_split_within_each_platforms_limits() {
         enqueue(&store, r, &alerts);
     }
     let started = std::time::Instant::now();
-    let report = notifier(&extra).deliver(&store, Mode::Poll).await.unwrap();
+    let report = paced(&extra).deliver(&store, Mode::Poll).await.unwrap();
     eprintln!(
         "120 alerts to three chat receivers in {:?}",
         started.elapsed()
@@ -232,7 +229,7 @@ async fn teams_202_and_mattermost_ok_deliver() {
         chat("m", "mattermost", &p.url(MATTERMOST_PATH)),
     ]
     .concat();
-    let report = notifier(&extra).deliver(&store, Mode::Poll).await.unwrap();
+    let report = paced(&extra).deliver(&store, Mode::Poll).await.unwrap();
     assert!(!report.failed(), "{report:?}");
     for (path, status, file) in [
         (TEAMS_PATH, 202, "teams.json"),
@@ -315,7 +312,7 @@ async fn every_chat_platform_gets_the_whole_text_of_a_brief() {
     for r in ["s", "m", "t"] {
         enqueue(&store, r, &cycle);
     }
-    let report = notifier(&extra).deliver(&store, Mode::Poll).await.unwrap();
+    let report = paced(&extra).deliver(&store, Mode::Poll).await.unwrap();
     assert!(!report.failed(), "{report:?}");
     let one = |path: &str| {
         let reqs: Vec<_> = p
@@ -410,7 +407,7 @@ async fn a_refusal_keeps_its_body_and_the_url_never_leaks() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
     enqueue(&store, "team", &two_alerts()[..1]);
-    let n = notifier(&chat("team", "slack", &p.url(SLACK_PATH)));
+    let n = paced(&chat("team", "slack", &p.url(SLACK_PATH)));
     let report = n.deliver(&store, Mode::Poll).await.unwrap();
     let d = delivery(&store, "team", "3f0c9a1e");
     assert_eq!(d.state, DeliveryState::Failed);
@@ -419,7 +416,7 @@ async fn a_refusal_keeps_its_body_and_the_url_never_leaks() {
     // An unreachable chat service: pending, and its URL (the token) in no error or log.
     let down = format!("http://127.0.0.1:{}{TEAMS_PATH}", free_port());
     enqueue(&store, "down", &two_alerts()[..1]);
-    let n2 = notifier(&chat("down", "teams", &down));
+    let n2 = paced(&chat("down", "teams", &down));
     let report2 = n2.deliver(&store, Mode::Poll).await.unwrap();
     let d2 = delivery(&store, "down", "3f0c9a1e");
     assert_eq!(d2.state, DeliveryState::Pending);
@@ -477,7 +474,7 @@ async fn alertmanager_gets_the_label_set_and_one_member_is_enough() {
         "[receivers.am]\nkind = \"alertmanager\"\nurls = [\"{}\", \"{}/\"]\nresolve_after_hours = 48\n",
         a.base, b.base
     );
-    let n = notifier(&extra);
+    let n = paced(&extra);
     let report = n.deliver(&store, Mode::Poll).await.unwrap();
     assert!(!report.failed(), "one member took it: {report:?}");
     let (ra, rb) = (a.requests(), b.requests());
@@ -539,7 +536,7 @@ async fn alertmanager_gets_the_label_set_and_one_member_is_enough() {
         "[receivers.am2]\nkind = \"alertmanager\"\nurls = [\"{}\", \"{}\"]\n",
         c.base, d.base
     );
-    notifier(&extra2).deliver(&store, Mode::Poll).await.unwrap();
+    paced(&extra2).deliver(&store, Mode::Poll).await.unwrap();
     let e = delivery(&store, "am2", "3f0c9a1e");
     assert_eq!(e.state, DeliveryState::Pending);
     assert_eq!(c.requests().len(), 3);
@@ -559,7 +556,7 @@ async fn alertmanager_gets_the_label_set_and_one_member_is_enough() {
         };
         3
     ]);
-    notifier(&extra2).deliver(&store, Mode::Poll).await.unwrap();
+    paced(&extra2).deliver(&store, Mode::Poll).await.unwrap();
     let e = delivery(&store, "am2", "3f0c9a1e");
     assert_eq!(e.state, DeliveryState::Failed, "{e:?}");
     assert!(e.last_error.unwrap().contains("HTTP 400: bad"));
@@ -597,7 +594,7 @@ async fn titles_from_a_source_reach_every_chat_platform_neutralised() {
     for r in ["s", "m", "t"] {
         enqueue(&store, r, &[brief.clone(), a.clone()]);
     }
-    let report = notifier(&extra).deliver(&store, Mode::Poll).await.unwrap();
+    let report = paced(&extra).deliver(&store, Mode::Poll).await.unwrap();
     assert!(!report.failed(), "{report:?}");
     let posted = |path: &str| -> Vec<String> {
         p.requests()
@@ -749,7 +746,7 @@ async fn a_rate_limited_split_cycle_resumes_and_never_posts_a_part_twice() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
     enqueue(&store, "team", &many("rl", 60));
-    let n = notifier(&chat_all("team", "slack", &p.url(SLACK_PATH)));
+    let n = paced(&chat_all("team", "slack", &p.url(SLACK_PATH)));
     let r = n.deliver(&store, Mode::Due).await.unwrap();
     assert_eq!(
         r.receivers[0].delivered, 24,
@@ -808,7 +805,7 @@ async fn a_slack_answer_other_than_ok_is_not_delivered() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
     enqueue(&store, "team", &two_alerts()[..1]);
-    let report = notifier(&chat("team", "slack", &p.url(SLACK_PATH)))
+    let report = paced(&chat("team", "slack", &p.url(SLACK_PATH)))
         .deliver(&store, Mode::Poll)
         .await
         .unwrap();
@@ -831,7 +828,7 @@ async fn alertmanager_after_an_outage_gets_alerts_that_still_fire() {
         "[receivers.am]\nkind = \"alertmanager\"\nurls = [\"{}\"]\nresolve_after_hours = 24\n",
         am.base
     );
-    notifier(&extra).deliver(&store, Mode::Poll).await.unwrap();
+    paced(&extra).deliver(&store, Mode::Poll).await.unwrap();
     let reqs = am.requests();
     assert_eq!(reqs.len(), 1);
     let v = reqs[0].json();
@@ -895,7 +892,7 @@ async fn sixty_alerts_are_one_digest_per_chat_platform_and_sixty_to_a_webhook() 
     for r in ["s", "m", "t", "hook"] {
         enqueue(&store, r, &alerts);
     }
-    let report = notifier(&extra).deliver(&store, Mode::Poll).await.unwrap();
+    let report = paced(&extra).deliver(&store, Mode::Poll).await.unwrap();
     assert!(!report.failed(), "{report:?}");
     for (path, file) in [
         (SLACK_PATH, "digest_slack.json"),
@@ -960,7 +957,7 @@ async fn forty_alerts_below_the_threshold_go_out_as_before() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
     enqueue(&store, "team", &many("u", 40));
-    let n = notifier(&chat("team", "slack", &p.url(SLACK_PATH)));
+    let n = paced(&chat("team", "slack", &p.url(SLACK_PATH)));
     let report = n.deliver(&store, Mode::Poll).await.unwrap();
     assert!(!report.failed(), "{report:?}");
     let reqs = p.requests();
@@ -994,7 +991,7 @@ async fn digest_after_set_lower_digests_a_smaller_cycle() {
     for r in ["five", "six"] {
         enqueue(&store, r, &many("low", 6));
     }
-    let report = notifier(&extra).deliver(&store, Mode::Poll).await.unwrap();
+    let report = paced(&extra).deliver(&store, Mode::Poll).await.unwrap();
     assert!(!report.failed(), "{report:?}");
     let body = |path: &str| {
         let reqs: Vec<_> = p

@@ -6,21 +6,14 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::time::Duration;
 
 use common::notify::*;
 use common::smtp::*;
 use common::*;
 use mail_parser::MimeHeaders;
 use statwatch::model::{Alert, Cause, DeliveryState, Period, Severity, StoredObservation, Vintage};
-use statwatch::notify::{Mode, Notifier};
+use statwatch::notify::Mode;
 use statwatch::store::{PollWrite, Store};
-
-fn notifier(text: &str) -> Notifier {
-    Notifier::new(&config(text))
-        .expect("notifier")
-        .with_retry_base(Duration::from_millis(20))
-}
 
 fn str_of<'a>(m: &'a serde_json::Value, k: &str) -> &'a str {
     m[k].as_str().unwrap_or_default()

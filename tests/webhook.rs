@@ -16,16 +16,11 @@ use statwatch::store::Store;
 
 const SECRET: &str = "hook-secret-Zq81xv";
 
-fn webhook_config(url: &str) -> statwatch::config::Config {
-    config(&format!(
+/// A notifier for one signed webhook receiver, `ops`, at `url`.
+fn ops_notifier(url: &str) -> Notifier {
+    notifier(&format!(
         "[receivers.ops]\nkind = \"webhook\"\nurl = \"{url}\"\nsecret = \"{SECRET}\"\ntimeout_secs = 2\n"
     ))
-}
-
-fn notifier(url: &str) -> Notifier {
-    Notifier::new(&webhook_config(url))
-        .expect("notifier")
-        .with_retry_base(Duration::from_millis(20))
 }
 
 fn ids(r: &Recorded) -> Vec<String> {
@@ -52,7 +47,7 @@ async fn one_signed_post_per_receiver_delivered_once() {
     let b = alert("alert-b", Severity::Warning, "sign turned");
     assert_eq!(enqueue(&store, "ops", &[a.clone(), b.clone()]), 2);
 
-    let n = notifier(&hook.url);
+    let n = ops_notifier(&hook.url);
     let report = n.deliver(&store, Mode::Poll).await.unwrap();
     assert!(!report.failed(), "{report:?}");
     assert_eq!(report.receivers.len(), 1);
@@ -131,7 +126,7 @@ async fn server_errors_are_retried_within_the_poll_and_later() {
         "ops",
         &[alert("alert-5xx", Severity::Critical, "x")],
     );
-    let n = notifier(&hook.url);
+    let n = ops_notifier(&hook.url);
 
     let before = Utc::now();
     let report = n.deliver(&store, Mode::Poll).await.unwrap();
@@ -180,7 +175,7 @@ async fn too_many_requests_waits_for_retry_after_within_a_poll() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
     enqueue(&store, "ops", &[alert("alert-429", Severity::Info, "x")]);
-    let n = notifier(&hook.url);
+    let n = ops_notifier(&hook.url);
 
     let report = n.deliver(&store, Mode::Poll).await.unwrap();
     let reqs = hook.requests();
@@ -210,7 +205,7 @@ async fn a_long_retry_after_is_honoured_across_deliveries() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
     enqueue(&store, "ops", &[alert("alert-ra", Severity::Info, "x")]);
-    let n = notifier(&hook.url);
+    let n = ops_notifier(&hook.url);
 
     let report = n.deliver(&store, Mode::Poll).await.unwrap();
     let after_first = hook.requests();
@@ -254,7 +249,7 @@ async fn a_client_error_fails_for_good() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
     enqueue(&store, "ops", &[alert("alert-400", Severity::Info, "x")]);
-    let n = notifier(&hook.url);
+    let n = ops_notifier(&hook.url);
 
     let report = n.deliver(&store, Mode::Poll).await.unwrap();
     assert!(report.failed());
@@ -284,7 +279,7 @@ async fn pending_entries_survive_a_restart_and_go_out_once() {
             "ops",
             &[alert("alert-restart", Severity::Info, "x")],
         );
-        let n = notifier(&hook.url);
+        let n = ops_notifier(&hook.url);
         let report = n.deliver(&store, Mode::Due).await.unwrap();
         assert_eq!(report.receivers[0].pending, 1, "one attempt in Due mode");
         assert_eq!(hook.requests().len(), 1);
@@ -295,7 +290,7 @@ async fn pending_entries_survive_a_restart_and_go_out_once() {
     assert_eq!(d.state, DeliveryState::Pending);
     assert_eq!(d.attempts, 1);
     assert!(d.last_error.as_deref().unwrap().contains("503"));
-    let n = notifier(&hook.url);
+    let n = ops_notifier(&hook.url);
     let report = n.deliver(&store, Mode::Poll).await.unwrap();
     assert!(!report.failed(), "{report:?}");
     assert_eq!(hook.successes(), 1);
@@ -306,7 +301,7 @@ async fn pending_entries_survive_a_restart_and_go_out_once() {
         delivery(&store, "ops", "alert-restart").state,
         DeliveryState::Delivered
     );
-    notifier(&hook.url)
+    ops_notifier(&hook.url)
         .deliver(&store, Mode::Poll)
         .await
         .unwrap();
@@ -322,7 +317,7 @@ async fn an_unreachable_receiver_stays_pending_and_no_secret_leaks() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
     enqueue(&store, "ops", &[alert("alert-down", Severity::Info, "x")]);
-    let n = notifier(&url);
+    let n = ops_notifier(&url);
     let report = n.deliver(&store, Mode::Poll).await.unwrap();
     assert!(report.failed());
     let d = delivery(&store, "ops", "alert-down");
@@ -347,7 +342,7 @@ async fn removed_receivers_are_left_alone_and_log_receivers_log() {
         "journal",
         &[alert("alert-journal", Severity::Info, "logged summary")],
     );
-    let n = notifier(&hook.url);
+    let n = ops_notifier(&hook.url);
     let report = n.deliver(&store, Mode::Poll).await.unwrap();
     assert!(!report.failed(), "{report:?}");
     let gone = delivery(&store, "gone", "alert-gone");
@@ -367,7 +362,7 @@ async fn removed_receivers_are_left_alone_and_log_receivers_log() {
 async fn test_notify_sends_a_marked_alert_outside_the_outbox() {
     capture_logs();
     let hook = Hook::start().await;
-    let n = notifier(&hook.url);
+    let n = ops_notifier(&hook.url);
     n.test("ops").await.unwrap();
     let reqs = hook.requests();
     assert_eq!(reqs.len(), 1);
@@ -434,7 +429,7 @@ async fn an_unreadable_record_fails_alone_and_the_others_go_out() {
     corrupt(dir.path(), "outbox", b"ops\0alert-3", b"{\"alert_id\": tru");
 
     let store = Store::open(dir.path()).unwrap();
-    let n = notifier(&hook.url);
+    let n = ops_notifier(&hook.url);
     let report = n.deliver(&store, Mode::Poll).await.unwrap();
     // One message with the alerts that read; the unreadable one is failed with the reason.
     let reqs = hook.requests();
@@ -558,12 +553,10 @@ async fn an_endless_error_body_is_read_only_up_to_a_cap() {
         &[alert("alert-endless", Severity::Info, "x")],
     );
     // The default 10 s timeout: the answer is cut by its size, not by the clock.
-    let n = Notifier::new(&config(&format!(
+    let n = notifier(&format!(
         "[receivers.ops]\nkind = \"webhook\"\nurl = \"{}\"\n",
         hook.url
-    )))
-    .unwrap()
-    .with_retry_base(Duration::from_millis(20));
+    ));
     let report = n.deliver(&store, Mode::Poll).await.unwrap();
     assert!(report.failed());
     let d = delivery(&store, "ops", "alert-endless");
@@ -645,7 +638,7 @@ async fn latency_probe() {
     let hook = Hook::start().await;
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
-    let n = notifier(&hook.url);
+    let n = ops_notifier(&hook.url);
     for i in 0..10 {
         let start = Utc::now();
         enqueue(
@@ -704,9 +697,7 @@ async fn a_body_limit_answered_with_413_splits_the_batch_and_loses_nothing() {
         "[receivers.ops]\nkind = \"webhook\"\nurl = \"{}\"\nsecret = \"{SECRET}\"\nmax_batch_alerts = 10000\nmax_batch_bytes = 67108864\n",
         hook.url
     );
-    let n = Notifier::new(&config(&extra))
-        .unwrap()
-        .with_retry_base(Duration::from_millis(20));
+    let n = notifier(&extra);
     let report = n.deliver(&store, Mode::Poll).await.unwrap();
     let ops = &report.receivers[0];
     assert_eq!(
@@ -746,7 +737,7 @@ async fn one_alert_over_the_body_limit_stays_pending_and_names_the_limit() {
     let mut alerts = flood("one", 3, 100);
     alerts[1].summary = "y".repeat(5000);
     enqueue(&store, "ops", &alerts);
-    let n = notifier(&hook.url);
+    let n = ops_notifier(&hook.url);
     let report = n.deliver(&store, Mode::Poll).await.unwrap();
     let ops = &report.receivers[0];
     assert_eq!(
@@ -813,7 +804,7 @@ async fn a_redirect_is_refused_naming_only_the_target_origin() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
     enqueue(&store, "ops", &[alert("alert-302", Severity::Info, "x")]);
-    let n = notifier(&hook.url);
+    let n = ops_notifier(&hook.url);
     let report = n.deliver(&store, Mode::Poll).await.unwrap();
     assert_eq!(hook.requests().len(), 1, "a redirect is not retried");
     let d = delivery(&store, "ops", "alert-302");
@@ -839,7 +830,7 @@ async fn a_receiver_no_longer_configured_neither_spins_the_timer_nor_warns_again
     let mut old = alert("alert-orphan", Severity::Info, "x");
     old.detected_at -= chrono::Duration::hours(1);
     enqueue(&store, "removed-rcv", &[old]);
-    let n = notifier(&hook.url);
+    let n = ops_notifier(&hook.url);
     // Only the orphan is pending: nothing for the timer.
     assert_eq!(n.next_due(&store).unwrap(), None);
     for _ in 0..3 {

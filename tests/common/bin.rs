@@ -125,3 +125,13 @@ pub async fn series_json(config: &Path, id: &str) -> Value {
     assert!(o.status.success(), "series failed: {}", stderr(&o));
     serde_json::from_slice(&o.stdout).expect("series --json is JSON")
 }
+
+/// The observation of `period` in a `series --json` answer.
+pub fn observation<'a>(series: &'a Value, period: &str) -> &'a Value {
+    series["observations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["period"] == period)
+        .unwrap_or_else(|| panic!("no {period} in {series}"))
+}

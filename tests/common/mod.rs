@@ -3,7 +3,8 @@
 //! ([`net`]), the fake servers (CBS in [`cbs_server`], GENESIS in [`destatis_server`], a
 //! webhook receiver in [`hook`], the chat platforms in [`notify::platforms`], SMTP in
 //! [`smtp`]), the daemon tests' helpers ([`daemon`]), the notify tests' helpers ([`notify`]),
-//! and here the real published CBS figures as fake tables.
+//! and here the real published CBS figures as fake tables and the 2025 releases the tests
+//! replay.
 
 // Each test binary uses its own part of it.
 #![allow(dead_code)]
@@ -19,16 +20,17 @@ pub mod net;
 pub mod notify;
 pub mod smtp;
 
+use std::path::PathBuf;
+
 use serde_json::{json, Map, Value};
 
-#[allow(unused_imports)]
-pub use bin::*;
-#[allow(unused_imports)]
-pub use cbs_server::{CbsServer, FakeTable, Fault};
-#[allow(unused_imports)]
-pub use config::*;
-#[allow(unused_imports)]
-pub use net::*;
+#[allow(unused_imports)] // each test binary uses its own part
+pub use self::{
+    bin::*,
+    cbs_server::{CbsServer, FakeTable, Fault},
+    config::*,
+    net::*,
+};
 
 /// The rules the replay of the real 2025 releases is checked against: exactly six alerts.
 pub const REPLAY_RULES: &str = r#"
@@ -251,6 +253,52 @@ pub fn serve_april_2025(cbs: &CbsServer) -> Vec<(String, f64)> {
         ),
     );
     april
+}
+
+/// A CBS test's world: its temp dir, the fake CBS serving the April 2025 vintages, and
+/// [`cbs_config`] written there.
+pub struct CbsWorld {
+    _dir: tempfile::TempDir,
+    pub server: CbsServer,
+    pub config: PathBuf,
+}
+
+pub async fn cbs_world() -> CbsWorld {
+    let dir = tempfile::tempdir().unwrap();
+    let server = CbsServer::start().await;
+    serve_april_2025(&server);
+    let config = write_config(
+        dir.path(),
+        &cbs_config(&server.base_url(), &dir.path().join("state"), ""),
+    );
+    CbsWorld {
+        _dir: dir,
+        server,
+        config,
+    }
+}
+
+/// The release after the April vintages: March 2025 first printed at +1.3, February revised
+/// from +1.0 to -0.3 and January from +0.3 to +0.1; confidence falls to -3.3 in April.
+pub fn publish_next(server: &CbsServer) {
+    let v = with(
+        &yoy_vintage(0),
+        &[("2025MM03", 1.3), ("2025MM02", -0.3), ("2025MM01", 0.1)],
+    );
+    server.set_table(INDUSTRY, industry_table(&v, "2025-05-12T06:30:00"));
+    server.set_table(
+        CONFIDENCE,
+        confidence_table(
+            &until(&confidence_vintage(), "2025MM04"),
+            "2025-04-29T06:30:00",
+        ),
+    );
+}
+
+/// `fault` for the next `times` requests of the industry table's `entity` (`TypedDataSet`,
+/// `TableInfos`, ...).
+pub fn fail_industry(server: &CbsServer, entity: &str, fault: Fault, times: usize) {
+    server.fail_next(&format!("{INDUSTRY}/{entity}"), fault, times);
 }
 
 /// One real CBS release of 2025, as the replays serve it.

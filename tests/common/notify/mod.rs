@@ -5,10 +5,12 @@
 use std::io::Write;
 use std::path::Path;
 use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use statwatch::config::Config;
 use statwatch::model::{Alert, Cause, Delivery, Period, Previous, Severity};
+use statwatch::notify::Notifier;
 use statwatch::store::{PollWrite, Store};
 
 use super::config::{ConfigText, Series, Source};
@@ -45,6 +47,13 @@ pub fn config(extra: &str) -> Config {
     notify_config(Path::new("/tmp/statwatch-notify-test"))
         .extra(extra)
         .parse()
+}
+
+/// A notifier for `extra`'s receivers that retries within a poll after short pauses.
+pub fn notifier(extra: &str) -> Notifier {
+    Notifier::new(&config(extra))
+        .expect("notifier")
+        .with_retry_base(Duration::from_millis(20))
 }
 
 pub fn alert(id: &str, severity: Severity, summary: &str) -> Alert {
