@@ -53,6 +53,16 @@ impl Recorded {
     pub fn json(&self) -> Value {
         serde_json::from_slice(&self.body).expect("a JSON body")
     }
+
+    /// The ids of the alerts in a statwatch webhook body.
+    pub fn alert_ids(&self) -> Vec<String> {
+        self.json()["alerts"]
+            .as_array()
+            .expect("alerts list")
+            .iter()
+            .map(|a| a["id"].as_str().unwrap_or_default().to_string())
+            .collect()
+    }
 }
 
 struct Inner {

@@ -16,6 +16,7 @@ use statwatch::store::{PollWrite, Store};
 use super::config::{ConfigText, Series, Source};
 use super::{BRANCH_DIM, INDUSTRY, YOY};
 
+pub mod chat;
 pub mod platforms;
 
 /// The rule every notify test config carries.
@@ -54,6 +55,23 @@ pub fn notifier(extra: &str) -> Notifier {
     Notifier::new(&config(extra))
         .expect("notifier")
         .with_retry_base(Duration::from_millis(20))
+}
+
+/// The secret of `ops`, the signed webhook receiver of the webhook tests.
+pub const WEBHOOK_SECRET: &str = "hook-secret-Zq81xv";
+
+/// A notifier for `ops`, a signed webhook receiver at `url`.
+pub fn ops_notifier(url: &str) -> Notifier {
+    notifier(&format!(
+        "[receivers.ops]\nkind = \"webhook\"\nurl = \"{url}\"\nsecret = \"{WEBHOOK_SECRET}\"\n\
+         timeout_secs = 2\n"
+    ))
+}
+
+/// Asserts that `ops`'s secret is in no log line and not in `extra`.
+pub fn check_no_secret(extra: &str) {
+    assert_no_secret(WEBHOOK_SECRET, "the logs", &logs());
+    assert_no_secret(WEBHOOK_SECRET, "a report or error", extra);
 }
 
 pub fn alert(id: &str, severity: Severity, summary: &str) -> Alert {
