@@ -1,5 +1,5 @@
-//! Slack, Mattermost, Teams and Alertmanager receivers against local servers that answer like
-//! each platform and check the documented shapes (tests/common/notify/platforms.rs), with a
+//! Slack, Mattermost and Teams receivers against local servers that answer like each
+//! platform and check the documented shapes (tests/common/notify/platforms.rs), with a
 //! real sled store in a temp dir. The first accepted Slack, Teams and Mattermost messages
 //! are written to target/receivers/ as samples (and a Slack message with a brief's whole
 //! text, `slack_brief.json`). Long cycles (split, paced, digested) are in tests/chat_cycles.rs.
@@ -13,33 +13,6 @@ use common::*;
 use statwatch::model::{DeliveryState, Severity};
 use statwatch::notify::Mode;
 use statwatch::store::Store;
-
-fn two_alerts() -> Vec<statwatch::model::Alert> {
-    let a = alert(
-        "3f0c9a1e",
-        Severity::Info,
-        "Industrial production NL, y/y % (calendar adjusted): positive for the 3rd month in a row (+1.3 in 2025-03)",
-    );
-    let mut b = alert(
-        "9b21c0d4",
-        Severity::Warning,
-        "Industrial production NL, y/y % (calendar adjusted): turned negative (-0.3 in 2025-02, revised from +1.0) after 1 month of positive values",
-    );
-    b.rule = "nl-industry-turn".into();
-    b.period = Some(statwatch::model::Period::Month(2025, 2));
-    b.source_period = "2025MM02".into();
-    b.value = Some(-0.3);
-    b.cause = statwatch::model::Cause::Revision;
-    b.details = serde_json::json!({"old_value": 1.0, "new_sign": "negative"})
-        .as_object()
-        .cloned()
-        .unwrap();
-    b.previous = Some(statwatch::model::Previous {
-        period: statwatch::model::Period::Month(2025, 1),
-        value: 0.1,
-    });
-    vec![a, b]
-}
 
 #[tokio::test]
 async fn slack_gets_one_valid_block_kit_message_per_cycle() {
@@ -333,109 +306,6 @@ async fn check_shows_a_chat_url_as_its_origin_only() {
     );
 }
 
-#[tokio::test]
-async fn alertmanager_gets_the_label_set_and_one_member_is_enough() {
-    let (a, b) = (Platforms::start().await, Platforms::start().await);
-    a.script(vec![Reply {
-        status: 503,
-        retry_after: None,
-        body: "down",
-    }]);
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).unwrap();
-    enqueue(&store, "am", &two_alerts());
-    let extra = format!(
-        "[receivers.am]\nkind = \"alertmanager\"\nurls = [\"{}\", \"{}/\"]\nresolve_after_hours = 48\n",
-        a.base, b.base
-    );
-    let n = paced(&extra);
-    let report = n.deliver(&store, Mode::Poll).await.unwrap();
-    assert!(!report.failed(), "one member took it: {report:?}");
-    let (ra, rb) = (a.requests(), b.requests());
-    assert_eq!((ra.len(), rb.len()), (1, 1), "one list to every member");
-    assert_eq!(rb[0].path, ALERTMANAGER_PATH);
-    assert_eq!(rb[0].invalid, None);
-    let v = rb[0].json();
-    assert_eq!(v.as_array().unwrap().len(), 2, "one list per cycle");
-    let turn = v
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|x| x["labels"]["alertname"] == "nl-industry-turn")
-        .unwrap();
-    assert_eq!(
-        turn["labels"],
-        serde_json::json!({"alertname": "nl-industry-turn", "series": "nl.industry.yoy",
-            "severity": "warning", "source": "cbs", "table": "85806NED", "period": "2025-02",
-            "statwatch_id": "9b21c0d4"})
-    );
-    assert!(turn["annotations"]["summary"]
-        .as_str()
-        .unwrap()
-        .contains("turned negative"));
-    assert!(turn["annotations"]["description"]
-        .as_str()
-        .unwrap()
-        .contains("revision (was 1.0)"));
-    let t = |k: &str| chrono::DateTime::parse_from_rfc3339(turn[k].as_str().unwrap()).unwrap();
-    // endsAt counts from the sending.
-    assert!(t("endsAt") >= rb[0].at + chrono::Duration::hours(48) - chrono::Duration::seconds(1));
-    assert!(t("endsAt") - t("startsAt") >= chrono::Duration::hours(48));
-    assert_eq!(
-        delivery(&store, "am", "9b21c0d4").state,
-        DeliveryState::Delivered
-    );
-
-    // Every member down: pending; every member refusing: failed.
-    let c = Platforms::start().await;
-    c.script(vec![
-        Reply {
-            status: 500,
-            retry_after: None,
-            body: ""
-        };
-        3
-    ]);
-    let d = Platforms::start().await;
-    d.script(vec![
-        Reply {
-            status: 400,
-            retry_after: None,
-            body: "bad"
-        };
-        3
-    ]);
-    enqueue(&store, "am2", &two_alerts()[..1]);
-    let extra2 = format!(
-        "[receivers.am2]\nkind = \"alertmanager\"\nurls = [\"{}\", \"{}\"]\n",
-        c.base, d.base
-    );
-    paced(&extra2).deliver(&store, Mode::Poll).await.unwrap();
-    let e = delivery(&store, "am2", "3f0c9a1e");
-    assert_eq!(e.state, DeliveryState::Pending);
-    assert_eq!(c.requests().len(), 3);
-    d.script(vec![
-        Reply {
-            status: 400,
-            retry_after: None,
-            body: "bad"
-        };
-        3
-    ]);
-    c.script(vec![
-        Reply {
-            status: 422,
-            retry_after: None,
-            body: "no"
-        };
-        3
-    ]);
-    paced(&extra2).deliver(&store, Mode::Poll).await.unwrap();
-    let e = delivery(&store, "am2", "3f0c9a1e");
-    assert_eq!(e.state, DeliveryState::Failed, "{e:?}");
-    assert!(e.last_error.unwrap().contains("HTTP 400: bad"));
-}
-
 /// A source whose titles and labels carry chat markup: a channel mention in each platform's
 /// syntax, a Slack link and a Markdown link.
 const HOSTILE: &str = "@channel <!channel> <https://evil|click> [x](https://evil)";
@@ -589,33 +459,4 @@ async fn a_slack_answer_other_than_ok_is_not_delivered() {
     let d = delivery(&store, "team", "3f0c9a1e");
     assert_eq!(d.state, DeliveryState::Failed);
     assert!(d.last_error.unwrap().contains("invalid_token"));
-}
-
-#[tokio::test]
-async fn alertmanager_after_an_outage_gets_alerts_that_still_fire() {
-    let am = Platforms::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).unwrap();
-    // Detected three days ago; Alertmanager was down since, and resolves after 24 hours.
-    let mut a = two_alerts().remove(0);
-    a.detected_at -= chrono::Duration::days(3);
-    enqueue(&store, "am", &[a]);
-    let extra = format!(
-        "[receivers.am]\nkind = \"alertmanager\"\nurls = [\"{}\"]\nresolve_after_hours = 24\n",
-        am.base
-    );
-    paced(&extra).deliver(&store, Mode::Poll).await.unwrap();
-    let reqs = am.requests();
-    assert_eq!(reqs.len(), 1);
-    let v = reqs[0].json();
-    let t = |k: &str| chrono::DateTime::parse_from_rfc3339(v[0][k].as_str().unwrap()).unwrap();
-    assert!(
-        t("endsAt") > reqs[0].at,
-        "endsAt {} is past at sending",
-        t("endsAt")
-    );
-    assert!(
-        t("startsAt") < reqs[0].at - chrono::Duration::days(2),
-        "startsAt is the detection"
-    );
 }

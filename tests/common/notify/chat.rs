@@ -1,5 +1,6 @@
 //! Helpers of the chat tests (`tests/chat.rs`, `tests/chat_cycles.rs`): a paced notifier, a
-//! chat receiver's config, the samples written for people to look at, and a long brief.
+//! chat receiver's config, the samples written for people to look at, two alerts and a long
+//! brief.
 
 use std::time::Duration;
 
@@ -58,4 +59,32 @@ pub fn long_brief() -> (statwatch::model::Alert, String) {
         .cloned()
         .unwrap();
     (b, text)
+}
+
+/// Two alerts of one release, as the chat tests send them.
+pub fn two_alerts() -> Vec<statwatch::model::Alert> {
+    let a = alert(
+        "3f0c9a1e",
+        Severity::Info,
+        "Industrial production NL, y/y % (calendar adjusted): positive for the 3rd month in a row (+1.3 in 2025-03)",
+    );
+    let mut b = alert(
+        "9b21c0d4",
+        Severity::Warning,
+        "Industrial production NL, y/y % (calendar adjusted): turned negative (-0.3 in 2025-02, revised from +1.0) after 1 month of positive values",
+    );
+    b.rule = "nl-industry-turn".into();
+    b.period = Some(statwatch::model::Period::Month(2025, 2));
+    b.source_period = "2025MM02".into();
+    b.value = Some(-0.3);
+    b.cause = statwatch::model::Cause::Revision;
+    b.details = serde_json::json!({"old_value": 1.0, "new_sign": "negative"})
+        .as_object()
+        .cloned()
+        .unwrap();
+    b.previous = Some(statwatch::model::Previous {
+        period: statwatch::model::Period::Month(2025, 1),
+        value: 0.1,
+    });
+    vec![a, b]
 }
