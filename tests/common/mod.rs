@@ -1,6 +1,7 @@
 //! What the tests share, in one place (each test binary includes it with `mod common;`):
 //! running the binary ([`bin`]), writing its config ([`config`]), loopback plumbing
-//! ([`net`]), the fake servers (CBS in [`cbs_server`], GENESIS in [`destatis_server`], a
+//! ([`net`]), the fake servers (CBS in [`cbs_server`], GENESIS in [`destatis_server`] with
+//! the Destatis source tests' table and config in [`genesis`], a
 //! webhook receiver in [`hook`], the chat platforms in [`notify::platforms`], SMTP in
 //! [`smtp`]), the daemon tests' helpers ([`daemon`]), the notify tests' helpers ([`notify`]),
 //! and here the real published CBS figures as fake tables and the 2025 releases the tests
@@ -15,6 +16,7 @@ pub mod cbs_server;
 pub mod config;
 pub mod daemon;
 pub mod destatis_server;
+pub mod genesis;
 pub mod hook;
 pub mod net;
 pub mod notify;
