@@ -245,16 +245,14 @@ pub fn branches_table(
 /// Serves the April 2025 vintages (y/y to 2025-02, confidence to 2025-03), where most tests
 /// start; returns the y/y values.
 pub fn serve_april_2025(cbs: &CbsServer) -> Vec<(String, f64)> {
-    let april = yoy_vintage(0);
-    cbs.set_table(INDUSTRY, industry_table(&april, "2025-04-10T06:30:00"));
-    cbs.set_table(
-        CONFIDENCE,
-        confidence_table(
-            &until(&confidence_vintage(), "2025MM03"),
-            "2025-03-28T06:30:00",
-        ),
-    );
-    april
+    let april = Release {
+        industry: yoy_vintage(0),
+        industry_modified: "2025-04-10T06:30:00",
+        confidence_until: "2025MM03",
+        confidence_modified: "2025-03-28T06:30:00",
+    };
+    april.serve(cbs);
+    april.industry
 }
 
 /// A CBS test's world: its temp dir, the fake CBS serving the April 2025 vintages, and
@@ -283,18 +281,16 @@ pub async fn cbs_world() -> CbsWorld {
 /// The release after the April vintages: March 2025 first printed at +1.3, February revised
 /// from +1.0 to -0.3 and January from +0.3 to +0.1; confidence falls to -3.3 in April.
 pub fn publish_next(server: &CbsServer) {
-    let v = with(
-        &yoy_vintage(0),
-        &[("2025MM03", 1.3), ("2025MM02", -0.3), ("2025MM01", 0.1)],
-    );
-    server.set_table(INDUSTRY, industry_table(&v, "2025-05-12T06:30:00"));
-    server.set_table(
-        CONFIDENCE,
-        confidence_table(
-            &until(&confidence_vintage(), "2025MM04"),
-            "2025-04-29T06:30:00",
+    Release {
+        industry: with(
+            &yoy_vintage(0),
+            &[("2025MM03", 1.3), ("2025MM02", -0.3), ("2025MM01", 0.1)],
         ),
-    );
+        industry_modified: "2025-05-12T06:30:00",
+        confidence_until: "2025MM04",
+        confidence_modified: "2025-04-29T06:30:00",
+    }
+    .serve(server);
 }
 
 /// `fault` for the next `times` requests of the industry table's `entity` (`TypedDataSet`,
@@ -303,7 +299,7 @@ pub fn fail_industry(server: &CbsServer, entity: &str, fault: Fault, times: usiz
     server.fail_next(&format!("{INDUSTRY}/{entity}"), fault, times);
 }
 
-/// One real CBS release of 2025, as the replays serve it.
+/// The two CBS tables as a release of 2025 left them.
 pub struct Release {
     /// The y/y values as published then, and the table's `Modified`.
     pub industry: Vec<(String, f64)>,
