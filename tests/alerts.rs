@@ -50,17 +50,12 @@ fn alert(hook: &Hook, rule: &str, period: &str, cause: &str) -> Value {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_real_2025_releases_fire_each_expected_alert_once() {
-    let dir = tempfile::tempdir().unwrap();
-    let cbs = CbsServer::start().await;
-    let hook = Hook::start().await;
-    let receivers = format!(
-        "{REPLAY_RULES}\n[receivers.ops]\nkind = \"webhook\"\nurl = \"{}\"\nsecret = \"{SECRET}\"\n",
-        hook.url
-    );
-    let config = write_config(
-        dir.path(),
-        &cbs_config(&cbs.base_url(), &dir.path().join("state"), &receivers),
-    );
+    let HookedWorld {
+        dir: _dir,
+        server: cbs,
+        hook,
+        config,
+    } = hooked_world(REPLAY_RULES, Some(SECRET)).await;
     let [february, march, april, may, june] = releases_2025();
     let poll = || async { statwatch(&config, &["poll"]).await };
 

@@ -16,7 +16,6 @@ use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::hook::Hook;
 use common::*;
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
@@ -63,17 +62,12 @@ async fn sigkill_at_random_points_loses_no_alert() {
     eprintln!("crash test seed: {seed} (STATWATCH_CRASH_SEED={seed} replays it)");
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
 
-    let dir = tempfile::tempdir().unwrap();
-    let cbs = CbsServer::start().await;
-    let hook = Hook::start().await;
-    let receivers = format!(
-        "{REPLAY_RULES}\n[receivers.ops]\nkind = \"webhook\"\nurl = \"{}\"\n",
-        hook.url
-    );
-    let config = write_config(
-        dir.path(),
-        &cbs_config(&cbs.base_url(), &dir.path().join("state"), &receivers),
-    );
+    let HookedWorld {
+        dir: _dir,
+        server: cbs,
+        hook,
+        config,
+    } = hooked_world(REPLAY_RULES, None).await;
 
     // The releases of 2025 as tests/alerts.rs replays them.
     let releases = releases_2025();
@@ -195,17 +189,12 @@ async fn poll_crashing_at(config: &Path, point: &str) -> std::process::Output {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_crash_right_after_the_poll_commit_loses_no_brief() {
-    let dir = tempfile::tempdir().unwrap();
-    let cbs = CbsServer::start().await;
-    let hook = Hook::start().await;
-    let extra = format!(
-        "{BRIEF}\n[receivers.ops]\nkind = \"webhook\"\nurl = \"{}\"\n",
-        hook.url
-    );
-    let config = write_config(
-        dir.path(),
-        &cbs_config(&cbs.base_url(), &dir.path().join("state"), &extra),
-    );
+    let HookedWorld {
+        dir: _dir,
+        server: cbs,
+        hook,
+        config,
+    } = hooked_world(BRIEF, None).await;
     // The April 2025 vintage (data to February) as the baseline, then March at +1.3.
     let april = serve_april_2025(&cbs);
     let o = statwatch(&config, &["poll"]).await;
@@ -337,18 +326,17 @@ async fn a_crash_between_a_first_syncs_writes_ahead_and_its_transaction_leaves_n
 /// poll finds the release again and its alert is not lost.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_crash_between_a_releases_writes_ahead_and_its_alerts_loses_no_alert() {
-    let dir = tempfile::tempdir().unwrap();
-    let cbs = CbsServer::start().await;
-    let hook = Hook::start().await;
-    let extra = format!(
+    let HookedWorld {
+        dir: _dir,
+        server: cbs,
+        hook,
+        config,
+    } = hooked_world(
         "[[rules]]\nid = \"nl-release\"\nseries = \"nl.industry.yoy\"\nkind = \"release\"\n\
-         severity = \"info\"\n[receivers.ops]\nkind = \"webhook\"\nurl = \"{}\"\n",
-        hook.url
-    );
-    let config = write_config(
-        dir.path(),
-        &cbs_config(&cbs.base_url(), &dir.path().join("state"), &extra),
-    );
+         severity = \"info\"\n",
+        None,
+    )
+    .await;
     let april = serve_april_2025(&cbs);
     let o = statwatch(&config, &["poll"]).await;
     assert!(o.status.success(), "{}", stderr(&o));

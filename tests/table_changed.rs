@@ -36,32 +36,11 @@ title = "Repair and installation of machinery NL, y/y %"
 unit = "%"
 "#;
 
-struct World {
-    _dir: tempfile::TempDir,
-    server: CbsServer,
-    hook: Hook,
-    config: std::path::PathBuf,
-}
-
-async fn world(extra: &str) -> World {
-    let dir = tempfile::tempdir().unwrap();
-    let server = CbsServer::start().await;
-    serve_april_2025(&server);
-    let hook = Hook::start().await;
-    let extra = format!(
-        "{RULES}{extra}\n[receivers.ops]\nkind = \"webhook\"\nurl = \"{}\"\n",
-        hook.url
-    );
-    let config = write_config(
-        dir.path(),
-        &cbs_config(&server.base_url(), &dir.path().join("state"), &extra),
-    );
-    World {
-        _dir: dir,
-        server,
-        hook,
-        config,
-    }
+/// The April 2025 vintages served, [`RULES`] and `extra` in the config, a webhook `ops`.
+async fn world(extra: &str) -> HookedWorld {
+    let w = hooked_world(&format!("{RULES}{extra}"), None).await;
+    serve_april_2025(&w.server);
+    w
 }
 
 /// Every `table_changed` alert the webhook got, in order.

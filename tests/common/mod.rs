@@ -24,6 +24,7 @@ pub mod smtp;
 
 use std::path::PathBuf;
 
+use hook::Hook;
 use serde_json::{json, Map, Value};
 
 #[allow(unused_imports)] // each test binary uses its own part
@@ -274,6 +275,38 @@ pub async fn cbs_world() -> CbsWorld {
     CbsWorld {
         _dir: dir,
         server,
+        config,
+    }
+}
+
+/// A replay's world: its temp dir, the fake CBS (serving nothing yet), a webhook receiver,
+/// and [`cbs_config`] with `rules` and the receiver as `ops` (signing with `secret`, if any).
+pub struct HookedWorld {
+    pub dir: tempfile::TempDir,
+    pub server: CbsServer,
+    pub hook: Hook,
+    pub config: PathBuf,
+}
+
+pub async fn hooked_world(rules: &str, secret: Option<&str>) -> HookedWorld {
+    let dir = tempfile::tempdir().unwrap();
+    let server = CbsServer::start().await;
+    let hook = Hook::start().await;
+    let secret = secret
+        .map(|s| format!("secret = \"{s}\"\n"))
+        .unwrap_or_default();
+    let extra = format!(
+        "{rules}\n[receivers.ops]\nkind = \"webhook\"\nurl = \"{}\"\n{secret}",
+        hook.url
+    );
+    let config = write_config(
+        dir.path(),
+        &cbs_config(&server.base_url(), &dir.path().join("state"), &extra),
+    );
+    HookedWorld {
+        dir,
+        server,
+        hook,
         config,
     }
 }
