@@ -4,16 +4,16 @@
 //! a page reads only its own records (the log's index), and pruned entries leave it.
 
 mod common;
-mod support_daemon;
 
 use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use common::daemon::*;
+use common::*;
 use statwatch::model::{Alert, AlertKind, Cause, DeliveryState, Period, Severity};
 use statwatch::store::{LogOrder, PollWrite, Store};
-use support_daemon::*;
 
 /// 250 alerts a minute apart to `journal`: `a000` oldest; all delivered but the first ten,
 /// which failed.
@@ -108,9 +108,9 @@ fn a_long_delivery_log_is_paged_on_the_web_and_on_the_command_line() {
     let cbs = FakeCbs::start();
     let port = free_port();
     let listen = format!("[web]\nlisten = \"127.0.0.1:{port}\"\n");
-    let cfg = write(
-        &dir.path().join("statwatch.toml"),
-        &config(&state, &cbs, "0 0 0 1 1 *", &listen),
+    let cfg = write_config(
+        dir.path(),
+        &daemon_config(&state, &cbs, "0 0 0 1 1 *", &listen),
     );
     let mut daemon = Daemon::spawn(&cfg, &[]);
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
@@ -151,13 +151,19 @@ fn a_long_delivery_log_is_paged_on_the_web_and_on_the_command_line() {
     // The command line through the daemon: the newest, oldest first; the page before them;
     // and the complete list, complete and in order.
     assert_eq!(
-        ids(&statwatch(&cfg, &["alerts", "--json", "--limit", "5"])),
+        ids(&statwatch_blocking(
+            &cfg,
+            &["alerts", "--json", "--limit", "5"]
+        )),
         names(245..250)
     );
-    let page = statwatch(&cfg, &["alerts", "--json", "--limit", "5", "--offset", "5"]);
+    let page = statwatch_blocking(&cfg, &["alerts", "--json", "--limit", "5", "--offset", "5"]);
     assert_eq!(ids(&page), names(240..245));
-    assert_eq!(ids(&statwatch(&cfg, &["alerts", "--json"])), names(0..250));
-    let text = statwatch(&cfg, &["alerts", "--limit", "2"]);
+    assert_eq!(
+        ids(&statwatch_blocking(&cfg, &["alerts", "--json"])),
+        names(0..250)
+    );
+    let text = statwatch_blocking(&cfg, &["alerts", "--limit", "2"]);
     let text = String::from_utf8_lossy(&text.stdout).into_owned();
     assert_eq!(text.lines().count(), 4, "{text}");
     assert!(
@@ -169,10 +175,13 @@ fn a_long_delivery_log_is_paged_on_the_web_and_on_the_command_line() {
     assert!(daemon.wait_exit(Duration::from_secs(20)).success());
     // And from the store itself.
     assert_eq!(
-        ids(&statwatch(&cfg, &["alerts", "--json", "--limit", "3"])),
+        ids(&statwatch_blocking(
+            &cfg,
+            &["alerts", "--json", "--limit", "3"]
+        )),
         names(247..250)
     );
-    let failed = statwatch(&cfg, &["alerts", "--json", "--offset", "3"]);
+    let failed = statwatch_blocking(&cfg, &["alerts", "--json", "--offset", "3"]);
     assert!(!failed.status.success(), "--offset without --limit");
 
     // A page reads its own records through the log's index, not the 250.
@@ -194,5 +203,5 @@ fn a_long_delivery_log_is_paged_on_the_web_and_on_the_command_line() {
     assert!(page.rows.is_empty() && !page.more);
     assert_eq!((page.counts.delivered, page.counts.failed), (0, 0));
     drop(store);
-    assert!(ids(&statwatch(&cfg, &["alerts", "--json"])).is_empty());
+    assert!(ids(&statwatch_blocking(&cfg, &["alerts", "--json"])).is_empty());
 }

@@ -50,47 +50,24 @@ fn alert(hook: &Hook, rule: &str, period: &str, cause: &str) -> Value {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_real_2025_releases_fire_each_expected_alert_once() {
-    let dir = tempfile::tempdir().unwrap();
-    let cbs = CbsServer::start().await;
-    let hook = Hook::start().await;
-    let receivers = format!(
-        "{REPLAY_RULES}\n[receivers.ops]\nkind = \"webhook\"\nurl = \"{}\"\nsecret = \"{SECRET}\"\n",
-        hook.url
-    );
-    let config = write_config(
-        dir.path(),
-        &cbs_config(&cbs.base_url(), &dir.path().join("state"), &receivers),
-    );
-    let yoy = yoy_vintage(0); // the April 2025 vintage
-    let conf = confidence_vintage();
+    let HookedWorld {
+        dir: _dir,
+        server: cbs,
+        hook,
+        config,
+    } = hooked_world(REPLAY_RULES, Some(SECRET)).await;
+    let [february, march, april, may, june] = releases_2025();
     let poll = || async { statwatch(&config, &["poll"]).await };
 
     // February 2025: the baseline, data to 2024-12. Nothing fires.
-    cbs.set_table(
-        INDUSTRY,
-        industry_table(&until(&yoy, "2024MM12"), "2025-02-10T06:30:00"),
-    );
-    cbs.set_table(
-        CONFIDENCE,
-        confidence_table(&until(&conf, "2025MM02"), "2025-02-27T06:30:00"),
-    );
+    february.serve(&cbs);
     let o = poll().await;
     assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
-    assert!(hook.posts().is_empty());
+    assert!(hook.requests().is_empty());
 
     // March: January first printed at +0.5, after a long run of declines. The webhook is down
     // (500 on every try of this poll): the alert waits in the outbox.
-    cbs.set_table(
-        INDUSTRY,
-        industry_table(
-            &with(&until(&yoy, "2024MM12"), &[("2025MM01", 0.5)]),
-            "2025-03-10T06:30:00",
-        ),
-    );
-    cbs.set_table(
-        CONFIDENCE,
-        confidence_table(&until(&conf, "2025MM03"), "2025-03-28T06:30:00"),
-    );
+    march.serve(&cbs);
     hook.answer(&[500, 500, 500]);
     let o = poll().await;
     assert_eq!(
@@ -115,7 +92,7 @@ async fn the_real_2025_releases_fire_each_expected_alert_once() {
     let o = poll().await;
     assert!(o.status.success(), "{}", stdout(&o));
     assert_eq!(
-        hook.posts().len(),
+        hook.requests().len(),
         4,
         "three refused tries in the first poll, one accepted now"
     );
@@ -131,15 +108,7 @@ async fn the_real_2025_releases_fire_each_expected_alert_once() {
     );
 
     // April: February at +1.0 and January revised to +0.3; confidence falls from -1.5 to -3.3.
-    let april = with(
-        &until(&yoy, "2024MM12"),
-        &[("2025MM01", 0.3), ("2025MM02", 1.0)],
-    );
-    cbs.set_table(INDUSTRY, industry_table(&april, "2025-04-10T06:30:00"));
-    cbs.set_table(
-        CONFIDENCE,
-        confidence_table(&until(&conf, "2025MM04"), "2025-04-29T06:30:00"),
-    );
+    april.serve(&cbs);
     assert!(poll().await.status.success());
     let drop = alert(&hook, "nl-confidence-drop", "2025-04", "new_period");
     assert_eq!(drop["value"], -3.3);
@@ -147,8 +116,7 @@ async fn the_real_2025_releases_fire_each_expected_alert_once() {
     assert_eq!(drop["summary"], "Producer confidence NL (manufacturing): down 1.8 to -3.3 in 2025-04 (from -1.5 in 2025-03)");
 
     // May: March at +1.3, the third month of growth in a row.
-    let may = with(&april, &[("2025MM03", 1.3)]);
-    cbs.set_table(INDUSTRY, industry_table(&may, "2025-05-12T06:30:00"));
+    may.serve(&cbs);
     assert!(poll().await.status.success());
     let streak = alert(&hook, "nl-industry-streak", "2025-03", "new_period");
     assert_eq!(streak["details"]["streak"], 3);
@@ -159,16 +127,7 @@ async fn the_real_2025_releases_fire_each_expected_alert_once() {
 
     // June: February revised from +1.0 to -0.3 (its sign flips), January to +0.1, March to
     // +1.4, and April first printed at -0.2.
-    let june = with(
-        &may,
-        &[
-            ("2025MM01", 0.1),
-            ("2025MM02", -0.3),
-            ("2025MM03", 1.4),
-            ("2025MM04", -0.2),
-        ],
-    );
-    cbs.set_table(INDUSTRY, industry_table(&june, "2025-06-10T06:30:00"));
+    june.serve(&cbs);
     assert!(poll().await.status.success());
     let flip = alert(&hook, "nl-industry-turn", "2025-02", "revision");
     assert_eq!(flip["value"], -0.3);
@@ -182,9 +141,9 @@ async fn the_real_2025_releases_fire_each_expected_alert_once() {
     assert_eq!(april_turn["details"]["new_sign"], "negative");
 
     // Nothing new: nothing sent. Every alert exactly once, exactly these.
-    let before = hook.posts().len();
+    let before = hook.requests().len();
     assert!(poll().await.status.success());
-    assert_eq!(hook.posts().len(), before);
+    assert_eq!(hook.requests().len(), before);
     let (mut seen, ids) = delivered(&hook);
     seen.sort();
     let expected: Vec<Event> = [
@@ -202,13 +161,13 @@ async fn the_real_2025_releases_fire_each_expected_alert_once() {
     assert!(ids.values().all(|&n| n == 1), "{ids:?}");
 
     // Every post is signed with the shared secret over "<timestamp>.<raw body>".
-    for p in hook.posts() {
+    for p in hook.requests() {
         let mut mac = Hmac::<Sha256>::new_from_slice(SECRET.as_bytes()).unwrap();
-        mac.update(p.timestamp.as_bytes());
+        mac.update(p.header("x-statwatch-timestamp").as_bytes());
         mac.update(b".");
         mac.update(&p.body);
         assert_eq!(
-            p.signature,
+            p.header("x-statwatch-signature"),
             format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
         );
     }

@@ -32,67 +32,10 @@ async fn backtest(config: &Path, args: &[&str]) -> Value {
     serde_json::from_slice(&o.stdout).unwrap()
 }
 
-/// A release: the y/y values and stamp, the last confidence period and its stamp.
-type Step<'a> = (&'a [(String, f64)], &'a str, &'a str, &'a str);
-
 /// Polls the 2025 releases as they came: the baseline to 2024-12, then March to June.
 async fn replay_2025(cbs: &CbsServer, config: &Path) {
-    let yoy = yoy_vintage(0);
-    let conf = confidence_vintage();
-    let industry = |values: &[(String, f64)], stamp: &str| {
-        cbs.set_table(INDUSTRY, industry_table(values, stamp));
-    };
-    let confidence = |last: &str, stamp: &str| {
-        cbs.set_table(CONFIDENCE, confidence_table(&until(&conf, last), stamp));
-    };
-    let base = until(&yoy, "2024MM12");
-    let march = with(&base, &[("2025MM01", 0.5)]);
-    let april = with(&base, &[("2025MM01", 0.3), ("2025MM02", 1.0)]);
-    let may = with(&april, &[("2025MM03", 1.3)]);
-    let june = with(
-        &may,
-        &[
-            ("2025MM01", 0.1),
-            ("2025MM02", -0.3),
-            ("2025MM03", 1.4),
-            ("2025MM04", -0.2),
-        ],
-    );
-    let steps: [Step; 5] = [
-        (
-            &base,
-            "2025-02-10T06:30:00",
-            "2025MM02",
-            "2025-02-27T06:30:00",
-        ),
-        (
-            &march,
-            "2025-03-10T06:30:00",
-            "2025MM03",
-            "2025-03-28T06:30:00",
-        ),
-        (
-            &april,
-            "2025-04-10T06:30:00",
-            "2025MM04",
-            "2025-04-29T06:30:00",
-        ),
-        (
-            &may,
-            "2025-05-12T06:30:00",
-            "2025MM04",
-            "2025-04-29T06:30:00",
-        ),
-        (
-            &june,
-            "2025-06-10T06:30:00",
-            "2025MM04",
-            "2025-04-29T06:30:00",
-        ),
-    ];
-    for (values, stamp, conf_last, conf_stamp) in steps {
-        industry(values, stamp);
-        confidence(conf_last, conf_stamp);
+    for release in releases_2025() {
+        release.serve(cbs);
         let o = statwatch(config, &["poll"]).await;
         assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
     }
@@ -170,15 +113,10 @@ async fn backtest_lists_what_the_2025_releases_fired_and_filters_and_runs_beside
     );
 
     // Beside a running daemon (which holds the store): the same answer, through its socket.
-    let mut daemon = tokio::process::Command::new(env!("CARGO_BIN_EXE_statwatch"))
-        .arg("--config")
-        .arg(&config)
-        .arg("run")
-        .env_remove("NOTIFY_SOCKET")
-        .stderr(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
+    let mut daemon = Statwatch::with_config(&config)
+        .args(["run"])
+        .quiet()
+        .spawn();
     let socket = dir.path().join("state/control.sock");
     for _ in 0..200 {
         if socket.exists() {

@@ -148,7 +148,7 @@ async fn the_march_2025_release_makes_one_brief_with_its_facts_and_text() {
     let destatis = DestatisServer::start().await;
     let hook = Hook::start().await;
     let pki = smtp::pki(dir.path());
-    let port = smtp::free_port();
+    let port = free_port();
     let mail = smtp::SmtpServer::start(port, &pki, &dir.path().join("spool"), "starttls");
     let extra = format!(
         "{}\n[receivers.ops]\nkind = \"webhook\"\nurl = \"{}\"\nmin_severity = \"critical\"\n{}",
@@ -178,7 +178,7 @@ async fn the_march_2025_release_makes_one_brief_with_its_facts_and_text() {
     destatis.publish("07.04.2025 08:00:32h", production_release("2025-04"));
     let o = statwatch(&config, &["poll"]).await;
     assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
-    assert!(hook.posts().is_empty(), "a baseline makes no brief");
+    assert!(hook.requests().is_empty(), "a baseline makes no brief");
 
     // Destatis publishes March on 8 May, CBS on 12 May: the German figures are stored first,
     // and alone they open no brief (its lead is Dutch). Each of the two series has March
@@ -192,7 +192,7 @@ async fn the_march_2025_release_makes_one_brief_with_its_facts_and_text() {
         stdout(&o)
     );
     assert!(
-        hook.posts().is_empty(),
+        hook.requests().is_empty(),
         "no brief without the lead's release"
     );
 

@@ -8,67 +8,9 @@ use std::time::Duration;
 use common::*;
 use serde_json::Value;
 
-struct World {
-    _dir: tempfile::TempDir,
-    server: CbsServer,
-    config: std::path::PathBuf,
-}
-
-/// A server holding the April 2025 vintage (data to 2025-02) and confidence to 2025-03.
-async fn world() -> World {
-    let dir = tempfile::tempdir().unwrap();
-    let server = CbsServer::start().await;
-    server.set_table(
-        INDUSTRY,
-        industry_table(&yoy_vintage(0), "2025-04-10T06:30:00"),
-    );
-    server.set_table(
-        CONFIDENCE,
-        confidence_table(
-            &until(&confidence_vintage(), "2025MM03"),
-            "2025-03-28T06:30:00",
-        ),
-    );
-    let config = write_config(
-        dir.path(),
-        &cbs_config(&server.base_url(), &dir.path().join("state"), ""),
-    );
-    World {
-        _dir: dir,
-        server,
-        config,
-    }
-}
-
-/// The next real release: March 2025 first printed at +1.3, February revised from +1.0 to
-/// -0.3 and January from +0.3 to +0.1; confidence falls to -3.3 in April.
-fn publish_next(server: &CbsServer) {
-    let v = with(
-        &yoy_vintage(0),
-        &[("2025MM03", 1.3), ("2025MM02", -0.3), ("2025MM01", 0.1)],
-    );
-    server.set_table(INDUSTRY, industry_table(&v, "2025-05-12T06:30:00"));
-    server.set_table(
-        CONFIDENCE,
-        confidence_table(
-            &until(&confidence_vintage(), "2025MM04"),
-            "2025-04-29T06:30:00",
-        ),
-    );
-}
-
-fn observation<'a>(series: &'a Value, period: &str) -> &'a Value {
-    series["observations"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|o| o["period"] == period)
-        .unwrap_or_else(|| panic!("no {period} in {series}"))
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn baseline_then_a_release_records_exactly_its_changes() {
-    let w = world().await;
+    let w = cbs_world().await;
     let o = statwatch(&w.config, &["poll"]).await;
     assert!(o.status.success(), "{}\n{}", stdout(&o), stderr(&o));
     let out = stdout(&o);
@@ -165,7 +107,7 @@ async fn baseline_then_a_release_records_exactly_its_changes() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_poll_with_nothing_changed_makes_only_the_cheap_checks() {
-    let w = world().await;
+    let w = cbs_world().await;
     assert!(statwatch(&w.config, &["poll"]).await.status.success());
     w.server.clear_requests();
     let o = statwatch(&w.config, &["poll"]).await;
@@ -193,7 +135,7 @@ async fn a_poll_with_nothing_changed_makes_only_the_cheap_checks() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn status_changes_update_in_place_and_are_not_revisions() {
-    let w = world().await;
+    let w = cbs_world().await;
     assert!(statwatch(&w.config, &["poll"]).await.status.success());
     let mut t = w.server.table(INDUSTRY);
     for (k, s) in t.periods.iter_mut() {
@@ -217,7 +159,7 @@ async fn status_changes_update_in_place_and_are_not_revisions() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_table_paged_over_several_next_links_yields_every_row_once() {
-    let w = world().await;
+    let w = cbs_world().await;
     w.server.set_page_size(7);
     let o = statwatch(&w.config, &["poll"]).await;
     assert!(o.status.success(), "{}", stdout(&o));
@@ -280,7 +222,7 @@ async fn failures_name_the_table_and_cause_and_leave_the_store_untouched() {
         ),
     ];
     for (entity, fault, times, cause) in cases {
-        let w = world().await;
+        let w = cbs_world().await;
         assert!(statwatch(&w.config, &["poll"]).await.status.success());
         let before = series_json(&w.config, "nl.industry.yoy").await;
         publish_next(&w.server);
@@ -323,13 +265,9 @@ async fn failures_name_the_table_and_cause_and_leave_the_store_untouched() {
     }
 }
 
-fn fail_industry(server: &CbsServer, entity: &str, fault: Fault, times: usize) {
-    server.fail_next(&format!("{INDUSTRY}/{entity}"), fault, times);
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn a_transient_failure_is_retried_within_the_poll() {
-    let w = world().await;
+    let w = cbs_world().await;
     w.server
         .fail_next(&format!("{INDUSTRY}/TypedDataSet"), Fault::Reset, 1);
     w.server.fail_next("Tables", Fault::Status500, 2);
@@ -340,7 +278,7 @@ async fn a_transient_failure_is_retried_within_the_poll() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_discontinued_table_is_reported_loudly() {
-    let w = world().await;
+    let w = cbs_world().await;
     let mut t = w.server.table(INDUSTRY);
     t.output_status = "Gediscontinueerd".into();
     w.server.set_table(INDUSTRY, t);
@@ -362,7 +300,7 @@ async fn a_discontinued_table_is_reported_loudly() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_unknown_table_or_key_names_the_cause() {
-    let w = world().await;
+    let w = cbs_world().await;
     let text = std::fs::read_to_string(&w.config)
         .unwrap()
         .replace("table = \"81234ned\"", "table = \"NOSUCHTABLE\"")
@@ -384,7 +322,7 @@ async fn an_unknown_table_or_key_names_the_cause() {
 /// and the other's data was dropped silently); the source's other table is stored.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_pinned_key_the_table_has_twice_once_trimmed_names_both() {
-    let w = world().await;
+    let w = cbs_world().await;
     let mut t = w.server.table(INDUSTRY);
     t.dimensions[0].1.push("307500 ".into());
     w.server.set_table(INDUSTRY, t);
@@ -403,7 +341,7 @@ async fn a_pinned_key_the_table_has_twice_once_trimmed_names_both() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn dry_run_stores_nothing_and_says_what_it_would_store() {
-    let w = world().await;
+    let w = cbs_world().await;
     let o = statwatch(&w.config, &["poll", "--dry-run"]).await;
     assert!(o.status.success());
     assert!(
@@ -437,7 +375,7 @@ fn would_store(out: &str) -> Vec<(String, String, f64, String)> {
 /// sync, and a release's new and revised ones.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_dry_run_shows_what_the_real_poll_then_stores() {
-    let w = world().await;
+    let w = cbs_world().await;
     for release in [false, true] {
         if release {
             publish_next(&w.server);
@@ -474,7 +412,7 @@ async fn a_dry_run_shows_what_the_real_poll_then_stores() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn usage_and_config_errors_exit_2() {
-    let w = world().await;
+    let w = cbs_world().await;
     let o = statwatch(&w.config, &["series", "no.such.series"]).await;
     assert_eq!(o.status.code(), Some(2));
     assert!(
@@ -500,7 +438,7 @@ async fn usage_and_config_errors_exit_2() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_series_added_to_a_polled_table_is_fetched_without_waiting_for_a_release() {
-    let w = world().await;
+    let w = cbs_world().await;
     assert!(statwatch(&w.config, &["poll"]).await.status.success());
     let text = std::fs::read_to_string(&w.config).unwrap()
         + r#"
@@ -540,7 +478,7 @@ unit = "%"
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_wrong_measure_or_an_unpinned_dimension_names_the_fix() {
-    let w = world().await;
+    let w = cbs_world().await;
     let text = std::fs::read_to_string(&w.config)
         .unwrap()
         .replace("measure = \"KalendergecorrigeerdeProductie_14\"", "measure = \"KalendergecorrigeerdeProductie_15\"")
@@ -573,7 +511,7 @@ async fn a_wrong_measure_or_an_unpinned_dimension_names_the_fix() {
 /// DataProperties and the dimension lists only make messages friendlier.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_server_without_metadata_sets_still_delivers() {
-    let w = world().await;
+    let w = cbs_world().await;
     let mut t = industry_table(&yoy_vintage(0), "2025-04-10T06:30:00");
     // Unpadded keys: without the dimension list the configured key is used as written.
     for r in t.rows.iter_mut() {
@@ -661,10 +599,8 @@ async fn measure_a_100k_row_poll() {
         server.base_url()
     );
     let config = write_config(dir.path(), &text);
-    let out = tokio::process::Command::new("/usr/bin/time")
-        .arg("-v")
-        .arg(env!("CARGO_BIN_EXE_statwatch"))
-        .args(["--config", config.to_str().unwrap(), "poll"])
+    let out = Statwatch::with_config(&config)
+        .args(["poll"])
         .args(
             std::env::var("STATWATCH_MEASURE_ARGS")
                 .ok()
@@ -673,9 +609,9 @@ async fn measure_a_100k_row_poll() {
                 .into_iter()
                 .flatten(),
         )
-        .output()
-        .await
-        .unwrap();
+        .under("/usr/bin/time", &["-v"])
+        .run()
+        .await;
     let err = String::from_utf8_lossy(&out.stderr);
     println!("{}", stdout(&out).lines().next().unwrap_or(""));
     for l in err
@@ -685,299 +621,4 @@ async fn measure_a_100k_row_poll() {
         println!("{}", l.trim());
     }
     assert!(out.status.success());
-}
-
-// ---------------------------------------------------------------------------------------
-// Hostile or broken answers: each is a failure of that table, named, with the store
-// untouched, and the next good poll recovers (the release is fetched again).
-
-/// A TypedDataSet page holding the industry table's rows (C Industrie and another branch)
-/// as published next, with `edit` applied to the rows, and an optional nextLink.
-fn page(server: &CbsServer, edit: impl Fn(&mut Vec<Value>), next: Option<&str>) -> String {
-    let mut rows: Vec<Value> = server
-        .table(INDUSTRY)
-        .rows
-        .into_iter()
-        .map(Value::Object)
-        .collect();
-    edit(&mut rows);
-    let mut env = serde_json::json!({"odata.metadata": "x", "value": rows});
-    if let Some(n) = next {
-        env["odata.nextLink"] = Value::String(n.to_string());
-    }
-    env.to_string()
-}
-
-/// Polls after `publish_next` with `setup` applied, and asserts the industry table failed
-/// with `cause` (source, table and cause on one line), was left untouched, and that a poll
-/// after `clear_faults` stores the release.
-async fn fails_then_recovers(
-    what: &str,
-    setup: impl FnOnce(&World),
-    extra_config: &[&str],
-    cause: &[&str],
-) {
-    let w = world().await;
-    let o = statwatch(&w.config, &["poll"]).await;
-    assert!(o.status.success(), "{what}: {}{}", stdout(&o), stderr(&o));
-    let before = series_json(&w.config, "nl.industry.yoy").await;
-    if !extra_config.is_empty() {
-        let text = std::fs::read_to_string(&w.config).unwrap().replace(
-            "history_years = 20\n",
-            &format!("history_years = 20\n{}\n", extra_config.join("\n")),
-        );
-        std::fs::write(&w.config, text).unwrap();
-    }
-    publish_next(&w.server);
-    setup(&w);
-    let o = statwatch(&w.config, &["poll"]).await;
-    let out = stdout(&o);
-    assert_eq!(o.status.code(), Some(1), "{what}: {out}{}", stderr(&o));
-    let line = out
-        .lines()
-        .find(|l| l.starts_with("cbs 85806NED"))
-        .unwrap_or("");
-    assert!(line.contains("FAILED"), "{what}: {out}");
-    for c in cause {
-        assert!(line.contains(c), "{what}: {c:?} not in {line:?}");
-    }
-    // The record stays readable and unchanged.
-    assert_eq!(
-        series_json(&w.config, "nl.industry.yoy").await,
-        before,
-        "{what}"
-    );
-    w.server.clear_faults();
-    w.server.set_endless(false);
-    w.server.delay("TypedDataSet", Duration::ZERO);
-    w.server.set_page_size(10_000);
-    if !extra_config.is_empty() {
-        let text = std::fs::read_to_string(&w.config).unwrap();
-        let text = extra_config
-            .iter()
-            .fold(text, |t, line| t.replace(&format!("{line}\n"), ""));
-        std::fs::write(&w.config, text).unwrap();
-    }
-    let o = statwatch(&w.config, &["poll"]).await;
-    assert!(o.status.success(), "{what} recovery: {}", stdout(&o));
-    assert!(
-        stdout(&o).contains("cbs 85806NED: 1 new period, 2 revisions"),
-        "{what} recovery: {}",
-        stdout(&o)
-    );
-}
-
-fn set_cell(rows: &mut [Value], period: &str, cell: Value) {
-    for r in rows.iter_mut() {
-        if r["Perioden"] == period && r[BRANCH_DIM] == "307500  " {
-            r[YOY] = cell.clone();
-        }
-    }
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn a_non_finite_cell_fails_the_table_and_the_store_stays_readable() {
-    for bad in ["NaN", "inf", "-1e999", " Infinity "] {
-        fails_then_recovers(
-            bad,
-            |w| {
-                let p = page(
-                    &w.server,
-                    |rows| set_cell(rows, "2025MM03", Value::String(bad.into())),
-                    None,
-                );
-                fail_industry(&w.server, "TypedDataSet", Fault::Body(p), 3);
-            },
-            &[],
-            &["nl.industry.yoy", "2025MM03", "not a finite number"],
-        )
-        .await;
-    }
-    // A JSON number that overflows f64.
-    fails_then_recovers(
-        "1e999",
-        |w| {
-            let p = page(
-                &w.server,
-                |rows| set_cell(rows, "2025MM03", Value::String("@@".into())),
-                None,
-            )
-            .replace("\"@@\"", "1e999");
-            fail_industry(&w.server, "TypedDataSet", Fault::Body(p), 3);
-        },
-        &[],
-        &["TypedDataSet", "number out of range"],
-    )
-    .await;
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn a_period_key_with_an_absurd_year_is_not_a_period() {
-    let w = world().await;
-    publish_next(&w.server);
-    let p = page(
-        &w.server,
-        |rows| {
-            for key in ["-999MM01", "0000MM01", "9999KW01", "+999JJ00"] {
-                rows.push(serde_json::json!({BRANCH_DIM: "307500", "Perioden": key, YOY: 1.0}));
-            }
-        },
-        None,
-    );
-    fail_industry(&w.server, "TypedDataSet", Fault::Body(p), 1);
-    let o = statwatch(&w.config, &["poll"]).await;
-    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
-    let s = series_json(&w.config, "nl.industry.yoy").await;
-    let periods: Vec<&str> = s["observations"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|o| o["period"].as_str().unwrap())
-        .collect();
-    assert_eq!(periods.first(), Some(&"2022-01"), "{periods:?}");
-    assert_eq!(periods.len(), 39, "{periods:?}");
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn an_answer_lacking_a_watched_series_fails_and_the_release_is_fetched_again() {
-    let empty = r#"{"odata.metadata":"x","value":[]}"#.to_string();
-    fails_then_recovers(
-        "no rows",
-        |w| fail_industry(&w.server, "TypedDataSet", Fault::Body(empty.clone()), 3),
-        &[],
-        &["nl.industry.yoy", "no rows"],
-    )
-    .await;
-    fails_then_recovers(
-        "only another branch",
-        |w| {
-            let p = page(
-                &w.server,
-                |rows| rows.retain(|r| r[BRANCH_DIM] != "307500  "),
-                None,
-            );
-            fail_industry(&w.server, "TypedDataSet", Fault::Body(p), 3);
-        },
-        &[],
-        &["nl.industry.yoy", "no rows"],
-    )
-    .await;
-    fails_then_recovers(
-        "every cell empty",
-        |w| {
-            let p = page(
-                &w.server,
-                |rows| {
-                    for r in rows.iter_mut() {
-                        r[YOY] = Value::Null;
-                    }
-                },
-                None,
-            );
-            fail_industry(&w.server, "TypedDataSet", Fault::Body(p), 3);
-        },
-        &[],
-        &["nl.industry.yoy", "no values"],
-    )
-    .await;
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn redirects_and_next_links_to_another_origin_are_never_followed() {
-    // The other origin serves the same table with other figures: if it were asked, its data
-    // would be stored.
-    let other = CbsServer::start().await;
-    other.set_table(
-        INDUSTRY,
-        industry_table(&with(&yoy_vintage(0), &[("2025MM02", 99.0)]), "x"),
-    );
-    let elsewhere = format!(
-        "{}/ODataApi/odata/{INDUSTRY}/TypedDataSet?$format=json",
-        other.base_url()
-    );
-    let redirect = elsewhere.clone();
-    fails_then_recovers(
-        "redirect",
-        move |w| fail_industry(&w.server, "TypedDataSet", Fault::Redirect(redirect), 3),
-        &[],
-        &["TypedDataSet", "redirect", &other.base_url()],
-    )
-    .await;
-    assert_eq!(other.requests(), Vec::<String>::new());
-
-    let off_path = format!("{}/elsewhere/TypedDataSet?$skip=7", other.base_url());
-    let link = off_path.clone();
-    fails_then_recovers(
-        "nextLink to another origin",
-        move |w| {
-            let p = page(&w.server, |rows| rows.truncate(7), Some(&link));
-            fail_industry(&w.server, "TypedDataSet", Fault::Body(p), 3);
-        },
-        &[],
-        &["TypedDataSet", "odata.nextLink", &other.base_url()],
-    )
-    .await;
-    assert_eq!(other.requests(), Vec::<String>::new());
-
-    // An absolute ODataApi link to another host (as CBS writes them, to its public host) is
-    // re-based onto base_url: the data comes from the configured origin.
-    let w = world().await;
-    w.server.set_page_size(7);
-    let first = page(&w.server, |rows| rows.truncate(0), Some(&elsewhere));
-    fail_industry(&w.server, "TypedDataSet", Fault::Body(first), 1);
-    let o = statwatch(&w.config, &["poll"]).await;
-    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
-    assert_eq!(other.requests(), Vec::<String>::new());
-    let s = series_json(&w.config, "nl.industry.yoy").await;
-    assert_eq!(observation(&s, "2025-02")["value"], 1.0);
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn endless_pagination_stops_at_the_page_cap() {
-    fails_then_recovers(
-        "endless",
-        |w| {
-            w.server.set_page_size(7);
-            w.server.set_endless(true);
-        },
-        &["max_rows_per_table = 1000"],
-        &["TypedDataSet", "more than 10 pages", "max_rows_per_table"],
-    )
-    .await;
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn a_table_with_more_rows_than_the_cap_fails() {
-    fails_then_recovers(
-        "rows",
-        |w| w.server.set_page_size(7),
-        &["max_rows_per_table = 20"],
-        &["more than 20 rows", "max_rows_per_table"],
-    )
-    .await;
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn a_table_fetch_has_a_deadline() {
-    fails_then_recovers(
-        "deadline",
-        |w| {
-            w.server.set_page_size(7);
-            w.server.delay("TypedDataSet", Duration::from_millis(700));
-        },
-        &["table_deadline_secs = 2"],
-        &["not complete within 2 s", "table_deadline_secs"],
-    )
-    .await;
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn an_answer_over_the_byte_cap_fails() {
-    fails_then_recovers(
-        "bytes",
-        |_| {},
-        &["max_response_bytes = 4096"],
-        &["larger than 4096 bytes", "max_response_bytes"],
-    )
-    .await;
 }

@@ -1,74 +1,18 @@
-//! Slack, Mattermost, Teams and Alertmanager receivers against local servers that answer like
-//! each platform and check the documented shapes (tests/support_notify/platforms.rs), with a
+//! Slack, Mattermost and Teams receivers against local servers that answer like each
+//! platform and check the documented shapes (tests/common/notify/platforms.rs), with a
 //! real sled store in a temp dir. The first accepted Slack, Teams and Mattermost messages
 //! are written to target/receivers/ as samples (and a Slack message with a brief's whole
-//! text, `slack_brief.json`).
+//! text, `slack_brief.json`). Long cycles (split, paced, digested) are in tests/chat_cycles.rs.
 
-#[path = "common/hook.rs"]
-#[allow(dead_code)]
-mod hook;
-mod support_notify;
+mod common;
 
-use std::time::Duration;
-
+use common::notify::chat::*;
+use common::notify::platforms::*;
+use common::notify::*;
+use common::*;
 use statwatch::model::{DeliveryState, Severity};
-use statwatch::notify::{Mode, Notifier};
+use statwatch::notify::Mode;
 use statwatch::store::Store;
-use support_notify::platforms::*;
-use support_notify::*;
-
-/// A notifier with short in-poll pauses and pacing (the platforms' own pacing is tested in
-/// `split_parts_are_paced_to_slacks_rate_limit`).
-fn notifier(extra: &str) -> Notifier {
-    Notifier::new(&config(extra))
-        .expect("notifier")
-        .with_retry_base(Duration::from_millis(20))
-        .with_pace(Duration::from_millis(5))
-}
-
-fn chat(name: &str, kind: &str, url: &str) -> String {
-    format!("[receivers.{name}]\nkind = \"{kind}\"\nurl = \"{url}\"\ntimeout_secs = 2\n")
-}
-
-/// A chat receiver that never digests, for the tests of splitting a long cycle.
-fn chat_all(name: &str, kind: &str, url: &str) -> String {
-    format!("{}digest_after = 10000\n", chat(name, kind, url))
-}
-
-/// Writes a message byte for byte as sent, for the closing note.
-fn sample(name: &str, body: &[u8]) {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/receivers");
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join(name), body).unwrap();
-}
-
-fn two_alerts() -> Vec<statwatch::model::Alert> {
-    let a = alert(
-        "3f0c9a1e",
-        Severity::Info,
-        "Industrial production NL, y/y % (calendar adjusted): positive for the 3rd month in a row (+1.3 in 2025-03)",
-    );
-    let mut b = alert(
-        "9b21c0d4",
-        Severity::Warning,
-        "Industrial production NL, y/y % (calendar adjusted): turned negative (-0.3 in 2025-02, revised from +1.0) after 1 month of positive values",
-    );
-    b.rule = "nl-industry-turn".into();
-    b.period = Some(statwatch::model::Period::Month(2025, 2));
-    b.source_period = "2025MM02".into();
-    b.value = Some(-0.3);
-    b.cause = statwatch::model::Cause::Revision;
-    b.details = serde_json::json!({"old_value": 1.0, "new_sign": "negative"})
-        .as_object()
-        .cloned()
-        .unwrap()
-        .into();
-    b.previous = Some(statwatch::model::Previous {
-        period: statwatch::model::Period::Month(2025, 1),
-        value: 0.1,
-    });
-    vec![a, b]
-}
 
 #[tokio::test]
 async fn slack_gets_one_valid_block_kit_message_per_cycle() {
@@ -76,7 +20,7 @@ async fn slack_gets_one_valid_block_kit_message_per_cycle() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
     enqueue(&store, "team", &two_alerts());
-    let n = notifier(&chat("team", "slack", &p.url(SLACK_PATH)));
+    let n = paced(&chat("team", "slack", &p.url(SLACK_PATH)));
     let report = n.deliver(&store, Mode::Poll).await.unwrap();
     assert!(!report.failed(), "{report:?}");
     let reqs = p.requests();
@@ -119,7 +63,7 @@ async fn a_webhook_body_at_slack_is_refused_with_invalid_payload_for_good() {
         "[receivers.hook]\nkind = \"webhook\"\nurl = \"{}\"\n",
         p.url(SLACK_PATH)
     );
-    let report = notifier(&extra).deliver(&store, Mode::Poll).await.unwrap();
+    let report = paced(&extra).deliver(&store, Mode::Poll).await.unwrap();
     assert!(report.failed());
     let reqs = p.requests();
     assert_eq!(reqs.len(), 1, "a 400 is not retried");
@@ -140,7 +84,7 @@ async fn slack_429_waits_for_retry_after() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
     enqueue(&store, "team", &two_alerts());
-    let n = notifier(&chat("team", "slack", &p.url(SLACK_PATH)));
+    let n = paced(&chat("team", "slack", &p.url(SLACK_PATH)));
     n.deliver(&store, Mode::Poll).await.unwrap();
     let reqs = p.requests();
     assert_eq!(
@@ -155,75 +99,6 @@ async fn slack_429_waits_for_retry_after() {
 }
 
 #[tokio::test]
-async fn a_long_cycle_is_split_within_each_platforms_limits() {
-    let p = Platforms::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).unwrap();
-    let alerts: Vec<_> = (0..120)
-        .map(|i| {
-            let mut a = alert(
-                &format!("long-{i:03}"),
-                Severity::Info,
-                &format!(
-                    "alert {i}: {}",
-                    "a rather long summary & <more> ".repeat(12)
-                ),
-            );
-            a.detected_at += chrono::Duration::milliseconds(i);
-            a
-        })
-        .collect();
-    let extra = [
-        chat_all("s", "slack", &p.url(SLACK_PATH)),
-        chat_all("m", "mattermost", &p.url(MATTERMOST_PATH)),
-        chat_all("t", "teams", &p.url(TEAMS_PATH)),
-    ]
-    .concat();
-    for r in ["s", "m", "t"] {
-        enqueue(&store, r, &alerts);
-    }
-    let started = std::time::Instant::now();
-    let report = notifier(&extra).deliver(&store, Mode::Poll).await.unwrap();
-    eprintln!(
-        "120 alerts to three chat receivers in {:?}",
-        started.elapsed()
-    );
-    assert!(!report.failed(), "{report:?}");
-    for (path, min_parts) in [(SLACK_PATH, 5), (MATTERMOST_PATH, 2), (TEAMS_PATH, 2)] {
-        let reqs: Vec<_> = p
-            .requests()
-            .into_iter()
-            .filter(|r| r.path == path)
-            .collect();
-        assert!(reqs.len() >= min_parts, "{path}: {} messages", reqs.len());
-        assert!(
-            reqs.iter().all(|r| r.invalid.is_none()),
-            "{path}: {:?}",
-            reqs.iter().map(|r| &r.invalid).collect::<Vec<_>>()
-        );
-        let all: String = reqs
-            .iter()
-            .map(|r| String::from_utf8_lossy(&r.body).into_owned())
-            .collect();
-        for i in 0..120 {
-            let id = format!("long-{i:03}");
-            assert_eq!(all.matches(&id).count(), 1, "{path}: {id} not exactly once");
-        }
-        eprintln!(
-            "{path}: {} messages, largest {} bytes",
-            reqs.len(),
-            reqs.iter().map(|r| r.body.len()).max().unwrap()
-        );
-    }
-    for r in ["s", "m", "t"] {
-        assert_eq!(
-            delivery(&store, r, "long-119").state,
-            DeliveryState::Delivered
-        );
-    }
-}
-
-#[tokio::test]
 async fn teams_202_and_mattermost_ok_deliver() {
     let p = Platforms::start().await;
     let dir = tempfile::tempdir().unwrap();
@@ -235,7 +110,7 @@ async fn teams_202_and_mattermost_ok_deliver() {
         chat("m", "mattermost", &p.url(MATTERMOST_PATH)),
     ]
     .concat();
-    let report = notifier(&extra).deliver(&store, Mode::Poll).await.unwrap();
+    let report = paced(&extra).deliver(&store, Mode::Poll).await.unwrap();
     assert!(!report.failed(), "{report:?}");
     for (path, status, file) in [
         (TEAMS_PATH, 202, "teams.json"),
@@ -264,41 +139,6 @@ async fn teams_202_and_mattermost_ok_deliver() {
     }
 }
 
-/// A brief as the pipeline stores it, its text longer than one Slack section (3,000
-/// characters): the March 2025 brief of tests/briefs.rs with a release of 60 revisions, and
-/// branch titles with the characters chat markup reads (`&`, `<`, `*`, `_`).
-fn long_brief() -> (statwatch::model::Alert, String) {
-    let mut text = String::from(
-        "Dutch manufacturing, 2025-03\n\n\
-         Industrial production NL, y/y % (calendar adjusted): +1.3 % in 2025-03, positive for the 3rd month in a row, after 18 months of negative values since 2023-07.\n\
-         Industrial production DE, y/y % (calendar adjusted): +0.3 % in 2025-03 (from -3.6 the period before, +3.9).\n\
-         Industrial production DE, m/m % (calendar and seasonally adjusted): +3.5 % in 2025-03 (from -1.3 the period before, +4.8).\n\
-         Of 8 series (nl.industry.branch.*.yoy) in 2025-03, 4 rose and 4 fell.\n\
-         Highest: 13-15 Textiel-, kleding- & lederindustrie +11.9 %, 27 Elektrische apparatenindustrie <EA> +9.2 %.\n\
-         Lowest: 29-30 Transportmiddelenindustrie -7.1 %, 25 Metaal_producten -4.0 %.\n\n\
-         Alerts of this release:\n",
-    );
-    for i in 0..60 {
-        text.push_str(&format!(
-            "- Branch {i:02} & co, y/y % (calendar adjusted): 2025-02 revised from +1.0 to -0.3: now negative\n"
-        ));
-    }
-    let mut b = alert(
-        "brief-2025-03",
-        Severity::Info,
-        "Dutch manufacturing: Industrial production NL, y/y % (calendar adjusted): +1.3 % in 2025-03",
-    );
-    b.kind = "brief".into();
-    b.rule = "nl-industry".into();
-    b.title = "Dutch manufacturing".into();
-    b.details = serde_json::json!({"text": text, "facts": {}})
-        .as_object()
-        .cloned()
-        .unwrap()
-        .into();
-    (b, text)
-}
-
 #[tokio::test]
 async fn every_chat_platform_gets_the_whole_text_of_a_brief() {
     let p = Platforms::start().await;
@@ -319,7 +159,7 @@ async fn every_chat_platform_gets_the_whole_text_of_a_brief() {
     for r in ["s", "m", "t"] {
         enqueue(&store, r, &cycle);
     }
-    let report = notifier(&extra).deliver(&store, Mode::Poll).await.unwrap();
+    let report = paced(&extra).deliver(&store, Mode::Poll).await.unwrap();
     assert!(!report.failed(), "{report:?}");
     let one = |path: &str| {
         let reqs: Vec<_> = p
@@ -414,21 +254,16 @@ async fn a_refusal_keeps_its_body_and_the_url_never_leaks() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
     enqueue(&store, "team", &two_alerts()[..1]);
-    let n = notifier(&chat("team", "slack", &p.url(SLACK_PATH)));
+    let n = paced(&chat("team", "slack", &p.url(SLACK_PATH)));
     let report = n.deliver(&store, Mode::Poll).await.unwrap();
     let d = delivery(&store, "team", "3f0c9a1e");
     assert_eq!(d.state, DeliveryState::Failed);
     assert_eq!(d.last_error.as_deref(), Some("HTTP 404: no_service"));
 
     // An unreachable chat service: pending, and its URL (the token) in no error or log.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let down = format!("http://127.0.0.1:{port}{TEAMS_PATH}");
+    let down = format!("http://127.0.0.1:{}{TEAMS_PATH}", free_port());
     enqueue(&store, "down", &two_alerts()[..1]);
-    let n2 = notifier(&chat("down", "teams", &down));
+    let n2 = paced(&chat("down", "teams", &down));
     let report2 = n2.deliver(&store, Mode::Poll).await.unwrap();
     let d2 = delivery(&store, "down", "3f0c9a1e");
     assert_eq!(d2.state, DeliveryState::Pending);
@@ -447,24 +282,14 @@ async fn a_refusal_keeps_its_body_and_the_url_never_leaks() {
 #[tokio::test]
 async fn check_shows_a_chat_url_as_its_origin_only() {
     let dir = tempfile::tempdir().unwrap();
-    let text = format!(
-        "{}\n{}",
-        BASE.replace(
-            "/tmp/statwatch-notify-test",
-            &dir.path().join("state").display().to_string()
-        ),
-        chat(
+    let path = notify_config(&dir.path().join("state"))
+        .extra(&chat(
             "team",
             "slack",
-            "https://hooks.slack.com/services/T0STATW/B0STATW/slackTokenQ7x2"
-        )
-    );
-    let path = dir.path().join("statwatch.toml");
-    std::fs::write(&path, text).unwrap();
-    let o = std::process::Command::new(env!("CARGO_BIN_EXE_statwatch"))
-        .args(["--config", path.to_str().unwrap(), "check"])
-        .output()
-        .unwrap();
+            "https://hooks.slack.com/services/T0STATW/B0STATW/slackTokenQ7x2",
+        ))
+        .write(dir.path());
+    let o = statwatch(&path, &["check"]).await;
     let out = format!(
         "{}{}",
         String::from_utf8_lossy(&o.stdout),
@@ -479,109 +304,6 @@ async fn check_shows_a_chat_url_as_its_origin_only() {
         !out.contains("slackTokenQ7x2") && !out.contains("T0STATW"),
         "{out}"
     );
-}
-
-#[tokio::test]
-async fn alertmanager_gets_the_label_set_and_one_member_is_enough() {
-    let (a, b) = (Platforms::start().await, Platforms::start().await);
-    a.script(vec![Reply {
-        status: 503,
-        retry_after: None,
-        body: "down",
-    }]);
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).unwrap();
-    enqueue(&store, "am", &two_alerts());
-    let extra = format!(
-        "[receivers.am]\nkind = \"alertmanager\"\nurls = [\"{}\", \"{}/\"]\nresolve_after_hours = 48\n",
-        a.base, b.base
-    );
-    let n = notifier(&extra);
-    let report = n.deliver(&store, Mode::Poll).await.unwrap();
-    assert!(!report.failed(), "one member took it: {report:?}");
-    let (ra, rb) = (a.requests(), b.requests());
-    assert_eq!((ra.len(), rb.len()), (1, 1), "one list to every member");
-    assert_eq!(rb[0].path, ALERTMANAGER_PATH);
-    assert_eq!(rb[0].invalid, None);
-    let v = rb[0].json();
-    assert_eq!(v.as_array().unwrap().len(), 2, "one list per cycle");
-    let turn = v
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|x| x["labels"]["alertname"] == "nl-industry-turn")
-        .unwrap();
-    assert_eq!(
-        turn["labels"],
-        serde_json::json!({"alertname": "nl-industry-turn", "series": "nl.industry.yoy",
-            "severity": "warning", "source": "cbs", "table": "85806NED", "period": "2025-02",
-            "statwatch_id": "9b21c0d4"})
-    );
-    assert!(turn["annotations"]["summary"]
-        .as_str()
-        .unwrap()
-        .contains("turned negative"));
-    assert!(turn["annotations"]["description"]
-        .as_str()
-        .unwrap()
-        .contains("revision (was 1.0)"));
-    let t = |k: &str| chrono::DateTime::parse_from_rfc3339(turn[k].as_str().unwrap()).unwrap();
-    // endsAt counts from the sending.
-    assert!(t("endsAt") >= rb[0].at + chrono::Duration::hours(48) - chrono::Duration::seconds(1));
-    assert!(t("endsAt") - t("startsAt") >= chrono::Duration::hours(48));
-    assert_eq!(
-        delivery(&store, "am", "9b21c0d4").state,
-        DeliveryState::Delivered
-    );
-
-    // Every member down: pending; every member refusing: failed.
-    let c = Platforms::start().await;
-    c.script(vec![
-        Reply {
-            status: 500,
-            retry_after: None,
-            body: ""
-        };
-        3
-    ]);
-    let d = Platforms::start().await;
-    d.script(vec![
-        Reply {
-            status: 400,
-            retry_after: None,
-            body: "bad"
-        };
-        3
-    ]);
-    enqueue(&store, "am2", &two_alerts()[..1]);
-    let extra2 = format!(
-        "[receivers.am2]\nkind = \"alertmanager\"\nurls = [\"{}\", \"{}\"]\n",
-        c.base, d.base
-    );
-    notifier(&extra2).deliver(&store, Mode::Poll).await.unwrap();
-    let e = delivery(&store, "am2", "3f0c9a1e");
-    assert_eq!(e.state, DeliveryState::Pending);
-    assert_eq!(c.requests().len(), 3);
-    d.script(vec![
-        Reply {
-            status: 400,
-            retry_after: None,
-            body: "bad"
-        };
-        3
-    ]);
-    c.script(vec![
-        Reply {
-            status: 422,
-            retry_after: None,
-            body: "no"
-        };
-        3
-    ]);
-    notifier(&extra2).deliver(&store, Mode::Poll).await.unwrap();
-    let e = delivery(&store, "am2", "3f0c9a1e");
-    assert_eq!(e.state, DeliveryState::Failed, "{e:?}");
-    assert!(e.last_error.unwrap().contains("HTTP 400: bad"));
 }
 
 /// A source whose titles and labels carry chat markup: a channel mention in each platform's
@@ -617,7 +339,7 @@ async fn titles_from_a_source_reach_every_chat_platform_neutralised() {
     for r in ["s", "m", "t"] {
         enqueue(&store, r, &[brief.clone(), a.clone()]);
     }
-    let report = notifier(&extra).deliver(&store, Mode::Poll).await.unwrap();
+    let report = paced(&extra).deliver(&store, Mode::Poll).await.unwrap();
     assert!(!report.failed(), "{report:?}");
     let posted = |path: &str| -> Vec<String> {
         p.requests()
@@ -719,104 +441,6 @@ fn strings(v: &serde_json::Value, out: &mut Vec<String>) {
     }
 }
 
-/// `n` alerts, each in its own Slack blocks: 24 fit a message, so 60 make three parts.
-fn many(prefix: &str, n: usize) -> Vec<statwatch::model::Alert> {
-    (0..n)
-        .map(|i| {
-            let mut a = alert(
-                &format!("{prefix}-{i:03}"),
-                Severity::Info,
-                &format!("alert {i}"),
-            );
-            // In order, and all due already.
-            a.detected_at += chrono::Duration::milliseconds(i as i64 - 1000);
-            a
-        })
-        .collect()
-}
-
-/// How often each alert id appears in the messages Slack accepted.
-fn accepted(p: &Platforms, prefix: &str, n: usize) -> Vec<usize> {
-    let bodies: Vec<String> = p
-        .requests()
-        .into_iter()
-        .filter(|r| r.status == 200)
-        .map(|r| String::from_utf8_lossy(&r.body).into_owned())
-        .collect();
-    (0..n)
-        .map(|i| {
-            let id = format!("id {prefix}-{i:03}");
-            bodies.iter().map(|b| b.matches(&id).count()).sum()
-        })
-        .collect()
-}
-
-#[tokio::test]
-async fn a_rate_limited_split_cycle_resumes_and_never_posts_a_part_twice() {
-    let p = Platforms::start().await;
-    let ok = Reply {
-        status: 200,
-        retry_after: None,
-        body: "ok",
-    };
-    let limited = Reply {
-        status: 429,
-        retry_after: Some("1"),
-        body: "rate_limited",
-    };
-    // The first part goes through, the second is rate limited.
-    p.script(vec![ok, limited]);
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).unwrap();
-    enqueue(&store, "team", &many("rl", 60));
-    let n = notifier(&chat_all("team", "slack", &p.url(SLACK_PATH)));
-    let r = n.deliver(&store, Mode::Due).await.unwrap();
-    assert_eq!(
-        r.receivers[0].delivered, 24,
-        "the first part is recorded: {r:?}"
-    );
-    assert_eq!(r.receivers[0].pending, 36);
-    assert_eq!(
-        delivery(&store, "team", "rl-000").state,
-        DeliveryState::Delivered
-    );
-    // Within the Retry-After the daemon sends nothing, not even the parts not yet tried.
-    let again = n.deliver(&store, Mode::Due).await.unwrap();
-    assert!(again.receivers.is_empty(), "{again:?}");
-    assert_eq!(p.requests().len(), 2);
-    assert!(n.next_due(&store).unwrap().unwrap() > chrono::Utc::now());
-    // The next attempt (a poll: it waits for the Retry-After, not for the backoff) completes
-    // the cycle from where it stopped.
-    let r = n.deliver(&store, Mode::Poll).await.unwrap();
-    assert!(!r.failed(), "{r:?}");
-    assert_eq!(store.pending_count().unwrap(), 0);
-    assert_eq!(
-        accepted(&p, "rl", 60),
-        vec![1; 60],
-        "every alert exactly once"
-    );
-    let statuses: Vec<u16> = p.requests().iter().map(|r| r.status).collect();
-    assert_eq!(statuses, [200, 429, 200, 200], "no part posted twice");
-    assert!(p.requests().iter().all(|r| r.invalid.is_none()));
-}
-
-#[tokio::test]
-async fn split_parts_are_paced_to_slacks_rate_limit() {
-    let p = Platforms::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).unwrap();
-    enqueue(&store, "team", &many("pace", 30));
-    // The platform's own pacing, not the tests' short one.
-    let n = Notifier::new(&config(&chat("team", "slack", &p.url(SLACK_PATH)))).unwrap();
-    let report = n.deliver(&store, Mode::Poll).await.unwrap();
-    assert!(!report.failed(), "{report:?}");
-    let reqs = p.requests();
-    assert_eq!(reqs.len(), 2);
-    let gap = secs_between(reqs[0].at, reqs[1].at);
-    assert!(gap >= 0.99, "the second part {gap} s after the first");
-    assert_eq!(accepted(&p, "pace", 30), vec![1; 30]);
-}
-
 #[tokio::test]
 async fn a_slack_answer_other_than_ok_is_not_delivered() {
     let p = Platforms::start().await;
@@ -828,7 +452,7 @@ async fn a_slack_answer_other_than_ok_is_not_delivered() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
     enqueue(&store, "team", &two_alerts()[..1]);
-    let report = notifier(&chat("team", "slack", &p.url(SLACK_PATH)))
+    let report = paced(&chat("team", "slack", &p.url(SLACK_PATH)))
         .deliver(&store, Mode::Poll)
         .await
         .unwrap();
@@ -836,207 +460,4 @@ async fn a_slack_answer_other_than_ok_is_not_delivered() {
     let d = delivery(&store, "team", "3f0c9a1e");
     assert_eq!(d.state, DeliveryState::Failed);
     assert!(d.last_error.unwrap().contains("invalid_token"));
-}
-
-#[tokio::test]
-async fn alertmanager_after_an_outage_gets_alerts_that_still_fire() {
-    let am = Platforms::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).unwrap();
-    // Detected three days ago; Alertmanager was down since, and resolves after 24 hours.
-    let mut a = two_alerts().remove(0);
-    a.detected_at -= chrono::Duration::days(3);
-    enqueue(&store, "am", &[a]);
-    let extra = format!(
-        "[receivers.am]\nkind = \"alertmanager\"\nurls = [\"{}\"]\nresolve_after_hours = 24\n",
-        am.base
-    );
-    notifier(&extra).deliver(&store, Mode::Poll).await.unwrap();
-    let reqs = am.requests();
-    assert_eq!(reqs.len(), 1);
-    let v = reqs[0].json();
-    let t = |k: &str| chrono::DateTime::parse_from_rfc3339(v[0][k].as_str().unwrap()).unwrap();
-    assert!(
-        t("endsAt") > reqs[0].at,
-        "endsAt {} is past at sending",
-        t("endsAt")
-    );
-    assert!(
-        t("startsAt") < reqs[0].at - chrono::Duration::days(2),
-        "startsAt is the detection"
-    );
-}
-
-/// 60 alerts of one release: 58 `release` infos, two critical `big-move`s, and a brief.
-fn release_of_60() -> Vec<statwatch::model::Alert> {
-    let mut alerts = many("dg", 60);
-    for (i, a) in alerts.iter_mut().enumerate() {
-        a.rule = "nl-regions-release".into();
-        a.kind = "release".into();
-        a.title = format!("Unemployment, region {i:02}");
-        a.series = format!("nl.unemployment.region{i:02}");
-        a.table = "80590ned".into();
-        a.summary = format!(
-            "Unemployment, region {i:02}: +{}.{} % in 2025-03",
-            3 + i % 4,
-            i % 10
-        );
-        a.value = Some(3.0 + (i % 4) as f64 + (i % 10) as f64 / 10.0);
-    }
-    for i in [17, 42] {
-        alerts[i].severity = Severity::Critical;
-        alerts[i].rule = "nl-regions-big-move".into();
-        alerts[i].kind = "change".into();
-        alerts[i].summary =
-            format!("Unemployment, region {i:02}: up 2.1 points to 7.4 % in 2025-03");
-    }
-    alerts.push(long_brief().0);
-    alerts
-}
-
-#[tokio::test]
-async fn sixty_alerts_are_one_digest_per_chat_platform_and_sixty_to_a_webhook() {
-    let p = Platforms::start().await;
-    let hook = hook::Hook::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).unwrap();
-    let alerts = release_of_60();
-    let extra = [
-        chat("s", "slack", &p.url(SLACK_PATH)),
-        chat("m", "mattermost", &p.url(MATTERMOST_PATH)),
-        chat("t", "teams", &p.url(TEAMS_PATH)),
-        format!(
-            "[receivers.hook]\nkind = \"webhook\"\nurl = \"{}\"\n",
-            hook.url
-        ),
-        "[web]\npublic_url = \"https://stats.example.org/statwatch\"\n".to_string(),
-    ]
-    .concat();
-    for r in ["s", "m", "t", "hook"] {
-        enqueue(&store, r, &alerts);
-    }
-    let report = notifier(&extra).deliver(&store, Mode::Poll).await.unwrap();
-    assert!(!report.failed(), "{report:?}");
-    for (path, file) in [
-        (SLACK_PATH, "digest_slack.json"),
-        (MATTERMOST_PATH, "digest_mattermost.json"),
-        (TEAMS_PATH, "digest_teams.json"),
-    ] {
-        let reqs: Vec<_> = p
-            .requests()
-            .into_iter()
-            .filter(|r| r.path == path)
-            .collect();
-        assert_eq!(reqs.len(), 1, "{path}: one message for the cycle");
-        assert_eq!(reqs[0].invalid, None, "{path}");
-        let body = String::from_utf8_lossy(&reqs[0].body).into_owned();
-        for needle in [
-            "statwatch digest: 1 brief and 60 alerts",
-            "2 critical · 58 info",
-            "nl-regions-release (info)",
-            "The 10 most severe of 60:",
-            "statwatch alerts",
-            "https://stats.example.org/statwatch/alerts",
-            "brief-2025-03",
-            "dg-017",
-            "dg-042",
-        ] {
-            assert!(
-                body.contains(needle),
-                "{path}: {needle:?} missing from\n{body}"
-            );
-        }
-        assert_eq!(body.matches("dg-0").count(), 10, "{path}: ten alerts shown");
-        // The two critical ones lead.
-        let first_info = body.find("INFO").unwrap();
-        assert!(body.find("dg-017").unwrap() < first_info, "{path}");
-        assert!(body.find("dg-042").unwrap() < first_info, "{path}");
-        sample(file, &reqs[0].body);
-    }
-    let sent: usize = hook
-        .accepted()
-        .iter()
-        .map(|p| {
-            let v: serde_json::Value = serde_json::from_slice(&p.body).unwrap();
-            v["alerts"].as_array().map_or(0, Vec::len)
-        })
-        .sum();
-    assert_eq!(sent, 60, "the webhook gets every alert");
-    for r in ["s", "m", "t", "hook"] {
-        for a in &alerts {
-            assert_eq!(
-                delivery(&store, r, &a.id).state,
-                DeliveryState::Delivered,
-                "{r} {}",
-                a.id
-            );
-        }
-    }
-}
-
-#[tokio::test]
-async fn forty_alerts_below_the_threshold_go_out_as_before() {
-    let p = Platforms::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).unwrap();
-    enqueue(&store, "team", &many("u", 40));
-    let n = notifier(&chat("team", "slack", &p.url(SLACK_PATH)));
-    let report = n.deliver(&store, Mode::Poll).await.unwrap();
-    assert!(!report.failed(), "{report:?}");
-    let reqs = p.requests();
-    assert_eq!(reqs.len(), 2, "split at Slack's block limit, as before");
-    assert!(reqs
-        .iter()
-        .all(|r| !String::from_utf8_lossy(&r.body).contains("digest")));
-    assert_eq!(
-        accepted(&p, "u", 40),
-        vec![1; 40],
-        "every alert once, in full"
-    );
-}
-
-#[tokio::test]
-async fn digest_after_set_lower_digests_a_smaller_cycle() {
-    let p = Platforms::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).unwrap();
-    let extra = [
-        format!(
-            "{}digest_after = 5\n",
-            chat("five", "mattermost", &p.url(MATTERMOST_PATH))
-        ),
-        format!(
-            "{}digest_after = 6\n",
-            chat("six", "teams", &p.url(TEAMS_PATH))
-        ),
-    ]
-    .concat();
-    for r in ["five", "six"] {
-        enqueue(&store, r, &many("low", 6));
-    }
-    let report = notifier(&extra).deliver(&store, Mode::Poll).await.unwrap();
-    assert!(!report.failed(), "{report:?}");
-    let body = |path: &str| {
-        let reqs: Vec<_> = p
-            .requests()
-            .into_iter()
-            .filter(|r| r.path == path)
-            .collect();
-        assert_eq!(reqs.len(), 1, "{path}");
-        String::from_utf8_lossy(&reqs[0].body).into_owned()
-    };
-    let five = body(MATTERMOST_PATH);
-    assert!(five.contains("statwatch digest: 6 alerts"), "{five}");
-    assert!(
-        five.contains("The other 0 alerts") || five.contains("The 6 most severe of 6"),
-        "{five}"
-    );
-    let six = body(TEAMS_PATH);
-    assert!(!six.contains("digest"), "6 is not more than 6: {six}");
-    for r in ["five", "six"] {
-        assert_eq!(
-            delivery(&store, r, "low-005").state,
-            DeliveryState::Delivered
-        );
-    }
 }

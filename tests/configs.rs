@@ -1,14 +1,14 @@
 //! The shipped configs stay valid, and `check` never prints a secret.
 
-use std::process::Command;
+mod common;
+
+use common::Statwatch;
 
 fn check(path: &str, envs: &[(&str, &str)]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_statwatch"))
-        .args(["--config", path, "check"])
-        .env_clear()
-        .envs(envs.iter().copied())
+    Statwatch::with_config(std::path::Path::new(path))
+        .args(["check"])
+        .only_env(envs)
         .output()
-        .unwrap()
 }
 
 #[test]

@@ -16,7 +16,6 @@ use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::hook::Hook;
 use common::*;
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
@@ -39,17 +38,11 @@ async fn store_opens(config: &Path) -> usize {
 /// One `statwatch poll`, SIGKILLed after `delay` unless it finished first. Returns whether
 /// the kill landed.
 async fn poll_killed(config: &Path, delay: Duration) -> bool {
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_statwatch"))
-        .arg("--config")
-        .arg(config)
-        .arg("poll")
+    let mut child = Statwatch::with_config(config)
+        .args(["poll"])
         .env("RUST_LOG", "warn")
-        .env_remove("STATWATCH_CONFIG")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
+        .quiet()
+        .spawn();
     tokio::select! {
         _ = child.wait() => false,
         _ = tokio::time::sleep(delay) => {
@@ -69,78 +62,22 @@ async fn sigkill_at_random_points_loses_no_alert() {
     eprintln!("crash test seed: {seed} (STATWATCH_CRASH_SEED={seed} replays it)");
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
 
-    let dir = tempfile::tempdir().unwrap();
-    let cbs = CbsServer::start().await;
-    let hook = Hook::start().await;
-    let receivers = format!(
-        "{REPLAY_RULES}\n[receivers.ops]\nkind = \"webhook\"\nurl = \"{}\"\n",
-        hook.url
-    );
-    let config = write_config(
-        dir.path(),
-        &cbs_config(&cbs.base_url(), &dir.path().join("state"), &receivers),
-    );
+    let HookedWorld {
+        dir: _dir,
+        server: cbs,
+        hook,
+        config,
+    } = hooked_world(REPLAY_RULES, None).await;
 
-    // The releases of 2025 as tests/alerts.rs replays them: (industry, its Modified,
-    // confidence up to, its Modified).
-    let yoy = yoy_vintage(0);
-    let conf = confidence_vintage();
-    let base = until(&yoy, "2024MM12");
-    let march = with(&base, &[("2025MM01", 0.5)]);
-    let april = with(&base, &[("2025MM01", 0.3), ("2025MM02", 1.0)]);
-    let may = with(&april, &[("2025MM03", 1.3)]);
-    let june = with(
-        &may,
-        &[
-            ("2025MM01", 0.1),
-            ("2025MM02", -0.3),
-            ("2025MM03", 1.4),
-            ("2025MM04", -0.2),
-        ],
-    );
-    let releases = [
-        (
-            base,
-            "2025-02-10T06:30:00",
-            "2025MM02",
-            "2025-02-27T06:30:00",
-        ),
-        (
-            march,
-            "2025-03-10T06:30:00",
-            "2025MM03",
-            "2025-03-28T06:30:00",
-        ),
-        (
-            april,
-            "2025-04-10T06:30:00",
-            "2025MM04",
-            "2025-04-29T06:30:00",
-        ),
-        (
-            may,
-            "2025-05-12T06:30:00",
-            "2025MM04",
-            "2025-04-29T06:30:00",
-        ),
-        (
-            june,
-            "2025-06-10T06:30:00",
-            "2025MM04",
-            "2025-04-29T06:30:00",
-        ),
-    ];
+    // The releases of 2025 as tests/alerts.rs replays them.
+    let releases = releases_2025();
 
     let started = Instant::now();
     // Kills land anywhere from process start to the end of a poll's run time.
     let mut window = Duration::from_millis(300);
     let mut landed = 0;
-    for (i, (industry, modified, conf_until, conf_modified)) in releases.iter().enumerate() {
-        cbs.set_table(INDUSTRY, industry_table(industry, modified));
-        cbs.set_table(
-            CONFIDENCE,
-            confidence_table(&until(&conf, conf_until), conf_modified),
-        );
+    for (i, release) in releases.iter().enumerate() {
+        release.serve(&cbs);
         // This release's share of the kills, plus what earlier releases did not land. A
         // poll that finished before its kill did the release's work (what is left is an
         // idle poll, still worth killing mid-open or mid-delivery): the window shrinks to
@@ -243,36 +180,26 @@ context = ["nl.confidence"]
 
 /// `statwatch poll` that aborts at the crash point `point`, as a crash there would end it.
 async fn poll_crashing_at(config: &Path, point: &str) -> std::process::Output {
-    tokio::process::Command::new(env!("CARGO_BIN_EXE_statwatch"))
-        .arg("--config")
-        .arg(config)
-        .arg("poll")
-        .env("RUST_LOG", "info")
+    Statwatch::with_config(config)
+        .args(["poll"])
         .env("STATWATCH_FAULT", point)
-        .env_remove("STATWATCH_CONFIG")
-        .output()
+        .run()
         .await
-        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_crash_right_after_the_poll_commit_loses_no_brief() {
-    let dir = tempfile::tempdir().unwrap();
-    let cbs = CbsServer::start().await;
-    let hook = Hook::start().await;
-    let extra = format!(
-        "{BRIEF}\n[receivers.ops]\nkind = \"webhook\"\nurl = \"{}\"\n",
-        hook.url
-    );
-    let config = write_config(
-        dir.path(),
-        &cbs_config(&cbs.base_url(), &dir.path().join("state"), &extra),
-    );
+    let HookedWorld {
+        dir: _dir,
+        server: cbs,
+        hook,
+        config,
+    } = hooked_world(BRIEF, None).await;
     // The April 2025 vintage (data to February) as the baseline, then March at +1.3.
-    let april = serve_april_vintages(&cbs);
+    let april = serve_april_2025(&cbs);
     let o = statwatch(&config, &["poll"]).await;
     assert!(o.status.success(), "{}", stderr(&o));
-    assert!(hook.posts().is_empty(), "a baseline makes no brief");
+    assert!(hook.requests().is_empty(), "a baseline makes no brief");
 
     cbs.set_table(
         INDUSTRY,
@@ -294,7 +221,7 @@ async fn a_crash_right_after_the_poll_commit_loses_no_brief() {
         stderr(&o)
     );
     assert!(
-        hook.posts().is_empty(),
+        hook.requests().is_empty(),
         "nothing was delivered before the crash"
     );
     // What the crash left on disk: the release, and its brief waiting in the outbox.
@@ -331,31 +258,13 @@ async fn a_crash_right_after_the_poll_commit_loses_no_brief() {
     assert_eq!(hook.accepted().len(), 1, "and never again");
 }
 
-/// Serves the April 2025 vintages (industry to February, confidence to March): the baseline
-/// the crash tests start from. Returns the industry vintage.
-fn serve_april_vintages(cbs: &CbsServer) -> Vec<(String, f64)> {
-    let april = yoy_vintage(0);
-    cbs.set_table(
-        INDUSTRY,
-        industry_table(&until(&april, "2025MM02"), "2025-04-10T06:30:00"),
-    );
-    cbs.set_table(
-        CONFIDENCE,
-        confidence_table(
-            &until(&confidence_vintage(), "2025MM03"),
-            "2025-03-28T06:30:00",
-        ),
-    );
-    april
-}
-
 /// A first sync's records are written ahead of the poll's transaction (sled would hold the
 /// whole transaction in memory). A crash in between leaves the store as before the poll once
 /// it is opened again, and the next poll stores the same as a poll that never crashed.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_crash_between_a_first_syncs_writes_ahead_and_its_transaction_leaves_nothing() {
     let cbs = CbsServer::start().await;
-    serve_april_vintages(&cbs);
+    serve_april_2025(&cbs);
     let setup =
         |dir: &Path| write_config(dir, &cbs_config(&cbs.base_url(), &dir.join("state"), ""));
 
@@ -417,19 +326,18 @@ async fn a_crash_between_a_first_syncs_writes_ahead_and_its_transaction_leaves_n
 /// poll finds the release again and its alert is not lost.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_crash_between_a_releases_writes_ahead_and_its_alerts_loses_no_alert() {
-    let dir = tempfile::tempdir().unwrap();
-    let cbs = CbsServer::start().await;
-    let hook = Hook::start().await;
-    let extra = format!(
+    let HookedWorld {
+        dir: _dir,
+        server: cbs,
+        hook,
+        config,
+    } = hooked_world(
         "[[rules]]\nid = \"nl-release\"\nseries = \"nl.industry.yoy\"\nkind = \"release\"\n\
-         severity = \"info\"\n[receivers.ops]\nkind = \"webhook\"\nurl = \"{}\"\n",
-        hook.url
-    );
-    let config = write_config(
-        dir.path(),
-        &cbs_config(&cbs.base_url(), &dir.path().join("state"), &extra),
-    );
-    let april = serve_april_vintages(&cbs);
+         severity = \"info\"\n",
+        None,
+    )
+    .await;
+    let april = serve_april_2025(&cbs);
     let o = statwatch(&config, &["poll"]).await;
     assert!(o.status.success(), "{}", stderr(&o));
 

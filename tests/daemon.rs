@@ -3,17 +3,17 @@
 //! sd_notify datagrams, the metrics endpoint.
 
 mod common;
-mod support_daemon;
 
 use std::os::unix::net::UnixDatagram;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{Timelike, Utc};
-use support_daemon::*;
+use common::daemon::*;
+use common::*;
 
 fn alerts_json(config: &std::path::Path) -> Vec<serde_json::Value> {
-    let out = statwatch(config, &["alerts", "--json"]);
+    let out = statwatch_blocking(config, &["alerts", "--json"]);
     assert!(
         out.status.success(),
         "alerts --json: {}",
@@ -27,10 +27,7 @@ fn polls_on_schedule_reloads_and_drains_on_sigterm() {
     let cbs = FakeCbs::start();
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state");
-    let cfg = write(
-        &dir.path().join("statwatch.toml"),
-        &config(&state, &cbs, EVERY_2S, ""),
-    );
+    let cfg = write_config(dir.path(), &daemon_config(&state, &cbs, EVERY_2S, ""));
     let daemon = Daemon::spawn(&cfg, &[]);
     daemon.wait_line("statwatch ready", 0);
 
@@ -40,7 +37,7 @@ fn polls_on_schedule_reloads_and_drains_on_sigterm() {
     wait_for("two more scheduled polls", || cbs.checks() >= before + 2);
 
     // SIGHUP with a release rule: the next published month fires it.
-    std::fs::write(&cfg, config(&state, &cbs, EVERY_2S, RELEASE_RULE)).unwrap();
+    std::fs::write(&cfg, daemon_config(&state, &cbs, EVERY_2S, RELEASE_RULE)).unwrap();
     let mark = daemon.lines().len();
     daemon.signal("-HUP");
     daemon.wait_line("config reloaded", mark);
@@ -50,7 +47,7 @@ fn polls_on_schedule_reloads_and_drains_on_sigterm() {
     // SIGHUP with a broken config: logged with the reason, the old config keeps running.
     let port = free_port();
     let broken = format!("\n[metrics]\nlisten = \"127.0.0.1:{port}\"\nbogus = 1\n");
-    std::fs::write(&cfg, config(&state, &cbs, EVERY_2S, &broken)).unwrap();
+    std::fs::write(&cfg, daemon_config(&state, &cbs, EVERY_2S, &broken)).unwrap();
     let mark = daemon.lines().len();
     daemon.signal("-HUP");
     let why = daemon.wait_line("reload rejected", mark);
@@ -77,7 +74,7 @@ fn polls_on_schedule_reloads_and_drains_on_sigterm() {
     assert!(status.success(), "exit status {status:?}");
     assert!(daemon.count("stopped") >= 1);
     // The one-shot commands read the same (now repaired) config file.
-    std::fs::write(&cfg, config(&state, &cbs, EVERY_2S, RELEASE_RULE)).unwrap();
+    std::fs::write(&cfg, daemon_config(&state, &cbs, EVERY_2S, RELEASE_RULE)).unwrap();
     let alerts = alerts_json(&cfg);
     let periods: Vec<&str> = alerts
         .iter()
@@ -94,7 +91,7 @@ fn polls_on_schedule_reloads_and_drains_on_sigterm() {
     }
 
     // The data is there too.
-    let out = statwatch(&cfg, &["series", "nl.industry.yoy", "--json"]);
+    let out = statwatch_blocking(&cfg, &["series", "nl.industry.yoy", "--json"]);
     let series: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(
         series["observations"].as_array().unwrap().len(),
@@ -111,8 +108,8 @@ fn catches_up_at_start_after_a_missed_tick() {
     let cfg = dir.path().join("statwatch.toml");
 
     // A successful poll now ...
-    write(&cfg, &config(&state, &cbs, EVERY_2S, ""));
-    let out = statwatch(&cfg, &["poll"]);
+    write_config(dir.path(), &daemon_config(&state, &cbs, EVERY_2S, ""));
+    let out = statwatch_blocking(&cfg, &["poll"]);
     assert!(
         out.status.success(),
         "{}",
@@ -122,7 +119,7 @@ fn catches_up_at_start_after_a_missed_tick() {
     // ... then a daily schedule whose tick falls after it and has passed by start-up.
     let tick = Utc::now() + chrono::Duration::seconds(2);
     let daily = format!("{} {} {} * * *", tick.second(), tick.minute(), tick.hour());
-    write(&cfg, &config(&state, &cbs, &daily, ""));
+    write_config(dir.path(), &daemon_config(&state, &cbs, &daily, ""));
     wait_for("the daily tick to pass", || {
         Utc::now() > tick + chrono::Duration::seconds(1)
     });
@@ -149,10 +146,7 @@ fn sd_notify_ready_status_watchdog_reloading_stopping_and_metrics() {
     let state = dir.path().join("state");
     let port = free_port();
     let metrics = format!("\n[metrics]\nlisten = \"127.0.0.1:{port}\"\n");
-    let cfg = write(
-        &dir.path().join("statwatch.toml"),
-        &config(&state, &cbs, EVERY_2S, &metrics),
-    );
+    let cfg = write_config(dir.path(), &daemon_config(&state, &cbs, EVERY_2S, &metrics));
     let sock_path = dir.path().join("notify.sock");
     let sock = UnixDatagram::bind(&sock_path).unwrap();
     sock.set_read_timeout(Some(Duration::from_millis(200)))
@@ -243,9 +237,9 @@ fn a_taken_metrics_port_fails_start_up_with_exit_1() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = taken.local_addr().unwrap().port();
     let metrics = format!("\n[metrics]\nlisten = \"127.0.0.1:{port}\"\n");
-    let cfg = write(
-        &dir.path().join("statwatch.toml"),
-        &config(&dir.path().join("state"), &cbs, EVERY_2S, &metrics),
+    let cfg = write_config(
+        dir.path(),
+        &daemon_config(&dir.path().join("state"), &cbs, EVERY_2S, &metrics),
     );
     let mut daemon = Daemon::spawn(&cfg, &[]);
     let status = daemon.wait_exit(Duration::from_secs(20));
@@ -261,9 +255,9 @@ fn a_taken_metrics_port_fails_start_up_with_exit_1() {
 fn overlapping_ticks_are_skipped_and_sigterm_waits_for_a_running_poll() {
     let cbs = FakeCbs::start();
     let dir = tempfile::tempdir().unwrap();
-    let cfg = write(
-        &dir.path().join("statwatch.toml"),
-        &config(&dir.path().join("state"), &cbs, "* * * * * *", ""),
+    let cfg = write_config(
+        dir.path(),
+        &daemon_config(&dir.path().join("state"), &cbs, "* * * * * *", ""),
     );
     // Each poll takes 3 s, the schedule ticks every second.
     cbs.set_delay(Duration::from_secs(3));
@@ -295,9 +289,9 @@ fn series_and_alerts_answer_while_the_daemon_holds_the_store() {
     let cbs = FakeCbs::start();
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state");
-    let cfg = write(
-        &dir.path().join("statwatch.toml"),
-        &config(&state, &cbs, EVERY_2S, RELEASE_RULE),
+    let cfg = write_config(
+        dir.path(),
+        &daemon_config(&state, &cbs, EVERY_2S, RELEASE_RULE),
     );
     let mut daemon = Daemon::spawn(&cfg, &[]);
     daemon.wait_line("baseline stored", 0);
@@ -305,7 +299,7 @@ fn series_and_alerts_answer_while_the_daemon_holds_the_store() {
     daemon.wait_line("1 alerts", 0);
 
     // sled lets one process open the store: these go through the daemon's control socket.
-    let out = statwatch(&cfg, &["series", "nl.industry.yoy", "--json"]);
+    let out = statwatch_blocking(&cfg, &["series", "nl.industry.yoy", "--json"]);
     assert!(
         out.status.success(),
         "{}",
@@ -315,7 +309,7 @@ fn series_and_alerts_answer_while_the_daemon_holds_the_store() {
     let obs = s["observations"].as_array().unwrap();
     assert_eq!(obs.last().unwrap()["period"], "2025-02");
     assert_eq!(alerts_json(&cfg).len(), 1);
-    let out = statwatch(&cfg, &["series", "no.such.series"]);
+    let out = statwatch_blocking(&cfg, &["series", "no.such.series"]);
     assert_eq!(out.status.code(), Some(2));
     // The socket is private to the daemon's user.
     use std::os::unix::fs::PermissionsExt;

@@ -9,7 +9,6 @@
 mod common;
 
 use std::collections::HashMap;
-use std::process::Command;
 
 use common::destatis_server::{production_release, DestatisServer, DESTATIS_TOKEN};
 use common::*;
@@ -132,14 +131,11 @@ async fn every_table_of_the_default_config_polls_against_the_real_shapes() {
     let cfg = dir.path().join("statwatch.toml");
     std::fs::write(&cfg, text).unwrap();
     let run = move |args: &[&str]| {
-        let out = Command::new(env!("CARGO_BIN_EXE_statwatch"))
-            .arg("--config")
-            .arg(&cfg)
+        let out = Statwatch::with_config(&cfg)
             .args(args)
             // The config reads the GENESIS token from here, as in production.
             .env("DESTATIS_TOKEN", DESTATIS_TOKEN)
-            .output()
-            .unwrap();
+            .output();
         let text = format!(
             "{}{}",
             String::from_utf8_lossy(&out.stdout),

@@ -3,16 +3,19 @@
 //! `package-assets` command writes the man pages and completions the Debian package ships.
 //! (The package itself is built, installed and removed by deploy/package-test.sh, in CI.)
 
+mod common;
+
 use std::process::Command;
 
 use clap::CommandFactory;
+use common::{Statwatch, BIN};
 use statwatch::cli::Cli;
 
 #[test]
 fn the_systemd_unit_verifies_and_is_hardened() {
     let o = Command::new("sh")
         .arg("deploy/check-unit.sh")
-        .env("STATWATCH_BIN", env!("CARGO_BIN_EXE_statwatch"))
+        .env("STATWATCH_BIN", BIN)
         .output()
         .expect("run deploy/check-unit.sh");
     let out = format!(
@@ -31,11 +34,14 @@ fn the_systemd_unit_verifies_and_is_hardened() {
 #[test]
 fn package_assets_cover_every_subcommand() {
     let dir = tempfile::tempdir().unwrap();
-    let o = Command::new(env!("CARGO_BIN_EXE_statwatch"))
-        .arg("package-assets")
-        .arg(dir.path())
-        .current_dir(dir.path())
+    let o = Statwatch::without_config()
+        .args([
+            std::ffi::OsStr::new("package-assets"),
+            dir.path().as_os_str(),
+        ])
         .env("STATWATCH_CONFIG", dir.path().join("no-such-config.toml"))
+        .command()
+        .current_dir(dir.path())
         .output()
         .expect("run statwatch package-assets");
     assert!(

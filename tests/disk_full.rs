@@ -7,17 +7,15 @@
 //! passes.
 
 mod common;
-mod support_daemon;
 
-use std::io::{Read, Write};
-use std::net::TcpListener;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use support_daemon::*;
+use common::daemon::*;
+use common::hook::Hook;
+use common::*;
 
 /// A tmpfs mounted for the test, unmounted when dropped.
 struct Tmpfs(PathBuf);
@@ -57,81 +55,27 @@ impl Drop for Tmpfs {
     }
 }
 
-/// A webhook receiver on loopback that answers 200, but holds each answer while `hold` is
-/// set; it keeps the periods of every alert it was sent, one entry per request.
-#[derive(Clone, Default)]
-struct Receiver {
-    requests: Arc<Mutex<Vec<Vec<String>>>>,
-    hold: Arc<AtomicBool>,
-}
-
-impl Receiver {
-    fn start(&self) -> String {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let url = format!("http://{}/hook", listener.local_addr().unwrap());
-        let me = self.clone();
-        std::thread::spawn(move || {
-            for sock in listener.incoming() {
-                let Ok(sock) = sock else { return };
-                let me = me.clone();
-                std::thread::spawn(move || me.serve(sock));
-            }
-        });
-        url
-    }
-
-    fn serve(&self, mut sock: std::net::TcpStream) {
-        sock.set_read_timeout(Some(Duration::from_secs(30)))
-            .unwrap();
-        let mut buf = Vec::new();
-        let mut chunk = [0u8; 8192];
-        loop {
-            let n = sock.read(&mut chunk).unwrap_or(0);
-            if n == 0 {
-                return;
-            }
-            buf.extend_from_slice(&chunk[..n]);
-            let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
-                continue;
-            };
-            let head = String::from_utf8_lossy(&buf[..end]).to_lowercase();
-            let len: usize = head
-                .lines()
-                .find_map(|l| l.strip_prefix("content-length:"))
-                .and_then(|v| v.trim().parse().ok())
-                .unwrap_or(0);
-            if buf.len() < end + 4 + len {
-                continue;
-            }
-            let body: serde_json::Value =
-                serde_json::from_slice(&buf[end + 4..end + 4 + len]).unwrap();
-            let periods = body["alerts"]
+/// The periods of the alerts in each request the hook got.
+fn periods(hook: &Hook) -> Vec<Vec<String>> {
+    hook.requests()
+        .iter()
+        .map(|r| {
+            r.json()["alerts"]
                 .as_array()
                 .unwrap()
                 .iter()
                 .map(|a| a["period"].as_str().unwrap().to_string())
-                .collect();
-            self.requests.lock().unwrap().push(periods);
-            while self.hold.load(Ordering::SeqCst) {
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            let _ = sock
-                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
-            return;
-        }
-    }
+                .collect()
+        })
+        .collect()
+}
 
-    fn requests(&self) -> Vec<Vec<String>> {
-        self.requests.lock().unwrap().clone()
-    }
-
-    /// How many requests carried an alert for `period`.
-    fn sent(&self, period: &str) -> usize {
-        self.requests()
-            .iter()
-            .filter(|r| r.iter().any(|p| p == period))
-            .count()
-    }
+/// How many requests carried an alert for `period`.
+fn sent(hook: &Hook, period: &str) -> usize {
+    periods(hook)
+        .iter()
+        .filter(|r| r.iter().any(|p| p == period))
+        .count()
 }
 
 #[test]
@@ -142,12 +86,12 @@ fn a_full_disk_stops_the_daemon_without_a_resend_loop_and_a_restart_recovers() {
     };
     let state = tmpfs.0.join("state");
     let cbs = FakeCbs::start();
-    let hook = Receiver::default();
-    let url = hook.start();
+    let hook = runtime().block_on(Hook::start());
+    let url = &hook.url;
     let extra = format!("{RELEASE_RULE}\n[receivers.ops]\nkind = \"webhook\"\nurl = \"{url}\"\n");
-    let cfg = write(
-        &dir.path().join("statwatch.toml"),
-        &config(&state, &cbs, "*/2 * * * * *", &extra),
+    let cfg = write_config(
+        dir.path(),
+        &daemon_config(&state, &cbs, "*/2 * * * * *", &extra),
     );
 
     let mut daemon = Daemon::spawn(&cfg, &[]);
@@ -155,15 +99,15 @@ fn a_full_disk_stops_the_daemon_without_a_resend_loop_and_a_restart_recovers() {
 
     // February is published; its alert is committed and sent, and the receiver holds its
     // answer while the disk fills up, so recording the delivery is what fails.
-    hook.hold.store(true, Ordering::SeqCst);
+    hook.hold(true);
     cbs.publish("2025MM02", 0.5, "2025-04-10T06:30:00");
     wait_for("the February alert to reach the receiver", || {
-        hook.sent("2025-02") == 1
+        sent(&hook, "2025-02") == 1
     });
     let ballast = tmpfs.fill();
     // March too: the next poll has something to write.
     cbs.publish("2025MM03", 0.9, "2025-05-10T06:30:00");
-    hook.hold.store(false, Ordering::SeqCst);
+    hook.hold(false);
 
     // The daemon stops and exits non-zero; meanwhile the alert it could not mark delivered
     // is not sent again (the old daemon re-posted it every second, for as long as it ran).
@@ -172,14 +116,14 @@ fn a_full_disk_stops_the_daemon_without_a_resend_loop_and_a_restart_recovers() {
     eprintln!(
         "daemon exited with {status:?} {:?} after the disk filled; the receiver saw {:?}",
         started.elapsed(),
-        hook.requests()
+        periods(&hook)
     );
     assert!(
         !status.success(),
         "a store write failure must exit non-zero"
     );
-    assert_eq!(hook.sent("2025-02"), 1, "{:?}", hook.requests());
-    assert!(hook.sent("2025-03") <= 1, "{:?}", hook.requests());
+    assert_eq!(sent(&hook, "2025-02"), 1, "{:?}", periods(&hook));
+    assert!(sent(&hook, "2025-03") <= 1, "{:?}", periods(&hook));
     let why = daemon
         .lines()
         .into_iter()
@@ -199,30 +143,30 @@ fn a_full_disk_stops_the_daemon_without_a_resend_loop_and_a_restart_recovers() {
     // the next send, or the March commit): whatever was left pending goes out, an entry
     // whose send was not recorded only after its backoff (about 30 s), not at once.
     let pending_ops = || {
-        let out = statwatch(&cfg, &["alerts", "--pending", "--json"]);
+        let out = statwatch_blocking(&cfg, &["alerts", "--pending", "--json"]);
         serde_json::from_slice::<Vec<serde_json::Value>>(&out.stdout)
             .map(|v| v.iter().filter(|a| a["receiver"] == "ops").count())
             .unwrap_or(usize::MAX)
     };
     let deadline = Instant::now() + Duration::from_secs(90);
-    while !(hook.sent("2025-02") >= 1 && hook.sent("2025-03") >= 1 && pending_ops() == 0) {
+    while !(sent(&hook, "2025-02") >= 1 && sent(&hook, "2025-03") >= 1 && pending_ops() == 0) {
         assert!(
             Instant::now() < deadline,
             "not delivered after the restart: {:?}",
-            hook.requests()
+            periods(&hook)
         );
         std::thread::sleep(Duration::from_millis(500));
     }
     eprintln!(
         "after the restart ({:?}): the receiver saw {:?}",
         restarted.elapsed(),
-        hook.requests()
+        periods(&hook)
     );
     let mut daemon = daemon;
     daemon.signal("-TERM");
     assert!(daemon.wait_exit(Duration::from_secs(20)).success());
     let alerts: Vec<serde_json::Value> =
-        serde_json::from_slice(&statwatch(&cfg, &["alerts", "--json"]).stdout).unwrap();
+        serde_json::from_slice(&statwatch_blocking(&cfg, &["alerts", "--json"]).stdout).unwrap();
     for a in alerts.iter().filter(|a| a["receiver"] == "ops") {
         assert_eq!(a["state"], "delivered", "{a}");
     }

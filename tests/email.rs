@@ -2,28 +2,20 @@
 //! (`tests/smtp_server.py`) on 127.0.0.1 with STARTTLS (required) or implicit TLS, AUTH, and a
 //! certificate from a test CA generated here with rcgen and trusted through `smtp.ca_file`.
 
-#[path = "common/smtp.rs"]
-mod smtp;
-mod support_notify;
+mod common;
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::time::Duration;
 
+use common::notify::*;
+use common::smtp::*;
+use common::*;
 use mail_parser::MimeHeaders;
-use smtp::*;
 use statwatch::model::{
     Alert, Brief, Cause, DeliveryState, Details, Period, Severity, StoredObservation, Vintage,
 };
-use statwatch::notify::{Mode, Notifier};
+use statwatch::notify::Mode;
 use statwatch::store::{PollWrite, Store};
-use support_notify::*;
-
-fn notifier(text: &str) -> Notifier {
-    Notifier::new(&config(text))
-        .expect("notifier")
-        .with_retry_base(Duration::from_millis(20))
-}
 
 fn str_of<'a>(m: &'a serde_json::Value, k: &str) -> &'a str {
     m[k].as_str().unwrap_or_default()
@@ -467,7 +459,7 @@ fn brief_with_breakdown() -> Alert {
     .as_object()
     .cloned()
     .unwrap()
-    .into();
+        .into();
     b
 }
 

@@ -32,51 +32,25 @@ fn months(n: u32) -> Vec<(String, f64)> {
 }
 
 fn flood_config(base_url: &str, state: &Path) -> String {
-    format!(
-        r#"
-state_dir = "{state}"
-[sources.cbs]
-kind = "cbs"
-base_url = "{base_url}"
-schedule = "0 */5 6-9 * * Mon-Fri"
-timeout_secs = 10
-history_years = 20
-
-[[series]]
-id = "flood.{{{BRANCH_DIM}}}"
-source = "cbs"
-table = "{INDUSTRY}"
-measure = "{YOY}"
-dimensions = {{ {BRANCH_DIM} = "*" }}
-title = "Flood {{{BRANCH_DIM}.title}}"
-unit = "%"
-
-[[rules]]
-id = "flood-release"
-series = "flood.*"
-kind = "release"
-
-[receivers.journal]
-kind = "log"
-
-[store]
-flood_alerts = 1000
-"#,
-        state = state.display()
-    )
+    ConfigText::new(state)
+        .source(cbs_source(base_url).timeout_secs(10))
+        .series(
+            Series::new(&format!("flood.{{{BRANCH_DIM}}}"), "cbs", INDUSTRY, YOY)
+                .dimension(BRANCH_DIM, "*")
+                .title(&format!("Flood {{{BRANCH_DIM}.title}}"))
+                .unit("%"),
+        )
+        .rules("[[rules]]\nid = \"flood-release\"\nseries = \"flood.*\"\nkind = \"release\"\n")
+        .extra("\n[store]\nflood_alerts = 1000\n")
+        .text()
 }
 
 async fn poll_crashing_at(config: &Path, point: &str) -> std::process::Output {
-    let o = tokio::process::Command::new(env!("CARGO_BIN_EXE_statwatch"))
-        .arg("--config")
-        .arg(config)
-        .arg("poll")
-        .env("RUST_LOG", "info")
+    let o = Statwatch::with_config(config)
+        .args(["poll"])
         .env("STATWATCH_FAULT", point)
-        .env_remove("STATWATCH_CONFIG")
-        .output()
-        .await
-        .unwrap();
+        .run()
+        .await;
     assert_eq!(
         o.status.signal(),
         Some(6),

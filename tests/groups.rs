@@ -12,35 +12,26 @@ const MACHINES: (&str, &str, f64) = ("336500", "28 Machine-industrie", 2.0);
 const REPAIR: (&str, &str, f64) = ("344400", "33 Reparatie en installatie van machines", -1.0);
 
 fn group_config(base_url: &str, state: &std::path::Path) -> String {
-    format!(
-        r#"
-state_dir = "{state}"
-[sources.cbs]
-kind = "cbs"
-base_url = "{base_url}"
-schedule = "0 */5 6-9 * * Mon-Fri"
-timeout_secs = 2
-history_years = 20
-
-[[series]]
-id = "nl.industry.branch.{{{BRANCH_DIM}}}.yoy"
-source = "cbs"
-table = "{INDUSTRY}"
-measure = "{YOY}"
-dimensions = {{ {BRANCH_DIM} = "*" }}
-title = "Industrial production NL, y/y %: {{{BRANCH_DIM}.title}}"
-unit = "%"
-
-[[rules]]
-id = "branch-release"
-series = "nl.industry.branch.*.yoy"
-kind = "release"
-
-[receivers.journal]
-kind = "log"
-"#,
-        state = state.display()
-    )
+    ConfigText::new(state)
+        .source(cbs_source(base_url))
+        .series(
+            Series::new(
+                &format!("nl.industry.branch.{{{BRANCH_DIM}}}.yoy"),
+                "cbs",
+                INDUSTRY,
+                YOY,
+            )
+            .dimension(BRANCH_DIM, "*")
+            .title(&format!(
+                "Industrial production NL, y/y %: {{{BRANCH_DIM}.title}}"
+            ))
+            .unit("%"),
+        )
+        .rules(
+            "[[rules]]\nid = \"branch-release\"\nseries = \"nl.industry.branch.*.yoy\"\n\
+             kind = \"release\"\n",
+        )
+        .text()
 }
 
 fn ids(list: &serde_json::Value) -> Vec<String> {
@@ -359,41 +350,18 @@ async fn a_group_renamed_in_the_config_keeps_its_history_and_alerts_on_the_next_
 }
 
 fn plain_config(base_url: &str, state: &std::path::Path, ids: &[&str]) -> String {
-    let mut text = format!(
-        r#"
-state_dir = "{state}"
-[sources.cbs]
-kind = "cbs"
-base_url = "{base_url}"
-schedule = "0 */5 6-9 * * Mon-Fri"
-timeout_secs = 2
-history_years = 20
-
-[[rules]]
-id = "release"
-series = "nl.*"
-kind = "release"
-
-[receivers.journal]
-kind = "log"
-"#,
-        state = state.display()
-    );
-    for id in ids {
-        text.push_str(&format!(
-            r#"
-[[series]]
-id = "{id}"
-source = "cbs"
-table = "{INDUSTRY}"
-measure = "{YOY}"
-dimensions = {{ {BRANCH_DIM} = " 307500 " }}
-title = "Industrial production NL, y/y %"
-unit = "%"
-"#
-        ));
-    }
-    text
+    ids.iter()
+        .fold(ConfigText::new(state), |config, id| {
+            config.series(
+                Series::new(id, "cbs", INDUSTRY, YOY)
+                    .dimension(BRANCH_DIM, " 307500 ")
+                    .title("Industrial production NL, y/y %")
+                    .unit("%"),
+            )
+        })
+        .source(cbs_source(base_url))
+        .rules("[[rules]]\nid = \"release\"\nseries = \"nl.*\"\nkind = \"release\"\n")
+        .text()
 }
 
 /// A plain series renamed keeps its history likewise. Two entries that select the same data

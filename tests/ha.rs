@@ -33,14 +33,6 @@ fn alertmanager_binary() -> Option<PathBuf> {
     None
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// A child process killed when dropped, so a failing test leaves nothing running.
 struct Proc(Child);
 
@@ -183,49 +175,21 @@ async fn two_instances_and_two_alertmanagers_notify_every_alert_once() {
     let cbs = CbsServer::start().await;
     let a = instance(root.path(), "a", &cbs, &ams);
     let b = instance(root.path(), "b", &cbs, &ams);
-    let yoy = yoy_vintage(0);
-    let conf = confidence_vintage();
+    let [february, march, april, may, june] = releases_2025();
 
     // February: the baseline, nothing fires.
-    cbs.set_table(
-        INDUSTRY,
-        industry_table(&until(&yoy, "2024MM12"), "2025-02-10T06:30:00"),
-    );
-    cbs.set_table(
-        CONFIDENCE,
-        confidence_table(&until(&conf, "2025MM02"), "2025-02-27T06:30:00"),
-    );
+    february.serve(&cbs);
     poll_both(&a, &b).await;
 
     // March: January first printed at +0.5. Both instances post it to both members; then
     // the first member dies before its group_wait is over: the second one must notify.
-    let march = with(&until(&yoy, "2024MM12"), &[("2025MM01", 0.5)]);
-    cbs.set_table(INDUSTRY, industry_table(&march, "2025-03-10T06:30:00"));
-    cbs.set_table(
-        CONFIDENCE,
-        confidence_table(&until(&conf, "2025MM03"), "2025-03-28T06:30:00"),
-    );
+    march.serve(&cbs);
     poll_both(&a, &b).await;
     ams[0].proc = None;
 
     // April: instance b is killed in the middle of its poll; a delivers to the survivor.
-    let april = with(
-        &until(&yoy, "2024MM12"),
-        &[("2025MM01", 0.3), ("2025MM02", 1.0)],
-    );
-    cbs.set_table(INDUSTRY, industry_table(&april, "2025-04-10T06:30:00"));
-    cbs.set_table(
-        CONFIDENCE,
-        confidence_table(&until(&conf, "2025MM04"), "2025-04-29T06:30:00"),
-    );
-    let mut killed = tokio::process::Command::new(env!("CARGO_BIN_EXE_statwatch"))
-        .arg("--config")
-        .arg(&b)
-        .arg("poll")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    april.serve(&cbs);
+    let mut killed = Statwatch::with_config(&b).args(["poll"]).quiet().spawn();
     tokio::time::sleep(Duration::from_millis(300)).await;
     let _ = killed.start_kill();
     let _ = killed.wait().await;
@@ -233,19 +197,9 @@ async fn two_instances_and_two_alertmanagers_notify_every_alert_once() {
     assert!(oa.status.success(), "{}{}", stdout(&oa), stderr(&oa));
 
     // May and June as published; b catches up from its own store.
-    let may = with(&april, &[("2025MM03", 1.3)]);
-    cbs.set_table(INDUSTRY, industry_table(&may, "2025-05-12T06:30:00"));
+    may.serve(&cbs);
     poll_both(&a, &b).await;
-    let june = with(
-        &may,
-        &[
-            ("2025MM01", 0.1),
-            ("2025MM02", -0.3),
-            ("2025MM03", 1.4),
-            ("2025MM04", -0.2),
-        ],
-    );
-    cbs.set_table(INDUSTRY, industry_table(&june, "2025-06-10T06:30:00"));
+    june.serve(&cbs);
     poll_both(&a, &b).await;
 
     let expected: Vec<(String, String)> = [

@@ -5,9 +5,9 @@
 //! series.
 
 mod common;
-mod support_daemon;
 
-use support_daemon::*;
+use common::daemon::*;
+use common::*;
 
 #[test]
 fn a_long_hostile_id_is_no_series_on_the_pages_and_the_control_socket() {
@@ -19,8 +19,8 @@ fn a_long_hostile_id_is_no_series_on_the_pages_and_the_control_socket() {
          measure = \"M\"\ndimensions = {{ A = \"*\", B = \"*\", C = \"*\" }}\n\n\
          [web]\nlisten = \"127.0.0.1:{port}\"\n"
     );
-    let text = config(&dir.path().join("state"), &cbs, "0 0 0 1 1 *", &extra);
-    let path = write(&dir.path().join("statwatch.toml"), &text);
+    let text = daemon_config(&dir.path().join("state"), &cbs, "0 0 0 1 1 *", &extra);
+    let path = write_config(dir.path(), &text);
     let _daemon = Daemon::spawn(&path, &[]);
     let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
     wait_for("the pages", || !http_get_fails(&addr.to_string()));
@@ -40,7 +40,7 @@ fn a_long_hostile_id_is_no_series_on_the_pages_and_the_control_socket() {
     // An id with the store's separator would name another record (`ID#level`).
     assert_eq!(http_get(addr, "/series/nl.a.b.c%23level.x").0, 404);
 
-    let o = statwatch(&path, &["series", &hostile]);
+    let o = statwatch_blocking(&path, &["series", &hostile]);
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(err.contains("no series"), "{err}");

@@ -3,14 +3,14 @@
 //! `statwatch series` typed while the daemon starts.
 
 mod common;
-mod support_daemon;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::os::unix::net::UnixStream;
 use std::time::Duration;
 
-use support_daemon::*;
+use common::daemon::*;
+use common::*;
 
 /// CPU time (user + system) the process has used, in clock ticks.
 fn cpu_ticks(pid: u32) -> u64 {
@@ -36,9 +36,9 @@ fn idle_connection_floods_and_endless_lines_do_not_stop_the_daemon() {
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state");
     let port = free_port();
-    let cfg = write(
-        &dir.path().join("statwatch.toml"),
-        &config(
+    let cfg = write_config(
+        dir.path(),
+        &daemon_config(
             &state,
             &cbs,
             EVERY_2S,
@@ -88,7 +88,7 @@ fn idle_connection_floods_and_endless_lines_do_not_stop_the_daemon() {
     // The flood goes away; the control socket answers again.
     drop(idle_unix);
     drop(idle_tcp);
-    let out = statwatch(&cfg, &["series", "nl.industry.yoy", "--json"]);
+    let out = statwatch_blocking(&cfg, &["series", "nl.industry.yoy", "--json"]);
     assert!(
         out.status.success(),
         "{}",
@@ -128,7 +128,7 @@ fn idle_connection_floods_and_endless_lines_do_not_stop_the_daemon() {
         rss_after < rss_before + 32 * 1024,
         "RSS grew from {rss_before} to {rss_after} kB"
     );
-    let out = statwatch(&cfg, &["alerts", "--json"]);
+    let out = statwatch_blocking(&cfg, &["alerts", "--json"]);
     assert!(out.status.success());
 }
 
@@ -137,10 +137,7 @@ fn series_typed_while_the_daemon_starts_never_fails_the_start() {
     let cbs = FakeCbs::start();
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state");
-    let cfg = write(
-        &dir.path().join("statwatch.toml"),
-        &config(&state, &cbs, "0 0 0 1 1 *", ""),
-    );
+    let cfg = write_config(dir.path(), &daemon_config(&state, &cbs, "0 0 0 1 1 *", ""));
     for round in 0..8 {
         let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         let querying = {
@@ -148,7 +145,7 @@ fn series_typed_while_the_daemon_starts_never_fails_the_start() {
             std::thread::spawn(move || {
                 let mut failures = Vec::new();
                 while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                    let out = statwatch(&cfg, &["series"]);
+                    let out = statwatch_blocking(&cfg, &["series"]);
                     if !out.status.success() {
                         failures.push(String::from_utf8_lossy(&out.stderr).to_string());
                     }
@@ -180,9 +177,9 @@ fn series_typed_while_the_daemon_starts_never_fails_the_start() {
 fn daemon_with_pages(dir: &std::path::Path) -> (FakeCbs, Daemon, std::net::SocketAddr) {
     let cbs = FakeCbs::start();
     let port = free_port();
-    let cfg = write(
-        &dir.join("statwatch.toml"),
-        &config(
+    let cfg = write_config(
+        dir,
+        &daemon_config(
             &dir.join("state"),
             &cbs,
             EVERY_2S,

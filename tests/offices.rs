@@ -7,26 +7,25 @@ mod common;
 
 use std::path::Path;
 
-use common::destatis_server::{production_release, DestatisServer, DESTATIS_TOKEN};
+use common::destatis_server::{production_release, DestatisServer};
 use common::*;
 
 const MODIFIED: &str = "2025-04-10T06:30:00";
 
-fn cbs_source(base_url: &str, state: &Path) -> String {
-    format!(
-        "state_dir = \"{}\"\ntimezone = \"Europe/Amsterdam\"\n\n[sources.cbs]\nkind = \"cbs\"\n\
-         base_url = \"{base_url}\"\nschedule = \"0 */5 6-9 * * Mon-Fri\"\ntimeout_secs = 2\n\
-         history_years = 20\n\n[receivers.journal]\nkind = \"log\"\n",
-        state.display()
-    )
-}
-
-fn destatis_source(base_url: &str) -> String {
-    format!(
-        "\n[sources.destatis]\nkind = \"destatis\"\nbase_url = \"{base_url}\"\n\
-         schedule = \"0 */10 8-12 * * Mon-Fri\"\ntimezone = \"Europe/Berlin\"\n\
-         username = \"{DESTATIS_TOKEN}\"\npassword = \"\"\ntimeout_secs = 2\nhistory_years = 20\n"
-    )
+/// These tests' config: the fake CBS, the fake GENESIS if given, no series.
+fn sources(state: &Path, cbs: &str, genesis: Option<&str>) -> String {
+    let config = ConfigText::new(state)
+        .timezone("Europe/Amsterdam")
+        .source(cbs_source(cbs));
+    match genesis {
+        Some(base) => config.source(
+            genesis_source(base)
+                .set("timezone", "Europe/Berlin")
+                .history_years(20),
+        ),
+        None => config,
+    }
+    .text()
 }
 
 /// Two branches with data, titled as CBS titles them.
@@ -73,7 +72,7 @@ async fn tables_hides_a_discontinued_table_unless_all() {
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(
         dir.path(),
-        &cbs_source(&cbs.base_url(), &dir.path().join("state")),
+        &sources(&dir.path().join("state"), &cbs.base_url(), None),
     );
 
     let o = statwatch(&config, &["tables", "INDUSTRIE", "productie"]).await;
@@ -135,8 +134,11 @@ async fn tables_asks_genesis_find_for_words_and_the_catalogue_for_a_code() {
     let cbs = CbsServer::start().await;
     let destatis = DestatisServer::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let text = cbs_source(&cbs.base_url(), &dir.path().join("state"))
-        + &destatis_source(&destatis.base_url);
+    let text = sources(
+        &dir.path().join("state"),
+        &cbs.base_url(),
+        Some(&destatis.base_url),
+    );
     let config = write_config(dir.path(), &text);
 
     let o = statwatch(
@@ -171,7 +173,7 @@ async fn describe_cbs_prints_an_entry_that_checks_and_polls_without_data_request
     cbs.set_table(INDUSTRY, branches());
     cbs.set_title(INDUSTRY, "Industrie; productie en omzet, index 2021=100");
     let dir = tempfile::tempdir().unwrap();
-    let base = cbs_source(&cbs.base_url(), &dir.path().join("state"));
+    let base = sources(&dir.path().join("state"), &cbs.base_url(), None);
     let config = write_config(dir.path(), &base);
 
     let o = statwatch(&config, &["describe", "cbs", INDUSTRY]).await;
@@ -231,8 +233,11 @@ async fn describe_genesis_prints_an_entry_that_checks_and_polls_without_data_req
     let destatis = DestatisServer::start().await;
     destatis.publish("08.05.2025 08:00:12h", production_release("2025-05"));
     let dir = tempfile::tempdir().unwrap();
-    let base = cbs_source(&cbs.base_url(), &dir.path().join("state"))
-        + &destatis_source(&destatis.base_url);
+    let base = sources(
+        &dir.path().join("state"),
+        &cbs.base_url(),
+        Some(&destatis.base_url),
+    );
     let config = write_config(dir.path(), &base);
 
     let o = statwatch(&config, &["describe", "destatis", "42153-0001"]).await;
@@ -315,7 +320,7 @@ dimensions = {{ {BRANCH_DIM} = "307500" }}
     );
     let config = write_config(
         dir.path(),
-        &(cbs_source(&cbs.base_url(), &dir.path().join("state")) + &series),
+        &(sources(&dir.path().join("state"), &cbs.base_url(), None) + &series),
     );
     let o = statwatch(&config, &["check"]).await;
     assert!(
@@ -357,7 +362,7 @@ async fn check_online_names_a_source_that_cannot_be_reached() {
          dimensions = {{ {BRANCH_DIM} = \"307500\" }}\n\n\
          [[series]]\nid = \"far\"\nsource = \"gone\"\ntable = \"{INDUSTRY}\"\nmeasure = \"{YOY}\"\n\
          dimensions = {{ {BRANCH_DIM} = \"307500\" }}\n",
-        cbs_source(&cbs.base_url(), &dir.path().join("state"))
+        sources(&dir.path().join("state"), &cbs.base_url(), None)
     );
     let config = write_config(dir.path(), &text);
     let o = statwatch(&config, &["check", "--online"]).await;

@@ -5,14 +5,14 @@
 //! Skipped, saying so, when chromium is not installed.
 
 mod common;
-mod support_daemon;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
+use common::daemon::*;
+use common::*;
 use common::{until, yoy_vintage};
-use support_daemon::*;
 
 /// A title with markup characters: it must show as text, never become an element.
 const TITLE: &str = "Industrial production NL, y/y % <b>calendar adjusted</b>";
@@ -72,9 +72,9 @@ fn daemon_with_history(dir: &Path, port: u16) -> (FakeCbs, Daemon, PathBuf) {
     let rules = format!(
         "[[rules]]\nid = \"nl-industry-turn\"\nseries = \"nl.*\"\nkind = \"sign_change\"\nseverity = \"warning\"\n\n[web]\nlisten = \"127.0.0.1:{port}\"\n"
     );
-    let text = config(&dir.join("state"), &cbs, "*/2 * * * * *", &rules)
+    let text = daemon_config(&dir.join("state"), &cbs, "*/2 * * * * *", &rules)
         .replace("Industrial production NL, y/y %", TITLE);
-    let path = write(&dir.join("statwatch.toml"), &text);
+    let path = write_config(dir, &text);
     let daemon = Daemon::spawn(&path, &[]);
     let addr = format!("127.0.0.1:{port}").parse().unwrap();
     let periods = |addr: std::net::SocketAddr| {
@@ -114,7 +114,7 @@ fn pages_show_series_charts_revisions_and_alerts_in_a_real_browser() {
     // The JSON is exactly `series ID --json`, and an unknown id is a 404.
     let (code, api) = http_get(addr, "/api/series/nl.industry.yoy");
     assert_eq!(code, 200);
-    let cli = statwatch(&config, &["series", "nl.industry.yoy", "--json"]);
+    let cli = statwatch_blocking(&config, &["series", "nl.industry.yoy", "--json"]);
     assert_eq!(api, String::from_utf8_lossy(&cli.stdout));
     assert_eq!(http_get(addr, "/api/series/nope").0, 404);
     assert_eq!(http_get(addr, "/series/nope").0, 404);

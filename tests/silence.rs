@@ -6,22 +6,21 @@
 //! days.
 
 mod common;
-mod support_daemon;
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::TcpListener;
+use std::io::Write;
 use std::path::Path;
 use std::process::Command;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use common::daemon::*;
+use common::hook::{Hook, Recorded};
+use common::*;
 use serde_json::Value;
-use support_daemon::*;
 
 const NEVER: &str = "0 0 0 1 1 *";
 
 fn alerts_of_kind(cfg: &Path, kind: &str) -> Vec<Value> {
-    let out = statwatch(cfg, &["alerts", "--json"]);
+    let out = statwatch_blocking(cfg, &["alerts", "--json"]);
     assert!(
         out.status.success(),
         "{}",
@@ -32,7 +31,7 @@ fn alerts_of_kind(cfg: &Path, kind: &str) -> Vec<Value> {
 }
 
 fn poll(cfg: &Path) -> (bool, String) {
-    let out = statwatch(cfg, &["poll"]);
+    let out = statwatch_blocking(cfg, &["poll"]);
     let text = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
@@ -46,9 +45,9 @@ fn a_series_that_stops_getting_new_periods_fires_overdue_once_per_gap() {
     let cbs = FakeCbs::start();
     let dir = tempfile::tempdir().unwrap();
     let rule = "[[rules]]\nid = \"nl-overdue\"\nseries = \"nl.*\"\nkind = \"overdue\"\nafter_days = 0.0000232\nseverity = \"warning\"\n";
-    let cfg = write(
-        &dir.path().join("statwatch.toml"),
-        &config(&dir.path().join("state"), &cbs, NEVER, rule),
+    let cfg = write_config(
+        dir.path(),
+        &daemon_config(&dir.path().join("state"), &cbs, NEVER, rule),
     );
     let (ok, text) = poll(&cfg);
     assert!(ok, "{text}");
@@ -87,9 +86,9 @@ fn a_failing_source_fires_once_per_outage_then_recovers_once() {
     let cbs = FakeCbs::start();
     let dir = tempfile::tempdir().unwrap();
     let rule = "[[rules]]\nid = \"sources-failing\"\nkind = \"source_failing\"\nsource = \"*\"\nafter_hours = 0.0002\nseverity = \"critical\"\n";
-    let cfg = write(
-        &dir.path().join("statwatch.toml"),
-        &config(&dir.path().join("state"), &cbs, NEVER, rule),
+    let cfg = write_config(
+        dir.path(),
+        &daemon_config(&dir.path().join("state"), &cbs, NEVER, rule),
     );
     assert!(poll(&cfg).0, "a first good poll");
     cbs.break_checks();
@@ -123,40 +122,12 @@ fn a_failing_source_fires_once_per_outage_then_recovers_once() {
     assert_eq!(alerts_of_kind(&cfg, "source_failing").len(), 2);
 }
 
-/// A dead-man service: counts `GET /ping/...` and when each came.
-#[derive(Clone, Default)]
-struct DeadMan {
-    pings: Arc<Mutex<Vec<Instant>>>,
-}
-
-impl DeadMan {
-    fn start(&self) -> String {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let url = format!(
-            "http://{}/ping/5ecret-check-uuid",
-            listener.local_addr().unwrap()
-        );
-        let me = self.clone();
-        std::thread::spawn(move || {
-            for conn in listener.incoming() {
-                let Ok(mut conn) = conn else { continue };
-                let mut line = String::new();
-                if BufReader::new(&conn).read_line(&mut line).is_ok()
-                    && line.starts_with("GET /ping/")
-                {
-                    me.pings.lock().unwrap().push(Instant::now());
-                }
-                let _ = conn.write_all(
-                    b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nOK",
-                );
-            }
-        });
-        url
-    }
-
-    fn count(&self) -> usize {
-        self.pings.lock().unwrap().len()
-    }
+/// The heartbeat's pings the hook got (`GET /ping/...`).
+fn heartbeats(hook: &Hook) -> Vec<Recorded> {
+    hook.requests()
+        .into_iter()
+        .filter(|r| r.path.starts_with("/ping/"))
+        .collect()
 }
 
 #[test]
@@ -173,20 +144,17 @@ fn the_heartbeat_pings_at_its_interval_and_stops_when_the_store_cannot_be_writte
         })
         .status()
         .is_ok_and(|s| s.success());
-    let deadman = DeadMan::default();
-    let url = deadman.start();
+    let deadman = runtime().block_on(Hook::start());
+    let url = deadman.url_of("/ping/5ecret-check-uuid");
     let extra = format!("[heartbeat]\nurl = \"{url}\"\ninterval_secs = 0.3\n");
-    let cfg = write(
-        &dir.path().join("statwatch.toml"),
-        &config(&state, &cbs, NEVER, &extra),
-    );
+    let cfg = write_config(dir.path(), &daemon_config(&state, &cbs, NEVER, &extra));
     let mut daemon = Daemon::spawn(&cfg, &[]);
-    wait_for("five pings", || deadman.count() >= 5);
-    let times = deadman.pings.lock().unwrap().clone();
+    wait_for("five pings", || heartbeats(&deadman).len() >= 5);
+    let times = heartbeats(&deadman);
     for pair in times.windows(2) {
-        let gap = pair[1] - pair[0];
+        let gap = pair[1].at - pair[0].at;
         assert!(
-            gap >= Duration::from_millis(250),
+            gap >= chrono::Duration::milliseconds(250),
             "pings in a burst: {gap:?}"
         );
     }
@@ -212,9 +180,13 @@ fn the_heartbeat_pings_at_its_interval_and_stops_when_the_store_cannot_be_writte
         "{:?}",
         daemon.lines()
     );
-    let after_exit = deadman.count();
+    let after_exit = heartbeats(&deadman).len();
     std::thread::sleep(Duration::from_millis(1000));
-    assert_eq!(deadman.count(), after_exit, "pings after the store failed");
+    assert_eq!(
+        heartbeats(&deadman).len(),
+        after_exit,
+        "pings after the store failed"
+    );
     let _ = Command::new("umount").arg("-l").arg(&state).status();
 }
 
@@ -240,13 +212,14 @@ fn a_wall_clock_step_back_keeps_polls_and_pings_going() {
     let dir = tempfile::tempdir().unwrap();
     // The daemon's wall clock is the real one plus this file's offset, read at every call;
     // its monotonic clock is the real one.
-    let offset = write(&dir.path().join("faketime"), "+0\n");
-    let deadman = DeadMan::default();
-    let url = deadman.start();
+    let offset = dir.path().join("faketime");
+    std::fs::write(&offset, "+0\n").unwrap();
+    let deadman = runtime().block_on(Hook::start());
+    let url = deadman.url_of("/ping/5ecret-check-uuid");
     let extra = format!("[heartbeat]\nurl = \"{url}\"\ninterval_secs = 0.5\n");
-    let cfg = write(
-        &dir.path().join("statwatch.toml"),
-        &config(&dir.path().join("state"), &cbs, EVERY_2S, &extra),
+    let cfg = write_config(
+        dir.path(),
+        &daemon_config(&dir.path().join("state"), &cbs, EVERY_2S, &extra),
     );
     let daemon = Daemon::spawn(
         &cfg,
@@ -258,20 +231,20 @@ fn a_wall_clock_step_back_keeps_polls_and_pings_going() {
         ],
     );
     wait_for("two polls and two pings", || {
-        cbs.checks() >= 2 && deadman.count() >= 2
+        cbs.checks() >= 2 && heartbeats(&deadman).len() >= 2
     });
 
     // NTP steps the wall clock back an hour.
-    write(&offset, "-3600\n");
-    let (polls, pings) = (cbs.checks(), deadman.count());
+    std::fs::write(&offset, "-3600\n").unwrap();
+    let (polls, pings) = (cbs.checks(), heartbeats(&deadman).len());
     wait_for("polls and pings after the step back", || {
-        cbs.checks() >= polls + 2 && deadman.count() >= pings + 3
+        cbs.checks() >= polls + 2 && heartbeats(&deadman).len() >= pings + 3
     });
     let logged = daemon.wait_line("the wall clock stepped", 0);
     assert!(logged.contains("step_secs=-3600 "), "{logged}");
 
     // And forward again: a tick it jumps over polls at once, and the polls go on.
-    write(&offset, "+0\n");
+    std::fs::write(&offset, "+0\n").unwrap();
     daemon.wait_line("step_secs=3600 ", 0);
     let polls = cbs.checks();
     wait_for("polls after the step forward", || cbs.checks() >= polls + 2);
@@ -283,9 +256,9 @@ fn healthz_fails_while_a_source_is_overdue_and_recovers() {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let web = format!("\n[metrics]\nlisten = \"127.0.0.1:{port}\"\n");
-    let cfg = write(
-        &dir.path().join("statwatch.toml"),
-        &config(&dir.path().join("state"), &cbs, EVERY_2S, &web),
+    let cfg = write_config(
+        dir.path(),
+        &daemon_config(&dir.path().join("state"), &cbs, EVERY_2S, &web),
     );
     let _daemon = Daemon::spawn(&cfg, &[]);
     let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();

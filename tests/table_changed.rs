@@ -6,7 +6,7 @@
 mod common;
 
 use common::cbs_server::TableMeta;
-use common::destatis_server::{production_release, DestatisServer, DESTATIS_TOKEN, PRODUCTION};
+use common::destatis_server::{production_release, DestatisServer};
 use common::hook::Hook;
 use common::*;
 use serde_json::Value;
@@ -36,42 +36,11 @@ title = "Repair and installation of machinery NL, y/y %"
 unit = "%"
 "#;
 
-struct World {
-    _dir: tempfile::TempDir,
-    server: CbsServer,
-    hook: Hook,
-    config: std::path::PathBuf,
-}
-
-async fn world(extra: &str) -> World {
-    let dir = tempfile::tempdir().unwrap();
-    let server = CbsServer::start().await;
-    server.set_table(
-        INDUSTRY,
-        industry_table(&yoy_vintage(0), "2025-04-10T06:30:00"),
-    );
-    server.set_table(
-        CONFIDENCE,
-        confidence_table(
-            &until(&confidence_vintage(), "2025MM03"),
-            "2025-03-28T06:30:00",
-        ),
-    );
-    let hook = Hook::start().await;
-    let extra = format!(
-        "{RULES}{extra}\n[receivers.ops]\nkind = \"webhook\"\nurl = \"{}\"\n",
-        hook.url
-    );
-    let config = write_config(
-        dir.path(),
-        &cbs_config(&server.base_url(), &dir.path().join("state"), &extra),
-    );
-    World {
-        _dir: dir,
-        server,
-        hook,
-        config,
-    }
+/// The April 2025 vintages served, [`RULES`] and `extra` in the config, a webhook `ops`.
+async fn world(extra: &str) -> HookedWorld {
+    let w = hooked_world(&format!("{RULES}{extra}"), None).await;
+    serve_april_2025(&w.server);
+    w
 }
 
 /// Every `table_changed` alert the webhook got, in order.
@@ -356,43 +325,20 @@ async fn a_genesis_table_missing_three_polls_in_a_row_is_discontinued_once() {
     let server = DestatisServer::start().await;
     server.publish("09.05.2025 08:00:04h", production_release("2025-05"));
     let hook = Hook::start().await;
-    let config = write_config(
-        dir.path(),
-        &format!(
-            r#"
-state_dir = "{state}"
-
-[sources.destatis]
-kind = "destatis"
-base_url = "{base}"
-schedule = "0 */10 8-12 * * Mon-Fri"
-username = "{DESTATIS_TOKEN}"
-password = ""
-timeout_secs = 2
-
-[[series]]
-id = "de.industry"
-source = "destatis"
-table = "{PRODUCTION}"
-measure = "PRO101"
-dimensions = {{ WERT03 = "X13JDKB", WZ08V1 = "WZ08-C" }}
-title = "Industrial production DE (calendar adjusted)"
-unit = "2021=100"
-
-[[rules]]
-id = "tables"
-kind = "table_changed"
-source = "*"
-
-[receivers.ops]
-kind = "webhook"
-url = "{hook}"
-"#,
-            state = dir.path().join("state").display(),
-            base = server.base_url,
-            hook = hook.url,
-        ),
-    );
+    let config = ConfigText::new(&dir.path().join("state"))
+        .source(genesis_source(&server.base_url))
+        .series(
+            production_series("de.industry", "X13JDKB")
+                .title("Industrial production DE (calendar adjusted)")
+                .unit("2021=100"),
+        )
+        .rules("[[rules]]\nid = \"tables\"\nkind = \"table_changed\"\nsource = \"*\"\n")
+        .without_log_receiver()
+        .extra(&format!(
+            "\n[receivers.ops]\nkind = \"webhook\"\nurl = \"{}\"\n",
+            hook.url
+        ))
+        .write(dir.path());
     let o = statwatch(&config, &["poll"]).await;
     assert!(o.status.success(), "{}\n{}", stdout(&o), stderr(&o));
     let stored = series_json(&config, "de.industry").await;

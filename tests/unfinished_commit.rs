@@ -7,14 +7,14 @@
 //! shows in all of them.
 
 mod common;
-mod support_daemon;
 
 use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
+use common::daemon::*;
+use common::*;
 use serde_json::Value;
-use support_daemon::*;
 
 const SERIES: &str = "nl.industry.yoy";
 
@@ -32,7 +32,7 @@ struct Seen {
 }
 
 fn cli(config: &Path, args: &[&str]) -> String {
-    let o = statwatch(config, args);
+    let o = statwatch_blocking(config, args);
     assert!(
         o.status.success(),
         "statwatch {args:?}: {}",
@@ -108,8 +108,8 @@ fn readers_see_nothing_of_a_poll_whose_transaction_fails_and_is_undone() {
     let port = free_port();
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
     let extra = format!("{RELEASE_RULE}\n[web]\nlisten = \"127.0.0.1:{port}\"\n");
-    let text = config(&dir.path().join("state"), &cbs, EVERY_2S, &extra);
-    let config = write(&dir.path().join("statwatch.toml"), &text);
+    let text = daemon_config(&dir.path().join("state"), &cbs, EVERY_2S, &extra);
+    let config = write_config(dir.path(), &text);
 
     // Committed before: January (the baseline), then February with its alert.
     cli(&config, &["poll"]);

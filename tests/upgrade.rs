@@ -2,19 +2,17 @@
 //! 0ee703b) opens in this statwatch and is upgraded in place with nothing lost; a store of a
 //! newer schema is refused with exit 1, naming both versions.
 
-#[allow(dead_code)] // the other tests use the rest of it
-#[path = "common/hook.rs"]
-mod hook;
-mod support_notify;
+mod common;
 
 use std::path::Path;
-use std::process::Output;
 
 use chrono::{DateTime, Utc};
+use common::hook::Hook;
+use common::notify::*;
+use common::*;
 use statwatch::model::{DeliveryState, Period};
 use statwatch::notify::{Mode, Notifier};
 use statwatch::store::{PollWrite, Store, SCHEMA_VERSION};
-use support_notify::*;
 
 fn t(s: &str) -> DateTime<Utc> {
     s.parse().unwrap()
@@ -32,22 +30,11 @@ fn v1_store() -> tempfile::TempDir {
 }
 
 fn config_text(state_dir: &Path, hook: &str) -> String {
-    let base = BASE.replace(
-        "state_dir = \"/tmp/statwatch-notify-test\"",
-        &format!("state_dir = {:?}", state_dir.display().to_string()),
-    );
-    format!("{base}\n[receivers.ops]\nkind = \"webhook\"\nurl = \"{hook}\"\nsecret = \"s3cret-upgrade\"\n")
-}
-
-fn run(config: &Path, args: &[&str]) -> Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_statwatch"))
-        .arg("--config")
-        .arg(config)
-        .args(args)
-        .env("RUST_LOG", "info")
-        .env_remove("STATWATCH_CONFIG")
-        .output()
-        .unwrap()
+    notify_config(state_dir)
+        .extra(&format!(
+            "[receivers.ops]\nkind = \"webhook\"\nurl = \"{hook}\"\nsecret = \"s3cret-upgrade\"\n"
+        ))
+        .text()
 }
 
 fn check_everything_is_there(store: &Store) {
@@ -107,13 +94,13 @@ fn log_page(store: &Store) -> (usize, (u64, u64, u64)) {
 
 #[tokio::test]
 async fn a_schema_1_store_is_upgraded_in_place_with_nothing_lost() {
-    let hook = hook::Hook::start().await;
+    let hook = Hook::start().await;
     let dir = v1_store();
     let config = dir.path().join("statwatch.toml");
     std::fs::write(&config, config_text(dir.path(), &hook.url)).unwrap();
 
     // The binary upgrades at open and says so once.
-    let o = run(&config, &["series", "nl.industry.yoy", "--json"]);
+    let o = statwatch(&config, &["series", "nl.industry.yoy", "--json"]).await;
     let err = String::from_utf8_lossy(&o.stderr).into_owned();
     assert!(o.status.success(), "{err}");
     assert!(
@@ -122,7 +109,7 @@ async fn a_schema_1_store_is_upgraded_in_place_with_nothing_lost() {
     );
     let json: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert!(json.to_string().contains("-0.3"), "{json}");
-    let o = run(&config, &["series", "nl.industry.yoy", "--json"]);
+    let o = statwatch(&config, &["series", "nl.industry.yoy", "--json"]).await;
     let err = String::from_utf8_lossy(&o.stderr).into_owned();
     assert!(
         o.status.success() && !err.contains("store upgraded"),
@@ -165,7 +152,7 @@ async fn a_schema_1_store_is_upgraded_in_place_with_nothing_lost() {
     assert_eq!(store.pending_count().unwrap(), 0);
     assert_eq!(log_page(&store), (4, (0, 3, 1)));
     n.deliver(&store, Mode::Poll).await.unwrap();
-    assert_eq!(hook.posts().len(), 1);
+    assert_eq!(hook.requests().len(), 1);
 
     // An alert delivered before the upgrade is not enqueued again.
     let again = store.alert("alert-delivered").unwrap().unwrap();
@@ -192,7 +179,7 @@ fn a_store_of_a_newer_schema_is_refused_with_exit_1_naming_both_versions() {
     }
     let config = dir.path().join("statwatch.toml");
     std::fs::write(&config, config_text(dir.path(), "http://127.0.0.1:9/hook")).unwrap();
-    let o = run(&config, &["series", "nl.industry.yoy"]);
+    let o = statwatch_blocking(&config, &["series", "nl.industry.yoy"]);
     let err = String::from_utf8_lossy(&o.stderr).into_owned();
     assert_eq!(o.status.code(), Some(1), "{err}");
     assert!(

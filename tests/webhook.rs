@@ -1,179 +1,29 @@
 //! Webhook delivery against a real axum server on 127.0.0.1 that records every request and
 //! answers from a script (500s, 429 with Retry-After, 400), with a real sled store in a temp dir.
+//! What bounds a delivery's size (the receiver's body limit, the batch bounds, an endless
+//! answer) is in tests/webhook_limits.rs.
 
-mod support_notify;
+mod common;
 
-use std::collections::VecDeque;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
-
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
-use axum::routing::post;
-use axum::Router;
-use chrono::{DateTime, Utc};
+use chrono::Utc;
+use common::hook::{reply, Hook, Reply};
+use common::notify::{WEBHOOK_SECRET as SECRET, *};
+use common::*;
 use statwatch::model::{DeliveryState, Severity};
-use statwatch::notify::{sign, Mode, Notifier};
+use statwatch::notify::{sign, Mode};
 use statwatch::store::Store;
-use support_notify::*;
-
-const SECRET: &str = "hook-secret-Zq81xv";
-
-#[derive(Clone)]
-struct Reply {
-    status: u16,
-    retry_after: Option<&'static str>,
-    body: &'static str,
-}
-
-fn reply(status: u16) -> Reply {
-    Reply {
-        status,
-        retry_after: None,
-        body: "",
-    }
-}
-
-#[derive(Clone)]
-struct Recorded {
-    at: DateTime<Utc>,
-    headers: HeaderMap,
-    body: Bytes,
-    status: u16,
-}
-
-#[derive(Default)]
-struct HookState {
-    script: Mutex<VecDeque<Reply>>,
-    requests: Mutex<Vec<Recorded>>,
-    /// A body limit like nginx's `client_max_body_size`: larger bodies get 413.
-    limit: Mutex<Option<usize>>,
-    /// Where a scripted 3xx redirects to.
-    location: Mutex<Option<&'static str>>,
-}
-
-/// A scriptable webhook receiver: answers the scripted replies in order, then 200.
-struct Hook {
-    state: Arc<HookState>,
-    url: String,
-    _server: tokio::task::JoinHandle<()>,
-}
-
-impl Hook {
-    async fn start(script: Vec<Reply>) -> Hook {
-        let state = Arc::new(HookState {
-            script: Mutex::new(script.into()),
-            ..Default::default()
-        });
-        let app = Router::new()
-            .route("/hook", post(handle))
-            // The hook applies its own limit (`HookState::limit`), like a proxy would.
-            .layer(axum::extract::DefaultBodyLimit::disable())
-            .with_state(state.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        let server = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
-        Hook {
-            state,
-            url: format!("http://{addr}/hook"),
-            _server: server,
-        }
-    }
-
-    fn requests(&self) -> Vec<Recorded> {
-        self.state.requests.lock().unwrap().clone()
-    }
-
-    fn successes(&self) -> usize {
-        self.requests()
-            .iter()
-            .filter(|r| (200..300).contains(&r.status))
-            .count()
-    }
-}
-
-async fn handle(State(s): State<Arc<HookState>>, headers: HeaderMap, body: Bytes) -> Response {
-    let limit = *s.limit.lock().unwrap();
-    let r = if limit.is_some_and(|l| body.len() > l) {
-        Reply {
-            status: 413,
-            retry_after: None,
-            body: "<html><head><title>413 Request Entity Too Large</title></head></html>",
-        }
-    } else {
-        s.script.lock().unwrap().pop_front().unwrap_or(reply(200))
-    };
-    let location = *s.location.lock().unwrap();
-    s.requests.lock().unwrap().push(Recorded {
-        at: Utc::now(),
-        headers,
-        body,
-        status: r.status,
-    });
-    let status = StatusCode::from_u16(r.status).unwrap();
-    match (r.retry_after, location) {
-        (Some(ra), _) => (status, [("retry-after", ra)], r.body).into_response(),
-        (None, Some(to)) if status.is_redirection() => {
-            (status, [("location", to)], r.body).into_response()
-        }
-        (None, _) => (status, r.body).into_response(),
-    }
-}
-
-fn webhook_config(url: &str) -> statwatch::config::Config {
-    config(&format!(
-        "[receivers.ops]\nkind = \"webhook\"\nurl = \"{url}\"\nsecret = \"{SECRET}\"\ntimeout_secs = 2\n"
-    ))
-}
-
-fn notifier(url: &str) -> Notifier {
-    Notifier::new(&webhook_config(url))
-        .expect("notifier")
-        .with_retry_base(Duration::from_millis(20))
-}
-
-fn body_json(r: &Recorded) -> serde_json::Value {
-    serde_json::from_slice(&r.body).expect("JSON body")
-}
-
-fn ids(r: &Recorded) -> Vec<String> {
-    body_json(r)["alerts"]
-        .as_array()
-        .expect("alerts list")
-        .iter()
-        .map(|a| a["id"].as_str().unwrap_or_default().to_string())
-        .collect()
-}
-
-fn header<'a>(r: &'a Recorded, name: &str) -> &'a str {
-    r.headers
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-}
-
-fn check_no_secret(extra: &str) {
-    assert_no_secret(SECRET, "the logs", &logs());
-    assert_no_secret(SECRET, "a report or error", extra);
-}
 
 #[tokio::test]
 async fn one_signed_post_per_receiver_delivered_once() {
     capture_logs();
-    let hook = Hook::start(vec![]).await;
+    let hook = Hook::start().await;
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
     let a = alert("alert-a", Severity::Info, "positive for the 3rd month");
     let b = alert("alert-b", Severity::Warning, "sign turned");
     assert_eq!(enqueue(&store, "ops", &[a.clone(), b.clone()]), 2);
 
-    let n = notifier(&hook.url);
+    let n = ops_notifier(&hook.url);
     let report = n.deliver(&store, Mode::Poll).await.unwrap();
     assert!(!report.failed(), "{report:?}");
     assert_eq!(report.receivers.len(), 1);
@@ -183,10 +33,10 @@ async fn one_signed_post_per_receiver_delivered_once() {
     let reqs = hook.requests();
     assert_eq!(reqs.len(), 1, "both alerts go in ONE message");
     let r = &reqs[0];
-    let mut got = ids(r);
+    let mut got = r.alert_ids();
     got.sort();
     assert_eq!(got, ["alert-a", "alert-b"]);
-    let v = body_json(r);
+    let v = r.json();
     assert_eq!(v["version"], "1");
     assert_eq!(v["receiver"], "ops");
     let sent_at = v["sent_at"].as_str().unwrap();
@@ -201,11 +51,11 @@ async fn one_signed_post_per_receiver_delivered_once() {
     assert_eq!(first, &serde_json::to_value(&a).unwrap());
 
     // Headers and signature, recomputed here with the shared secret.
-    assert_eq!(header(r, "content-type"), "application/json");
-    let ts: i64 = header(r, "x-statwatch-timestamp").parse().unwrap();
+    assert_eq!(r.header("content-type"), "application/json");
+    let ts: i64 = r.header("x-statwatch-timestamp").parse().unwrap();
     assert!((Utc::now().timestamp() - ts).abs() < 60);
     let expected = format!("sha256={}", sign(SECRET.as_bytes(), ts, &r.body));
-    assert_eq!(header(r, "x-statwatch-signature"), expected);
+    assert_eq!(r.header("x-statwatch-signature"), expected);
     // ... and once more with a from-scratch HMAC, so `sign` is not checked against itself.
     {
         use hmac::{Hmac, Mac};
@@ -214,7 +64,7 @@ async fn one_signed_post_per_receiver_delivered_once() {
         mac.update(&r.body);
         mac.verify_slice(
             &hex::decode(
-                header(r, "x-statwatch-signature")
+                r.header("x-statwatch-signature")
                     .strip_prefix("sha256=")
                     .unwrap(),
             )
@@ -244,7 +94,7 @@ async fn one_signed_post_per_receiver_delivered_once() {
 #[tokio::test]
 async fn server_errors_are_retried_within_the_poll_and_later() {
     capture_logs();
-    let hook = Hook::start(vec![reply(500), reply(500), reply(500)]).await;
+    let hook = Hook::start_with(vec![reply(500), reply(500), reply(500)]).await;
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
     enqueue(
@@ -252,7 +102,7 @@ async fn server_errors_are_retried_within_the_poll_and_later() {
         "ops",
         &[alert("alert-5xx", Severity::Critical, "x")],
     );
-    let n = notifier(&hook.url);
+    let n = ops_notifier(&hook.url);
 
     let before = Utc::now();
     let report = n.deliver(&store, Mode::Poll).await.unwrap();
@@ -292,7 +142,7 @@ async fn server_errors_are_retried_within_the_poll_and_later() {
 #[tokio::test]
 async fn too_many_requests_waits_for_retry_after_within_a_poll() {
     capture_logs();
-    let hook = Hook::start(vec![Reply {
+    let hook = Hook::start_with(vec![Reply {
         status: 429,
         retry_after: Some("1"),
         body: "slow down",
@@ -301,7 +151,7 @@ async fn too_many_requests_waits_for_retry_after_within_a_poll() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
     enqueue(&store, "ops", &[alert("alert-429", Severity::Info, "x")]);
-    let n = notifier(&hook.url);
+    let n = ops_notifier(&hook.url);
 
     let report = n.deliver(&store, Mode::Poll).await.unwrap();
     let reqs = hook.requests();
@@ -322,7 +172,7 @@ async fn too_many_requests_waits_for_retry_after_within_a_poll() {
 #[tokio::test]
 async fn a_long_retry_after_is_honoured_across_deliveries() {
     capture_logs();
-    let hook = Hook::start(vec![Reply {
+    let hook = Hook::start_with(vec![Reply {
         status: 429,
         retry_after: Some("120"),
         body: "",
@@ -331,7 +181,7 @@ async fn a_long_retry_after_is_honoured_across_deliveries() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
     enqueue(&store, "ops", &[alert("alert-ra", Severity::Info, "x")]);
-    let n = notifier(&hook.url);
+    let n = ops_notifier(&hook.url);
 
     let report = n.deliver(&store, Mode::Poll).await.unwrap();
     let after_first = hook.requests();
@@ -366,7 +216,7 @@ async fn a_long_retry_after_is_honoured_across_deliveries() {
 #[tokio::test]
 async fn a_client_error_fails_for_good() {
     capture_logs();
-    let hook = Hook::start(vec![Reply {
+    let hook = Hook::start_with(vec![Reply {
         status: 400,
         retry_after: None,
         body: "unknown field \"alerts\"\n",
@@ -375,7 +225,7 @@ async fn a_client_error_fails_for_good() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
     enqueue(&store, "ops", &[alert("alert-400", Severity::Info, "x")]);
-    let n = notifier(&hook.url);
+    let n = ops_notifier(&hook.url);
 
     let report = n.deliver(&store, Mode::Poll).await.unwrap();
     assert!(report.failed());
@@ -396,7 +246,7 @@ async fn a_client_error_fails_for_good() {
 #[tokio::test]
 async fn pending_entries_survive_a_restart_and_go_out_once() {
     capture_logs();
-    let hook = Hook::start(vec![reply(503)]).await;
+    let hook = Hook::start_with(vec![reply(503)]).await;
     let dir = tempfile::tempdir().unwrap();
     {
         let store = Store::open(dir.path()).unwrap();
@@ -405,7 +255,7 @@ async fn pending_entries_survive_a_restart_and_go_out_once() {
             "ops",
             &[alert("alert-restart", Severity::Info, "x")],
         );
-        let n = notifier(&hook.url);
+        let n = ops_notifier(&hook.url);
         let report = n.deliver(&store, Mode::Due).await.unwrap();
         assert_eq!(report.receivers[0].pending, 1, "one attempt in Due mode");
         assert_eq!(hook.requests().len(), 1);
@@ -416,7 +266,7 @@ async fn pending_entries_survive_a_restart_and_go_out_once() {
     assert_eq!(d.state, DeliveryState::Pending);
     assert_eq!(d.attempts, 1);
     assert!(d.last_error.as_deref().unwrap().contains("503"));
-    let n = notifier(&hook.url);
+    let n = ops_notifier(&hook.url);
     let report = n.deliver(&store, Mode::Poll).await.unwrap();
     assert!(!report.failed(), "{report:?}");
     assert_eq!(hook.successes(), 1);
@@ -427,7 +277,7 @@ async fn pending_entries_survive_a_restart_and_go_out_once() {
         delivery(&store, "ops", "alert-restart").state,
         DeliveryState::Delivered
     );
-    notifier(&hook.url)
+    ops_notifier(&hook.url)
         .deliver(&store, Mode::Poll)
         .await
         .unwrap();
@@ -439,16 +289,11 @@ async fn pending_entries_survive_a_restart_and_go_out_once() {
 async fn an_unreachable_receiver_stays_pending_and_no_secret_leaks() {
     capture_logs();
     // A port nobody listens on.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let url = format!("http://127.0.0.1:{port}/hook?token={SECRET}");
+    let url = format!("http://127.0.0.1:{}/hook?token={SECRET}", free_port());
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
     enqueue(&store, "ops", &[alert("alert-down", Severity::Info, "x")]);
-    let n = notifier(&url);
+    let n = ops_notifier(&url);
     let report = n.deliver(&store, Mode::Poll).await.unwrap();
     assert!(report.failed());
     let d = delivery(&store, "ops", "alert-down");
@@ -464,7 +309,7 @@ async fn an_unreachable_receiver_stays_pending_and_no_secret_leaks() {
 #[tokio::test]
 async fn removed_receivers_are_left_alone_and_log_receivers_log() {
     capture_logs();
-    let hook = Hook::start(vec![]).await;
+    let hook = Hook::start().await;
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
     enqueue(&store, "gone", &[alert("alert-gone", Severity::Info, "x")]);
@@ -473,7 +318,7 @@ async fn removed_receivers_are_left_alone_and_log_receivers_log() {
         "journal",
         &[alert("alert-journal", Severity::Info, "logged summary")],
     );
-    let n = notifier(&hook.url);
+    let n = ops_notifier(&hook.url);
     let report = n.deliver(&store, Mode::Poll).await.unwrap();
     assert!(!report.failed(), "{report:?}");
     let gone = delivery(&store, "gone", "alert-gone");
@@ -492,20 +337,20 @@ async fn removed_receivers_are_left_alone_and_log_receivers_log() {
 #[tokio::test]
 async fn test_notify_sends_a_marked_alert_outside_the_outbox() {
     capture_logs();
-    let hook = Hook::start(vec![]).await;
-    let n = notifier(&hook.url);
+    let hook = Hook::start().await;
+    let n = ops_notifier(&hook.url);
     n.test("ops").await.unwrap();
     let reqs = hook.requests();
     assert_eq!(reqs.len(), 1);
-    let v = body_json(&reqs[0]);
+    let v = reqs[0].json();
     assert_eq!(v["test"], true);
     assert!(v["alerts"][0]["summary"]
         .as_str()
         .unwrap()
         .starts_with("[statwatch test]"));
-    let ts: i64 = header(&reqs[0], "x-statwatch-timestamp").parse().unwrap();
+    let ts: i64 = reqs[0].header("x-statwatch-timestamp").parse().unwrap();
     assert_eq!(
-        header(&reqs[0], "x-statwatch-signature"),
+        reqs[0].header("x-statwatch-signature"),
         format!("sha256={}", sign(SECRET.as_bytes(), ts, &reqs[0].body))
     );
     n.test("journal").await.unwrap();
@@ -536,7 +381,7 @@ fn corrupt(dir: &std::path::Path, tree: &str, key: &[u8], value: &[u8]) {
 #[tokio::test]
 async fn an_unreadable_record_fails_alone_and_the_others_go_out() {
     capture_logs();
-    let hook = Hook::start(vec![]).await;
+    let hook = Hook::start().await;
     let dir = tempfile::tempdir().unwrap();
     {
         let store = Store::open(dir.path()).unwrap();
@@ -560,12 +405,12 @@ async fn an_unreadable_record_fails_alone_and_the_others_go_out() {
     corrupt(dir.path(), "outbox", b"ops\0alert-3", b"{\"alert_id\": tru");
 
     let store = Store::open(dir.path()).unwrap();
-    let n = notifier(&hook.url);
+    let n = ops_notifier(&hook.url);
     let report = n.deliver(&store, Mode::Poll).await.unwrap();
     // One message with the alerts that read; the unreadable one is failed with the reason.
     let reqs = hook.requests();
     assert_eq!(reqs.len(), 1, "{report:?}");
-    let mut got = ids(&reqs[0]);
+    let mut got = reqs[0].alert_ids();
     got.sort();
     assert_eq!(got, ["alert-1", "alert-3", "alert-4"]);
     let ops = report
@@ -594,196 +439,14 @@ async fn an_unreadable_record_fails_alone_and_the_others_go_out() {
     );
 }
 
-/// A receiver that answers every POST with 500 and a body that never ends (chunked), and
-/// counts what it managed to write on each connection before the client hung up.
-struct Endless {
-    url: String,
-    written: Arc<Mutex<Vec<u64>>>,
-    _server: tokio::task::JoinHandle<()>,
-}
-
-impl Endless {
-    async fn start() -> Endless {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}/hook", listener.local_addr().unwrap());
-        let written = Arc::new(Mutex::new(Vec::new()));
-        let record = written.clone();
-        let server = tokio::spawn(async move {
-            loop {
-                let Ok((mut sock, _)) = listener.accept().await else {
-                    return;
-                };
-                let record = record.clone();
-                tokio::spawn(async move {
-                    // Read the request head and its Content-Length body.
-                    let mut buf = Vec::new();
-                    let mut chunk = [0u8; 8192];
-                    let body_len = loop {
-                        let n = sock.read(&mut chunk).await.unwrap_or(0);
-                        if n == 0 {
-                            return;
-                        }
-                        buf.extend_from_slice(&chunk[..n]);
-                        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                            let head = String::from_utf8_lossy(&buf[..end]).to_lowercase();
-                            let len: usize = head
-                                .lines()
-                                .find_map(|l| l.strip_prefix("content-length:"))
-                                .and_then(|v| v.trim().parse().ok())
-                                .unwrap_or(0);
-                            break end + 4 + len;
-                        }
-                    };
-                    while buf.len() < body_len {
-                        let n = sock.read(&mut chunk).await.unwrap_or(0);
-                        if n == 0 {
-                            return;
-                        }
-                        buf.extend_from_slice(&chunk[..n]);
-                    }
-                    let head = b"HTTP/1.1 500 Internal Server Error\r\ncontent-type: text/plain\r\ntransfer-encoding: chunked\r\n\r\n";
-                    if sock.write_all(head).await.is_err() {
-                        return;
-                    }
-                    let data = "oops, the receiver broke. ".repeat(2521); // ~64 KiB
-                    let frame = format!("{:x}\r\n{data}\r\n", data.len());
-                    let mut total = 0u64;
-                    while sock.write_all(frame.as_bytes()).await.is_ok() {
-                        total += frame.len() as u64;
-                        // Give up on our side long after any sane client has (5 GiB).
-                        if total > 5 << 30 {
-                            break;
-                        }
-                    }
-                    record.lock().unwrap().push(total);
-                });
-            }
-        });
-        Endless {
-            url,
-            written,
-            _server: server,
-        }
-    }
-
-    fn written(&self) -> Vec<u64> {
-        self.written.lock().unwrap().clone()
-    }
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn an_endless_error_body_is_read_only_up_to_a_cap() {
-    capture_logs();
-    let hook = Endless::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).unwrap();
-    enqueue(
-        &store,
-        "ops",
-        &[alert("alert-endless", Severity::Info, "x")],
-    );
-    // The default 10 s timeout: the answer is cut by its size, not by the clock.
-    let n = Notifier::new(&config(&format!(
-        "[receivers.ops]\nkind = \"webhook\"\nurl = \"{}\"\n",
-        hook.url
-    )))
-    .unwrap()
-    .with_retry_base(Duration::from_millis(20));
-    let report = n.deliver(&store, Mode::Poll).await.unwrap();
-    assert!(report.failed());
-    let d = delivery(&store, "ops", "alert-endless");
-    assert_eq!(d.state, DeliveryState::Pending, "a 500 is worth retrying");
-    assert_eq!(d.attempts, 3);
-    let e = d.last_error.unwrap();
-    // The start of the answer is in the error (a bounded excerpt), so the operator sees why.
-    assert!(e.starts_with("HTTP 500: oops, the receiver broke."), "{e}");
-    assert!(e.chars().count() < 300, "{} chars", e.chars().count());
-    // Each connection was dropped after a small read: what the server got into the socket
-    // is the cap plus the kernel's buffers, not everything it could send in 10 s.
-    wait_until(|| hook.written().len() == 3).await;
-    let written = hook.written();
-    assert!(
-        written.iter().all(|&b| b < 64 << 20),
-        "bytes the receiver wrote per attempt: {written:?}"
-    );
-}
-
-async fn wait_until(mut cond: impl FnMut() -> bool) {
-    for _ in 0..200 {
-        if cond() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("condition not met within 10 s");
-}
-
-/// Not an assertion: the peak RSS of `statwatch poll` delivering to a receiver that answers
-/// 500 with an endless body (`--ignored --nocapture`; needs /usr/bin/time).
-#[tokio::test(flavor = "multi_thread")]
-#[ignore]
-async fn endless_body_rss_probe() {
-    let hook = Endless::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("state");
-    {
-        let store = Store::open(&state).unwrap();
-        enqueue(&store, "ops", &[alert("alert-rss", Severity::Info, "x")]);
-    }
-    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let dead_url = format!("http://{}", dead.local_addr().unwrap());
-    drop(dead);
-    let text = BASE
-        .replace(
-            "state_dir = \"/tmp/statwatch-notify-test\"",
-            &format!("state_dir = \"{}\"", state.display()),
-        )
-        .replace(
-            "kind = \"cbs\"\n",
-            &format!("kind = \"cbs\"\nbase_url = \"{dead_url}\"\ntimeout_secs = 1\n"),
-        );
-    let cfg = dir.path().join("statwatch.toml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "{text}\n[receivers.ops]\nkind = \"webhook\"\nurl = \"{}\"\n",
-            hook.url
-        ),
-    )
-    .unwrap();
-    let start = std::time::Instant::now();
-    let out = tokio::process::Command::new("/usr/bin/time")
-        .arg("-v")
-        .arg(env!("CARGO_BIN_EXE_statwatch"))
-        .arg("--config")
-        .arg(&cfg)
-        .arg("poll")
-        .output()
-        .await
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    let rss = err
-        .lines()
-        .find(|l| l.contains("Maximum resident set size"))
-        .unwrap_or("no RSS line");
-    println!(
-        "poll exit {:?} in {:?}; {rss}; bytes written per attempt {:?}",
-        out.status.code(),
-        start.elapsed(),
-        hook.written()
-    );
-    println!("{}", String::from_utf8_lossy(&out.stdout));
-}
-
 /// Not an assertion: prints commit-to-receipt latency on loopback (`--ignored --nocapture`).
 #[tokio::test]
 #[ignore]
 async fn latency_probe() {
-    let hook = Hook::start(vec![]).await;
+    let hook = Hook::start().await;
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
-    let n = notifier(&hook.url);
+    let n = ops_notifier(&hook.url);
     for i in 0..10 {
         let start = Utc::now();
         enqueue(
@@ -800,159 +463,15 @@ async fn latency_probe() {
     }
 }
 
-/// `count` alerts with summaries of `size` bytes.
-fn flood(prefix: &str, count: usize, size: usize) -> Vec<statwatch::model::Alert> {
-    (0..count)
-        .map(|i| {
-            let mut a = alert(
-                &format!("{prefix}-{i:05}"),
-                Severity::Info,
-                &format!("flood {i}: {}", "x".repeat(size)),
-            );
-            a.detected_at += chrono::Duration::microseconds(i as i64);
-            a
-        })
-        .collect()
-}
-
-/// Every id of every accepted POST, and how often each was accepted.
-fn accepted_ids(hook: &Hook) -> std::collections::BTreeMap<String, usize> {
-    let mut seen = std::collections::BTreeMap::new();
-    for r in hook.requests().iter().filter(|r| r.status == 200) {
-        for id in ids(r) {
-            *seen.entry(id).or_insert(0) += 1;
-        }
-    }
-    seen
-}
-
-#[tokio::test]
-async fn a_body_limit_answered_with_413_splits_the_batch_and_loses_nothing() {
-    capture_logs();
-    let hook = Hook::start(vec![]).await;
-    let limit = 1024 * 1024;
-    *hook.state.limit.lock().unwrap() = Some(limit);
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).unwrap();
-    // 400 alerts of about 10 KB each: 4 MB, allowed in one POST by this config's bounds, so
-    // only the receiver's 413 can make the parts small enough.
-    let alerts = flood("big", 400, 10_000);
-    assert_eq!(enqueue(&store, "ops", &alerts), 400);
-    let extra = format!(
-        "[receivers.ops]\nkind = \"webhook\"\nurl = \"{}\"\nsecret = \"{SECRET}\"\nmax_batch_alerts = 10000\nmax_batch_bytes = 67108864\n",
-        hook.url
-    );
-    let n = Notifier::new(&config(&extra))
-        .unwrap()
-        .with_retry_base(Duration::from_millis(20));
-    let report = n.deliver(&store, Mode::Poll).await.unwrap();
-    let ops = &report.receivers[0];
-    assert_eq!(
-        (ops.delivered, ops.failed, ops.pending),
-        (400, 0, 0),
-        "{report:?}"
-    );
-    let reqs = hook.requests();
-    assert!(
-        reqs.iter().any(|r| r.status == 413),
-        "the first POST was too large"
-    );
-    let accepted: Vec<_> = reqs.iter().filter(|r| r.status == 200).collect();
-    assert!(accepted.iter().all(|r| r.body.len() <= limit));
-    let seen = accepted_ids(&hook);
-    assert_eq!(seen.len(), 400);
-    assert!(seen.values().all(|n| *n == 1), "an alert accepted twice");
-    eprintln!(
-        "413 split: {} POSTs, {} accepted, largest accepted {} bytes",
-        reqs.len(),
-        accepted.len(),
-        accepted.iter().map(|r| r.body.len()).max().unwrap()
-    );
-    for id in ["big-00000", "big-00399"] {
-        assert_eq!(delivery(&store, "ops", id).state, DeliveryState::Delivered);
-    }
-    check_no_secret(&format!("{report:?}"));
-}
-
-#[tokio::test]
-async fn one_alert_over_the_body_limit_stays_pending_and_names_the_limit() {
-    capture_logs();
-    let hook = Hook::start(vec![]).await;
-    *hook.state.limit.lock().unwrap() = Some(2000);
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).unwrap();
-    let mut alerts = flood("one", 3, 100);
-    alerts[1].summary = "y".repeat(5000);
-    enqueue(&store, "ops", &alerts);
-    let n = notifier(&hook.url);
-    let report = n.deliver(&store, Mode::Poll).await.unwrap();
-    let ops = &report.receivers[0];
-    assert_eq!(
-        (ops.delivered, ops.failed, ops.pending),
-        (2, 0, 1),
-        "{report:?}"
-    );
-    let d = delivery(&store, "ops", "one-00001");
-    // In the whole POST, in its half, then alone: and not again in this poll.
-    assert_eq!(d.attempts, 3);
-    assert_eq!(hook.requests().len(), 5);
-    assert_eq!(d.state, DeliveryState::Pending);
-    let e = d.last_error.unwrap();
-    assert!(
-        e.contains("413") && e.contains("body size limit") && e.contains("alone"),
-        "{e}"
-    );
-}
-
-#[tokio::test]
-async fn a_backlog_goes_out_in_posts_bounded_by_count_and_by_bytes() {
-    capture_logs();
-    let hook = Hook::start(vec![]).await;
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).unwrap();
-    // By count: 50 alerts a POST.
-    enqueue(&store, "ops", &flood("count", 120, 100));
-    let extra = format!(
-        "[receivers.ops]\nkind = \"webhook\"\nurl = \"{}\"\nmax_batch_alerts = 50\n",
-        hook.url
-    );
-    let n = Notifier::new(&config(&extra)).unwrap();
-    let report = n.deliver(&store, Mode::Due).await.unwrap();
-    assert_eq!(report.receivers[0].delivered, 120, "{report:?}");
-    let sizes: Vec<usize> = hook.requests().iter().map(|r| ids(r).len()).collect();
-    assert_eq!(sizes, [50, 50, 20]);
-    // By bytes: 64 KiB a POST.
-    let hook2 = Hook::start(vec![]).await;
-    enqueue(&store, "ops", &flood("bytes", 60, 4000));
-    let extra = format!(
-        "[receivers.ops]\nkind = \"webhook\"\nurl = \"{}\"\nmax_batch_bytes = 65536\n",
-        hook2.url
-    );
-    let n = Notifier::new(&config(&extra)).unwrap();
-    let report = n.deliver(&store, Mode::Poll).await.unwrap();
-    assert_eq!(report.receivers[0].delivered, 60, "{report:?}");
-    let reqs = hook2.requests();
-    assert!(reqs.len() >= 4, "{} POSTs", reqs.len());
-    assert!(reqs.iter().all(|r| r.body.len() <= 65536));
-    let seen = accepted_ids(&hook2);
-    assert_eq!(seen.len(), 60);
-    // In order: the backlog is sent oldest first, part after part.
-    let order: Vec<String> = reqs.iter().flat_map(ids).collect();
-    let mut sorted = order.clone();
-    sorted.sort();
-    assert_eq!(order, sorted);
-}
-
 #[tokio::test]
 async fn a_redirect_is_refused_naming_only_the_target_origin() {
     capture_logs();
-    let hook = Hook::start(vec![reply(302)]).await;
-    *hook.state.location.lock().unwrap() =
-        Some("https://elsewhere.example:8443/hooks/T0/secret-path?token=Zq81xv");
+    let hook = Hook::start_with(vec![reply(302)]).await;
+    hook.redirect_to("https://elsewhere.example:8443/hooks/T0/secret-path?token=Zq81xv");
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
     enqueue(&store, "ops", &[alert("alert-302", Severity::Info, "x")]);
-    let n = notifier(&hook.url);
+    let n = ops_notifier(&hook.url);
     let report = n.deliver(&store, Mode::Poll).await.unwrap();
     assert_eq!(hook.requests().len(), 1, "a redirect is not retried");
     let d = delivery(&store, "ops", "alert-302");
@@ -972,13 +491,13 @@ async fn a_redirect_is_refused_naming_only_the_target_origin() {
 #[tokio::test]
 async fn a_receiver_no_longer_configured_neither_spins_the_timer_nor_warns_again() {
     capture_logs();
-    let hook = Hook::start(vec![]).await;
+    let hook = Hook::start().await;
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
     let mut old = alert("alert-orphan", Severity::Info, "x");
     old.detected_at -= chrono::Duration::hours(1);
     enqueue(&store, "removed-rcv", &[old]);
-    let n = notifier(&hook.url);
+    let n = ops_notifier(&hook.url);
     // Only the orphan is pending: nothing for the timer.
     assert_eq!(n.next_due(&store).unwrap(), None);
     for _ in 0..3 {

@@ -1,21 +1,39 @@
-//! Shared test support: the fake CBS server, the real published figures as fake tables,
-//! config files, and running the `statwatch` binary.
+//! What the tests share, in one place (each test binary includes it with `mod common;`):
+//! running the binary ([`bin`]), writing its config ([`config`]), loopback plumbing
+//! ([`net`]), the fake servers (CBS in [`cbs_server`], GENESIS in [`destatis_server`] with
+//! the Destatis source tests' table and config in [`genesis`], a
+//! webhook receiver in [`hook`], the chat platforms in [`notify::platforms`], SMTP in
+//! [`smtp`]), the daemon tests' helpers ([`daemon`]), the notify tests' helpers ([`notify`]),
+//! and here the real published CBS figures as fake tables and the 2025 releases the tests
+//! replay.
 
+// Each test binary uses its own part of it.
 #![allow(dead_code)]
 
+pub mod bin;
 pub mod cbs_catalogue;
 pub mod cbs_server;
+pub mod config;
+pub mod daemon;
 pub mod destatis_server;
+pub mod genesis;
 pub mod hook;
+pub mod net;
+pub mod notify;
 pub mod smtp;
 
-use std::path::{Path, PathBuf};
-use std::process::Output;
+use std::path::PathBuf;
 
+use hook::Hook;
 use serde_json::{json, Map, Value};
 
 #[allow(unused_imports)] // each test binary uses its own part
-pub use cbs_server::{CbsServer, FakeTable, Fault};
+pub use self::{
+    bin::*,
+    cbs_server::{CbsServer, FakeTable, Fault},
+    config::*,
+    net::*,
+};
 
 /// The rules the replay of the real 2025 releases is checked against: exactly six alerts.
 pub const REPLAY_RULES: &str = r#"
@@ -225,6 +243,179 @@ pub fn branches_table(
     }
 }
 
+/// Serves the April 2025 vintages (y/y to 2025-02, confidence to 2025-03), where most tests
+/// start; returns the y/y values.
+pub fn serve_april_2025(cbs: &CbsServer) -> Vec<(String, f64)> {
+    let april = Release {
+        industry: yoy_vintage(0),
+        industry_modified: "2025-04-10T06:30:00",
+        confidence_until: "2025MM03",
+        confidence_modified: "2025-03-28T06:30:00",
+    };
+    april.serve(cbs);
+    april.industry
+}
+
+/// A CBS test's world: its temp dir, the fake CBS serving the April 2025 vintages, and
+/// [`cbs_config`] written there.
+pub struct CbsWorld {
+    _dir: tempfile::TempDir,
+    pub server: CbsServer,
+    pub config: PathBuf,
+}
+
+pub async fn cbs_world() -> CbsWorld {
+    let dir = tempfile::tempdir().unwrap();
+    let server = CbsServer::start().await;
+    serve_april_2025(&server);
+    let config = write_config(
+        dir.path(),
+        &cbs_config(&server.base_url(), &dir.path().join("state"), ""),
+    );
+    CbsWorld {
+        _dir: dir,
+        server,
+        config,
+    }
+}
+
+/// A replay's world: its temp dir, the fake CBS (serving nothing yet), a webhook receiver,
+/// and [`cbs_config`] with `rules` and the receiver as `ops` (signing with `secret`, if any).
+pub struct HookedWorld {
+    pub dir: tempfile::TempDir,
+    pub server: CbsServer,
+    pub hook: Hook,
+    pub config: PathBuf,
+}
+
+pub async fn hooked_world(rules: &str, secret: Option<&str>) -> HookedWorld {
+    let dir = tempfile::tempdir().unwrap();
+    let server = CbsServer::start().await;
+    let hook = Hook::start().await;
+    let secret = secret
+        .map(|s| format!("secret = \"{s}\"\n"))
+        .unwrap_or_default();
+    let extra = format!(
+        "{rules}\n[receivers.ops]\nkind = \"webhook\"\nurl = \"{}\"\n{secret}",
+        hook.url
+    );
+    let config = write_config(
+        dir.path(),
+        &cbs_config(&server.base_url(), &dir.path().join("state"), &extra),
+    );
+    HookedWorld {
+        dir,
+        server,
+        hook,
+        config,
+    }
+}
+
+/// The release after the April vintages: March 2025 first printed at +1.3, February revised
+/// from +1.0 to -0.3 and January from +0.3 to +0.1; confidence falls to -3.3 in April.
+pub fn publish_next(server: &CbsServer) {
+    Release {
+        industry: with(
+            &yoy_vintage(0),
+            &[("2025MM03", 1.3), ("2025MM02", -0.3), ("2025MM01", 0.1)],
+        ),
+        industry_modified: "2025-05-12T06:30:00",
+        confidence_until: "2025MM04",
+        confidence_modified: "2025-04-29T06:30:00",
+    }
+    .serve(server);
+}
+
+/// `fault` for the next `times` requests of the industry table's `entity` (`TypedDataSet`,
+/// `TableInfos`, ...).
+pub fn fail_industry(server: &CbsServer, entity: &str, fault: Fault, times: usize) {
+    server.fail_next(&format!("{INDUSTRY}/{entity}"), fault, times);
+}
+
+/// The two CBS tables as a release of 2025 left them.
+pub struct Release {
+    /// The y/y values as published then, and the table's `Modified`.
+    pub industry: Vec<(String, f64)>,
+    pub industry_modified: &'static str,
+    /// The last month of producer confidence published then, and its table's `Modified`.
+    pub confidence_until: &'static str,
+    pub confidence_modified: &'static str,
+}
+
+impl Release {
+    /// Serves both tables as CBS had them after this release.
+    pub fn serve(&self, cbs: &CbsServer) {
+        cbs.set_table(
+            INDUSTRY,
+            industry_table(&self.industry, self.industry_modified),
+        );
+        cbs.set_table(
+            CONFIDENCE,
+            confidence_table(
+                &until(&confidence_vintage(), self.confidence_until),
+                self.confidence_modified,
+            ),
+        );
+    }
+}
+
+/// The releases of 2025 as they came: February (the baseline, y/y to 2024-12), then March
+/// to June, each with the y/y months it first printed or revised. [`REPLAY_RULES`] fires
+/// exactly six alerts on them.
+pub fn releases_2025() -> [Release; 5] {
+    let base = until(&yoy_vintage(0), "2024MM12");
+    let march = with(&base, &[("2025MM01", 0.5)]);
+    let april = with(&base, &[("2025MM01", 0.3), ("2025MM02", 1.0)]);
+    let may = with(&april, &[("2025MM03", 1.3)]);
+    let june = with(
+        &may,
+        &[
+            ("2025MM01", 0.1),
+            ("2025MM02", -0.3),
+            ("2025MM03", 1.4),
+            ("2025MM04", -0.2),
+        ],
+    );
+    let release = |industry, industry_modified, confidence_until, confidence_modified| Release {
+        industry,
+        industry_modified,
+        confidence_until,
+        confidence_modified,
+    };
+    [
+        release(
+            base,
+            "2025-02-10T06:30:00",
+            "2025MM02",
+            "2025-02-27T06:30:00",
+        ),
+        release(
+            march,
+            "2025-03-10T06:30:00",
+            "2025MM03",
+            "2025-03-28T06:30:00",
+        ),
+        release(
+            april,
+            "2025-04-10T06:30:00",
+            "2025MM04",
+            "2025-04-29T06:30:00",
+        ),
+        release(
+            may,
+            "2025-05-12T06:30:00",
+            "2025MM04",
+            "2025-04-29T06:30:00",
+        ),
+        release(
+            june,
+            "2025-06-10T06:30:00",
+            "2025MM04",
+            "2025-04-29T06:30:00",
+        ),
+    ]
+}
+
 /// Values up to and including `last` (a CBS period key).
 pub fn until(values: &[(String, f64)], last: &str) -> Vec<(String, f64)> {
     values
@@ -245,78 +436,4 @@ pub fn with(values: &[(String, f64)], changes: &[(&str, f64)]) -> Vec<(String, f
     }
     out.sort_by(|a, b| a.0.cmp(&b.0));
     out
-}
-
-/// The config the CBS tests use: both series, the rules of the brief, a log receiver.
-pub fn cbs_config(base_url: &str, state_dir: &Path, extra: &str) -> String {
-    format!(
-        r#"
-state_dir = "{state}"
-timezone = "Europe/Amsterdam"
-
-[sources.cbs]
-kind = "cbs"
-base_url = "{base_url}"
-schedule = "0 */5 6-9 * * Mon-Fri"
-timeout_secs = 2
-history_years = 20
-
-[[series]]
-id = "nl.industry.yoy"
-source = "cbs"
-table = "{INDUSTRY}"
-measure = "{YOY}"
-dimensions = {{ {BRANCH_DIM} = "307500" }}
-title = "Industrial production NL, y/y % (calendar adjusted)"
-unit = "%"
-
-[[series]]
-id = "nl.confidence"
-source = "cbs"
-table = "{CONFIDENCE}"
-measure = "{CONF_MEASURE}"
-dimensions = {{ {BRANCH_DIM} = "307500" }}
-title = "Producer confidence NL (manufacturing)"
-unit = "balance"
-
-[receivers.journal]
-kind = "log"
-{extra}
-"#,
-        state = state_dir.display()
-    )
-}
-
-pub fn write_config(dir: &Path, text: &str) -> PathBuf {
-    let path = dir.join("statwatch.toml");
-    std::fs::write(&path, text).unwrap();
-    path
-}
-
-/// Runs the real binary with a config; the fake servers keep serving meanwhile.
-pub async fn statwatch(config: &Path, args: &[&str]) -> Output {
-    tokio::process::Command::new(env!("CARGO_BIN_EXE_statwatch"))
-        .arg("--config")
-        .arg(config)
-        .args(args)
-        .env("RUST_LOG", "info")
-        .env_remove("STATWATCH_CONFIG")
-        .output()
-        .await
-        .expect("run statwatch")
-}
-
-pub fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-pub fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-/// `statwatch series ID --json`, parsed.
-pub async fn series_json(config: &Path, id: &str) -> Value {
-    let o = statwatch(config, &["series", id, "--json"]).await;
-    assert!(o.status.success(), "series failed: {}", stderr(&o));
-    serde_json::from_slice(&o.stdout).expect("series --json is JSON")
 }

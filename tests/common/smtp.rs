@@ -3,8 +3,6 @@
 //! with rcgen, and the `[smtp]` config that trusts it. Shared by tests/email.rs and
 //! tests/briefs.rs.
 
-#![allow(dead_code)]
-
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -60,14 +58,6 @@ pub fn pki(dir: &Path) -> Pki {
     std::fs::write(&p.cert, leaf.pem()).unwrap();
     std::fs::write(&p.key, leaf_key.serialize_pem()).unwrap();
     p
-}
-
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// The aiosmtpd process; killed when dropped.

@@ -17,17 +17,12 @@ use axum::Router;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
+pub use super::super::hook::Reply;
+
 pub const SLACK_PATH: &str = "/services/T0STATW/B0STATW/slackTokenQ7x2";
 pub const MATTERMOST_PATH: &str = "/hooks/mmTokenK3p9";
 pub const TEAMS_PATH: &str = "/workflows/teamsTokenZ8w4/triggers/manual/paths/invoke";
 pub const ALERTMANAGER_PATH: &str = "/api/v2/alerts";
-
-#[derive(Clone)]
-pub struct Reply {
-    pub status: u16,
-    pub retry_after: Option<&'static str>,
-    pub body: &'static str,
-}
 
 #[derive(Clone, Debug)]
 pub struct Recorded {

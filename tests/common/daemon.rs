@@ -1,17 +1,28 @@
-//! Helpers for the daemon tests: the shared fake CBS server (tests/common) driven from
-//! synchronous tests, with a "publish a month" call, and a handle on a running
-//! `statwatch run` child process that collects its log lines.
+//! The daemon tests, which are not async: a runtime for the shared fake servers, the fake
+//! CBS with a "publish a month" call, and a handle on a running `statwatch run` child
+//! process that collects its log lines.
 
-#![allow(dead_code)]
-
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Output, Stdio};
-use std::sync::{Arc, Mutex};
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use crate::common::{industry_table, with, CbsServer};
+use super::bin::Statwatch;
+use super::config::{industry_series, ConfigText, Source};
+use super::{industry_table, with, CbsServer, Fault, INDUSTRY};
+
+/// The runtime the fake servers of the tests that are not async run on.
+pub fn runtime() -> &'static tokio::runtime::Runtime {
+    static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    RUNTIME.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap()
+    })
+}
 
 /// A schedule that fires every two seconds.
 pub const EVERY_2S: &str = "*/2 * * * * *";
@@ -25,34 +36,21 @@ kind = "release"
 severity = "info"
 "#;
 
-pub const TABLE: &str = crate::common::INDUSTRY;
-pub const DIM: &str = crate::common::BRANCH_DIM;
-pub const KEY: &str = "307500";
-pub const MEASURE: &str = crate::common::YOY;
-
-/// The fake CBS on a runtime of its own, for tests that are not async themselves.
+/// The fake CBS on [`runtime`], for tests that are not async themselves.
 pub struct FakeCbs {
     server: CbsServer,
     published: Mutex<Vec<(String, f64)>>,
-    // Dropped after the server: it must answer for as long as the test runs.
-    _runtime: tokio::runtime::Runtime,
 }
 
 impl FakeCbs {
     /// Serves January 2025 (0.3) with a first `Modified` stamp.
     pub fn start() -> FakeCbs {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .unwrap();
-        let server = runtime.block_on(CbsServer::start());
+        let server = runtime().block_on(CbsServer::start());
         let published = vec![("2025MM01".to_string(), 0.3)];
-        server.set_table(TABLE, industry_table(&published, "2025-03-10T06:30:00"));
+        server.set_table(INDUSTRY, industry_table(&published, "2025-03-10T06:30:00"));
         FakeCbs {
             server,
             published: Mutex::new(published),
-            _runtime: runtime,
         }
     }
 
@@ -64,7 +62,8 @@ impl FakeCbs {
     pub fn publish(&self, period: &str, value: f64, modified: &str) {
         let mut p = self.published.lock().unwrap();
         *p = with(&p, &[(period, value)]);
-        self.server.set_table(TABLE, industry_table(&p, modified));
+        self.server
+            .set_table(INDUSTRY, industry_table(&p, modified));
     }
 
     /// Makes every cheap check take `delay`.
@@ -78,8 +77,7 @@ impl FakeCbs {
     pub fn break_checks(&self) {
         // The catalogue first, then each table's TableInfos (the catalogue's fallback).
         for entity in ["ODataCatalog/Tables", "TableInfos"] {
-            self.server
-                .fail_next(entity, crate::common::Fault::Status500, usize::MAX);
+            self.server.fail_next(entity, Fault::Status500, usize::MAX);
         }
     }
 
@@ -98,49 +96,20 @@ impl FakeCbs {
     }
 }
 
-/// A config for one CBS source on the fake server, one series, a log receiver.
-pub fn config(state_dir: &Path, cbs: &FakeCbs, schedule: &str, extra: &str) -> String {
-    format!(
-        r#"state_dir = "{state}"
-timezone = "UTC"
-
-[sources.cbs]
-kind = "cbs"
-base_url = "{base}"
-schedule = "{schedule}"
-timeout_secs = 5
-
-[[series]]
-id = "nl.industry.yoy"
-source = "cbs"
-table = "{TABLE}"
-measure = "{MEASURE}"
-dimensions = {{ {DIM} = "{KEY}" }}
-title = "Industrial production NL, y/y %"
-unit = "%"
-
-[receivers.journal]
-kind = "log"
-{extra}"#,
-        state = state_dir.display(),
-        base = cbs.base_url(),
-    )
-}
-
-pub fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_statwatch")
-}
-
-/// A one-shot `statwatch --config FILE ARGS...`.
-pub fn statwatch(config: &Path, args: &[&str]) -> Output {
-    Command::new(bin())
-        .arg("--config")
-        .arg(config)
-        .args(args)
-        .env("JOURNAL_STREAM", "1:1")
-        .env_remove("NOTIFY_SOCKET")
-        .output()
-        .unwrap()
+/// A config for one CBS source on the fake server, polled on `schedule`, one series, a log
+/// receiver, `extra`.
+pub fn daemon_config(state_dir: &Path, cbs: &FakeCbs, schedule: &str, extra: &str) -> String {
+    ConfigText::new(state_dir)
+        .timezone("UTC")
+        .source(
+            Source::new("cbs", "cbs")
+                .base_url(&cbs.base_url())
+                .schedule(schedule)
+                .timeout_secs(5),
+        )
+        .series(industry_series("Industrial production NL, y/y %"))
+        .extra(extra)
+        .text()
 }
 
 /// `statwatch run` as a child, its stderr lines collected (and echoed for failing tests).
@@ -151,17 +120,8 @@ pub struct Daemon {
 
 impl Daemon {
     pub fn spawn(config: &Path, env: &[(&str, &str)]) -> Daemon {
-        let mut cmd = Command::new(bin());
-        cmd.arg("--config")
-            .arg(config)
-            .arg("run")
-            // No timestamps or colours: plain lines to match on.
-            .env("JOURNAL_STREAM", "1:1")
-            .env("RUST_LOG", "info")
-            .env_remove("NOTIFY_SOCKET")
-            .env_remove("WATCHDOG_USEC")
-            .env_remove("WATCHDOG_PID")
-            .stdin(Stdio::null())
+        let mut cmd = Statwatch::with_config(config).args(["run"]).command();
+        cmd.stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
         for (k, v) in env {
@@ -252,46 +212,4 @@ pub fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
         std::thread::sleep(Duration::from_millis(100));
     }
     panic!("timed out waiting for {what}");
-}
-
-/// A minimal HTTP/1.1 GET over loopback: (status code, body).
-pub fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
-    let mut s = TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut raw = String::new();
-    s.read_to_string(&mut raw).unwrap();
-    let status = raw
-        .split(' ')
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    let body = raw
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
-    (status, body)
-}
-
-/// A loopback port that was free a moment ago.
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-pub fn write(path: &Path, text: &str) -> PathBuf {
-    std::fs::write(path, text).unwrap();
-    path.to_path_buf()
-}
-
-/// Whether nothing accepts connections at `addr`.
-pub fn http_get_fails(addr: &str) -> bool {
-    TcpStream::connect(addr).is_err()
 }

@@ -1,56 +1,77 @@
-//! Helpers shared by the notify integration tests (`tests/webhook.rs`, `tests/email.rs`):
-//! config text, alert fixtures, a store in a temp dir, and a log capture that lets a test
-//! check that no secret ever reaches a log line.
-
-// Each test binary uses a different subset of these helpers.
-#![allow(dead_code)]
+//! Helpers shared by the notify tests (`tests/webhook.rs`, `tests/email.rs`, `tests/chat.rs`,
+//! `tests/upgrade.rs`): their config, alert fixtures, the outbox of a store in a temp dir,
+//! and a log capture that lets a test check that no secret ever reaches a log line.
 
 use std::io::Write;
 use std::path::Path;
 use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use statwatch::config::Config;
 use statwatch::model::{Alert, Cause, Delivery, Details, Period, Previous, Severity};
+use statwatch::notify::Notifier;
 use statwatch::store::{PollWrite, Store};
 
+use super::config::{ConfigText, Series, Source};
+use super::{BRANCH_DIM, INDUSTRY, YOY};
+
+pub mod chat;
 pub mod platforms;
 
-/// The source, series and rule every test config carries (the config needs them to be valid).
-pub const BASE: &str = r#"
-state_dir = "/tmp/statwatch-notify-test"
-timezone = "Europe/Amsterdam"
-
-[sources.cbs]
-kind = "cbs"
-schedule = "0 */5 6-9 * * Mon-Fri"
-
-[[series]]
-id = "nl.industry.yoy"
-source = "cbs"
-table = "85806NED"
-measure = "KalendergecorrigeerdeProductie_14"
-dimensions = { BedrijfstakkenBranchesSBI2008 = "307500" }
-unit = "%"
-
-[[rules]]
+/// The rule every notify test config carries.
+const STREAK_RULE: &str = r#"[[rules]]
 id = "nl-industry-streak"
 series = "nl.*"
 kind = "streak"
 direction = "positive"
 length = 3
 severity = "info"
-
-[receivers.journal]
-kind = "log"
 "#;
 
+/// The source, series and rule a notify test's config needs to be valid; receivers go in its
+/// `extra`.
+pub fn notify_config(state_dir: &Path) -> ConfigText {
+    ConfigText::new(state_dir)
+        .timezone("Europe/Amsterdam")
+        .source(Source::new("cbs", "cbs").schedule("0 */5 6-9 * * Mon-Fri"))
+        .series(
+            Series::new("nl.industry.yoy", "cbs", INDUSTRY, YOY)
+                .dimension(BRANCH_DIM, "307500")
+                .unit("%"),
+        )
+        .rules(STREAK_RULE)
+}
+
+/// [`notify_config`] with `extra`, parsed.
 pub fn config(extra: &str) -> Config {
-    let text = format!("{BASE}\n{extra}");
-    match Config::parse(Path::new("t.toml"), &text) {
-        Ok(c) => c,
-        Err(e) => panic!("test config does not parse: {e}\n{text}"),
-    }
+    notify_config(Path::new("/tmp/statwatch-notify-test"))
+        .extra(extra)
+        .parse()
+}
+
+/// A notifier for `extra`'s receivers that retries within a poll after short pauses.
+pub fn notifier(extra: &str) -> Notifier {
+    Notifier::new(&config(extra))
+        .expect("notifier")
+        .with_retry_base(Duration::from_millis(20))
+}
+
+/// The secret of `ops`, the signed webhook receiver of the webhook tests.
+pub const WEBHOOK_SECRET: &str = "hook-secret-Zq81xv";
+
+/// A notifier for `ops`, a signed webhook receiver at `url`.
+pub fn ops_notifier(url: &str) -> Notifier {
+    notifier(&format!(
+        "[receivers.ops]\nkind = \"webhook\"\nurl = \"{url}\"\nsecret = \"{WEBHOOK_SECRET}\"\n\
+         timeout_secs = 2\n"
+    ))
+}
+
+/// Asserts that `ops`'s secret is in no log line and not in `extra`.
+pub fn check_no_secret(extra: &str) {
+    assert_no_secret(WEBHOOK_SECRET, "the logs", &logs());
+    assert_no_secret(WEBHOOK_SECRET, "a report or error", extra);
 }
 
 pub fn alert(id: &str, severity: Severity, summary: &str) -> Alert {
