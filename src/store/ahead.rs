@@ -10,8 +10,8 @@
 //!
 //! So a commit first writes the undo log (`meta` keys `ahead:` + big-endian id + chunk
 //! number: every key about to be written, with the value it replaces or none), flushes it,
-//! then writes the series and revision records, the release log entries, and the new alert
-//! and outbox records one by one; the transaction (stamps, the poll time, the queue of new
+//! then writes the series and revision records with their `latest` index entries, the
+//! release log entries, and the new alert and outbox records one by one; the transaction (stamps, the poll time, the queue of new
 //! outbox entries for the due index, see `queue`) deletes the undo log together with
 //! everything else it writes. A flood of 200,000 alerts written in the transaction peaked at
 //! gigabytes; written ahead, an alert costs its record and an undo entry of its key. A store
@@ -168,6 +168,7 @@ impl Store {
             Tree::Identities => &self.identities,
             Tree::Alerts => &self.alerts,
             Tree::Outbox => &self.outbox,
+            Tree::Latest => &self.latest,
         }
     }
 
@@ -261,7 +262,8 @@ impl Store {
     /// Every write the poll makes ahead, with the values they replace: a series' record and
     /// revisions as merged with the poll's updates (each series is written by one poll at a
     /// time, so what is read here is what the transaction would have read), a renamed
-    /// series' records moved, and the identities indexed.
+    /// series' records moved, the identities indexed, and the `latest` entry of every series
+    /// record written (see `latest`).
     fn planned(&self, w: &PollWrite, releases: &[LogRow]) -> Result<Vec<Write>, StoreError> {
         let mut writes = Vec::new();
         let mut seen = HashSet::new();
@@ -309,6 +311,14 @@ impl Store {
                 old: None,
             });
         }
+        let records = writes.iter().filter(|w| w.tree == Tree::Series);
+        let index = self.plan_latest(records.map(|w| (w.key.as_slice(), w.new.as_deref())))?;
+        writes.extend(index.into_iter().map(|(key, new, old)| Write {
+            tree: Tree::Latest,
+            key,
+            new,
+            old,
+        }));
         Ok(writes)
     }
 
@@ -466,6 +476,7 @@ impl Store {
                 4 => Tree::Identities,
                 5 => Tree::Alerts,
                 6 => Tree::Outbox,
+                7 => Tree::Latest,
                 _ => return Err(bad(r.bad("tree"))),
             };
             let k = r.bytes("key").map_err(bad)?.to_vec();

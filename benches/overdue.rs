@@ -1,0 +1,77 @@
+//! The overdue check on a store of many series: 20,000 series of a group, 120 months each,
+//! checked by one `overdue` rule that finds none of them late (the check every poll of the
+//! source and the daemon's hourly duty make). Run: `cargo bench --bench overdue`.
+
+use std::path::Path;
+
+use chrono::{Duration, Utc};
+use criterion::{criterion_group, criterion_main, Criterion};
+use statwatch::config::Config;
+use statwatch::model::{Period, StoredObservation};
+use statwatch::store::{PollWrite, Store};
+
+const SERIES: usize = 20_000;
+const MONTHS: i32 = 120;
+/// Series per commit while the store is filled.
+const BATCH: usize = 2_000;
+
+fn config() -> Config {
+    let text = "[sources.cbs]\nkind = \"cbs\"\nschedule = \"0 30 6 * * *\"\n\
+        [[series]]\nid = \"nl.branch.{Branche}\"\nsource = \"cbs\"\ntable = \"T\"\n\
+        measure = \"Waarde_1\"\ndimensions = { Branche = \"*\" }\n\
+        [[rules]]\nid = \"late\"\nseries = \"nl.*\"\nkind = \"overdue\"\nafter_days = 40\n";
+    Config::parse(Path::new("bench.toml"), text).unwrap()
+}
+
+/// Every series' first sync, seen now.
+fn fill(store: &Store) {
+    let now = Utc::now();
+    let months: Vec<StoredObservation> = (0..MONTHS)
+        .map(|m| {
+            let (y, mm) = (2015 + m / 12, (m % 12 + 1) as u8);
+            StoredObservation {
+                period: Period::Month(y, mm),
+                source_period: format!("{y}MM{mm:02}").into(),
+                value: f64::from(m % 50) / 10.0 - 2.0,
+                status: "Definitief".into(),
+                first_seen: now,
+                value_seen: now,
+                revisions: Vec::new(),
+            }
+        })
+        .collect();
+    for start in (0..SERIES).step_by(BATCH) {
+        let encoded = (start..SERIES.min(start + BATCH))
+            .map(|i| {
+                let id = format!("nl.branch.{:06}", 300_000 + i);
+                (id, Store::encode_baseline(&months).unwrap())
+            })
+            .collect();
+        store
+            .commit(&PollWrite {
+                encoded,
+                ..Default::default()
+            })
+            .unwrap();
+    }
+}
+
+fn bench(c: &mut Criterion) {
+    let cfg = config();
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    fill(&store);
+    let now = Utc::now() + Duration::days(1);
+    assert!(statwatch::silence::overdue(&cfg, &store, None, now)
+        .unwrap()
+        .is_empty());
+    let mut g = c.benchmark_group("overdue_20k_series_of_120_months");
+    g.sample_size(10);
+    g.bench_function("check", |b| {
+        b.iter(|| statwatch::silence::overdue(&cfg, &store, None, now).unwrap())
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
