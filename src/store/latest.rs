@@ -51,8 +51,8 @@ impl Store {
         let Some(bytes) = self.committed().get(Tree::Latest, series.as_bytes())? else {
             return Ok(None);
         };
-        let mut one = record::decode_series(&bytes).map_err(|e| corrupt("latest", series, e))?;
-        Ok(one.pop_last().map(|(_, o)| o))
+        let newest = record::decode_newest(&bytes).map_err(|e| corrupt("latest", series, e))?;
+        Ok(newest.map(|(_, o)| o))
     }
 
     /// Every series id with an observation, in order (a derived series' `#level` ids too),
@@ -70,8 +70,6 @@ impl Store {
 /// `None` for a record without any.
 pub(super) fn entry(id: &[u8], bytes: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
     let id = String::from_utf8_lossy(id);
-    let mut obs = record::decode_series(bytes).map_err(|e| corrupt("series", &id, e))?;
-    Ok(obs
-        .pop_last()
-        .map(|newest| record::encode_series(&BTreeMap::from([newest]))))
+    let newest = record::decode_newest(bytes).map_err(|e| corrupt("series", &id, e))?;
+    Ok(newest.map(|newest| record::encode_series(&BTreeMap::from([newest]))))
 }

@@ -193,3 +193,24 @@ fn a_schema_3_store_gets_its_index_at_open_from_its_records_as_the_undo_leaves_t
     assert_eq!(agrees(&store), before);
     assert_eq!(store.meta.scan_prefix(b"ahead:").count(), 0);
 }
+
+#[test]
+fn an_entry_is_the_records_newest_observation_read_past_the_others() {
+    let mut own = obs(Period::Quarter(2024, 4), -0.0);
+    own.source_period = "2024 Q4".into();
+    let mut later = revised(Period::Year(2025), 1.0, 1.0 / 3.0);
+    later.revisions.clear();
+    later.value_seen += chrono::Duration::days(3);
+    let all = [obs(Period::Month(2024, 1), 1.5), own, later];
+    for n in 0..=all.len() {
+        let map: std::collections::BTreeMap<u64, StoredObservation> = all[..n]
+            .iter()
+            .map(|o| (record::code_of(o.period).unwrap(), o.clone()))
+            .collect();
+        let bytes = record::encode_series(&map);
+        let newest = record::decode_newest(&bytes).unwrap();
+        assert_eq!(newest, map.clone().pop_last());
+        assert_eq!(record::decode_series(&bytes).unwrap(), map);
+    }
+    assert!(record::decode_newest(&[codec::FORMAT, 0, 0, 2, 1]).is_err());
+}
