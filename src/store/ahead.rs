@@ -11,9 +11,9 @@
 //! So a commit first writes the undo log (`meta` keys `ahead:` + big-endian id + chunk
 //! number: every key about to be written, with the value it replaces or none), flushes it,
 //! then writes the series and revision records with their `latest` index entries, the
-//! release log entries, and the new alert and outbox records one by one; the transaction (stamps, the poll time, the queue of new
-//! outbox entries for the due index, see `queue`) deletes the undo log together with
-//! everything else it writes. A flood of 200,000 alerts written in the transaction peaked at
+//! release log entries, and the new alert and outbox records one by one; the transaction
+//! (stamps, the poll time, the queue of new outbox entries for the due index, see `queue`)
+//! deletes the undo log together with everything else it writes. A flood of 200,000 alerts written in the transaction peaked at
 //! gigabytes; written ahead, an alert costs its record and an undo entry of its key. A store
 //! opened with an undo log left (a crash between the two) puts back what it lists, so the
 //! store is as the poll found it, which is what one transaction would have left: data and
