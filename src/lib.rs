@@ -61,9 +61,13 @@
 //!   - `store/outbox.rs`: alert records, deliveries, reading and settling what is pending.
 //!   - `store/log.rs`: the delivery log read a page at a time, from a cursor, with counts.
 //!   - `store/due.rs`: the due index, the pending count, sent markers, pruning.
-//!   - `store/ahead.rs`: series, alert and outbox records written ahead of the poll's
-//!     transaction, with undo; readers are shown the series values they replace until the
-//!     commit is done.
+//!   - `store/ahead.rs`: the commit's steps as types (`CommitPlan`, `Ahead`, `Landed`):
+//!     series, alert and outbox records written ahead of the poll's transaction, undone
+//!     unless it commits.
+//!   - `store/undo.rs`: the undo log of the writes ahead: written, applied, and at open
+//!     applied for a commit a crash interrupted.
+//!   - `store/inflight.rs`: the writes of unfinished commits, registered so that readers
+//!     are shown the values they replace (`Store::committed`).
 //!   - `store/queue.rs`: a poll's new outbox entries, queued by its transaction and put in
 //!     the due index after it in bounded transactions (or at the next open).
 //!   - `store/latest.rs`: the index of each series' newest observation, written with its
@@ -124,7 +128,8 @@
 //! - [`logline`]: the text log's writer: control characters from sources escaped, one line
 //!   per event.
 //! - `fonts`: the one font every chart is drawn with, embedded in the binary.
-//! - `fault`: crash points for the crash tests (`STATWATCH_FAULT`).
+//! - `fault`: crash, failing and holding points for the tests that run the binary
+//!   (`STATWATCH_FAULT`).
 
 pub mod backtest;
 pub mod briefs;

@@ -68,13 +68,28 @@ impl Check for Change {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testkit::{obs, run};
+    use super::super::testkit::{obs, rule, run};
+    use super::super::{RuleConfig, RuleKind};
+    use super::*;
+
+    /// The rule these tests try, as a config would make it.
+    fn drop() -> RuleConfig {
+        rule(
+            "drop",
+            "nl.confidence",
+            RuleKind::Change(Change {
+                direction: ChangeDirection::Down,
+                min: 1.0,
+                relative: false,
+            }),
+        )
+    }
 
     #[test]
     fn a_confidence_drop_fires() {
         let v1 = obs(&[(2025, 2, -1.2), (2025, 3, -1.5)]);
         let v2 = [v1.clone(), obs(&[(2025, 4, -3.3)])].concat();
-        let a = run("nl.confidence", "drop", &[v1.clone(), v2]);
+        let a = run("nl.confidence", &drop(), &[v1.clone(), v2]);
         assert_eq!(a.len(), 1);
         assert_eq!(
             a[0].summary,
@@ -82,6 +97,6 @@ mod tests {
         );
         // A rise does not fire a `down` rule.
         let up = [v1.clone(), obs(&[(2025, 4, 0.4)])].concat();
-        assert!(run("nl.confidence", "drop", &[v1, up]).is_empty());
+        assert!(run("nl.confidence", &drop(), &[v1, up]).is_empty());
     }
 }

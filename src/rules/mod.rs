@@ -363,15 +363,25 @@ pub(crate) fn round(v: f64) -> f64 {
 
 #[cfg(test)]
 mod tests {
-    use super::testkit::{history, obs, run};
+    use super::testkit::{history, obs, rule, run};
     use super::*;
 
     #[test]
     fn nothing_fires_on_a_baseline() {
         let mut all = history();
         all.extend(obs(&[(2025, 1, 0.1)]));
-        for rule in ["turn", "streak", "rev", "rel"] {
-            assert!(run("nl.industry.yoy", rule, std::slice::from_ref(&all)).is_empty());
+        let kinds = [
+            RuleKind::SignChange(sign_change::SignChange { dead_band: 0.0 }),
+            RuleKind::Streak(streak::Streak {
+                direction: streak::StreakDirection::Positive,
+                length: 1,
+            }),
+            RuleKind::Revision(revision::Revision { min: 0.0 }),
+            RuleKind::Release(release::Release),
+        ];
+        for kind in kinds {
+            let r = rule("any", "nl.*", kind);
+            assert!(run("nl.industry.yoy", &r, std::slice::from_ref(&all)).is_empty());
         }
     }
 

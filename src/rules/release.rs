@@ -33,14 +33,21 @@ impl Check for Release {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testkit::{obs, run};
+    use super::super::testkit::{obs, rule, run};
+    use super::super::{RuleConfig, RuleKind};
+    use super::*;
     use crate::model::Period;
+
+    /// The rule these tests try, as a config would make it.
+    fn rel() -> RuleConfig {
+        rule("rel", "nl.*", RuleKind::Release(Release))
+    }
 
     #[test]
     fn each_new_period_fires_with_the_one_before() {
         let v1 = obs(&[(2025, 1, 0.3)]);
         let v2 = [v1.clone(), obs(&[(2025, 2, 1.0)])].concat();
-        let a = run("nl.industry.yoy", "rel", &[v1, v2]);
+        let a = run("nl.industry.yoy", &rel(), &[v1, v2]);
         assert_eq!(a.len(), 1);
         assert_eq!(a[0].period, Some(Period::Month(2025, 2)));
         assert!(

@@ -76,8 +76,15 @@ impl Check for Revision {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testkit::{history, obs, run};
+    use super::super::testkit::{history, obs, rule, run};
+    use super::super::{RuleConfig, RuleKind};
+    use super::*;
     use crate::model::Cause;
+
+    /// The rule these tests try, as a config would make it.
+    fn rev() -> RuleConfig {
+        rule("rev", "nl.*", RuleKind::Revision(Revision { min: 0.5 }))
+    }
 
     /// `n` months from 2020-01 with the value `base + i`.
     fn months(n: usize, base: f64) -> Vec<(i32, u8, f64)> {
@@ -100,7 +107,7 @@ mod tests {
         }
         let v1 = [history(), obs(&before)].concat();
         let v2 = [history(), obs(&after)].concat();
-        run(series, "rev", &[v1, v2])
+        run(series, &rev(), &[v1, v2])
     }
 
     #[test]
@@ -148,7 +155,7 @@ mod tests {
             obs(&[(2025, 1, 0.1), (2025, 2, -0.3), (2025, 3, 1.4)]),
         ]
         .concat();
-        let rev = run("nl.industry.yoy", "rev", &[v1, v2]);
+        let rev = run("nl.industry.yoy", &rev(), &[v1, v2]);
         // 0.3 -> 0.1 is below min = 0.5; 1.0 -> -0.3 is not.
         assert_eq!(rev.len(), 1);
         assert!(

@@ -58,13 +58,24 @@ impl Check for SignChange {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testkit::{history, obs, run};
+    use super::super::testkit::{history, obs, rule, run};
+    use super::super::{RuleConfig, RuleKind};
+    use super::*;
     use crate::model::{Cause, Period, Previous};
+
+    /// The rule these tests try, as a config would make it.
+    fn turn() -> RuleConfig {
+        rule(
+            "turn",
+            "nl.industry.yoy",
+            RuleKind::SignChange(SignChange { dead_band: 0.0 }),
+        )
+    }
 
     #[test]
     fn sign_change_names_the_run_it_broke() {
         let next = [history(), obs(&[(2025, 1, 0.3)])].concat();
-        let a = run("nl.industry.yoy", "turn", &[history(), next]);
+        let a = run("nl.industry.yoy", &turn(), &[history(), next]);
         assert_eq!(a.len(), 1);
         assert_eq!(a[0].period, Some(Period::Month(2025, 1)));
         assert_eq!(a[0].details["broken_run"], 18);
@@ -87,7 +98,7 @@ mod tests {
         let base = obs(&[(2025, 1, -1.1)]);
         let a = run(
             "nl.industry.yoy",
-            "turn",
+            &turn(),
             &[
                 base.clone(),
                 [base.clone(), obs(&[(2025, 2, 0.0)])].concat(),
@@ -97,7 +108,7 @@ mod tests {
         let all = [base, obs(&[(2025, 2, 0.0)])].concat();
         let a = run(
             "nl.industry.yoy",
-            "turn",
+            &turn(),
             &[all.clone(), [all, obs(&[(2025, 3, 2.1)])].concat()],
         );
         assert_eq!(a.len(), 1);
@@ -112,7 +123,7 @@ mod tests {
             obs(&[(2025, 1, 0.1), (2025, 2, -0.3), (2025, 3, 1.4)]),
         ]
         .concat();
-        let turn = run("nl.industry.yoy", "turn", &[v1, v2]);
+        let turn = run("nl.industry.yoy", &turn(), &[v1, v2]);
         let flipped: Vec<_> = turn.iter().filter(|a| a.cause == Cause::Revision).collect();
         assert_eq!(flipped.len(), 1);
         assert_eq!(flipped[0].period, Some(Period::Month(2025, 2)));

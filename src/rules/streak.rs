@@ -61,13 +61,27 @@ impl Check for Streak {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testkit::{history, obs, run};
+    use super::super::testkit::{history, obs, rule, run};
+    use super::super::{RuleConfig, RuleKind};
+    use super::*;
+
+    /// The rule these tests try, as a config would make it.
+    fn streak() -> RuleConfig {
+        rule(
+            "streak",
+            "nl.industry.yoy",
+            RuleKind::Streak(Streak {
+                direction: StreakDirection::Positive,
+                length: 3,
+            }),
+        )
+    }
 
     #[test]
     fn third_positive_month_fires_the_streak_once() {
         let two = [history(), obs(&[(2025, 1, 0.3), (2025, 2, 1.0)])].concat();
         let three = [two.clone(), obs(&[(2025, 3, 1.3)])].concat();
-        let a = run("nl.industry.yoy", "streak", &[two.clone(), three.clone()]);
+        let a = run("nl.industry.yoy", &streak(), &[two.clone(), three.clone()]);
         assert_eq!(a.len(), 1);
         assert_eq!(a[0].details["streak"], 3);
         assert!(
@@ -78,6 +92,6 @@ mod tests {
         );
         // A fourth month does not fire a length-3 streak again.
         let four = [three.clone(), obs(&[(2025, 4, 0.2)])].concat();
-        assert!(run("nl.industry.yoy", "streak", &[three, four]).is_empty());
+        assert!(run("nl.industry.yoy", &streak(), &[three, four]).is_empty());
     }
 }

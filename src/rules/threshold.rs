@@ -63,16 +63,29 @@ impl Check for Threshold {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testkit::{obs, run};
+    use super::super::testkit::{obs, rule, run};
+    use super::super::{RuleConfig, RuleKind};
     use super::*;
+
+    /// The rule these tests try, as a config would make it.
+    fn zero() -> RuleConfig {
+        rule(
+            "zero",
+            "nl.confidence",
+            RuleKind::Threshold(Threshold {
+                above: Some(0.0),
+                below: None,
+            }),
+        )
+    }
 
     #[test]
     fn crossing_zero_fires_staying_below_does_not() {
         let v1 = obs(&[(2025, 2, -1.2), (2025, 3, -1.5)]);
         let down = [v1.clone(), obs(&[(2025, 4, -3.3)])].concat();
-        assert!(run("nl.confidence", "zero", &[v1.clone(), down]).is_empty());
+        assert!(run("nl.confidence", &zero(), &[v1.clone(), down]).is_empty());
         let up = [v1.clone(), obs(&[(2025, 4, 0.4)])].concat();
-        let a = run("nl.confidence", "zero", &[v1, up]);
+        let a = run("nl.confidence", &zero(), &[v1, up]);
         assert_eq!(a.len(), 1);
         assert!(a[0].summary.contains("rose above 0"), "{}", a[0].summary);
     }

@@ -1,249 +1,307 @@
-//! A poll's series records, release log entries, alerts and outbox records written ahead of
-//! its transaction, under an undo log.
+//! A poll's commit, step by step: its series records, release log entries, alerts and
+//! outbox records written ahead of its transaction, under an undo log.
 //!
 //! sled keeps every key a transaction writes, and every node version those writes replace,
 //! in memory until the transaction ends: measured with sled 0.34, 16,680 series records of
 //! 900 bytes in one transaction peaked at 148 MB of RSS, the same records inserted one by one
 //! at 25 MB (16,680 records of 100 bytes still cost 90 MB: the cost is per key, not per byte).
 //! A poll of a whole table writes that many series records, at its first sync and again at
-//! every release that adds a period.
+//! every release that adds a period. A flood of 200,000 alerts written in the transaction
+//! peaked at gigabytes; written ahead, an alert costs its record and an undo entry of its key.
 //!
-//! So a commit first writes the undo log (`meta` keys `ahead:` + big-endian id + chunk
-//! number: every key about to be written, with the value it replaces or none), flushes it,
-//! then writes the series and revision records with their `latest` index entries, the
-//! release log entries, and the new alert and outbox records one by one; the transaction
-//! (stamps, the poll time, the queue of new outbox entries for the due index, see `queue`)
-//! deletes the undo log together with everything else it writes. A flood of 200,000 alerts written in the transaction peaked at
-//! gigabytes; written ahead, an alert costs its record and an undo entry of its key. A store
-//! opened with an undo log left (a crash between the two) puts back what it lists, so the
-//! store is as the poll found it, which is what one transaction would have left: data and
-//! its alerts still land together or not at all. A transaction that fails is undone at once.
+//! # The steps, and the types that keep their order
+//!
+//! 1. [`Store::plan_commit`] takes the commit's turn (commits take turns: what a commit reads
+//!    outside its transaction, a series' stored records and which alerts are new, is then
+//!    what its transaction would have read), checks and encodes the poll's records
+//!    (`series_rows`), finds its new alerts and outbox entries (`fresh`) and cuts their
+//!    queue chunks (`queue`). Nothing is written. It is the only maker of a [`CommitPlan`].
+//! 2. [`CommitPlan::write_ahead`] consumes the plan: it writes the undo log (`undo`: every
+//!    key about to be written, with the value it replaces or none) and flushes it, registers
+//!    the writes with the readers (`inflight`), then writes the series and revision records
+//!    with their `latest` index entries, the release log entries and the new alert and
+//!    outbox records one by one. It is the only maker of an [`Ahead`], which holds the undo
+//!    log and the turn.
+//! 3. The poll's one transaction (`Store::commit`: stamps, the poll time) calls
+//!    [`Ahead::in_transaction`], which deletes the undo log and queues the new entries for the
+//!    due index; only that call makes the [`UndoDeleted`] the transaction hands back.
+//! 4. [`Ahead::settle`] consumes the `Ahead` with the transaction's outcome: committed (it
+//!    takes the `UndoDeleted`), readers are shown the commit; failed, its writes are undone
+//!    at once. Either way it happens once, and an `Ahead` dropped without being settled (an
+//!    early return, a panic) is undone the same way: an undo log its transaction deleted
+//!    puts nothing back. The [`Landed`] it returns lists the queue chunks to index.
+//!
+//! So the steps cannot run out of order, twice, or be left unfinished: each is a method of
+//! the value the step before made, taking it by value. A store opened with an undo log left
+//! (a crash between steps 2 and 4) puts back what it lists, so the store is as the poll found
+//! it, which is what one transaction would have left: data and its alerts land together or
+//! not at all.
 //!
 //! # What readers see meanwhile
 //!
-//! Readers (the pages, the control socket, `series` and `export`, the overdue check, another
-//! source's poll) never see a record of a commit that has not finished: from before its first
-//! write ahead until its transaction is committed, or its undo has finished, the commit's
-//! planned writes (each with the value it replaces) are registered in the store
-//! ([`InFlight`]), and every reader of the trees written ahead reads through
-//! [`Store::committed`], which answers a registered key with the value it had before the
-//! commit. Registering and unregistering take a lock that each read holds only while it
-//! reads, so a reader never waits for a commit's writes and never sees half of them: it sees
-//! the store as the last finished commit left it. A commit whose undo could not finish stays
-//! registered until the process ends (the next open undoes it).
-//!
-//! A poll's new alert and outbox records are not registered: delivery reaches an entry only
-//! through the due index, which gets it after the transaction (see `queue`), so nothing
-//! uncommitted is ever sent. The delivery log (`alerts`, `/alerts`) may list them as pending
-//! while the commit runs.
+//! Nothing of the commit. Readers (the pages, the control socket, `series` and `export`, the
+//! delivery log, the overdue check, another source's poll) read the trees written ahead
+//! through [`Store::committed`]: from before the first write ahead until the commit is
+//! settled, a key it writes reads as the value it replaces, and a key of a new alert or
+//! outbox record as absent (`inflight`). A reader never waits for the commit's writes. A
+//! commit whose undo could not finish stays registered until the process ends (the next open
+//! undoes it). Delivery reads the outbox only at the keys the due index holds, and a poll's
+//! new entries enter it after the transaction (see `queue`): nothing uncommitted is ever
+//! sent.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, RwLock, RwLockReadGuard};
+use std::sync::{Arc, MutexGuard, PoisonError};
 
+use sled::transaction::{TransactionalTree, UnabortableTransactionError};
 use sled::IVec;
 use tracing::warn;
 
-use super::codec::{varint, Reader, RecordError, FORMAT};
+use super::inflight::{InFlight, Write};
 use super::outbox::Fresh;
-use super::series::{corrupt, merged_records};
+use super::queue;
+use super::series::{corrupt, merged_records, Row, SeriesRows};
+use super::undo::UndoLog;
 use super::StoredObservation;
 use super::{
-    dec, enc, EncodedSeries, LogRow, PollWrite, ReleaseLogEntry, Rename, Store, StoreError, Tree,
+    dec, enc, CommitSummary, EncodedSeries, LogRow, PollWrite, ReleaseLogEntry, Rename, Store,
+    StoreError, Tree,
 };
 
-const PREFIX: &[u8] = b"ahead:";
-/// An undo log is cut into values of about this size (sled holds a value whole).
-const CHUNK_BYTES: usize = 1 << 20;
-
-/// One write ahead: where, the new value (`None`: remove), and what it replaces.
-struct Write {
-    tree: Tree,
-    key: Vec<u8>,
-    new: Option<IVec>,
-    old: Option<IVec>,
+/// A poll's write checked, encoded and sorted into what goes ahead and what goes into the
+/// transaction, with the commit's turn held; nothing written yet (step 1 of the module docs).
+#[must_use = "a plan writes nothing until `write_ahead`"]
+pub(super) struct CommitPlan<'s, 'w> {
+    store: &'s Store,
+    w: &'w PollWrite,
+    turn: MutexGuard<'s, ()>,
+    rows: SeriesRows,
+    fresh: Fresh,
+    /// The queue chunks of the new outbox entries, written by the transaction.
+    queued: Vec<Row>,
 }
 
-/// The undo log of one commit: its `meta` keys, removed by the transaction.
-pub(super) struct Ahead {
-    pub(super) keys: Vec<Vec<u8>>,
-    /// Its writes as readers are shown them until it is done ([`Store::finished`]).
+/// A commit written ahead and not yet settled (step 2): what its transaction writes, and the
+/// undo of what went ahead. Dropped unsettled, it undoes.
+#[must_use = "an `Ahead` is undone unless its transaction commits and it is settled"]
+pub(super) struct Ahead<'s> {
+    rows: SeriesRows,
+    queued: Vec<Row>,
+    summary: CommitSummary,
+    /// `None`: nothing went ahead (a poll that only stamps and records its time). Dropped
+    /// before `turn` (fields drop in order): an undo ends before the next commit starts.
+    undo: Option<Undo<'s>>,
+    turn: MutexGuard<'s, ()>,
+}
+
+/// Made only by [`Ahead::in_transaction`]: the transaction that returns it deleted the undo
+/// log (step 3).
+pub(super) struct UndoDeleted(());
+
+/// A settled commit (step 4): its queue chunks, still to be put into the due index, and what
+/// it added. The turn is held until it is dropped.
+pub(super) struct Landed<'s> {
+    queued: Vec<Row>,
+    summary: CommitSummary,
+    _turn: MutexGuard<'s, ()>,
+}
+
+/// The writes ahead of one commit as readers are shown them, and their undo log; when
+/// dropped, the log is applied (a log the transaction deleted puts nothing back) and the
+/// readers are shown the trees again.
+struct Undo<'s> {
+    store: &'s Store,
+    keys: Vec<Vec<u8>>,
     inflight: Arc<InFlight>,
+    /// Set by [`Ahead::settle`] when the transaction committed: nothing to put back.
+    committed: bool,
 }
 
-/// The writes of one unfinished commit, sorted by tree and key, each with the value it
-/// replaces: what readers are answered for those keys (see the module docs).
-pub(super) struct InFlight {
-    writes: Vec<Write>,
-}
-
-impl InFlight {
-    /// The value `key` had before this commit, if the commit writes it.
-    fn before(&self, tree: Tree, key: &[u8]) -> Option<&Option<IVec>> {
-        self.writes
-            .binary_search_by(|w| (w.tree, w.key.as_slice()).cmp(&(tree, key)))
-            .ok()
-            .map(|i| &self.writes[i].old)
-    }
-}
-
-/// The commits in flight, shared by every clone of a store.
-pub(super) type Registry = Arc<RwLock<Vec<Arc<InFlight>>>>;
-
-/// A read of the trees written ahead as the finished commits left them (see the module
-/// docs); held only while reading, it keeps a commit from registering or finishing meanwhile.
-pub(super) struct Committed<'a> {
-    store: &'a Store,
-    inflight: RwLockReadGuard<'a, Vec<Arc<InFlight>>>,
-}
-
-impl Committed<'_> {
-    /// The committed value of one key.
-    pub(super) fn get(&self, tree: Tree, key: &[u8]) -> Result<Option<IVec>, StoreError> {
-        // The oldest commit that writes the key knows its value before all of them.
-        if let Some(old) = self.inflight.iter().find_map(|c| c.before(tree, key)) {
-            return Ok(old.clone());
-        }
-        Ok(self.store.tree(tree).get(key)?)
-    }
-
-    /// Every committed key and value of a tree, in key order.
-    pub(super) fn entries(
-        &self,
-        tree: Tree,
-        keys_only: bool,
-    ) -> Result<Vec<(IVec, IVec)>, StoreError> {
-        let mut out = Vec::new();
-        for kv in self.store.tree(tree).iter() {
-            let (k, v) = kv?;
-            if self.inflight.iter().any(|c| c.before(tree, &k).is_some()) {
-                continue;
-            }
-            out.push((k, if keys_only { IVec::default() } else { v }));
-        }
-        if self.inflight.is_empty() {
-            return Ok(out);
-        }
-        // Keys the commits in flight wrote or removed: as they were before them.
-        let mut seen = HashSet::new();
-        for c in self.inflight.iter() {
-            for w in c.writes.iter().filter(|w| w.tree == tree) {
-                if !seen.insert(w.key.as_slice()) {
-                    continue;
-                }
-                if let Some(Some(old)) = self.inflight.iter().find_map(|c| c.before(tree, &w.key)) {
-                    let v = if keys_only {
-                        IVec::default()
-                    } else {
-                        old.clone()
-                    };
-                    out.push((w.key.as_slice().into(), v));
-                }
+impl Drop for Undo<'_> {
+    fn drop(&mut self) {
+        if !self.committed {
+            if let Err(e) = self.store.apply_undo_log(&self.keys) {
+                // Readers go on seeing the values it puts back until the next open does.
+                warn!(store = %self.store.path, error = %e, "could not undo a failed commit's records; the next start does");
+                return;
             }
         }
-        out.sort_by(|a, b| a.0.cmp(&b.0));
-        Ok(out)
+        self.store.unregister(&self.inflight);
     }
 }
 
 impl Store {
-    /// A read of the committed records (see the module docs).
-    pub(super) fn committed(&self) -> Committed<'_> {
-        Committed {
+    /// Step 1 (see the module docs): waits for the commit's turn, then checks and encodes
+    /// `w`. An error (a refused value) leaves the store as it was.
+    pub(super) fn plan_commit<'s, 'w>(
+        &'s self,
+        w: &'w PollWrite,
+    ) -> Result<CommitPlan<'s, 'w>, StoreError> {
+        // A panic in another commit poisons nothing that needs repair: its undo log does that.
+        let turn = self
+            .committing
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let rows = self.series_rows(w)?;
+        let fresh = self.fresh(w)?;
+        let queued = queue::chunks(&self.db, fresh.entry_keys(w))?;
+        Ok(CommitPlan {
             store: self,
-            inflight: self.inflight.read().unwrap_or_else(|e| e.into_inner()),
-        }
+            w,
+            turn,
+            rows,
+            fresh,
+            queued,
+        })
     }
+}
 
-    /// The commit of `ahead` is done (committed, or undone): readers see the trees again.
-    pub(super) fn finished(&self, ahead: &Ahead) {
-        let mut all = self.inflight.write().unwrap_or_else(|e| e.into_inner());
-        all.retain(|c| !Arc::ptr_eq(c, &ahead.inflight));
-    }
-
-    fn tree(&self, t: Tree) -> &sled::Tree {
-        match t {
-            Tree::Series => &self.series,
-            Tree::Revisions => &self.revisions,
-            Tree::Releases => &self.releases,
-            Tree::Identities => &self.identities,
-            Tree::Alerts => &self.alerts,
-            Tree::Outbox => &self.outbox,
-            Tree::Latest => &self.latest,
-        }
-    }
-
-    /// Writes the poll's series records (first syncs as encoded, updates merged into what is
-    /// stored), its release log entries and its new alert and outbox records ahead of the
-    /// transaction, after their undo log; `None` when there is nothing to write.
-    pub(super) fn write_ahead(
-        &self,
-        w: &PollWrite,
-        releases: &[LogRow],
-        fresh: &Fresh,
-    ) -> Result<Option<Ahead>, StoreError> {
-        let mut writes = self.planned(w, releases)?;
+impl<'s> CommitPlan<'s, '_> {
+    /// Step 2: writes the poll's series records (first syncs as encoded, updates merged into
+    /// what is stored), its release log entries and its new alert and outbox records ahead of
+    /// the transaction, after their undo log, registered with the readers first.
+    pub(super) fn write_ahead(self) -> Result<Ahead<'s>, StoreError> {
+        let CommitPlan {
+            store,
+            w,
+            turn,
+            rows,
+            mut fresh,
+            queued,
+        } = self;
+        let writes = store.planned(w, &rows.releases)?;
+        let mut ahead = Ahead {
+            rows,
+            queued,
+            summary: std::mem::take(&mut fresh.summary),
+            undo: None,
+            turn,
+        };
         if writes.is_empty() && fresh.alerts.is_empty() && fresh.entries.is_empty() {
-            return Ok(None);
+            return Ok(ahead);
         }
-        // Sorted for `InFlight::before`; each key is written once, so the order is free.
-        writes.sort_by(|a, b| (a.tree, &a.key).cmp(&(b.tree, &b.key)));
-        let mut undo = UndoLog {
-            store: self,
-            id: self.db.generate_id()?.to_be_bytes(),
-            chunk: vec![FORMAT],
-            keys: Vec::new(),
-        };
-        let logged = (|| {
-            for write in &writes {
-                undo.push(write.tree, &write.key, write.old.as_deref())?;
-            }
-            // New keys only (see `Store::fresh`): undone by removing them.
-            for &i in &fresh.alerts {
-                undo.push(Tree::Alerts, w.alerts[i].0.id.as_bytes(), None)?;
-            }
-            for (key, _) in fresh.entry_keys(w) {
-                undo.push(Tree::Outbox, &key, None)?;
-            }
-            undo.finish()
-        })();
-        if let Err(e) = logged {
-            // Nothing was written yet: a partial undo log must not outlive this commit (it
-            // would put back old values over later ones at the next open).
-            for k in &undo.keys {
-                let _ = self.meta.remove(k.as_slice());
-            }
+        let mut log = UndoLog::new(store)?;
+        if let Err(e) = log_undo(&mut log, &writes, w, &fresh) {
+            log.discard();
             return Err(e);
         }
-        // Registered before the first write: from here readers see the values it replaces.
-        // A poll's new alert and outbox records are not: no reader of the due index can
-        // reach them before the transaction (see `queue`).
-        let inflight = Arc::new(InFlight { writes });
-        self.inflight
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(inflight.clone());
-        let ahead = Ahead {
-            keys: undo.keys,
-            inflight,
-        };
-        let written = ahead
-            .inflight
-            .writes
+        let keys = log.finish()?;
+        let alerts = fresh
+            .alerts
             .iter()
-            .try_for_each(|write| {
-                let tree = self.tree(write.tree);
-                match &write.new {
-                    Some(v) => tree.insert(write.key.as_slice(), v.clone()).map(drop),
-                    None => tree.remove(write.key.as_slice()).map(drop),
-                }
-            })
-            .map_err(StoreError::from)
-            .and_then(|()| self.write_fresh(w, fresh));
-        if let Err(e) = written {
-            self.undo(&ahead);
-            return Err(e);
+            .map(|&i| w.alerts[i].0.id.clone().into());
+        let entries = fresh.entry_keys(w).map(|(k, _)| k);
+        let inflight = Arc::new(InFlight::new(writes, alerts, entries));
+        // Registered before the first write: from here readers see the values it replaces.
+        store.register(&inflight);
+        let undo = ahead.undo.insert(Undo {
+            store,
+            keys,
+            inflight,
+            committed: false,
+        });
+        // An error drops `ahead`, which undoes what was written.
+        store.write_planned(undo.inflight.writes())?;
+        store.write_fresh(w, &fresh)?;
+        Ok(ahead)
+    }
+}
+
+/// Lists every key the commit writes ahead in its undo log, with the value it replaces; the
+/// new alert and outbox records replace none (see `Store::fresh`): undone by removing them.
+fn log_undo(
+    log: &mut UndoLog,
+    writes: &[Write],
+    w: &PollWrite,
+    fresh: &Fresh,
+) -> Result<(), StoreError> {
+    for write in writes {
+        log.push(write.tree, &write.key, write.old.as_deref())?;
+    }
+    for &i in &fresh.alerts {
+        log.push(Tree::Alerts, w.alerts[i].0.id.as_bytes(), None)?;
+    }
+    for (key, _) in fresh.entry_keys(w) {
+        log.push(Tree::Outbox, &key, None)?;
+    }
+    Ok(())
+}
+
+impl<'s> Ahead<'s> {
+    /// Whether anything went ahead (else there is no undo log and nothing to show readers).
+    pub(super) fn wrote_ahead(&self) -> bool {
+        self.undo.is_some()
+    }
+
+    /// What the transaction writes besides: the stamps and the poll time.
+    pub(super) fn rows(&self) -> &SeriesRows {
+        &self.rows
+    }
+
+    /// Step 3, in the poll's transaction: deletes the undo log (so a crash after the
+    /// transaction leaves the writes ahead in place) and queues the new outbox entries.
+    pub(super) fn in_transaction(
+        &self,
+        meta: &TransactionalTree,
+    ) -> Result<UndoDeleted, UnabortableTransactionError> {
+        for key in self.undo.iter().flat_map(|u| &u.keys) {
+            meta.remove(key.as_slice())?;
         }
-        Ok(Some(ahead))
+        for (k, v) in &self.queued {
+            meta.insert(k.as_slice(), v.as_slice())?;
+        }
+        Ok(UndoDeleted(()))
+    }
+
+    /// Step 4: the transaction committed (readers are shown the commit) or failed (what went
+    /// ahead is undone, and its error returned).
+    pub(super) fn settle(
+        self,
+        transaction: Result<UndoDeleted, StoreError>,
+    ) -> Result<Landed<'s>, StoreError> {
+        // A failed transaction drops `self`, whose undo puts back what went ahead.
+        let UndoDeleted(()) = transaction?;
+        let Ahead {
+            queued,
+            summary,
+            mut undo,
+            turn,
+            ..
+        } = self;
+        if let Some(u) = &mut undo {
+            u.committed = true;
+        }
+        // Readers are shown the commit.
+        drop(undo);
+        Ok(Landed {
+            queued,
+            summary,
+            _turn: turn,
+        })
+    }
+}
+
+impl Landed<'_> {
+    /// The `meta` keys of the commit's queue chunks (see `queue`).
+    pub(super) fn queued(&self) -> impl Iterator<Item = &[u8]> + '_ {
+        self.queued.iter().map(|(k, _)| k.as_slice())
+    }
+
+    pub(super) fn summary(self) -> CommitSummary {
+        self.summary
+    }
+}
+
+impl Store {
+    /// The planned writes ahead, in order.
+    fn write_planned(&self, writes: &[Write]) -> Result<(), StoreError> {
+        for write in writes {
+            let tree = self.tree(write.tree);
+            match &write.new {
+                Some(v) => tree.insert(write.key.as_slice(), v.clone()).map(drop)?,
+                None => tree.remove(write.key.as_slice()).map(drop)?,
+            }
+        }
+        Ok(())
     }
 
     /// The poll's new alert and outbox records, each encoded as it is written.
@@ -311,14 +369,8 @@ impl Store {
                 old: None,
             });
         }
-        let records = writes.iter().filter(|w| w.tree == Tree::Series);
-        let index = self.plan_latest(records.map(|w| (w.key.as_slice(), w.new.as_deref())))?;
-        writes.extend(index.into_iter().map(|(key, new, old)| Write {
-            tree: Tree::Latest,
-            key,
-            new,
-            old,
-        }));
+        let index = self.plan_latest(&writes)?;
+        writes.extend(index);
         Ok(writes)
     }
 
@@ -447,130 +499,10 @@ impl Store {
         }
         Ok(())
     }
-
-    /// Puts back what `ahead` wrote and removes its undo log, then lets readers see the
-    /// trees again; an error is logged, and the undo log (if it could not be removed) is
-    /// acted on at the next open (readers go on seeing the values it puts back until then).
-    pub(super) fn undo(&self, ahead: &Ahead) {
-        let undone = ahead.keys.iter().try_for_each(|k| match self.meta.get(k)? {
-            Some(chunk) => self.apply_undo(k, &chunk),
-            None => Ok(()),
-        });
-        match undone.and_then(|()| Ok(self.db.flush().map(drop)?)) {
-            Ok(()) => self.finished(ahead),
-            Err(e) => {
-                warn!(store = %self.path, error = %e, "could not undo a failed commit's records; the next start does");
-            }
-        }
-    }
-
-    /// Restores what one undo chunk lists, then deletes the chunk.
-    fn apply_undo(&self, key: &[u8], chunk: &[u8]) -> Result<(), StoreError> {
-        let bad = |e: RecordError| corrupt("meta", &String::from_utf8_lossy(key), e);
-        let mut r = Reader::open(chunk).map_err(bad)?;
-        while !r.done() {
-            let tree = match r.byte("tree").map_err(bad)? {
-                1 => Tree::Series,
-                2 => Tree::Revisions,
-                3 => Tree::Releases,
-                4 => Tree::Identities,
-                5 => Tree::Alerts,
-                6 => Tree::Outbox,
-                7 => Tree::Latest,
-                _ => return Err(bad(r.bad("tree"))),
-            };
-            let k = r.bytes("key").map_err(bad)?.to_vec();
-            let tree = self.tree(tree);
-            match r.byte("old").map_err(bad)? {
-                0 => {
-                    tree.remove(k)?;
-                }
-                _ => {
-                    let old = r.bytes("old value").map_err(bad)?;
-                    tree.insert(k, old)?;
-                }
-            }
-        }
-        self.meta.remove(key)?;
-        Ok(())
-    }
-
-    /// At open: undoes the writes ahead of commits that never finished (a crash between the
-    /// writes and the transaction). Returns how many undo chunks were applied.
-    pub(super) fn undo_interrupted(&self) -> Result<usize, StoreError> {
-        let mut applied = 0;
-        // Newest first: should two unfinished commits have written one key, the older one's
-        // old value is the one left.
-        for kv in self.meta.scan_prefix(PREFIX).rev() {
-            let (key, chunk) = kv?;
-            self.apply_undo(&key, &chunk)?;
-            applied += 1;
-        }
-        if applied > 0 {
-            self.db.flush()?;
-            warn!(store = %self.path, chunks = applied, "an interrupted poll's records were undone; the next poll fetches them again");
-        }
-        Ok(applied)
-    }
 }
 
 /// A series' updates as the poll holds them.
 enum Updates<'a> {
     Encoded(&'a EncodedSeries),
     Decoded(&'a [StoredObservation]),
-}
-
-/// An undo log as it is written: cut into chunks of about [`CHUNK_BYTES`], each a `meta` key.
-struct UndoLog<'a> {
-    store: &'a Store,
-    id: [u8; 8],
-    chunk: Vec<u8>,
-    keys: Vec<Vec<u8>>,
-}
-
-impl UndoLog<'_> {
-    /// Lists one key about to be written, with the value it replaces (`None`: none).
-    fn push(&mut self, tree: Tree, key: &[u8], old: Option<&[u8]>) -> Result<(), StoreError> {
-        encode_undo(&mut self.chunk, tree, key, old);
-        if self.chunk.len() >= CHUNK_BYTES {
-            self.put()?;
-        }
-        Ok(())
-    }
-
-    fn put(&mut self) -> Result<(), StoreError> {
-        let mut key = PREFIX.to_vec();
-        key.extend_from_slice(&self.id);
-        key.extend_from_slice(&(self.keys.len() as u32).to_be_bytes());
-        self.store
-            .meta
-            .insert(key.as_slice(), self.chunk.as_slice())?;
-        self.keys.push(key);
-        self.chunk = vec![FORMAT];
-        Ok(())
-    }
-
-    /// Puts the last chunk and flushes: the undo log is on disk before anything it undoes.
-    fn finish(&mut self) -> Result<(), StoreError> {
-        if self.chunk.len() > 1 {
-            self.put()?;
-        }
-        self.store.db.flush()?;
-        Ok(())
-    }
-}
-
-/// tree:u8 key-len:varint key old:u8 (0 none, 1 some) [old-len:varint old]
-fn encode_undo(out: &mut Vec<u8>, tree: Tree, key: &[u8], old: Option<&[u8]>) {
-    out.push(tree as u8);
-    varint(out, key.len() as u64);
-    out.extend_from_slice(key);
-    match old {
-        None => out.push(0),
-        Some(old) => {
-            out.push(1);
-            varint(out, old.len() as u64);
-            out.extend_from_slice(old);
-        }
-    }
 }

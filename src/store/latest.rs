@@ -16,33 +16,32 @@ use std::collections::BTreeMap;
 
 use sled::IVec;
 
+use super::inflight::Write;
 use super::record;
 use super::series::corrupt;
 use super::{Store, StoreError, StoredObservation, Tree};
 
-/// One write of the index: the series id, its new entry (`None`: removed) and the entry it
-/// replaces.
-pub(super) type LatestWrite = (Vec<u8>, Option<IVec>, Option<IVec>);
-
 impl Store {
-    /// The index writes that keep up with `records`, the series records a commit writes (each
-    /// id with its new record, `None`: removed); an entry that stays as it is is not written.
-    pub(super) fn plan_latest<'a>(
-        &self,
-        records: impl Iterator<Item = (&'a [u8], Option<&'a [u8]>)>,
-    ) -> Result<Vec<LatestWrite>, StoreError> {
-        let mut writes = Vec::new();
-        for (id, record) in records {
-            let new = match record {
-                Some(bytes) => entry(id, bytes)?,
+    /// The index writes that keep up with the series records among a commit's `writes`
+    /// (a record removed removes its entry); an entry that stays as it is is not written.
+    pub(super) fn plan_latest(&self, writes: &[Write]) -> Result<Vec<Write>, StoreError> {
+        let mut index = Vec::new();
+        for w in writes.iter().filter(|w| w.tree == Tree::Series) {
+            let new = match &w.new {
+                Some(record) => entry(&w.key, record)?,
                 None => None,
             };
-            let old = self.latest.get(id)?;
+            let old = self.latest.get(&w.key)?;
             if new.as_deref() != old.as_deref() {
-                writes.push((id.to_vec(), new.map(IVec::from), old));
+                index.push(Write {
+                    tree: Tree::Latest,
+                    key: w.key.clone(),
+                    new: new.map(IVec::from),
+                    old,
+                });
             }
         }
-        Ok(writes)
+        Ok(index)
     }
 
     /// A series' newest observation, as committed, without its earlier vintages (`None`: the

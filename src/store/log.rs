@@ -5,7 +5,7 @@
 //! (`stamp(created_at)` + outbox key, empty values). An entry goes into it in the transaction
 //! that puts it into the due index (`queue`: never before its poll is committed, so an undone
 //! commit leaves none) or that rewrites it (`update_deliveries`), and leaves it in the one
-//! that prunes it. A page walks the index from its cursor and reads only its own records:
+//! that prunes it; its records are read as committed all the same (see `ahead`). A page walks the index from its cursor and reads only its own records:
 //! its cost is the page's, whatever the log's length. The counts come from counters kept in
 //! the same transactions (`due`: pending, delivered, failed), never from a pass.
 
@@ -14,7 +14,7 @@ use std::ops::Bound;
 use serde::Deserialize;
 
 use super::due::{count_of, due_key, LOG_DELIVERED, LOG_FAILED};
-use super::{dec, Store, StoreError};
+use super::{dec, Store, StoreError, Tree};
 use crate::model::{Delivery, DeliveryState};
 
 /// A place in the delivery log: a record's creation time, then its outbox key.
@@ -197,7 +197,7 @@ impl Store {
         if pending_only && !self.pending.contains_key(&cursor.key)? {
             return Ok(Found::Skip);
         }
-        let Some(v) = self.outbox.get(&cursor.key)? else {
+        let Some(v) = self.committed().get(Tree::Outbox, &cursor.key)? else {
             return Ok(Found::Skip);
         };
         *read += 1;

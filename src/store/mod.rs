@@ -4,8 +4,9 @@
 //! `codec`'s primitives),
 //! `outbox` (alerts and their deliveries), `due` (what the outbox owes, retention), `log`
 //! (the delivery log read a page at a time),
-//! `ahead` (series, alert and outbox records written ahead of the transaction), `queue` (new
-//! outbox entries on their way into the due index), `staged` (the store as a poll's
+//! `ahead` (the commit's steps: series, alert and outbox records written ahead of the
+//! transaction), `undo` (their undo log), `inflight` (what readers are shown of them meanwhile),
+//! `queue` (new outbox entries on their way into the due index), `staged` (the store as a poll's
 //! write will leave it, read before the commit), `identity` (a series' identity, so a
 //! renamed id keeps its records), `latest` (each series' newest observation, what the
 //! overdue check reads) and `upgrade` (earlier schemas).
@@ -62,9 +63,14 @@
 //! queues the new outbox entries, which go into the due index (what delivery reads) in small
 //! transactions after it, or at the next open after a crash (see `queue`): nothing is sent
 //! before its poll is committed, and however many alerts a poll fires, no transaction holds
-//! more than a chunk of them. Commits take turns. Readers never see the series records of
-//! a commit in progress: they read the values those records replace until the transaction
-//! has committed or the records are undone (see `ahead`, "What readers see meanwhile").
+//! more than a chunk of them. Commits take turns. The steps are types, each made only by the
+//! step before and consumed by the one after (`plan_commit` -> `CommitPlan::write_ahead` ->
+//! `Ahead::in_transaction` in the transaction -> `Ahead::settle`; an `Ahead` dropped unsettled
+//! is undone), so they cannot run out of order, twice, or be left half done (see `ahead`).
+//! Readers never see a record of a commit in progress, series or alert or outbox entry: they
+//! read the values its records replace, and none for the records it adds, until the
+//! transaction has committed or the records are undone (see `ahead`, "What readers see
+//! meanwhile", and `inflight`).
 //!
 //! Every record is checked before it is written: observations by `record::check` (NaN,
 //! infinity and out-of-range periods are refused), JSON records by decoding them again (JSON
@@ -79,6 +85,7 @@ mod ahead;
 mod codec;
 mod due;
 mod identity;
+mod inflight;
 mod latest;
 mod log;
 mod outbox;
@@ -86,6 +93,7 @@ mod queue;
 mod record;
 mod series;
 mod staged;
+mod undo;
 mod upgrade;
 
 use std::path::Path;
@@ -161,6 +169,9 @@ pub enum StoreError {
     /// The blocking pool could not run a store write (the runtime is shutting down).
     #[error("store: a blocking write did not complete: {0}")]
     Join(String),
+    /// A write failed on purpose at a fault point (`STATWATCH_FAULT`, see `fault`).
+    #[error("store: the write failed at the fault point {point} (STATWATCH_FAULT)")]
+    Fault { point: &'static str },
 }
 
 impl StoreError {
@@ -230,15 +241,16 @@ pub struct Store {
     log: sled::Tree,
     sent: sled::Tree,
     identities: sled::Tree,
-    /// The commits whose records are written ahead but not yet committed (see `ahead`).
-    inflight: ahead::Registry,
-    /// Held through a commit: a commit reads which alerts and entries are new outside a
-    /// transaction, and its undo log must not interleave with another's.
+    /// The commits whose records are written ahead but not yet committed (see `inflight`).
+    inflight: inflight::Registry,
+    /// A commit's turn, held from its plan until it has landed (see `ahead`): a commit reads
+    /// which alerts and entries are new outside a transaction, and its undo log must not
+    /// interleave with another's.
     committing: std::sync::Arc<std::sync::Mutex<()>>,
 }
 
 /// The trees a poll writes ahead of its transaction (see `ahead`), and their ids in an undo
-/// log; readers of these trees read through the poll's undo (see `series`).
+/// log; readers of these trees read what is committed (see `inflight`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub(super) enum Tree {
     Series = 1,
@@ -421,63 +433,46 @@ impl Store {
     /// was. An error after the transaction (indexing the new entries) leaves the poll
     /// committed and its entries queued: the next open indexes them.
     pub fn commit(&self, w: &PollWrite) -> Result<CommitSummary, StoreError> {
-        // A panic in another commit poisons nothing that needs repair: its undo log does that.
-        let _turn = self
-            .committing
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let data = self.series_rows(w)?;
-        let fresh = self.fresh(w)?;
-        let queued = queue::chunks(&self.db, fresh.entry_keys(w))?;
-        let ahead = self.write_ahead(w, &data.releases, &fresh)?;
-        if ahead.is_some() {
+        // The steps and why they cannot run out of order: see `ahead`.
+        let ahead = self.plan_commit(w)?.write_ahead()?;
+        if ahead.wrote_ahead() {
+            crate::fault::hold(crate::fault::HOLD_AFTER_WRITE_AHEAD);
             crate::fault::point(crate::fault::AFTER_WRITE_AHEAD);
             #[cfg(test)]
             tests::after_write_ahead();
         }
         // Everything else went ahead (see `ahead`); the new entries are queued (see `queue`).
+        let rows = ahead.rows();
         let result =
             (&self.stamps, &self.polls, &self.meta).transaction(|(stamps, polls, meta)| {
-                for (k, v) in &data.stamps {
+                for (k, v) in &rows.stamps {
                     stamps.insert(k.as_slice(), v.as_slice())?;
                 }
-                for key in ahead.iter().flat_map(|a| &a.keys) {
-                    meta.remove(key.as_slice())?;
-                }
-                for (k, v) in &queued {
-                    meta.insert(k.as_slice(), v.as_slice())?;
-                }
-                if let Some((k, v)) = &data.poll {
+                let undo_deleted = ahead.in_transaction(meta)?;
+                if let Some((k, v)) = &rows.poll {
                     polls.insert(k.as_slice(), v.as_slice())?;
                 }
-                #[cfg(test)]
-                if tests::FAIL_TRANSACTION.with(|f| f.replace(false)) {
-                    let e = StoreError::Join("a test failed this transaction".into());
+                if crate::fault::fails(crate::fault::FAIL_POLL_TRANSACTION) {
+                    let e = StoreError::Fault {
+                        point: crate::fault::FAIL_POLL_TRANSACTION,
+                    };
                     return Err(ConflictableTransactionError::Abort(e));
                 }
-                Ok::<_, ConflictableTransactionError<StoreError>>(())
+                Ok::<_, ConflictableTransactionError<StoreError>>(undo_deleted)
             });
-        if let Err(e) = settled(result) {
-            if let Some(a) = &ahead {
-                self.undo(a);
-            }
-            return Err(e);
-        }
-        if let Some(a) = &ahead {
-            self.finished(a);
-        }
-        if !queued.is_empty() {
+        let landed = ahead.settle(settled(result))?;
+        if landed.queued().next().is_some() {
             // The poll is on disk before any of its entries can be sent.
             self.db.flush()?;
             crate::fault::point(crate::fault::AFTER_POLL_TRANSACTION);
             #[cfg(test)]
             if tests::STOP_BEFORE_INDEX.with(|f| f.replace(false)) {
-                return Ok(fresh.summary);
+                return Ok(landed.summary());
             }
-            self.index_queued(queued.iter().map(|(k, _)| k.as_slice()))?;
+            self.index_queued(landed.queued())?;
         }
         self.db.flush()?;
-        Ok(fresh.summary)
+        Ok(landed.summary())
     }
 }
 

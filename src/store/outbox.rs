@@ -9,7 +9,7 @@ use sled::Transactional;
 
 use super::due::{due_key, position, stamp, Index, Settled};
 use super::log::state_of;
-use super::{dec, enc, key2, settled, CommitSummary, PollWrite, Store, StoreError};
+use super::{dec, enc, key2, settled, CommitSummary, PollWrite, Store, StoreError, Tree};
 use crate::model::{Alert, Delivery, DeliveryState};
 
 /// An outbox record that could not be decoded, with what its key says about it.
@@ -91,23 +91,19 @@ fn entry_record(receiver: &str, alert: &Alert) -> Result<(Vec<u8>, Vec<u8>), Sto
 }
 
 impl Store {
+    /// A committed alert (one of an unfinished commit is not there yet, see `ahead`).
     pub fn alert(&self, id: &str) -> Result<Option<Alert>, StoreError> {
-        self.alerts
-            .get(id)?
+        self.committed()
+            .get(Tree::Alerts, id.as_bytes())?
             .map(|v| dec("alerts", id.as_bytes(), &v))
             .transpose()
     }
 
-    /// Every delivery record, in receiver then alert-id order. A record that cannot be read
-    /// is an error here; [`Store::outbox`] reads past it.
+    /// Every committed delivery record, in receiver then alert-id order. A record that
+    /// cannot be read is an error here; [`Store::pending_outbox`] reads past it.
     pub fn deliveries(&self) -> Result<Vec<Delivery>, StoreError> {
-        self.outbox
-            .iter()
-            .map(|kv| {
-                let (k, v) = kv?;
-                dec("outbox", &k, &v)
-            })
-            .collect()
+        let rows = self.committed().entries(Tree::Outbox, false)?;
+        rows.iter().map(|(k, v)| dec("outbox", k, v)).collect()
     }
 
     /// Every pending delivery record that reads, and apart from them the pending ones that

@@ -133,7 +133,38 @@ pub(crate) fn decode_text(bytes: Vec<u8>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sources::destatis::envelope::status_error;
+    use crate::sources::destatis::envelope::{status_error, Code, Status};
+
+    fn status(bytes: &[u8]) -> Status {
+        match read_answer(bytes).unwrap() {
+            Answer::Envelope(e) => e.status,
+            Answer::Csv(_) => panic!("csv"),
+        }
+    }
+
+    #[test]
+    fn recorded_envelopes_map_to_clear_errors() {
+        let s = status(include_bytes!(
+            "../../../tests/fixtures/destatis/data_tablefile_63121-0001_de_status104_no-object.json"
+        ));
+        assert_eq!(
+            status_error(&s).to_string(),
+            "the API answered with an error: GENESIS status 104 (no match): Es gibt keine \
+             Objekte zum angegebenen Selektionskriterium"
+        );
+        let s = status(include_bytes!(
+            "../../../tests/fixtures/destatis/data_tablefile_61111-0021_de_status-1_error.json"
+        ));
+        let m = status_error(&s).to_string();
+        assert!(
+            m.contains("GENESIS status -1 (error): Für die Teiltabelle") && !m.contains('\n'),
+            "{m}"
+        );
+        let s = status(include_bytes!(
+            "../../../tests/fixtures/destatis/data_tablefile_12531-0043_status98_table-too-big.json"
+        ));
+        assert_eq!(s.code(), Some(Code::TooBig));
+    }
 
     #[test]
     fn broken_answers() {

@@ -427,6 +427,21 @@ impl Destatis {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sources::destatis::answer::{read_answer, Answer};
+
+    #[test]
+    fn a_created_job_names_its_result() {
+        let bytes = include_bytes!(
+            "../../../tests/fixtures/destatis/data_tablefile_12531-0043_job-true_status99_job-created.json"
+        );
+        let Answer::Envelope(e) = read_answer(bytes).unwrap() else {
+            panic!("an envelope");
+        };
+        assert_eq!(
+            job_result_name("12531-0043", &e.status.content()).as_deref(),
+            Some("12531-0043_175879554")
+        );
+    }
 
     #[test]
     fn a_result_of_another_table_is_refused() {

@@ -57,6 +57,14 @@ fn first_syncs_written_ahead_commit_with_the_poll_and_leave_no_undo_record() {
     assert_eq!(store.series_ids().unwrap(), vec!["a", "b"]);
 }
 
+/// Writes `w` ahead and stops there, as a crash would: no transaction, no destructor (the
+/// commit stays registered, and its turn taken, until `store` is dropped).
+pub(super) fn crash_after_write_ahead(store: &Store, w: &PollWrite) {
+    let ahead = store.plan_commit(w).unwrap().write_ahead().unwrap();
+    assert!(ahead.wrote_ahead());
+    std::mem::forget(ahead);
+}
+
 #[test]
 fn a_crash_between_the_writes_ahead_and_the_transaction_is_undone_at_open() {
     let dir = tempfile::tempdir().unwrap();
@@ -76,27 +84,24 @@ fn a_crash_between_the_writes_ahead_and_the_transaction_is_undone_at_open() {
         vec![revised, obs(Period::Month(2025, 3), 3.0)],
     ));
     w.alerts = vec![(alert("a2"), vec!["ops".into(), "mail".into()])];
-    let rows = store.series_rows(&w).unwrap();
-    let fresh = store.fresh(&w).unwrap();
-    let ahead = store
-        .write_ahead(&w, &rows.releases, &fresh)
-        .unwrap()
-        .unwrap();
-    assert!(!ahead.keys.is_empty());
+    crash_after_write_ahead(&store, &w);
+    assert!(store.meta.scan_prefix(b"ahead:").count() > 0);
     // Written (readers are still shown the store as it was).
     assert!(store.series.get("a").unwrap().is_some());
     assert_eq!(store.series_ids().unwrap(), vec!["old"]);
     assert_eq!(store.observations("old").unwrap(), before);
-    // The alert and its outbox records went ahead too, but not into the due index.
-    assert!(store.alert("a2").unwrap().is_some());
-    assert_eq!(store.deliveries().unwrap().len(), 3);
+    // The alert and its outbox records went ahead too, unseen by readers and not in the due
+    // index.
+    assert!(store.alerts.get("a2").unwrap().is_some());
+    assert!(store.alert("a2").unwrap().is_none());
+    assert_eq!(store.outbox.len(), 3);
+    assert_eq!(store.deliveries().unwrap().len(), 1);
     assert_eq!(
         store.pending().unwrap().len(),
         1,
         "the earlier poll's a1 only"
     );
     assert!(store.revisions.get("old").unwrap().is_some());
-    // The process dies here: no transaction.
     drop(store);
     let store = Store::open(dir.path()).unwrap();
     assert_eq!(store.series_ids().unwrap(), vec!["old"]);
@@ -120,9 +125,9 @@ fn a_crash_between_the_writes_ahead_and_the_transaction_is_undone_at_open() {
     assert_eq!(store.meta.scan_prefix(b"ahead:").count(), 0);
 }
 
-thread_local! {
-    /// Makes the next commit's transaction fail on this thread (after its writes ahead).
-    pub(in crate::store) static FAIL_TRANSACTION: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+/// Makes the next commit's transaction fail on this thread (after its writes ahead).
+pub(in crate::store) fn fail_next_transaction() {
+    crate::fault::arm(crate::fault::FAIL_POLL_TRANSACTION);
 }
 
 thread_local! {
@@ -137,9 +142,17 @@ pub(in crate::store) fn after_write_ahead() {
     }
 }
 
-/// What a reader sees of the store through the reads the pages, `series`, `export` and the
-/// control socket make: ids, every observation, the release log's length, whether "a" is held.
-type Seen = (Vec<String>, Vec<Vec<StoredObservation>>, usize, bool);
+/// What a reader sees of the store through the reads the pages, `series`, `export`, the
+/// control socket and the overdue check make: ids, every observation, the release log's
+/// length, whether "a" is held, whether alert "a2" is known, the delivery records.
+type Seen = (
+    Vec<String>,
+    Vec<Vec<StoredObservation>>,
+    usize,
+    bool,
+    bool,
+    Vec<Delivery>,
+);
 
 fn seen_by_reader(store: &Store) -> Seen {
     let ids = store.series_ids().unwrap();
@@ -152,6 +165,8 @@ fn seen_by_reader(store: &Store) -> Seen {
         obs,
         store.releases().unwrap().len(),
         store.holds("a").unwrap(),
+        store.alert("a2").unwrap().is_some(),
+        store.deliveries().unwrap(),
     )
 }
 
@@ -190,6 +205,7 @@ fn readers_never_see_the_records_of_a_commit_that_is_then_undone() {
             // The records are on disk (uncommitted) while another thread reads.
             assert!(reader_store.series.get("a").unwrap().is_some());
             assert!(reader_store.revisions.get("old").unwrap().is_some());
+            assert!(reader_store.alerts.get("a2").unwrap().is_some());
             let s = reader_store.clone();
             let seen = std::thread::spawn(move || seen_by_reader(&s))
                 .join()
@@ -197,7 +213,7 @@ fn readers_never_see_the_records_of_a_commit_that_is_then_undone() {
             *out.lock().unwrap() = Some(seen);
         }))
     });
-    FAIL_TRANSACTION.with(|f| f.set(true));
+    fail_next_transaction();
     store.commit(&w).unwrap_err();
     let during = during.lock().unwrap().take().expect("the reader ran");
     assert_eq!(
@@ -210,7 +226,32 @@ fn readers_never_see_the_records_of_a_commit_that_is_then_undone() {
     let after = seen_by_reader(&store);
     assert_eq!(after.0, ["a", "old"]);
     assert_eq!(after.1[1].len(), 3);
-    assert!(after.3);
+    assert!(after.3 && after.4);
+    assert_eq!(after.5.len(), before.5.len() + 1);
+}
+
+#[test]
+fn a_commit_dropped_before_it_is_settled_is_undone_and_lets_the_next_one_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    store.commit(&first_sync_write(&["old"])).unwrap();
+    let before = seen_by_reader(&store);
+    let mut w = first_sync_write(&["a"]);
+    w.alerts = vec![(alert("a2"), vec!["ops".into()])];
+    let ahead = store.plan_commit(&w).unwrap().write_ahead().unwrap();
+    assert!(store.series.get("a").unwrap().is_some());
+    assert!(store.alerts.get("a2").unwrap().is_some());
+    // An early return or a panic between the steps: the commit is never settled.
+    drop(ahead);
+    assert!(store.series.get("a").unwrap().is_none());
+    assert!(store.alerts.get("a2").unwrap().is_none());
+    assert_eq!(store.outbox.len(), 1);
+    assert_eq!(store.meta.scan_prefix(b"ahead:").count(), 0);
+    assert_eq!(seen_by_reader(&store), before);
+    // Its turn was let go, and nothing of it stays registered.
+    store.commit(&w).unwrap();
+    assert!(seen_by_reader(&store).4);
+    assert!(store.inflight.read().unwrap().is_empty());
 }
 
 #[test]
@@ -224,9 +265,9 @@ fn a_failed_transaction_undoes_its_writes_ahead() {
         .push(("old".into(), vec![obs(Period::Month(2025, 3), 3.0)]));
     w.stamps[0].2.stamp = "m2".into();
     w.alerts = vec![(alert("a2"), vec!["ops".into()])];
-    FAIL_TRANSACTION.with(|f| f.set(true));
+    fail_next_transaction();
     let e = store.commit(&w).unwrap_err();
-    assert!(e.to_string().contains("a test failed"), "{e}");
+    assert!(matches!(e, StoreError::Fault { .. }), "{e}");
     assert_eq!(store.series_ids().unwrap(), vec!["old"]);
     assert_eq!(store.observations("old").unwrap(), before);
     assert_eq!(store.releases().unwrap().len(), 1);
@@ -302,12 +343,9 @@ fn an_undo_log_of_several_chunks_puts_every_record_back() {
             .collect(),
         ..Default::default()
     };
-    let rows = store.series_rows(&update).unwrap();
-    let ahead = store
-        .write_ahead(&update, &rows.releases, &Default::default())
-        .unwrap()
-        .unwrap();
-    assert!(ahead.keys.len() > 1, "{} chunk(s)", ahead.keys.len());
+    crash_after_write_ahead(&store, &update);
+    let chunks = store.meta.scan_prefix(b"ahead:").count();
+    assert!(chunks > 1, "{chunks} chunk(s)");
     let written = store.series.get("s0000").unwrap().unwrap();
     assert_eq!(super::record::decode_series(&written).unwrap().len(), 241);
     drop(store);
@@ -356,13 +394,9 @@ fn a_rename_moves_records_and_revisions_with_the_poll_or_not_at_all() {
         ..Default::default()
     };
     // A failed transaction, then a crash after the writes ahead: no half rename.
-    FAIL_TRANSACTION.with(|f| f.set(true));
+    fail_next_transaction();
     store.commit(&w).unwrap_err();
-    let rows = store.series_rows(&w).unwrap();
-    store
-        .write_ahead(&w, &rows.releases, &Default::default())
-        .unwrap()
-        .unwrap();
+    crash_after_write_ahead(&store, &w);
     drop(store);
     let store = Store::open(dir.path()).unwrap();
     assert_eq!(store.series_ids().unwrap(), ["old"]);

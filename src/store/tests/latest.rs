@@ -2,6 +2,7 @@
 //! commit, is undone with a commit that fails or is cut short, moves with a rename, is built
 //! for an earlier schema's store at open, and is read without the series records.
 
+use super::ahead::{crash_after_write_ahead, fail_next_transaction};
 use super::*;
 
 /// Every series' newest observation as the records hold it, without its vintages.
@@ -86,7 +87,7 @@ fn the_index_follows_every_commit_and_a_failed_one_leaves_it_as_it_was() {
         observations: vec![("a".into(), vec![obs(Period::Month(2025, 3), 3.0)])],
         ..Default::default()
     };
-    FAIL_TRANSACTION.with(|f| f.set(true));
+    fail_next_transaction();
     store.commit(&w).unwrap_err();
     assert_eq!(store.latest.get("a").unwrap(), before);
     assert_eq!(agrees(&store), index);
@@ -108,12 +109,7 @@ fn a_crash_before_the_transaction_leaves_the_index_as_it_was_and_readers_never_s
         )],
         ..Default::default()
     };
-    let rows = store.series_rows(&w).unwrap();
-    let fresh = store.fresh(&w).unwrap();
-    store
-        .write_ahead(&w, &rows.releases, &fresh)
-        .unwrap()
-        .unwrap();
+    crash_after_write_ahead(&store, &w);
     // Written, but readers are shown the index as the last finished commit left it.
     assert!(store.latest.get("c").unwrap().is_some());
     assert_eq!(newest_by_index(&store), before);
@@ -136,7 +132,7 @@ fn a_rename_moves_the_entry_with_the_records() {
         }],
         ..Default::default()
     };
-    FAIL_TRANSACTION.with(|f| f.set(true));
+    fail_next_transaction();
     store.commit(&w).unwrap_err();
     assert_eq!(store.latest_ids().unwrap(), ["a", "b"]);
     store.commit(&w).unwrap();

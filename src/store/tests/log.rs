@@ -3,7 +3,7 @@
 //! index and counts stay right through pruning, an undone commit, a crash before indexing and
 //! the upgrade of a store without them.
 
-use super::ahead::{FAIL_TRANSACTION, STOP_BEFORE_INDEX};
+use super::ahead::{fail_next_transaction, STOP_BEFORE_INDEX};
 use super::*;
 use crate::store::{LogCounts, LogCursor, LogOrder};
 
@@ -172,7 +172,7 @@ fn an_undone_commit_leaves_nothing_in_the_log_and_a_crash_before_indexing_is_cau
         alerts: vec![(alert("late"), vec!["ops".to_string()])],
         ..Default::default()
     };
-    FAIL_TRANSACTION.with(|f| f.set(true));
+    fail_next_transaction();
     store.commit(&w).unwrap_err();
     assert_eq!(store.log.len(), 240);
     agrees(&store);

@@ -6,7 +6,7 @@ mod encoding;
 mod latest;
 mod log;
 
-pub(super) use ahead::{after_write_ahead, FAIL_TRANSACTION, STOP_BEFORE_INDEX};
+pub(super) use ahead::{after_write_ahead, STOP_BEFORE_INDEX};
 
 use super::*;
 use crate::model::{AlertKind, Cause, Delivery, DeliveryState, Period, Severity};
