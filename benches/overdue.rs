@@ -3,6 +3,10 @@
 //! source and the daemon's hourly duty make); and what a release costs the commit that
 //! keeps the store's index of newest periods: one new month for 2,000 of those series.
 //! Run: `cargo bench --bench overdue`.
+//!
+//! Measured on the shared 2-core build machine (issue 21): the check took 0.93 to 1.48 s
+//! while it decoded every series record, 0.10 to 0.12 s reading the index; the release's
+//! commit 0.26 s before the index and 0.24 s with it (no difference beyond the noise).
 
 use std::path::Path;
 
