@@ -74,6 +74,8 @@
 //!     are shown the values they replace (`Store::committed`).
 //!   - `store/queue.rs`: a poll's new outbox entries, queued by its transaction and put in
 //!     the due index after it in bounded transactions (or at the next open).
+//!   - `store/latest.rs`: the index of each series' newest observation, written with its
+//!     series record; what the overdue check reads.
 //!   - `store/identity.rs`: the index of series identities (source, table, measure, keys)
 //!     to ids, and the renames a poll commits.
 //!   - `store/staged.rs`: the series as a poll's write will leave them, read before its

@@ -4,7 +4,9 @@
 //!
 //! `source_failing` is judged at the end of every poll (in `run` and `poll` alike), with the
 //! record before and after it; `overdue` after every poll of a series' source and hourly by
-//! the daemon, from what the store holds.
+//! the daemon, from the store's index of each series' newest observation (`Store::latest`),
+//! never from the series records: a check costs a few dozen bytes per series, however long
+//! the series are.
 
 use chrono::{DateTime, Utc};
 use tracing::{info, warn};
@@ -118,7 +120,7 @@ pub fn overdue(
         .collect();
     // A group's series are the ones the store holds for it (its keys come from the table).
     let stored = if entries.iter().any(|s| s.group.is_some()) {
-        store.series_ids()?
+        store.latest_ids()?
     } else {
         Vec::new()
     };
@@ -139,7 +141,7 @@ pub fn overdue(
                 continue;
             }
             // Never fetched yet: nothing can be late.
-            let Some(latest) = store.observations(subject.id)?.pop() else {
+            let Some(latest) = store.latest(subject.id)? else {
                 continue;
             };
             for (rule, k) in applies {

@@ -1,6 +1,7 @@
 //! A store written by schema 1 (tests/fixtures/store-v1, written by the code of commit
-//! 0ee703b) opens in this statwatch and is upgraded in place with nothing lost; a store of a
-//! newer schema is refused with exit 1, naming both versions.
+//! 0ee703b) opens in this statwatch and is upgraded in place with nothing lost, its
+//! latest-period index built from its records; a store of a newer schema is refused with
+//! exit 1, naming both versions.
 
 mod common;
 
@@ -191,4 +192,24 @@ fn a_store_of_a_newer_schema_is_refused_with_exit_1_naming_both_versions() {
     let db = sled::open(dir.path()).unwrap();
     let v = db.open_tree("meta").unwrap().get("schema_version").unwrap();
     assert_eq!(v.as_deref(), Some(&b"7"[..]));
+}
+
+#[test]
+fn a_schema_1_store_gets_its_latest_period_index_at_open() {
+    let dir = v1_store();
+    let store = Store::open(dir.path()).unwrap();
+    let ids = store.series_ids().unwrap();
+    assert_eq!(store.latest_ids().unwrap(), ids);
+    for id in &ids {
+        let mut newest = store.observations(id).unwrap().pop().unwrap();
+        newest.revisions.clear();
+        assert_eq!(store.latest(id).unwrap(), Some(newest), "{id}");
+    }
+    let de = store.latest("de.gdp").unwrap().unwrap();
+    assert_eq!(
+        (de.period, de.source_period.as_str()),
+        (Period::Quarter(2024, 4), "2024 Q4")
+    );
+    let yoy = store.latest("nl.industry.yoy").unwrap().unwrap();
+    assert_eq!(yoy.period, Period::Month(2025, 3));
 }

@@ -18,9 +18,10 @@
 //!    queue chunks (`queue`). Nothing is written. It is the only maker of a [`CommitPlan`].
 //! 2. [`CommitPlan::write_ahead`] consumes the plan: it writes the undo log (`undo`: every
 //!    key about to be written, with the value it replaces or none) and flushes it, registers
-//!    the writes with the readers (`inflight`), then writes the series and revision records,
-//!    the release log entries and the new alert and outbox records one by one. It is the only
-//!    maker of an [`Ahead`], which holds the undo log and the turn.
+//!    the writes with the readers (`inflight`), then writes the series and revision records
+//!    with their `latest` index entries, the release log entries and the new alert and
+//!    outbox records one by one. It is the only maker of an [`Ahead`], which holds the undo
+//!    log and the turn.
 //! 3. The poll's one transaction (`Store::commit`: stamps, the poll time) calls
 //!    [`Ahead::in_transaction`], which deletes the undo log and queues the new entries for the
 //!    due index; only that call makes the [`UndoDeleted`] the transaction hands back.
@@ -319,7 +320,8 @@ impl Store {
     /// Every write the poll makes ahead, with the values they replace: a series' record and
     /// revisions as merged with the poll's updates (each series is written by one poll at a
     /// time, so what is read here is what the transaction would have read), a renamed
-    /// series' records moved, and the identities indexed.
+    /// series' records moved, the identities indexed, and the `latest` entry of every series
+    /// record written (see `latest`).
     fn planned(&self, w: &PollWrite, releases: &[LogRow]) -> Result<Vec<Write>, StoreError> {
         let mut writes = Vec::new();
         let mut seen = HashSet::new();
@@ -365,6 +367,8 @@ impl Store {
                 old: None,
             });
         }
+        let index = self.plan_latest(&writes)?;
+        writes.extend(index);
         Ok(writes)
     }
 

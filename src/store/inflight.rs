@@ -200,6 +200,7 @@ impl Store {
             Tree::Identities => &self.identities,
             Tree::Alerts => &self.alerts,
             Tree::Outbox => &self.outbox,
+            Tree::Latest => &self.latest,
         }
     }
 }

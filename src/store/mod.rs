@@ -8,16 +8,18 @@
 //! transaction), `undo` (their undo log), `inflight` (what readers are shown of them meanwhile),
 //! `queue` (new outbox entries on their way into the due index), `staged` (the store as a poll's
 //! write will leave it, read before the commit), `identity` (a series' identity, so a
-//! renamed id keeps its records) and `upgrade` (earlier schemas).
+//! renamed id keeps its records), `latest` (each series' newest observation, what the
+//! overdue check reads) and `upgrade` (earlier schemas).
 //!
-//! # Key layout (schema version 2)
+//! # Key layout (schema version 4)
 //!
 //! | tree        | key                            | value                                    |
 //! |-------------|--------------------------------|------------------------------------------|
-//! | `meta`      | `schema_version`               | `2`                                      |
+//! | `meta`      | `schema_version`               | `4`                                      |
 //! | `meta`      | `pending_count`                | big-endian u64: pending deliveries       |
 //! | `series`    | series id                      | its observations, binary (`record`)      |
 //! | `revisions` | series id                      | its earlier vintages, binary (`record`)  |
+//! | `latest`    | series id                      | its newest observation alone (`latest`)  |
 //! | `stamps`    | `source \0 table`              | [`TableStamp`] JSON (cheap-check value)  |
 //! | `releases`  | big-endian u64 sequence        | [`ReleaseLogEntry`] JSON (a baseline's   |
 //! |             |                                | periods only as count, first and last;   |
@@ -47,8 +49,8 @@
 //! with JSON values (about 200 bytes each on disk, and sled's write path held kilobytes of
 //! memory per key); a table is read and written a series at a time anyway. The revisions
 //! live in their own record because most polls never touch them and they only grow.
-//! Schema 1 (one JSON record per observation in `observations`) and schema 2 (no `log`)
-//! are upgraded at open.
+//! Schema 1 (one JSON record per observation in `observations`), schema 2 (no `log`) and
+//! schema 3 (no `latest`) are upgraded at open.
 //!
 //! One poll's writes (observations, stamps, release log, alerts and briefs and their outbox
 //! entries with their index and count, the poll time) go through [`Store::commit`] as one
@@ -84,6 +86,7 @@ mod codec;
 mod due;
 mod identity;
 mod inflight;
+mod latest;
 mod log;
 mod outbox;
 mod queue;
@@ -110,8 +113,9 @@ pub use record::Refused;
 pub use series::{BaselineSpan, EncodedSeries, PollRecord, ReleaseLogEntry, TableStamp};
 pub use staged::Staged;
 
-/// 3: the delivery log's index (`log`) and its counts of settled entries (see `log`).
-pub const SCHEMA_VERSION: u32 = 3;
+/// 4: the index of each series' newest observation (see `latest`); 3: the delivery log's
+/// index (`log`) and its counts of settled entries (see `log`).
+pub const SCHEMA_VERSION: u32 = 4;
 
 /// Why a stored record does not decode.
 #[derive(Debug, thiserror::Error)]
@@ -225,6 +229,8 @@ pub struct Store {
     meta: sled::Tree,
     series: sled::Tree,
     revisions: sled::Tree,
+    /// Each series' newest observation, written with its series record (see `latest`).
+    latest: sled::Tree,
     stamps: sled::Tree,
     releases: sled::Tree,
     polls: sled::Tree,
@@ -254,6 +260,7 @@ pub(super) enum Tree {
     Identities = 4,
     Alerts = 5,
     Outbox = 6,
+    Latest = 7,
 }
 
 /// A release log row: its sequence key and JSON value.
@@ -351,6 +358,7 @@ impl Store {
             meta: tree("meta")?,
             series: tree("series")?,
             revisions: tree("revisions")?,
+            latest: tree("latest")?,
             stamps: tree("stamps")?,
             releases: tree("releases")?,
             polls: tree("polls")?,

@@ -255,43 +255,71 @@ pub(super) fn encode_revisions(revs: &BTreeMap<u64, Vec<Vintage>>) -> Vec<u8> {
 
 /// Reads a series record: its observations by period code, revisions left empty.
 pub(super) fn decode_series(bytes: &[u8]) -> Result<BTreeMap<u64, StoredObservation>, RecordError> {
+    let mut out = BTreeMap::new();
+    read_series(bytes, false, |code, o| {
+        out.insert(code, o);
+    })?;
+    Ok(out)
+}
+
+/// Reads the newest observation of a series record alone, with its period code (`None`: the
+/// record holds none); the others are read past, not built.
+pub(super) fn decode_newest(bytes: &[u8]) -> Result<Option<(u64, StoredObservation)>, RecordError> {
+    let mut newest = None;
+    read_series(bytes, true, |code, o| newest = Some((code, o)))?;
+    Ok(newest)
+}
+
+/// Reads a series record, handing `keep` every observation, or only the newest
+/// (`newest_only`): every item is checked, but only a kept one has its texts built.
+fn read_series(
+    bytes: &[u8],
+    newest_only: bool,
+    mut keep: impl FnMut(u64, StoredObservation),
+) -> Result<(), RecordError> {
     let mut r = Reader::open(bytes)?;
     let (statuses, times) = r.tables()?;
-    let mut out = BTreeMap::new();
     let mut code = 0u64;
-    for _ in 0..r.varint("count")? {
+    let count = r.varint("count")?;
+    for i in 0..count {
         code = code
             .checked_add(r.varint("period")?)
             .ok_or(r.bad("period"))?;
         let period = period_of(code).ok_or(r.bad("period"))?;
         let flags = r.byte("flags")?;
-        let source_period = match flags & 3 {
-            SP_CBS => cbs_code(period),
-            SP_TEXT => smol_str::format_smolstr!("{period}"),
-            SP_OWN => r.string()?.into(),
+        let own_period = match flags & 3 {
+            SP_CBS | SP_TEXT => None,
+            SP_OWN => Some(r.string()?),
             _ => return Err(r.bad("flags")),
         };
         let value = r.value(flags >> 4)?;
-        let status = r.pick(&statuses, "status")?.clone();
+        let status = r.pick(&statuses, "status")?;
         let first_seen = *r.pick(&times, "first_seen")?;
         let value_seen = if flags & SAME_SEEN != 0 {
             first_seen
         } else {
             *r.pick(&times, "value_seen")?
         };
+        if newest_only && i + 1 < count {
+            continue;
+        }
+        let source_period = match (own_period, flags & 3) {
+            (Some(own), _) => own.into(),
+            (None, SP_CBS) => cbs_code(period),
+            (None, _) => smol_str::format_smolstr!("{period}"),
+        };
         let o = StoredObservation {
             period,
             source_period,
             value,
-            status,
+            status: status.clone(),
             first_seen,
             value_seen,
             revisions: Vec::new(),
         };
-        out.insert(code, o);
+        keep(code, o);
     }
-    r.end()?;
-    Ok(out)
+    r.end()
 }
 
 /// Reads a revisions record: earlier vintages by period code.

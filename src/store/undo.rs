@@ -125,6 +125,7 @@ impl Store {
                 4 => Tree::Identities,
                 5 => Tree::Alerts,
                 6 => Tree::Outbox,
+                7 => Tree::Latest,
                 _ => return Err(bad(r.bad("tree"))),
             };
             let k = r.bytes("key").map_err(bad)?.to_vec();

@@ -9,7 +9,11 @@
 //! tree is left as it was (nothing reads it any more). Schema 3 adds the delivery log's
 //! index (`log`) and the counts of delivered and failed entries, built here from the outbox
 //! in one pass; an older statwatch refuses a schema-3 store (it would write entries the
-//! index does not know).
+//! index does not know). Schema 4 adds the index of each series' newest observation
+//! (`latest`), built here from every series record once the open's undo of an interrupted
+//! commit has put its records back (the index must say what the records say); a statwatch
+//! of schema 3 refuses a schema-4 store, as it would write series records without their
+//! entries.
 
 use std::collections::BTreeMap;
 
@@ -17,6 +21,7 @@ use chrono::{DateTime, Utc};
 use tracing::{info, warn};
 
 use super::due::{due_key, position, stamp, LOG_DELIVERED, LOG_FAILED, PENDING_COUNT};
+use super::latest;
 use super::record::{check, code_of, encode_revisions, encode_series};
 use super::{dec, show_key, Store, StoreError, SCHEMA_VERSION};
 use crate::model::{Delivery, DeliveryState, StoredObservation};
@@ -35,6 +40,13 @@ impl Store {
         if from < 3 {
             let indexed = self.index_log()?;
             info!(indexed, "delivery log indexed");
+        }
+        if from < 4 {
+            // What an interrupted commit wrote is put back first, or its records would be
+            // indexed (the open's own undo, next, then finds nothing left).
+            self.undo_interrupted()?;
+            let indexed = self.index_latest()?;
+            info!(indexed, "latest periods indexed");
         }
         self.db.flush()?;
         self.meta
@@ -126,7 +138,7 @@ impl Store {
     }
 }
 
-/// How many `log` keys one batch of the upgrade writes.
+/// How many `log` or `latest` keys one batch of the upgrade writes.
 const LOG_BATCH: usize = 10_000;
 
 impl Store {
@@ -161,6 +173,36 @@ impl Store {
         self.meta
             .insert(LOG_DELIVERED, &delivered.to_be_bytes()[..])?;
         self.meta.insert(LOG_FAILED, &failed.to_be_bytes()[..])?;
+        Ok(indexed)
+    }
+}
+
+impl Store {
+    /// Builds the `latest` index from every series record, in batches (see `latest`). A
+    /// record that does not decode gets no entry and is logged: the overdue check passes it
+    /// by, as it passes a series never fetched, and the next poll of it refuses it as before.
+    fn index_latest(&self) -> Result<u64, StoreError> {
+        let mut indexed = 0u64;
+        let mut batch = sled::Batch::default();
+        let mut in_batch = 0;
+        for kv in self.series.iter() {
+            let (id, bytes) = kv?;
+            let entry = match latest::entry(&id, &bytes) {
+                Ok(Some(entry)) => entry,
+                Ok(None) => continue,
+                Err(e) => {
+                    warn!(series = %show_key(&id), error = %e, "a series record does not decode; not in the latest index");
+                    continue;
+                }
+            };
+            batch.insert(id, entry);
+            (in_batch, indexed) = (in_batch + 1, indexed + 1);
+            if in_batch == LOG_BATCH {
+                self.latest.apply_batch(std::mem::take(&mut batch))?;
+                in_batch = 0;
+            }
+        }
+        self.latest.apply_batch(batch)?;
         Ok(indexed)
     }
 }

@@ -59,7 +59,7 @@ fn first_syncs_written_ahead_commit_with_the_poll_and_leave_no_undo_record() {
 
 /// Writes `w` ahead and stops there, as a crash would: no transaction, no destructor (the
 /// commit stays registered, and its turn taken, until `store` is dropped).
-fn crash_after_write_ahead(store: &Store, w: &PollWrite) {
+pub(super) fn crash_after_write_ahead(store: &Store, w: &PollWrite) {
     let ahead = store.plan_commit(w).unwrap().write_ahead().unwrap();
     assert!(ahead.wrote_ahead());
     std::mem::forget(ahead);

@@ -3,6 +3,7 @@
 
 mod ahead;
 mod encoding;
+mod latest;
 mod log;
 
 pub(super) use ahead::{after_write_ahead, STOP_BEFORE_INDEX};
