@@ -13,8 +13,9 @@ use std::path::Path;
 use chrono::{Duration, Utc};
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use statwatch::config::Config;
-use statwatch::model::{Period, StoredObservation};
-use statwatch::store::{PollWrite, Store};
+use statwatch::model::{Observation, Period, StoredObservation};
+use statwatch::sources::Fetched;
+use statwatch::store::{EncodedSeries, PollWrite, Store};
 
 const SERIES: usize = 20_000;
 const MONTHS: i32 = 120;
@@ -29,15 +30,26 @@ fn config() -> Config {
     Config::parse(Path::new("bench.toml"), text).unwrap()
 }
 
-/// Month `m` counted from January 2015, first seen now.
-fn month(m: i32) -> StoredObservation {
-    let now = Utc::now();
+/// Month `m` counted from January 2015, as a download holds it.
+fn month(m: i32) -> Observation {
     let (y, mm) = (2015 + m / 12, (m % 12 + 1) as u8);
-    StoredObservation {
+    Observation {
         period: Period::Month(y, mm),
         source_period: format!("{y}MM{mm:02}").into(),
         value: f64::from(m % 50) / 10.0 - 2.0,
         status: "Definitief".into(),
+    }
+}
+
+/// Month `m` as a release's update stores it, first seen now.
+fn stored(m: i32) -> StoredObservation {
+    let o = month(m);
+    let now = Utc::now();
+    StoredObservation {
+        period: o.period,
+        source_period: o.source_period,
+        value: o.value,
+        status: o.status,
         first_seen: now,
         value_seen: now,
         revisions: Vec::new(),
@@ -50,10 +62,16 @@ fn id(i: usize) -> String {
 
 /// Every series' first sync, seen now.
 fn fill(store: &Store) {
-    let months: Vec<StoredObservation> = (0..MONTHS).map(month).collect();
+    let months = Fetched::from((0..MONTHS).map(month).collect::<Vec<_>>());
+    let now = Utc::now();
     for start in (0..SERIES).step_by(BATCH) {
         let encoded = (start..SERIES.min(start + BATCH))
-            .map(|i| (id(i), Store::encode_baseline(&months).unwrap()))
+            .map(|i| {
+                (
+                    id(i),
+                    EncodedSeries::first_sync(&id(i), &months, now).unwrap(),
+                )
+            })
             .collect();
         store
             .commit(&PollWrite {
@@ -86,7 +104,7 @@ fn bench(c: &mut Criterion) {
         b.iter_batched(
             || {
                 let m = next.replace(next.get() + 1);
-                let observations = (0..BATCH).map(|i| (id(i), vec![month(m)])).collect();
+                let observations = (0..BATCH).map(|i| (id(i), vec![stored(m)])).collect();
                 PollWrite {
                     observations,
                     ..Default::default()

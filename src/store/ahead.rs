@@ -506,4 +506,3 @@ impl Store {
         Ok(())
     }
 }
-
