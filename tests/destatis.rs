@@ -374,7 +374,7 @@ async fn derived_growth_matches_the_published_one_and_follows_revisions() {
 /// the derived one.
 fn growth_config(dir: &Path, base: &str) -> statwatch::config::Config {
     ConfigText::new(dir)
-        .source(genesis(&base, "0 0 8 * * Mon-Fri", TOKEN, "").set("timezone", "Europe/Berlin"))
+        .source(genesis(base, "0 0 8 * * Mon-Fri", TOKEN, "").set("timezone", "Europe/Berlin"))
         .series(
             production_series("de.industry.yoy", "X13JDKSB")
                 .unit("2021=100")

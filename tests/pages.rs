@@ -220,8 +220,8 @@ fn screenshot_every_page(browser: &Path, profile: &Path, base: &str) {
         let shot = shots.join(file);
         let _ = std::fs::remove_file(&shot);
         browse(
-            &browser,
-            &profile,
+            browser,
+            profile,
             &format!("{base}{path}"),
             &format!("--screenshot={}", shot.display()),
             size,
