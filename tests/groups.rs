@@ -115,17 +115,15 @@ async fn the_baseline_makes_a_series_per_branch(config: &std::path::Path) {
 
 /// The group's first sync is one log entry for the group, not one per series.
 fn the_first_sync_is_one_log_entry_for_the_group(state: &std::path::Path, periods: usize) {
-    {
-        let store = statwatch::store::Store::open(state).unwrap();
-        let log = store.releases().unwrap();
-        assert_eq!(log.len(), 1, "{log:#?}");
-        assert!(
-            log[0].series.contains('{'),
-            "the group's id template: {log:#?}"
-        );
-        assert_eq!(log[0].group_series, Some(2));
-        assert_eq!(log[0].baseline.as_ref().map(|b| b.count), Some(2 * periods));
-    }
+    let store = statwatch::store::Store::open(state).unwrap();
+    let log = store.releases().unwrap();
+    assert_eq!(log.len(), 1, "{log:#?}");
+    assert!(
+        log[0].series.contains('{'),
+        "the group's id template: {log:#?}"
+    );
+    assert_eq!(log[0].group_series, Some(2));
+    assert_eq!(log[0].baseline.as_ref().map(|b| b.count), Some(2 * periods));
 }
 
 /// The release rule fires for each branch seen before; the new branch is stored whole as a
