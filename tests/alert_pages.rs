@@ -115,7 +115,28 @@ fn a_long_delivery_log_is_paged_on_the_web_and_on_the_command_line() {
     let mut daemon = Daemon::spawn(&cfg, &[]);
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
     wait_for("the web listener", || !http_get_fails(&addr.to_string()));
+    the_web_pages_through_the_log(addr);
+    the_command_line_pages_through_the_daemon(&cfg);
 
+    daemon.signal("-TERM");
+    assert!(daemon.wait_exit(Duration::from_secs(20)).success());
+    // And from the store itself.
+    assert_eq!(
+        ids(&statwatch_blocking(
+            &cfg,
+            &["alerts", "--json", "--limit", "3"]
+        )),
+        names(247..250)
+    );
+    let failed = statwatch_blocking(&cfg, &["alerts", "--json", "--offset", "3"]);
+    assert!(!failed.status.success(), "--offset without --limit");
+    a_page_reads_its_own_records_and_pruning_empties_it(&state);
+    assert!(ids(&statwatch_blocking(&cfg, &["alerts", "--json"])).is_empty());
+}
+
+/// /alerts: the newest hundred, the counts of the whole log, a link to the older entries
+/// only; older and newer links walk the 250 and back.
+fn the_web_pages_through_the_log(addr: SocketAddr) {
     // The newest hundred, the counts of the whole log, a link to the older entries only.
     let (code, first) = http_get(addr, "/alerts");
     assert_eq!(code, 200);
@@ -147,45 +168,37 @@ fn a_long_delivery_log_is_paged_on_the_web_and_on_the_command_line() {
     let (_, newer) = http_get(addr, &link(&back, "prev").unwrap());
     assert_eq!(shown(&newer), newest);
     assert_eq!(http_get(addr, "/alerts?before=zz").0, 400);
+}
 
-    // The command line through the daemon: the newest, oldest first; the page before them;
-    // and the complete list, complete and in order.
+/// The command line through the daemon: the newest, oldest first; the page before them;
+/// and the complete list, complete and in order.
+fn the_command_line_pages_through_the_daemon(cfg: &Path) {
     assert_eq!(
         ids(&statwatch_blocking(
-            &cfg,
+            cfg,
             &["alerts", "--json", "--limit", "5"]
         )),
         names(245..250)
     );
-    let page = statwatch_blocking(&cfg, &["alerts", "--json", "--limit", "5", "--offset", "5"]);
+    let page = statwatch_blocking(cfg, &["alerts", "--json", "--limit", "5", "--offset", "5"]);
     assert_eq!(ids(&page), names(240..245));
     assert_eq!(
-        ids(&statwatch_blocking(&cfg, &["alerts", "--json"])),
+        ids(&statwatch_blocking(cfg, &["alerts", "--json"])),
         names(0..250)
     );
-    let text = statwatch_blocking(&cfg, &["alerts", "--limit", "2"]);
+    let text = statwatch_blocking(cfg, &["alerts", "--limit", "2"]);
     let text = String::from_utf8_lossy(&text.stdout).into_owned();
     assert_eq!(text.lines().count(), 4, "{text}");
     assert!(
         text.starts_with("a248") && text.contains("summary of a249"),
         "{text}"
     );
+}
 
-    daemon.signal("-TERM");
-    assert!(daemon.wait_exit(Duration::from_secs(20)).success());
-    // And from the store itself.
-    assert_eq!(
-        ids(&statwatch_blocking(
-            &cfg,
-            &["alerts", "--json", "--limit", "3"]
-        )),
-        names(247..250)
-    );
-    let failed = statwatch_blocking(&cfg, &["alerts", "--json", "--offset", "3"]);
-    assert!(!failed.status.success(), "--offset without --limit");
-
-    // A page reads its own records through the log's index, not the 250.
-    let store = Store::open(&state).unwrap();
+/// A page reads its own records through the log's index, not the 250; pruned, the entries
+/// leave the pages and the counts.
+fn a_page_reads_its_own_records_and_pruning_empties_it(state: &Path) {
+    let store = Store::open(state).unwrap();
     let page = store
         .delivery_log_page(LogOrder::NewestFirst, None, 10, false)
         .unwrap();
@@ -202,6 +215,4 @@ fn a_long_delivery_log_is_paged_on_the_web_and_on_the_command_line() {
         .unwrap();
     assert!(page.rows.is_empty() && !page.more);
     assert_eq!((page.counts.delivered, page.counts.failed), (0, 0));
-    drop(store);
-    assert!(ids(&statwatch_blocking(&cfg, &["alerts", "--json"])).is_empty());
 }

@@ -42,6 +42,19 @@ async fn alertmanager_gets_the_label_set_and_one_member_is_enough() {
         .iter()
         .find(|x| x["labels"]["alertname"] == "nl-industry-turn")
         .unwrap();
+    the_turn_has_its_labels_annotations_and_end(turn, rb[0].at);
+    assert_eq!(
+        delivery(&store, "am", "9b21c0d4").state,
+        DeliveryState::Delivered
+    );
+    every_member_down_pends_and_every_member_refusing_fails(&store).await;
+}
+
+/// The turn's label set and annotations; its `endsAt` 48 hours from `sent`, the sending.
+fn the_turn_has_its_labels_annotations_and_end(
+    turn: &serde_json::Value,
+    sent: chrono::DateTime<chrono::Utc>,
+) {
     assert_eq!(
         turn["labels"],
         serde_json::json!({"alertname": "nl-industry-turn", "series": "nl.industry.yoy",
@@ -58,14 +71,12 @@ async fn alertmanager_gets_the_label_set_and_one_member_is_enough() {
         .contains("revision (was 1.0)"));
     let t = |k: &str| chrono::DateTime::parse_from_rfc3339(turn[k].as_str().unwrap()).unwrap();
     // endsAt counts from the sending.
-    assert!(t("endsAt") >= rb[0].at + chrono::Duration::hours(48) - chrono::Duration::seconds(1));
+    assert!(t("endsAt") >= sent + chrono::Duration::hours(48) - chrono::Duration::seconds(1));
     assert!(t("endsAt") - t("startsAt") >= chrono::Duration::hours(48));
-    assert_eq!(
-        delivery(&store, "am", "9b21c0d4").state,
-        DeliveryState::Delivered
-    );
+}
 
-    // Every member down: pending; every member refusing: failed.
+/// Every member down: pending; every member refusing: failed.
+async fn every_member_down_pends_and_every_member_refusing_fails(store: &Store) {
     let c = Platforms::start().await;
     c.script(vec![
         Reply {
@@ -84,13 +95,13 @@ async fn alertmanager_gets_the_label_set_and_one_member_is_enough() {
         };
         3
     ]);
-    enqueue(&store, "am2", &two_alerts()[..1]);
+    enqueue(store, "am2", &two_alerts()[..1]);
     let extra2 = format!(
         "[receivers.am2]\nkind = \"alertmanager\"\nurls = [\"{}\", \"{}\"]\n",
         c.base, d.base
     );
-    paced(&extra2).deliver(&store, Mode::Poll).await.unwrap();
-    let e = delivery(&store, "am2", "3f0c9a1e");
+    paced(&extra2).deliver(store, Mode::Poll).await.unwrap();
+    let e = delivery(store, "am2", "3f0c9a1e");
     assert_eq!(e.state, DeliveryState::Pending);
     assert_eq!(c.requests().len(), 3);
     d.script(vec![
@@ -109,8 +120,8 @@ async fn alertmanager_gets_the_label_set_and_one_member_is_enough() {
         };
         3
     ]);
-    paced(&extra2).deliver(&store, Mode::Poll).await.unwrap();
-    let e = delivery(&store, "am2", "3f0c9a1e");
+    paced(&extra2).deliver(store, Mode::Poll).await.unwrap();
+    let e = delivery(store, "am2", "3f0c9a1e");
     assert_eq!(e.state, DeliveryState::Failed, "{e:?}");
     assert!(e.last_error.unwrap().contains("HTTP 400: bad"));
 }

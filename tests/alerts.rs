@@ -69,43 +69,10 @@ async fn the_real_2025_releases_fire_each_expected_alert_once() {
     // (500 on every try of this poll): the alert waits in the outbox.
     march.serve(&cbs);
     hook.answer(&[500, 500, 500]);
-    let o = poll().await;
-    assert_eq!(
-        o.status.code(),
-        Some(1),
-        "a failed delivery makes the poll exit 1: {}",
-        stdout(&o)
-    );
-    assert!(
-        stdout(&o).contains("delivery ops: 0 delivered, 0 failed, 1 pending"),
-        "{}",
-        stdout(&o)
-    );
-    let pending = statwatch(&config, &["alerts", "--pending", "--json"]).await;
-    let pending: Value = serde_json::from_slice(&pending.stdout).unwrap();
-    assert_eq!(pending.as_array().unwrap().len(), 1);
-    assert_eq!(pending[0]["state"], "pending");
-    assert_eq!(pending[0]["attempts"], 3);
-    assert!(pending[0]["last_error"].as_str().unwrap().contains("500"));
+    the_poll_leaves_one_alert_pending(&config).await;
 
     // A new process (a restart), nothing new published: the pending alert goes out once.
-    let o = poll().await;
-    assert!(o.status.success(), "{}", stdout(&o));
-    assert_eq!(
-        hook.requests().len(),
-        4,
-        "three refused tries in the first poll, one accepted now"
-    );
-    let turn = alert(&hook, "nl-industry-turn", "2025-01", "new_period");
-    assert_eq!(turn["value"], 0.5);
-    assert_eq!(turn["previous"]["period"], "2024-12");
-    assert_eq!(turn["previous"]["value"], -4.5);
-    assert_eq!(turn["severity"], "warning");
-    assert_eq!(turn["source_period"], "2025MM01");
-    assert_eq!(
-        turn["summary"],
-        "Industrial production NL, y/y % (calendar adjusted): turned positive (+0.5 in 2025-01) after 18 months of negative values"
-    );
+    a_restart_delivers_the_turn_once(&config, &hook).await;
 
     // April: February at +1.0 and January revised to +0.3; confidence falls from -1.5 to -3.3.
     april.serve(&cbs);
@@ -129,22 +96,77 @@ async fn the_real_2025_releases_fire_each_expected_alert_once() {
     // +1.4, and April first printed at -0.2.
     june.serve(&cbs);
     assert!(poll().await.status.success());
-    let flip = alert(&hook, "nl-industry-turn", "2025-02", "revision");
-    assert_eq!(flip["value"], -0.3);
-    assert_eq!(flip["details"]["old_value"], 1.0);
-    let revised = alert(&hook, "nl-industry-revised", "2025-02", "revision");
-    assert!(revised["summary"]
-        .as_str()
-        .unwrap()
-        .ends_with("2025-02 revised from +1.0 to -0.3"));
-    let april_turn = alert(&hook, "nl-industry-turn", "2025-04", "new_period");
-    assert_eq!(april_turn["details"]["new_sign"], "negative");
+    the_june_revisions_fired(&hook);
 
     // Nothing new: nothing sent. Every alert exactly once, exactly these.
     let before = hook.requests().len();
     assert!(poll().await.status.success());
     assert_eq!(hook.requests().len(), before);
-    let (mut seen, ids) = delivered(&hook);
+    every_alert_was_delivered_once(&hook);
+    every_post_is_signed(&hook);
+    the_log_shows_them_delivered_and_no_secret(&config).await;
+}
+
+/// The poll exits 1 and the refused alert waits in the outbox, tried three times.
+async fn the_poll_leaves_one_alert_pending(config: &std::path::Path) {
+    let o = statwatch(config, &["poll"]).await;
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "a failed delivery makes the poll exit 1: {}",
+        stdout(&o)
+    );
+    assert!(
+        stdout(&o).contains("delivery ops: 0 delivered, 0 failed, 1 pending"),
+        "{}",
+        stdout(&o)
+    );
+    let pending = statwatch(config, &["alerts", "--pending", "--json"]).await;
+    let pending: Value = serde_json::from_slice(&pending.stdout).unwrap();
+    assert_eq!(pending.as_array().unwrap().len(), 1);
+    assert_eq!(pending[0]["state"], "pending");
+    assert_eq!(pending[0]["attempts"], 3);
+    assert!(pending[0]["last_error"].as_str().unwrap().contains("500"));
+}
+
+/// The next process delivers January's turn, with its previous value and summary.
+async fn a_restart_delivers_the_turn_once(config: &std::path::Path, hook: &Hook) {
+    let o = statwatch(config, &["poll"]).await;
+    assert!(o.status.success(), "{}", stdout(&o));
+    assert_eq!(
+        hook.requests().len(),
+        4,
+        "three refused tries in the first poll, one accepted now"
+    );
+    let turn = alert(hook, "nl-industry-turn", "2025-01", "new_period");
+    assert_eq!(turn["value"], 0.5);
+    assert_eq!(turn["previous"]["period"], "2024-12");
+    assert_eq!(turn["previous"]["value"], -4.5);
+    assert_eq!(turn["severity"], "warning");
+    assert_eq!(turn["source_period"], "2025MM01");
+    assert_eq!(
+        turn["summary"],
+        "Industrial production NL, y/y % (calendar adjusted): turned positive (+0.5 in 2025-01) after 18 months of negative values"
+    );
+}
+
+/// February's sign flip, its revision and April's turn.
+fn the_june_revisions_fired(hook: &Hook) {
+    let flip = alert(hook, "nl-industry-turn", "2025-02", "revision");
+    assert_eq!(flip["value"], -0.3);
+    assert_eq!(flip["details"]["old_value"], 1.0);
+    let revised = alert(hook, "nl-industry-revised", "2025-02", "revision");
+    assert!(revised["summary"]
+        .as_str()
+        .unwrap()
+        .ends_with("2025-02 revised from +1.0 to -0.3"));
+    let april_turn = alert(hook, "nl-industry-turn", "2025-04", "new_period");
+    assert_eq!(april_turn["details"]["new_sign"], "negative");
+}
+
+/// Exactly the six expected alerts, each id delivered once.
+fn every_alert_was_delivered_once(hook: &Hook) {
+    let (mut seen, ids) = delivered(hook);
     seen.sort();
     let expected: Vec<Event> = [
         ("nl-confidence-drop", "2025-04", "new_period"),
@@ -159,8 +181,10 @@ async fn the_real_2025_releases_fire_each_expected_alert_once() {
     .collect();
     assert_eq!(seen, expected);
     assert!(ids.values().all(|&n| n == 1), "{ids:?}");
+}
 
-    // Every post is signed with the shared secret over "<timestamp>.<raw body>".
+/// Every post is signed with the shared secret over "<timestamp>.<raw body>".
+fn every_post_is_signed(hook: &Hook) {
     for p in hook.requests() {
         let mut mac = Hmac::<Sha256>::new_from_slice(SECRET.as_bytes()).unwrap();
         mac.update(p.header("x-statwatch-timestamp").as_bytes());
@@ -171,15 +195,17 @@ async fn the_real_2025_releases_fire_each_expected_alert_once() {
             format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
         );
     }
+}
 
-    // The delivery log shows them delivered; the secret is in no output.
-    let o = statwatch(&config, &["alerts", "--json"]).await;
+/// The delivery log shows them delivered; the secret is in no output.
+async fn the_log_shows_them_delivered_and_no_secret(config: &std::path::Path) {
+    let o = statwatch(config, &["alerts", "--json"]).await;
     let log: Value = serde_json::from_slice(&o.stdout).unwrap();
     // Six alerts, each to the webhook and to the log receiver.
     let log = log.as_array().unwrap();
     assert_eq!(log.len(), 12);
     assert_eq!(log.iter().filter(|a| a["receiver"] == "ops").count(), 6);
     assert!(log.iter().all(|a| a["state"] == "delivered"), "{log:#?}");
-    let o = statwatch(&config, &["check"]).await;
+    let o = statwatch(config, &["check"]).await;
     assert!(!stdout(&o).contains(SECRET) && !stderr(&o).contains(SECRET));
 }

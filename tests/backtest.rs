@@ -72,33 +72,7 @@ async fn backtest_lists_what_the_2025_releases_fired_and_filters_and_runs_beside
         events(&all).len() > fired.len(),
         "the baseline years fire too"
     );
-
-    // Filters.
-    let turns = events(
-        &backtest(
-            &config,
-            &["--rules", "nl-industry-t*", "--since", "2025-01"],
-        )
-        .await,
-    );
-    assert_eq!(
-        turns,
-        fired
-            .iter()
-            .filter(|e| e.0 == "nl-industry-turn")
-            .cloned()
-            .collect()
-    );
-    let conf = events(&backtest(&config, &["--series", "nl.confidence"]).await);
-    assert!(
-        !conf.is_empty() && conf.iter().all(|e| e.1 == "nl.confidence"),
-        "{conf:?}"
-    );
-    let late = events(&backtest(&config, &["--since", "2025-03"]).await);
-    assert!(late.iter().all(|e| e.2.as_str() >= "2025-03") && !late.is_empty());
-    let o = statwatch(&config, &["backtest", "--since", "March"]).await;
-    assert_eq!(o.status.code(), Some(2), "a bad period is a usage error");
-    assert!(stderr(&o).contains("--since"), "{}", stderr(&o));
+    the_filters_narrow_it(&config, &fired).await;
 
     // Text: period, rule, series, summary.
     let o = statwatch(&config, &["backtest", "--rules", "nl-industry-streak"]).await;
@@ -133,4 +107,28 @@ async fn backtest_lists_what_the_2025_releases_fired_and_filters_and_runs_beside
     );
     let _ = daemon.start_kill();
     let _ = daemon.wait().await;
+}
+
+/// By rule glob, by series and by period; a period that is none is a usage error.
+async fn the_filters_narrow_it(config: &Path, fired: &BTreeSet<(String, String, String)>) {
+    let turns =
+        events(&backtest(config, &["--rules", "nl-industry-t*", "--since", "2025-01"]).await);
+    assert_eq!(
+        turns,
+        fired
+            .iter()
+            .filter(|e| e.0 == "nl-industry-turn")
+            .cloned()
+            .collect()
+    );
+    let conf = events(&backtest(config, &["--series", "nl.confidence"]).await);
+    assert!(
+        !conf.is_empty() && conf.iter().all(|e| e.1 == "nl.confidence"),
+        "{conf:?}"
+    );
+    let late = events(&backtest(config, &["--since", "2025-03"]).await);
+    assert!(late.iter().all(|e| e.2.as_str() >= "2025-03") && !late.is_empty());
+    let o = statwatch(config, &["backtest", "--since", "March"]).await;
+    assert_eq!(o.status.code(), Some(2), "a bad period is a usage error");
+    assert!(stderr(&o).contains("--since"), "{}", stderr(&o));
 }

@@ -143,70 +143,16 @@ top = 2
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_march_2025_release_makes_one_brief_with_its_facts_and_text() {
-    let dir = tempfile::tempdir().unwrap();
-    let cbs = CbsServer::start().await;
-    let destatis = DestatisServer::start().await;
-    let hook = Hook::start().await;
-    let pki = smtp::pki(dir.path());
-    let port = free_port();
-    let mail = smtp::SmtpServer::start(port, &pki, &dir.path().join("spool"), "starttls");
-    let extra = format!(
-        "{}\n[receivers.ops]\nkind = \"webhook\"\nurl = \"{}\"\nmin_severity = \"critical\"\n{}",
-        BRIEF
-            .replace("{destatis}", &destatis.base_url)
-            .replace("{token}", DESTATIS_TOKEN),
-        hook.url,
-        smtp::email_config(port, "starttls", smtp::PASSWORD, Some(&pki.ca)),
-    );
-    let config = write_config(
-        dir.path(),
-        &cbs_config(&cbs.base_url(), &dir.path().join("state"), &extra),
-    );
+    let w = World::start().await;
     // The April 2025 vintage (data to February), then March first printed at +1.3.
     let yoy = with(&yoy_vintage(0), &[("2025MM03", 1.3)]);
     let mom = [("2025MM01", 1.0), ("2025MM02", 1.2), ("2025MM03", -0.6)];
     let conf = confidence_vintage();
-    cbs.set_table(
-        INDUSTRY,
-        industry(&yoy, &mom, "2025MM02", "2025-04-10T06:30:00"),
-    );
-    cbs.set_table(
-        CONFIDENCE,
-        confidence_table(&until(&conf, "2025MM03"), "2025-03-28T06:30:00"),
-    );
-    // Destatis: the February-release vintage (data to February 2025).
-    destatis.publish("07.04.2025 08:00:32h", production_release("2025-04"));
-    let o = statwatch(&config, &["poll"]).await;
-    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
-    assert!(hook.requests().is_empty(), "a baseline makes no brief");
+    w.baseline(&yoy, &mom, &conf).await;
+    w.destatis_publishes_march_alone().await;
+    w.cbs_publishes_march(&yoy, &mom, &conf).await;
 
-    // Destatis publishes March on 8 May, CBS on 12 May: the German figures are stored first,
-    // and alone they open no brief (its lead is Dutch). Each of the two series has March
-    // new and February revised.
-    destatis.publish("08.05.2025 08:00:04h", production_release("2025-05"));
-    let o = statwatch(&config, &["poll", "--source", "destatis"]).await;
-    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
-    assert!(
-        stdout(&o).contains("destatis 42153-0001: 2 new periods, 2 revisions"),
-        "{}",
-        stdout(&o)
-    );
-    assert!(
-        hook.requests().is_empty(),
-        "no brief without the lead's release"
-    );
-
-    cbs.set_table(
-        INDUSTRY,
-        industry(&yoy, &mom, "2025MM03", "2025-05-12T06:30:00"),
-    );
-    cbs.set_table(
-        CONFIDENCE,
-        confidence_table(&until(&conf, "2025MM04"), "2025-04-29T06:30:00"),
-    );
-    let o = statwatch(&config, &["poll", "--source", "cbs"]).await;
-    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
-    let posts = hook.accepted();
+    let posts = w.hook.accepted();
     assert_eq!(posts.len(), 1, "one message for the cycle");
     let v: Value = serde_json::from_slice(&posts[0].body).unwrap();
     // min_severity = critical filters the info streak alert, not the brief.
@@ -220,7 +166,118 @@ async fn the_march_2025_release_makes_one_brief_with_its_facts_and_text() {
     assert_eq!(b["brief"], "nl-industry");
     assert_eq!(b["title"], "Dutch manufacturing");
     assert_eq!(b["period"], "2025-03");
-    let f = &b["facts"];
+    check_facts(&b["facts"]);
+    check_text(b["text"].as_str().unwrap());
+    check_mail(&w.mail);
+    check_and_keep_html(w.dir.path());
+
+    // Nothing new: no second brief; the same release again would have the same id.
+    assert!(statwatch(&w.config, &["poll"]).await.status.success());
+    assert_eq!(w.hook.accepted().len(), 1);
+    assert_eq!(w.mail.messages().len(), 1);
+}
+
+/// The fake CBS and GENESIS servers, the webhook and the mail server, and a config with the
+/// brief that sends to both.
+struct World {
+    dir: tempfile::TempDir,
+    cbs: CbsServer,
+    destatis: DestatisServer,
+    hook: Hook,
+    mail: smtp::SmtpServer,
+    config: std::path::PathBuf,
+}
+
+impl World {
+    async fn start() -> World {
+        let dir = tempfile::tempdir().unwrap();
+        let cbs = CbsServer::start().await;
+        let destatis = DestatisServer::start().await;
+        let hook = Hook::start().await;
+        let pki = smtp::pki(dir.path());
+        let port = free_port();
+        let mail = smtp::SmtpServer::start(port, &pki, &dir.path().join("spool"), "starttls");
+        let extra = format!(
+            "{}\n[receivers.ops]\nkind = \"webhook\"\nurl = \"{}\"\nmin_severity = \"critical\"\n{}",
+            BRIEF
+                .replace("{destatis}", &destatis.base_url)
+                .replace("{token}", DESTATIS_TOKEN),
+            hook.url,
+            smtp::email_config(port, "starttls", smtp::PASSWORD, Some(&pki.ca)),
+        );
+        let config = write_config(
+            dir.path(),
+            &cbs_config(&cbs.base_url(), &dir.path().join("state"), &extra),
+        );
+        World {
+            dir,
+            cbs,
+            destatis,
+            hook,
+            mail,
+            config,
+        }
+    }
+
+    /// The baseline: a first poll of both sources makes no brief.
+    async fn baseline(&self, yoy: &[(String, f64)], mom: &[(&str, f64)], conf: &[(String, f64)]) {
+        self.cbs.set_table(
+            INDUSTRY,
+            industry(yoy, mom, "2025MM02", "2025-04-10T06:30:00"),
+        );
+        self.cbs.set_table(
+            CONFIDENCE,
+            confidence_table(&until(conf, "2025MM03"), "2025-03-28T06:30:00"),
+        );
+        // Destatis: the February-release vintage (data to February 2025).
+        self.destatis
+            .publish("07.04.2025 08:00:32h", production_release("2025-04"));
+        let o = statwatch(&self.config, &["poll"]).await;
+        assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+        assert!(self.hook.requests().is_empty(), "a baseline makes no brief");
+    }
+
+    /// Destatis publishes March on 8 May, CBS on 12 May: the German figures are stored
+    /// first, and alone they open no brief (its lead is Dutch). Each of the two series has
+    /// March new and February revised.
+    async fn destatis_publishes_march_alone(&self) {
+        self.destatis
+            .publish("08.05.2025 08:00:04h", production_release("2025-05"));
+        let o = statwatch(&self.config, &["poll", "--source", "destatis"]).await;
+        assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+        assert!(
+            stdout(&o).contains("destatis 42153-0001: 2 new periods, 2 revisions"),
+            "{}",
+            stdout(&o)
+        );
+        assert!(
+            self.hook.requests().is_empty(),
+            "no brief without the lead's release"
+        );
+    }
+
+    /// CBS publishes March on 12 May, with producer confidence for April.
+    async fn cbs_publishes_march(
+        &self,
+        yoy: &[(String, f64)],
+        mom: &[(&str, f64)],
+        conf: &[(String, f64)],
+    ) {
+        self.cbs.set_table(
+            INDUSTRY,
+            industry(yoy, mom, "2025MM03", "2025-05-12T06:30:00"),
+        );
+        self.cbs.set_table(
+            CONFIDENCE,
+            confidence_table(&until(conf, "2025MM04"), "2025-04-29T06:30:00"),
+        );
+        let o = statwatch(&self.config, &["poll", "--source", "cbs"]).await;
+        assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    }
+}
+
+/// The brief's facts: the lead's run, the context's changes and the breakdown.
+fn check_facts(f: &Value) {
     assert_eq!(
         f["lead"],
         json!({"series": "nl.industry.yoy", "period": "2025-03", "value": 1.3,
@@ -266,7 +323,10 @@ async fn the_march_2025_release_makes_one_brief_with_its_facts_and_text() {
             {"series": "nl.industry.branch.330300.yoy", "title": "25 Metaalproductenindustrie", "value": -4.0}
         ])
     );
-    let text = b["text"].as_str().unwrap();
+}
+
+/// What the brief's text says.
+fn check_text(text: &str) {
     for says in [
         "Dutch manufacturing, 2025-03",
         "+1.3 % in 2025-03, positive for the 3rd month in a row, after 18 months of negative values since 2023-07",
@@ -281,8 +341,10 @@ async fn the_march_2025_release_makes_one_brief_with_its_facts_and_text() {
     ] {
         assert!(text.contains(says), "the text does not say {says:?}:\n{text}");
     }
+}
 
-    // The same brief by mail, first in the message, with the alerts of the cycle after it.
+/// The same brief by mail, first in the message, with the alerts of the cycle after it.
+fn check_mail(mail: &smtp::SmtpServer) {
     let msgs = mail.messages();
     assert_eq!(msgs.len(), 1, "one message for the cycle: {msgs:#?}");
     let m = &msgs[0];
@@ -307,11 +369,13 @@ async fn the_march_2025_release_makes_one_brief_with_its_facts_and_text() {
             "the mail does not say {says:?}:\n{body}"
         );
     }
+}
 
-    // Its HTML part, laid out like the release: the headline, the lead's chart and the
-    // breakdown's bars as two inline PNGs, the context in a table. Kept under
-    // target/mail/pipeline_brief/ to be looked at.
-    let raw = std::fs::read(dir.path().join("spool/msg-0001.eml")).unwrap();
+/// The mail's HTML part, laid out like the release: the headline, the lead's chart and the
+/// breakdown's bars as two inline PNGs, the context in a table. Kept under
+/// target/mail/pipeline_brief/ to be looked at.
+fn check_and_keep_html(dir: &std::path::Path) {
+    let raw = std::fs::read(dir.join("spool/msg-0001.eml")).unwrap();
     let parsed = mail_parser::MessageParser::default().parse(&raw).unwrap();
     let html = parsed.body_html(0).unwrap().to_string();
     for says in [
@@ -339,9 +403,4 @@ async fn the_march_2025_release_makes_one_brief_with_its_facts_and_text() {
         }
     }
     std::fs::write(out.join("mail.html"), page).unwrap();
-
-    // Nothing new: no second brief; the same release again would have the same id.
-    assert!(statwatch(&config, &["poll"]).await.status.success());
-    assert_eq!(hook.accepted().len(), 1);
-    assert_eq!(mail.messages().len(), 1);
 }

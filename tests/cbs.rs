@@ -1,9 +1,9 @@
 //! CBS releases into the store, end to end: the real binary against a local server that
 //! answers like StatLine OData v3, with the real published figures and their revisions.
+//! Failures named with their cause are in tests/cbs_failures.rs, hostile answers in
+//! tests/cbs_hostile.rs.
 
 mod common;
-
-use std::time::Duration;
 
 use common::*;
 use serde_json::Value;
@@ -24,9 +24,41 @@ async fn baseline_then_a_release_records_exactly_its_changes() {
         "{out}"
     );
 
-    // The data request filters on the exact, space-padded key, the periods, and selects
-    // only what the series need.
-    let reqs = w.server.requests();
+    the_data_request_filters_and_selects_exactly(&w.server);
+
+    publish_next(&w.server);
+    let o = statwatch(&w.config, &["poll"]).await;
+    assert!(o.status.success(), "{}\n{}", stdout(&o), stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains("cbs 85806NED: 1 new period, 2 revisions, 0 status changes"),
+        "{out}"
+    );
+    assert!(
+        out.contains("cbs 81234ned: 1 new period, 0 revisions, 0 status changes"),
+        "{out}"
+    );
+    the_series_keeps_each_revision(&series_json(&w.config, "nl.industry.yoy").await);
+
+    // The text view names the revision history too.
+    let o = statwatch(&w.config, &["series", "nl.industry.yoy"]).await;
+    assert!(
+        stdout(&o).contains("revised 1x (was 1.0)"),
+        "{}",
+        stdout(&o)
+    );
+    // And the overview lists every series with its latest value.
+    let o = statwatch(&w.config, &["series", "--json"]).await;
+    let all: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(all[0]["latest_period"], "2025-03");
+    assert_eq!(all[0]["latest_value"], 1.3);
+    assert_eq!(all[1]["latest_value"], -3.3);
+}
+
+/// The data request filters on the exact, space-padded key, the periods, and selects only
+/// what the series need.
+fn the_data_request_filters_and_selects_exactly(server: &CbsServer) {
+    let reqs = server.requests();
     let data: Vec<_> = reqs
         .iter()
         .filter(|r| r.starts_with("85806NED/TypedDataSet"))
@@ -49,21 +81,11 @@ async fn baseline_then_a_release_records_exactly_its_changes() {
         "{}",
         data[0]
     );
+}
 
-    publish_next(&w.server);
-    let o = statwatch(&w.config, &["poll"]).await;
-    assert!(o.status.success(), "{}\n{}", stdout(&o), stderr(&o));
-    let out = stdout(&o);
-    assert!(
-        out.contains("cbs 85806NED: 1 new period, 2 revisions, 0 status changes"),
-        "{out}"
-    );
-    assert!(
-        out.contains("cbs 81234ned: 1 new period, 0 revisions, 0 status changes"),
-        "{out}"
-    );
-
-    let s = series_json(&w.config, "nl.industry.yoy").await;
+/// The series after the release: 2025-03 new, 2025-02 and 2025-01 revised (each keeping
+/// what it was), an older period's status as published.
+fn the_series_keeps_each_revision(s: &Value) {
     assert_eq!(s["id"], "nl.industry.yoy");
     assert_eq!(s["table"], "85806NED");
     assert_eq!(s["unit"], "%");
@@ -71,7 +93,7 @@ async fn baseline_then_a_release_records_exactly_its_changes() {
     assert_eq!(obs.len(), 39);
     assert_eq!(obs[0]["period"], "2022-01");
     assert_eq!(obs[38]["period"], "2025-03");
-    let feb = observation(&s, "2025-02");
+    let feb = observation(s, "2025-02");
     assert_eq!(feb["value"], -0.3);
     assert_eq!(feb["source_period"], "2025MM02");
     assert_eq!(feb["status"], "Voorlopig");
@@ -80,29 +102,15 @@ async fn baseline_then_a_release_records_exactly_its_changes() {
     assert_eq!(revs[0]["value"], 1.0);
     assert_eq!(revs[0]["status"], "Voorlopig");
     assert_eq!(revs[0]["seen_at"], feb["first_seen"]);
-    assert_eq!(observation(&s, "2025-01")["revisions"][0]["value"], 0.3);
+    assert_eq!(observation(s, "2025-01")["revisions"][0]["value"], 0.3);
     assert_eq!(
-        observation(&s, "2025-03")["revisions"]
+        observation(s, "2025-03")["revisions"]
             .as_array()
             .unwrap()
             .len(),
         0
     );
-    assert_eq!(observation(&s, "2024-06")["status"], "NaderVoorlopig");
-
-    // The text view names the revision history too.
-    let o = statwatch(&w.config, &["series", "nl.industry.yoy"]).await;
-    assert!(
-        stdout(&o).contains("revised 1x (was 1.0)"),
-        "{}",
-        stdout(&o)
-    );
-    // And the overview lists every series with its latest value.
-    let o = statwatch(&w.config, &["series", "--json"]).await;
-    let all: Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(all[0]["latest_period"], "2025-03");
-    assert_eq!(all[0]["latest_value"], 1.3);
-    assert_eq!(all[1]["latest_value"], -3.3);
+    assert_eq!(observation(s, "2024-06")["status"], "NaderVoorlopig");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -189,156 +197,6 @@ async fn a_table_paged_over_several_next_links_yields_every_row_once() {
     }
 }
 
-/// Each failure: exit 1 naming source, table and cause; the failing table untouched, the
-/// other table of the same poll stored; the next good poll recovers.
-#[tokio::test(flavor = "multi_thread")]
-async fn failures_name_the_table_and_cause_and_leave_the_store_untouched() {
-    let cases: Vec<(&str, Fault, usize, &str)> = vec![
-        ("TypedDataSet", Fault::Status500, 3, "HTTP 500"),
-        ("TypedDataSet", Fault::HtmlOk, 3, "HTML page (HTTP 200)"),
-        ("TypedDataSet", Fault::TruncatedJson, 3, "not valid JSON"),
-        ("TypedDataSet", Fault::ShortBody, 3, "connection broke"),
-        ("TypedDataSet", Fault::Reset, 3, "connection"),
-        (
-            "TypedDataSet",
-            Fault::Stall(Duration::from_secs(4)),
-            3,
-            "timeout",
-        ),
-        (
-            "TypedDataSet",
-            Fault::ODataError(
-                400,
-                include_str!("fixtures/cbs/odata_error_400_unknown_property.json").to_string(),
-            ),
-            1,
-            "HTTP 400: Could not find a property named 'NoSuchMeasure_99'",
-        ),
-        (
-            "TableInfos",
-            Fault::HtmlOk,
-            3,
-            "TableInfos (page 1): got an HTML page",
-        ),
-    ];
-    for (entity, fault, times, cause) in cases {
-        let w = cbs_world().await;
-        assert!(statwatch(&w.config, &["poll"]).await.status.success());
-        let before = series_json(&w.config, "nl.industry.yoy").await;
-        publish_next(&w.server);
-        // The cheap check goes through the catalogue; without one, through TableInfos.
-        w.server.set_catalogue(entity != "TableInfos");
-        fail_industry(&w.server, entity, fault.clone(), times);
-        let o = statwatch(&w.config, &["poll"]).await;
-        let out = stdout(&o);
-        assert_eq!(o.status.code(), Some(1), "{fault:?}: {out}");
-        let line = out
-            .lines()
-            .find(|l| l.starts_with("cbs 85806NED"))
-            .unwrap_or("");
-        assert!(
-            line.contains("FAILED") && line.contains(cause),
-            "{fault:?}: {out}\n{}",
-            stderr(&o)
-        );
-        assert_eq!(
-            series_json(&w.config, "nl.industry.yoy").await,
-            before,
-            "{fault:?}"
-        );
-        // Tables are independent: confidence was stored in the same poll.
-        let conf = series_json(&w.config, "nl.confidence").await;
-        assert!(conf["observations"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|o| o["period"] == "2025-04"));
-
-        w.server.clear_faults();
-        let o = statwatch(&w.config, &["poll"]).await;
-        assert!(o.status.success(), "{fault:?} recovery: {}", stdout(&o));
-        assert!(
-            stdout(&o).contains("cbs 85806NED: 1 new period, 2 revisions"),
-            "{}",
-            stdout(&o)
-        );
-    }
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn a_transient_failure_is_retried_within_the_poll() {
-    let w = cbs_world().await;
-    w.server
-        .fail_next(&format!("{INDUSTRY}/TypedDataSet"), Fault::Reset, 1);
-    w.server.fail_next("Tables", Fault::Status500, 2);
-    let o = statwatch(&w.config, &["poll"]).await;
-    assert!(o.status.success(), "{}", stdout(&o));
-    assert!(stdout(&o).contains("cbs 85806NED: baseline: 38 new periods"));
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn a_discontinued_table_is_reported_loudly() {
-    let w = cbs_world().await;
-    let mut t = w.server.table(INDUSTRY);
-    t.output_status = "Gediscontinueerd".into();
-    w.server.set_table(INDUSTRY, t);
-    let o = statwatch(&w.config, &["poll"]).await;
-    assert_eq!(o.status.code(), Some(1));
-    assert!(
-        stdout(&o).contains(
-            "cbs 85806NED: FAILED: the table is discontinued (OutputStatus Gediscontinueerd"
-        ),
-        "{}",
-        stdout(&o)
-    );
-    assert!(
-        stderr(&o).contains("CBS table is discontinued"),
-        "{}",
-        stderr(&o)
-    );
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn an_unknown_table_or_key_names_the_cause() {
-    let w = cbs_world().await;
-    let text = std::fs::read_to_string(&w.config)
-        .unwrap()
-        .replace("table = \"81234ned\"", "table = \"NOSUCHTABLE\"")
-        .replace(
-            "= \"307500\" }\ntitle = \"Industrial",
-            "= \"999999\" }\ntitle = \"Industrial",
-        );
-    std::fs::write(&w.config, text).unwrap();
-    let o = statwatch(&w.config, &["poll"]).await;
-    assert_eq!(o.status.code(), Some(1));
-    let out = stdout(&o);
-    assert!(out.contains("cbs NOSUCHTABLE: FAILED: TableInfos (page 1): HTTP 404: Table 'NOSUCHTABLE' not found."), "{out}");
-    // A key the table's metadata lacks breaks its series, not the table (issue 19).
-    assert!(out.contains("cbs series nl.industry.yoy: BROKEN: table 85806NED: BedrijfstakkenBranchesSBI2008 \"999999\" is not in the table"), "{out}");
-}
-
-/// A pinned key the table has twice once trimmed ("307500  " and "307500 "): which one the
-/// config means cannot be told, so the table fails naming both (before, the last listed won
-/// and the other's data was dropped silently); the source's other table is stored.
-#[tokio::test(flavor = "multi_thread")]
-async fn a_pinned_key_the_table_has_twice_once_trimmed_names_both() {
-    let w = cbs_world().await;
-    let mut t = w.server.table(INDUSTRY);
-    t.dimensions[0].1.push("307500 ".into());
-    w.server.set_table(INDUSTRY, t);
-    let o = statwatch(&w.config, &["poll"]).await;
-    let out = stdout(&o);
-    assert!(
-        out.contains(
-            "cbs 85806NED: FAILED: series nl.industry.yoy: dimension BedrijfstakkenBranchesSBI2008 \
-             has two keys \"307500  \" and \"307500 \" that are the same once trimmed"
-        ),
-        "{out}"
-    );
-    let confidence = series_json(&w.config, "nl.confidence").await;
-    assert!(!confidence["observations"].as_array().unwrap().is_empty());
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn dry_run_stores_nothing_and_says_what_it_would_store() {
     let w = cbs_world().await;
@@ -411,32 +269,6 @@ async fn a_dry_run_shows_what_the_real_poll_then_stores() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn usage_and_config_errors_exit_2() {
-    let w = cbs_world().await;
-    let o = statwatch(&w.config, &["series", "no.such.series"]).await;
-    assert_eq!(o.status.code(), Some(2));
-    assert!(
-        stderr(&o).contains("no series \"no.such.series\""),
-        "{}",
-        stderr(&o)
-    );
-    let o = statwatch(&w.config, &["poll", "--source", "nope"]).await;
-    assert_eq!(o.status.code(), Some(2));
-
-    let text = std::fs::read_to_string(&w.config)
-        .unwrap()
-        .replace("timeout_secs = 2", "timeout_secs = 2\nretries = 4");
-    std::fs::write(&w.config, text).unwrap();
-    let o = statwatch(&w.config, &["check"]).await;
-    assert_eq!(o.status.code(), Some(2));
-    let e = stderr(&o);
-    assert!(
-        e.contains("statwatch.toml:10:1: sources.cbs.retries: unknown field `retries`"),
-        "{e}"
-    );
-}
-
-#[tokio::test(flavor = "multi_thread")]
 async fn a_series_added_to_a_polled_table_is_fetched_without_waiting_for_a_release() {
     let w = cbs_world().await;
     assert!(statwatch(&w.config, &["poll"]).await.status.success());
@@ -474,37 +306,6 @@ unit = "%"
         "{}",
         stdout(&o)
     );
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn a_wrong_measure_or_an_unpinned_dimension_names_the_fix() {
-    let w = cbs_world().await;
-    let text = std::fs::read_to_string(&w.config)
-        .unwrap()
-        .replace("measure = \"KalendergecorrigeerdeProductie_14\"", "measure = \"KalendergecorrigeerdeProductie_15\"")
-        .replace(
-            "measure = \"Producentenvertrouwen_1\"\ndimensions = { BedrijfstakkenBranchesSBI2008 = \"307500\" }",
-            "measure = \"Producentenvertrouwen_1\"",
-        );
-    std::fs::write(&w.config, text).unwrap();
-    let o = statwatch(&w.config, &["poll"]).await;
-    assert_eq!(o.status.code(), Some(1));
-    let out = stdout(&o);
-    assert!(
-        // A measure the table lacks breaks its series, not the table (issue 19).
-        out.contains("cbs series nl.industry.yoy: BROKEN: table 85806NED: measure \"KalendergecorrigeerdeProductie_15\" is not in the table (closest: KalendergecorrigeerdeProductie_14 (KalendergecorrigeerdeProductie_14), OntwSeizoengecorrigeerdeProductie_21"),
-        "{out}"
-    );
-    assert!(
-        out.contains("cbs 81234ned: FAILED: series nl.confidence: dimension BedrijfstakkenBranchesSBI2008 is not pinned: add BedrijfstakkenBranchesSBI2008 = \"<key>\" to `dimensions` (keys: 307500 (307500))"),
-        "{out}"
-    );
-    // Nothing was downloaded for either table.
-    assert!(!w
-        .server
-        .requests()
-        .iter()
-        .any(|r| r.contains("/TypedDataSet")));
 }
 
 /// A mirror that serves only TableInfos, TypedDataSet and Perioden still delivers the data:

@@ -1,6 +1,7 @@
 //! Hostile or broken CBS answers, through the real binary: each is a failure of that table,
 //! named, with the store untouched, and the next good poll recovers (the release is fetched
-//! again). The rest of the CBS source's behaviour is in tests/cbs.rs.
+//! again). Failures named with their cause are in tests/cbs_failures.rs, the rest of the
+//! CBS source's behaviour in tests/cbs.rs.
 
 mod common;
 

@@ -150,31 +150,56 @@ async fn every_chat_platform_gets_the_whole_text_of_a_brief() {
         "longer than two Slack sections"
     );
     let cycle = [vec![brief], two_alerts()].concat();
-    let extra = [
+    for r in ["s", "m", "t"] {
+        enqueue(&store, r, &cycle);
+    }
+    let report = paced(&all_three(&p))
+        .deliver(&store, Mode::Poll)
+        .await
+        .unwrap();
+    assert!(!report.failed(), "{report:?}");
+    let lines: Vec<&str> = text.lines().filter(|l| !l.is_empty()).collect();
+    slack_sections_put_together_are_the_text(&one_message(&p, SLACK_PATH), &lines);
+    teams_has_every_line_in_order(&one_message(&p, TEAMS_PATH), &lines);
+    mattermost_has_the_whole_text(&one_message(&p, MATTERMOST_PATH), &lines);
+    sample(
+        "slack_brief.json",
+        &serde_json::to_vec_pretty(&one_message(&p, SLACK_PATH)).unwrap(),
+    );
+}
+
+/// A receiver on each chat platform: Slack `s`, Mattermost `m` and Teams `t`.
+fn all_three(p: &Platforms) -> String {
+    [
         chat("s", "slack", &p.url(SLACK_PATH)),
         chat("m", "mattermost", &p.url(MATTERMOST_PATH)),
         chat("t", "teams", &p.url(TEAMS_PATH)),
     ]
-    .concat();
-    for r in ["s", "m", "t"] {
-        enqueue(&store, r, &cycle);
-    }
-    let report = paced(&extra).deliver(&store, Mode::Poll).await.unwrap();
-    assert!(!report.failed(), "{report:?}");
-    let one = |path: &str| {
-        let reqs: Vec<_> = p
-            .requests()
-            .into_iter()
-            .filter(|r| r.path == path)
-            .collect();
-        assert_eq!(reqs.len(), 1, "{path}: one message for the cycle");
-        assert_eq!(reqs[0].invalid, None, "{path}");
-        reqs[0].json()
-    };
-    let lines: Vec<&str> = text.lines().filter(|l| !l.is_empty()).collect();
+    .concat()
+}
 
-    // Slack: mrkdwn sections of at most 3,000 characters that put together are the text.
-    let v = one(SLACK_PATH);
+/// The one valid message the platform at `path` got.
+fn one_message(p: &Platforms, path: &str) -> serde_json::Value {
+    let reqs: Vec<_> = p
+        .requests()
+        .into_iter()
+        .filter(|r| r.path == path)
+        .collect();
+    assert_eq!(reqs.len(), 1, "{path}: one message for the cycle");
+    assert_eq!(reqs[0].invalid, None, "{path}");
+    reqs[0].json()
+}
+
+/// The text's lines, empty ones left out.
+fn squeeze(t: &str) -> String {
+    t.lines()
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Slack: mrkdwn sections of at most 3,000 characters that put together are the text.
+fn slack_sections_put_together_are_the_text(v: &serde_json::Value, lines: &[&str]) {
     let sections: Vec<String> = v["blocks"]
         .as_array()
         .unwrap()
@@ -192,12 +217,6 @@ async fn every_chat_platform_gets_the_whole_text_of_a_brief() {
         .replace("&lt;", "<")
         .replace("&gt;", ">")
         .replace("&amp;", "&");
-    let squeeze = |t: &str| {
-        t.lines()
-            .filter(|l| !l.is_empty())
-            .collect::<Vec<_>>()
-            .join("\n")
-    };
     assert_eq!(
         squeeze(&joined),
         lines.join("\n"),
@@ -210,24 +229,26 @@ async fn every_chat_platform_gets_the_whole_text_of_a_brief() {
         v.to_string().contains("9b21c0d4"),
         "the alerts follow the brief"
     );
+}
 
-    // Teams: the brief's container holds every line as a TextBlock, in order (its Markdown
-    // characters escaped).
-    let v = one(TEAMS_PATH);
+/// Teams: the brief's container holds every line as a TextBlock, in order (its Markdown
+/// characters escaped).
+fn teams_has_every_line_in_order(v: &serde_json::Value, lines: &[&str]) {
     let items: Vec<String> = v["attachments"][0]["content"]["body"][1]["items"]
         .as_array()
         .unwrap()
         .iter()
         .map(|i| unmark(i["text"].as_str().unwrap()))
         .collect();
-    assert_eq!(&items[..items.len() - 1], &lines[..], "Teams: every line");
+    assert_eq!(&items[..items.len() - 1], lines, "Teams: every line");
     assert_eq!(
         items[items.len() - 1],
         "brief nl-industry · id brief-2025-03"
     );
+}
 
-    // Mattermost: every line, Markdown characters escaped, single line breaks kept.
-    let v = one(MATTERMOST_PATH);
+/// Mattermost: every line, Markdown characters escaped, single line breaks kept.
+fn mattermost_has_the_whole_text(v: &serde_json::Value, lines: &[&str]) {
     let post = v["text"].as_str().unwrap();
     let unescaped = unmark(post);
     let body = lines[1..].join("\n");
@@ -236,10 +257,6 @@ async fn every_chat_platform_gets_the_whole_text_of_a_brief() {
         "Mattermost: the whole text:\n{post}"
     );
     assert!(post.contains("nl.industry.branch.\\*.yoy"), "{post}");
-    sample(
-        "slack_brief.json",
-        &serde_json::to_vec_pretty(&one(SLACK_PATH)).unwrap(),
-    );
 }
 
 #[tokio::test]
@@ -315,6 +332,34 @@ async fn titles_from_a_source_reach_every_chat_platform_neutralised() {
     let p = Platforms::start().await;
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
+    let (brief, a) = hostile_brief_and_alert();
+    for r in ["s", "m", "t"] {
+        enqueue(&store, r, &[brief.clone(), a.clone()]);
+    }
+    let report = paced(&all_three(&p))
+        .deliver(&store, Mode::Poll)
+        .await
+        .unwrap();
+    assert!(!report.failed(), "{report:?}");
+    slack_reads_no_live_markup(&p);
+    // Mattermost: no mention, and no Markdown link or autolink: their characters escaped.
+    for t in posted(&p, MATTERMOST_PATH) {
+        none_live("mattermost", &t, &["@channel", "@here"]);
+        for form in ["[x](", "x](https", "<https://evil", "<!channel>"] {
+            let bare = t.match_indices(form).any(|(i, _)| !t[..i].ends_with('\\'));
+            assert!(!bare, "mattermost: {form:?} is live in {t}");
+        }
+        assert!(t.contains("\\[x\\](https://evil)"), "{t}");
+    }
+    // Teams: no Markdown link in a TextBlock or a Fact.
+    for t in posted(&p, TEAMS_PATH) {
+        none_live("teams", &t, &["[x](", "](https://evil)"]);
+    }
+    assert!(!posted(&p, TEAMS_PATH).is_empty() && !posted(&p, MATTERMOST_PATH).is_empty());
+}
+
+/// A brief and an alert with `HOSTILE` in every text a source gives them.
+fn hostile_brief_and_alert() -> (statwatch::model::Alert, statwatch::model::Alert) {
     let mut a = alert(
         "c0ffee01",
         Severity::Critical,
@@ -330,42 +375,39 @@ async fn titles_from_a_source_reach_every_chat_platform_neutralised() {
         .cloned()
         .unwrap()
         .into();
-    let extra = [
-        chat("s", "slack", &p.url(SLACK_PATH)),
-        chat("m", "mattermost", &p.url(MATTERMOST_PATH)),
-        chat("t", "teams", &p.url(TEAMS_PATH)),
-    ]
-    .concat();
-    for r in ["s", "m", "t"] {
-        enqueue(&store, r, &[brief.clone(), a.clone()]);
+    (brief, a)
+}
+
+/// Every string of each valid message the platform at `path` got, as the platform reads it
+/// (JSON unescaped).
+fn posted(p: &Platforms, path: &str) -> Vec<String> {
+    p.requests()
+        .into_iter()
+        .filter(|r| r.path == path)
+        .map(|r| {
+            assert_eq!(r.invalid, None, "{path}");
+            let mut out = Vec::new();
+            strings(&r.json(), &mut out);
+            out.join("\n")
+        })
+        .collect()
+}
+
+/// None of `forms` is in `text`, which still names the alert.
+fn none_live(what: &str, text: &str, forms: &[&str]) {
+    for f in forms {
+        assert!(!text.contains(f), "{what}: {f:?} is live in {text}");
     }
-    let report = paced(&extra).deliver(&store, Mode::Poll).await.unwrap();
-    assert!(!report.failed(), "{report:?}");
-    let posted = |path: &str| -> Vec<String> {
-        p.requests()
-            .into_iter()
-            .filter(|r| r.path == path)
-            .map(|r| {
-                assert_eq!(r.invalid, None, "{path}");
-                // Every string of the message, as the platform reads it (JSON unescaped).
-                let mut out = Vec::new();
-                strings(&r.json(), &mut out);
-                out.join("\n")
-            })
-            .collect()
-    };
-    let live = |what: &str, text: &str, forms: &[&str]| {
-        for f in forms {
-            assert!(!text.contains(f), "{what}: {f:?} is live in {text}");
-        }
-        assert!(
-            text.contains("c0ffee01") && text.contains("Produktion"),
-            "{what}: {text}"
-        );
-    };
-    // Slack: no `<!…>`, `<url|label>` or bare `@channel`/`@here` in what Slack reads as
-    // mrkdwn (every mrkdwn text and the fallback `text`); a header's plain_text is read as
-    // it is (no markup), and has no bare mention either.
+    assert!(
+        text.contains("c0ffee01") && text.contains("Produktion"),
+        "{what}: {text}"
+    );
+}
+
+/// Slack: no `<!…>`, `<url|label>` or bare `@channel`/`@here` in what Slack reads as
+/// mrkdwn (every mrkdwn text and the fallback `text`); a header's plain_text is read as
+/// it is (no markup), and has no bare mention either.
+fn slack_reads_no_live_markup(p: &Platforms) {
     let slack: Vec<serde_json::Value> = p
         .requests()
         .into_iter()
@@ -377,7 +419,7 @@ async fn titles_from_a_source_reach_every_chat_platform_neutralised() {
         let mut mrkdwn = vec![v["text"].as_str().unwrap().to_string()];
         mrkdwn_texts(v, &mut mrkdwn);
         let t = mrkdwn.join("\n");
-        live(
+        none_live(
             "slack",
             &t,
             &["<!channel>", "<https://evil", "@channel", "@here"],
@@ -387,20 +429,6 @@ async fn titles_from_a_source_reach_every_chat_platform_neutralised() {
         strings(v, &mut all);
         assert!(!all.join("\n").contains("@channel"), "{all:?}");
     }
-    // Mattermost: no mention, and no Markdown link or autolink: their characters escaped.
-    for t in posted(MATTERMOST_PATH) {
-        live("mattermost", &t, &["@channel", "@here"]);
-        for form in ["[x](", "x](https", "<https://evil", "<!channel>"] {
-            let bare = t.match_indices(form).any(|(i, _)| !t[..i].ends_with('\\'));
-            assert!(!bare, "mattermost: {form:?} is live in {t}");
-        }
-        assert!(t.contains("\\[x\\](https://evil)"), "{t}");
-    }
-    // Teams: no Markdown link in a TextBlock or a Fact.
-    for t in posted(TEAMS_PATH) {
-        live("teams", &t, &["[x](", "](https://evil)"]);
-    }
-    assert!(!posted(TEAMS_PATH).is_empty() && !posted(MATTERMOST_PATH).is_empty());
 }
 
 /// The text of every mrkdwn text object in a Slack message.

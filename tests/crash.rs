@@ -16,6 +16,7 @@ use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use common::hook::Hook;
 use common::*;
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
@@ -69,15 +70,31 @@ async fn sigkill_at_random_points_loses_no_alert() {
         config,
     } = hooked_world(REPLAY_RULES, None).await;
 
-    // The releases of 2025 as tests/alerts.rs replays them.
-    let releases = releases_2025();
-
     let started = Instant::now();
+    let landed = kill_polls_through_the_2025_releases(&mut rng, &cbs, &config).await;
+    eprintln!(
+        "{landed} SIGKILLs landed inside a poll; {:?} in all",
+        started.elapsed()
+    );
+    assert!(landed >= 12, "only {landed} kills landed (seed {seed})");
+    every_expected_alert_reached_the_webhook(&hook, seed);
+    the_store_marks_every_delivery_delivered(&config, seed).await;
+}
+
+/// Each release of 2025 (as tests/alerts.rs replays them) served, its share of the kills
+/// landed (the store opening after each), then one clean poll. Returns the kills that
+/// landed inside a poll.
+async fn kill_polls_through_the_2025_releases(
+    rng: &mut rand::rngs::StdRng,
+    cbs: &CbsServer,
+    config: &Path,
+) -> usize {
+    let releases = releases_2025();
     // Kills land anywhere from process start to the end of a poll's run time.
     let mut window = Duration::from_millis(300);
     let mut landed = 0;
     for (i, release) in releases.iter().enumerate() {
-        release.serve(&cbs);
+        release.serve(cbs);
         // This release's share of the kills, plus what earlier releases did not land. A
         // poll that finished before its kill did the release's work (what is left is an
         // idle poll, still worth killing mid-open or mid-delivery): the window shrinks to
@@ -88,8 +105,8 @@ async fn sigkill_at_random_points_loses_no_alert() {
             attempts += 1;
             let delay = window.mul_f64(rng.gen_range(0.0..1.0));
             let t = Instant::now();
-            let killed = poll_killed(&config, delay).await;
-            let n = store_opens(&config).await;
+            let killed = poll_killed(config, delay).await;
+            let n = store_opens(config).await;
             eprintln!(
                 "release {i}: poll {} after {delay:?} ({n} delivery records)",
                 if killed { "SIGKILLed" } else { "had finished" }
@@ -100,7 +117,7 @@ async fn sigkill_at_random_points_loses_no_alert() {
                 window = t.elapsed().mul_f64(0.9);
             }
         }
-        let o = statwatch(&config, &["poll"]).await;
+        let o = statwatch(config, &["poll"]).await;
         assert!(
             o.status.success(),
             "clean poll after the kills: {}{}",
@@ -108,13 +125,12 @@ async fn sigkill_at_random_points_loses_no_alert() {
             stderr(&o)
         );
     }
-    eprintln!(
-        "{landed} SIGKILLs landed inside a poll; {:?} in all",
-        started.elapsed()
-    );
-    assert!(landed >= 12, "only {landed} kills landed (seed {seed})");
+    landed
+}
 
-    // Nothing lost: every expected alert reached the webhook; nothing else did.
+/// Nothing lost: every expected alert reached the webhook, each under one id; nothing else
+/// did.
+fn every_expected_alert_reached_the_webhook(hook: &Hook, seed: u64) {
     let mut count: BTreeMap<(String, String, String), usize> = BTreeMap::new();
     let mut ids: BTreeMap<String, usize> = BTreeMap::new();
     for p in hook.accepted() {
@@ -153,8 +169,11 @@ async fn sigkill_at_random_points_loses_no_alert() {
         6,
         "one id per expected alert (seed {seed}): {ids:?}"
     );
-    // And the store agrees: every delivery to the webhook is marked delivered.
-    let o = statwatch(&config, &["alerts", "--json"]).await;
+}
+
+/// And the store agrees: every delivery to the webhook is marked delivered.
+async fn the_store_marks_every_delivery_delivered(config: &Path, seed: u64) {
+    let o = statwatch(config, &["alerts", "--json"]).await;
     let log: Value = serde_json::from_slice(&o.stdout).unwrap();
     let ops: Vec<&Value> = log
         .as_array()

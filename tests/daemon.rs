@@ -148,29 +148,8 @@ fn sd_notify_ready_status_watchdog_reloading_stopping_and_metrics() {
     let metrics = format!("\n[metrics]\nlisten = \"127.0.0.1:{port}\"\n");
     let cfg = write_config(dir.path(), &daemon_config(&state, &cbs, EVERY_2S, &metrics));
     let sock_path = dir.path().join("notify.sock");
-    let sock = UnixDatagram::bind(&sock_path).unwrap();
-    sock.set_read_timeout(Some(Duration::from_millis(200)))
-        .unwrap();
-    let got = Arc::new(Mutex::new(Vec::<String>::new()));
-    let sink = got.clone();
-    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let stop_reader = stop.clone();
-    let reader = std::thread::spawn(move || {
-        let mut buf = [0u8; 4096];
-        while !stop_reader.load(std::sync::atomic::Ordering::Relaxed) {
-            if let Ok(n) = sock.recv(&mut buf) {
-                let msg = String::from_utf8_lossy(&buf[..n]).into_owned();
-                sink.lock().unwrap().extend(msg.lines().map(String::from));
-            }
-        }
-    });
-    let has = |prefix: &str| {
-        got.lock()
-            .unwrap()
-            .iter()
-            .filter(|m| m.starts_with(prefix))
-            .count()
-    };
+    let notify = NotifySocket::bind(&sock_path);
+    let has = |prefix: &str| notify.count(prefix);
 
     let sock_env = sock_path.to_str().unwrap().to_string();
     let mut daemon = Daemon::spawn(
@@ -183,15 +162,76 @@ fn sd_notify_ready_status_watchdog_reloading_stopping_and_metrics() {
     );
     wait_for("READY=1", || has("READY=1") >= 1);
     wait_for("a STATUS= with the source's outcome", || {
-        got.lock()
-            .unwrap()
-            .iter()
-            .any(|m| m.starts_with("STATUS=cbs: 1 tables"))
+        has("STATUS=cbs: 1 tables") >= 1
     });
     wait_for("repeated WATCHDOG=1", || has("WATCHDOG=1") >= 3);
+    metrics_and_health_while_running(format!("127.0.0.1:{port}").parse().unwrap());
 
-    // Metrics and health while running.
-    let addr = format!("127.0.0.1:{port}").parse().unwrap();
+    // SIGHUP: RELOADING=1, then READY=1 again.
+    let ready_before = has("READY=1");
+    daemon.signal("-HUP");
+    wait_for("RELOADING=1", || has("RELOADING=1") >= 1);
+    wait_for("READY=1 after the reload", || has("READY=1") > ready_before);
+    assert!(
+        has("MONOTONIC_USEC=") >= 1,
+        "systemd 253+ wants MONOTONIC_USEC with RELOADING"
+    );
+
+    // SIGTERM: STOPPING=1, exit 0, the listener closed.
+    daemon.signal("-TERM");
+    assert!(daemon.wait_exit(Duration::from_secs(20)).success());
+    wait_for("STOPPING=1", || has("STOPPING=1") >= 1);
+    assert!(http_get_fails(&format!("127.0.0.1:{port}")));
+    notify.close();
+}
+
+/// What the daemon sends to `NOTIFY_SOCKET`, one message per line, read on a thread until
+/// `close`.
+struct NotifySocket {
+    got: Arc<Mutex<Vec<String>>>,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    reader: std::thread::JoinHandle<()>,
+}
+
+impl NotifySocket {
+    fn bind(path: &std::path::Path) -> NotifySocket {
+        let sock = UnixDatagram::bind(path).unwrap();
+        sock.set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
+        let got = Arc::new(Mutex::new(Vec::<String>::new()));
+        let sink = got.clone();
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stop_reader = stop.clone();
+        let reader = std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while !stop_reader.load(std::sync::atomic::Ordering::Relaxed) {
+                if let Ok(n) = sock.recv(&mut buf) {
+                    let msg = String::from_utf8_lossy(&buf[..n]).into_owned();
+                    sink.lock().unwrap().extend(msg.lines().map(String::from));
+                }
+            }
+        });
+        NotifySocket { got, stop, reader }
+    }
+
+    /// How many messages so far start with `prefix`.
+    fn count(&self, prefix: &str) -> usize {
+        self.got
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|m| m.starts_with(prefix))
+            .count()
+    }
+
+    fn close(self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.reader.join().unwrap();
+    }
+}
+
+/// Health and the poll, alert and outbox metrics while the daemon runs.
+fn metrics_and_health_while_running(addr: std::net::SocketAddr) {
     let (code, body) = http_get(addr, "/healthz");
     assert_eq!(code, 200, "{body}");
     wait_for("poll counters", || {
@@ -210,24 +250,6 @@ fn sd_notify_ready_status_watchdog_reloading_stopping_and_metrics() {
     ] {
         assert!(body.contains(name), "{name} missing from\n{body}");
     }
-
-    // SIGHUP: RELOADING=1, then READY=1 again.
-    let ready_before = has("READY=1");
-    daemon.signal("-HUP");
-    wait_for("RELOADING=1", || has("RELOADING=1") >= 1);
-    wait_for("READY=1 after the reload", || has("READY=1") > ready_before);
-    assert!(
-        has("MONOTONIC_USEC=") >= 1,
-        "systemd 253+ wants MONOTONIC_USEC with RELOADING"
-    );
-
-    // SIGTERM: STOPPING=1, exit 0, the listener closed.
-    daemon.signal("-TERM");
-    assert!(daemon.wait_exit(Duration::from_secs(20)).success());
-    wait_for("STOPPING=1", || has("STOPPING=1") >= 1);
-    assert!(http_get_fails(&format!("127.0.0.1:{port}")));
-    stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    reader.join().unwrap();
 }
 
 #[test]

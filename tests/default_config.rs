@@ -66,6 +66,33 @@ async fn every_table_of_the_default_config_polls_against_the_real_shapes() {
     let cbs = CbsServer::start().await;
     let destatis = DestatisServer::start().await;
     destatis.publish("08.05.2025 08:00:04h", production_release("2025-05"));
+    serve_the_real_shapes(&cbs);
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = the_default_config(dir.path(), &cbs, &destatis);
+    let ((ok, text), german) = check_poll_and_read_the_german_figures(cfg).await;
+    assert!(ok, "every table must poll:\n{text}");
+    assert!(!text.contains("FAILED"), "{text}");
+    for t in [
+        format!("cbs {INDUSTRY}: "),
+        format!("cbs {CONFIDENCE}: "),
+        "destatis 42153-0001: ".to_string(),
+    ] {
+        assert!(text.contains(&t), "{t} was not polled:\n{text}");
+    }
+    // y/y on the calendar adjusted index, m/m on the seasonally adjusted one.
+    assert_eq!(
+        german,
+        [
+            Some((json!("2025-03"), json!(0.3))),
+            Some((json!("2025-03"), json!(3.5)))
+        ]
+    );
+    assert_eq!(destatis.count("data/tablefile"), 1, "one download");
+}
+
+/// 85806NED and 81234ned in their real shapes: every branch, dimension key and measure,
+/// January 2024 to March 2025.
+fn serve_the_real_shapes(cbs: &CbsServer) {
     let periods: Vec<String> = (1..=12)
         .map(|m| format!("2024MM{m:02}"))
         .chain((1..=3).map(|m| format!("2025MM{m:02}")))
@@ -104,12 +131,19 @@ async fn every_table_of_the_default_config_polls_against_the_real_shapes() {
             &periods,
         ),
     );
-    let dir = tempfile::tempdir().unwrap();
+}
+
+/// The shipped config, its state in `dir` and its sources on the fake servers.
+fn the_default_config(
+    dir: &std::path::Path,
+    cbs: &CbsServer,
+    destatis: &DestatisServer,
+) -> std::path::PathBuf {
     let shipped = std::fs::read_to_string("config/statwatch.toml").unwrap();
     let text = shipped
         .replace(
             "state_dir = \"${STATE_DIRECTORY:-var/statwatch}\"",
-            &format!("state_dir = \"{}\"", dir.path().join("state").display()),
+            &format!("state_dir = \"{}\"", dir.join("state").display()),
         )
         .replacen(
             "kind     = \"cbs\"",
@@ -128,8 +162,16 @@ async fn every_table_of_the_default_config_polls_against_the_real_shapes() {
         text, shipped,
         "the default config's shape changed: update this test"
     );
-    let cfg = dir.path().join("statwatch.toml");
+    let cfg = dir.join("statwatch.toml");
     std::fs::write(&cfg, text).unwrap();
+    cfg
+}
+
+/// `check` (which must pass), `poll` (its success and output), then the last observation of
+/// the German y/y and m/m.
+async fn check_poll_and_read_the_german_figures(
+    cfg: std::path::PathBuf,
+) -> ((bool, String), [Option<(Value, Value)>; 2]) {
     let run = move |args: &[&str]| {
         let out = Statwatch::with_config(&cfg)
             .args(args)
@@ -144,7 +186,7 @@ async fn every_table_of_the_default_config_polls_against_the_real_shapes() {
         (out.status.success(), text)
     };
     // The server runs on this runtime: the binary is waited for off its workers.
-    let ((ok, text), german) = tokio::task::spawn_blocking(move || {
+    tokio::task::spawn_blocking(move || {
         let (ok, text) = run(&["check"]);
         assert!(ok, "{text}");
         let poll = run(&["poll"]);
@@ -158,23 +200,5 @@ async fn every_table_of_the_default_config_polls_against_the_real_shapes() {
         (poll, german)
     })
     .await
-    .unwrap();
-    assert!(ok, "every table must poll:\n{text}");
-    assert!(!text.contains("FAILED"), "{text}");
-    for t in [
-        format!("cbs {INDUSTRY}: "),
-        format!("cbs {CONFIDENCE}: "),
-        "destatis 42153-0001: ".to_string(),
-    ] {
-        assert!(text.contains(&t), "{t} was not polled:\n{text}");
-    }
-    // y/y on the calendar adjusted index, m/m on the seasonally adjusted one.
-    assert_eq!(
-        german,
-        [
-            Some((json!("2025-03"), json!(0.3))),
-            Some((json!("2025-03"), json!(3.5)))
-        ]
-    );
-    assert_eq!(destatis.count("data/tablefile"), 1, "one download");
+    .unwrap()
 }

@@ -14,7 +14,7 @@ use chrono::{Datelike, Utc};
 use common::config::{production_series, ConfigText};
 use common::destatis_server::{fixture, TableMode, DESTATIS_TOKEN as TOKEN, PRODUCTION as TABLE};
 use common::genesis::*;
-use statwatch::model::Period;
+use statwatch::model::{Observation, Period};
 use statwatch::sources::{Check, FetchError};
 use tokio_util::sync::CancellationToken;
 
@@ -55,30 +55,7 @@ async fn check_then_fetch_then_a_release_with_revisions() {
         coal[0].value
     );
 
-    // What went over the wire: POST forms with no credentials, credentials in headers only.
-    let (forms, queries) = fake.with(|f| (f.forms.clone(), f.queries.clone()));
-    assert!(queries.is_empty(), "nothing in the URL: {queries:?}");
-    for (_, form) in &forms {
-        assert!(!form.contains_key("username") && !form.contains_key("password"));
-        assert!(form.values().all(|v| !v.contains(TOKEN)));
-    }
-    let (_, tf) = forms
-        .iter()
-        .find(|(e, _)| e == "data/tablefile")
-        .expect("tablefile request");
-    let start_year = (Utc::now().year() - 2).to_string();
-    for (k, v) in [
-        ("name", TABLE),
-        ("area", "all"),
-        ("format", "ffcsv"),
-        ("compress", "false"),
-        ("job", "false"),
-        ("language", "de"),
-        ("startyear", start_year.as_str()),
-        ("quality", "on"),
-    ] {
-        assert_eq!(tf.get(k).map(String::as_str), Some(v), "form field {k}");
-    }
+    what_went_over_the_wire(&fake);
 
     // Nothing moved: no download.
     assert_eq!(
@@ -106,10 +83,42 @@ async fn check_then_fetch_then_a_release_with_revisions() {
         data2.series["de.industry.index"].to_vec(),
         expected(&C_SA_2)
     );
+    april_is_new_and_february_and_march_revised(index, &data2.series["de.industry.index"].to_vec());
+}
 
+/// What went over the wire: POST forms with no credentials, credentials in headers only;
+/// the tablefile asked for as the source asks for it.
+fn what_went_over_the_wire(fake: &common::destatis_server::DestatisServer) {
+    let (forms, queries) = fake.with(|f| (f.forms.clone(), f.queries.clone()));
+    assert!(queries.is_empty(), "nothing in the URL: {queries:?}");
+    for (_, form) in &forms {
+        assert!(!form.contains_key("username") && !form.contains_key("password"));
+        assert!(form.values().all(|v| !v.contains(TOKEN)));
+    }
+    let (_, tf) = forms
+        .iter()
+        .find(|(e, _)| e == "data/tablefile")
+        .expect("tablefile request");
+    let start_year = (Utc::now().year() - 2).to_string();
+    for (k, v) in [
+        ("name", TABLE),
+        ("area", "all"),
+        ("format", "ffcsv"),
+        ("compress", "false"),
+        ("job", "false"),
+        ("language", "de"),
+        ("startyear", start_year.as_str()),
+        ("quality", "on"),
+    ] {
+        assert_eq!(tf.get(k).map(String::as_str), Some(v), "form field {k}");
+    }
+}
+
+/// The diff of the second release against the first.
+fn april_is_new_and_february_and_march_revised(index: &[Observation], next: &[Observation]) {
     let t0 = Utc::now();
     let stored = statwatch::diff::diff(&[], index, t0).updates;
-    let d = statwatch::diff::diff(&stored, &data2.series["de.industry.index"].to_vec(), t0);
+    let d = statwatch::diff::diff(&stored, next, t0);
     assert!(!d.release.baseline);
     assert_eq!(d.release.new_periods, vec![Period::Month(2025, 4)]);
     let revised: Vec<(Period, f64, f64)> = d
@@ -311,37 +320,12 @@ async fn at_most_two_requests_in_flight() {
 async fn derived_growth_matches_the_published_one_and_follows_revisions() {
     let (fake, base) = start(TableMode::Zip(release(&C_SA))).await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let cfg = ConfigText::new(dir.path())
-        .source(genesis(&base, "0 0 8 * * Mon-Fri", TOKEN, "").set("timezone", "Europe/Berlin"))
-        .series(
-            production_series("de.industry.yoy", "X13JDKSB")
-                .unit("2021=100")
-                .derive("yoy_pct"),
-        )
-        .series(production_series("de.industry.published", "X13JDKSB").unit("%"))
-        .rules(
-            "[[rules]]\nid = \"de-revised\"\nseries = \"de.industry.yoy\"\nkind = \"revision\"\n\
-             min = 0.1\n\n[[rules]]\nid = \"de-turn\"\nseries = \"de.industry.yoy\"\n\
-             kind = \"sign_change\"\n",
-        )
-        .parse();
+    let cfg = growth_config(dir.path(), &base);
     let store = statwatch::store::Store::open(dir.path()).expect("store");
     let src = source(&cfg);
 
-    let report = statwatch::pipeline::poll_source(
-        &cfg,
-        &store,
-        "destatis",
-        &src,
-        false,
-        &CancellationToken::new(),
-    )
-    .await
-    .expect("poll");
-    assert!(!report.failed(), "{:?}", report.tables);
+    let report = poll(&cfg, &store, &src).await;
     assert!(report.alerts.is_empty(), "nothing fires on a baseline");
-    let derived = store.observations("de.industry.yoy").expect("read");
-    let published = store.observations("de.industry.published").expect("read");
     assert_eq!(
         store
             .observations("de.industry.yoy#level")
@@ -349,37 +333,16 @@ async fn derived_growth_matches_the_published_one_and_follows_revisions() {
             .len(),
         15
     );
+    let derived = store.observations("de.industry.yoy").expect("read");
     assert_eq!(derived.len(), 3, "2025-01..03 have a year-ago level");
-    for d in &derived {
-        let p = published
-            .iter()
-            .find(|p| p.period == d.period)
-            .expect("published y/y");
-        assert!(
-            (d.value - p.value).abs() < 0.051,
-            "{}: derived {} vs published {}",
-            d.period,
-            d.value,
-            p.value
-        );
-    }
+    the_derived_growth_matches_the_published(&store);
 
     // The next release revises Feb (93.6 -> 93.8) and Mar (95.1 -> 94.6), adds Apr at 91.8.
     fake.with(|f| {
         f.latest_update = "06.06.2025 08:00:11h".into();
         f.table = TableMode::Zip(release(&C_SA_2));
     });
-    let report = statwatch::pipeline::poll_source(
-        &cfg,
-        &store,
-        "destatis",
-        &src,
-        false,
-        &CancellationToken::new(),
-    )
-    .await
-    .expect("poll");
-    assert!(!report.failed(), "{:?}", report.tables);
+    let report = poll(&cfg, &store, &src).await;
     let mut fired: Vec<(String, String, f64)> = report
         .alerts
         .iter()
@@ -404,15 +367,59 @@ async fn derived_growth_matches_the_published_one_and_follows_revisions() {
         .expect("feb");
     assert_eq!(feb.revisions.len(), 1);
     assert_eq!(feb.revisions[0].value, -1.8);
+    the_derived_growth_matches_the_published(&store);
+}
+
+/// y/y derived from the levels, y/y as published, a revision rule and a sign change rule on
+/// the derived one.
+fn growth_config(dir: &Path, base: &str) -> statwatch::config::Config {
+    ConfigText::new(dir)
+        .source(genesis(base, "0 0 8 * * Mon-Fri", TOKEN, "").set("timezone", "Europe/Berlin"))
+        .series(
+            production_series("de.industry.yoy", "X13JDKSB")
+                .unit("2021=100")
+                .derive("yoy_pct"),
+        )
+        .series(production_series("de.industry.published", "X13JDKSB").unit("%"))
+        .rules(
+            "[[rules]]\nid = \"de-revised\"\nseries = \"de.industry.yoy\"\nkind = \"revision\"\n\
+             min = 0.1\n\n[[rules]]\nid = \"de-turn\"\nseries = \"de.industry.yoy\"\n\
+             kind = \"sign_change\"\n",
+        )
+        .parse()
+}
+
+/// One poll of the source, which must not fail.
+async fn poll(
+    cfg: &statwatch::config::Config,
+    store: &statwatch::store::Store,
+    src: &statwatch::sources::Source,
+) -> statwatch::pipeline::PollReport {
+    let report = statwatch::pipeline::poll_source(
+        cfg,
+        store,
+        "destatis",
+        src,
+        false,
+        &CancellationToken::new(),
+    )
+    .await
+    .expect("poll");
+    assert!(!report.failed(), "{:?}", report.tables);
+    report
+}
+
+/// Every derived y/y is the published one, to one decimal.
+fn the_derived_growth_matches_the_published(store: &statwatch::store::Store) {
     let published = store.observations("de.industry.published").expect("read");
-    for d in store.observations("de.industry.yoy").expect("read") {
+    for d in &store.observations("de.industry.yoy").expect("read") {
         let p = published
             .iter()
             .find(|p| p.period == d.period)
-            .expect("published");
+            .expect("published y/y");
         assert!(
             (d.value - p.value).abs() < 0.051,
-            "{}: {} vs {}",
+            "{}: derived {} vs published {}",
             d.period,
             d.value,
             p.value

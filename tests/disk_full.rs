@@ -109,30 +109,7 @@ fn a_full_disk_stops_the_daemon_without_a_resend_loop_and_a_restart_recovers() {
     cbs.publish("2025MM03", 0.9, "2025-05-10T06:30:00");
     hook.hold(false);
 
-    // The daemon stops and exits non-zero; meanwhile the alert it could not mark delivered
-    // is not sent again (the old daemon re-posted it every second, for as long as it ran).
-    let started = Instant::now();
-    let status = daemon.wait_exit(Duration::from_secs(60));
-    eprintln!(
-        "daemon exited with {status:?} {:?} after the disk filled; the receiver saw {:?}",
-        started.elapsed(),
-        periods(&hook)
-    );
-    assert!(
-        !status.success(),
-        "a store write failure must exit non-zero"
-    );
-    assert_eq!(sent(&hook, "2025-02"), 1, "{:?}", periods(&hook));
-    assert!(sent(&hook, "2025-03") <= 1, "{:?}", periods(&hook));
-    let why = daemon
-        .lines()
-        .into_iter()
-        .find(|l| l.contains("ERROR") && l.contains(&state.display().to_string()))
-        .unwrap_or_else(|| panic!("no error line naming the store {}", state.display()));
-    assert!(
-        why.to_lowercase().contains("no space") || why.contains("os error 28"),
-        "{why}"
-    );
+    the_daemon_exits_naming_the_store_and_sends_nothing_again(&mut daemon, &hook, &state);
 
     // Space is freed; the restarted daemon (as systemd would) delivers what was pending.
     std::fs::remove_file(ballast).unwrap();
@@ -142,21 +119,7 @@ fn a_full_disk_stops_the_daemon_without_a_resend_loop_and_a_restart_recovers() {
     // Which write failed first varies (the delivery record after the send, the claim before
     // the next send, or the March commit): whatever was left pending goes out, an entry
     // whose send was not recorded only after its backoff (about 30 s), not at once.
-    let pending_ops = || {
-        let out = statwatch_blocking(&cfg, &["alerts", "--pending", "--json"]);
-        serde_json::from_slice::<Vec<serde_json::Value>>(&out.stdout)
-            .map(|v| v.iter().filter(|a| a["receiver"] == "ops").count())
-            .unwrap_or(usize::MAX)
-    };
-    let deadline = Instant::now() + Duration::from_secs(90);
-    while !(sent(&hook, "2025-02") >= 1 && sent(&hook, "2025-03") >= 1 && pending_ops() == 0) {
-        assert!(
-            Instant::now() < deadline,
-            "not delivered after the restart: {:?}",
-            periods(&hook)
-        );
-        std::thread::sleep(Duration::from_millis(500));
-    }
+    everything_pending_goes_out(&cfg, &hook);
     eprintln!(
         "after the restart ({:?}): the receiver saw {:?}",
         restarted.elapsed(),
@@ -171,4 +134,55 @@ fn a_full_disk_stops_the_daemon_without_a_resend_loop_and_a_restart_recovers() {
         assert_eq!(a["state"], "delivered", "{a}");
     }
     assert_eq!(alerts.iter().filter(|a| a["receiver"] == "ops").count(), 2);
+}
+
+/// The daemon stops and exits non-zero; meanwhile the alert it could not mark delivered is
+/// not sent again (the old daemon re-posted it every second, for as long as it ran).
+fn the_daemon_exits_naming_the_store_and_sends_nothing_again(
+    daemon: &mut Daemon,
+    hook: &Hook,
+    state: &Path,
+) {
+    let started = Instant::now();
+    let status = daemon.wait_exit(Duration::from_secs(60));
+    eprintln!(
+        "daemon exited with {status:?} {:?} after the disk filled; the receiver saw {:?}",
+        started.elapsed(),
+        periods(hook)
+    );
+    assert!(
+        !status.success(),
+        "a store write failure must exit non-zero"
+    );
+    assert_eq!(sent(hook, "2025-02"), 1, "{:?}", periods(hook));
+    assert!(sent(hook, "2025-03") <= 1, "{:?}", periods(hook));
+    let why = daemon
+        .lines()
+        .into_iter()
+        .find(|l| l.contains("ERROR") && l.contains(&state.display().to_string()))
+        .unwrap_or_else(|| panic!("no error line naming the store {}", state.display()));
+    assert!(
+        why.to_lowercase().contains("no space") || why.contains("os error 28"),
+        "{why}"
+    );
+}
+
+/// Whatever was left pending goes out (February and March reach the receiver, nothing is
+/// pending for it).
+fn everything_pending_goes_out(cfg: &Path, hook: &Hook) {
+    let pending_ops = || {
+        let out = statwatch_blocking(cfg, &["alerts", "--pending", "--json"]);
+        serde_json::from_slice::<Vec<serde_json::Value>>(&out.stdout)
+            .map(|v| v.iter().filter(|a| a["receiver"] == "ops").count())
+            .unwrap_or(usize::MAX)
+    };
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while !(sent(hook, "2025-02") >= 1 && sent(hook, "2025-03") >= 1 && pending_ops() == 0) {
+        assert!(
+            Instant::now() < deadline,
+            "not delivered after the restart: {:?}",
+            periods(hook)
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
 }

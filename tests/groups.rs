@@ -58,38 +58,8 @@ async fn a_group_expands_per_branch_and_a_new_branch_starts_as_a_baseline() {
     );
     let o = statwatch(&config, &["check"]).await;
     assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
-
-    let o = statwatch(&config, &["poll"]).await;
-    assert!(o.status.success(), "{}\n{}", stdout(&o), stderr(&o));
-    assert!(
-        !stdout(&o).contains("alert"),
-        "a baseline fires nothing: {}",
-        stdout(&o)
-    );
-    let o = statwatch(&config, &["series", "--json"]).await;
-    let list: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(
-        ids(&list),
-        [
-            "nl.industry.branch.307500.yoy",
-            "nl.industry.branch.336500.yoy"
-        ]
-    );
-    // The group's first sync is one log entry for the group, not one per series.
-    {
-        let store = statwatch::store::Store::open(&dir.path().join("s")).unwrap();
-        let log = store.releases().unwrap();
-        assert_eq!(log.len(), 1, "{log:#?}");
-        assert!(
-            log[0].series.contains('{'),
-            "the group's id template: {log:#?}"
-        );
-        assert_eq!(log[0].group_series, Some(2));
-        assert_eq!(
-            log[0].baseline.as_ref().map(|b| b.count),
-            Some(2 * v0.len())
-        );
-    }
+    the_baseline_makes_a_series_per_branch(&config).await;
+    the_first_sync_is_one_log_entry_for_the_group(&dir.path().join("s"), v0.len());
     let one = series_json(&config, "nl.industry.branch.336500.yoy").await;
     let feb = one["observations"]
         .as_array()
@@ -113,7 +83,56 @@ async fn a_group_expands_per_branch_and_a_new_branch_starts_as_a_baseline() {
             "2025-05-12T06:30:00",
         ),
     );
-    let o = statwatch(&config, &["poll"]).await;
+    march_fires_per_branch_and_the_new_branch_is_a_baseline(&config, v1.len()).await;
+
+    // A branch that leaves the table keeps its data and is reported.
+    server.set_table(
+        INDUSTRY,
+        branches_table(&[C, REPAIR], &[], &v1, "2025-06-10T06:30:00"),
+    );
+    a_branch_that_leaves_keeps_its_data(&config, v1.len()).await;
+}
+
+/// A baseline fires nothing and makes a series per branch with rows (300002 has none).
+async fn the_baseline_makes_a_series_per_branch(config: &std::path::Path) {
+    let o = statwatch(config, &["poll"]).await;
+    assert!(o.status.success(), "{}\n{}", stdout(&o), stderr(&o));
+    assert!(
+        !stdout(&o).contains("alert"),
+        "a baseline fires nothing: {}",
+        stdout(&o)
+    );
+    let o = statwatch(config, &["series", "--json"]).await;
+    let list: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        ids(&list),
+        [
+            "nl.industry.branch.307500.yoy",
+            "nl.industry.branch.336500.yoy"
+        ]
+    );
+}
+
+/// The group's first sync is one log entry for the group, not one per series.
+fn the_first_sync_is_one_log_entry_for_the_group(state: &std::path::Path, periods: usize) {
+    let store = statwatch::store::Store::open(state).unwrap();
+    let log = store.releases().unwrap();
+    assert_eq!(log.len(), 1, "{log:#?}");
+    assert!(
+        log[0].series.contains('{'),
+        "the group's id template: {log:#?}"
+    );
+    assert_eq!(log[0].group_series, Some(2));
+    assert_eq!(log[0].baseline.as_ref().map(|b| b.count), Some(2 * periods));
+}
+
+/// The release rule fires for each branch seen before; the new branch is stored whole as a
+/// baseline and fires nothing.
+async fn march_fires_per_branch_and_the_new_branch_is_a_baseline(
+    config: &std::path::Path,
+    periods: usize,
+) {
+    let o = statwatch(config, &["poll"]).await;
     let (out, err) = (stdout(&o), stderr(&o));
     assert!(o.status.success(), "{out}\n{err}");
     for branch in ["307500", "336500"] {
@@ -129,30 +148,28 @@ async fn a_group_expands_per_branch_and_a_new_branch_starts_as_a_baseline() {
         err.contains("baseline stored") && err.contains("nl.industry.branch.344400.yoy"),
         "{err}"
     );
-    let repair = series_json(&config, "nl.industry.branch.344400.yoy").await;
-    assert_eq!(repair["observations"].as_array().unwrap().len(), v1.len());
+    let repair = series_json(config, "nl.industry.branch.344400.yoy").await;
+    assert_eq!(repair["observations"].as_array().unwrap().len(), periods);
+}
 
-    // A branch that leaves the table keeps its data and is reported.
-    server.set_table(
-        INDUSTRY,
-        branches_table(&[C, REPAIR], &[], &v1, "2025-06-10T06:30:00"),
-    );
-    let o = statwatch(&config, &["poll"]).await;
+/// It is reported, its data stays, and any key of the group names a configured series.
+async fn a_branch_that_leaves_keeps_its_data(config: &std::path::Path, periods: usize) {
+    let o = statwatch(config, &["poll"]).await;
     assert!(
         stdout(&o)
             .contains("series nl.industry.branch.336500.yoy: its key is no longer in the table"),
         "{}",
         stdout(&o)
     );
-    let machines = series_json(&config, "nl.industry.branch.336500.yoy").await;
-    assert_eq!(machines["observations"].as_array().unwrap().len(), v1.len());
-    let o = statwatch(&config, &["series", "nl.industry.branch.999999.yoy"]).await;
+    let machines = series_json(config, "nl.industry.branch.336500.yoy").await;
+    assert_eq!(machines["observations"].as_array().unwrap().len(), periods);
+    let o = statwatch(config, &["series", "nl.industry.branch.999999.yoy"]).await;
     assert!(
         o.status.success(),
         "a key of the group is a configured series: {}",
         stderr(&o)
     );
-    let o = statwatch(&config, &["series", "nl.other"]).await;
+    let o = statwatch(config, &["series", "nl.other"]).await;
     assert_eq!(o.status.code(), Some(2));
 }
 

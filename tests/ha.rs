@@ -156,21 +156,7 @@ async fn two_instances_and_two_alertmanagers_notify_every_alert_once() {
     let started = Instant::now();
     let root = tempfile::tempdir().unwrap();
     let hook = Hook::start().await;
-    std::fs::write(
-        root.path().join("am.yml"),
-        format!(
-            "route:\n  receiver: hook\n  group_by: ['...']\n  group_wait: 1s\n  group_interval: 2s\n  repeat_interval: 168h\n\
-             receivers:\n  - name: hook\n    webhook_configs:\n      - url: {}\n        send_resolved: false\n",
-            hook.url
-        ),
-    )
-    .unwrap();
-    let (w1, w2, c1, c2) = (free_port(), free_port(), free_port(), free_port());
-    let mut ams = vec![
-        start_member(&bin, root.path(), 1, w1, c1, c2),
-        start_member(&bin, root.path(), 2, w2, c2, c1),
-    ];
-    wait_for_cluster(&ams, root.path()).await;
+    let mut ams = start_cluster(&bin, root.path(), &hook).await;
 
     let cbs = CbsServer::start().await;
     let a = instance(root.path(), "a", &cbs, &ams);
@@ -202,6 +188,33 @@ async fn two_instances_and_two_alertmanagers_notify_every_alert_once() {
     june.serve(&cbs);
     poll_both(&a, &b).await;
 
+    each_alert_is_notified_once(&hook, started).await;
+    both_stores_hold_every_alert_delivered(&a, &b).await;
+}
+
+/// Two Alertmanager members that gossip with each other, routing every alert to `hook`.
+async fn start_cluster(bin: &Path, root: &Path, hook: &Hook) -> Vec<Member> {
+    std::fs::write(
+        root.join("am.yml"),
+        format!(
+            "route:\n  receiver: hook\n  group_by: ['...']\n  group_wait: 1s\n  group_interval: 2s\n  repeat_interval: 168h\n\
+             receivers:\n  - name: hook\n    webhook_configs:\n      - url: {}\n        send_resolved: false\n",
+            hook.url
+        ),
+    )
+    .unwrap();
+    let (w1, w2, c1, c2) = (free_port(), free_port(), free_port(), free_port());
+    let ams = vec![
+        start_member(bin, root, 1, w1, c1, c2),
+        start_member(bin, root, 2, w2, c2, c1),
+    ];
+    wait_for_cluster(&ams, root).await;
+    ams
+}
+
+/// Waits for all six alerts, then long enough for any duplicate to show (a member's peer
+/// timeout twice, plus a group interval): each expected alert was notified, once.
+async fn each_alert_is_notified_once(hook: &Hook, started: Instant) {
     let expected: Vec<(String, String)> = [
         ("nl-confidence-drop", "2025-04"),
         ("nl-industry-revised", "2025-02"),
@@ -213,15 +226,13 @@ async fn two_instances_and_two_alertmanagers_notify_every_alert_once() {
     .iter()
     .map(|(r, p)| (r.to_string(), p.to_string()))
     .collect();
-    // Wait for all six, then long enough for any duplicate to show (a member's peer timeout
-    // twice, plus a group interval).
     let deadline = Instant::now() + Duration::from_secs(30);
-    while notified(&hook).0.len() < expected.len() && Instant::now() < deadline {
+    while notified(hook).0.len() < expected.len() && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
     let all_in = started.elapsed();
     tokio::time::sleep(Duration::from_secs(8)).await;
-    let (ids, events) = notified(&hook);
+    let (ids, events) = notified(hook);
     eprintln!(
         "{} notifications of {} alerts, all in after {all_in:?}, test {:?}",
         ids.values().sum::<usize>(),
@@ -233,9 +244,11 @@ async fn two_instances_and_two_alertmanagers_notify_every_alert_once() {
         ids.values().all(|&n| n == 1),
         "each alert notified once: {ids:?}"
     );
+}
 
-    // Both stores hold every alert as delivered to the cluster.
-    for inst in [&a, &b] {
+/// Both stores hold every alert as delivered to the cluster.
+async fn both_stores_hold_every_alert_delivered(a: &Path, b: &Path) {
+    for inst in [a, b] {
         let o = statwatch(inst, &["alerts", "--json"]).await;
         let log: Value = serde_json::from_slice(&o.stdout).unwrap();
         let am: Vec<&Value> = log

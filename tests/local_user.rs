@@ -7,6 +7,7 @@ mod common;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::os::unix::net::UnixStream;
+use std::path::Path;
 use std::time::Duration;
 
 use common::daemon::*;
@@ -56,30 +57,8 @@ fn idle_connection_floods_and_endless_lines_do_not_stop_the_daemon() {
     assert!(ok.success(), "prlimit failed");
 
     let sock = state.join("control.sock");
-    let mut idle_unix = Vec::new();
-    let mut idle_tcp = Vec::new();
-    for _ in 0..300 {
-        idle_unix.push(UnixStream::connect(&sock).unwrap());
-    }
-    // The kernel queues only so many TCP connections that are not accepted (128 here).
-    for _ in 0..150 {
-        idle_tcp.push(TcpStream::connect(("127.0.0.1", port)).unwrap());
-    }
-    std::thread::sleep(Duration::from_millis(500));
-    let before = cpu_ticks(daemon.pid());
-    std::thread::sleep(Duration::from_secs(3));
-    let spent = cpu_ticks(daemon.pid()) - before;
-    eprintln!("daemon CPU over 3 s with 450 idle connections: {spent} ticks");
-    // A spinning accept loop burns ~300 ticks (100 Hz) in 3 s; an idle daemon a few.
-    assert!(
-        spent < 100,
-        "the daemon spins under a connection flood: {spent} ticks in 3 s"
-    );
-    assert_eq!(
-        daemon.count("accept"),
-        daemon.count("accept error"),
-        "unexpected accept log lines"
-    );
+    let (idle_unix, idle_tcp) = open_idle_connections(&sock, port);
+    the_daemon_stays_idle(&daemon);
 
     // It still polls, stores and alerts: its own outgoing connections have descriptors.
     cbs.publish("2025MM02", 0.8, "2025-04-10T06:30:00");
@@ -97,37 +76,7 @@ fn idle_connection_floods_and_endless_lines_do_not_stop_the_daemon() {
     let (code, _) = http_get(format!("127.0.0.1:{port}").parse().unwrap(), "/healthz");
     assert_eq!(code, 200);
 
-    // A request line that never ends is refused after a bounded read, not buffered.
-    let rss_before = rss_kb(daemon.pid());
-    let mut s = UnixStream::connect(&sock).unwrap();
-    s.set_write_timeout(Some(Duration::from_secs(20))).unwrap();
-    let chunk = vec![b'x'; 1 << 20];
-    let mut sent = 0usize;
-    for _ in 0..512 {
-        if s.write_all(&chunk).is_err() {
-            break;
-        }
-        sent += chunk.len();
-    }
-    let mut answer = String::new();
-    let _ = s.read_to_string(&mut answer);
-    let rss_after = rss_kb(daemon.pid());
-    eprintln!(
-        "endless request line: {} MiB accepted before the daemon closed; RSS {rss_before} -> {rss_after} kB",
-        sent >> 20
-    );
-    assert!(
-        sent < 64 << 20,
-        "the daemon read {sent} bytes of one request line"
-    );
-    assert!(
-        answer.contains("no complete request line") || answer.is_empty(),
-        "{answer}"
-    );
-    assert!(
-        rss_after < rss_before + 32 * 1024,
-        "RSS grew from {rss_before} to {rss_after} kB"
-    );
+    an_endless_request_line_is_refused_after_a_bounded_read(&daemon, &sock);
     let out = statwatch_blocking(&cfg, &["alerts", "--json"]);
     assert!(out.status.success());
 }
@@ -260,5 +209,72 @@ fn a_client_trickling_its_head_is_cut_off() {
     assert!(
         answer.is_empty() || answer.starts_with("HTTP/1.1 408"),
         "{answer}"
+    );
+}
+
+/// 300 idle connections to the control socket and 150 to the metrics port, held open.
+fn open_idle_connections(sock: &Path, port: u16) -> (Vec<UnixStream>, Vec<TcpStream>) {
+    let mut idle_unix = Vec::new();
+    let mut idle_tcp = Vec::new();
+    for _ in 0..300 {
+        idle_unix.push(UnixStream::connect(sock).unwrap());
+    }
+    // The kernel queues only so many TCP connections that are not accepted (128 here).
+    for _ in 0..150 {
+        idle_tcp.push(TcpStream::connect(("127.0.0.1", port)).unwrap());
+    }
+    (idle_unix, idle_tcp)
+}
+
+/// Under the flood the daemon burns no CPU and logs no accept line but its errors.
+fn the_daemon_stays_idle(daemon: &Daemon) {
+    std::thread::sleep(Duration::from_millis(500));
+    let before = cpu_ticks(daemon.pid());
+    std::thread::sleep(Duration::from_secs(3));
+    let spent = cpu_ticks(daemon.pid()) - before;
+    eprintln!("daemon CPU over 3 s with 450 idle connections: {spent} ticks");
+    // A spinning accept loop burns ~300 ticks (100 Hz) in 3 s; an idle daemon a few.
+    assert!(
+        spent < 100,
+        "the daemon spins under a connection flood: {spent} ticks in 3 s"
+    );
+    assert_eq!(
+        daemon.count("accept"),
+        daemon.count("accept error"),
+        "unexpected accept log lines"
+    );
+}
+
+/// A request line that never ends is refused after a bounded read, not buffered.
+fn an_endless_request_line_is_refused_after_a_bounded_read(daemon: &Daemon, sock: &Path) {
+    let rss_before = rss_kb(daemon.pid());
+    let mut s = UnixStream::connect(sock).unwrap();
+    s.set_write_timeout(Some(Duration::from_secs(20))).unwrap();
+    let chunk = vec![b'x'; 1 << 20];
+    let mut sent = 0usize;
+    for _ in 0..512 {
+        if s.write_all(&chunk).is_err() {
+            break;
+        }
+        sent += chunk.len();
+    }
+    let mut answer = String::new();
+    let _ = s.read_to_string(&mut answer);
+    let rss_after = rss_kb(daemon.pid());
+    eprintln!(
+        "endless request line: {} MiB accepted before the daemon closed; RSS {rss_before} -> {rss_after} kB",
+        sent >> 20
+    );
+    assert!(
+        sent < 64 << 20,
+        "the daemon read {sent} bytes of one request line"
+    );
+    assert!(
+        answer.contains("no complete request line") || answer.is_empty(),
+        "{answer}"
+    );
+    assert!(
+        rss_after < rss_before + 32 * 1024,
+        "RSS grew from {rss_before} to {rss_after} kB"
     );
 }

@@ -126,11 +126,30 @@ fn pages_show_series_charts_revisions_and_alerts_in_a_real_browser() {
         return;
     };
     let profile = dir.path().join("chromium");
-    let shots = screenshots();
-
-    let index = browse(
+    the_index_lists_the_series_and_escapes_its_title(&browser, &profile, &base);
+    the_series_page_charts_every_first_print_and_the_revision(&browser, &profile, &base, &api);
+    let alerts = browse(
         &browser,
         &profile,
+        &format!("{base}/alerts"),
+        "--dump-dom",
+        "1200,900",
+    );
+    assert!(alerts.contains("nl-industry-turn"), "{alerts}");
+    assert!(
+        alerts.contains("journal") && alerts.contains("delivered"),
+        "{alerts}"
+    );
+    screenshot_every_page(&browser, &profile, &base);
+    daemon.signal("-TERM");
+    assert!(daemon.wait_exit(Duration::from_secs(20)).success());
+}
+
+/// The index lists the series with its last value, a sparkline and the source's outcome.
+fn the_index_lists_the_series_and_escapes_its_title(browser: &Path, profile: &Path, base: &str) {
+    let index = browse(
+        browser,
+        profile,
         &format!("{base}/"),
         "--dump-dom",
         "1200,900",
@@ -152,17 +171,26 @@ fn pages_show_series_charts_revisions_and_alerts_in_a_real_browser() {
     );
     assert!(!index.contains("<b>calendar"), "{index}");
     assert!(!index.contains("<script"), "{index}");
+}
 
+/// The series page: a chart with a point per period (its first print), the revision of
+/// 2025-02, the title escaped. `api` is the series' JSON.
+fn the_series_page_charts_every_first_print_and_the_revision(
+    browser: &Path,
+    profile: &Path,
+    base: &str,
+    api: &str,
+) {
     let series = browse(
-        &browser,
-        &profile,
+        browser,
+        profile,
         &format!("{base}/series/nl.industry.yoy"),
         "--dump-dom",
         "1200,900",
     );
     assert!(series.contains("class=\"chart\""), "no chart: {series}");
     assert!(series.contains("<polyline"), "no line: {series}");
-    let periods = serde_json::from_str::<serde_json::Value>(&api).unwrap()["observations"]
+    let periods = serde_json::from_str::<serde_json::Value>(api).unwrap()["observations"]
         .as_array()
         .unwrap()
         .len();
@@ -176,20 +204,12 @@ fn pages_show_series_charts_revisions_and_alerts_in_a_real_browser() {
         "the revision of 2025-02: {series}"
     );
     assert!(series.contains("&lt;b&gt;calendar adjusted"), "{series}");
+}
 
-    let alerts = browse(
-        &browser,
-        &profile,
-        &format!("{base}/alerts"),
-        "--dump-dom",
-        "1200,900",
-    );
-    assert!(alerts.contains("nl-industry-turn"), "{alerts}");
-    assert!(
-        alerts.contains("journal") && alerts.contains("delivered"),
-        "{alerts}"
-    );
-
+/// Each page at a desktop size and the index and series at a phone's, kept under
+/// target/screenshots/ to be looked at.
+fn screenshot_every_page(browser: &Path, profile: &Path, base: &str) {
+    let shots = screenshots();
     for (path, file, size) in [
         ("/", "index.png", "1200,900"),
         ("/series/nl.industry.yoy", "series.png", "1200,1400"),
@@ -200,8 +220,8 @@ fn pages_show_series_charts_revisions_and_alerts_in_a_real_browser() {
         let shot = shots.join(file);
         let _ = std::fs::remove_file(&shot);
         browse(
-            &browser,
-            &profile,
+            browser,
+            profile,
             &format!("{base}{path}"),
             &format!("--screenshot={}", shot.display()),
             size,
@@ -209,6 +229,4 @@ fn pages_show_series_charts_revisions_and_alerts_in_a_real_browser() {
         let len = std::fs::metadata(&shot).map_or(0, |m| m.len());
         assert!(len > 5_000, "{} is {len} bytes", shot.display());
     }
-    daemon.signal("-TERM");
-    assert!(daemon.wait_exit(Duration::from_secs(20)).success());
 }

@@ -118,67 +118,75 @@ async fn a_discontinued_table_names_its_successor_once() {
         ("unnamed", "Deze tabel is stopgezet.", "", None, None),
         ("predecessor", predecessor_only, "", None, None),
     ];
-    for (case, description, short, successor, title) in cases {
-        let w = world("").await;
-        // The successor, in the catalogue under its title.
-        w.server.set_table(
-            "84098NED",
-            confidence_table(&confidence_vintage(), "2025-06-22T06:30:00"),
-        );
-        w.server.set_meta(
-            "84098NED",
-            TableMeta {
-                title: Some(NATIONAL_ACCOUNTS.into()),
-                ..TableMeta::default()
-            },
-        );
-        let o = statwatch(&w.config, &["poll"]).await;
-        assert!(o.status.success(), "{case}: {}", stderr(&o));
-        let stored = series_json(&w.config, "nl.industry.yoy").await;
-
-        discontinue(&w.server, description, short);
-        let o = statwatch(&w.config, &["poll"]).await;
-        assert_eq!(o.status.code(), Some(1), "{case}: {}", stdout(&o));
-        let out = stdout(&o);
-        assert!(
-            out.contains("cbs 85806NED: FAILED: the table is discontinued"),
-            "{case}: {out}"
-        );
-        let alerts = changed(&w.hook);
-        assert_eq!(alerts.len(), 1, "{case}: {alerts:#?}");
-        let a = &alerts[0];
-        assert_eq!(a["details"]["event"], "discontinued", "{case}");
-        assert_eq!(
-            a["details"]["successor"].as_str(),
-            successor,
-            "{case}: {a:#}"
-        );
-        assert_eq!(
-            a["details"]["successor_title"].as_str(),
-            title,
-            "{case}: {a:#}"
-        );
-        assert_eq!(a["table"], INDUSTRY);
-        assert_eq!(a["period"], "");
-        assert_eq!(a["value"], Value::Null);
-        // The other table is polled as before.
-        assert!(out.contains("cbs 81234ned: unchanged"), "{case}: {out}");
-
-        // Seen again: nothing new; the stored data is all there.
-        let o = statwatch(&w.config, &["poll"]).await;
-        assert_eq!(o.status.code(), Some(1));
-        assert!(
-            !stdout(&o).contains("fired alert"),
-            "{case}: {}",
-            stdout(&o)
-        );
-        assert_eq!(changed(&w.hook).len(), 1, "{case}");
-        assert_eq!(
-            series_json(&w.config, "nl.industry.yoy").await,
-            stored,
-            "{case}"
-        );
+    for case in cases {
+        discontinue_and_see_the_successor_named_once(case).await;
     }
+}
+
+/// A table stopped as `case` says: the poll fails naming it, one alert carries the successor
+/// (if any can be told), and the next poll fires nothing and keeps the stored data.
+async fn discontinue_and_see_the_successor_named_once(
+    (case, description, short, successor, title): Case<'_>,
+) {
+    let w = world("").await;
+    // The successor, in the catalogue under its title.
+    w.server.set_table(
+        "84098NED",
+        confidence_table(&confidence_vintage(), "2025-06-22T06:30:00"),
+    );
+    w.server.set_meta(
+        "84098NED",
+        TableMeta {
+            title: Some(NATIONAL_ACCOUNTS.into()),
+            ..TableMeta::default()
+        },
+    );
+    let o = statwatch(&w.config, &["poll"]).await;
+    assert!(o.status.success(), "{case}: {}", stderr(&o));
+    let stored = series_json(&w.config, "nl.industry.yoy").await;
+
+    discontinue(&w.server, description, short);
+    let o = statwatch(&w.config, &["poll"]).await;
+    assert_eq!(o.status.code(), Some(1), "{case}: {}", stdout(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains("cbs 85806NED: FAILED: the table is discontinued"),
+        "{case}: {out}"
+    );
+    let alerts = changed(&w.hook);
+    assert_eq!(alerts.len(), 1, "{case}: {alerts:#?}");
+    let a = &alerts[0];
+    assert_eq!(a["details"]["event"], "discontinued", "{case}");
+    assert_eq!(
+        a["details"]["successor"].as_str(),
+        successor,
+        "{case}: {a:#}"
+    );
+    assert_eq!(
+        a["details"]["successor_title"].as_str(),
+        title,
+        "{case}: {a:#}"
+    );
+    assert_eq!(a["table"], INDUSTRY);
+    assert_eq!(a["period"], "");
+    assert_eq!(a["value"], Value::Null);
+    // The other table is polled as before.
+    assert!(out.contains("cbs 81234ned: unchanged"), "{case}: {out}");
+
+    // Seen again: nothing new; the stored data is all there.
+    let o = statwatch(&w.config, &["poll"]).await;
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        !stdout(&o).contains("fired alert"),
+        "{case}: {}",
+        stdout(&o)
+    );
+    assert_eq!(changed(&w.hook).len(), 1, "{case}");
+    assert_eq!(
+        series_json(&w.config, "nl.industry.yoy").await,
+        stored,
+        "{case}"
+    );
 }
 
 /// 85806NED with 336500 recoded as 336510 (an SBI 2025 successor key, say).

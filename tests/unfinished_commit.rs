@@ -125,42 +125,10 @@ fn readers_see_nothing_of_a_poll_whose_transaction_fails_and_is_undone() {
 
     // March: the daemon's poll writes it ahead, holds, then its transaction fails.
     cbs.publish("2025MM03", 1.3, "2025-05-12T06:30:00");
-    let fault = dir.path().join("fault");
-    std::fs::create_dir(&fault).unwrap();
-    let points = "hold-after-write-ahead,fail-poll-transaction";
-    let fault_dir = fault.display().to_string();
-    let daemon = Daemon::spawn(
-        &config,
-        &[
-            ("STATWATCH_FAULT", points),
-            ("STATWATCH_FAULT_DIR", &fault_dir),
-        ],
-    );
-    wait_for("the poll's commit to hold after its writes ahead", || {
-        fault.join("held").exists()
-    });
-    wait_for("the pages", || !http_get_fails(&addr.to_string()));
-    let during = seen(&config, addr);
-    std::fs::write(fault.join("release"), "").unwrap();
-    daemon.wait_line("poll could not be stored", 0);
-    assert!(daemon.count("STATWATCH_FAULT: failing here") > 0);
-    let after = seen(&config, addr);
-    assert_eq!(daemon.count("could not undo"), 0);
-    drop(daemon);
+    let (during, after) = seen_while_held_and_after_the_undo(&config, addr, dir.path());
 
     // The same release committed: every reader shows it, so the reads above could have.
-    let mut daemon = Daemon::spawn(&config, &[]);
-    wait_for("March committed", || {
-        let (code, body) = if http_get_fails(&addr.to_string()) {
-            (0, String::new())
-        } else {
-            http_get(addr, &format!("/api/series/{SERIES}"))
-        };
-        code == 200 && periods(&body).len() == 3
-    });
-    let committed = seen(&config, addr);
-    daemon.signal("-TERM");
-    daemon.wait_exit(Duration::from_secs(20));
+    let committed = seen_once_committed(&config, addr);
     let ids = alert_ids(&committed.alerts);
     assert_eq!(ids.len(), 2, "{}", committed.alerts);
     let march = ids
@@ -182,4 +150,49 @@ fn readers_see_nothing_of_a_poll_whose_transaction_fails_and_is_undone() {
         );
         assert_eq!(s.api, before.0, "{when}: /api/series is `series --json`");
     }
+}
+
+/// What the readers show while the poll's commit holds after its writes ahead, and after
+/// its transaction failed and was undone.
+fn seen_while_held_and_after_the_undo(config: &Path, addr: SocketAddr, dir: &Path) -> (Seen, Seen) {
+    let fault = dir.join("fault");
+    std::fs::create_dir(&fault).unwrap();
+    let points = "hold-after-write-ahead,fail-poll-transaction";
+    let fault_dir = fault.display().to_string();
+    let daemon = Daemon::spawn(
+        config,
+        &[
+            ("STATWATCH_FAULT", points),
+            ("STATWATCH_FAULT_DIR", &fault_dir),
+        ],
+    );
+    wait_for("the poll's commit to hold after its writes ahead", || {
+        fault.join("held").exists()
+    });
+    wait_for("the pages", || !http_get_fails(&addr.to_string()));
+    let during = seen(config, addr);
+    std::fs::write(fault.join("release"), "").unwrap();
+    daemon.wait_line("poll could not be stored", 0);
+    assert!(daemon.count("STATWATCH_FAULT: failing here") > 0);
+    let after = seen(config, addr);
+    assert_eq!(daemon.count("could not undo"), 0);
+    drop(daemon);
+    (during, after)
+}
+
+/// What the readers show once a daemon without faults committed the release.
+fn seen_once_committed(config: &Path, addr: SocketAddr) -> Seen {
+    let mut daemon = Daemon::spawn(config, &[]);
+    wait_for("March committed", || {
+        let (code, body) = if http_get_fails(&addr.to_string()) {
+            (0, String::new())
+        } else {
+            http_get(addr, &format!("/api/series/{SERIES}"))
+        };
+        code == 200 && periods(&body).len() == 3
+    });
+    let committed = seen(config, addr);
+    daemon.signal("-TERM");
+    daemon.wait_exit(Duration::from_secs(20));
+    committed
 }

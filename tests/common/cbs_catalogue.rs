@@ -7,7 +7,8 @@ use std::collections::HashMap;
 
 use serde_json::{json, Map, Value};
 
-use super::cbs_server::{matches_filter, parse_filter, project, FakeTable, TableMeta};
+use super::cbs_server::{FakeTable, TableMeta};
+use super::odata_query::{matches_filter, parse_filter, project};
 
 pub fn answer(
     tables: &HashMap<String, FakeTable>,

@@ -17,6 +17,8 @@ use serde_json::{json, Map, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
+use super::odata_query::{matches_filter, parse_filter, project};
+
 const JSON_TYPE: &str = "application/json;odata=minimalmetadata;streaming=true;charset=utf-8";
 const PUBLIC: &str = "https://opendata.cbs.nl/ODataApi/odata";
 
@@ -357,6 +359,7 @@ fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
         .map(|(_, v)| v.as_str())
 }
 
+/// One entity of one table: a dispatch over the entity handlers below.
 fn answer(
     state: &Mutex<State>,
     table: &str,
@@ -367,227 +370,129 @@ fn answer(
     let Some(t) = st.tables.get(table) else {
         return (404, odata_error(&format!("Table '{table}' not found.")));
     };
-    let select: Option<Vec<String>> =
-        param(params, "$select").map(|s| s.split(',').map(|x| x.trim().to_string()).collect());
     let meta = st.meta.get(table).cloned().unwrap_or_default();
     match entity {
-        "TableInfos" => {
-            let title = meta
-                .title
-                .clone()
-                .unwrap_or_else(|| format!("Fake {table}"));
-            let info = json!({
-                "ID": 0, "Title": title, "ShortTitle": title, "Period": "2020-2026",
-                "Identifier": table, "Modified": t.modified, "ReasonDelivery": "Actualisering",
-                "Frequency": "Permaand", "OutputStatus": t.output_status, "Language": "nl", "Catalog": "CBS",
-                "MetaDataModified": meta.meta_modified.as_ref().unwrap_or(&t.modified),
-                "Description": meta.description, "ShortDescription": meta.short_description,
-            });
-            (200, envelope(table, "TableInfos", vec![info], None))
-        }
-        "DataProperties" => {
-            let mut value = Vec::new();
-            for (i, (d, _)) in t.dimensions.iter().enumerate() {
-                value.push(json!({"odata.type": "Cbs.OData.Dimension", "ID": i, "Type": "Dimension", "Key": d, "Title": d}));
-            }
-            value.push(json!({"odata.type": "Cbs.OData.TimeDimension", "ID": value.len(), "Type": "TimeDimension", "Key": "Perioden", "Title": "Perioden"}));
-            value.push(json!({"odata.type": "Cbs.OData.TopicGroup", "ID": value.len(), "Type": "TopicGroup", "Key": "", "Title": "Indexcijfers"}));
-            let skip = |k: &String| {
-                k == "ID" || k == "Perioden" || t.dimensions.iter().any(|(d, _)| d == k)
-            };
-            for k in t
-                .rows
-                .first()
-                .map(|r| r.keys().filter(|k| !skip(k)).cloned().collect::<Vec<_>>())
-                .unwrap_or_default()
-            {
-                let unit = meta.units.get(&k).map_or("%", String::as_str);
-                value.push(json!({"odata.type": "Cbs.OData.Topic", "ID": value.len(), "Type": "Topic", "Key": k, "Title": k, "Unit": unit, "Decimals": 1, "Datatype": "Double"}));
-            }
-            (200, envelope(table, "DataProperties", value, None))
-        }
-        "Perioden" => {
-            let value = t
-                .periods
-                .iter()
-                .map(|(k, s)| json!({"Key": k, "Title": k.trim(), "Description": "", "Status": s}))
-                .collect();
-            (200, envelope(table, "Perioden", value, None))
-        }
-        "TypedDataSet" => {
-            if let Some(sel) = &select {
-                if let Some(bad) = sel
-                    .iter()
-                    .find(|c| !t.rows.first().is_some_and(|r| r.contains_key(*c)))
-                {
-                    return (
-                        400,
-                        odata_error(&format!("Could not find a property named '{bad}' on type 'Cbs.OData.WebAPI.TypedDataSet'.")),
-                    );
-                }
-            }
-            let filter = parse_filter(param(params, "$filter").unwrap_or(""));
-            let matching: Vec<&Map<String, Value>> = t
-                .rows
-                .iter()
-                .filter(|r| matches_filter(r, &filter))
-                .collect();
-            let skip: usize = param(params, "$skip")
-                .and_then(|s| s.parse().ok())
-                .unwrap_or(0);
-            let page: Vec<Value> = matching
-                .iter()
-                .skip(skip)
-                .take(st.page_size)
-                .map(|r| project(r, select.as_deref()))
-                .collect();
-            let next = (st.endless || skip + st.page_size < matching.len()).then(|| {
-                let mut q = url::form_urlencoded::Serializer::new(String::new());
-                q.append_pair("$format", "json");
-                for (k, v) in params {
-                    if k != "$skip" && k != "$format" {
-                        q.append_pair(k, v);
-                    }
-                }
-                q.append_pair("$skip", &(skip + st.page_size).to_string());
-                format!("{PUBLIC}/{table}/TypedDataSet?{}", q.finish())
-            });
-            (200, envelope(table, "TypedDataSet", page, next))
-        }
-        dim => match t.dimensions.iter().find(|(d, _)| d == dim) {
-            Some((_, keys)) => {
-                let value = keys
-                    .iter()
-                    .map(|k| {
-                        let title = t.titles.get(k.trim()).map_or(k.trim(), String::as_str);
-                        json!({"Key": k, "Title": title})
-                    })
-                    .collect();
-                (200, envelope(table, dim, value, None))
-            }
-            None => (
-                404,
-                odata_error(&format!("Resource '{dim}' not found for table '{table}'.")),
-            ),
-        },
+        "TableInfos" => table_infos(table, t, &meta),
+        "DataProperties" => data_properties(table, t, &meta),
+        "Perioden" => perioden(table, t),
+        "TypedDataSet" => typed_data_set(&st, table, t, params),
+        dim => dimension(table, t, dim),
     }
 }
 
-pub fn project(row: &Map<String, Value>, select: Option<&[String]>) -> Value {
-    match select {
-        None => Value::Object(row.clone()),
-        Some(cols) => Value::Object(
-            cols.iter()
-                .filter_map(|c| row.get(c).map(|v| (c.clone(), v.clone())))
-                .collect(),
+fn table_infos(table: &str, t: &FakeTable, meta: &TableMeta) -> (u16, String) {
+    let title = meta
+        .title
+        .clone()
+        .unwrap_or_else(|| format!("Fake {table}"));
+    let info = json!({
+        "ID": 0, "Title": title, "ShortTitle": title, "Period": "2020-2026",
+        "Identifier": table, "Modified": t.modified, "ReasonDelivery": "Actualisering",
+        "Frequency": "Permaand", "OutputStatus": t.output_status, "Language": "nl", "Catalog": "CBS",
+        "MetaDataModified": meta.meta_modified.as_ref().unwrap_or(&t.modified),
+        "Description": meta.description, "ShortDescription": meta.short_description,
+    });
+    (200, envelope(table, "TableInfos", vec![info], None))
+}
+
+/// The dimensions, the time dimension, one topic group and a topic per measure (the
+/// columns of the first row that are neither `ID`, `Perioden` nor a dimension).
+fn data_properties(table: &str, t: &FakeTable, meta: &TableMeta) -> (u16, String) {
+    let mut value = Vec::new();
+    for (i, (d, _)) in t.dimensions.iter().enumerate() {
+        value.push(json!({"odata.type": "Cbs.OData.Dimension", "ID": i, "Type": "Dimension", "Key": d, "Title": d}));
+    }
+    value.push(json!({"odata.type": "Cbs.OData.TimeDimension", "ID": value.len(), "Type": "TimeDimension", "Key": "Perioden", "Title": "Perioden"}));
+    value.push(json!({"odata.type": "Cbs.OData.TopicGroup", "ID": value.len(), "Type": "TopicGroup", "Key": "", "Title": "Indexcijfers"}));
+    let skip =
+        |k: &String| k == "ID" || k == "Perioden" || t.dimensions.iter().any(|(d, _)| d == k);
+    for k in t
+        .rows
+        .first()
+        .map(|r| r.keys().filter(|k| !skip(k)).cloned().collect::<Vec<_>>())
+        .unwrap_or_default()
+    {
+        let unit = meta.units.get(&k).map_or("%", String::as_str);
+        value.push(json!({"odata.type": "Cbs.OData.Topic", "ID": value.len(), "Type": "Topic", "Key": k, "Title": k, "Unit": unit, "Decimals": 1, "Datatype": "Double"}));
+    }
+    (200, envelope(table, "DataProperties", value, None))
+}
+
+fn perioden(table: &str, t: &FakeTable) -> (u16, String) {
+    let value = t
+        .periods
+        .iter()
+        .map(|(k, s)| json!({"Key": k, "Title": k.trim(), "Description": "", "Status": s}))
+        .collect();
+    (200, envelope(table, "Perioden", value, None))
+}
+
+/// The rows `$filter` selects, one page from `$skip`, projected on `$select` (400 for a
+/// column the table does not have), with a nextLink while rows remain (always, if endless).
+fn typed_data_set(
+    st: &State,
+    table: &str,
+    t: &FakeTable,
+    params: &[(String, String)],
+) -> (u16, String) {
+    let select: Option<Vec<String>> =
+        param(params, "$select").map(|s| s.split(',').map(|x| x.trim().to_string()).collect());
+    if let Some(sel) = &select {
+        if let Some(bad) = sel
+            .iter()
+            .find(|c| !t.rows.first().is_some_and(|r| r.contains_key(*c)))
+        {
+            return (
+                400,
+                odata_error(&format!("Could not find a property named '{bad}' on type 'Cbs.OData.WebAPI.TypedDataSet'.")),
+            );
+        }
+    }
+    let filter = parse_filter(param(params, "$filter").unwrap_or(""));
+    let matching: Vec<&Map<String, Value>> = t
+        .rows
+        .iter()
+        .filter(|r| matches_filter(r, &filter))
+        .collect();
+    let skip: usize = param(params, "$skip")
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let page: Vec<Value> = matching
+        .iter()
+        .skip(skip)
+        .take(st.page_size)
+        .map(|r| project(r, select.as_deref()))
+        .collect();
+    let next = (st.endless || skip + st.page_size < matching.len()).then(|| {
+        let mut q = url::form_urlencoded::Serializer::new(String::new());
+        q.append_pair("$format", "json");
+        for (k, v) in params {
+            if k != "$skip" && k != "$format" {
+                q.append_pair(k, v);
+            }
+        }
+        q.append_pair("$skip", &(skip + st.page_size).to_string());
+        format!("{PUBLIC}/{table}/TypedDataSet?{}", q.finish())
+    });
+    (200, envelope(table, "TypedDataSet", page, next))
+}
+
+/// A dimension's keys with their titles, or 404 for an entity the table does not have.
+fn dimension(table: &str, t: &FakeTable, dim: &str) -> (u16, String) {
+    match t.dimensions.iter().find(|(d, _)| d == dim) {
+        Some((_, keys)) => {
+            let value = keys
+                .iter()
+                .map(|k| {
+                    let title = t.titles.get(k.trim()).map_or(k.trim(), String::as_str);
+                    json!({"Key": k, "Title": title})
+                })
+                .collect();
+            (200, envelope(table, dim, value, None))
+        }
+        None => (
+            404,
+            odata_error(&format!("Resource '{dim}' not found for table '{table}'.")),
         ),
     }
-}
-
-/// One comparison of the OData `$filter` subset CBS clients send.
-pub enum Term {
-    Eq(String, String),
-    StartsWith(String, String),
-    Contains(String, String),
-}
-
-/// Parses the subset of OData `$filter` that CBS clients send: clauses joined by `and`, each a
-/// parenthesised `or` of `Field eq 'v'`, `startswith(Field,'v')` or `substringof('v',Field)`.
-pub fn parse_filter(filter: &str) -> Vec<Vec<Term>> {
-    if filter.trim().is_empty() {
-        return Vec::new();
-    }
-    let unquote = |s: &str| s.trim().trim_matches('\'').replace("''", "'");
-    split_top(filter, " and ")
-        .iter()
-        .map(|clause| {
-            split_top(strip_parens(clause.trim()), " or ")
-                .iter()
-                .map(|t| {
-                    let t = strip_parens(t.trim());
-                    if let Some(args) = t
-                        .strip_prefix("startswith(")
-                        .and_then(|s| s.strip_suffix(')'))
-                    {
-                        let (f, v) = args.split_once(',').unwrap_or(("", ""));
-                        Term::StartsWith(f.trim().to_string(), unquote(v))
-                    } else if let Some(args) = t
-                        .strip_prefix("substringof(")
-                        .and_then(|s| s.strip_suffix(')'))
-                    {
-                        let (v, f) = args.split_once(',').unwrap_or(("", ""));
-                        Term::Contains(f.trim().to_string(), unquote(v))
-                    } else if let Some((f, v)) = t.split_once(" eq ") {
-                        Term::Eq(f.trim().to_string(), unquote(v))
-                    } else {
-                        panic!("fake CBS server: unsupported filter term {t:?}")
-                    }
-                })
-                .collect()
-        })
-        .collect()
-}
-
-pub fn matches_filter(row: &Map<String, Value>, filter: &[Vec<Term>]) -> bool {
-    let field = |name: &str| row.get(name).and_then(Value::as_str).unwrap_or("");
-    filter.iter().all(|clause| {
-        clause.iter().any(|term| match term {
-            Term::Eq(f, v) => field(f) == v,
-            Term::StartsWith(f, v) => field(f).starts_with(v.as_str()),
-            Term::Contains(f, v) => field(f).contains(v.as_str()),
-        })
-    })
-}
-
-fn strip_parens(s: &str) -> &str {
-    let s = s.trim();
-    if s.starts_with('(') && s.ends_with(')') && balanced(&s[1..s.len() - 1]) {
-        strip_parens(&s[1..s.len() - 1])
-    } else {
-        s
-    }
-}
-
-fn balanced(s: &str) -> bool {
-    let mut depth = 0i32;
-    let mut quoted = false;
-    for c in s.chars() {
-        match c {
-            '\'' => quoted = !quoted,
-            '(' if !quoted => depth += 1,
-            ')' if !quoted => {
-                depth -= 1;
-                if depth < 0 {
-                    return false;
-                }
-            }
-            _ => {}
-        }
-    }
-    depth == 0
-}
-
-/// Splits on `sep` outside parentheses and quotes.
-fn split_top<'a>(s: &'a str, sep: &str) -> Vec<&'a str> {
-    let mut out = Vec::new();
-    let (mut depth, mut quoted, mut start) = (0i32, false, 0);
-    let bytes = s.as_bytes();
-    let mut i = 0;
-    while i < s.len() {
-        match bytes[i] {
-            b'\'' => quoted = !quoted,
-            b'(' if !quoted => depth += 1,
-            b')' if !quoted => depth -= 1,
-            _ if depth == 0 && !quoted && s[i..].starts_with(sep) => {
-                out.push(&s[start..i]);
-                i += sep.len();
-                start = i;
-                continue;
-            }
-            _ => {}
-        }
-        i += 1;
-    }
-    out.push(&s[start..]);
-    out
 }

@@ -276,7 +276,7 @@ pub fn industry_series(title: &str) -> Series {
 }
 
 /// The config the CBS tests use: both series of the 2025 replay, a log receiver, `extra`.
-/// Tests edit its text (tests/cbs.rs replaces lines and names a line number in an error), so
+/// Tests edit its text (tests/cbs_failures.rs replaces lines and names a line number in an error), so
 /// its rendering is kept as it is.
 pub fn cbs_config(base_url: &str, state_dir: &Path, extra: &str) -> String {
     ConfigText::new(state_dir)

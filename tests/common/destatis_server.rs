@@ -369,6 +369,8 @@ fn login(headers: &HeaderMap) -> Option<bool> {
     }
 }
 
+/// One request: counted, then the outage, the login, the findings and the table's state
+/// decide before the published table's endpoints answer.
 fn answer(
     g: &mut Genesis,
     endpoint: &str,
@@ -376,14 +378,7 @@ fn answer(
     headers: &HeaderMap,
     form: &BTreeMap<String, String>,
 ) -> Response {
-    *g.counts.entry(endpoint.to_string()).or_default() += 1;
-    g.forms.push((endpoint.to_string(), form.clone()));
-    if let Some(q) = query {
-        g.queries.push(q.to_string());
-    }
-    if headers.contains_key("username") || headers.contains_key("password") {
-        g.saw_credentials += 1;
-    }
+    record(g, endpoint, query, headers, form);
     if g.html_outage {
         return html_page();
     }
@@ -403,16 +398,49 @@ fn answer(
         return no_object(endpoint);
     }
     if g.withdrawn {
-        return match endpoint {
-            "data/tablefile" => envelope(
-                endpoint,
-                90,
-                "Die angeforderte Tabelle ist nicht vorhanden.",
-                Value::Null,
-            ),
-            _ => no_object(endpoint),
-        };
+        return withdrawn(endpoint);
     }
+    published(g, endpoint, form, token)
+}
+
+/// What the tests read back: counts, forms, query strings and credentials seen.
+fn record(
+    g: &mut Genesis,
+    endpoint: &str,
+    query: Option<&str>,
+    headers: &HeaderMap,
+    form: &BTreeMap<String, String>,
+) {
+    *g.counts.entry(endpoint.to_string()).or_default() += 1;
+    g.forms.push((endpoint.to_string(), form.clone()));
+    if let Some(q) = query {
+        g.queries.push(q.to_string());
+    }
+    if headers.contains_key("username") || headers.contains_key("password") {
+        g.saw_credentials += 1;
+    }
+}
+
+/// A withdrawn table: its file is gone, everything else knows no such object.
+fn withdrawn(endpoint: &str) -> Response {
+    match endpoint {
+        "data/tablefile" => envelope(
+            endpoint,
+            90,
+            "Die angeforderte Tabelle ist nicht vorhanden.",
+            Value::Null,
+        ),
+        _ => no_object(endpoint),
+    }
+}
+
+/// The endpoints of the published table: the catalogue, the file and the job's result.
+fn published(
+    g: &mut Genesis,
+    endpoint: &str,
+    form: &BTreeMap<String, String>,
+    token: bool,
+) -> Response {
     let field = |k: &str| form.get(k).map(String::as_str).unwrap_or("");
     match endpoint {
         "catalogue/cubes" if g.cubes_missing => {
@@ -441,30 +469,33 @@ fn answer(
         "data/tablefile" if field("name") == PRODUCTION && field("format") == "ffcsv" => {
             tablefile(g, endpoint, field("job") == "true", token)
         }
-        "catalogue/results" if field("selection") == JOB => {
-            let not_ready = match &g.table {
-                TableMode::TooBig { not_ready, .. } => *not_ready,
-                _ => 0,
-            };
-            g.result_polls += 1;
-            if g.result_polls <= not_ready {
-                json_response(fixture(
-                    "catalogue_results_12531-0043_job_status104_not-ready.json",
-                ))
-            } else {
-                envelope(
-                    endpoint,
-                    0,
-                    "erfolgreich",
-                    json!([{"Code": JOB, "Content": "Produktionsindex", "Values": "412"}]),
-                )
-            }
-        }
+        "catalogue/results" if field("selection") == JOB => job_result(g, endpoint),
         "data/resultfile" if field("name") == JOB => match g.table.clone() {
             TableMode::TooBig { zip, .. } => zip_response(zip),
             _ => envelope(endpoint, 90, "nicht gefunden", Value::Null),
         },
         _ => no_object(endpoint),
+    }
+}
+
+/// The job's entry in `catalogue/results`: not ready for the first `not_ready` asks.
+fn job_result(g: &mut Genesis, endpoint: &str) -> Response {
+    let not_ready = match &g.table {
+        TableMode::TooBig { not_ready, .. } => *not_ready,
+        _ => 0,
+    };
+    g.result_polls += 1;
+    if g.result_polls <= not_ready {
+        json_response(fixture(
+            "catalogue_results_12531-0043_job_status104_not-ready.json",
+        ))
+    } else {
+        envelope(
+            endpoint,
+            0,
+            "erfolgreich",
+            json!([{"Code": JOB, "Content": "Produktionsindex", "Values": "412"}]),
+        )
     }
 }
 

@@ -1,6 +1,7 @@
 //! What the tests share, in one place (each test binary includes it with `mod common;`):
 //! running the binary ([`bin`]), writing its config ([`config`]), loopback plumbing
-//! ([`net`]), the fake servers (CBS in [`cbs_server`], GENESIS in [`destatis_server`] with
+//! ([`net`]), the fake servers (CBS in [`cbs_server`], the OData query options it and the
+//! catalogue read in [`odata_query`], GENESIS in [`destatis_server`] with
 //! the Destatis source tests' table and config in [`genesis`], a
 //! webhook receiver in [`hook`], the chat platforms in [`notify::platforms`], SMTP in
 //! [`smtp`]), the daemon tests' helpers ([`daemon`]), the notify tests' helpers ([`notify`]),
@@ -20,6 +21,7 @@ pub mod genesis;
 pub mod hook;
 pub mod net;
 pub mod notify;
+pub mod odata_query;
 pub mod smtp;
 
 use std::path::PathBuf;

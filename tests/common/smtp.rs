@@ -1,7 +1,7 @@
 //! A real SMTP server for the tests: Debian's python3-aiosmtpd (`tests/smtp_server.py`) on
 //! 127.0.0.1 with STARTTLS or implicit TLS and AUTH, a certificate from a test CA made here
-//! with rcgen, and the `[smtp]` config that trusts it. Shared by tests/email.rs and
-//! tests/briefs.rs.
+//! with rcgen, and the `[smtp]` config that trusts it. Shared by tests/email.rs,
+//! tests/email_content.rs and tests/briefs.rs.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};

@@ -100,6 +100,23 @@ fn a_function_is_measured_from_fn_to_its_closing_brace() {
 }
 
 #[test]
+fn a_long_function_or_file_in_tests_is_a_problem_as_in_src() {
+    let long = format!("fn scenario() {{\n{}}}\n", "    step();\n".repeat(80));
+    let big = "// a line\n".repeat(601);
+    let mut tests = files(&[("story.rs", &long), ("big.rs", &big)]);
+    for f in &mut tests {
+        f.shown = format!("tests/{}", f.rel);
+    }
+    assert_eq!(
+        sizes(&[], &tests),
+        vec![
+            "function over 80 lines: tests/story.rs:1 `scenario` is 82 lines",
+            "file over 600 lines: tests/big.rs is 601 lines",
+        ]
+    );
+}
+
+#[test]
 fn test_code_and_doc_links_are_edges() {
     let files = files(&[
         ("lib.rs", "mod a; mod b; mod c;"),

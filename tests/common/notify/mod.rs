@@ -1,6 +1,7 @@
-//! Helpers shared by the notify tests (`tests/webhook.rs`, `tests/email.rs`, `tests/chat.rs`,
-//! `tests/upgrade.rs`): their config, alert fixtures, the outbox of a store in a temp dir,
-//! and a log capture that lets a test check that no secret ever reaches a log line.
+//! Helpers shared by the notify tests (`tests/webhook.rs`, `tests/email.rs`,
+//! `tests/email_content.rs`, `tests/chat.rs`, `tests/upgrade.rs`): their config, alert
+//! fixtures, the outbox of a store in a temp dir, and a log capture that lets a test check
+//! that no secret ever reaches a log line.
 
 use std::io::Write;
 use std::path::Path;

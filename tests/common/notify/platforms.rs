@@ -90,72 +90,7 @@ impl Platforms {
 async fn handle(State(s): State<Arc<Inner>>, uri: Uri, body: Bytes) -> Response {
     let path = uri.path().to_string();
     let parsed: Result<Value, String> = serde_json::from_slice(&body).map_err(|e| e.to_string());
-    let (invalid, own): (Option<String>, Reply) = match path.as_str() {
-        SLACK_PATH => {
-            let bad = parsed.and_then(|v| slack(&v)).err();
-            let reply = match bad {
-                Some(_) => Reply {
-                    status: 400,
-                    retry_after: None,
-                    body: "invalid_payload",
-                },
-                None => Reply {
-                    status: 200,
-                    retry_after: None,
-                    body: "ok",
-                },
-            };
-            (bad, reply)
-        }
-        MATTERMOST_PATH => {
-            let bad = parsed.and_then(|v| mattermost(&v)).err();
-            let reply = match bad {
-                Some(_) => Reply {
-                    status: 400,
-                    retry_after: None,
-                    body: r#"{"id":"web.incoming_webhook.text.app_error","message":"No text specified.","status_code":400}"#,
-                },
-                None => Reply {
-                    status: 200,
-                    retry_after: None,
-                    body: "ok",
-                },
-            };
-            (bad, reply)
-        }
-        TEAMS_PATH => {
-            let bad = parsed.and_then(|v| teams(&v)).err();
-            let reply = match bad {
-                Some(_) => Reply {
-                    status: 400,
-                    retry_after: None,
-                    body: r#"{"error":{"code":"InvalidRequestContent","message":"The input body for trigger 'manual' of type 'Request' did not match its schema definition."}}"#,
-                },
-                None => Reply {
-                    status: 202,
-                    retry_after: None,
-                    body: "",
-                },
-            };
-            (bad, reply)
-        }
-        _ => {
-            let bad = parsed.and_then(|v| alertmanager(&v)).err();
-            let reply = match bad {
-                Some(_) => Reply {
-                    status: 400,
-                    retry_after: None,
-                    body: r#"{"code":400,"message":"invalid alerts"}"#,
-                },
-                None => Reply {
-                    status: 200,
-                    retry_after: None,
-                    body: "",
-                },
-            };
-            (bad, reply)
-        }
-    };
+    let (invalid, own) = own_reply(&path, parsed);
     let r = s.script.lock().unwrap().pop_front().unwrap_or(own);
     s.requests.lock().unwrap().push(Recorded {
         at: Utc::now(),
@@ -169,6 +104,45 @@ async fn handle(State(s): State<Arc<Inner>>, uri: Uri, body: Bytes) -> Response 
         Some(ra) => (status, [("retry-after", ra)], r.body).into_response(),
         None => (status, r.body).into_response(),
     }
+}
+
+type Check = fn(&Value) -> Result<(), String>;
+
+/// What the platform at `path` says of the body: why it is invalid, if it is, and its
+/// answer, (status, body) as the real platform sends for a valid or an invalid payload.
+fn own_reply(path: &str, parsed: Result<Value, String>) -> (Option<String>, Reply) {
+    let (check, valid, invalid): (Check, (u16, &'static str), (u16, &'static str)) = match path {
+        SLACK_PATH => (slack, (200, "ok"), (400, "invalid_payload")),
+        MATTERMOST_PATH => (
+            mattermost,
+            (200, "ok"),
+            (
+                400,
+                r#"{"id":"web.incoming_webhook.text.app_error","message":"No text specified.","status_code":400}"#,
+            ),
+        ),
+        TEAMS_PATH => (
+            teams,
+            (202, ""),
+            (
+                400,
+                r#"{"error":{"code":"InvalidRequestContent","message":"The input body for trigger 'manual' of type 'Request' did not match its schema definition."}}"#,
+            ),
+        ),
+        _ => (
+            alertmanager,
+            (200, ""),
+            (400, r#"{"code":400,"message":"invalid alerts"}"#),
+        ),
+    };
+    let bad = parsed.and_then(|v| check(&v)).err();
+    let (status, body) = if bad.is_some() { invalid } else { valid };
+    let reply = Reply {
+        status,
+        retry_after: None,
+        body,
+    };
+    (bad, reply)
 }
 
 fn text_of<'a>(t: &'a Value, what: &str) -> Result<&'a str, String> {
