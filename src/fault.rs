@@ -3,6 +3,7 @@
 //! what was already on disk) when it reaches that point. tests/crash.rs uses it to show what a
 //! crash at exactly that moment leaves; random kill delays rarely land in a window of a few
 //! milliseconds. Without the variable a point costs one environment lookup per poll.
+//! Also one panic point, in every daemon task ([`PANIC_IN_DUTY`]).
 
 use tracing::error;
 
@@ -23,5 +24,18 @@ pub(crate) fn point(name: &str) {
             "STATWATCH_FAULT: aborting here, as a crash would"
         );
         std::process::abort();
+    }
+}
+
+/// `STATWATCH_FAULT=panic:<duty>` (`panic:source cbs`, `panic:heartbeat`: a duty's name as
+/// docs/daemon.md lists them): that duty's task panics as it starts, as a bug in it would, so
+/// a test sees what the daemon does when a task dies. Unlike the crash points, not an abort.
+pub(crate) const PANIC_IN_DUTY: &str = "panic:";
+
+/// Panics if `STATWATCH_FAULT` is [`PANIC_IN_DUTY`] followed by `duty`.
+pub(crate) fn panic_in(duty: &str) {
+    let fault = std::env::var("STATWATCH_FAULT").unwrap_or_default();
+    if fault.strip_prefix(PANIC_IN_DUTY) == Some(duty) {
+        panic!("STATWATCH_FAULT: a panic in the {duty} task");
     }
 }
