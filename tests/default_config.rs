@@ -9,7 +9,9 @@
 mod common;
 
 use std::collections::HashMap;
-use std::process::Command;
+use std::io::BufRead;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
 
 use common::destatis_server::{production_release, DestatisServer, DESTATIS_TOKEN};
 use common::*;
@@ -62,8 +64,15 @@ fn table(dims: &[(&str, &[&str])], measures: &[&str], periods: &[&str]) -> FakeT
     }
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn every_table_of_the_default_config_polls_against_the_real_shapes() {
+/// The fake servers with the default config's tables, and the shipped config pointed at them.
+struct Fakes {
+    cbs: CbsServer,
+    destatis: DestatisServer,
+    dir: tempfile::TempDir,
+    cfg: PathBuf,
+}
+
+async fn default_config_on_fakes() -> Fakes {
     let cbs = CbsServer::start().await;
     let destatis = DestatisServer::start().await;
     destatis.publish("08.05.2025 08:00:04h", production_release("2025-05"));
@@ -131,6 +140,23 @@ async fn every_table_of_the_default_config_polls_against_the_real_shapes() {
     );
     let cfg = dir.path().join("statwatch.toml");
     std::fs::write(&cfg, text).unwrap();
+    Fakes {
+        cbs,
+        destatis,
+        dir,
+        cfg,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_table_of_the_default_config_polls_against_the_real_shapes() {
+    // Every part bound: the servers answer and the directory stays until the test ends.
+    let Fakes {
+        cbs: _cbs,
+        destatis,
+        dir: _dir,
+        cfg,
+    } = default_config_on_fakes().await;
     let run = move |args: &[&str]| {
         let out = Command::new(env!("CARGO_BIN_EXE_statwatch"))
             .arg("--config")
@@ -181,4 +207,64 @@ async fn every_table_of_the_default_config_polls_against_the_real_shapes() {
         ]
     );
     assert_eq!(destatis.count("data/tablefile"), 1, "one download");
+}
+
+/// Not a check (memory is never asserted): the daemon's idle memory on the default config,
+/// read from /proc/PID/status after its first poll of both sources. Run by
+/// benches/idle_rss.sh; `STATWATCH_BIN` measures that binary instead of this build's.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore]
+async fn idle_rss_after_the_first_poll() {
+    let fakes = default_config_on_fakes().await;
+    let bin = std::env::var("STATWATCH_BIN").unwrap_or(env!("CARGO_BIN_EXE_statwatch").into());
+    let cfg = fakes.cfg.clone();
+    let report = tokio::task::spawn_blocking(move || {
+        let mut child = Command::new(bin)
+            .arg("--config")
+            .arg(&cfg)
+            .arg("run")
+            .env("DESTATIS_TOKEN", DESTATIS_TOKEN)
+            .env("JOURNAL_STREAM", "1:1")
+            .env("RUST_LOG", "info")
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
+        let mut polled = 0;
+        for line in lines.map_while(Result::ok) {
+            if line.contains("poll finished") {
+                assert!(!line.contains("FAILED"), "{line}");
+                polled += 1;
+                if polled == 2 {
+                    break;
+                }
+            }
+        }
+        assert_eq!(polled, 2, "the daemon ended before both sources polled");
+        // The poll's tasks and buffers settle: the figure is the idle daemon's.
+        std::thread::sleep(std::time::Duration::from_secs(2));
+        let status = std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap();
+        if let Ok(out) = std::env::var("SMAPS_OUT") {
+            std::fs::write(
+                out,
+                std::fs::read(format!("/proc/{}/smaps", child.id())).unwrap(),
+            )
+            .unwrap();
+        }
+        let _ = Command::new("kill").arg(child.id().to_string()).status();
+        let _ = child.wait();
+        status
+            .lines()
+            .filter(|l| {
+                ["VmRSS", "VmHWM", "RssAnon", "RssFile", "Threads"]
+                    .iter()
+                    .any(|k| l.starts_with(k))
+            })
+            .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+            .collect::<Vec<_>>()
+            .join("\n")
+    })
+    .await
+    .unwrap();
+    println!("default config, after the first poll:\n{report}");
 }

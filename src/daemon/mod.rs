@@ -202,6 +202,20 @@ async fn start_control(
     }
 }
 
+/// What the web listener serves, its page templates compiled.
+fn web_state(
+    metrics: &Arc<Metrics>,
+    store: &Store,
+    config: &Arc<std::sync::RwLock<Arc<Config>>>,
+) -> Result<WebState, WebError> {
+    Ok(WebState {
+        metrics: metrics.clone(),
+        store: store.clone(),
+        config: config.clone(),
+        templates: Arc::new(Templates::load()?),
+    })
+}
+
 /// What a task hands back to the loop when it finishes, by duty.
 enum Done {
     Poll {
@@ -228,8 +242,10 @@ pub(super) struct Daemon {
     store: Store,
     notifier: Arc<Notifier>,
     metrics: Arc<Metrics>,
-    /// What the web listener serves; kept so a reload can start it on a new address.
-    web: WebState,
+    /// What the web listener serves, made when one first starts (at start-up, or by a reload
+    /// that adds `[web]`) and kept for later ones: a daemon without pages never compiles
+    /// their templates.
+    web: Option<WebState>,
     server: Option<WebServer>,
     sources: BTreeMap<String, Armed>,
     /// The tasks running, each under its duty.
@@ -268,15 +284,13 @@ impl Daemon {
         let built = arm::build_sources(&config)?;
         let metrics = Arc::new(Metrics::new(MAX_HEARTBEAT_AGE));
         metrics.declare(&config);
-        let web = WebState {
-            metrics: metrics.clone(),
-            store: store.clone(),
-            config: shared_config.clone(),
-            templates: Arc::new(Templates::load()?),
-        };
-        let server = match &config.web {
-            Some(w) => Some(WebServer::start(w.listen, web.clone()).await?),
-            None => None,
+        let (web, server) = match &config.web {
+            Some(w) => {
+                let web = web_state(&metrics, &store, &shared_config)?;
+                let server = WebServer::start(w.listen, web.clone()).await?;
+                (Some(web), Some(server))
+            }
+            None => (None, None),
         };
         let sources = arm::at_start(&config, &store, &metrics, built, Utc::now())?;
         metrics.set_outbox_pending(store.pending_count()? as usize);

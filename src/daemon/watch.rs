@@ -24,7 +24,8 @@ const PING_TIMEOUT: Duration = Duration::from_secs(10);
 pub(super) struct Watch {
     next_overdue: Instant,
     next_ping: Instant,
-    client: reqwest::Client,
+    /// The heartbeat's client, made at the first ping: without `[heartbeat]`, none.
+    client: Option<reqwest::Client>,
 }
 
 impl Watch {
@@ -32,14 +33,21 @@ impl Watch {
         Watch {
             next_overdue: now + OVERDUE_EVERY,
             next_ping: now,
+            client: None,
+        }
+    }
+
+    fn client(&mut self) -> reqwest::Client {
+        let client = self.client.get_or_insert_with(|| {
             // A dead-man URL never needs a redirect; following one could send the check's
             // secret URL's successor elsewhere.
-            client: reqwest::Client::builder()
+            reqwest::Client::builder()
                 .timeout(PING_TIMEOUT)
                 .redirect(reqwest::redirect::Policy::none())
                 .build()
-                .unwrap_or_default(),
-        }
+                .unwrap_or_default()
+        });
+        client.clone()
     }
 }
 
@@ -86,7 +94,7 @@ impl Daemon {
         // Never in a burst: the next ping is an interval after this one, whatever happens.
         self.watch.next_ping = now + hb.interval;
         self.expect_ping();
-        let (store, client) = (self.store.clone(), self.watch.client.clone());
+        let (store, client) = (self.store.clone(), self.watch.client());
         self.duties.spawn(Duty::Heartbeat, async move {
             let probe = tokio::task::spawn_blocking(move || store.probe_write(Utc::now())).await;
             match probe {
