@@ -352,3 +352,28 @@ fn a_poll_task_that_panics_is_named_and_its_source_polls_again_at_its_next_tick(
     let status = daemon.wait_exit(Duration::from_secs(20));
     assert!(status.success(), "{status:?}");
 }
+
+#[test]
+fn a_reload_that_adds_a_web_listener_serves_the_pages() {
+    let cbs = FakeCbs::start();
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let cfg = write(
+        &dir.path().join("statwatch.toml"),
+        &config(&state, &cbs, EVERY_2S, ""),
+    );
+    // Started without pages: their templates are compiled by the reload that adds them.
+    let mut daemon = Daemon::spawn(&cfg, &[]);
+    daemon.wait_line("baseline stored", 0);
+    let port = free_port();
+    let web = format!("\n[web]\nlisten = \"127.0.0.1:{port}\"\n");
+    std::fs::write(&cfg, config(&state, &cbs, EVERY_2S, &web)).unwrap();
+    let mark = daemon.lines().len();
+    daemon.signal("-HUP");
+    daemon.wait_line("config reloaded", mark);
+    let (status, body) = http_get(format!("127.0.0.1:{port}").parse().unwrap(), "/");
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("Industrial production NL"), "{body}");
+    daemon.signal("-TERM");
+    assert!(daemon.wait_exit(Duration::from_secs(20)).success());
+}
