@@ -1,8 +1,8 @@
 //! The daemon (`statwatch run`): config -> store, sources, notifier -> one scheduling loop;
 //! signals and the shutdown token; what each task hands back to the loop (`Done`). The
 //! duties the loop runs as tasks, by name, are in [`duty`], arming sources in [`arm`], the
-//! poll and delivery tasks in [`tasks`], the overdue check and heartbeat in [`watch`], SIGHUP
-//! in [`reload`], sd_notify in [`systemd`].
+//! poll, delivery and prune tasks in [`tasks`], the overdue check and heartbeat in [`watch`],
+//! SIGHUP in [`reload`], sd_notify in [`systemd`].
 //!
 //! One tokio loop owns all scheduling. Each turn it starts the polls whose tick has come
 //! (one per source at a time: a tick that lands while that source's poll runs is skipped and
