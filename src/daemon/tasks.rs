@@ -20,8 +20,8 @@ use crate::store::StoreError;
 /// Gives the heap's free pages back to the system. A first sync of a whole table allocates
 /// tens of MB, all freed when its poll ends, but glibc returns only the free top of the heap
 /// and the one arena (main.rs) keeps the rest, so the daemon would idle at its largest
-/// poll's peak until the next: after a 2-million-cell first sync, 127 MB instead of 58 MB.
-/// A few milliseconds on the blocking pool; a heap with little free costs next to nothing.
+/// poll's peak: after the first sync of a 2-million-cell table, 73-100 MB instead of 59-64
+/// (benches/idle_rss.sh). On the blocking pool; a heap with little free costs next to nothing.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 fn release_freed_memory() {
     // SAFETY: malloc_trim only releases free memory and takes the arena's lock to do so.
