@@ -2,10 +2,11 @@
 //! in its environment makes the process misbehave at each named point, as that point's kind
 //! says: a crash point ([`point`]) aborts (as a SIGKILL or a power cut would end it: no
 //! destructors, no flush beyond what was already on disk), a failing point ([`fails`]) makes
-//! its step return an error, a holding point ([`hold`]) waits there for the test. They show
-//! what a fault at exactly that moment leaves (tests/crash.rs, tests/flood.rs,
-//! tests/unfinished_commit.rs); random kill delays rarely land in a window of a few
-//! milliseconds. Without the variable a point costs one environment lookup.
+//! its step return an error, a holding point ([`hold`]) waits there for the test, a panic
+//! point ([`panic_in`], `panic:<duty>`) makes a daemon duty's task panic as a bug in it would.
+//! They show what a fault at exactly that moment leaves (tests/crash.rs, tests/flood.rs,
+//! tests/unfinished_commit.rs, tests/daemon.rs); random kill delays rarely land in a window
+//! of a few milliseconds. Without the variable a point costs one environment lookup.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -103,4 +104,16 @@ thread_local! {
 #[cfg(test)]
 pub(crate) fn arm(name: &'static str) {
     ARMED.with(|a| a.set(Some(name)));
+}
+
+/// `STATWATCH_FAULT=panic:<duty>` (`panic:source cbs`, `panic:heartbeat`: a duty's name as
+/// docs/daemon.md lists them): that duty's task panics as it starts, as a bug in it would, so
+/// a test sees what the daemon does when a task dies. Unlike the crash points, not an abort.
+pub(crate) const PANIC_IN_DUTY: &str = "panic:";
+
+/// Panics if `STATWATCH_FAULT` names [`PANIC_IN_DUTY`] followed by `duty`.
+pub(crate) fn panic_in(duty: &str) {
+    if named(&format!("{PANIC_IN_DUTY}{duty}")) {
+        panic!("STATWATCH_FAULT: a panic in the {duty} task");
+    }
 }

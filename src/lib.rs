@@ -108,7 +108,8 @@
 //! - [`retry`]: the one backoff policy (exponential, capped, jittered) and a retry loop.
 //! - [`scheduler`]: pure, `Schedule` (cron in a time zone, DST-correct), start-up catch-up.
 //! - [`daemon`]: `statwatch run`: the scheduling loop, shutdown token and the tasks it runs
-//!   (`mod.rs`), arming sources (`arm.rs`), poll and delivery tasks (`tasks.rs`), the hourly
+//!   (`mod.rs`), its duties by name and the table of their running tasks (`duty.rs`), arming
+//!   sources (`arm.rs`), poll, delivery and prune tasks (`tasks.rs`), the hourly
 //!   overdue check and the heartbeat (`watch.rs`), the wall clock against the monotonic one
 //!   (`clock.rs`), SIGHUP (`reload.rs`), sd_notify (`systemd.rs`).
 //! - [`query`]: the read-only views (`series`, `alerts`, `backtest`, and `export` as CSV in

@@ -347,3 +347,46 @@ fn series_and_alerts_answer_while_the_daemon_holds_the_store() {
     // With the daemon gone, the CLI opens the store itself.
     assert_eq!(alerts_json(&cfg).len(), 1);
 }
+
+#[test]
+fn a_poll_task_that_panics_is_named_and_its_source_polls_again_at_its_next_tick() {
+    let cbs = FakeCbs::start();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(
+        dir.path(),
+        &daemon_config(&dir.path().join("state"), &cbs, EVERY_2S, ""),
+    );
+    // Every poll of `cbs` panics as its task starts (src/fault.rs).
+    let mut daemon = Daemon::spawn(&cfg, &[("STATWATCH_FAULT", "panic:source cbs")]);
+    let died = daemon.wait_line("task died", 0);
+    assert!(died.contains("duty=source cbs"), "{died}");
+    assert!(died.contains("next tick"), "{died}");
+    // The daemon goes on: the duty runs again (and dies again) at the next tick.
+    wait_for("the poll to run again", || daemon.count("task died") >= 2);
+    assert_eq!(cbs.checks(), 0, "the panic came before any request");
+    daemon.signal("-TERM");
+    let status = daemon.wait_exit(Duration::from_secs(20));
+    assert!(status.success(), "{status:?}");
+}
+
+#[test]
+fn a_reload_that_adds_a_web_listener_serves_the_pages() {
+    let cbs = FakeCbs::start();
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let cfg = write_config(dir.path(), &daemon_config(&state, &cbs, EVERY_2S, ""));
+    // Started without pages: their templates are compiled by the reload that adds them.
+    let mut daemon = Daemon::spawn(&cfg, &[]);
+    daemon.wait_line("baseline stored", 0);
+    let port = free_port();
+    let web = format!("\n[web]\nlisten = \"127.0.0.1:{port}\"\n");
+    std::fs::write(&cfg, daemon_config(&state, &cbs, EVERY_2S, &web)).unwrap();
+    let mark = daemon.lines().len();
+    daemon.signal("-HUP");
+    daemon.wait_line("config reloaded", mark);
+    let (status, body) = http_get(format!("127.0.0.1:{port}").parse().unwrap(), "/");
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("Industrial production NL"), "{body}");
+    daemon.signal("-TERM");
+    assert!(daemon.wait_exit(Duration::from_secs(20)).success());
+}

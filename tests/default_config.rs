@@ -9,6 +9,8 @@
 mod common;
 
 use std::collections::HashMap;
+use std::io::BufRead;
+use std::process::{Command, Stdio};
 
 use common::destatis_server::{production_release, DestatisServer, DESTATIS_TOKEN};
 use common::*;
@@ -61,15 +63,35 @@ fn table(dims: &[(&str, &[&str])], measures: &[&str], periods: &[&str]) -> FakeT
     }
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn every_table_of_the_default_config_polls_against_the_real_shapes() {
+/// The fake servers serving the default config's tables, and the shipped config pointed at
+/// them (bound: the servers answer and the directory stays while this lives).
+struct Fakes {
+    _cbs: CbsServer,
+    destatis: DestatisServer,
+    _dir: tempfile::TempDir,
+    cfg: std::path::PathBuf,
+}
+
+async fn default_config_on_fakes() -> Fakes {
     let cbs = CbsServer::start().await;
     let destatis = DestatisServer::start().await;
     destatis.publish("08.05.2025 08:00:04h", production_release("2025-05"));
     serve_the_real_shapes(&cbs);
     let dir = tempfile::tempdir().unwrap();
     let cfg = the_default_config(dir.path(), &cbs, &destatis);
-    let ((ok, text), german) = check_poll_and_read_the_german_figures(cfg).await;
+    Fakes {
+        _cbs: cbs,
+        destatis,
+        _dir: dir,
+        cfg,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_table_of_the_default_config_polls_against_the_real_shapes() {
+    let fakes = default_config_on_fakes().await;
+    let destatis = &fakes.destatis;
+    let ((ok, text), german) = check_poll_and_read_the_german_figures(fakes.cfg.clone()).await;
     assert!(ok, "every table must poll:\n{text}");
     assert!(!text.contains("FAILED"), "{text}");
     for t in [
@@ -201,4 +223,51 @@ async fn check_poll_and_read_the_german_figures(
     })
     .await
     .unwrap()
+}
+
+/// Not a check (memory is never asserted): the daemon's idle memory on the default config,
+/// read from /proc/PID/status after its first poll of both sources. Run by
+/// benches/idle_rss.sh; `STATWATCH_BIN` measures that binary instead of this build's.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore]
+async fn idle_rss_after_the_first_poll() {
+    let fakes = default_config_on_fakes().await;
+    let mut run = Statwatch::with_config(&fakes.cfg)
+        .args(["run"])
+        .env("DESTATIS_TOKEN", DESTATIS_TOKEN);
+    if let Ok(bin) = std::env::var("STATWATCH_BIN") {
+        run = run.of_binary(&bin);
+    }
+    let mut cmd = run.command();
+    cmd.stdout(Stdio::null()).stderr(Stdio::piped());
+    let report = tokio::task::spawn_blocking(move || {
+        let mut child = cmd.spawn().unwrap();
+        let lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
+        let polled = lines
+            .map_while(Result::ok)
+            .filter(|line| line.contains("poll finished"))
+            .inspect(|line| assert!(!line.contains("FAILED"), "{line}"))
+            .take(2)
+            .count();
+        assert_eq!(polled, 2, "the daemon ended before both sources polled");
+        // The poll's tasks and buffers settle: the figure is the idle daemon's.
+        std::thread::sleep(std::time::Duration::from_secs(2));
+        let status = std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap();
+        // SIGTERM: the daemon drains and exits as a service manager would stop it.
+        let _ = Command::new("kill").arg(child.id().to_string()).status();
+        let _ = child.wait();
+        status
+            .lines()
+            .filter(|l| {
+                ["VmRSS", "VmHWM", "RssAnon", "RssFile", "Threads"]
+                    .iter()
+                    .any(|k| l.starts_with(k))
+            })
+            .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+            .collect::<Vec<_>>()
+            .join("\n")
+    })
+    .await
+    .unwrap();
+    println!("default config, after the first poll:\n{report}");
 }

@@ -22,7 +22,6 @@ pub(super) struct Armed {
     /// The schedule as configured, to tell on reload whether it changed.
     pub schedule_key: String,
     pub next: Option<DateTime<Utc>>,
-    pub running: bool,
     pub outcome: String,
 }
 
@@ -102,7 +101,6 @@ pub(super) fn at_start(
                 source,
                 schedule_key: schedule_key(cfg),
                 next,
-                running: false,
                 outcome: record
                     .map(|r| r.last_outcome)
                     .unwrap_or_else(|| format!("{name}: not polled yet")),
@@ -112,8 +110,8 @@ pub(super) fn at_start(
     Ok(sources)
 }
 
-/// Arms the sources of a reloaded config. A source keeps its running state, last outcome and,
-/// if its schedule is unchanged, its next tick; a new or rescheduled one is armed as at
+/// Arms the sources of a reloaded config. A source keeps its last outcome and, if its
+/// schedule is unchanged, its next tick (a running poll keeps running: it is a duty); a new or rescheduled one is armed as at
 /// start-up.
 pub(super) fn on_reload(
     config: &Config,
@@ -127,10 +125,9 @@ pub(super) fn on_reload(
         let cfg = &config.sources[&name];
         let key = schedule_key(cfg);
         let before = old.get(&name);
-        let (running, outcome) = before
-            .as_ref()
-            .map(|o| (o.running, o.outcome.clone()))
-            .unwrap_or_else(|| (false, format!("{name}: not polled yet")));
+        let outcome = before
+            .map(|o| o.outcome.clone())
+            .unwrap_or_else(|| format!("{name}: not polled yet"));
         let next = match before {
             Some(o) if o.schedule_key == key => o.next,
             _ => {
@@ -150,7 +147,6 @@ pub(super) fn on_reload(
                 source,
                 schedule_key: key,
                 next,
-                running,
                 outcome,
             },
         );

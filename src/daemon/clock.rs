@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use tokio::time::Instant;
 use tracing::{info, warn};
 
-use super::{Daemon, MAX_SLEEP};
+use super::{Daemon, Duty, MAX_SLEEP};
 use crate::scheduler::next_fire;
 
 /// A difference between the wall and the monotonic clock over one turn larger than this is
@@ -64,11 +64,6 @@ fn poll_allowance(wait: Duration) -> Duration {
     wait + MAX_SLEEP + wait / 100
 }
 
-/// The `/healthz` duty of a source.
-pub(super) fn source_duty(name: &str) -> String {
-    format!("source {name}")
-}
-
 impl Daemon {
     /// The wall clock stepped by `step` (now reads `now`): ticks still ahead are recomputed
     /// from the new time; a tick the step jumped over stays due, so it polls now, once.
@@ -96,7 +91,7 @@ impl Daemon {
     /// Tells `/healthz` that source `name` polls again by its next tick (plus a margin);
     /// called when a poll starts or ends, at start-up, on reload and after a clock step.
     pub(super) fn expect_poll(&self, name: &str, now: DateTime<Utc>) {
-        let duty = source_duty(name);
+        let duty = Duty::Poll(name.to_string()).to_string();
         match self.sources.get(name).and_then(|a| a.next) {
             Some(next) => {
                 let wait = (next - now).to_std().unwrap_or_default();

@@ -1,8 +1,8 @@
 //! The daemon (`statwatch run`): config -> store, sources, notifier -> one scheduling loop;
-//! signals and the shutdown token; the kinds of task the loop runs and what each hands back
-//! (`Task`, `Done`). Arming sources is in [`arm`], the poll and delivery tasks in
-//! [`tasks`], the overdue check and heartbeat in [`watch`], SIGHUP in [`reload`], sd_notify
-//! in [`systemd`].
+//! signals and the shutdown token; what each task hands back to the loop (`Done`). The
+//! duties the loop runs as tasks, by name, are in [`duty`], arming sources in [`arm`], the
+//! poll, delivery and prune tasks in [`tasks`], the overdue check and heartbeat in [`watch`],
+//! SIGHUP in [`reload`], sd_notify in [`systemd`].
 //!
 //! One tokio loop owns all scheduling. Each turn it starts the polls whose tick has come
 //! (one per source at a time: a tick that lands while that source's poll runs is skipped and
@@ -22,12 +22,13 @@
 
 mod arm;
 mod clock;
+mod duty;
 mod reload;
 mod systemd;
 mod tasks;
 mod watch;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -37,7 +38,6 @@ use chrono::{DateTime, Utc};
 use sd_notify::NotifyState;
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::mpsc;
-use tokio::task::{Id, JoinSet};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
@@ -52,8 +52,9 @@ use crate::store::{Store, StoreError};
 use crate::web::{Templates, WebError, WebServer, WebState};
 
 use arm::Armed;
+use duty::Duties;
+pub use duty::Duty;
 use systemd::notify;
-use watch::Watched;
 
 /// How long SIGTERM/SIGINT waits for running polls and deliveries.
 pub const DRAIN: Duration = Duration::from_secs(10);
@@ -77,8 +78,10 @@ pub enum AppError {
     },
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("the store at {path} cannot be written, stopped: {source}")]
+    #[error("{duty}: the store at {path} cannot be written, stopped: {source}")]
     StoreFailed {
+        /// The duty whose write failed.
+        duty: Duty,
         path: String,
         #[source]
         source: StoreError,
@@ -156,8 +159,8 @@ pub async fn run_with_reloads(
     daemon.expect_all(Utc::now());
     tokio::pin!(shutdown);
     loop {
-        if let Some(e) = daemon.store_failure.take() {
-            return Err(daemon.fail(e).await);
+        if let Some((duty, e)) = daemon.store_failure.take() {
+            return Err(daemon.fail(duty, e).await);
         }
         let (now, step) = daemon.clock.read();
         if let Some(step) = step {
@@ -173,8 +176,8 @@ pub async fn run_with_reloads(
             biased;
             _ = &mut shutdown => break,
             Some(()) = reloads.recv() => daemon.reload().await,
-            Some(done) = daemon.tasks.join_next_with_id(), if !daemon.tasks.is_empty() => {
-                daemon.finished(done);
+            Some((duty, ended)) = daemon.duties.next(), if !daemon.duties.is_empty() => {
+                daemon.finished(duty, ended);
             }
             _ = tokio::time::sleep(wake) => {}
         }
@@ -199,14 +202,21 @@ async fn start_control(
     }
 }
 
-/// The kind of each task the loop runs, kept by task id so an ended task can be named.
-enum Task {
-    Poll(String),
-    Delivery,
-    Watch,
+/// What the web listener serves, its page templates compiled.
+fn web_state(
+    metrics: &Arc<Metrics>,
+    store: &Store,
+    config: &Arc<std::sync::RwLock<Arc<Config>>>,
+) -> Result<WebState, WebError> {
+    Ok(WebState {
+        metrics: metrics.clone(),
+        store: store.clone(),
+        config: config.clone(),
+        templates: Arc::new(Templates::load()?),
+    })
 }
 
-/// What a task hands back to the loop when it ends.
+/// What a task hands back to the loop when it finishes, by duty.
 enum Done {
     Poll {
         source: String,
@@ -215,7 +225,12 @@ enum Done {
         delivery: Option<Result<DeliveryReport, StoreError>>,
     },
     Delivery(Result<DeliveryReport, StoreError>),
-    Watch(Watched),
+    /// How many `overdue` alerts were enqueued.
+    Overdue(Result<usize, StoreError>),
+    /// The store took the probe's write (the ping's own outcome is only logged).
+    Ping(Result<(), StoreError>),
+    /// How many old deliveries were pruned.
+    Pruned(Result<usize, StoreError>),
 }
 
 pub(super) struct Daemon {
@@ -227,21 +242,22 @@ pub(super) struct Daemon {
     store: Store,
     notifier: Arc<Notifier>,
     metrics: Arc<Metrics>,
-    /// What the web listener serves; kept so a reload can start it on a new address.
-    web: WebState,
+    /// What the web listener serves, made when one first starts (at start-up, or by a reload
+    /// that adds `[web]`) and kept for later ones: a daemon without pages never compiles
+    /// their templates.
+    web: Option<WebState>,
     server: Option<WebServer>,
     sources: BTreeMap<String, Armed>,
-    tasks: JoinSet<Done>,
-    kinds: HashMap<Id, Task>,
+    /// The tasks running, each under its duty.
+    duties: Duties,
     /// Serialises outbox rounds: two concurrent rounds could send the same entry twice.
     delivery_lock: Arc<tokio::sync::Mutex<()>>,
-    delivering: bool,
     last_delivery: Option<Instant>,
     next_due: Option<DateTime<Utc>>,
     watchdog: Option<Duration>,
     last_watchdog: Instant,
-    /// Set when a poll or a delivery could not write the store: the loop stops at once.
-    store_failure: Option<StoreError>,
+    /// Set when a duty could not write the store: the loop stops at once.
+    store_failure: Option<(Duty, StoreError)>,
     /// Cancelled at shutdown: running polls and deliveries see it and wind down.
     shutdown: CancellationToken,
     /// The hourly overdue check and the heartbeat.
@@ -268,15 +284,13 @@ impl Daemon {
         let built = arm::build_sources(&config)?;
         let metrics = Arc::new(Metrics::new(MAX_HEARTBEAT_AGE));
         metrics.declare(&config);
-        let web = WebState {
-            metrics: metrics.clone(),
-            store: store.clone(),
-            config: shared_config.clone(),
-            templates: Arc::new(Templates::load()?),
-        };
-        let server = match &config.web {
-            Some(w) => Some(WebServer::start(w.listen, web.clone()).await?),
-            None => None,
+        let (web, server) = match &config.web {
+            Some(w) => {
+                let web = web_state(&metrics, &store, &shared_config)?;
+                let server = WebServer::start(w.listen, web.clone()).await?;
+                (Some(web), Some(server))
+            }
+            None => (None, None),
         };
         let sources = arm::at_start(&config, &store, &metrics, built, Utc::now())?;
         metrics.set_outbox_pending(store.pending_count()? as usize);
@@ -292,10 +306,8 @@ impl Daemon {
             web,
             server,
             sources,
-            tasks: JoinSet::new(),
-            kinds: HashMap::new(),
+            duties: Duties::new(),
             delivery_lock: Arc::new(tokio::sync::Mutex::new(())),
-            delivering: false,
             last_delivery: None,
             next_due: None,
             watchdog,
@@ -359,7 +371,11 @@ impl Daemon {
     fn next_wake(&self, now: DateTime<Utc>) -> Duration {
         // Running sources count too: their tick must be seen (and skipped) when it lands.
         let ticks = self.sources.values().filter_map(|a| a.next);
-        let due = if self.delivering { None } else { self.next_due };
+        let due = if self.duties.is_running(&Duty::Delivery) {
+            None
+        } else {
+            self.next_due
+        };
         let wall = sleep_for(now, ticks.chain(due).min(), self.cap());
         let watch = self
             .watch_next()
@@ -376,7 +392,7 @@ impl Daemon {
         self.metrics.retain_duties(|d| {
             self.sources
                 .keys()
-                .any(|name| d == clock::source_duty(name))
+                .any(|name| d == Duty::Poll(name.clone()).to_string())
         });
         for name in self.sources.keys() {
             self.expect_poll(name, now);
@@ -387,38 +403,41 @@ impl Daemon {
     /// Stop scheduling, give running work up to [`DRAIN`], then `STOPPING=1`.
     /// Collects finished tasks until none is left or `deadline` passes.
     async fn drain_until(&mut self, deadline: Instant) {
-        while let Ok(Some(done)) =
-            tokio::time::timeout_at(deadline, self.tasks.join_next_with_id()).await
+        while let Ok(Some((duty, ended))) =
+            tokio::time::timeout_at(deadline, self.duties.next()).await
         {
-            self.finished(done);
+            self.finished(duty, ended);
         }
     }
 
     async fn stop(mut self) {
-        let running = self.tasks.len();
+        let running = self.duties.len();
         info!(
             running,
+            duties = %self.duties.names(),
             "shutting down: no new polls; waiting up to {}s for running work",
             DRAIN.as_secs()
         );
         notify(&[NotifyState::Status("stopping")]);
         self.drain_until(Instant::now() + DRAIN).await;
-        if !self.tasks.is_empty() {
+        if !self.duties.is_empty() {
             // Told, not killed: a download still running (a GENESIS job can take minutes)
             // gives up and its poll commits what it has; a delivery finishes its send.
             warn!(
-                unfinished = self.tasks.len(),
+                unfinished = self.duties.len(),
+                duties = %self.duties.names(),
                 "drain deadline passed: telling running work to stop; undelivered alerts stay pending in the store"
             );
             self.shutdown.cancel();
             self.drain_until(Instant::now() + WIND_DOWN).await;
         }
-        if !self.tasks.is_empty() {
+        if !self.duties.is_empty() {
             warn!(
-                unfinished = self.tasks.len(),
+                unfinished = self.duties.len(),
+                duties = %self.duties.names(),
                 "work still running after the wind-down: aborting it"
             );
-            self.tasks.shutdown().await;
+            self.duties.shutdown().await;
         }
         if let Some(server) = self.server.take() {
             server.stop().await;

@@ -10,7 +10,7 @@ use tracing::{error, info, warn};
 
 use super::arm::{self, build_sources};
 use super::systemd::{notify, reloading};
-use super::{AppError, Daemon};
+use super::{web_state, AppError, Daemon};
 use crate::config::Config;
 use crate::notify::Notifier;
 use crate::web::WebServer;
@@ -56,7 +56,12 @@ impl Daemon {
         let mut new_server = None;
         if new_listen != old_listen {
             if let Some(addr) = new_listen {
-                new_server = Some(WebServer::start(addr, self.web.clone()).await?);
+                let web = match &self.web {
+                    Some(web) => web.clone(),
+                    None => web_state(&self.metrics, &self.store, &self.shared_config)?,
+                };
+                new_server = Some(WebServer::start(addr, web.clone()).await?);
+                self.web = Some(web);
             }
         }
 

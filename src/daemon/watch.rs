@@ -12,7 +12,7 @@ use chrono::Utc;
 use tokio::time::Instant;
 use tracing::{debug, warn};
 
-use super::{Daemon, Done, Task, MAX_SLEEP};
+use super::{Daemon, Done, Duty, MAX_SLEEP};
 use crate::silence;
 use crate::store::StoreError;
 
@@ -20,16 +20,12 @@ use crate::store::StoreError;
 const OVERDUE_EVERY: Duration = Duration::from_secs(3600);
 /// A ping that takes longer than this has failed (the next one comes at the next interval).
 const PING_TIMEOUT: Duration = Duration::from_secs(10);
-/// The heartbeat's `/healthz` duty.
-const PING_DUTY: &str = "heartbeat";
-
-/// When the watch duties are next due, and whether one is running.
+/// When the watch duties are next due.
 pub(super) struct Watch {
     next_overdue: Instant,
     next_ping: Instant,
-    overdue_running: bool,
-    ping_running: bool,
-    client: reqwest::Client,
+    /// The heartbeat's client, made at the first ping: without `[heartbeat]`, none.
+    client: Option<reqwest::Client>,
 }
 
 impl Watch {
@@ -37,23 +33,22 @@ impl Watch {
         Watch {
             next_overdue: now + OVERDUE_EVERY,
             next_ping: now,
-            overdue_running: false,
-            ping_running: false,
+            client: None,
+        }
+    }
+
+    fn client(&mut self) -> reqwest::Client {
+        let client = self.client.get_or_insert_with(|| {
             // A dead-man URL never needs a redirect; following one could send the check's
             // secret URL's successor elsewhere.
-            client: reqwest::Client::builder()
+            reqwest::Client::builder()
                 .timeout(PING_TIMEOUT)
                 .redirect(reqwest::redirect::Policy::none())
                 .build()
-                .unwrap_or_default(),
-        }
+                .unwrap_or_default()
+        });
+        client.clone()
     }
-}
-
-/// What a watch task found.
-pub(super) enum Watched {
-    Overdue(Result<usize, StoreError>),
-    Ping(Result<(), StoreError>),
 }
 
 impl Daemon {
@@ -66,11 +61,10 @@ impl Daemon {
     /// Starts the watch duties that are due.
     pub(super) fn watch_due(&mut self) {
         let now = Instant::now();
-        if now >= self.watch.next_overdue && !self.watch.overdue_running {
+        if now >= self.watch.next_overdue && !self.duties.is_running(&Duty::Overdue) {
             self.watch.next_overdue = now + OVERDUE_EVERY;
-            self.watch.overdue_running = true;
             let (config, store) = (self.config.clone(), self.store.clone());
-            let handle = self.tasks.spawn(async move {
+            self.duties.spawn(Duty::Overdue, async move {
                 // The reads of every series stay off the async workers.
                 let read = {
                     let (config, store) = (config.clone(), store.clone());
@@ -84,33 +78,31 @@ impl Daemon {
                         .map(|c| c.enqueued),
                     Ok(Err(e)) => Err(e),
                     Err(e) => {
-                        warn!(error = %e, "overdue check died");
+                        warn!(duty = %Duty::Overdue, error = %e, "overdue check died");
                         Ok(0)
                     }
                 };
-                Done::Watch(Watched::Overdue(found))
+                Done::Overdue(found)
             });
-            self.kinds.insert(handle.id(), Task::Watch);
         }
         let Some(hb) = self.config.heartbeat.clone() else {
             return;
         };
-        if now < self.watch.next_ping || self.watch.ping_running {
+        if now < self.watch.next_ping || self.duties.is_running(&Duty::Heartbeat) {
             return;
         }
         // Never in a burst: the next ping is an interval after this one, whatever happens.
         self.watch.next_ping = now + hb.interval;
-        self.watch.ping_running = true;
         self.expect_ping();
-        let (store, client) = (self.store.clone(), self.watch.client.clone());
-        let handle = self.tasks.spawn(async move {
+        let (store, client) = (self.store.clone(), self.watch.client());
+        self.duties.spawn(Duty::Heartbeat, async move {
             let probe = tokio::task::spawn_blocking(move || store.probe_write(Utc::now())).await;
             match probe {
                 Ok(Ok(())) => {}
-                Ok(Err(e)) => return Done::Watch(Watched::Ping(Err(e))),
+                Ok(Err(e)) => return Done::Ping(Err(e)),
                 Err(e) => {
                     warn!(error = %e, "heartbeat: the store probe died; no ping");
-                    return Done::Watch(Watched::Ping(Ok(())));
+                    return Done::Ping(Ok(()));
                 }
             }
             match client.get(hb.url.expose()).send().await {
@@ -119,9 +111,8 @@ impl Daemon {
                 Ok(r) => warn!(status = r.status().as_u16(), "heartbeat ping refused"),
                 Err(e) => warn!(error = %e.without_url(), "heartbeat ping failed"),
             }
-            Done::Watch(Watched::Ping(Ok(())))
+            Done::Ping(Ok(()))
         });
-        self.kinds.insert(handle.id(), Task::Watch);
     }
 
     /// Tells `/healthz` that a ping must start or end again within two intervals (a ping
@@ -130,38 +121,34 @@ impl Daemon {
     /// `[heartbeat]`, none.
     pub(super) fn expect_ping(&self) {
         match &self.config.heartbeat {
-            Some(hb) => self
-                .metrics
-                .expect(PING_DUTY, hb.interval * 2 + PING_TIMEOUT + MAX_SLEEP),
-            None => self.metrics.retain_duties(|d| d != PING_DUTY),
+            Some(hb) => self.metrics.expect(
+                &Duty::Heartbeat.to_string(),
+                hb.interval * 2 + PING_TIMEOUT + MAX_SLEEP,
+            ),
+            None => {
+                let duty = Duty::Heartbeat.to_string();
+                self.metrics.retain_duties(|d| d != duty)
+            }
         }
     }
 
-    /// A watch task ended (or died: then `None`).
-    pub(super) fn watched(&mut self, w: Option<Watched>) {
-        match w {
-            Some(Watched::Overdue(found)) => {
-                self.watch.overdue_running = false;
-                match found {
-                    Ok(n) => debug!(enqueued = n, "overdue check"),
-                    Err(e) => {
-                        warn!(error = %e, "overdue check failed");
-                        self.store_failed(e);
-                    }
-                }
+    /// The overdue check finished.
+    pub(super) fn overdue_checked(&mut self, found: Result<usize, StoreError>) {
+        match found {
+            Ok(n) => debug!(duty = %Duty::Overdue, enqueued = n, "overdue check"),
+            Err(e) => {
+                warn!(duty = %Duty::Overdue, error = %e, "overdue check failed");
+                self.store_failed(&Duty::Overdue, e);
             }
-            Some(Watched::Ping(result)) => {
-                self.watch.ping_running = false;
-                self.expect_ping();
-                if let Err(e) = result {
-                    warn!(error = %e, "heartbeat: the store does not take writes; no ping");
-                    self.store_failed(e);
-                }
-            }
-            None => {
-                self.watch.overdue_running = false;
-                self.watch.ping_running = false;
-            }
+        }
+    }
+
+    /// A heartbeat finished: `/healthz` expects the next one.
+    pub(super) fn pinged(&mut self, probe: Result<(), StoreError>) {
+        self.expect_ping();
+        if let Err(e) = probe {
+            warn!(duty = %Duty::Heartbeat, error = %e, "heartbeat: the store does not take writes; no ping");
+            self.store_failed(&Duty::Heartbeat, e);
         }
     }
 }

@@ -63,8 +63,20 @@ impl Statwatch {
     /// The same run under another program (`/usr/bin/time -v`, say): its arguments, then the
     /// binary and this run's arguments, in this run's environment.
     pub fn under(self, program: &str, program_args: &[&str]) -> Statwatch {
+        let mut first: Vec<&OsStr> = program_args.iter().map(OsStr::new).collect();
+        first.push(OsStr::new(BIN));
+        self.rerun_as(program, &first)
+    }
+
+    /// The same run of another build of the binary (a release build a bench measures).
+    pub fn of_binary(self, bin: &str) -> Statwatch {
+        self.rerun_as(bin, &[])
+    }
+
+    /// `program`, then `first`, then this run's arguments, in this run's environment.
+    fn rerun_as(self, program: &str, first: &[&OsStr]) -> Statwatch {
         let mut cmd = Command::new(program);
-        cmd.args(program_args).arg(BIN).args(self.0.get_args());
+        cmd.args(first).args(self.0.get_args());
         for (key, value) in self.0.get_envs() {
             match value {
                 Some(v) => cmd.env(key, v),
