@@ -194,13 +194,7 @@ impl Daemon {
         error!(duty = %duty, store = %path, error = %e, "the store cannot be written: delivery stopped; exiting so that the service manager restarts statwatch (pending alerts stay in the outbox)");
         notify(&[NotifyState::Status("store write failed; exiting")]);
         self.duties.shutdown().await;
-        if let Some(server) = self.server.take() {
-            server.stop().await;
-        }
-        if let Some(c) = self.control.take() {
-            c.abort();
-        }
-        let _ = std::fs::remove_file(crate::control::socket_path(&self.config.state_dir));
+        self.close_listeners().await;
         AppError::StoreFailed {
             duty,
             path,

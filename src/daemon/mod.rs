@@ -410,6 +410,18 @@ impl Daemon {
         }
     }
 
+    /// Stops the pages and the control socket, and removes the socket file (the CLI then
+    /// opens the store itself).
+    async fn close_listeners(&mut self) {
+        if let Some(server) = self.server.take() {
+            server.stop().await;
+        }
+        if let Some(c) = self.control.take() {
+            c.abort();
+        }
+        let _ = std::fs::remove_file(crate::control::socket_path(&self.config.state_dir));
+    }
+
     async fn stop(mut self) {
         let running = self.duties.len();
         info!(
@@ -439,13 +451,7 @@ impl Daemon {
             );
             self.duties.shutdown().await;
         }
-        if let Some(server) = self.server.take() {
-            server.stop().await;
-        }
-        if let Some(c) = self.control.take() {
-            c.abort();
-        }
-        let _ = std::fs::remove_file(crate::control::socket_path(&self.config.state_dir));
+        self.close_listeners().await;
         notify(&[NotifyState::Stopping]);
         info!("stopped");
     }

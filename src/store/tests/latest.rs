@@ -37,18 +37,8 @@ fn agrees(store: &Store) -> Vec<(String, StoredObservation)> {
 }
 
 /// A first sync's record of `values` (seen when the first was), as a poll encodes it.
-fn first_sync(id: &str, values: &[StoredObservation]) -> EncodedSeries {
-    let fetched: Vec<crate::model::Observation> = values
-        .iter()
-        .map(|o| crate::model::Observation {
-            period: o.period,
-            source_period: o.source_period.clone(),
-            value: o.value,
-            status: o.status.clone(),
-        })
-        .collect();
-    let seen_at = values[0].first_seen;
-    EncodedSeries::first_sync(id, &crate::sources::Fetched::from(fetched), seen_at).unwrap()
+fn first_sync(values: &[StoredObservation]) -> EncodedSeries {
+    EncodedSeries::of(values, values[0].first_seen)
 }
 
 fn revised(p: Period, old: f64, new: f64) -> StoredObservation {
@@ -68,7 +58,7 @@ fn two_series(store: &Store) {
         obs(Period::Month(2025, 2), 2.5),
     ];
     let w = PollWrite {
-        encoded: vec![("a".into(), first_sync("a", &first))],
+        encoded: vec![("a".into(), first_sync(&first))],
         observations: vec![("b".into(), first.to_vec())],
         ..Default::default()
     };
@@ -118,10 +108,7 @@ fn a_crash_before_the_transaction_leaves_the_index_as_it_was_and_readers_never_s
     let before = agrees(&store);
     let w = PollWrite {
         observations: vec![("a".into(), vec![obs(Period::Month(2025, 3), 3.0)])],
-        encoded: vec![(
-            "c".into(),
-            first_sync("c", &[obs(Period::Month(2025, 1), 5.0)]),
-        )],
+        encoded: vec![("c".into(), first_sync(&[obs(Period::Month(2025, 1), 5.0)]))],
         ..Default::default()
     };
     crash_after_write_ahead(&store, &w);
