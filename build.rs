@@ -3,12 +3,11 @@
 //! Relative relocations packed (`-z pack-relative-relocs`, DT_RELR): a position-independent
 //! Rust binary carries one 24-byte relocation per pointer in its tables (vtables, string
 //! slices), 970 KB here, which the dynamic loader reads at start and which then stays
-//! resident for the life of the daemon; packed, they take a few kilobytes. Measured after the
-//! first poll of the default config (benches/idle_rss.sh): 15.5 MB idle RSS unpacked, 14.4-14.6
-//! MB packed. It needs glibc 2.36 or newer at run time (Debian 12,
-//! Ubuntu 22.10); the Debian package's dependencies say so by themselves (dpkg-shlibdeps sees
-//! the `GLIBC_ABI_DT_RELR` version). Only the release profile: tests and debug builds link as
-//! usual.
+//! resident for the life of the daemon; packed, they take 21 KB. Measured after the first poll
+//! of the default config (benches/idle_rss.sh): 15.5 MB idle RSS unpacked, 14.4-14.6 MB
+//! packed. It needs glibc 2.36 or newer at run time (Debian 12, Ubuntu 22.10); the Debian
+//! package's `depends` says so (Cargo.toml). Only the release profile: tests and debug builds
+//! link as usual.
 
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");

@@ -23,6 +23,13 @@ fail() {
 trap 'apt-get purge -y -qq statwatch >/dev/null 2>&1 || true' EXIT INT TERM
 export DEBIAN_FRONTEND=noninteractive
 
+echo "== the package names the glibc its binary needs"
+# Packed relocations (build.rs) need glibc 2.36; the computed dependencies do not see it.
+if readelf -V "target/release/statwatch" 2>/dev/null | grep -q GLIBC_ABI_DT_RELR; then
+    dpkg-deb -f "$deb" Depends | grep -qF 'libc6 (>= 2.36)' ||
+        fail "the binary packs its relocations but the package does not depend on libc6 (>= 2.36)"
+fi
+
 echo "== apt-get install ./$deb"
 apt-get install -y "./$deb"
 
