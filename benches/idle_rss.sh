@@ -13,24 +13,7 @@
 # release build (an older build, to compare).
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
-WORK="$(mktemp -d)"
-SERVER_PID=""
-DAEMON_PID=""
-cleanup() {
-    if [[ -n "$DAEMON_PID" ]]; then kill "$DAEMON_PID" 2>/dev/null || true; fi
-    if [[ -n "$SERVER_PID" ]]; then kill "$SERVER_PID" 2>/dev/null || true; fi
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-BIN="${STATWATCH_BIN:-$TARGET/release/statwatch}"
-if [[ -z "${STATWATCH_BIN:-}" ]]; then
-    echo "== building statwatch (release)" >&2
-    (cd "$ROOT" && cargo build --release --quiet --bin statwatch)
-fi
-BIN="$(cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN")"
+source "$(dirname "$0")/lib.sh"
 
 echo "== the default config, on the fake CBS and GENESIS servers" >&2
 (cd "$ROOT" && STATWATCH_BIN="$BIN" cargo test --quiet --test default_config \
@@ -38,36 +21,8 @@ echo "== the default config, on the fake CBS and GENESIS servers" >&2
     sed -n '/^default config/,/^Threads/p'
 
 echo "== a whole table: generating it and starting the server" >&2
-python3 "$ROOT/benches/cbs_table_server.py" >"$WORK/server.out" 2>"$WORK/server.err" &
-SERVER_PID=$!
-for _ in $(seq 1 240); do
-    grep -q '^PORT' "$WORK/server.out" 2>/dev/null && break
-    if ! kill -0 "$SERVER_PID" 2>/dev/null; then cat "$WORK/server.err" >&2; exit 1; fi
-    sleep 0.25
-done
-read -r _ PORT _ CELLS <"$WORK/server.out"
-cat >"$WORK/statwatch.toml" <<EOF
-state_dir = "$WORK/state"
-
-[sources.cbs]
-kind = "cbs"
-base_url = "http://127.0.0.1:$PORT"
-schedule = "0 30 6 * * *"
-timeout_secs = 60
-history_years = 12
-
-[[series]]
-id = "nl.region.{RegioS}.{measure}"
-source = "cbs"
-table = "80000NED"
-measure = "*"
-dimensions = { RegioS = "*" }
-title = "{measure.title}: {RegioS.title}"
-unit = ""
-
-[receivers.journal]
-kind = "log"
-EOF
+start_table_server
+write_whole_table_config "$WORK/statwatch.toml" "$WORK/state"
 RUST_LOG=info JOURNAL_STREAM=1:1 "$BIN" --config "$WORK/statwatch.toml" run \
     2>"$WORK/daemon.log" &
 DAEMON_PID=$!

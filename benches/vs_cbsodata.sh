@@ -12,23 +12,8 @@
 # Needs python3 (3.9+) with venv, and network access to PyPI for the first run only.
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
+source "$(dirname "$0")/lib.sh"
 VENV="$TARGET/bench-venv"
-WORK="$(mktemp -d)"
-SERVER_PID=""
-cleanup() {
-    if [[ -n "$SERVER_PID" ]]; then kill "$SERVER_PID" 2>/dev/null || true; fi
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-# STATWATCH_BIN=path measures that binary instead (an older build, to compare).
-BIN="${STATWATCH_BIN:-$TARGET/release/statwatch}"
-if [[ -z "${STATWATCH_BIN:-}" ]]; then
-    echo "== building statwatch (release)" >&2
-    (cd "$ROOT" && cargo build --release --quiet --bin statwatch)
-fi
 
 if [[ ! -x "$VENV/bin/python" ]] || ! "$VENV/bin/python" -c "import cbsodata" 2>/dev/null; then
     echo "== creating $VENV with cbsodata" >&2
@@ -37,14 +22,7 @@ if [[ ! -x "$VENV/bin/python" ]] || ! "$VENV/bin/python" -c "import cbsodata" 2>
 fi
 
 echo "== generating the table and starting the server" >&2
-python3 "$ROOT/benches/cbs_table_server.py" >"$WORK/server.out" 2>"$WORK/server.err" &
-SERVER_PID=$!
-for _ in $(seq 1 240); do
-    grep -q '^PORT' "$WORK/server.out" 2>/dev/null && break
-    if ! kill -0 "$SERVER_PID" 2>/dev/null; then cat "$WORK/server.err" >&2; exit 1; fi
-    sleep 0.25
-done
-read -r _ PORT _ CELLS <"$WORK/server.out"
+start_table_server
 TABLE=80000NED
 echo "   port $PORT, $CELLS non-null cells" >&2
 
@@ -72,25 +50,7 @@ read -r C_CPU C_RSS C_WALL < <(measure "$WORK/cbs.time")
 
 echo "== statwatch poll" >&2
 mkdir -p "$WORK/sw"
-cat >"$WORK/sw/statwatch.toml" <<EOF
-state_dir = "$WORK/sw/state"
-
-[sources.cbs]
-kind = "cbs"
-base_url = "http://127.0.0.1:$PORT"
-schedule = "0 30 6 * * *"
-timeout_secs = 60
-history_years = 12
-
-[[series]]
-id = "nl.region.{RegioS}.{measure}"
-source = "cbs"
-table = "$TABLE"
-measure = "*"
-dimensions = { RegioS = "*" }
-title = "{measure.title}: {RegioS.title}"
-unit = ""
-EOF
+write_whole_table_config "$WORK/sw/statwatch.toml" "$WORK/sw/state"
 RUST_LOG=warn /usr/bin/time -v "$BIN" --config "$WORK/sw/statwatch.toml" poll \
     >"$WORK/sw1.out" 2>"$WORK/sw1.time" || { tail -20 "$WORK/sw1.time" >&2; exit 1; }
 read -r S_CPU S_RSS S_WALL < <(measure "$WORK/sw1.time")
